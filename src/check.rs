@@ -1,0 +1,494 @@
+//! Static validation: everything that can be known about a spec without the
+//! environment or the network. Turns a [`Spec`] into a [`Workflow`] whose
+//! steps are bound to their actions and auth, with every template compiled.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use reqwest::header::{HeaderName, HeaderValue};
+use serde_json::Value;
+
+use crate::error::{Diagnostic, Error, Loc, Result, did_you_mean};
+use crate::render::{Templates, coerce, is_template, visit_strings};
+use crate::spec::{Action, App, Auth, ParamIn, Placement, Spec, placeholders};
+
+/// A checked spec: safe to render and run.
+#[derive(Debug)]
+pub struct Workflow {
+    pub spec: Spec,
+    pub templates: Templates,
+    /// Parallel to `spec.steps`.
+    pub bound: Vec<Bound>,
+    /// Every `env.NAME` the templates read, with the first place that reads it.
+    pub env_refs: BTreeMap<String, Loc>,
+}
+
+/// What a step runs: its action, the app behind it and the auth in force.
+#[derive(Debug, Clone)]
+pub struct Bound {
+    pub app: Arc<App>,
+    pub action: Arc<Action>,
+    pub auth: Option<Arc<Auth>>,
+}
+
+/// Names a template may use besides `env`, `vars`, `steps` and `descope`.
+const GLOBALS: &[&str] = &["range", "dict", "namespace", "loop"];
+const STEP_FIELDS: &[&str] = &["status", "headers", "response"];
+
+/// What a template at some place may refer to.
+#[derive(Clone, Copy)]
+struct Allowed {
+    /// Steps before this index may be referred to; `None`: no `steps` at all.
+    steps_before: Option<usize>,
+    /// Vars before this index; `None`: all.
+    vars_before: Option<usize>,
+    descope: bool,
+}
+
+pub fn check(spec: Spec) -> Result<Workflow> {
+    let mut checker = Checker {
+        spec: &spec,
+        templates: Templates::new(),
+        diagnostics: Vec::new(),
+        env_refs: BTreeMap::new(),
+        step_ids: spec
+            .steps
+            .iter()
+            .filter_map(|s| Some((s.id.clone()?, s.index)))
+            .collect(),
+    };
+    for (app_name, app) in &spec.apps {
+        checker.headers(app_name, app);
+    }
+    for (i, (name, var)) in spec.vars.iter().enumerate() {
+        let _ = name;
+        let allowed = Allowed {
+            steps_before: None,
+            vars_before: Some(i),
+            descope: false,
+        };
+        checker.value(&var.value, &var.loc, allowed);
+    }
+    for (app_name, auth) in &spec.auth {
+        if !spec.apps.contains_key(app_name) {
+            let help = did_you_mean(app_name, spec.apps.keys().map(String::as_str));
+            checker.error(
+                Diagnostic::new(
+                    format!("auth for unknown app `{app_name}`"),
+                    Some(auth.loc.clone()),
+                )
+                .with_help(help),
+            );
+        }
+        checker.auth(auth, None);
+    }
+    let mut bound = Vec::new();
+    for step in &spec.steps {
+        if let Some(auth) = &step.auth {
+            checker.auth(auth, Some(step.index));
+        }
+        let Some(action) = spec.action(&step.action.value) else {
+            let help = did_you_mean(&step.action.value, spec.actions.keys().map(String::as_str));
+            checker.error(
+                Diagnostic::new(
+                    format!("unknown action `{}`", step.action.value),
+                    Some(step.action.loc.clone()),
+                )
+                .with_help(help),
+            );
+            continue;
+        };
+        let app = spec.apps[&action.app].clone();
+        let auth = step
+            .auth
+            .clone()
+            .or_else(|| spec.auth.get(&action.app).cloned());
+        checker.step_params(step, action);
+        checker.placements(step, &app, action, auth.as_deref());
+        for status in &step.expect_status {
+            if !(100..=599).contains(status) {
+                checker.error(Diagnostic::new(
+                    format!("expected status `{status}` is not an HTTP status (100 to 599)"),
+                    Some(step.loc.clone()),
+                ));
+            }
+        }
+        bound.push(Bound {
+            app,
+            action: action.clone(),
+            auth,
+        });
+    }
+    let Checker {
+        templates,
+        diagnostics,
+        env_refs,
+        ..
+    } = checker;
+    if !diagnostics.is_empty() {
+        return Err(Error::Spec(diagnostics));
+    }
+    Ok(Workflow {
+        spec,
+        templates,
+        bound,
+        env_refs,
+    })
+}
+
+struct Checker<'a> {
+    spec: &'a Spec,
+    templates: Templates,
+    diagnostics: Vec<Diagnostic>,
+    env_refs: BTreeMap<String, Loc>,
+    step_ids: HashMap<String, usize>,
+}
+
+impl Checker<'_> {
+    fn error(&mut self, d: Diagnostic) {
+        self.diagnostics.push(d);
+    }
+
+    fn value(&mut self, value: &Value, loc: &Loc, allowed: Allowed) {
+        let mut sources = Vec::new();
+        visit_strings(value, &mut |s| sources.push(s.to_string()));
+        for s in sources {
+            self.template(&s, loc, allowed);
+        }
+    }
+
+    fn template(&mut self, source: &str, loc: &Loc, allowed: Allowed) {
+        let refs = match self.templates.add(source) {
+            Ok(refs) => refs,
+            Err(e) => {
+                self.error(Diagnostic::new(
+                    format!("invalid template: {e}"),
+                    Some(loc.clone()),
+                ));
+                return;
+            }
+        };
+        for name in &refs.env {
+            self.env_refs
+                .entry(name.clone())
+                .or_insert_with(|| loc.clone());
+        }
+        let var_names: Vec<&str> = match allowed.vars_before {
+            Some(n) => self.spec.vars.keys().take(n).map(String::as_str).collect(),
+            None => self.spec.vars.keys().map(String::as_str).collect(),
+        };
+        for var in &refs.vars {
+            if var_names.contains(&var.as_str()) {
+                continue;
+            }
+            let message = if self.spec.vars.contains_key(var) {
+                format!("var `{var}` is defined after this one; a var can only use earlier vars")
+            } else {
+                format!("unknown var `{var}`")
+            };
+            let help = did_you_mean(var, var_names.iter().copied());
+            self.error(Diagnostic::new(message, Some(loc.clone())).with_help(help));
+        }
+        for (id, field) in &refs.steps {
+            self.step_ref(id, field.as_deref(), loc, allowed);
+        }
+        if refs.dynamic.contains("steps") && allowed.steps_before.is_none() {
+            self.error(Diagnostic::new(
+                "`steps` cannot be used here: no step has run yet",
+                Some(loc.clone()),
+            ));
+        }
+        for name in &refs.other {
+            let known = GLOBALS.contains(&name.as_str()) || (allowed.descope && name == "descope");
+            if !known {
+                let mut names = vec!["env", "vars"];
+                if allowed.steps_before.is_some() {
+                    names.push("steps");
+                }
+                if allowed.descope {
+                    names.push("descope");
+                }
+                let help = did_you_mean(name, names.iter().copied()).or_else(|| {
+                    Some(format!(
+                        "templates here can use {}",
+                        names
+                            .iter()
+                            .map(|n| format!("`{n}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                });
+                self.error(
+                    Diagnostic::new(format!("unknown variable `{name}`"), Some(loc.clone()))
+                        .with_help(help),
+                );
+            }
+        }
+    }
+
+    fn step_ref(&mut self, id: &str, field: Option<&str>, loc: &Loc, allowed: Allowed) {
+        let Some(before) = allowed.steps_before else {
+            self.error(Diagnostic::new(
+                format!("`steps.{id}` cannot be used here: app-level auth and vars are rendered before any step runs"),
+                Some(loc.clone()),
+            ).with_help(Some("use the step's own `auth:` to pass an earlier step's output".into())));
+            return;
+        };
+        match self.step_ids.get(id) {
+            None => {
+                let earlier = self
+                    .spec
+                    .steps
+                    .iter()
+                    .take(before)
+                    .filter_map(|s| s.id.as_deref());
+                let help = did_you_mean(id, earlier);
+                self.error(
+                    Diagnostic::new(format!("unknown step `{id}`"), Some(loc.clone()))
+                        .with_help(help),
+                );
+            }
+            Some(&index) if index >= before => {
+                let what = if index == before {
+                    "is this step itself"
+                } else {
+                    "runs later"
+                };
+                self.error(Diagnostic::new(
+                    format!(
+                        "step `{id}` {what} ({}); a step can only use earlier steps",
+                        self.spec.steps[index].label()
+                    ),
+                    Some(loc.clone()),
+                ));
+            }
+            Some(_) => {
+                if let Some(field) = field
+                    && !STEP_FIELDS.contains(&field)
+                {
+                    let help = did_you_mean(field, STEP_FIELDS.iter().copied()).or_else(|| {
+                        Some("a step has `status`, `headers` and `response`".to_string())
+                    });
+                    self.error(
+                        Diagnostic::new(
+                            format!("unknown field `{field}` of `steps.{id}`"),
+                            Some(loc.clone()),
+                        )
+                        .with_help(help),
+                    );
+                }
+            }
+        }
+    }
+
+    fn auth(&mut self, auth: &Auth, step: Option<usize>) {
+        let allowed = Allowed {
+            steps_before: step,
+            vars_before: None,
+            descope: auth.descope.is_some(),
+        };
+        for p in &auth.parameters {
+            self.template(&p.value, &p.loc, allowed);
+            if p.placement == Placement::Header {
+                if HeaderName::from_bytes(p.name.as_bytes()).is_err() {
+                    self.error(Diagnostic::new(
+                        format!("`{}` is not a valid header name", p.name),
+                        Some(p.loc.clone()),
+                    ));
+                }
+                if !is_template(&p.value) && HeaderValue::from_str(&p.value).is_err() {
+                    self.error(Diagnostic::new(
+                        format!(
+                            "the value of header `{}` contains a line break or control character",
+                            p.name
+                        ),
+                        Some(p.loc.clone()),
+                    ));
+                }
+            }
+        }
+        let descope_free = Allowed {
+            descope: false,
+            ..allowed
+        };
+        if let Some(base) = &auth.base_url {
+            self.template(&base.value, &base.loc, descope_free);
+        }
+        if let Some(body) = &auth.body {
+            self.value(&Value::Object(body.value.clone()), &body.loc, allowed);
+        }
+        if let Some(d) = &auth.descope {
+            let fields = [
+                Some(&d.app_id),
+                d.user_id.as_ref(),
+                d.tenant_id.as_ref(),
+                d.project_id.as_ref(),
+                d.management_key.as_ref(),
+                d.base_url.as_ref(),
+            ];
+            let scopes = d.scopes.iter().flatten();
+            for f in fields.into_iter().flatten().chain(scopes) {
+                self.template(&f.value, &f.loc, descope_free);
+            }
+        }
+    }
+
+    fn headers(&mut self, app_name: &str, app: &App) {
+        for (name, value) in &app.headers {
+            if HeaderName::from_bytes(name.as_bytes()).is_err()
+                || HeaderValue::from_str(value).is_err()
+            {
+                self.error(Diagnostic::new(
+                    format!("app `{app_name}` has an invalid header `{name}: {value}`"),
+                    Some(app.loc.clone()),
+                ));
+            }
+        }
+    }
+
+    fn step_params(&mut self, step: &crate::spec::Step, action: &Action) {
+        let allowed = Allowed {
+            steps_before: Some(step.index),
+            vars_before: None,
+            descope: false,
+        };
+        for (name, given) in &step.params {
+            let Some(param) = action.params.get(name) else {
+                let help =
+                    did_you_mean(name, action.params.keys().map(String::as_str)).or_else(|| {
+                        Some(format!(
+                            "`{}` takes {}",
+                            action.name,
+                            if action.params.is_empty() {
+                                "no params".to_string()
+                            } else {
+                                action
+                                    .params
+                                    .keys()
+                                    .map(|k| format!("`{k}`"))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            }
+                        ))
+                    });
+                self.error(
+                    Diagnostic::new(
+                        format!("unknown param `{name}` for action `{}`", action.name),
+                        Some(given.loc.clone()),
+                    )
+                    .with_help(help),
+                );
+                continue;
+            };
+            self.value(&given.value, &given.loc, allowed);
+            let mut templated = false;
+            visit_strings(&given.value, &mut |s| templated |= is_template(s));
+            if !templated && let Err(e) = coerce(param.ty, given.value.clone()) {
+                self.error(Diagnostic::new(
+                    format!("param `{name}`: {e}"),
+                    Some(given.loc.clone()),
+                ));
+            }
+        }
+        for (name, param) in &action.params {
+            if param.required && param.default.is_none() && !step.params.contains_key(name) {
+                self.error(Diagnostic::new(
+                    format!(
+                        "missing required param `{name}` for action `{}`",
+                        action.name
+                    ),
+                    Some(step.loc.clone()),
+                ));
+            }
+            if let Some(default) = &param.default
+                && let Err(e) = coerce(param.ty, default.clone())
+            {
+                self.error(Diagnostic::new(
+                    format!("default of param `{name}`: {e}"),
+                    Some(param.loc.clone()),
+                ));
+            }
+        }
+    }
+
+    /// Every `{placeholder}` is filled by exactly something, and every
+    /// path or subdomain auth parameter has a placeholder to fill.
+    fn placements(
+        &mut self,
+        step: &crate::spec::Step,
+        app: &App,
+        action: &Action,
+        auth: Option<&Auth>,
+    ) {
+        let params = auth.map(|a| a.parameters.as_slice()).unwrap_or_default();
+        let auth_in = |placement: Placement| {
+            params
+                .iter()
+                .filter(move |p| p.placement == placement)
+                .map(|p| p.name.as_str())
+        };
+        let path_holes = placeholders(&action.path);
+        for hole in &path_holes {
+            let by_param = action
+                .params
+                .get(*hole)
+                .filter(|p| p.placement == ParamIn::Path)
+                .map(|p| p.default.is_some() || step.params.contains_key(*hole));
+            let by_auth = auth_in(Placement::Path).any(|n| n == *hole);
+            if !by_auth && by_param != Some(true) {
+                let why = match by_param {
+                    Some(false) => format!("param `{hole}` is not given"),
+                    _ => "no path param or `in: path` auth parameter fills it".to_string(),
+                };
+                self.error(Diagnostic::new(
+                    format!(
+                        "placeholder `{{{hole}}}` in `{}` is not filled: {why}",
+                        action.path
+                    ),
+                    Some(step.loc.clone()),
+                ));
+            }
+        }
+        for p in params.iter().filter(|p| p.placement == Placement::Path) {
+            if !path_holes.contains(&p.name.as_str()) {
+                self.error(Diagnostic::new(
+                    format!(
+                        "auth parameter `{}` is `in: path` but the path of `{}` (`{}`) has no `{{{}}}`",
+                        p.name, action.name, action.path, p.name
+                    ),
+                    Some(p.loc.clone()),
+                ));
+            }
+        }
+        let base = auth
+            .and_then(|a| a.base_url.as_ref())
+            .map(|b| b.value.as_str())
+            .unwrap_or(&app.base_url);
+        let host_holes = placeholders(host_part(base));
+        for hole in &host_holes {
+            if !auth_in(Placement::Subdomain).any(|n| n == *hole) {
+                self.error(Diagnostic::new(
+                    format!("placeholder `{{{hole}}}` in base URL `{base}` is not filled: no `in: subdomain` auth parameter named `{hole}`"),
+                    Some(step.loc.clone()),
+                ));
+            }
+        }
+        for p in params
+            .iter()
+            .filter(|p| p.placement == Placement::Subdomain)
+        {
+            if !host_holes.contains(&p.name.as_str()) {
+                self.error(Diagnostic::new(
+                    format!("auth parameter `{}` is `in: subdomain` but the base URL `{base}` has no `{{{}}}` in its host", p.name, p.name),
+                    Some(p.loc.clone()),
+                ));
+            }
+        }
+    }
+}
+
+/// The authority part of a URL template (`{ws}.example.com:8080`).
+pub fn host_part(url: &str) -> &str {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    rest.split(['/', '?', '#']).next().unwrap_or(rest)
+}

@@ -1,0 +1,175 @@
+//! The command line: parses arguments, wires the pipeline, maps outcomes to
+//! exit codes. Nothing here knows about YAML or HTTP.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+
+use crate::error::{Error, exit};
+use crate::execute::Options;
+use crate::redact::Redactor;
+use crate::report::{self, Format, JsonReporter, Out, TextReporter};
+
+#[derive(Parser)]
+#[command(name = "runner", version, about = "Run API actions described in YAML")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the spec's steps in order.
+    Apply(RunArgs),
+    /// Print every request `apply` would send, sending nothing.
+    Plan(RunArgs),
+    /// Check specs without reading the environment or the network.
+    Validate {
+        /// Spec files to check.
+        #[arg(required = true)]
+        specs: Vec<PathBuf>,
+    },
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// The spec file.
+    spec: PathBuf,
+    /// Override a var of the spec.
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_pair)]
+    vars: Vec<(String, String)>,
+    /// Read env vars from this file instead of `./.env`.
+    #[arg(long, value_name = "PATH")]
+    env_file: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    output: Format,
+    /// Send requests for HOST:PORT to ADDR, like curl's `--resolve`.
+    #[arg(long, value_name = "HOST:PORT:ADDR", value_parser = parse_resolve)]
+    resolve: Vec<(String, SocketAddr)>,
+    /// Send an app's requests to another base URL (a stand-in or a staging API).
+    #[arg(long = "base-url", value_name = "APP=URL", value_parser = parse_pair)]
+    base_urls: Vec<(String, String)>,
+    /// Allow credentials over plain http to hosts other than loopback.
+    #[arg(long)]
+    allow_http: bool,
+}
+
+fn parse_pair(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("expected NAME=VALUE, found `{s}`")),
+    }
+}
+
+fn parse_resolve(s: &str) -> Result<(String, SocketAddr), String> {
+    let bad =
+        || format!("expected HOST:PORT:ADDR (like `api.github.com:443:127.0.0.1`), found `{s}`");
+    let (host, rest) = s.split_once(':').ok_or_else(bad)?;
+    let (port, addr) = rest.split_once(':').ok_or_else(bad)?;
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    let addr = addr.trim_start_matches('[').trim_end_matches(']');
+    let ip: std::net::IpAddr = addr.parse().map_err(|_| bad())?;
+    Ok((host.to_string(), SocketAddr::new(ip, port)))
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let redactor = Redactor::new();
+    let out = Out::new(redactor.clone());
+    match cli.command {
+        Command::Validate { specs } => validate(&out, &specs),
+        Command::Plan(args) => {
+            let format = args.output;
+            finish(&out, format, plan(&out, args))
+        }
+        Command::Apply(args) => {
+            let format = args.output;
+            finish(&out, format, apply(&out, args))
+        }
+    }
+}
+
+fn finish(out: &Out, format: Format, result: Result<u8, Error>) -> ExitCode {
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            out.stderr(&e.to_string());
+            if format == Format::Json {
+                out.json(&json!({ "ok": false, "error": e.to_string(), "steps": [] }));
+            }
+            e.exit_code()
+        }
+    }
+}
+
+fn validate(out: &Out, specs: &[PathBuf]) -> ExitCode {
+    let mut code = exit::OK;
+    for path in specs {
+        match crate::load(path) {
+            Ok(wf) => out.stdout(&format!(
+                "ok  {}  ({} apps, {} actions, {} steps)",
+                path.display(),
+                wf.spec.apps.len(),
+                wf.spec.actions.len(),
+                wf.spec.steps.len()
+            )),
+            Err(e) => {
+                out.stderr(&e.to_string());
+                code = exit::INVALID;
+            }
+        }
+    }
+    ExitCode::from(code)
+}
+
+fn options(out: &Out, args: &RunArgs) -> Result<Options, Error> {
+    Ok(Options {
+        env: crate::resolve::environment(args.env_file.as_deref())?,
+        vars: args.vars.clone(),
+        base_urls: args.base_urls.clone(),
+        resolve: args.resolve.clone(),
+        allow_http: args.allow_http,
+        redactor: out.redactor().clone(),
+    })
+}
+
+fn plan(out: &Out, args: RunArgs) -> Result<u8, Error> {
+    let wf = crate::load(&args.spec)?;
+    let opts = options(out, &args)?;
+    let plan = crate::plan(&wf, &opts)?;
+    for w in &plan.warnings {
+        out.stderr(&format!("warning: {w}"));
+    }
+    match args.output {
+        Format::Text => out.stdout(&report::plan_text(&plan)),
+        Format::Json => out.json(&report::plan_json(&plan)),
+    }
+    Ok(exit::OK)
+}
+
+fn apply(out: &Out, args: RunArgs) -> Result<u8, Error> {
+    let wf = crate::load(&args.spec)?;
+    let opts = options(out, &args)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Environment(format!("cannot start the async runtime: {e}")))?;
+    match args.output {
+        Format::Text => {
+            let mut reporter = TextReporter { out };
+            let report = runtime.block_on(crate::apply(&wf, &opts, &mut reporter))?;
+            reporter.summary(&report);
+            Ok(report.exit_code())
+        }
+        Format::Json => {
+            let mut reporter = JsonReporter { out };
+            let report = runtime.block_on(crate::apply(&wf, &opts, &mut reporter))?;
+            out.json(&report.to_json(out.redactor()));
+            Ok(report.exit_code())
+        }
+    }
+}

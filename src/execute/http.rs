@@ -1,0 +1,204 @@
+//! The one HTTP seam: a client per run, requests sent with redirects
+//! followed by hand (so auth never follows one to another origin), and
+//! responses read within a size cap.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::render::Request;
+use crate::spec::Method;
+
+const MAX_REDIRECTS: usize = 10;
+pub const MAX_BODY: usize = 16 * 1024 * 1024;
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Builds the run's client: connection reuse across steps, `--resolve`
+/// overrides, no automatic redirects.
+pub fn client(resolve: &[(String, SocketAddr)]) -> Result<reqwest::Client, String> {
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(REQUEST_TIMEOUT)
+        .user_agent(crate::render::user_agent());
+    for (host, addr) in resolve {
+        builder = builder.resolve(host, *addr);
+    }
+    builder
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+}
+
+/// What a step's response left for later steps and for the report.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub reason: String,
+    pub headers: BTreeMap<String, String>,
+    /// The JSON body when the response is JSON, else its text.
+    pub body: Value,
+}
+
+fn method(m: Method) -> reqwest::Method {
+    match m {
+        Method::GET => reqwest::Method::GET,
+        Method::HEAD => reqwest::Method::HEAD,
+        Method::POST => reqwest::Method::POST,
+        Method::PUT => reqwest::Method::PUT,
+        Method::PATCH => reqwest::Method::PATCH,
+        Method::DELETE => reqwest::Method::DELETE,
+        Method::OPTIONS => reqwest::Method::OPTIONS,
+    }
+}
+
+fn same_origin(a: &url::Url, b: &url::Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
+pub async fn send(client: &reqwest::Client, request: &Request) -> Result<Response, String> {
+    let mut url = url::Url::parse(&request.url).map_err(|e| format!("invalid URL: {e}"))?;
+    let mut verb = method(request.method);
+    let mut headers = request.headers.clone();
+    let mut body = request.body.as_ref().map(|b| b.to_bytes());
+    let origin = url.clone();
+    for _ in 0..=MAX_REDIRECTS {
+        let mut builder = client.request(verb.clone(), url.clone());
+        for (name, value) in &headers {
+            builder = builder.header(name, value);
+        }
+        if let Some(bytes) = &body {
+            builder = builder.body(bytes.clone());
+        }
+        let response = builder.send().await.map_err(|e| describe(&e))?;
+        let status = response.status();
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .map(str::to_string);
+        let (true, Some(location)) = (status.is_redirection(), location) else {
+            return read(response).await;
+        };
+        let next = url
+            .join(&location)
+            .map_err(|_| format!("the server redirected ({status}) to an invalid location"))?;
+        if url.scheme() == "https" && next.scheme() == "http" {
+            return Err(format!(
+                "refused a redirect ({status}) from https to plain http"
+            ));
+        }
+        if !same_origin(&origin, &next) {
+            // Credentials stay with the origin they were meant for.
+            headers.retain(|(n, _)| {
+                !request
+                    .auth_headers
+                    .iter()
+                    .any(|a| a.eq_ignore_ascii_case(n))
+            });
+            headers.retain(|(n, _)| {
+                !n.eq_ignore_ascii_case("authorization") && !n.eq_ignore_ascii_case("cookie")
+            });
+            let kept: Vec<(String, String)> = next
+                .query_pairs()
+                .filter(|(k, _)| !request.auth_query.iter().any(|a| a == k))
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            url = next;
+            url.set_query(None);
+            if !kept.is_empty() {
+                url.query_pairs_mut().extend_pairs(&kept);
+            }
+        } else {
+            url = next;
+        }
+        let code = status.as_u16();
+        if code == 303 || ((code == 301 || code == 302) && verb == reqwest::Method::POST) {
+            verb = if verb == reqwest::Method::HEAD {
+                verb
+            } else {
+                reqwest::Method::GET
+            };
+            body = None;
+            headers.retain(|(n, _)| !n.eq_ignore_ascii_case("content-type"));
+        }
+    }
+    Err(format!("more than {MAX_REDIRECTS} redirects"))
+}
+
+async fn read(mut response: reqwest::Response) -> Result<Response, String> {
+    let status = response.status();
+    let mut headers = BTreeMap::new();
+    for (name, value) in response.headers() {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        headers
+            .entry(name.as_str().to_string())
+            .and_modify(|v: &mut String| {
+                v.push_str(", ");
+                v.push_str(&value);
+            })
+            .or_insert(value);
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| describe(&e))? {
+        if bytes.len() + chunk.len() > MAX_BODY {
+            return Err(format!(
+                "the response body is larger than {} MiB ({status})",
+                MAX_BODY / 1024 / 1024
+            ));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    let is_json = headers
+        .get("content-type")
+        .is_some_and(|ct| ct.contains("json"));
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let body = if is_json {
+        serde_json::from_slice(&bytes).unwrap_or(Value::String(text))
+    } else {
+        Value::String(text)
+    };
+    Ok(Response {
+        status: status.as_u16(),
+        reason: status.canonical_reason().unwrap_or("").to_string(),
+        headers,
+        body,
+    })
+}
+
+/// A transport error in words, without the URL (which may hold a secret).
+pub fn describe(e: &reqwest::Error) -> String {
+    let what = if e.is_timeout() {
+        "the request timed out"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else if e.is_body() || e.is_decode() {
+        "the response broke off"
+    } else {
+        "the request failed"
+    };
+    let chain = error_chain(e);
+    if chain.is_empty() {
+        what.to_string()
+    } else {
+        format!("{what}: {chain}")
+    }
+}
+
+/// The causes of an error, innermost last, without reqwest's URL-bearing top line.
+pub fn error_chain(e: &reqwest::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}

@@ -1,0 +1,445 @@
+//! Every template string of a spec, compiled once into one minijinja
+//! environment, and rendered against a [`Scope`].
+//!
+//! The environment is locked down: strict undefined, no loader (so no file
+//! can be read), no `debug`, and a fuel budget against runaway loops.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use minijinja::value::{Enumerator, Object, Value as JValue};
+use minijinja::{Environment, ErrorKind, UndefinedBehavior};
+use serde_json::Value;
+
+/// The fuel one render may burn: plenty for real templates, a stop for `range(10**9)`.
+const FUEL: u64 = 200_000;
+const CAPTURE: &str = "__runner_value";
+
+/// What a template refers to, found statically.
+#[derive(Debug, Default, Clone)]
+pub struct Refs {
+    /// `env.NAME` lookups.
+    pub env: BTreeSet<String>,
+    /// `vars.NAME` lookups.
+    pub vars: BTreeSet<String>,
+    /// `steps.ID` (with the attribute after it, when there is one).
+    pub steps: Vec<(String, Option<String>)>,
+    /// Top-level names other than `env`, `vars`, `steps`.
+    pub other: BTreeSet<String>,
+    /// The template subscripts a root (`env[name]`) so not every name is known.
+    pub dynamic: BTreeSet<String>,
+}
+
+impl Refs {
+    pub fn uses_steps(&self) -> bool {
+        !self.steps.is_empty() || self.dynamic.contains("steps")
+    }
+}
+
+struct Compiled {
+    name: String,
+    /// The string is exactly one `{{ expression }}`: keep the value's type.
+    whole: bool,
+    refs: Refs,
+}
+
+/// A template failed to compile or render; the caller adds the location.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateError(pub String);
+
+impl fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<minijinja::Error> for TemplateError {
+    fn from(e: minijinja::Error) -> Self {
+        let detail = e.detail().map(str::to_string);
+        let message = match (e.kind(), detail) {
+            (ErrorKind::OutOfFuel, _) => {
+                "template did too much work (a runaway loop?) and was stopped".to_string()
+            }
+            (kind, Some(detail)) => format!("{kind}: {detail}"),
+            (kind, None) => kind.to_string(),
+        };
+        TemplateError(message)
+    }
+}
+
+pub struct Templates {
+    env: Environment<'static>,
+    compiled: HashMap<String, Compiled>,
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for Templates {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Templates({} compiled)", self.compiled.len())
+    }
+}
+
+/// Whether `s` contains template syntax at all; plain strings skip minijinja.
+pub fn is_template(s: &str) -> bool {
+    s.contains("{{") || s.contains("{%") || s.contains("{#")
+}
+
+/// The expression of a string that is exactly one `{{ expression }}`.
+fn whole_expression(s: &str) -> Option<&str> {
+    let inner = s.trim().strip_prefix("{{")?.strip_suffix("}}")?;
+    if inner.contains("{{") || inner.contains("}}") || inner.contains("{%") || inner.contains("{#")
+    {
+        return None;
+    }
+    let inner = inner.strip_prefix('-').unwrap_or(inner);
+    let inner = inner.strip_suffix('-').unwrap_or(inner);
+    Some(inner.trim())
+}
+
+impl Templates {
+    pub fn new() -> Self {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_fuel(Some(FUEL));
+        env.set_recursion_limit(100);
+        // `debug()` would dump the whole context.
+        env.remove_global("debug");
+        Templates {
+            env,
+            compiled: HashMap::new(),
+        }
+    }
+
+    /// Compiles `source` (once, however often it occurs) and returns what it refers to.
+    pub fn add(&mut self, source: &str) -> Result<Refs, TemplateError> {
+        if !is_template(source) {
+            return Ok(Refs::default());
+        }
+        if let Some(c) = self.compiled.get(source) {
+            return Ok(c.refs.clone());
+        }
+        let name = format!("t{}", self.compiled.len());
+        let (whole, body) = match whole_expression(source) {
+            Some(expr) => (true, format!("{{% set {CAPTURE} = ({expr}) %}}")),
+            None => (false, source.to_string()),
+        };
+        self.env.add_template_owned(name.clone(), body)?;
+        let template = self.env.get_template(&name)?;
+        let refs = refs_of(
+            &template.undeclared_variables(true),
+            &template.undeclared_variables(false),
+            source,
+        );
+        self.compiled.insert(
+            source.to_string(),
+            Compiled {
+                name,
+                whole,
+                refs: refs.clone(),
+            },
+        );
+        Ok(refs)
+    }
+
+    /// What `source` refers to; `None` for plain strings.
+    pub fn refs(&self, source: &str) -> Option<&Refs> {
+        self.compiled.get(source).map(|c| &c.refs)
+    }
+
+    /// Renders one string. Plain strings come back as they are; a whole
+    /// expression keeps its type.
+    pub fn render(&self, source: &str, scope: &Scope) -> Result<Value, TemplateError> {
+        let Some(compiled) = self.compiled.get(source) else {
+            return Ok(Value::String(source.to_string()));
+        };
+        let template = self.env.get_template(&compiled.name)?;
+        let ctx = scope.context();
+        if compiled.whole {
+            let captured = template.render_captured(ctx)?;
+            let value = captured
+                .state()
+                .lookup(CAPTURE)
+                .filter(|v| !v.is_undefined())
+                .ok_or_else(|| TemplateError("undefined value".to_string()))?;
+            serde_json::to_value(&value)
+                .map_err(|e| TemplateError(format!("value cannot be used as JSON: {e}")))
+        } else {
+            Ok(Value::String(template.render(ctx)?))
+        }
+    }
+
+    /// Renders every string inside `value`.
+    pub fn render_value(&self, value: &Value, scope: &Scope) -> Result<Value, TemplateError> {
+        Ok(match value {
+            Value::String(s) => self.render(s, scope)?,
+            Value::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|v| self.render_value(v, scope))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| Ok((k.clone(), self.render_value(v, scope)?)))
+                    .collect::<Result<_, TemplateError>>()?,
+            ),
+            other => other.clone(),
+        })
+    }
+
+    /// The refs of every template inside `value`, merged.
+    pub fn refs_in(&self, value: &Value) -> Refs {
+        let mut refs = Refs::default();
+        visit_strings(value, &mut |s| {
+            if let Some(r) = self.refs(s) {
+                refs.env.extend(r.env.iter().cloned());
+                refs.vars.extend(r.vars.iter().cloned());
+                refs.steps.extend(r.steps.iter().cloned());
+                refs.other.extend(r.other.iter().cloned());
+                refs.dynamic.extend(r.dynamic.iter().cloned());
+            }
+        });
+        refs
+    }
+}
+
+pub fn visit_strings(value: &Value, f: &mut impl FnMut(&str)) {
+    match value {
+        Value::String(s) => f(s),
+        Value::Array(items) => items.iter().for_each(|v| visit_strings(v, f)),
+        Value::Object(map) => map.values().for_each(|v| visit_strings(v, f)),
+        _ => {}
+    }
+}
+
+fn refs_of(
+    nested: &std::collections::HashSet<String>,
+    top: &std::collections::HashSet<String>,
+    _source: &str,
+) -> Refs {
+    let mut refs = Refs::default();
+    for name in top {
+        if !matches!(name.as_str(), "env" | "vars" | "steps") {
+            refs.other.insert(name.clone());
+        }
+    }
+    for path in nested {
+        let mut parts = path.split('.');
+        let root = parts.next().unwrap_or_default();
+        let first = parts.next();
+        let second = parts.next();
+        match (root, first) {
+            ("env", Some(name)) => {
+                refs.env.insert(name.to_string());
+            }
+            ("vars", Some(name)) => {
+                refs.vars.insert(name.to_string());
+            }
+            ("steps", Some(id)) => refs
+                .steps
+                .push((id.to_string(), second.map(str::to_string))),
+            ("env" | "vars" | "steps", None) => {
+                refs.dynamic.insert(root.to_string());
+            }
+            _ => {}
+        }
+    }
+    refs.steps.sort();
+    refs.steps.dedup();
+    refs
+}
+
+/// The process environment as templates see it: looked up by name only
+/// (never listed, so `{{ env }}` cannot dump it), recording what was read so
+/// the values used in auth can be registered as secrets.
+pub struct EnvObject {
+    vars: Arc<BTreeMap<String, String>>,
+    used: Mutex<BTreeSet<String>>,
+}
+
+impl fmt::Debug for EnvObject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<environment>")
+    }
+}
+
+impl Object for EnvObject {
+    fn get_value(self: &Arc<Self>, key: &JValue) -> Option<JValue> {
+        let name = key.as_str()?;
+        let value = self.vars.get(name)?;
+        self.used
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.to_string());
+        Some(JValue::from(value.as_str()))
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::NonEnumerable
+    }
+
+    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result
+    where
+        Self: Sized + 'static,
+    {
+        f.write_str("<environment>")
+    }
+}
+
+/// What templates can see: `env`, `vars`, `steps` and, inside auth that
+/// fetches from Descope, `descope`.
+pub struct Scope {
+    env: Arc<EnvObject>,
+    vars: JValue,
+    steps: JValue,
+    descope: Option<JValue>,
+}
+
+impl Scope {
+    pub fn new(env: Arc<BTreeMap<String, String>>, vars: &Value, steps: &Value) -> Self {
+        Scope {
+            env: Arc::new(EnvObject {
+                vars: env,
+                used: Mutex::default(),
+            }),
+            vars: JValue::from(minijinja::value::Serde(vars)),
+            steps: JValue::from(minijinja::value::Serde(steps)),
+            descope: None,
+        }
+    }
+
+    /// The same scope with fresh env tracking and a `descope` value.
+    pub fn for_auth(&self, descope: Option<&Value>) -> Scope {
+        Scope {
+            env: Arc::new(EnvObject {
+                vars: self.env.vars.clone(),
+                used: Mutex::default(),
+            }),
+            vars: self.vars.clone(),
+            steps: self.steps.clone(),
+            descope: descope.map(|d| JValue::from(minijinja::value::Serde(d))),
+        }
+    }
+
+    pub fn has_env(&self, name: &str) -> bool {
+        self.env.vars.contains_key(name)
+    }
+
+    /// The env variables read through this scope so far.
+    pub fn env_used(&self) -> Vec<(String, String)> {
+        let used = self.env.used.lock().unwrap_or_else(|e| e.into_inner());
+        used.iter()
+            .filter_map(|k| Some((k.clone(), self.env.vars.get(k)?.clone())))
+            .collect()
+    }
+
+    fn context(&self) -> JValue {
+        let mut ctx = BTreeMap::new();
+        ctx.insert("env", JValue::from_dyn_object(self.env.clone()));
+        ctx.insert("vars", self.vars.clone());
+        ctx.insert("steps", self.steps.clone());
+        if let Some(d) = &self.descope {
+            ctx.insert("descope", d.clone());
+        }
+        JValue::from(ctx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn scope() -> Scope {
+        let env = Arc::new(BTreeMap::from([("TOKEN".to_string(), "abc".to_string())]));
+        Scope::new(
+            env,
+            &json!({"labels": ["a", "b"], "owner": "me"}),
+            &json!({"issue": {"status": 201, "response": {"number": 42}}}),
+        )
+    }
+
+    #[test]
+    fn whole_expressions_keep_their_type() {
+        let mut t = Templates::new();
+        for s in [
+            "{{ steps.issue.response.number }}",
+            "{{ vars.labels }}",
+            "n{{ steps.issue.response.number }}",
+        ] {
+            t.add(s).unwrap();
+        }
+        let sc = scope();
+        assert_eq!(
+            t.render("{{ steps.issue.response.number }}", &sc).unwrap(),
+            json!(42)
+        );
+        assert_eq!(
+            t.render("{{ vars.labels }}", &sc).unwrap(),
+            json!(["a", "b"])
+        );
+        assert_eq!(
+            t.render("n{{ steps.issue.response.number }}", &sc).unwrap(),
+            json!("n42")
+        );
+        assert_eq!(t.render("plain", &sc).unwrap(), json!("plain"));
+    }
+
+    #[test]
+    fn strict_undefined_and_refs() {
+        let mut t = Templates::new();
+        let refs = t
+            .add("{{ env.TOKEN }}-{{ vars.nope }}-{{ steps.a.response.id }}")
+            .unwrap();
+        assert_eq!(refs.env, BTreeSet::from(["TOKEN".to_string()]));
+        assert_eq!(refs.vars, BTreeSet::from(["nope".to_string()]));
+        assert_eq!(
+            refs.steps,
+            vec![("a".to_string(), Some("response".to_string()))]
+        );
+        let err = t.render(
+            "{{ env.TOKEN }}-{{ vars.nope }}-{{ steps.a.response.id }}",
+            &scope(),
+        );
+        assert!(err.unwrap_err().0.contains("undefined"));
+    }
+
+    #[test]
+    fn env_reads_are_tracked_and_env_cannot_be_dumped() {
+        let mut t = Templates::new();
+        t.add("{{ env.TOKEN }}").unwrap();
+        t.add("{{ env }}").unwrap();
+        let sc = scope().for_auth(None);
+        assert_eq!(t.render("{{ env.TOKEN }}", &sc).unwrap(), json!("abc"));
+        assert_eq!(
+            sc.env_used(),
+            vec![("TOKEN".to_string(), "abc".to_string())]
+        );
+        assert!(
+            !t.render("{{ env }}", &sc)
+                .unwrap()
+                .to_string()
+                .contains("abc")
+        );
+    }
+
+    #[test]
+    fn runaway_loops_run_out_of_fuel() {
+        let mut t = Templates::new();
+        let src =
+            "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}";
+        t.add(src).unwrap();
+        assert!(
+            t.render(src, &scope())
+                .unwrap_err()
+                .0
+                .contains("too much work")
+        );
+    }
+}

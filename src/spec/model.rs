@@ -1,0 +1,164 @@
+//! The loaded spec: every file merged, typed, and each node knowing where it
+//! was written. Cross-references (actions, params, templates) are checked by
+//! `check`, which turns a `Spec` into a runnable `Workflow`.
+
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use serde_json::Value;
+
+use crate::error::Loc;
+pub use crate::spec::raw::{BodyFormat, Method, ParamIn, ParamType, Placement};
+
+#[derive(Debug)]
+pub struct Spec {
+    /// The root file, as the user named it.
+    pub file: String,
+    pub apps: IndexMap<String, Arc<App>>,
+    /// Action name to the app that defines it.
+    pub actions: IndexMap<String, String>,
+    /// App-level auth, by app name.
+    pub auth: IndexMap<String, Arc<Auth>>,
+    pub vars: IndexMap<String, Var>,
+    pub steps: Vec<Step>,
+}
+
+impl Spec {
+    pub fn action(&self, name: &str) -> Option<&Arc<Action>> {
+        let app = self.actions.get(name)?;
+        self.apps.get(app)?.actions.get(name)
+    }
+}
+
+#[derive(Debug)]
+pub struct App {
+    pub name: String,
+    pub description: Option<String>,
+    pub base_url: String,
+    pub headers: Vec<(String, String)>,
+    pub actions: IndexMap<String, Arc<Action>>,
+    pub loc: Loc,
+}
+
+#[derive(Debug)]
+pub struct Action {
+    pub name: String,
+    pub app: String,
+    pub description: Option<String>,
+    pub method: Method,
+    pub path: String,
+    pub params: IndexMap<String, Param>,
+    pub body_format: BodyFormat,
+    pub loc: Loc,
+}
+
+#[derive(Debug)]
+pub struct Param {
+    pub name: String,
+    pub ty: ParamType,
+    pub required: bool,
+    pub default: Option<Value>,
+    pub description: Option<String>,
+    pub placement: ParamIn,
+    pub loc: Loc,
+}
+
+/// An auth object, Composio style: parameters plus optional base URL and body.
+#[derive(Debug)]
+pub struct Auth {
+    pub parameters: Vec<AuthParam>,
+    pub base_url: Option<Located<String>>,
+    pub body: Option<Located<serde_json::Map<String, Value>>>,
+    pub descope: Option<Descope>,
+    pub loc: Loc,
+}
+
+#[derive(Debug)]
+pub struct AuthParam {
+    pub name: String,
+    pub placement: Placement,
+    /// A template; what it renders to is a secret.
+    pub value: String,
+    pub loc: Loc,
+}
+
+/// Where to fetch an outbound-app token from Descope. Every field is a template.
+#[derive(Debug)]
+pub struct Descope {
+    pub app_id: Located<String>,
+    pub user_id: Option<Located<String>>,
+    pub tenant_id: Option<Located<String>>,
+    pub scopes: Option<Vec<Located<String>>>,
+    pub project_id: Option<Located<String>>,
+    pub management_key: Option<Located<String>>,
+    pub base_url: Option<Located<String>>,
+    pub loc: Loc,
+}
+
+#[derive(Debug)]
+pub struct Var {
+    pub value: Value,
+    pub loc: Loc,
+}
+
+#[derive(Debug, Clone)]
+pub struct Located<T> {
+    pub value: T,
+    pub loc: Loc,
+}
+
+#[derive(Debug)]
+pub struct Step {
+    pub index: usize,
+    pub id: Option<String>,
+    pub description: Option<String>,
+    pub action: Located<String>,
+    pub params: IndexMap<String, Located<Value>>,
+    /// Replaces the app's auth for this step.
+    pub auth: Option<Arc<Auth>>,
+    pub continue_on_error: bool,
+    /// Accepted HTTP statuses; empty means any 2xx.
+    pub expect_status: Vec<u16>,
+    pub loc: Loc,
+}
+
+impl Step {
+    /// `steps[1] (comment)`: how messages name a step.
+    pub fn label(&self) -> String {
+        step_label(self.index, self.id.as_deref())
+    }
+
+    /// The id, else the step's position: what reports show.
+    pub fn name(&self) -> String {
+        self.id
+            .clone()
+            .unwrap_or_else(|| format!("#{}", self.index + 1))
+    }
+}
+
+pub fn step_label(index: usize, id: Option<&str>) -> String {
+    match id {
+        Some(id) => format!("steps[{index}] ({id})"),
+        None => format!("steps[{index}]"),
+    }
+}
+
+/// The `{name}` placeholders in `text`, in order.
+pub fn placeholders(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find('{') {
+        let after = &rest[start + 1..];
+        let Some(end) = after.find('}') else { break };
+        let name = &after[..end];
+        if !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            out.push(name);
+        }
+        rest = &after[end + 1..];
+    }
+    out
+}
