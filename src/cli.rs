@@ -160,7 +160,7 @@ fn apply(out: &Out, args: RunArgs) -> Result<u8, Error> {
         .map_err(|e| Error::Environment(format!("cannot start the async runtime: {e}")))?;
     match args.output {
         Format::Text => {
-            let mut reporter = TextReporter { out };
+            let mut reporter = TextReporter::new(out, &wf);
             let report = runtime.block_on(crate::apply(&wf, &opts, &mut reporter))?;
             reporter.summary(&report);
             Ok(report.exit_code())

@@ -14,7 +14,7 @@
 //!     ..Default::default()
 //! };
 //! let out = runner::report::Out::new(options.redactor.clone());
-//! let mut reporter = runner::report::TextReporter { out: &out };
+//! let mut reporter = runner::report::TextReporter::new(&out, &workflow);
 //! let report = runner::apply(&workflow, &options, &mut reporter).await?;
 //! assert!(report.ok);
 //! # Ok(()) }

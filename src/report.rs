@@ -144,17 +144,38 @@ fn millis(d: Duration) -> String {
     format!("{} ms", d.as_millis())
 }
 
-/// Prints steps as they finish: a line each on stdout.
+/// Prints steps as they finish: a line each on stdout, in aligned columns.
 pub struct TextReporter<'a> {
-    pub out: &'a Out,
+    out: &'a Out,
+    name_width: usize,
+    action_width: usize,
+}
+
+impl<'a> TextReporter<'a> {
+    pub fn new(out: &'a Out, wf: &crate::Workflow) -> Self {
+        let width = |f: &dyn Fn(&Step) -> usize| wf.spec.steps.iter().map(f).max().unwrap_or(0);
+        TextReporter {
+            out,
+            name_width: width(&|s| s.name().len()),
+            action_width: width(&|s| s.action.value.len()),
+        }
+    }
 }
 
 impl Reporter for TextReporter<'_> {
     fn step(&mut self, s: &StepReport) {
-        let mut line = format!("{:<8}{}  {}", s.status.as_str(), s.name, s.action);
+        let mut line = format!(
+            "{:<8}{:<nw$}  {:<aw$}",
+            s.status.as_str(),
+            s.name,
+            s.action,
+            nw = self.name_width,
+            aw = self.action_width
+        );
         if let Some(code) = s.http_status {
             line.push_str(format!("  {code} {}", s.reason.as_deref().unwrap_or("")).trim_end());
         }
+        let mut line = line.trim_end().to_string();
         if s.status != StepStatus::Skipped {
             line.push_str(&format!("  {}", millis(s.duration)));
         }

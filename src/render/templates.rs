@@ -68,6 +68,12 @@ impl From<minijinja::Error> for TemplateError {
     }
 }
 
+/// `{{ (user ~ ":" ~ pass) | b64encode }}`, for `Basic` auth headers.
+fn b64encode(value: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(value)
+}
+
 pub struct Templates {
     env: Environment<'static>,
     compiled: HashMap<String, Compiled>,
@@ -110,6 +116,10 @@ impl Templates {
         env.set_recursion_limit(100);
         // `debug()` would dump the whole context.
         env.remove_global("debug");
+        env.add_filter("b64encode", b64encode);
+        env.add_filter("urlencode_component", |s: &str| {
+            crate::url::encode_component(s)
+        });
         Templates {
             env,
             compiled: HashMap::new(),

@@ -1,0 +1,636 @@
+//! `runner apply` against a mock API on 127.0.0.1: what reaches the server
+//! (placements, headers, bodies, order) and what the user sees.
+
+mod common;
+
+use common::{Workspace, body_json, header, received, run, squash};
+use serde_json::json;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const TOKEN: &str = "ghp_TestToken0123456789abcdef";
+
+/// The catalog used by most tests, pointed at `base`.
+fn catalog(base: &str) -> String {
+    format!(
+        r#"version: 1
+apps:
+  github:
+    base_url: {base}/api/v3
+    headers:
+      Accept: application/vnd.github+json
+    actions:
+      GITHUB_CREATE_ISSUE:
+        method: POST
+        path: /repos/{{owner}}/{{repo}}/issues
+        params:
+          owner: {{type: string, required: true}}
+          repo: {{type: string, required: true}}
+          title: {{type: string, required: true}}
+          body: {{type: string}}
+          labels: {{type: array}}
+          milestone: {{type: integer}}
+      GITHUB_CREATE_ISSUE_COMMENT:
+        method: POST
+        path: /repos/{{owner}}/{{repo}}/issues/{{issue_number}}/comments
+        params:
+          owner: {{type: string, required: true}}
+          repo: {{type: string, required: true}}
+          issue_number: {{type: integer, required: true}}
+          body: {{type: string, required: true}}
+      GITHUB_LIST_ISSUES:
+        method: GET
+        path: /repos/{{owner}}/{{repo}}/issues
+        params:
+          owner: {{type: string, required: true}}
+          repo: {{type: string, required: true}}
+          labels: {{type: array}}
+          per_page: {{type: integer, default: 30}}
+          state: {{type: string}}
+          X-Trace: {{type: string, in: header}}
+      GITHUB_GRAPHQL:
+        method: POST
+        path: /graphql
+        params:
+          query: {{type: string, default: "query {{ viewer {{ login }} }}"}}
+"#
+    )
+}
+
+const WORKFLOW: &str = r#"version: 1
+include: [apps/github.yaml]
+vars:
+  owner: octo
+  repo: hello
+auth:
+  github:
+    parameters:
+      - name: Authorization
+        in: header
+        value: "Bearer {{ env.GITHUB_TOKEN }}"
+steps:
+  - id: issue
+    action: GITHUB_CREATE_ISSUE
+    params:
+      owner: "{{ vars.owner }}"
+      repo: "{{ vars.repo }}"
+      title: Issue Created with Custom Token
+      body: This issue uses an externally provided auth token.
+      milestone: "7"
+  - id: comment
+    action: GITHUB_CREATE_ISSUE_COMMENT
+    params:
+      owner: "{{ vars.owner }}"
+      repo: "{{ vars.repo }}"
+      issue_number: "{{ steps.issue.response.number }}"
+      body: "Follow-up on #{{ steps.issue.response.number }}"
+"#;
+
+async fn github_server() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v3/repos/octo/hello/issues"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"number": 42, "title": "x"})))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/v3/repos/octo/hello/issues/42/comments"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 1})))
+        .mount(&server)
+        .await;
+    server
+}
+
+fn workspace(server: &MockServer, workflow: &str) -> Workspace {
+    let ws = Workspace::new();
+    ws.write("apps/github.yaml", &catalog(&server.uri()));
+    ws.write("main.yaml", workflow);
+    ws
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn runs_steps_in_order_with_earlier_responses() {
+    let server = github_server().await;
+    let ws = workspace(&server, WORKFLOW);
+    let mut cmd = ws.runner();
+    cmd.args(["apply", "main.yaml"]).env("GITHUB_TOKEN", TOKEN);
+    let out = run(cmd).await;
+    assert_eq!(out.code, 0, "{out:?}");
+
+    let reqs = received(&server).await;
+    assert_eq!(reqs.len(), 2);
+    assert_eq!(reqs[0].url.path(), "/api/v3/repos/octo/hello/issues");
+    assert_eq!(
+        reqs[1].url.path(),
+        "/api/v3/repos/octo/hello/issues/42/comments"
+    );
+    for r in &reqs {
+        assert_eq!(
+            header(r, "authorization"),
+            Some(&*format!("Bearer {TOKEN}"))
+        );
+        assert_eq!(header(r, "accept"), Some("application/vnd.github+json"));
+        assert_eq!(
+            header(r, "user-agent"),
+            Some(&*format!("runner/{}", env!("CARGO_PKG_VERSION")))
+        );
+        assert_eq!(header(r, "content-type"), Some("application/json"));
+    }
+    assert_eq!(
+        body_json(&reqs[0]),
+        json!({"title": "Issue Created with Custom Token",
+               "body": "This issue uses an externally provided auth token.",
+               "milestone": 7})
+    );
+    assert_eq!(body_json(&reqs[1]), json!({"body": "Follow-up on #42"}));
+
+    let stdout = squash(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("ok issue GITHUB_CREATE_ISSUE 201 Created"),
+        "{out:?}"
+    );
+    assert!(
+        lines[1].starts_with("ok comment GITHUB_CREATE_ISSUE_COMMENT 201 Created"),
+        "{out:?}"
+    );
+    assert!(lines[2].starts_with("2 ok in "), "{out:?}");
+    assert!(!out.all().contains(TOKEN));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_output_is_one_document() {
+    let server = github_server().await;
+    let ws = workspace(&server, WORKFLOW);
+    let mut cmd = ws.runner();
+    cmd.args(["apply", "main.yaml", "--output", "json"])
+        .env("GITHUB_TOKEN", TOKEN);
+    let out = run(cmd).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let doc = out.json();
+    assert_eq!(doc["ok"], json!(true));
+    let steps = doc["steps"].as_array().expect("steps");
+    assert_eq!(steps.len(), 2);
+    assert_eq!(steps[0]["id"], json!("issue"));
+    assert_eq!(steps[0]["action"], json!("GITHUB_CREATE_ISSUE"));
+    assert_eq!(steps[0]["status"], json!("ok"));
+    assert_eq!(steps[0]["http_status"], json!(201));
+    assert_eq!(steps[0]["response"], json!({"number": 42, "title": "x"}));
+    assert_eq!(steps[0]["error"], json!(null));
+    assert!(steps[0]["duration_ms"].is_u64());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_step_skips_the_rest_and_exits_1() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(404)
+                .set_body_json(json!({"message": "Not Found", "documentation_url": "x"})),
+        )
+        .mount(&server)
+        .await;
+    let ws = workspace(&server, WORKFLOW);
+    let mut cmd = ws.runner();
+    cmd.args(["apply", "main.yaml", "--output", "json"])
+        .env("GITHUB_TOKEN", TOKEN);
+    let out = run(cmd).await;
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(received(&server).await.len(), 1);
+    let doc = out.json();
+    assert_eq!(doc["ok"], json!(false));
+    assert_eq!(doc["steps"][0]["status"], json!("failed"));
+    assert_eq!(doc["steps"][0]["http_status"], json!(404));
+    assert_eq!(
+        doc["steps"][0]["error"],
+        json!("expected a 2xx status, got 404 Not Found: Not Found")
+    );
+    assert_eq!(doc["steps"][1]["status"], json!("skipped"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn continue_on_error_and_expect_status() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(500).set_body_string("boom"))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"number": 1})))
+        .mount(&server)
+        .await;
+    let ws = workspace(
+        &server,
+        r#"version: 1
+include: [apps/github.yaml]
+steps:
+  - id: list
+    action: GITHUB_LIST_ISSUES
+    params: {owner: o, repo: r}
+    continue_on_error: true
+  - id: create
+    action: GITHUB_CREATE_ISSUE
+    params: {owner: o, repo: r, title: t}
+    expect: {status: 201}
+  - action: GITHUB_CREATE_ISSUE
+    params: {owner: o, repo: r, title: never}
+"#,
+    );
+    let mut cmd = ws.runner();
+    cmd.args(["apply", "main.yaml"]);
+    let out = run(cmd).await;
+    assert_eq!(out.code, 1, "{out:?}");
+    let stdout = squash(&out.stdout);
+    assert!(
+        stdout.contains("failed list GITHUB_LIST_ISSUES 500 Internal Server Error"),
+        "{out:?}"
+    );
+    assert!(
+        stdout.contains(
+            "error: expected a 2xx status, got 500 Internal Server Error: boom (continuing"
+        ),
+        "{out:?}"
+    );
+    assert!(
+        stdout.contains("failed create GITHUB_CREATE_ISSUE 200 OK"),
+        "{out:?}"
+    );
+    assert!(
+        stdout.contains("error: expected 201, got 200 OK"),
+        "{out:?}"
+    );
+    assert!(stdout.contains("skipped #3 GITHUB_CREATE_ISSUE"), "{out:?}");
+    assert_eq!(received(&server).await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn query_params_defaults_arrays_and_header_params() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(&server)
+        .await;
+    let ws = workspace(
+        &server,
+        r#"version: 1
+include: [apps/github.yaml]
+vars:
+  labels: [bug, "help wanted"]
+auth:
+  github:
+    parameters:
+      - {name: api_key, in: query, value: "{{ env.KEY }}"}
+steps:
+  - action: GITHUB_LIST_ISSUES
+    params:
+      owner: "a/b"
+      repo: r
+      labels: "{{ vars.labels }}"
+      X-Trace: t-1
+"#,
+    );
+    let mut cmd = ws.runner();
+    cmd.args(["apply", "main.yaml"])
+        .env("KEY", "k&y=secret value");
+    let out = run(cmd).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let reqs = received(&server).await;
+    let r = &reqs[0];
+    // A slash in a path value stays inside its segment.
+    assert_eq!(r.url.path(), "/api/v3/repos/a%2Fb/r/issues");
+    let pairs: Vec<(String, String)> = r
+        .url
+        .query_pairs()
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect();
+    assert_eq!(
+        pairs,
+        vec![
+            ("labels".into(), "bug".into()),
+            ("labels".into(), "help wanted".into()),
+            ("per_page".into(), "30".into()),
+            ("api_key".into(), "k&y=secret value".into()),
+        ]
+    );
+    assert_eq!(header(r, "x-trace"), Some("t-1"));
+    assert!(r.body.is_empty());
+    assert!(!out.all().contains("secret value"), "{out:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn path_and_subdomain_placements_with_auth_base_url_and_body() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
+        .mount(&server)
+        .await;
+    let port = server.address().port();
+    let ws = Workspace::new();
+    ws.write(
+        "main.yaml",
+        &format!(
+            r#"version: 1
+apps:
+  chat:
+    base_url: http://{{workspace}}.chat.test:{port}/api
+    actions:
+      POST_MESSAGE:
+        method: POST
+        path: /hooks/{{hook_token}}/{{channel}}
+        body_format: form
+        params:
+          channel: {{type: string, required: true}}
+          text: {{type: string, required: true}}
+          tags: {{type: array}}
+auth:
+  chat:
+    parameters:
+      - {{name: workspace, in: subdomain, value: "{{{{ env.WS }}}}"}}
+      - {{name: hook_token, in: path, value: "{{{{ env.HOOK }}}}"}}
+    body:
+      team: "{{{{ vars.team }}}}"
+vars:
+  team: core
+steps:
+  - action: POST_MESSAGE
+    params: {{channel: general, text: "hi there", tags: [a, b]}}
+"#
+        ),
+    );
+    let mut cmd = ws.runner();
+    cmd.args([
+        "apply",
+        "main.yaml",
+        "--allow-http",
+        "--resolve",
+        &format!("acme.chat.test:{port}:127.0.0.1"),
+    ])
+    .env("WS", "acme")
+    .env("HOOK", "hook-SECRET-77");
+    let out = run(cmd).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let reqs = received(&server).await;
+    let r = &reqs[0];
+    assert_eq!(header(r, "host"), Some(&*format!("acme.chat.test:{port}")));
+    assert_eq!(r.url.path(), "/api/hooks/hook-SECRET-77/general");
+    assert_eq!(
+        header(r, "content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&r.body),
+        "text=hi+there&tags=a&tags=b&team=core"
+    );
+    assert!(!out.all().contains("hook-SECRET-77"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn step_auth_replaces_app_auth_and_graphql_default() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"data": {"viewer": {"login": "octo"}}})),
+        )
+        .mount(&server)
+        .await;
+    let ws = workspace(
+        &server,
+        r#"version: 1
+include: [apps/github.yaml]
+auth:
+  github:
+    parameters: [{name: Authorization, in: header, value: "Bearer {{ env.GITHUB_TOKEN }}"}]
+steps:
+  - id: me
+    action: GITHUB_GRAPHQL
+  - action: GITHUB_GRAPHQL
+    auth:
+      parameters: [{name: X-Api-Key, in: header, value: "{{ env.OTHER }}-{{ steps.me.response.data.viewer.login }}"}]
+"#,
+    );
+    let mut cmd = ws.runner();
+    cmd.args(["apply", "main.yaml"])
+        .env("GITHUB_TOKEN", TOKEN)
+        .env("OTHER", "other-key-123");
+    let out = run(cmd).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let reqs = received(&server).await;
+    assert_eq!(
+        body_json(&reqs[0]),
+        json!({"query": "query { viewer { login } }"})
+    );
+    assert_eq!(
+        header(&reqs[0], "authorization"),
+        Some(&*format!("Bearer {TOKEN}"))
+    );
+    assert_eq!(header(&reqs[1], "authorization"), None);
+    assert_eq!(header(&reqs[1], "x-api-key"), Some("other-key-123-octo"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn invalid_environment_sends_nothing() {
+    let server = github_server().await;
+    let ws = workspace(&server, WORKFLOW);
+    let mut cmd = ws.runner();
+    cmd.args(["apply", "main.yaml"]);
+    let out = run(cmd).await;
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("error: environment variable `GITHUB_TOKEN` is not set (used at main.yaml:11:16: auth.github.parameters[0].value)"),
+        "{out:?}"
+    );
+    assert!(received(&server).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_value_that_cannot_be_typed_fails_before_anything_is_sent() {
+    let server = github_server().await;
+    let ws = workspace(
+        &server,
+        &WORKFLOW.replace("milestone: \"7\"", "milestone: \"{{ vars.owner }}\""),
+    );
+    let mut cmd = ws.runner();
+    cmd.args(["apply", "main.yaml"]).env("GITHUB_TOKEN", TOKEN);
+    let out = run(cmd).await;
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("param `milestone`: expected an integer, found a string `\"octo\"`"),
+        "{out:?}"
+    );
+    assert!(received(&server).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn runtime_type_error_fails_the_step() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v3/repos/octo/hello/issues"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"number": "not-a-number"})))
+        .mount(&server)
+        .await;
+    let ws = workspace(&server, WORKFLOW);
+    let mut cmd = ws.runner();
+    cmd.args(["apply", "main.yaml"]).env("GITHUB_TOKEN", TOKEN);
+    let out = run(cmd).await;
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stdout.contains(
+            "error: param `issue_number`: expected an integer, found a string `\"not-a-number\"`"
+        ),
+        "{out:?}"
+    );
+    assert_eq!(received(&server).await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn vars_env_file_and_real_env_precedence() {
+    let server = github_server().await;
+    let ws = workspace(
+        &server,
+        &WORKFLOW.replace("owner: octo", "owner: someone-else"),
+    );
+    ws.write(".env", "GITHUB_TOKEN=from-dotenv-file-1\n");
+    ws.write("other.env", "GITHUB_TOKEN=from-other-file-2\n");
+
+    let mut cmd = ws.runner();
+    cmd.args(["apply", "main.yaml", "--var", "owner=octo"]);
+    let out = run(cmd).await;
+    assert_eq!(out.code, 0, "{out:?}");
+
+    let mut cmd = ws.runner();
+    cmd.args([
+        "apply",
+        "main.yaml",
+        "--var",
+        "owner=octo",
+        "--env-file",
+        "other.env",
+    ]);
+    assert_eq!(run(cmd).await.code, 0);
+
+    let mut cmd = ws.runner();
+    cmd.args(["apply", "main.yaml", "--var", "owner=octo"])
+        .env("GITHUB_TOKEN", "from-real-env-3");
+    assert_eq!(run(cmd).await.code, 0);
+
+    let auths: Vec<String> = received(&server)
+        .await
+        .iter()
+        .step_by(2)
+        .map(|r| header(r, "authorization").unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        auths,
+        [
+            "Bearer from-dotenv-file-1",
+            "Bearer from-other-file-2",
+            "Bearer from-real-env-3"
+        ]
+    );
+
+    let mut cmd = ws.runner();
+    cmd.args(["apply", "main.yaml", "--var", "ownr=octo"]);
+    let out = run(cmd).await;
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr
+            .contains("`--var ownr=...` names no var of the spec (did you mean `owner`?)"),
+        "{out:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn credentials_never_go_over_plain_http_to_other_hosts() {
+    let server = github_server().await;
+    let port = server.address().port();
+    let ws = Workspace::new();
+    ws.write(
+        "apps/github.yaml",
+        &catalog(&format!("http://api.github.test:{port}")),
+    );
+    ws.write("main.yaml", WORKFLOW);
+    let resolve = format!("api.github.test:{port}:127.0.0.1");
+    let mut cmd = ws.runner();
+    cmd.args(["apply", "main.yaml", "--resolve", &resolve])
+        .env("GITHUB_TOKEN", TOKEN);
+    let out = run(cmd).await;
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("refusing to send credentials over plain http to `api.github.test`"),
+        "{out:?}"
+    );
+    assert!(received(&server).await.is_empty());
+
+    let mut cmd = ws.runner();
+    cmd.args(["apply", "main.yaml", "--resolve", &resolve, "--allow-http"])
+        .env("GITHUB_TOKEN", TOKEN);
+    let out = run(cmd).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(received(&server).await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn base_url_override_sends_an_app_elsewhere() {
+    let server = github_server().await;
+    let ws = Workspace::new();
+    ws.write("apps/github.yaml", &catalog("https://api.github.com"));
+    ws.write("main.yaml", WORKFLOW);
+    let mut cmd = ws.runner();
+    cmd.args([
+        "apply",
+        "main.yaml",
+        "--base-url",
+        &format!("github={}/api/v3", server.uri()),
+    ])
+    .env("GITHUB_TOKEN", TOKEN);
+    let out = run(cmd).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(received(&server).await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn injected_values_cannot_change_the_request() {
+    let server = github_server().await;
+    let ws = workspace(
+        &server,
+        r#"version: 1
+include: [apps/github.yaml]
+steps:
+  - action: GITHUB_LIST_ISSUES
+    params: {owner: "..", repo: r}
+"#,
+    );
+    let mut cmd = ws.runner();
+    cmd.args(["apply", "main.yaml"]);
+    let out = run(cmd).await;
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("path value `..` for `{owner}` would change the path"),
+        "{out:?}"
+    );
+
+    ws.write(
+        "main.yaml",
+        r#"version: 1
+include: [apps/github.yaml]
+steps:
+  - action: GITHUB_LIST_ISSUES
+    params: {owner: o, repo: r, X-Trace: "{{ env.EVIL }}"}
+"#,
+    );
+    let mut cmd = ws.runner();
+    cmd.args(["apply", "main.yaml"])
+        .env("EVIL", "a\r\nX-Injected: 1");
+    let out = run(cmd).await;
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("header param `X-Trace` contains a line break or NUL"),
+        "{out:?}"
+    );
+    assert!(received(&server).await.is_empty());
+}
