@@ -57,8 +57,10 @@ pub fn check(spec: Spec) -> Result<Workflow> {
             .filter_map(|s| Some((s.id.clone()?, s.index)))
             .collect(),
     };
-    for (app_name, app) in &spec.apps {
-        checker.headers(app_name, app);
+    for app in spec.apps.values() {
+        for action in app.actions.values() {
+            checker.action(action);
+        }
     }
     for (i, (name, var)) in spec.vars.iter().enumerate() {
         let _ = name;
@@ -181,7 +183,13 @@ impl Checker<'_> {
             if var_names.contains(&var.as_str()) {
                 continue;
             }
-            let message = if self.spec.vars.contains_key(var) {
+            let itself = allowed
+                .vars_before
+                .and_then(|n| self.spec.vars.get_index(n))
+                .is_some_and(|(name, _)| name == var);
+            let message = if itself {
+                format!("var `{var}` refers to itself")
+            } else if self.spec.vars.contains_key(var) {
                 format!("var `{var}` is defined after this one; a var can only use earlier vars")
             } else {
                 format!("unknown var `{var}`")
@@ -228,10 +236,18 @@ impl Checker<'_> {
 
     fn step_ref(&mut self, id: &str, field: Option<&str>, loc: &Loc, allowed: Allowed) {
         let Some(before) = allowed.steps_before else {
-            self.error(Diagnostic::new(
-                format!("`steps.{id}` cannot be used here: app-level auth and vars are rendered before any step runs"),
-                Some(loc.clone()),
-            ).with_help(Some("use the step's own `auth:` to pass an earlier step's output".into())));
+            let help = if allowed.vars_before.is_some() {
+                format!("use `{{{{ steps.{id}... }}}}` in the params of a later step")
+            } else {
+                "use the step's own `auth:` to pass an earlier step's output".to_string()
+            };
+            self.error(
+                Diagnostic::new(
+                    format!("`steps.{id}` cannot be used here: app-level auth and vars are rendered before any step runs"),
+                    Some(loc.clone()),
+                )
+                .with_help(Some(help)),
+            );
             return;
         };
         match self.step_ids.get(id) {
@@ -288,7 +304,7 @@ impl Checker<'_> {
             descope: auth.descope.is_some(),
         };
         for p in &auth.parameters {
-            self.template(&p.value, &p.loc, allowed);
+            self.template(&p.value, &p.value_loc, allowed);
             if p.placement == Placement::Header {
                 if HeaderName::from_bytes(p.name.as_bytes()).is_err() {
                     self.error(Diagnostic::new(
@@ -333,14 +349,25 @@ impl Checker<'_> {
         }
     }
 
-    fn headers(&mut self, app_name: &str, app: &App) {
-        for (name, value) in &app.headers {
-            if HeaderName::from_bytes(name.as_bytes()).is_err()
-                || HeaderValue::from_str(value).is_err()
+    /// Checks of an action alone, once however many steps use it.
+    fn action(&mut self, action: &Action) {
+        for (name, param) in &action.params {
+            if let Some(default) = &param.default
+                && let Err(e) = coerce(param.ty, default.clone())
             {
                 self.error(Diagnostic::new(
-                    format!("app `{app_name}` has an invalid header `{name}: {value}`"),
-                    Some(app.loc.clone()),
+                    format!("default of param `{name}`: {e}"),
+                    Some(param.loc.clone()),
+                ));
+            }
+            if param.placement == ParamIn::Header
+                && HeaderName::from_bytes(name.as_bytes()).is_err()
+            {
+                self.error(Diagnostic::new(
+                    format!(
+                        "param `{name}` is `in: header` but `{name}` is not a valid header name"
+                    ),
+                    Some(param.loc.clone()),
                 ));
             }
         }
@@ -398,14 +425,6 @@ impl Checker<'_> {
                         action.name
                     ),
                     Some(step.loc.clone()),
-                ));
-            }
-            if let Some(default) = &param.default
-                && let Err(e) = coerce(param.ty, default.clone())
-            {
-                self.error(Diagnostic::new(
-                    format!("default of param `{name}`: {e}"),
-                    Some(param.loc.clone()),
                 ));
             }
         }

@@ -9,12 +9,17 @@ use std::collections::HashMap;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::Marker;
 
+/// A 1-based line and column.
+pub type LineCol = (usize, usize);
+
 /// Positions (1-based line, column) of keys and values, keyed by YAML path
 /// (`steps[1].params.title`, root is the empty string).
 #[derive(Debug, Default)]
 pub struct Positions {
     values: HashMap<String, (usize, usize)>,
     keys: HashMap<String, (usize, usize)>,
+    /// Keys written twice in one mapping: (path, first position, second position).
+    pub duplicates: Vec<(String, LineCol, LineCol)>,
 }
 
 impl Positions {
@@ -41,8 +46,17 @@ impl Positions {
 }
 
 enum Frame {
-    Seq { path: String, next: usize },
-    Map { path: String, key: Option<String> },
+    Seq {
+        path: String,
+        next: usize,
+    },
+    Map {
+        path: String,
+        key: Option<String>,
+        seen: HashMap<String, (usize, usize)>,
+        /// Block mappings are reported at their `:`; the first key is where they start.
+        first: bool,
+    },
 }
 
 #[derive(Default)]
@@ -72,12 +86,26 @@ impl Builder {
                 *next += 1;
                 Some(item(path, *next - 1))
             }
-            Some(Frame::Map { path, key }) => match key.take() {
+            Some(Frame::Map {
+                path,
+                key,
+                seen,
+                first,
+            }) => match key.take() {
                 Some(k) => Some(child(path, &k)),
                 None => {
                     let k = scalar.unwrap_or("?").to_string();
                     let full = child(path, &k);
-                    self.positions.keys.insert(full, mark);
+                    if std::mem::take(first) {
+                        let start = self.positions.values.entry(path.clone()).or_insert(mark);
+                        *start = (*start).min(mark);
+                    }
+                    if let Some(earlier) = seen.insert(k.clone(), mark) {
+                        self.positions
+                            .duplicates
+                            .push((full.clone(), earlier, mark));
+                    }
+                    self.positions.keys.entry(full).or_insert(mark);
                     *key = Some(k);
                     None
                 }
@@ -108,7 +136,12 @@ impl MarkedEventReceiver for Builder {
             Event::MappingStart(..) => {
                 let path = self.next_path(None, mark).unwrap_or_default();
                 self.positions.values.insert(path.clone(), mark);
-                self.stack.push(Frame::Map { path, key: None });
+                self.stack.push(Frame::Map {
+                    path,
+                    key: None,
+                    seen: HashMap::new(),
+                    first: true,
+                });
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 self.stack.pop();
@@ -129,5 +162,13 @@ mod tests {
         assert_eq!(p.key("steps[0].params.x"), Some((5, 7)));
         assert_eq!(p.value("steps[0].params.x"), Some((5, 10)));
         assert_eq!(p.value("steps[0].id"), Some((3, 9)));
+        assert_eq!(p.value("steps[0]"), Some((3, 5)));
+        assert!(p.duplicates.is_empty());
+    }
+
+    #[test]
+    fn finds_keys_written_twice() {
+        let p = Positions::index("vars:\n  a: 1\n  a: 2\n");
+        assert_eq!(p.duplicates, vec![("vars.a".to_string(), (2, 3), (3, 3))]);
     }
 }

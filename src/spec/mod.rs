@@ -12,7 +12,10 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use serde_json::Value;
 
+use reqwest::header::{HeaderName, HeaderValue};
+
 use crate::error::{Diagnostic, Error, Loc, Result, did_you_mean};
+use crate::render::is_template;
 pub use locate::Positions;
 use locate::{child, item};
 pub use model::*;
@@ -104,7 +107,7 @@ impl Loader {
             let what = if e.kind() == std::io::ErrorKind::NotFound {
                 "not found".to_string()
             } else {
-                e.to_string().to_lowercase()
+                strip_os_error(&e.to_string().to_lowercase())
             };
             let message = match &included_from {
                 Some(_) => format!("cannot read included file `{file}`: {what}"),
@@ -112,8 +115,29 @@ impl Loader {
             };
             Error::spec(Diagnostic::new(message, included_from.clone()))
         })?;
-        let raw = parse(file, &source).map_err(Error::spec)?;
         let positions = Positions::index(&source);
+        if !positions.duplicates.is_empty() {
+            let diagnostics = positions
+                .duplicates
+                .iter()
+                .map(|(path, first, again)| {
+                    let key = path.rsplit('.').next().unwrap_or(path);
+                    Diagnostic::new(
+                        format!(
+                            "key `{key}` appears twice in one mapping (first at line {}, column {})",
+                            first.0, first.1
+                        ),
+                        Some(Loc {
+                            file: file.to_string(),
+                            path: path.clone(),
+                            line_col: Some(*again),
+                        }),
+                    )
+                })
+                .collect();
+            return Err(Error::Spec(diagnostics));
+        }
+        let raw = parse(file, &source).map_err(Error::spec)?;
         let ctx = Ctx {
             file,
             positions: &positions,
@@ -155,9 +179,12 @@ impl Loader {
         }
         for (name, auth) in raw.auth {
             let path = child("auth", &name);
-            if self.auth.contains_key(&name) {
+            if let Some(first) = self.auth.get(&name) {
                 self.diagnostics.push(Diagnostic::new(
-                    format!("auth for app `{name}` is defined twice"),
+                    format!(
+                        "auth for app `{name}` is defined twice (first at {})",
+                        first.loc
+                    ),
                     Some(ctx.key_loc(&path)),
                 ));
                 continue;
@@ -193,8 +220,14 @@ impl Loader {
         for (action_name, action) in raw.actions {
             let action_path = child(&child(path, "actions"), &action_name);
             if let Some(other) = self.actions.get(&action_name) {
+                let first = self
+                    .apps
+                    .get(other)
+                    .and_then(|a| a.actions.get(&action_name))
+                    .map(|a| format!(" (first at {})", a.loc))
+                    .unwrap_or_default();
                 self.diagnostics.push(Diagnostic::new(
-                    format!("action `{action_name}` is already defined by app `{other}`"),
+                    format!("action `{action_name}` is already defined by app `{other}`{first}"),
                     Some(ctx.key_loc(&action_path)),
                 ));
                 continue;
@@ -206,14 +239,24 @@ impl Loader {
             self.actions.insert(action_name.clone(), name.to_string());
             actions.insert(action_name, Arc::new(action));
         }
-        if !(raw.base_url.starts_with("http://") || raw.base_url.starts_with("https://")) {
-            self.diagnostics.push(Diagnostic::new(
-                format!(
-                    "`base_url` must start with `https://` or `http://`, found `{}`",
-                    raw.base_url
-                ),
-                Some(ctx.loc(&child(path, "base_url"))),
-            ));
+        self.base_url(ctx, &child(path, "base_url"), &raw.base_url, false);
+        for (header, value) in &raw.headers {
+            let header_path = child(&child(path, "headers"), header);
+            if HeaderName::from_bytes(header.as_bytes()).is_err() {
+                self.diagnostics.push(Diagnostic::new(
+                    format!(
+                        "`{header}` is not a valid header name (letters, digits and `-`, no spaces)"
+                    ),
+                    Some(ctx.key_loc(&header_path)),
+                ));
+            } else if HeaderValue::from_str(value).is_err() {
+                self.diagnostics.push(Diagnostic::new(
+                    format!(
+                        "the value of header `{header}` contains a line break or control character"
+                    ),
+                    Some(ctx.loc(&header_path)),
+                ));
+            }
         }
         App {
             name: name.to_string(),
@@ -223,6 +266,26 @@ impl Loader {
             actions,
             loc: ctx.key_loc(path),
         }
+    }
+
+    /// A base URL must be absolute http(s); an app's may hold `{placeholders}`
+    /// but no template, since it is not rendered.
+    fn base_url(&mut self, ctx: &Ctx, path: &str, url: &str, templated: bool) {
+        if templated && is_template(url) {
+            return;
+        }
+        let message = if is_template(url) {
+            format!("an app's `base_url` is not a template, found `{url}`")
+        } else if !(url.starts_with("http://") || url.starts_with("https://")) {
+            format!("`base_url` must start with `https://` or `http://`, found `{url}`")
+        } else {
+            return;
+        };
+        let help = is_template(url).then(|| {
+            "use a `{name}` placeholder filled by an `in: subdomain` auth parameter, or auth's `base_url`, which is a template".to_string()
+        });
+        self.diagnostics
+            .push(Diagnostic::new(message, Some(ctx.loc(path))).with_help(help));
     }
 
     fn action(&mut self, ctx: &Ctx, path: &str, app: &str, name: &str, raw: raw::Action) -> Action {
@@ -235,6 +298,16 @@ impl Loader {
                 ),
                 Some(ctx.loc(&child(path, "path"))),
             ));
+        } else if is_template(&raw.path) {
+            self.diagnostics.push(
+                Diagnostic::new(
+                    format!("an action's `path` is not a template, found `{}`", raw.path),
+                    Some(ctx.loc(&child(path, "path"))),
+                )
+                .with_help(Some(
+                    "use a `{name}` placeholder and a param of that name".into(),
+                )),
+            );
         }
         let mut params = IndexMap::new();
         for (param_name, p) in raw.params {
@@ -294,13 +367,20 @@ impl Loader {
             .parameters
             .into_iter()
             .enumerate()
-            .map(|(i, p)| AuthParam {
-                name: p.name,
-                placement: p.placement,
-                value: p.value,
-                loc: ctx.loc(&child(&item(&child(path, "parameters"), i), "value")),
+            .map(|(i, p)| {
+                let item_path = item(&child(path, "parameters"), i);
+                AuthParam {
+                    name: p.name,
+                    placement: p.placement,
+                    value: p.value,
+                    loc: ctx.loc(&item_path),
+                    value_loc: ctx.loc(&child(&item_path, "value")),
+                }
             })
             .collect();
+        if let Some(base) = &raw.base_url {
+            self.base_url(ctx, &child(path, "base_url"), base, true);
+        }
         let body = raw.body.and_then(|body| {
             let body_path = child(path, "body");
             let mut map = serde_json::Map::new();
@@ -362,7 +442,12 @@ impl Loader {
             let full = child(path, sub);
             ctx.loc_labelled(&full, full.replacen(path, &label, 1))
         };
-        if let Some(id) = &raw.id {
+        if raw.id.as_deref() == Some("") {
+            self.diagnostics.push(Diagnostic::new(
+                "step id is empty; give the step a name or leave `id` out",
+                Some(labelled("id")),
+            ));
+        } else if let Some(id) = &raw.id {
             let valid = id
                 .chars()
                 .next()
@@ -405,9 +490,43 @@ impl Loader {
             params,
             auth,
             continue_on_error: raw.continue_on_error,
-            expect_status: raw.expect.map(|e| e.status.into_vec()).unwrap_or_default(),
+            expect_status: raw
+                .expect
+                .map(|e| self.statuses(&labelled("expect.status"), e.status))
+                .unwrap_or_default(),
             loc: ctx.loc_labelled(path, label.clone()),
         }
+    }
+
+    /// `expect.status`: one HTTP status or a non-empty list of them.
+    fn statuses(&mut self, loc: &Loc, value: serde_yaml::Value) -> Vec<u16> {
+        let items = match value {
+            serde_yaml::Value::Sequence(items) => items,
+            one => vec![one],
+        };
+        if items.is_empty() {
+            self.diagnostics.push(Diagnostic::new(
+                "`expect.status` is an empty list: no response could succeed",
+                Some(loc.clone()),
+            ));
+        }
+        let mut statuses = Vec::new();
+        for item in items {
+            match item.as_u64().filter(|s| (100..=599).contains(s)) {
+                Some(s) => statuses.push(s as u16),
+                None => {
+                    let found = serde_yaml::to_string(&item).unwrap_or_default();
+                    self.diagnostics.push(Diagnostic::new(
+                        format!(
+                            "expected an HTTP status (100 to 599) in `expect.status`, found `{}`",
+                            found.trim()
+                        ),
+                        Some(loc.clone()),
+                    ));
+                }
+            }
+        }
+        statuses
     }
 
     /// A YAML value as JSON; YAML that JSON cannot hold is a diagnostic.
@@ -427,6 +546,17 @@ impl Loader {
 
 /// Parses one file into its raw structs, turning serde's message into ours.
 fn parse(file: &str, source: &str) -> std::result::Result<raw::File, Diagnostic> {
+    if source.trim().is_empty() {
+        return Err(Diagnostic::new(
+            "the file is empty",
+            Some(Loc {
+                file: file.to_string(),
+                path: String::new(),
+                line_col: None,
+            }),
+        )
+        .with_help(Some("start the file with `version: 1`".into())));
+    }
     let de = serde_yaml::Deserializer::from_str(source);
     let err = match serde_path_to_error::deserialize::<_, raw::File>(de) {
         Ok(raw) => return Ok(raw),
@@ -437,16 +567,31 @@ fn parse(file: &str, source: &str) -> std::result::Result<raw::File, Diagnostic>
     let inner = err.into_inner();
     let line_col = inner.location().map(|l| (l.line(), l.column()));
     let mut message = inner.to_string();
-    // serde_yaml appends the position and prefixes the path; we show both apart.
-    if let Some(at) = message.rfind(" at line ") {
-        message.truncate(at);
-    }
+    // serde_yaml prefixes the path and appends positions; we show both apart.
     if let Some((prefix, rest)) = message.split_once(": ")
         && !prefix.contains(' ')
     {
         message = rest.to_string();
     }
-    let (message, help) = humanize(&message);
+    let message = strip_positions(&message, line_col);
+    let mut path = path
+        .trim_end_matches(".?")
+        .trim_end_matches('?')
+        .to_string();
+    if path.chars().count() > 80 {
+        path = path.chars().take(77).collect::<String>() + "...";
+    }
+    let (mut message, mut help) = humanize(&message);
+    let tab_on_line = line_col.is_some_and(|(line, _)| {
+        source
+            .lines()
+            .nth(line.saturating_sub(1))
+            .is_some_and(|l| l.contains('\t'))
+    });
+    if message.starts_with("found character that cannot start any token") && tab_on_line {
+        message = "tabs cannot be used for indentation in YAML".to_string();
+        help = Some("indent with spaces".to_string());
+    }
     Err(Diagnostic::new(
         message,
         Some(Loc {
@@ -456,6 +601,39 @@ fn parse(file: &str, source: &str) -> std::result::Result<raw::File, Diagnostic>
         }),
     )
     .with_help(help))
+}
+
+/// `message` without serde_yaml's ` at line N column M` (the first is shown
+/// apart; later ones, for an opening quote or bracket, stay in words).
+fn strip_positions(message: &str, shown: Option<(usize, usize)>) -> String {
+    let mut out = String::new();
+    let mut rest = message;
+    while let Some(at) = rest.find(" at line ") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + " at line ".len()..];
+        let line: String = after.chars().take_while(char::is_ascii_digit).collect();
+        let tail = &after[line.len()..];
+        let Some(tail) = tail.strip_prefix(" column ") else {
+            out.push_str(" at line ");
+            rest = after;
+            continue;
+        };
+        let col: String = tail.chars().take_while(char::is_ascii_digit).collect();
+        let position = (line.parse().unwrap_or(0), col.parse().unwrap_or(0));
+        if Some(position) != shown {
+            out.push_str(&format!(" (line {line}, column {col})"));
+        }
+        rest = &tail[col.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn strip_os_error(message: &str) -> String {
+    match message.find(" (os error") {
+        Some(at) => message[..at].to_string(),
+        None => message.to_string(),
+    }
 }
 
 /// Rewrites serde's wording into ours, with a suggestion for typos.
@@ -477,8 +655,29 @@ fn humanize(message: &str) -> (String, Option<String>) {
         })
     };
     if let Some(found) = ticked.first() {
+        if message.starts_with("unknown field") && *found == "<<" {
+            return (
+                "unknown key `<<`".to_string(),
+                Some("YAML merge keys are not supported; repeat the keys".to_string()),
+            );
+        }
         if message.starts_with("unknown field") {
             return (format!("unknown key `{found}`"), expected(found));
+        }
+        if message.starts_with("duplicate field") {
+            return (format!("key `{found}` appears twice"), None);
+        }
+        if message.starts_with("missing field `version`") {
+            return (
+                "missing key `version`".to_string(),
+                Some("start the file with `version: 1`".to_string()),
+            );
+        }
+        if message.starts_with("invalid type: integer") && message.contains(" as u128") {
+            return (
+                format!("number `{found}` is too large (at most 64 bits)"),
+                Some("quote it if it is text".to_string()),
+            );
         }
         if message.starts_with("unknown variant") {
             return (format!("unknown value `{found}`"), expected(found));
@@ -487,15 +686,39 @@ fn humanize(message: &str) -> (String, Option<String>) {
             return (format!("missing key `{found}`"), None);
         }
     }
-    let message = message
-        .replace("expected u64", "expected a whole number")
-        .replace("expected u16", "expected an HTTP status code")
-        .replace("expected a YAML mapping", "expected a mapping");
-    let message =
-        if message.starts_with("data did not match any variant of untagged enum OneOrMany") {
-            "expected a status code or a list of status codes".to_string()
-        } else {
-            message
-        };
+    let mut message = message
+        .replace("u64", "a whole number")
+        .replace("a YAML mapping", "a mapping")
+        .replace("a map,", "a mapping,")
+        .replace("struct File", "a mapping starting with `version: 1`")
+        .replace("sequence", "list");
+    if message.ends_with("a map") {
+        message.push_str("ping");
+    }
+    let message = match message.split_once("struct ") {
+        Some((before, _)) => format!("{before}a mapping"),
+        None => message,
+    };
+    // serde says "invalid type: FOUND, expected EXPECTED"; we say it the other way round.
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some((found, expected)) = message
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split_once(", expected "))
+        {
+            let found = match found {
+                "list" => "a list".to_string(),
+                "map" | "mapping" => "a mapping".to_string(),
+                other => other
+                    .replacen("string ", "a string ", 1)
+                    .replacen("floating point ", "a number ", 1)
+                    .replacen("integer ", "an integer ", 1),
+            };
+            let help = ["\"true\"", "\"false\""]
+                .iter()
+                .any(|b| found.ends_with(b))
+                .then(|| "write `true` or `false` without quotes".to_string());
+            return (format!("expected {expected}, found {found}"), help);
+        }
+    }
     (message, None)
 }

@@ -79,7 +79,10 @@ pub struct AuthParam {
     pub placement: Placement,
     /// A template; what it renders to is a secret.
     pub value: String,
+    /// The parameter as a whole (`parameters[0]`).
     pub loc: Loc,
+    /// Its `value`, where template errors point.
+    pub value_loc: Loc,
 }
 
 /// Where to fetch an outbound-app token from Descope. Every field is a template.

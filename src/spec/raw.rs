@@ -3,23 +3,6 @@
 use indexmap::IndexMap;
 use serde::Deserialize;
 
-/// Accepts `x` or `[x, y]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum OneOrMany<T> {
-    One(T),
-    Many(Vec<T>),
-}
-
-impl<T> OneOrMany<T> {
-    pub fn into_vec(self) -> Vec<T> {
-        match self {
-            OneOrMany::One(x) => vec![x],
-            OneOrMany::Many(xs) => xs,
-        }
-    }
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct File {
@@ -185,5 +168,7 @@ pub struct Step {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
-    pub status: OneOrMany<u16>,
+    /// A status or a list of them; checked by the loader, which can say
+    /// which value is wrong.
+    pub status: serde_yaml::Value,
 }

@@ -1,0 +1,152 @@
+//! `plan` and `validate`: what they print, that they send nothing and need
+//! no secret, and the exit codes of the command line.
+
+mod common;
+
+use common::{Workspace, received, run, run_sync};
+use serde_json::json;
+use wiremock::MockServer;
+
+const SPEC: &str = r#"version: 1
+apps:
+  github:
+    base_url: BASE
+    headers: {Accept: application/vnd.github+json}
+    actions:
+      CREATE:
+        method: POST
+        path: /repos/{owner}/issues
+        params:
+          owner: {type: string, required: true}
+          title: {type: string, required: true}
+          count: {type: integer}
+      COMMENT:
+        method: POST
+        path: /issues/{number}/comments
+        params:
+          number: {type: integer, required: true}
+          body: {type: string, required: true}
+auth:
+  github:
+    parameters:
+      - {name: Authorization, in: header, value: "Bearer {{ env.GITHUB_TOKEN }}"}
+vars:
+  owner: octo
+steps:
+  - id: issue
+    action: CREATE
+    params: {owner: "{{ vars.owner }}", title: "T", count: "3"}
+  - action: COMMENT
+    params:
+      number: "{{ steps.issue.response.number }}"
+      body: "see #{{ steps.issue.response.number }}"
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plan_prints_requests_sends_nothing_and_needs_no_secret() {
+    let server = MockServer::start().await;
+    let ws = Workspace::new();
+    ws.write("s.yaml", &SPEC.replace("BASE", &server.uri()));
+    let mut cmd = ws.runner();
+    cmd.args(["plan", "s.yaml"]);
+    let out = run(cmd).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let base = server.uri();
+    let expected = format!(
+        "steps[0] (issue)  CREATE
+  POST {base}/repos/octo/issues
+  User-Agent: runner/{v}
+  Accept: application/vnd.github+json
+  Authorization: ***
+  Content-Type: application/json
+  | {{
+  |   \"title\": \"T\",
+  |   \"count\": 3
+  | }}
+
+steps[1]  COMMENT
+  POST {base}/issues/{{{{ steps.issue.response.number }}}}/comments
+  User-Agent: runner/{v}
+  Accept: application/vnd.github+json
+  Authorization: ***
+  Content-Type: application/json
+  | {{
+  |   \"body\": \"see #{{{{ steps.issue.response.number }}}}\"
+  | }}
+  (known after earlier steps run: `number`, `body`)
+
+2 request(s) planned, none sent
+",
+        v = env!("CARGO_PKG_VERSION")
+    );
+    assert_eq!(out.stdout, expected);
+    assert!(
+        out.stderr
+            .contains("warning: env `GITHUB_TOKEN` is not set; `apply` will need it")
+    );
+    assert!(received(&server).await.is_empty());
+
+    let mut cmd = ws.runner();
+    cmd.args(["plan", "s.yaml", "--output", "json", "--var", "owner=other"])
+        .env("GITHUB_TOKEN", "real-token-value");
+    let out = run(cmd).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let doc = out.json();
+    assert_eq!(
+        doc["steps"][0]["url"],
+        json!(format!("{base}/repos/other/issues"))
+    );
+    assert_eq!(doc["steps"][0]["headers"]["Authorization"], json!("***"));
+    assert_eq!(doc["steps"][0]["body"], json!({"title": "T", "count": 3}));
+    assert_eq!(doc["steps"][1]["deferred"], json!(["number", "body"]));
+    assert!(!out.all().contains("real-token-value"));
+    assert!(received(&server).await.is_empty());
+}
+
+#[test]
+fn validate_reads_no_environment_and_takes_many_files() {
+    let ws = Workspace::new();
+    ws.write("a.yaml", &SPEC.replace("BASE", "https://api.example.com"));
+    ws.write("b.yaml", "version: 1\nsteps:\n  - action: NOPE\n");
+    let mut cmd = ws.runner();
+    cmd.args(["validate", "a.yaml"]);
+    let out = run_sync(cmd);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.stdout, "ok  a.yaml  (1 apps, 2 actions, 2 steps)\n");
+
+    let mut cmd = ws.runner();
+    cmd.args(["validate", "a.yaml", "b.yaml"]);
+    let out = run_sync(cmd);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stdout.contains("ok  a.yaml"));
+    assert!(
+        out.stderr
+            .contains("error: unknown action `NOPE`\n  --> b.yaml:3:13: steps[0].action"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let ws = Workspace::new();
+    for args in [
+        vec!["apply"],
+        vec!["frobnicate"],
+        vec!["apply", "missing.yaml"],
+        vec!["plan", "x.yaml", "--resolve", "nonsense"],
+        vec!["apply", "x.yaml", "--var", "novalue"],
+    ] {
+        let mut cmd = ws.runner();
+        cmd.args(&args);
+        let out = run_sync(cmd);
+        assert_eq!(out.code, 2, "{args:?}: {out:?}");
+    }
+    let mut cmd = ws.runner();
+    cmd.args(["apply", "missing.yaml", "--output", "json"]);
+    let out = run_sync(cmd);
+    assert_eq!(out.json()["ok"], json!(false));
+    assert_eq!(
+        out.stderr,
+        "error: cannot read spec `missing.yaml`: not found\n"
+    );
+}

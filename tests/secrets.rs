@@ -1,0 +1,217 @@
+//! A known secret goes through every command and failure mode; it must not
+//! appear in any output, in any form the runner could have produced.
+
+mod common;
+
+use common::{Run, Workspace, received, run, run_sync};
+use serde_json::json;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+const SECRET: &str = "s3cr3t-Token_Value/with+chars=";
+const USER: &str = "api-user-name";
+const PASS: &str = "pa55word-Value";
+
+/// Echoes the request back (headers and URL), as some APIs do on errors.
+struct Echo(u16);
+
+impl Respond for Echo {
+    fn respond(&self, r: &Request) -> ResponseTemplate {
+        let headers: serde_json::Map<String, serde_json::Value> = r
+            .headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!(v.to_str().unwrap_or_default())))
+            .collect();
+        ResponseTemplate::new(self.0).set_body_json(json!({
+            "message": format!("you sent {} with {:?}", r.url, headers),
+            "url": r.url.to_string(),
+            "headers": headers,
+        }))
+    }
+}
+
+fn spec(base: &str, steps: &str) -> String {
+    format!(
+        r#"version: 1
+apps:
+  api:
+    base_url: {base}
+    actions:
+      GET_THING:
+        method: GET
+        path: /things/{{id}}
+        params:
+          id: {{type: string, required: true}}
+auth:
+  api:
+    parameters:
+      - {{name: Authorization, in: header, value: "Bearer {{{{ env.API_TOKEN }}}}"}}
+      - {{name: X-Basic, in: header, value: "Basic {{{{ (env.API_USER ~ ':' ~ env.API_PASS) | b64encode }}}}"}}
+      - {{name: token, in: query, value: "{{{{ env.API_TOKEN }}}}"}}
+{steps}"#
+    )
+}
+
+fn assert_clean(out: &Run) {
+    use base64::Engine as _;
+    let all = out.all();
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASS}"));
+    let encoded = url::form_urlencoded::byte_serialize(SECRET.as_bytes()).collect::<String>();
+    for needle in [
+        SECRET,
+        PASS,
+        basic.as_str(),
+        encoded.as_str(),
+        "s3cr3t-Token",
+    ] {
+        assert!(!all.contains(needle), "`{needle}` leaked:\n{out:?}");
+    }
+    assert!(!all.contains("panicked"), "{out:?}");
+}
+
+fn with_secrets(cmd: &mut std::process::Command) {
+    cmd.env("API_TOKEN", SECRET)
+        .env("API_USER", USER)
+        .env("API_PASS", PASS);
+}
+
+async fn server(status: u16) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/things/1"))
+        .respond_with(Echo(status))
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_success_and_failure_in_text_and_json() {
+    for status in [200, 403] {
+        let srv = server(status).await;
+        let ws = Workspace::new();
+        ws.write(
+            "s.yaml",
+            &spec(
+                &srv.uri(),
+                "steps:\n  - {id: one, action: GET_THING, params: {id: '1'}}\n",
+            ),
+        );
+        for output in ["text", "json"] {
+            let mut cmd = ws.runner();
+            cmd.args(["apply", "s.yaml", "--output", output]);
+            with_secrets(&mut cmd);
+            let out = run(cmd).await;
+            assert_eq!(out.code, if status == 200 { 0 } else { 1 }, "{out:?}");
+            // The echoed request shows in the JSON response and in the error text.
+            if output == "json" || status != 200 {
+                assert!(out.all().contains("***"), "{out:?}");
+            }
+            assert_clean(&out);
+        }
+        // The server really did get the secret: the masking is in the output only.
+        let reqs = received(&srv).await;
+        assert!(
+            reqs[0]
+                .url
+                .query()
+                .unwrap_or_default()
+                .contains("s3cr3t-Token")
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plan_and_validate() {
+    let ws = Workspace::new();
+    ws.write(
+        "s.yaml",
+        &spec(
+            "https://api.example.com",
+            "steps:\n  - {action: GET_THING, params: {id: '1'}}\n",
+        ),
+    );
+    for args in [
+        vec!["plan", "s.yaml"],
+        vec!["plan", "s.yaml", "--output", "json"],
+        vec!["validate", "s.yaml"],
+    ] {
+        let mut cmd = ws.runner();
+        cmd.args(&args);
+        with_secrets(&mut cmd);
+        let out = run_sync(cmd);
+        assert_eq!(out.code, 0, "{out:?}");
+        assert_clean(&out);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn transport_errors_and_spec_errors() {
+    // Nothing listens on this port (the server is dropped): connection refused.
+    let dead = {
+        let s = MockServer::start().await;
+        s.uri()
+    };
+    let ws = Workspace::new();
+    ws.write(
+        "s.yaml",
+        &spec(
+            &dead,
+            "steps:\n  - {action: GET_THING, params: {id: '1'}}\n",
+        ),
+    );
+    ws.write(
+        "bad.yaml",
+        &spec(
+            &dead,
+            "steps:\n  - {action: GET_THING, params: {id: '{{ env.API_TOKEN }}', nope: 1}}\n",
+        ),
+    );
+    ws.write(
+        "crlf.yaml",
+        &spec(
+            &dead,
+            "steps:\n  - {action: GET_THING, params: {id: '1'}}\n",
+        )
+        .replace(
+            "Bearer {{ env.API_TOKEN }}",
+            "Bearer {{ env.API_TOKEN }}\\r\\nX: 1",
+        ),
+    );
+    for (args, code) in [
+        (vec!["apply", "s.yaml"], 1),
+        (vec!["apply", "s.yaml", "--output", "json"], 1),
+        (vec!["apply", "bad.yaml"], 2),
+        (vec!["apply", "crlf.yaml"], 2),
+        (vec!["apply", "crlf.yaml", "--output", "json"], 2),
+    ] {
+        let mut cmd = ws.runner();
+        cmd.args(&args);
+        with_secrets(&mut cmd);
+        let out = run(cmd).await;
+        assert_eq!(out.code, code, "{args:?}: {out:?}");
+        assert_clean(&out);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn secrets_from_env_files_and_step_outputs() {
+    let srv = server(200).await;
+    let ws = Workspace::new();
+    ws.write(
+        ".env",
+        &format!("API_TOKEN={SECRET}\nAPI_USER={USER}\nAPI_PASS={PASS}\n"),
+    );
+    ws.write(
+        "s.yaml",
+        &spec(
+            &srv.uri(),
+            "steps:\n  - {id: one, action: GET_THING, params: {id: '1'}}\n  - {action: GET_THING, params: {id: '{{ steps.one.response.url }}'}}\n",
+        ),
+    );
+    let mut cmd = ws.runner();
+    cmd.args(["apply", "s.yaml", "--output", "json"]);
+    let out = run(cmd).await;
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_clean(&out);
+}
