@@ -43,3 +43,9 @@ pub use secret::Secret;
 pub fn load(path: &Path) -> Result<Workflow> {
     check::check(spec::load(path)?)
 }
+
+/// Checks a spec given as text (includes are read relative to the current
+/// directory): for tools and fuzzing.
+pub fn load_str(name: &str, source: &str) -> Result<Workflow> {
+    check::check(spec::load_str(name, source)?)
+}

@@ -28,14 +28,18 @@ pub fn load(path: &Path) -> Result<Spec> {
     if !loader.diagnostics.is_empty() {
         return Err(Error::Spec(loader.diagnostics));
     }
-    Ok(Spec {
-        file,
-        apps: loader.apps,
-        actions: loader.actions,
-        auth: loader.auth,
-        vars: loader.vars,
-        steps: loader.steps,
-    })
+    Ok(loader.finish(file))
+}
+
+/// Loads a spec from text (includes are still read from disk, relative to
+/// the current directory). For tools and fuzzing.
+pub fn load_str(name: &str, source: &str) -> Result<Spec> {
+    let mut loader = Loader::default();
+    loader.source(Path::new(name), name, source.to_string(), None)?;
+    if !loader.diagnostics.is_empty() {
+        return Err(Error::Spec(loader.diagnostics));
+    }
+    Ok(loader.finish(name.to_string()))
 }
 
 fn display(path: &Path) -> String {
@@ -85,6 +89,17 @@ impl Ctx<'_> {
 }
 
 impl Loader {
+    fn finish(self, file: String) -> Spec {
+        Spec {
+            file,
+            apps: self.apps,
+            actions: self.actions,
+            auth: self.auth,
+            vars: self.vars,
+            steps: self.steps,
+        }
+    }
+
     fn file(&mut self, path: &Path, file: &str, included_from: Option<Loc>) -> Result<()> {
         let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
         if self.stack.contains(&canonical) {
@@ -115,6 +130,17 @@ impl Loader {
             };
             Error::spec(Diagnostic::new(message, included_from.clone()))
         })?;
+        self.source(path, file, source, Some(canonical))
+    }
+
+    /// Converts one file's text; `canonical` marks it as being loaded, for cycles.
+    fn source(
+        &mut self,
+        path: &Path,
+        file: &str,
+        source: String,
+        canonical: Option<PathBuf>,
+    ) -> Result<()> {
         let positions = Positions::index(&source);
         if !positions.duplicates.is_empty() {
             let diagnostics = positions
@@ -149,7 +175,8 @@ impl Loader {
             ));
             return Ok(());
         }
-        self.stack.push(canonical);
+        let pushed = canonical.is_some();
+        self.stack.extend(canonical);
         let base = path.parent().unwrap_or(Path::new(""));
         for (i, include) in raw.include.iter().enumerate() {
             let include_path = base.join(include);
@@ -159,7 +186,9 @@ impl Loader {
                 self.diagnostics.extend(diags);
             }
         }
-        self.stack.pop();
+        if pushed {
+            self.stack.pop();
+        }
         self.merge(&ctx, raw);
         Ok(())
     }
@@ -375,6 +404,7 @@ impl Loader {
                     value: p.value,
                     loc: ctx.loc(&item_path),
                     value_loc: ctx.loc(&child(&item_path, "value")),
+                    allow_literal: p.allow_literal,
                 }
             })
             .collect();

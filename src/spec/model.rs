@@ -83,6 +83,8 @@ pub struct AuthParam {
     pub loc: Loc,
     /// Its `value`, where template errors point.
     pub value_loc: Loc,
+    /// The spec opted out of the literal-credential check for this value.
+    pub allow_literal: bool,
 }
 
 /// Where to fetch an outbound-app token from Descope. Every field is a template.

@@ -127,6 +127,9 @@ pub struct AuthParam {
     #[serde(rename = "in")]
     pub placement: Placement,
     pub value: String,
+    /// Allows a literal value that looks like a credential (test fixtures).
+    #[serde(default)]
+    pub allow_literal: bool,
 }
 
 #[derive(Debug, Deserialize)]
