@@ -57,7 +57,7 @@ async fn plan_prints_requests_sends_nothing_and_needs_no_secret() {
   POST {base}/repos/octo/issues
   User-Agent: runner/{v}
   Accept: application/vnd.github+json
-  Authorization: ***
+  Authorization: Bearer ***
   Content-Type: application/json
   | {{
   |   \"title\": \"T\",
@@ -68,7 +68,7 @@ steps[1]  COMMENT
   POST {base}/issues/{{{{ steps.issue.response.number }}}}/comments
   User-Agent: runner/{v}
   Accept: application/vnd.github+json
-  Authorization: ***
+  Authorization: Bearer ***
   Content-Type: application/json
   | {{
   |   \"body\": \"see #{{{{ steps.issue.response.number }}}}\"
@@ -96,7 +96,10 @@ steps[1]  COMMENT
         doc["steps"][0]["url"],
         json!(format!("{base}/repos/other/issues"))
     );
-    assert_eq!(doc["steps"][0]["headers"]["Authorization"], json!("***"));
+    assert_eq!(
+        doc["steps"][0]["headers"]["Authorization"],
+        json!("Bearer ***")
+    );
     assert_eq!(doc["steps"][0]["body"], json!({"title": "T", "count": 3}));
     assert_eq!(doc["steps"][1]["deferred"], json!(["number", "body"]));
     assert!(!out.all().contains("real-token-value"));

@@ -139,8 +139,7 @@ fn prepare(
     let auth = match &bound.auth {
         Some(a) => {
             let rendered = render::auth(a, token, r)?;
-            secrets.extend(rendered.params.iter().map(|(_, _, s)| s.clone()));
-            secrets.extend(rendered.env_secrets.iter().cloned());
+            secrets = auth_secrets(&rendered, token);
             Some(rendered)
         }
         None => None,
@@ -160,6 +159,29 @@ fn prepare(
         secrets,
         deferred: params.deferred,
     })
+}
+
+/// What to mask for a rendered auth: the env values and token it used, and
+/// each whole value that does not simply contain one of them (a `Basic`
+/// header built with `b64encode`, say). So `Bearer <token>` prints as
+/// `Bearer ***`, and a transformed value still prints as `***`.
+fn auth_secrets(auth: &render::RenderedAuth, token: Option<&Token>) -> Vec<Secret> {
+    let mut parts: Vec<Secret> = auth.env_secrets.clone();
+    parts.extend(token.map(|t| t.access_token.clone()));
+    parts.push(Secret::new(PLAN_SECRET));
+    let maskable =
+        |part: &Secret| part.expose().trim().chars().count() >= crate::redact::MIN_SECRET_LEN;
+    let mut secrets = parts.clone();
+    for (_, _, value) in &auth.params {
+        let covered = parts
+            .iter()
+            .any(|p| maskable(p) && value.expose().contains(p.expose()));
+        if !covered {
+            secrets.push(value.clone());
+        }
+    }
+    secrets.retain(|s| s.expose() != PLAN_SECRET);
+    secrets
 }
 
 /// Auth goes over plain http only to loopback, unless `--allow-http`.
@@ -210,9 +232,10 @@ fn preflight(wf: &Workflow, opts: &Options) -> Result<Value> {
     if !missing.is_empty() {
         return Err(Error::Environment(missing.join("\nerror: ")));
     }
+    let vars = render::vars(wf, opts.env.clone(), &opts.vars, false)?;
     for (step, bound) in wf.spec.steps.iter().zip(&wf.bound) {
         if let Some(d) = bound.auth.as_ref().and_then(|a| a.descope.as_ref()) {
-            let scope = Scope::new(opts.env.clone(), &Value::Null, &Value::Null);
+            let scope = Scope::new(opts.env.clone(), &vars, &Value::Null);
             let r = Renderer {
                 templates: &wf.templates,
                 scope: &scope,
@@ -222,9 +245,8 @@ fn preflight(wf: &Workflow, opts: &Options) -> Result<Value> {
                 .map_err(|e| Error::Environment(format!("{}: {e}", step.label())))?;
         }
     }
-    let plan = plan(wf, opts)?;
-    drop(plan);
-    render::vars(wf, opts.env.clone(), &opts.vars, false)
+    plan(wf, opts)?;
+    Ok(vars)
 }
 
 fn descope_settings(
@@ -262,8 +284,12 @@ fn descope_settings(
         )
     })?;
     let base = setting(&d.base_url, descope::BASE_URL_VAR, "base_url")?;
+    let base_url = descope::base_url(base, &project_id);
+    if !opts.allow_http {
+        insecure_auth(&base_url).map_err(|e| format!("descope: {e}"))?;
+    }
     Ok(descope::Settings {
-        base_url: descope::base_url(base, &project_id),
+        base_url,
         project_id,
         management_key: Secret::new(key),
     })
@@ -417,8 +443,8 @@ struct Run<'a> {
     client: reqwest::Client,
     vars: Value,
     steps: serde_json::Map<String, Value>,
-    /// Tokens fetched this run, by what was asked.
-    tokens: HashMap<TokenRequest, Token>,
+    /// Tokens fetched this run, by where and what was asked.
+    tokens: HashMap<(String, String, TokenRequest), Token>,
     warnings: Vec<String>,
 }
 
@@ -471,10 +497,16 @@ impl Run<'_> {
                 _ => None,
             },
         };
-        if let Some(token) = self.tokens.get(&request) {
+        let settings = descope_settings(d, r, self.opts)?;
+        let key = (
+            settings.base_url.clone(),
+            settings.project_id.clone(),
+            request,
+        );
+        if let Some(token) = self.tokens.get(&key) {
             return Ok(token.clone());
         }
-        let settings = descope_settings(d, r, self.opts)?;
+        let request = &key.2;
         register(
             &self.opts.redactor,
             std::slice::from_ref(&settings.management_key),
@@ -483,7 +515,7 @@ impl Run<'_> {
         let fetched = descope::fetch(
             &self.client,
             &settings,
-            &request,
+            request,
             descope::DEFAULT_TIMEOUT,
             &mut |reason, wait| {
                 reporter.warn(&format!("{reason}; retrying in {} ms", wait.as_millis()))
@@ -493,7 +525,7 @@ impl Run<'_> {
         let mut secrets = vec![fetched.token.access_token.clone()];
         secrets.extend(fetched.refresh_token);
         register(&self.opts.redactor, &secrets, &mut self.warnings);
-        self.tokens.insert(request, fetched.token.clone());
+        self.tokens.insert(key, fetched.token.clone());
         Ok(fetched.token)
     }
 }

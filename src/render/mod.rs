@@ -157,7 +157,9 @@ pub fn auth(auth: &Auth, token: Option<&Token>, r: &Renderer) -> Result<Rendered
             "token_type": t.token_type,
         })
     });
-    let scope = r.scope.for_auth(descope_value.as_ref());
+    let scope = r
+        .scope
+        .for_auth(descope_value.as_ref(), r.plan.then_some(PLAN_SECRET));
     let ar = Renderer {
         templates: r.templates,
         scope: &scope,

@@ -271,6 +271,8 @@ fn refs_of(
 pub struct EnvObject {
     vars: Arc<BTreeMap<String, String>>,
     used: Mutex<BTreeSet<String>>,
+    /// What an unset variable reads as (plan's secret placeholder), if anything.
+    fallback: Option<&'static str>,
 }
 
 impl fmt::Debug for EnvObject {
@@ -282,7 +284,9 @@ impl fmt::Debug for EnvObject {
 impl Object for EnvObject {
     fn get_value(self: &Arc<Self>, key: &JValue) -> Option<JValue> {
         let name = key.as_str()?;
-        let value = self.vars.get(name)?;
+        let Some(value) = self.vars.get(name) else {
+            return self.fallback.map(JValue::from);
+        };
         self.used
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -317,6 +321,7 @@ impl Scope {
             env: Arc::new(EnvObject {
                 vars: env,
                 used: Mutex::default(),
+                fallback: None,
             }),
             vars: JValue::from(minijinja::value::Serde(vars)),
             steps: JValue::from(minijinja::value::Serde(steps)),
@@ -324,12 +329,14 @@ impl Scope {
         }
     }
 
-    /// The same scope with fresh env tracking and a `descope` value.
-    pub fn for_auth(&self, descope: Option<&Value>) -> Scope {
+    /// The same scope with fresh env tracking and a `descope` value; with a
+    /// `fallback`, unset env variables read as it (plan's secret placeholder).
+    pub fn for_auth(&self, descope: Option<&Value>, fallback: Option<&'static str>) -> Scope {
         Scope {
             env: Arc::new(EnvObject {
                 vars: self.env.vars.clone(),
                 used: Mutex::default(),
+                fallback,
             }),
             vars: self.vars.clone(),
             steps: self.steps.clone(),
@@ -338,7 +345,7 @@ impl Scope {
     }
 
     pub fn has_env(&self, name: &str) -> bool {
-        self.env.vars.contains_key(name)
+        self.env.fallback.is_some() || self.env.vars.contains_key(name)
     }
 
     /// The env variables read through this scope so far.
@@ -425,7 +432,7 @@ mod tests {
         let mut t = Templates::new();
         t.add("{{ env.TOKEN }}").unwrap();
         t.add("{{ env }}").unwrap();
-        let sc = scope().for_auth(None);
+        let sc = scope().for_auth(None, None);
         assert_eq!(t.render("{{ env.TOKEN }}", &sc).unwrap(), json!("abc"));
         assert_eq!(
             sc.env_used(),

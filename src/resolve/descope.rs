@@ -185,8 +185,10 @@ pub async fn fetch(
             }
         };
         let status = response.status();
+        let mut asked_wait = None;
         if status.as_u16() == 429 && rate_limited < 3 {
             let wait = retry_after(response.headers()).unwrap_or(Duration::from_secs(1));
+            asked_wait = Some(wait);
             if wait <= MAX_RETRY_AFTER {
                 rate_limited += 1;
                 on_retry(&format!("descope rate limited ({status})"), wait);
@@ -244,7 +246,13 @@ pub async fn fetch(
                 "; check `{PROJECT_ID_VAR}` and `{MANAGEMENT_KEY_VAR}`"
             ));
         }
-        if status.as_u16() == 429 {
+        if let Some(wait) = asked_wait.filter(|w| *w > MAX_RETRY_AFTER) {
+            message.push_str(&format!(
+                "; rate limited, and descope asked to wait {} s (more than {} s)",
+                wait.as_secs(),
+                MAX_RETRY_AFTER.as_secs()
+            ));
+        } else if status.as_u16() == 429 {
             message.push_str("; rate limited, retries ran out");
         } else if RETRY_STATUSES.contains(&status.as_u16()) {
             message.push_str(&format!("; gave up after {} retries", RETRY_WAITS.len()));
