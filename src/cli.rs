@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
@@ -56,6 +57,37 @@ struct RunArgs {
     /// Allow credentials over plain http to hosts other than loopback.
     #[arg(long)]
     allow_http: bool,
+    /// Whole-request time limit, unless a step or app sets its own (`30s`, `2m`).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    timeout: Option<Duration>,
+    /// Connect time limit, unless a step or app sets its own.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    connect_timeout: Option<Duration>,
+    /// Largest response body read (`16MiB` by default).
+    #[arg(long, value_name = "SIZE", value_parser = crate::spec::duration::parse_size)]
+    max_response_size: Option<usize>,
+    /// Journal the run to this file (default: `.runner/<spec>.jsonl` beside the spec).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["resume", "no_journal"])]
+    journal: Option<PathBuf>,
+    /// Keep no journal.
+    #[arg(long, conflicts_with = "resume")]
+    no_journal: bool,
+    /// Continue a journalled run: skip what it records as done with the same request.
+    #[arg(long, value_name = "FILE")]
+    resume: Option<PathBuf>,
+    /// On resume, send again a POST or PATCH that was in flight when the run stopped.
+    #[arg(long, requires = "resume")]
+    rerun_uncertain: bool,
+    /// Trust this CA certificate (PEM) too, for private CAs.
+    #[arg(long, value_name = "PATH")]
+    cacert: Vec<PathBuf>,
+    /// Do not check TLS certificates (warned about on every run).
+    #[arg(long)]
+    insecure: bool,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    crate::spec::duration::parse_duration(s)
 }
 
 fn parse_pair(s: &str) -> Result<(String, String), String> {
@@ -126,8 +158,36 @@ fn validate(out: &Out, specs: &[PathBuf]) -> ExitCode {
     ExitCode::from(code)
 }
 
-fn options(out: &Out, args: &RunArgs) -> Result<Options, Error> {
+fn options(out: &Out, args: &RunArgs, apply: bool) -> Result<Options, Error> {
+    let journal = match (&args.resume, &args.journal) {
+        (Some(path), _) | (None, Some(path)) => Some(path.clone()),
+        _ if args.no_journal || !apply => None,
+        _ => Some(crate::execute::default_journal_path(&args.spec)),
+    };
+    let cacerts = args
+        .cacert
+        .iter()
+        .map(|p| {
+            std::fs::read(p).map_err(|e| {
+                Error::Environment(format!(
+                    "cannot read `--cacert {}`: {}",
+                    p.display(),
+                    e.to_string().to_lowercase()
+                ))
+            })
+        })
+        .collect::<Result<_, _>>()?;
     Ok(Options {
+        timeouts: crate::spec::Timeouts {
+            connect: args.connect_timeout,
+            request: args.timeout,
+        },
+        max_response_size: args.max_response_size,
+        journal,
+        resume: args.resume.is_some(),
+        rerun_uncertain: args.rerun_uncertain,
+        cacerts,
+        insecure: args.insecure,
         env: crate::resolve::environment(args.env_file.as_deref())?,
         vars: args.vars.clone(),
         base_urls: args.base_urls.clone(),
@@ -139,7 +199,7 @@ fn options(out: &Out, args: &RunArgs) -> Result<Options, Error> {
 
 fn plan(out: &Out, args: RunArgs) -> Result<u8, Error> {
     let wf = crate::load(&args.spec)?;
-    let opts = options(out, &args)?;
+    let opts = options(out, &args, false)?;
     let plan = crate::plan(&wf, &opts)?;
     for w in &plan.warnings {
         out.stderr(&format!("warning: {w}"));
@@ -153,7 +213,7 @@ fn plan(out: &Out, args: RunArgs) -> Result<u8, Error> {
 
 fn apply(out: &Out, args: RunArgs) -> Result<u8, Error> {
     let wf = crate::load(&args.spec)?;
-    let opts = options(out, &args)?;
+    let opts = options(out, &args, true)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -41,21 +41,35 @@ pub struct StepReport {
     pub error: Option<String>,
     /// Failed, but `continue_on_error` let the run go on.
     pub continued: bool,
+    /// Done in an earlier run, per the journal: not sent again.
+    pub resumed: bool,
+    pub retries: Vec<RetryNote>,
+}
+
+/// One retry: which try comes next, why, and after how long.
+#[derive(Debug, Clone)]
+pub struct RetryNote {
+    pub attempt: u32,
+    pub of: u32,
+    pub reason: String,
+    pub wait: Duration,
 }
 
 impl StepReport {
-    pub fn skipped(step: &Step, action: &str) -> Self {
+    pub fn new(step: &Step, action: &str, status: StepStatus) -> Self {
         StepReport {
             id: step.id.clone(),
             name: step.name(),
             action: action.to_string(),
-            status: StepStatus::Skipped,
+            status,
             http_status: None,
             reason: None,
             duration: Duration::ZERO,
             response: None,
             error: None,
             continued: false,
+            resumed: false,
+            retries: Vec::new(),
         }
     }
 }
@@ -65,14 +79,16 @@ pub struct RunReport {
     pub ok: bool,
     pub steps: Vec<StepReport>,
     pub duration: Duration,
+    /// Stopped by a signal: the exit code it calls for (130, 143).
+    pub interrupted: Option<u8>,
 }
 
 impl RunReport {
     pub fn exit_code(&self) -> u8 {
-        if self.ok {
-            crate::error::exit::OK
-        } else {
-            crate::error::exit::STEP_FAILED
+        match self.interrupted {
+            Some(code) => code,
+            None if self.ok => crate::error::exit::OK,
+            None => crate::error::exit::STEP_FAILED,
         }
     }
 
@@ -89,6 +105,12 @@ impl RunReport {
                     "duration_ms": s.duration.as_millis() as u64,
                     "response": s.response,
                     "error": s.error,
+                    "resumed": s.resumed,
+                    "retries": s.retries.iter().map(|r| json!({
+                        "attempt": r.attempt,
+                        "reason": r.reason,
+                        "wait_ms": r.wait.as_millis() as u64,
+                    })).collect::<Vec<_>>(),
                 })
             })
             .collect();
@@ -100,6 +122,16 @@ impl RunReport {
 pub trait Reporter {
     fn step(&mut self, step: &StepReport);
     fn warn(&mut self, message: &str);
+    /// A try failed and another follows after `note.wait`.
+    fn retry(&mut self, step: &str, note: &RetryNote) {
+        self.warn(&format!(
+            "{step}: try {} of {} in {}: {}",
+            note.attempt,
+            note.of,
+            crate::spec::duration::show(note.wait),
+            note.reason
+        ));
+    }
 }
 
 /// Output format.
@@ -176,7 +208,9 @@ impl Reporter for TextReporter<'_> {
             line.push_str(format!("  {code} {}", s.reason.as_deref().unwrap_or("")).trim_end());
         }
         let mut line = line.trim_end().to_string();
-        if s.status != StepStatus::Skipped {
+        if s.resumed {
+            line.push_str("  (done in an earlier run, per the journal)");
+        } else if s.status != StepStatus::Skipped {
             line.push_str(&format!("  {}", millis(s.duration)));
         }
         if let Some(e) = &s.error {

@@ -2,7 +2,7 @@
 //! followed by hand (so auth never follows one to another origin), and
 //! responses read within a size cap.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -16,20 +16,92 @@ pub const MAX_BODY: usize = 16 * 1024 * 1024;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Builds the run's client: connection reuse across steps, `--resolve`
-/// overrides, no automatic redirects.
-pub fn client(resolve: &[(String, SocketAddr)]) -> Result<reqwest::Client, String> {
-    let mut builder = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(CONNECT_TIMEOUT)
-        .timeout(REQUEST_TIMEOUT)
-        .user_agent(crate::render::user_agent());
-    for (host, addr) in resolve {
-        builder = builder.resolve(host, *addr);
+use crate::spec::duration::show;
+
+/// How the run's clients are built: one per distinct connect timeout
+/// (in practice one), each reused across steps.
+pub struct Clients {
+    resolve: Vec<(String, SocketAddr)>,
+    roots: Vec<reqwest::Certificate>,
+    insecure: bool,
+    built: HashMap<Duration, reqwest::Client>,
+}
+
+impl Clients {
+    pub fn new(
+        resolve: &[(String, SocketAddr)],
+        cacerts: &[Vec<u8>],
+        insecure: bool,
+    ) -> Result<Clients, String> {
+        let roots = cacerts
+            .iter()
+            .map(|pem| {
+                reqwest::Certificate::from_pem_bundle(pem)
+                    .map_err(|e| format!("cannot read the CA certificate: {e}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .flatten()
+            .collect();
+        Ok(Clients {
+            resolve: resolve.to_vec(),
+            roots,
+            insecure,
+            built: HashMap::new(),
+        })
     }
-    builder
-        .build()
-        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+
+    /// The client for `connect_timeout`: proxies from `HTTPS_PROXY`/`NO_PROXY`,
+    /// `--resolve` overrides, extra CAs, and no automatic redirects.
+    pub fn get(&mut self, connect_timeout: Duration) -> Result<&reqwest::Client, String> {
+        if !self.built.contains_key(&connect_timeout) {
+            let mut builder = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(connect_timeout)
+                .user_agent(crate::render::user_agent());
+            for (host, addr) in &self.resolve {
+                builder = builder.resolve(host, *addr);
+            }
+            for root in &self.roots {
+                builder = builder.add_root_certificate(root.clone());
+            }
+            if self.insecure {
+                builder = builder.danger_accept_invalid_certs(true);
+            }
+            let client = builder
+                .build()
+                .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            self.built.insert(connect_timeout, client);
+        }
+        Ok(&self.built[&connect_timeout])
+    }
+}
+
+/// The limits one request is sent under.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub connect: Duration,
+    pub request: Duration,
+    pub max_body: usize,
+}
+
+/// Why a request got no usable response.
+#[derive(Debug)]
+pub enum Failure {
+    /// It never reached the server: any method may be tried again.
+    NotSent(String),
+    /// It may have reached the server.
+    MaybeSent(String),
+    /// Trying again would not help.
+    Final(String),
+}
+
+impl Failure {
+    pub fn message(&self) -> &str {
+        match self {
+            Failure::NotSent(m) | Failure::MaybeSent(m) | Failure::Final(m) => m,
+        }
+    }
 }
 
 /// What a step's response left for later steps and for the report.
@@ -60,21 +132,28 @@ fn same_origin(a: &url::Url, b: &url::Url) -> bool {
         && a.port_or_known_default() == b.port_or_known_default()
 }
 
-pub async fn send(client: &reqwest::Client, request: &Request) -> Result<Response, String> {
-    let mut url = url::Url::parse(&request.url).map_err(|e| format!("invalid URL: {e}"))?;
+pub async fn send(
+    client: &reqwest::Client,
+    request: &Request,
+    limits: Limits,
+) -> Result<Response, Failure> {
+    let mut url =
+        url::Url::parse(&request.url).map_err(|e| Failure::Final(format!("invalid URL: {e}")))?;
+    let started = std::time::Instant::now();
     let mut verb = method(request.method);
     let mut headers = request.headers.clone();
     let mut body = request.body.as_ref().map(|b| b.to_bytes());
     let origin = url.clone();
     for _ in 0..=MAX_REDIRECTS {
-        let mut builder = client.request(verb.clone(), url.clone());
+        let left = limits.request.saturating_sub(started.elapsed());
+        let mut builder = client.request(verb.clone(), url.clone()).timeout(left);
         for (name, value) in &headers {
             builder = builder.header(name, value);
         }
         if let Some(bytes) = &body {
             builder = builder.body(bytes.clone());
         }
-        let response = builder.send().await.map_err(|e| describe(&e))?;
+        let response = builder.send().await.map_err(|e| failure(&e, limits))?;
         let status = response.status();
         let location = response
             .headers()
@@ -82,15 +161,17 @@ pub async fn send(client: &reqwest::Client, request: &Request) -> Result<Respons
             .and_then(|l| l.to_str().ok())
             .map(str::to_string);
         let (true, Some(location)) = (status.is_redirection(), location) else {
-            return read(response).await;
+            return read(response, limits).await;
         };
-        let next = url
-            .join(&location)
-            .map_err(|_| format!("the server redirected ({status}) to an invalid location"))?;
+        let next = url.join(&location).map_err(|_| {
+            Failure::Final(format!(
+                "the server redirected ({status}) to an invalid location"
+            ))
+        })?;
         if url.scheme() == "https" && next.scheme() == "http" {
-            return Err(format!(
+            return Err(Failure::Final(format!(
                 "refused a redirect ({status}) from https to plain http"
-            ));
+            )));
         }
         if !same_origin(&origin, &next) {
             // Credentials stay with the origin they were meant for.
@@ -127,10 +208,12 @@ pub async fn send(client: &reqwest::Client, request: &Request) -> Result<Respons
             headers.retain(|(n, _)| !n.eq_ignore_ascii_case("content-type"));
         }
     }
-    Err(format!("more than {MAX_REDIRECTS} redirects"))
+    Err(Failure::Final(format!(
+        "more than {MAX_REDIRECTS} redirects"
+    )))
 }
 
-async fn read(mut response: reqwest::Response) -> Result<Response, String> {
+async fn read(mut response: reqwest::Response, limits: Limits) -> Result<Response, Failure> {
     let status = response.status();
     let mut headers = BTreeMap::new();
     for (name, value) in response.headers() {
@@ -144,12 +227,15 @@ async fn read(mut response: reqwest::Response) -> Result<Response, String> {
             .or_insert(value);
     }
     let mut bytes = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| describe(&e))? {
-        if bytes.len() + chunk.len() > MAX_BODY {
-            return Err(format!(
-                "the response body is larger than {} MiB ({status})",
-                MAX_BODY / 1024 / 1024
-            ));
+    if response
+        .content_length()
+        .is_some_and(|n| n > limits.max_body as u64)
+    {
+        return Err(too_large(status, limits.max_body));
+    }
+    while let Some(chunk) = response.chunk().await.map_err(|e| failure(&e, limits))? {
+        if bytes.len() + chunk.len() > limits.max_body {
+            return Err(too_large(status, limits.max_body));
         }
         bytes.extend_from_slice(&chunk);
     }
@@ -168,6 +254,37 @@ async fn read(mut response: reqwest::Response) -> Result<Response, String> {
         headers,
         body,
     })
+}
+
+fn too_large(status: reqwest::StatusCode, max: usize) -> Failure {
+    let size = if max >= 1 << 20 && max.is_multiple_of(1 << 20) {
+        format!("{} MiB", max >> 20)
+    } else {
+        format!("{max} bytes")
+    };
+    Failure::Final(format!(
+        "the response ({status}) is larger than {size}; raise `--max-response-size` if it is expected"
+    ))
+}
+
+/// Classifies a transport error and says which limit, if any, was hit.
+fn failure(e: &reqwest::Error, limits: Limits) -> Failure {
+    if e.is_timeout() && e.is_connect() {
+        return Failure::NotSent(format!(
+            "connecting timed out after {} (the connect timeout; set `timeout: {{connect: ...}}` or `--connect-timeout`)",
+            show(limits.connect)
+        ));
+    }
+    if e.is_timeout() {
+        return Failure::MaybeSent(format!(
+            "no complete response within {} (the request timeout; set `timeout:` or `--timeout`)",
+            show(limits.request)
+        ));
+    }
+    if e.is_connect() {
+        return Failure::NotSent(describe(e));
+    }
+    Failure::MaybeSent(describe(e))
 }
 
 /// A transport error in words, without the URL (which may hold a secret).

@@ -4,24 +4,28 @@
 //! seeing the responses of the ones before.
 
 mod http;
+mod journal;
+mod retry;
+mod run;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::check::{Bound, Workflow};
 use crate::error::{Error, Result};
 use crate::redact::{Redactor, Registered};
 use crate::render::{self, PLAN_SECRET, Renderer, Request, Scope, Token};
-use crate::report::{Reporter, RunReport, StepReport, StepStatus};
-use crate::resolve::descope::{self, TokenRequest};
+use crate::resolve::descope;
 use crate::secret::Secret;
-use crate::spec::{Descope, Step};
+use crate::spec::{Descope, Step, Timeouts};
 
 pub use http::{describe as describe_transport_error, error_chain};
+pub use journal::default_path as default_journal_path;
+pub use run::apply;
 
 /// How to run: everything that comes from outside the spec.
 #[derive(Clone, Default)]
@@ -38,6 +42,21 @@ pub struct Options {
     pub allow_http: bool,
     /// Where every secret is registered as soon as it is known.
     pub redactor: Redactor,
+    /// `--timeout` / `--connect-timeout`: below a step's and an app's own.
+    pub timeouts: Timeouts,
+    /// `--max-response-size`, in bytes.
+    pub max_response_size: Option<usize>,
+    /// Where to journal the run; `None`: no journal.
+    pub journal: Option<PathBuf>,
+    /// Continue the journal: skip the steps it records as done.
+    pub resume: bool,
+    /// On resume, send again a POST or PATCH that was in flight when the
+    /// journalled run stopped.
+    pub rerun_uncertain: bool,
+    /// Extra CA certificates (PEM), for private CAs.
+    pub cacerts: Vec<Vec<u8>>,
+    /// Accept any certificate (`--insecure`; warned about on every run).
+    pub insecure: bool,
 }
 
 /// One step as `plan` shows it.
@@ -86,15 +105,16 @@ pub fn plan(wf: &Workflow, opts: &Options) -> Result<Plan> {
                 access_token: Secret::new(PLAN_SECRET),
                 token_type: "Bearer".to_string(),
             });
+        let params = render::params(step, bound, &r).map_err(|e| step_error(step, e))?;
         let prepared =
-            prepare(step, bound, &r, token.as_ref(), opts).map_err(|e| step_error(step, e))?;
+            prepare(bound, &params, &r, token.as_ref(), opts).map_err(|e| step_error(step, e))?;
         register(&opts.redactor, &prepared.secrets, &mut warnings);
         steps.push(PlannedStep {
             name: step.name(),
             label: step.label(),
             action: bound.action.name.clone(),
             request: prepared.request,
-            deferred: prepared.deferred,
+            deferred: params.deferred,
         });
     }
     Ok(Plan { steps, warnings })
@@ -124,13 +144,20 @@ fn check_var_overrides(wf: &Workflow, opts: &Options) -> Result<()> {
 struct Prepared {
     request: Request,
     secrets: Vec<Secret>,
-    deferred: Vec<String>,
 }
 
-/// Renders a step's auth and params and builds its request.
+/// The base URL override for an app (`--base-url`), if any.
+fn base_override<'a>(opts: &'a Options, app: &str) -> Option<&'a str> {
+    opts.base_urls
+        .iter()
+        .find(|(name, _)| name == app)
+        .map(|(_, url)| url.as_str())
+}
+
+/// Renders a step's auth and builds its request from its rendered params.
 fn prepare(
-    step: &Step,
     bound: &Bound,
+    params: &render::Params,
     r: &Renderer,
     token: Option<&Token>,
     opts: &Options,
@@ -144,21 +171,12 @@ fn prepare(
         }
         None => None,
     };
-    let params = render::params(step, bound, r)?;
-    let base = opts
-        .base_urls
-        .iter()
-        .find(|(app, _)| *app == bound.app.name)
-        .map(|(_, url)| url.as_str());
-    let request = render::build_request(&bound.app, &bound.action, &params, auth.as_ref(), base)?;
+    let base = base_override(opts, &bound.app.name);
+    let request = render::build_request(&bound.app, &bound.action, params, auth.as_ref(), base)?;
     if request.carries_auth && !opts.allow_http {
         insecure_auth(&request.url)?;
     }
-    Ok(Prepared {
-        request,
-        secrets,
-        deferred: params.deferred,
-    })
+    Ok(Prepared { request, secrets })
 }
 
 /// What to mask for a rendered auth: the env values and token it used, and
@@ -295,95 +313,6 @@ fn descope_settings(
     })
 }
 
-/// Runs the steps in order. `Err` means nothing was sent.
-pub async fn apply(
-    wf: &Workflow,
-    opts: &Options,
-    reporter: &mut dyn Reporter,
-) -> Result<RunReport> {
-    let vars = preflight(wf, opts)?;
-    let client = http::client(&opts.resolve).map_err(Error::Environment)?;
-    let mut run = Run {
-        wf,
-        opts,
-        client,
-        vars,
-        steps: serde_json::Map::new(),
-        tokens: HashMap::new(),
-        warnings: Vec::new(),
-    };
-    let started = Instant::now();
-    let mut report = RunReport {
-        ok: true,
-        steps: Vec::new(),
-        duration: Duration::ZERO,
-    };
-    let mut stopped = false;
-    for (step, bound) in wf.spec.steps.iter().zip(&wf.bound) {
-        if stopped {
-            let skipped = StepReport::skipped(step, &bound.action.name);
-            reporter.step(&skipped);
-            report.steps.push(skipped);
-            continue;
-        }
-        let begin = Instant::now();
-        let outcome = run.step(step, bound, reporter).await;
-        for w in run.warnings.drain(..) {
-            reporter.warn(&w);
-        }
-        let mut step_report = StepReport {
-            id: step.id.clone(),
-            name: step.name(),
-            action: bound.action.name.clone(),
-            status: StepStatus::Ok,
-            http_status: None,
-            reason: None,
-            duration: begin.elapsed(),
-            response: None,
-            error: None,
-            continued: false,
-        };
-        match outcome {
-            Ok(response) => {
-                step_report.http_status = Some(response.status);
-                step_report.reason = Some(response.reason.clone());
-                let accepted = if step.expect_status.is_empty() {
-                    (200..300).contains(&response.status)
-                } else {
-                    step.expect_status.contains(&response.status)
-                };
-                if !accepted {
-                    step_report.status = StepStatus::Failed;
-                    step_report.error = Some(status_error(step, &response));
-                }
-                step_report.response = Some(response.body.clone());
-                if let Some(id) = &step.id {
-                    run.steps.insert(
-                        id.clone(),
-                        json!({"status": response.status, "headers": response.headers, "response": response.body}),
-                    );
-                }
-            }
-            Err(message) => {
-                step_report.status = StepStatus::Failed;
-                step_report.error = Some(message);
-            }
-        }
-        if step_report.status == StepStatus::Failed {
-            if step.continue_on_error {
-                step_report.continued = true;
-            } else {
-                report.ok = false;
-                stopped = true;
-            }
-        }
-        reporter.step(&step_report);
-        report.steps.push(step_report);
-    }
-    report.duration = started.elapsed();
-    Ok(report)
-}
-
 fn status_error(step: &Step, response: &http::Response) -> String {
     let expected = if step.expect_status.is_empty() {
         "a 2xx status".to_string()
@@ -434,98 +363,5 @@ pub fn excerpt(text: &str) -> String {
         one_line.chars().take(297).collect::<String>() + "..."
     } else {
         one_line
-    }
-}
-
-struct Run<'a> {
-    wf: &'a Workflow,
-    opts: &'a Options,
-    client: reqwest::Client,
-    vars: Value,
-    steps: serde_json::Map<String, Value>,
-    /// Tokens fetched this run, by where and what was asked.
-    tokens: HashMap<(String, String, TokenRequest), Token>,
-    warnings: Vec<String>,
-}
-
-impl Run<'_> {
-    async fn step(
-        &mut self,
-        step: &Step,
-        bound: &Bound,
-        reporter: &mut dyn Reporter,
-    ) -> std::result::Result<http::Response, String> {
-        let scope = Scope::new(
-            self.opts.env.clone(),
-            &self.vars,
-            &Value::Object(self.steps.clone()),
-        );
-        let r = Renderer {
-            templates: &self.wf.templates,
-            scope: &scope,
-            plan: false,
-        };
-        let token = match bound.auth.as_ref().and_then(|a| a.descope.as_ref()) {
-            Some(d) => Some(self.token(d, &r, reporter).await?),
-            None => None,
-        };
-        let prepared = prepare(step, bound, &r, token.as_ref(), self.opts)?;
-        register(&self.opts.redactor, &prepared.secrets, &mut self.warnings);
-        http::send(&self.client, &prepared.request).await
-    }
-
-    async fn token(
-        &mut self,
-        d: &Descope,
-        r: &Renderer<'_>,
-        reporter: &mut dyn Reporter,
-    ) -> std::result::Result<Token, String> {
-        let text = |f: &crate::spec::Located<String>| {
-            render::text(&f.value, r).map_err(|e| format!("descope: {e}"))
-        };
-        let request = TokenRequest {
-            app_id: text(&d.app_id)?,
-            user_id: d.user_id.as_ref().map(text).transpose()?,
-            tenant_id: d.tenant_id.as_ref().map(text).transpose()?,
-            scopes: match &d.scopes {
-                Some(scopes) if !scopes.is_empty() => Some(
-                    scopes
-                        .iter()
-                        .map(text)
-                        .collect::<std::result::Result<_, _>>()?,
-                ),
-                _ => None,
-            },
-        };
-        let settings = descope_settings(d, r, self.opts)?;
-        let key = (
-            settings.base_url.clone(),
-            settings.project_id.clone(),
-            request,
-        );
-        if let Some(token) = self.tokens.get(&key) {
-            return Ok(token.clone());
-        }
-        let request = &key.2;
-        register(
-            &self.opts.redactor,
-            std::slice::from_ref(&settings.management_key),
-            &mut self.warnings,
-        );
-        let fetched = descope::fetch(
-            &self.client,
-            &settings,
-            request,
-            descope::DEFAULT_TIMEOUT,
-            &mut |reason, wait| {
-                reporter.warn(&format!("{reason}; retrying in {} ms", wait.as_millis()))
-            },
-        )
-        .await?;
-        let mut secrets = vec![fetched.token.access_token.clone()];
-        secrets.extend(fetched.refresh_token);
-        register(&self.opts.redactor, &secrets, &mut self.warnings);
-        self.tokens.insert(key, fetched.token.clone());
-        Ok(fetched.token)
     }
 }

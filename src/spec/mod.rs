@@ -1,6 +1,7 @@
 //! Reading spec files: YAML and includes into raw structs, then into the
 //! located [`Spec`] model. Reading the files is the only I/O here.
 
+pub mod duration;
 mod locate;
 pub mod model;
 mod raw;
@@ -287,12 +288,16 @@ impl Loader {
                 ));
             }
         }
+        let timeouts = self.timeouts(ctx, &child(path, "timeout"), raw.timeout);
+        let retry = self.retry(ctx, &child(path, "retry"), raw.retry);
         App {
             name: name.to_string(),
             description: raw.description,
             base_url: raw.base_url,
             headers: raw.headers.into_iter().collect(),
             actions,
+            timeouts,
+            retry,
             loc: ctx.key_loc(path),
         }
     }
@@ -524,7 +529,81 @@ impl Loader {
                 .expect
                 .map(|e| self.statuses(&labelled("expect.status"), e.status))
                 .unwrap_or_default(),
+            timeouts: self.timeouts(ctx, &child(path, "timeout"), raw.timeout),
+            retry: self.retry(ctx, &child(path, "retry"), raw.retry),
             loc: ctx.loc_labelled(path, label.clone()),
+        }
+    }
+
+    fn duration(
+        &mut self,
+        ctx: &Ctx,
+        path: &str,
+        text: Option<&str>,
+    ) -> Option<std::time::Duration> {
+        let parsed = duration::parse_duration(text?);
+        parsed
+            .map_err(|e| {
+                self.diagnostics
+                    .push(Diagnostic::new(e, Some(ctx.loc(path))))
+            })
+            .ok()
+    }
+
+    /// `timeout: 10s` (the whole request) or `timeout: {connect: 2s, request: 30s}`.
+    fn timeouts(&mut self, ctx: &Ctx, path: &str, raw: Option<serde_yaml::Value>) -> Timeouts {
+        let Some(value) = raw else {
+            return Timeouts::default();
+        };
+        if let serde_yaml::Value::String(s) = &value {
+            return Timeouts {
+                connect: None,
+                request: self.duration(ctx, path, Some(s)),
+            };
+        }
+        if let serde_yaml::Value::Number(n) = &value {
+            self.diagnostics.push(
+                Diagnostic::new(
+                    format!("expected a duration like `500ms`, `10s` or `2m`, found `{n}`"),
+                    Some(ctx.loc(path)),
+                )
+                .with_help(Some(format!("durations carry a unit: `{n}s`?"))),
+            );
+            return Timeouts::default();
+        }
+        match serde_yaml::from_value::<raw::Timeout>(value) {
+            Ok(t) => Timeouts {
+                connect: self.duration(ctx, &child(path, "connect"), t.connect.as_deref()),
+                request: self.duration(ctx, &child(path, "request"), t.request.as_deref()),
+            },
+            Err(e) => {
+                let (message, help) = humanize(&strip_positions(&e.to_string(), None));
+                let message = format!("`timeout`: {message}");
+                let help = help.or_else(|| {
+                    Some("write `timeout: 10s`, or `timeout: {connect: 2s, request: 30s}`".into())
+                });
+                self.diagnostics
+                    .push(Diagnostic::new(message, Some(ctx.loc(path))).with_help(help));
+                Timeouts::default()
+            }
+        }
+    }
+
+    fn retry(&mut self, ctx: &Ctx, path: &str, raw: Option<raw::Retry>) -> Retry {
+        let Some(raw) = raw else {
+            return Retry::default();
+        };
+        if raw.attempts == Some(0) {
+            self.diagnostics.push(Diagnostic::new(
+                "`retry.attempts` counts every try, the first included: it must be at least 1",
+                Some(ctx.loc(&child(path, "attempts"))),
+            ));
+        }
+        Retry {
+            attempts: raw.attempts,
+            backoff: self.duration(ctx, &child(path, "backoff"), raw.backoff.as_deref()),
+            max_wait: self.duration(ctx, &child(path, "max_wait"), raw.max_wait.as_deref()),
+            unsafe_methods: raw.unsafe_methods,
         }
     }
 

@@ -3,6 +3,7 @@
 //! `check`, which turns a `Spec` into a runnable `Workflow`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use indexmap::IndexMap;
 use serde_json::Value;
@@ -37,7 +38,46 @@ pub struct App {
     pub base_url: String,
     pub headers: Vec<(String, String)>,
     pub actions: IndexMap<String, Arc<Action>>,
+    pub timeouts: Timeouts,
+    pub retry: Retry,
     pub loc: Loc,
+}
+
+/// Time limits; unset ones fall back to the step's, app's, command line's, default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timeouts {
+    pub connect: Option<Duration>,
+    pub request: Option<Duration>,
+}
+
+impl Timeouts {
+    /// `self`, with what it leaves unset taken from `fallback`.
+    pub fn or(self, fallback: Timeouts) -> Timeouts {
+        Timeouts {
+            connect: self.connect.or(fallback.connect),
+            request: self.request.or(fallback.request),
+        }
+    }
+}
+
+/// How a step retries; unset fields fall back like [`Timeouts`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retry {
+    pub attempts: Option<u32>,
+    pub backoff: Option<Duration>,
+    pub max_wait: Option<Duration>,
+    pub unsafe_methods: Option<bool>,
+}
+
+impl Retry {
+    pub fn or(self, fallback: Retry) -> Retry {
+        Retry {
+            attempts: self.attempts.or(fallback.attempts),
+            backoff: self.backoff.or(fallback.backoff),
+            max_wait: self.max_wait.or(fallback.max_wait),
+            unsafe_methods: self.unsafe_methods.or(fallback.unsafe_methods),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -124,6 +164,8 @@ pub struct Step {
     pub continue_on_error: bool,
     /// Accepted HTTP statuses; empty means any 2xx.
     pub expect_status: Vec<u16>,
+    pub timeouts: Timeouts,
+    pub retry: Retry,
     pub loc: Loc,
 }
 

@@ -29,6 +29,35 @@ pub struct App {
     pub headers: IndexMap<String, String>,
     #[serde(default)]
     pub actions: IndexMap<String, Action>,
+    /// `10s`, or `{connect: 2s, request: 30s}`.
+    #[serde(default)]
+    pub timeout: Option<serde_yaml::Value>,
+    #[serde(default)]
+    pub retry: Option<Retry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retry {
+    /// Every try, the first included.
+    #[serde(default)]
+    pub attempts: Option<u32>,
+    #[serde(default)]
+    pub backoff: Option<String>,
+    #[serde(default)]
+    pub max_wait: Option<String>,
+    /// Also retry POST and PATCH after they may have reached the server.
+    #[serde(default, rename = "unsafe")]
+    pub unsafe_methods: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Timeout {
+    #[serde(default)]
+    pub connect: Option<String>,
+    #[serde(default)]
+    pub request: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -166,6 +195,10 @@ pub struct Step {
     pub continue_on_error: bool,
     #[serde(default)]
     pub expect: Option<Expect>,
+    #[serde(default)]
+    pub timeout: Option<serde_yaml::Value>,
+    #[serde(default)]
+    pub retry: Option<Retry>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,0 +1,198 @@
+//! When a try is worth repeating, and how long to wait first.
+//!
+//! Only what is safe to repeat is repeated: GET, HEAD, OPTIONS, PUT and
+//! DELETE on connection failures and on 429, 502, 503, 504; POST and PATCH
+//! only when the request never left (a failure to connect) or on 429 (the
+//! server refused it unprocessed), unless the step says `unsafe: true`.
+
+use std::time::{Duration, SystemTime};
+
+use crate::spec::{Method, Retry};
+
+pub const DEFAULT_ATTEMPTS: u32 = 3;
+pub const DEFAULT_BACKOFF: Duration = Duration::from_millis(500);
+/// The longest wait between tries, `Retry-After` included.
+pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(30);
+
+/// A step's retry settings with every default filled in.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    pub attempts: u32,
+    pub backoff: Duration,
+    pub max_wait: Duration,
+    pub unsafe_methods: bool,
+}
+
+impl Policy {
+    pub fn from(retry: Retry) -> Policy {
+        Policy {
+            attempts: retry.attempts.unwrap_or(DEFAULT_ATTEMPTS).max(1),
+            backoff: retry.backoff.unwrap_or(DEFAULT_BACKOFF),
+            max_wait: retry.max_wait.unwrap_or(DEFAULT_MAX_WAIT),
+            unsafe_methods: retry.unsafe_methods.unwrap_or(false),
+        }
+    }
+}
+
+/// What a try came to, as far as retrying goes.
+pub enum Outcome<'a> {
+    /// The request never reached the server.
+    NotSent,
+    /// It may have reached the server (a timeout, a reset).
+    MaybeSent,
+    /// Not worth another try (a refused redirect, an oversized body).
+    Final,
+    /// The server answered with this status and `Retry-After`, if any.
+    Answered {
+        status: u16,
+        retry_after: Option<&'a str>,
+    },
+}
+
+pub fn idempotent(method: Method) -> bool {
+    matches!(
+        method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE
+    )
+}
+
+/// Why and how long to wait before try `attempt + 1`, or `Err` with the
+/// reason not to when a retry was asked for but cannot be honoured.
+pub fn next(
+    policy: &Policy,
+    method: Method,
+    outcome: &Outcome,
+    attempt: u32,
+) -> Result<Option<Duration>, String> {
+    if attempt >= policy.attempts {
+        return Ok(None);
+    }
+    let repeatable = idempotent(method) || policy.unsafe_methods;
+    let (retry, asked) = match outcome {
+        Outcome::NotSent => (true, None),
+        Outcome::MaybeSent => (repeatable, None),
+        Outcome::Final => (false, None),
+        Outcome::Answered {
+            status: 429,
+            retry_after,
+        } => (true, *retry_after),
+        Outcome::Answered {
+            status: 502..=504,
+            retry_after,
+        } => (repeatable, *retry_after),
+        Outcome::Answered { .. } => (false, None),
+    };
+    if !retry {
+        return Ok(None);
+    }
+    if let Some(asked) = asked.and_then(parse_retry_after) {
+        if asked > policy.max_wait {
+            return Err(format!(
+                "the server asked to wait {} before retrying, longer than the {} allowed (`retry.max_wait`)",
+                crate::spec::duration::show(asked),
+                crate::spec::duration::show(policy.max_wait)
+            ));
+        }
+        return Ok(Some(asked));
+    }
+    Ok(Some(backoff(policy, attempt)))
+}
+
+/// Exponential backoff with jitter: between half and all of
+/// `backoff * 2^(attempt-1)`, never more than `max_wait`.
+pub fn backoff(policy: &Policy, attempt: u32) -> Duration {
+    let exp = policy
+        .backoff
+        .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)))
+        .min(policy.max_wait);
+    let half = exp / 2;
+    half + half.mul_f64(fastrand::f64())
+}
+
+/// `Retry-After` in seconds or as an HTTP date.
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(when.duration_since(SystemTime::now()).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> Policy {
+        Policy::from(Retry::default())
+    }
+
+    #[test]
+    fn only_what_is_safe_is_repeated() {
+        let p = policy();
+        let answered = |status| Outcome::Answered {
+            status,
+            retry_after: None,
+        };
+        assert!(next(&p, Method::GET, &answered(503), 1).unwrap().is_some());
+        assert!(next(&p, Method::POST, &answered(503), 1).unwrap().is_none());
+        assert!(next(&p, Method::POST, &answered(429), 1).unwrap().is_some());
+        assert!(
+            next(&p, Method::POST, &Outcome::NotSent, 1)
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            next(&p, Method::PATCH, &Outcome::MaybeSent, 1)
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            next(&p, Method::PUT, &Outcome::MaybeSent, 1)
+                .unwrap()
+                .is_some()
+        );
+        assert!(next(&p, Method::GET, &answered(500), 1).unwrap().is_none());
+        assert!(next(&p, Method::GET, &answered(503), 3).unwrap().is_none());
+        let unsafe_ok = Policy {
+            unsafe_methods: true,
+            ..p
+        };
+        assert!(
+            next(&unsafe_ok, Method::POST, &answered(503), 1)
+                .unwrap()
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn retry_after_is_honoured_within_the_cap() {
+        let p = policy();
+        let asked = |v| Outcome::Answered {
+            status: 429,
+            retry_after: Some(v),
+        };
+        assert_eq!(
+            next(&p, Method::GET, &asked("2"), 1).unwrap(),
+            Some(Duration::from_secs(2))
+        );
+        assert!(next(&p, Method::GET, &asked("3600"), 1).is_err());
+        let past = httpdate::fmt_http_date(SystemTime::now() - Duration::from_secs(5));
+        assert_eq!(parse_retry_after(&past), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn backoff_grows_with_jitter_and_a_cap() {
+        let p = Policy {
+            backoff: Duration::from_millis(100),
+            max_wait: Duration::from_millis(350),
+            ..policy()
+        };
+        for _ in 0..50 {
+            let first = backoff(&p, 1);
+            assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));
+            let third = backoff(&p, 3);
+            assert!(third >= Duration::from_millis(175) && third <= Duration::from_millis(350));
+        }
+    }
+}
