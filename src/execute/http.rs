@@ -306,16 +306,23 @@ pub fn describe(e: &reqwest::Error) -> String {
     }
 }
 
-/// The causes of an error, innermost last, without reqwest's URL-bearing top line.
+/// The innermost cause of an error, in words, without reqwest's URL-bearing
+/// top line or the OS error number.
 pub fn error_chain(e: &reqwest::Error) -> String {
-    let mut parts: Vec<String> = Vec::new();
+    let mut innermost = None;
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
-        let text = s.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
+        innermost = Some(s.to_string());
         source = s.source();
     }
-    parts.join(": ")
+    let text = innermost.unwrap_or_default();
+    let text = match text.find(" (os error") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    };
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => text,
+    }
 }
