@@ -7,67 +7,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use runner::report::{Out, TextReporter};
-use serde_json::{Value, json};
-use wiremock::matchers::{method, path, path_regex};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-/// Creates issues with increasing numbers, like GitHub does.
-struct CreateIssue(AtomicU64);
-
-impl Respond for CreateIssue {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        let number = self.0.fetch_add(1, Ordering::SeqCst);
-        let body: Value = serde_json::from_slice(&request.body).unwrap_or_default();
-        ResponseTemplate::new(201).set_body_json(json!({
-            "number": number,
-            "title": body["title"],
-            "state": "open",
-            "html_url": format!("https://github.com/your-username/test-repo/issues/{number}"),
-        }))
-    }
-}
-
-async fn stand_in() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path_regex(r"^/repos/[^/]+/[^/]+/issues$"))
-        .respond_with(CreateIssue(AtomicU64::new(1347)))
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path_regex(r"^/repos/[^/]+/[^/]+/issues/\d+/comments$"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 1, "body": "ok"})))
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path_regex(r"^/repos/[^/]+/[^/]+/issues/\d+/labels$"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"name": "triage"}])))
-        .mount(&server)
-        .await;
-    // Descope's management API, as far as outbound-app tokens go.
-    Mock::given(method("POST"))
-        .and(path_regex(
-            r"^/v1/mgmt/outbound/app/(user|tenant)/token(/latest)?$",
-        ))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "token": {
-                "accessToken": "gho_demoAccessTokenFromDescope",
-                "accessTokenType": "bearer",
-                "accessTokenExpiry": "2030-01-01T00:00:00Z",
-                "scopes": ["user", "public_repo"]
-            }
-        })))
-        .mount(&server)
-        .await;
-    Mock::given(path("/user"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"login": "your-username"})))
-        .mount(&server)
-        .await;
-    server
-}
+#[path = "support/stand_in.rs"]
+mod stand_in;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::process::ExitCode {
@@ -77,7 +21,7 @@ async fn main() -> std::process::ExitCode {
     } else {
         "specs/github.yaml"
     };
-    let server = stand_in().await;
+    let server = stand_in::start().await;
     println!("stand-in API listening on {}", server.uri());
     println!("applying {spec}\n");
 
