@@ -2,6 +2,8 @@
 //! environment or the network. Turns a [`Spec`] into a [`Workflow`] whose
 //! steps are bound to their actions and auth, with every template compiled.
 
+pub mod credentials;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -347,6 +349,7 @@ impl Checker<'_> {
                 self.template(&f.value, &f.loc, descope_free);
             }
         }
+        self.diagnostics.extend(credentials::auth(auth));
     }
 
     /// Checks of an action alone, once however many steps use it.

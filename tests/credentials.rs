@@ -1,0 +1,200 @@
+//! Credentials stay out of git: `validate`, `plan` and `apply` refuse a spec
+//! whose auth holds a literal token, exit 2 before anything is sent, and
+//! never print the token.
+
+mod common;
+
+use common::{Run, Workspace, run_sync};
+
+/// An obviously fake GitHub token.
+const TOKEN: &str = "ghp_FAKE0123456789abcdefFAKE0123456789ab";
+
+/// A spec for an app on a closed local port: nothing could be sent anyway.
+fn spec(parameters: &str) -> String {
+    format!(
+        r#"version: 1
+apps:
+  example:
+    base_url: http://127.0.0.1:9
+    actions:
+      WHOAMI: {{method: GET, path: /me}}
+auth:
+  example:
+    parameters:
+{parameters}
+steps:
+  - action: WHOAMI
+"#
+    )
+}
+
+fn run(ws: &Workspace, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = ws.runner();
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    run_sync(cmd)
+}
+
+/// No part of the token beyond its `ghp_` prefix shows up.
+fn assert_token_hidden(out: &Run) {
+    let all = out.all();
+    assert!(!all.contains(TOKEN), "{out:?}");
+    assert!(!all.contains(&TOKEN[4..]), "{out:?}");
+    assert!(!all.contains("FAKE0123456789"), "{out:?}");
+}
+
+#[test]
+fn literal_token_fails_validate_plan_and_apply() {
+    let ws = Workspace::new();
+    ws.write(
+        "main.yaml",
+        &spec(&format!(
+            "      - {{name: Authorization, in: header, value: \"Bearer {TOKEN}\"}}"
+        )),
+    );
+    for command in ["validate", "plan", "apply"] {
+        let out = run(&ws, &[command, "main.yaml"], &[]);
+        assert_eq!(out.code, 2, "{command}: {out:?}");
+        assert!(
+            out.stderr.contains(
+                "auth parameter `Authorization` holds a literal credential \
+                 (after `Bearer`, it starts like a GitHub token, `ghp_`)"
+            ),
+            "{command}: {out:?}"
+        );
+        assert!(out.stderr.contains("main.yaml:10:"), "{command}: {out:?}");
+        assert!(
+            out.stderr.contains("allow_literal: true"),
+            "{command}: {out:?}"
+        );
+        assert_token_hidden(&out);
+    }
+}
+
+#[test]
+fn json_output_hides_the_token_too() {
+    let ws = Workspace::new();
+    ws.write(
+        "main.yaml",
+        &spec(&format!(
+            "      - {{name: token, in: query, value: {TOKEN}}}"
+        )),
+    );
+    for command in ["plan", "apply"] {
+        let out = run(&ws, &[command, "main.yaml", "--output", "json"], &[]);
+        assert_eq!(out.code, 2, "{command}: {out:?}");
+        assert!(
+            out.stderr.contains("literal credential"),
+            "{command}: {out:?}"
+        );
+        assert_token_hidden(&out);
+    }
+}
+
+#[test]
+fn allow_literal_passes_validate() {
+    let ws = Workspace::new();
+    ws.write(
+        "main.yaml",
+        &spec(&format!(
+            "      - {{name: Authorization, in: header, value: \"Bearer {TOKEN}\", allow_literal: true}}"
+        )),
+    );
+    let out = run(&ws, &["validate", "main.yaml"], &[]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.starts_with("ok  main.yaml"), "{out:?}");
+}
+
+#[test]
+fn allow_literal_is_per_parameter() {
+    let ws = Workspace::new();
+    ws.write(
+        "main.yaml",
+        &spec(&format!(
+            "      - {{name: X-Fixture, in: header, value: \"{TOKEN}\", allow_literal: true}}\n      \
+             - {{name: Authorization, in: header, value: \"token {TOKEN}\"}}"
+        )),
+    );
+    let out = run(&ws, &["validate", "main.yaml"], &[]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("auth parameter `Authorization`"),
+        "{out:?}"
+    );
+    assert!(!out.stderr.contains("X-Fixture"), "{out:?}");
+    assert_token_hidden(&out);
+}
+
+#[test]
+fn templated_value_passes() {
+    let ws = Workspace::new();
+    ws.write(
+        "main.yaml",
+        &spec("      - {name: Authorization, in: header, value: \"Bearer {{ env.T }}\"}"),
+    );
+    let out = run(&ws, &["validate", "main.yaml"], &[]);
+    assert_eq!(out.code, 0, "{out:?}");
+    // plan renders it from the environment: the token in the env is fine.
+    let out = run(&ws, &["plan", "main.yaml"], &[("T", TOKEN)]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_token_hidden(&out);
+}
+
+#[test]
+fn ordinary_literal_values_pass() {
+    let ws = Workspace::new();
+    ws.write(
+        "main.yaml",
+        &spec(
+            "      - {name: Accept, in: header, value: application/json}
+      - {name: X-GitHub-Api-Version, in: header, value: 2022-11-28}
+      - {name: X-Accept, in: header, value: application/vnd.github+json}
+      - {name: X-Team, in: header, value: some-team-name}
+      - {name: X-Scheme, in: header, value: Bearer}
+      - {name: X-Project, in: header, value: my-project-2024-production}
+      - {name: origin, in: query, value: \"https://api.example.com/v1\"}
+      - {name: Authorization, in: header, value: \"Bearer {{ env.T }}\"}",
+        ),
+    );
+    let out = run(&ws, &["validate", "main.yaml"], &[]);
+    assert_eq!(out.code, 0, "{out:?}");
+}
+
+#[test]
+fn literal_descope_management_key_fails() {
+    let ws = Workspace::new();
+    ws.write(
+        "main.yaml",
+        r#"version: 1
+apps:
+  example:
+    base_url: http://127.0.0.1:9
+    actions:
+      WHOAMI: {method: GET, path: /me}
+auth:
+  example:
+    descope:
+      app_id: example
+      user_id: u1
+      management_key: K2FAKEfakeFAKEfake0123456789
+steps:
+  - action: WHOAMI
+"#,
+    );
+    for command in ["validate", "plan", "apply"] {
+        let out = run(&ws, &[command, "main.yaml"], &[]);
+        assert_eq!(out.code, 2, "{command}: {out:?}");
+        assert!(
+            out.stderr
+                .contains("descope `management_key` holds a literal credential"),
+            "{command}: {out:?}"
+        );
+        assert!(
+            out.stderr.contains("DESCOPE_MANAGEMENT_KEY"),
+            "{command}: {out:?}"
+        );
+        assert!(!out.all().contains("K2FAKEfake"), "{command}: {out:?}");
+    }
+}
