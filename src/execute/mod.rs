@@ -90,8 +90,9 @@ pub fn plan(wf: &Workflow, opts: &Options) -> Result<Plan> {
         .map(|(name, loc)| format!("env `{name}` is not set; `apply` will need it (used at {loc})"))
         .collect();
     let mut steps = Vec::new();
+    let vars = render::to_template_value(&vars);
     for (step, bound) in wf.spec.steps.iter().zip(&wf.bound) {
-        let scope = Scope::new(opts.env.clone(), &vars, &Value::Null);
+        let scope = Scope::from_values(opts.env.clone(), vars.clone(), minijinja::Value::UNDEFINED);
         let r = Renderer {
             templates: &wf.templates,
             scope: &scope,

@@ -2,7 +2,7 @@
 //! goes, resumable, and stoppable by Ctrl-C or SIGTERM without lying in the
 //! journal.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -58,8 +58,8 @@ pub async fn apply(
         wf,
         opts,
         clients,
-        vars,
-        steps: serde_json::Map::new(),
+        vars: render::to_template_value(&vars),
+        steps: BTreeMap::new(),
         tokens: HashMap::new(),
         warnings: Vec::new(),
         journal,
@@ -185,8 +185,9 @@ struct Run<'a> {
     wf: &'a Workflow,
     opts: &'a Options,
     clients: Clients,
-    vars: Value,
-    steps: serde_json::Map<String, Value>,
+    vars: minijinja::Value,
+    /// Each earlier step's outputs, converted once for templates.
+    steps: BTreeMap<String, minijinja::Value>,
     /// Tokens fetched this run, by where and what was asked.
     tokens: HashMap<(String, String, TokenRequest), Token>,
     warnings: Vec<String>,
@@ -218,11 +219,8 @@ impl Run<'_> {
         reporter: &mut dyn Reporter,
         report: &mut StepReport,
     ) -> std::result::Result<(), String> {
-        let scope = Scope::new(
-            self.opts.env.clone(),
-            &self.vars,
-            &Value::Object(self.steps.clone()),
-        );
+        let steps = minijinja::Value::from(self.steps.clone());
+        let scope = Scope::from_values(self.opts.env.clone(), self.vars.clone(), steps);
         let r = Renderer {
             templates: &self.wf.templates,
             scope: &scope,
@@ -336,7 +334,8 @@ impl Run<'_> {
             complete,
         ))?;
         if let Some(id) = &step.id {
-            self.steps.insert(id.clone(), outputs);
+            self.steps
+                .insert(id.clone(), render::to_template_value(&outputs));
         }
         if !ok {
             return Err(status_error(step, &response));
@@ -384,7 +383,8 @@ impl Run<'_> {
                 report.http_status = record.http_status;
                 report.response = outputs.get("response").cloned();
                 if let Some(id) = &step.id {
-                    self.steps.insert(id.clone(), outputs);
+                    self.steps
+                        .insert(id.clone(), render::to_template_value(&outputs));
                 }
                 true
             }

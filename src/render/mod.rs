@@ -10,7 +10,9 @@ use serde_json::Value;
 
 pub use coerce::{coerce, describe, type_name};
 pub use request::{Body, Request, build_request, user_agent};
-pub use templates::{Refs, Scope, TemplateError, Templates, is_template, visit_strings};
+pub use templates::{
+    Refs, Scope, TemplateError, Templates, is_template, to_template_value, visit_strings,
+};
 
 use crate::check::{Bound, Workflow};
 use crate::secret::Secret;

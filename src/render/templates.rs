@@ -306,6 +306,11 @@ impl Object for EnvObject {
     }
 }
 
+/// A JSON value as templates see it.
+pub fn to_template_value(value: &Value) -> JValue {
+    JValue::from(minijinja::value::Serde(value))
+}
+
 /// What templates can see: `env`, `vars`, `steps` and, inside auth that
 /// fetches from Descope, `descope`.
 pub struct Scope {
@@ -317,14 +322,20 @@ pub struct Scope {
 
 impl Scope {
     pub fn new(env: Arc<BTreeMap<String, String>>, vars: &Value, steps: &Value) -> Self {
+        Scope::from_values(env, to_template_value(vars), to_template_value(steps))
+    }
+
+    /// A scope from values already converted (see [`to_template_value`]),
+    /// so a run converts each response once, not once per later step.
+    pub fn from_values(env: Arc<BTreeMap<String, String>>, vars: JValue, steps: JValue) -> Self {
         Scope {
             env: Arc::new(EnvObject {
                 vars: env,
                 used: Mutex::default(),
                 fallback: None,
             }),
-            vars: JValue::from(minijinja::value::Serde(vars)),
-            steps: JValue::from(minijinja::value::Serde(steps)),
+            vars,
+            steps,
             descope: None,
         }
     }
