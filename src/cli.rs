@@ -112,6 +112,24 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let redactor = Redactor::new();
     let out = Out::new(redactor.clone());
+    // Even a crash prints nothing unmasked.
+    let hook_redactor = redactor.clone();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "runner crashed{at}: {}\nthis is a bug; please report it",
+            hook_redactor.redact(&message)
+        );
+    }));
     match cli.command {
         Command::Validate { specs } => validate(&out, &specs),
         Command::Plan(args) => {

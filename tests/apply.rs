@@ -634,3 +634,37 @@ steps:
     );
     assert!(received(&server).await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_subdomain_value_must_be_a_dns_label() {
+    let server = MockServer::start().await;
+    let ws = Workspace::new();
+    ws.write(
+        "main.yaml",
+        r#"version: 1
+apps:
+  chat:
+    base_url: https://{workspace}.chat.test
+    actions:
+      PING: {method: GET, path: /ping}
+auth:
+  chat:
+    parameters:
+      - {name: workspace, in: subdomain, value: "{{ env.WS }}"}
+steps:
+  - action: PING
+"#,
+    );
+    for bad in ["evil.com/x?", "a.b", "-lead", ""] {
+        let mut cmd = ws.runner();
+        cmd.args(["apply", "main.yaml"]).env("WS", bad);
+        let out = run(cmd).await;
+        assert_eq!(out.code, 2, "{bad}: {out:?}");
+        assert!(
+            out.stderr
+                .contains("is `in: subdomain` but its value is not a DNS label"),
+            "{out:?}"
+        );
+    }
+    assert!(received(&server).await.is_empty());
+}

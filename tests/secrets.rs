@@ -215,3 +215,51 @@ async fn secrets_from_env_files_and_step_outputs() {
     assert_eq!(out.code, 1, "{out:?}");
     assert_clean(&out);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn short_and_multiline_secrets() {
+    let srv = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(Echo(200))
+        .mount(&srv)
+        .await;
+    let ws = Workspace::new();
+    ws.write(
+        "s.yaml",
+        &format!(
+            r#"version: 1
+apps:
+  api:
+    base_url: {}
+    actions:
+      GET_THING: {{method: GET, path: /things}}
+auth:
+  api:
+    parameters:
+      - {{name: X-Short, in: header, value: "{{{{ env.SHORT }}}}"}}
+      - {{name: X-Cert, in: query, value: "{{{{ env.CERT }}}}"}}
+steps:
+  - action: GET_THING
+"#,
+            srv.uri()
+        ),
+    );
+    let mut cmd = ws.runner();
+    cmd.args(["apply", "s.yaml", "--output", "json", "--no-journal"])
+        .env("SHORT", "ab")
+        .env("CERT", "first-line-SECRET\nsecond-line-SECRET");
+    let out = run(cmd).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("a secret value is shorter than 4 characters and cannot be masked"),
+        "{out:?}"
+    );
+    for needle in [
+        "first-line-SECRET",
+        "second-line-SECRET",
+        "first-line-SECRET%0Asecond",
+    ] {
+        assert!(!out.all().contains(needle), "`{needle}` leaked:\n{out:?}");
+    }
+}
