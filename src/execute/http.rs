@@ -173,8 +173,24 @@ pub async fn send(
                 "refused a redirect ({status}) from https to plain http"
             )));
         }
+        let code = status.as_u16();
+        if code == 303 || ((code == 301 || code == 302) && verb == reqwest::Method::POST) {
+            verb = if verb == reqwest::Method::HEAD {
+                verb
+            } else {
+                reqwest::Method::GET
+            };
+            body = None;
+            headers.retain(|(n, _)| !n.eq_ignore_ascii_case("content-type"));
+        }
         if !same_origin(&origin, &next) {
             // Credentials stay with the origin they were meant for.
+            if body.is_some() && request.body_carries_auth {
+                return Err(Failure::Final(format!(
+                    "refused to send a body carrying credentials (auth `body`) to another origin ({status} to `{}`)",
+                    next.host_str().unwrap_or_default()
+                )));
+            }
             headers.retain(|(n, _)| {
                 !request
                     .auth_headers
@@ -196,16 +212,6 @@ pub async fn send(
             }
         } else {
             url = next;
-        }
-        let code = status.as_u16();
-        if code == 303 || ((code == 301 || code == 302) && verb == reqwest::Method::POST) {
-            verb = if verb == reqwest::Method::HEAD {
-                verb
-            } else {
-                reqwest::Method::GET
-            };
-            body = None;
-            headers.retain(|(n, _)| !n.eq_ignore_ascii_case("content-type"));
         }
     }
     Err(Failure::Final(format!(

@@ -254,6 +254,9 @@ impl Run<'_> {
             outputs,
             complete,
         };
+        // A client that cannot be built means nothing was sent: fail before
+        // the journal says otherwise.
+        self.clients.get(limits.connect)?;
         self.journal(&record(State::Started, None, None, true))?;
         let accepts = |status: u16| {
             if step.expect_status.is_empty() {
@@ -338,7 +341,11 @@ impl Run<'_> {
                 .insert(id.clone(), render::to_template_value(&outputs));
         }
         if !ok {
-            return Err(status_error(step, &response));
+            let mut message = status_error(step, &response);
+            if attempt > 1 {
+                message.push_str(&format!(" (after {attempt} tries)"));
+            }
+            return Err(message);
         }
         Ok(())
     }

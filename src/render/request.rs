@@ -21,6 +21,8 @@ pub struct Request {
     pub auth_query: Vec<String>,
     /// Whether any auth parameter (in any placement) rides on this request.
     pub carries_auth: bool,
+    /// Whether auth's `body` fields were merged into the body.
+    pub body_carries_auth: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -239,6 +241,9 @@ pub fn build_request(
         body,
         auth_headers: names(Placement::Header),
         auth_query: names(Placement::Query),
+        body_carries_auth: auth
+            .and_then(|a| a.body.as_ref())
+            .is_some_and(|b| !b.is_empty()),
         carries_auth: !auth_params.is_empty(),
     })
 }
