@@ -114,6 +114,15 @@ impl Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// `` `a`, `b`, `c` ``: how messages list names.
+pub fn ticked<S: AsRef<str>>(names: impl IntoIterator<Item = S>) -> String {
+    names
+        .into_iter()
+        .map(|n| format!("`{}`", n.as_ref()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The closest candidate to `found`, if one is close enough to be a typo.
 pub fn did_you_mean<'a>(
     found: &str,

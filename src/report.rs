@@ -279,10 +279,9 @@ pub fn plan_text(plan: &Plan) -> String {
             }
         }
         if !s.deferred.is_empty() {
-            let names: Vec<String> = s.deferred.iter().map(|d| format!("`{d}`")).collect();
             out.push_str(&format!(
                 "  (known after earlier steps run: {})\n",
-                names.join(", ")
+                crate::error::ticked(&s.deferred)
             ));
         }
         out.push('\n');

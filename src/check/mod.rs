@@ -10,7 +10,7 @@ use std::sync::Arc;
 use reqwest::header::{HeaderName, HeaderValue};
 use serde_json::Value;
 
-use crate::error::{Diagnostic, Error, Loc, Result, did_you_mean};
+use crate::error::{Diagnostic, Error, Loc, Result, did_you_mean, ticked};
 use crate::render::{Templates, coerce, is_template, visit_strings};
 use crate::spec::{Action, App, Auth, ParamIn, Placement, Spec, placeholders};
 
@@ -218,16 +218,8 @@ impl Checker<'_> {
                 if allowed.descope {
                     names.push("descope");
                 }
-                let help = did_you_mean(name, names.iter().copied()).or_else(|| {
-                    Some(format!(
-                        "templates here can use {}",
-                        names
-                            .iter()
-                            .map(|n| format!("`{n}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ))
-                });
+                let help = did_you_mean(name, names.iter().copied())
+                    .or_else(|| Some(format!("templates here can use {}", ticked(&names))));
                 self.error(
                     Diagnostic::new(format!("unknown variable `{name}`"), Some(loc.clone()))
                         .with_help(help),
@@ -392,12 +384,7 @@ impl Checker<'_> {
                             if action.params.is_empty() {
                                 "no params".to_string()
                             } else {
-                                action
-                                    .params
-                                    .keys()
-                                    .map(|k| format!("`{k}`"))
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
+                                ticked(action.params.keys())
                             }
                         ))
                     });

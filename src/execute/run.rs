@@ -26,26 +26,16 @@ pub async fn apply(
 ) -> Result<RunReport> {
     let vars = preflight(wf, opts)?;
     let past = match (&opts.journal, opts.resume) {
-        (Some(path), true) => Some(Past::read(path).map_err(|e| {
-            Error::Environment(format!(
-                "cannot read the journal `{}`: {}",
-                path.display(),
-                e.to_string().to_lowercase()
-            ))
-        })?),
+        (Some(path), true) => Some(Past::read(path).map_err(|e| journal_error("read", path, &e))?),
         _ => None,
     };
     if let Some(past) = &past {
         check_uncertain(wf, past, opts.rerun_uncertain)?;
     }
     let journal = match &opts.journal {
-        Some(path) => Some(Journal::open(path, opts.resume).map_err(|e| {
-            Error::Environment(format!(
-                "cannot write the journal `{}`: {}",
-                path.display(),
-                e.to_string().to_lowercase()
-            ))
-        })?),
+        Some(path) => {
+            Some(Journal::open(path, opts.resume).map_err(|e| journal_error("write", path, &e))?)
+        }
         None => None,
     };
     let clients =
@@ -113,6 +103,14 @@ pub async fn apply(
     }
     report.duration = started.elapsed();
     Ok(report)
+}
+
+fn journal_error(verb: &str, path: &std::path::Path, e: &std::io::Error) -> Error {
+    Error::Environment(format!(
+        "cannot {verb} the journal `{}`: {}",
+        path.display(),
+        e.to_string().to_lowercase()
+    ))
 }
 
 /// A POST or PATCH that was in flight when the journalled run stopped may

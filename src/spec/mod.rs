@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use reqwest::header::{HeaderName, HeaderValue};
 
-use crate::error::{Diagnostic, Error, Loc, Result, did_you_mean};
+use crate::error::{Diagnostic, Error, Loc, Result, did_you_mean, ticked};
 use crate::render::is_template;
 pub use locate::Positions;
 use locate::{child, item};
@@ -747,23 +747,15 @@ fn strip_os_error(message: &str) -> String {
 
 /// Rewrites serde's wording into ours, with a suggestion for typos.
 fn humanize(message: &str) -> (String, Option<String>) {
-    let ticked: Vec<&str> = message.split('`').skip(1).step_by(2).collect();
+    let quoted: Vec<&str> = message.split('`').skip(1).step_by(2).collect();
     let expected = |found: &str| {
-        let candidates = &ticked[1..];
+        let candidates = &quoted[1..];
         did_you_mean(found, candidates.iter().copied()).or_else(|| {
-            (!candidates.is_empty()).then(|| {
-                format!(
-                    "expected one of {}",
-                    candidates
-                        .iter()
-                        .map(|c| format!("`{c}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            })
+            (!candidates.is_empty())
+                .then(|| format!("expected one of {}", ticked(candidates.iter())))
         })
     };
-    if let Some(found) = ticked.first() {
+    if let Some(found) = quoted.first() {
         if message.starts_with("unknown field") && *found == "<<" {
             return (
                 "unknown key `<<`".to_string(),
