@@ -61,4 +61,3 @@ pub async fn start() -> MockServer {
         .await;
     server
 }
-
