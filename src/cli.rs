@@ -108,10 +108,46 @@ fn parse_resolve(s: &str) -> Result<(String, SocketAddr), String> {
     Ok((host.to_string(), SocketAddr::new(ip, port)))
 }
 
+/// Stack for the thread that runs the pipeline: values built by templates
+/// nest as deep as their fuel allows, and dropping them recurses.
+const STACK: usize = 64 << 20;
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    match std::thread::Builder::new()
+        .name("runner".into())
+        .stack_size(STACK)
+        .spawn(move || run(cli))
+        .map(|t| t.join())
+    {
+        Ok(Ok(code)) => code,
+        // The panic hook has already said what happened.
+        Ok(Err(_)) => ExitCode::from(101),
+        Err(e) => {
+            eprintln!("error: cannot start: {e}");
+            ExitCode::from(exit::INVALID)
+        }
+    }
+}
+
+/// The longest one template may take to render.
+const RENDER_LIMIT: Duration = Duration::from_secs(2);
+
+fn run(cli: Cli) -> ExitCode {
     let redactor = Redactor::new();
     let out = Out::new(redactor.clone());
+    crate::render::watchdog::start(RENDER_LIMIT, || {
+        eprintln!(
+            "error: a template took longer than {} to compile or render and was stopped (a runaway template?)",
+            crate::spec::duration::show(RENDER_LIMIT)
+        );
+        let sent = crate::execute::SENT_ANY.load(std::sync::atomic::Ordering::Relaxed);
+        std::process::exit(i32::from(if sent {
+            exit::STEP_FAILED
+        } else {
+            exit::INVALID
+        }));
+    });
     // Even a crash prints nothing unmasked.
     let hook_redactor = redactor.clone();
     std::panic::set_hook(Box::new(move |info| {

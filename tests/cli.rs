@@ -153,3 +153,32 @@ fn usage_errors_exit_2() {
         "error: cannot read spec `missing.yaml`: not found\n"
     );
 }
+
+#[test]
+fn runaway_templates_are_stopped() {
+    let ws = Workspace::new();
+    // Fuel cannot meter these; the value-size check and the watchdog do.
+    ws.write(
+        "big.yaml",
+        "version: 1\nvars:\n  a: \"x{{ [0] * 100000000 }}\"\n",
+    );
+    ws.write(
+        "slow.yaml",
+        "version: 1\nvars:\n  a: \"{{ 1 in [0] * 100000000 }}\"\n",
+    );
+    let mut cmd = ws.runner();
+    cmd.args(["plan", "big.yaml"]);
+    let out = run_sync(cmd);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("value too large"), "{out:?}");
+
+    let mut cmd = ws.runner();
+    cmd.args(["validate", "slow.yaml"]);
+    let out = run_sync(cmd);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("a template took longer than 2 s to compile or render"),
+        "{out:?}"
+    );
+}

@@ -16,6 +16,10 @@ pub const MAX_BODY: usize = 16 * 1024 * 1024;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Whether this process has sent any request yet: what decides between exit
+/// codes 1 and 2 when the run must stop abruptly.
+pub static SENT_ANY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 use crate::spec::duration::show;
 
 /// How the run's clients are built: one per distinct connect timeout
@@ -153,6 +157,7 @@ pub async fn send(
         if let Some(bytes) = &body {
             builder = builder.body(bytes.clone());
         }
+        SENT_ANY.store(true, std::sync::atomic::Ordering::Relaxed);
         let response = builder.send().await.map_err(|e| failure(&e, limits))?;
         let status = response.status();
         let location = response

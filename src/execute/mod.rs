@@ -23,7 +23,7 @@ use crate::resolve::descope;
 use crate::secret::Secret;
 use crate::spec::{Descope, Step, Timeouts};
 
-pub use http::{describe as describe_transport_error, error_chain};
+pub use http::{SENT_ANY, describe as describe_transport_error, error_chain};
 pub use journal::default_path as default_journal_path;
 pub use run::apply;
 

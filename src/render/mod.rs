@@ -5,6 +5,7 @@
 mod coerce;
 mod request;
 mod templates;
+pub mod watchdog;
 
 use serde_json::Value;
 

@@ -13,7 +13,14 @@ use minijinja::{Environment, ErrorKind, UndefinedBehavior};
 use serde_json::Value;
 
 /// The fuel one render may burn: plenty for real templates, a stop for `range(10**9)`.
-const FUEL: u64 = 200_000;
+const FUEL: u64 = 50_000;
+/// How deeply a template's value may nest before printing or converting it,
+/// which recurse, could exhaust the stack.
+const MAX_DEPTH: usize = 128;
+/// How many items and string bytes a template's value may hold when it is
+/// printed or converted: `[0] * 100000000` is cheap to make, not to print.
+const MAX_ITEMS: usize = 1_000_000;
+const MAX_BYTES: usize = 16 << 20;
 const CAPTURE: &str = "__runner_value";
 
 /// What a template refers to, found statically.
@@ -68,6 +75,59 @@ impl From<minijinja::Error> for TemplateError {
     }
 }
 
+/// Fails for values nested more than [`MAX_DEPTH`] deep or larger than
+/// [`MAX_ITEMS`] / [`MAX_BYTES`], without recursing and without walking
+/// more than the budget.
+fn check_depth(value: &JValue) -> Result<(), minijinja::Error> {
+    use minijinja::value::ValueKind;
+    let too_big = || {
+        minijinja::Error::new(
+            ErrorKind::InvalidOperation,
+            format!(
+                "value too large (more than {MAX_ITEMS} items or {} MiB)",
+                MAX_BYTES >> 20
+            ),
+        )
+    };
+    let mut items = 0usize;
+    let mut bytes = 0usize;
+    let mut stack = vec![(value.clone(), 0usize)];
+    while let Some((v, depth)) = stack.pop() {
+        if depth > MAX_DEPTH {
+            return Err(minijinja::Error::new(
+                ErrorKind::InvalidOperation,
+                format!("value nested more than {MAX_DEPTH} levels deep"),
+            ));
+        }
+        items += 1;
+        if let Some(s) = v.as_str() {
+            bytes += s.len();
+        }
+        if items > MAX_ITEMS || bytes > MAX_BYTES {
+            return Err(too_big());
+        }
+        let kind = v.kind();
+        if matches!(kind, ValueKind::Seq | ValueKind::Iterable | ValueKind::Map) {
+            if v.len().is_some_and(|n| n > MAX_ITEMS - items) {
+                return Err(too_big());
+            }
+            // Objects that cannot be listed (`env`) are leaves.
+            for item in v.try_iter().into_iter().flatten() {
+                let child = if kind == ValueKind::Map {
+                    v.get_item(&item)?
+                } else {
+                    item
+                };
+                stack.push((child, depth + 1));
+                if stack.len() > MAX_ITEMS {
+                    return Err(too_big());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `{{ (user ~ ":" ~ pass) | b64encode }}`, for `Basic` auth headers.
 fn b64encode(value: &str) -> String {
     use base64::Engine as _;
@@ -117,6 +177,17 @@ impl Templates {
         // `debug()` would dump the whole context.
         env.remove_global("debug");
         env.add_filter("b64encode", b64encode);
+        env.add_filter(
+            "tojson",
+            |value: &JValue, indent: Option<JValue>, kwargs: minijinja::value::Kwargs| {
+                check_depth(value)?;
+                minijinja::filters::tojson(value, indent, kwargs)
+            },
+        );
+        env.set_formatter(|out, state, value| {
+            check_depth(value)?;
+            minijinja::escape_formatter(out, state, value)
+        });
         env.add_filter("urlencode_component", |s: &str| {
             crate::url::encode_component(s)
         });
@@ -134,6 +205,8 @@ impl Templates {
         if let Some(c) = self.compiled.get(source) {
             return Ok(c.refs.clone());
         }
+        // Compiling folds constants, which can be as slow as rendering.
+        let _watched = super::watchdog::Rendering::start();
         let name = format!("t{}", self.compiled.len());
         let (whole, body) = match whole_expression(source) {
             Some(expr) => (true, format!("{{% set {CAPTURE} = ({expr}) %}}")),
@@ -168,6 +241,7 @@ impl Templates {
         let Some(compiled) = self.compiled.get(source) else {
             return Ok(Value::String(source.to_string()));
         };
+        let _watched = super::watchdog::Rendering::start();
         let template = self.env.get_template(&compiled.name)?;
         let ctx = scope.context();
         if compiled.whole {
@@ -177,6 +251,7 @@ impl Templates {
                 .lookup(CAPTURE)
                 .filter(|v| !v.is_undefined())
                 .ok_or_else(|| TemplateError("undefined value".to_string()))?;
+            check_depth(&value)?;
             serde_json::to_value(&value)
                 .map_err(|e| TemplateError(format!("value cannot be used as JSON: {e}")))
         } else {
@@ -454,6 +529,27 @@ mod tests {
                 .unwrap()
                 .to_string()
                 .contains("abc")
+        );
+    }
+
+    #[test]
+    fn deeply_nested_values_are_refused() {
+        let mut t = Templates::new();
+        let build = "{% set ns = namespace(x=1) %}{% for i in range(300) %}{% set ns.x = [ns.x] %}{% endfor %}";
+        for src in [
+            format!("{build}{{{{ ns.x }}}}"),
+            format!("{build}{{{{ ns.x | length }}}}"),
+        ] {
+            t.add(&src).unwrap();
+        }
+        let err = t
+            .render(&format!("{build}{{{{ ns.x }}}}"), &scope())
+            .unwrap_err();
+        assert!(err.0.contains("nested more than 128 levels"), "{err}");
+        assert_eq!(
+            t.render(&format!("{build}{{{{ ns.x | length }}}}"), &scope())
+                .unwrap(),
+            json!("1")
         );
     }
 
