@@ -6,6 +6,10 @@
 //! [`resolve`] supplies secrets (env, Descope), [`execute`] sends the
 //! requests in order, and [`report`] prints results through the redactor.
 //!
+//! Templates are bounded by fuel, value-size and depth checks; a few
+//! minijinja operations do work fuel cannot meter, so a program that renders
+//! untrusted specs should start [`render::watchdog`] as the command line does.
+//!
 //! ```no_run
 //! # async fn run() -> Result<(), runner::Error> {
 //! let workflow = runner::load(std::path::Path::new("specs/github.yaml"))?;

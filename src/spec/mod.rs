@@ -119,12 +119,7 @@ impl Loader {
         if !self.seen.insert(canonical.clone()) {
             return Ok(());
         }
-        let source = std::fs::read_to_string(path).map_err(|e| {
-            let what = if e.kind() == std::io::ErrorKind::NotFound {
-                "not found".to_string()
-            } else {
-                strip_os_error(&e.to_string().to_lowercase())
-            };
+        let source = read_spec(path).map_err(|what| {
             let message = match &included_from {
                 Some(_) => format!("cannot read included file `{file}`: {what}"),
                 None => format!("cannot read spec `{file}`: {what}"),
@@ -736,6 +731,44 @@ fn strip_positions(message: &str, shown: Option<(usize, usize)>) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// The largest spec file read: far above any real spec, far below harm.
+const MAX_SPEC_BYTES: u64 = 8 << 20;
+
+/// Reads a spec file: a regular file (not `/dev/zero`, not a FIFO) of at
+/// most [`MAX_SPEC_BYTES`], in UTF-8.
+fn read_spec(path: &Path) -> std::result::Result<String, String> {
+    use std::io::Read;
+    let describe = |e: std::io::Error| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            "not found".to_string()
+        } else {
+            strip_os_error(&e.to_string().to_lowercase())
+        }
+    };
+    let meta = std::fs::metadata(path).map_err(describe)?;
+    if meta.is_dir() {
+        return Err("is a directory".to_string());
+    }
+    if !meta.is_file() {
+        return Err("not a regular file".to_string());
+    }
+    if meta.len() > MAX_SPEC_BYTES {
+        return Err(format!("larger than {} MiB", MAX_SPEC_BYTES >> 20));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_SPEC_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(describe)?;
+    if bytes.len() as u64 > MAX_SPEC_BYTES {
+        return Err(format!("larger than {} MiB", MAX_SPEC_BYTES >> 20));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let before = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+        format!("not valid UTF-8 (line {line})")
+    })
 }
 
 fn strip_os_error(message: &str) -> String {
