@@ -282,13 +282,8 @@ pub fn literal_credential(value: &str) -> Option<Finding> {
         return None;
     }
     let value = value.trim();
-    if value.contains("-----BEGIN") {
-        return Some(Finding {
-            place: Place::Whole,
-            kind: Kind::Pem {
-                private: value.contains("PRIVATE KEY"),
-            },
-        });
+    if let Some(found) = pem(value) {
+        return Some(found);
     }
     let mut words = value.split_whitespace();
     let first = words.next()?;
@@ -313,16 +308,21 @@ pub fn literal_credential(value: &str) -> Option<Finding> {
     None
 }
 
+/// A PEM block (a certificate or a key).
+fn pem(value: &str) -> Option<Finding> {
+    value.contains("-----BEGIN").then(|| Finding {
+        place: Place::Whole,
+        kind: Kind::Pem {
+            private: value.contains("PRIVATE KEY"),
+        },
+    })
+}
+
 /// A value's known credential format, without the entropy rule.
 fn known_format(value: &str) -> Option<Finding> {
     let value = value.trim();
-    if value.contains("-----BEGIN") {
-        return Some(Finding {
-            place: Place::Whole,
-            kind: Kind::Pem {
-                private: value.contains("PRIVATE KEY"),
-            },
-        });
+    if let Some(found) = pem(value) {
+        return Some(found);
     }
     value.split_whitespace().find_map(|word| {
         let kind = prefix_kind(word).or_else(|| is_jwt(word).then_some(Kind::Jwt))?;
