@@ -76,12 +76,12 @@ impl Journal {
                 std::fs::write(dir.join(".gitignore"), "*\n")?;
             }
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .write(true)
-            .append(append)
-            .truncate(!append)
-            .open(path)?;
+        let mut options = OpenOptions::new();
+        options.create(true).write(true).append(append).truncate(!append);
+        // Journals hold responses: readable by their owner only.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options.open(path)?;
         Ok(Journal {
             file,
             path: path.to_path_buf(),
