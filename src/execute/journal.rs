@@ -77,7 +77,11 @@ impl Journal {
             }
         }
         let mut options = OpenOptions::new();
-        options.create(true).write(true).append(append).truncate(!append);
+        options
+            .create(true)
+            .write(true)
+            .append(append)
+            .truncate(!append);
         // Journals hold responses: readable by their owner only.
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
