@@ -1090,3 +1090,50 @@ async fn a_redirect_loop_stops_after_ten() {
     // The first request and ten redirects, then no retry.
     assert_eq!(received(&server).await.len(), 11);
 }
+
+/// A listener whose accept queue is full: new connections are never
+/// accepted, so connecting hangs until the connect timeout.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_connect_timeout_names_the_connect_limit() {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    socket
+        .bind(
+            &"127.0.0.1:0"
+                .parse::<std::net::SocketAddr>()
+                .expect("addr")
+                .into(),
+        )
+        .expect("bind");
+    socket.listen(0).expect("listen");
+    let addr = socket
+        .local_addr()
+        .expect("addr")
+        .as_socket()
+        .expect("inet");
+    // Fill the queue; these connections are never accepted.
+    let mut fillers = Vec::new();
+    for _ in 0..8 {
+        let s = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+        s.set_nonblocking(true).expect("nonblocking");
+        let _ = s.connect(&addr.into());
+        fillers.push(s);
+    }
+    let ws = Workspace::new();
+    ws.write(
+        "s.yaml",
+        &format!(
+            "version: 1\napps:\n  api:\n    base_url: http://{addr}\n    timeout: {{connect: 300ms, request: 5s}}\n    actions:\n      GET: {{method: GET, path: /x}}\nsteps:\n  - action: GET\n    retry: {{attempts: 1}}\n"
+        ),
+    );
+    let mut cmd = ws.runner();
+    cmd.args(["apply", "s.yaml", "--no-journal"]);
+    let out = run(cmd).await;
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stdout
+            .contains("connecting timed out after 300 ms (the connect timeout"),
+        "{out:?}"
+    );
+    drop(fillers);
+}
