@@ -12,7 +12,7 @@ use base64::Engine;
 
 use crate::error::Diagnostic;
 use crate::render::is_template;
-use crate::spec::{Auth, AuthParam, Descope, Located};
+use crate::spec::{App, Auth, AuthParam, Descope, Header, Located};
 
 /// Known token formats: a prefix, what it is, and how many token characters
 /// (`[A-Za-z0-9._+/=-]`) must follow it for a match, so that ordinary words
@@ -127,6 +127,24 @@ impl fmt::Display for Finding {
 /// `management_key` and `project_id`.
 pub fn auth(auth: &Auth) -> Vec<Diagnostic> {
     let mut out: Vec<Diagnostic> = auth.parameters.iter().filter_map(parameter).collect();
+    if let Some(body) = &auth.body {
+        for (field, value) in &body.value {
+            let mut texts = Vec::new();
+            crate::render::visit_strings(value, &mut |s| texts.push(s.to_string()));
+            if let Some(found) = texts.iter().find_map(|t| literal_credential(t)) {
+                out.push(
+                    Diagnostic::new(
+                        format!("auth `body` field `{field}` holds a literal credential ({found})"),
+                        Some(body.loc.clone()),
+                    )
+                    .with_help(Some(format!(
+                        "put it in an environment variable (`{field}: \"{}\"`) or fetch it from Descope",
+                        suggested_value(&found, field)
+                    ))),
+                );
+            }
+        }
+    }
     if let Some(d) = &auth.descope {
         out.extend(descope(d));
     }
@@ -151,6 +169,27 @@ pub fn parameter(p: &AuthParam) -> Option<Diagnostic> {
             "put it in an environment variable (`value: \"{}\"`) or fetch it from Descope; \
              for a test fixture, set `allow_literal: true` on the parameter",
             suggested_value(&found, &p.name)
+        ))),
+    )
+}
+
+/// An app header holding a literal credential: app headers are literal and
+/// sent to every action, so credentials belong in `auth:`.
+pub fn header(app: &App, h: &Header) -> Option<Diagnostic> {
+    let found = literal_credential(&h.value)?;
+    Some(
+        Diagnostic::new(
+            format!(
+                "header `{}` of app `{}` holds a literal credential ({found})",
+                h.name, app.name
+            ),
+            Some(h.loc.clone()),
+        )
+        .with_help(Some(format!(
+            "app headers are not templates; send credentials from `auth:` instead \
+             (`{{name: {}, in: header, value: \"{}\"}}`)",
+            h.name,
+            suggested_value(&found, &h.name)
         ))),
     )
 }

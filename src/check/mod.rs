@@ -63,6 +63,11 @@ pub fn check(spec: Spec) -> Result<Workflow> {
         for action in app.actions.values() {
             checker.action(action);
         }
+        checker.diagnostics.extend(
+            app.headers
+                .iter()
+                .filter_map(|h| credentials::header(app, h)),
+        );
     }
     for (i, (name, var)) in spec.vars.iter().enumerate() {
         let _ = name;

@@ -172,12 +172,12 @@ pub fn build_request(
     if !app
         .headers
         .iter()
-        .any(|(n, _)| n.eq_ignore_ascii_case("user-agent"))
+        .any(|h| h.name.eq_ignore_ascii_case("user-agent"))
     {
         set("User-Agent", user_agent());
     }
-    for (name, value) in &app.headers {
-        set(name, value.clone());
+    for h in &app.headers {
+        set(&h.name, h.value.clone());
     }
     for (name, value) in &params.values {
         if action.params[name].placement == ParamIn::Header {

@@ -289,7 +289,14 @@ impl Loader {
             name: name.to_string(),
             description: raw.description,
             base_url: raw.base_url,
-            headers: raw.headers.into_iter().collect(),
+            headers: raw
+                .headers
+                .into_iter()
+                .map(|(name, value)| {
+                    let loc = ctx.loc(&child(&child(path, "headers"), &name));
+                    Header { name, value, loc }
+                })
+                .collect(),
             actions,
             timeouts,
             retry,

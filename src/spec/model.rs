@@ -36,10 +36,18 @@ pub struct App {
     pub name: String,
     pub description: Option<String>,
     pub base_url: String,
-    pub headers: Vec<(String, String)>,
+    pub headers: Vec<Header>,
     pub actions: IndexMap<String, Arc<Action>>,
     pub timeouts: Timeouts,
     pub retry: Retry,
+    pub loc: Loc,
+}
+
+/// A header an app sends with every action: a literal, not a template.
+#[derive(Debug)]
+pub struct Header {
+    pub name: String,
+    pub value: String,
     pub loc: Loc,
 }
 
