@@ -114,14 +114,6 @@ pub fn check(spec: Spec) -> Result<Workflow> {
             .or_else(|| spec.auth.get(&action.app).cloned());
         checker.step_params(step, action);
         checker.placements(step, &app, action, auth.as_deref());
-        for status in &step.expect_status {
-            if !(100..=599).contains(status) {
-                checker.error(Diagnostic::new(
-                    format!("expected status `{status}` is not an HTTP status (100 to 599)"),
-                    Some(step.loc.clone()),
-                ));
-            }
-        }
         bound.push(Bound {
             app,
             action: action.clone(),

@@ -23,8 +23,9 @@ use crate::resolve::descope;
 use crate::secret::Secret;
 use crate::spec::{Descope, Step, Timeouts};
 
-pub use http::{SENT_ANY, describe as describe_transport_error, error_chain};
+pub use http::{SENT_ANY, error_chain};
 pub use journal::default_path as default_journal_path;
+pub use retry::parse_retry_after;
 pub use run::apply;
 
 /// How to run: everything that comes from outside the spec.

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::http::{self, Clients, Failure, Limits};
 use super::journal::{self, Journal, Past, Record, State};
 use super::retry::{self, Outcome, Policy};
-use super::{Options, descope_settings, insecure_auth, preflight, prepare, register, status_error};
+use super::{Options, descope_settings, preflight, prepare, register, status_error};
 use crate::check::{Bound, Workflow};
 use crate::error::{Error, Result};
 use crate::render::{self, Renderer, Scope, Token};
@@ -435,9 +435,6 @@ impl Run<'_> {
         );
         if let Some(token) = self.tokens.get(&key) {
             return Ok(token.clone());
-        }
-        if !self.opts.allow_http {
-            insecure_auth(&settings.base_url)?;
         }
         register(
             &self.opts.redactor,

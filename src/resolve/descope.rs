@@ -187,7 +187,12 @@ pub async fn fetch(
         let status = response.status();
         let mut asked_wait = None;
         if status.as_u16() == 429 && rate_limited < 3 {
-            let wait = retry_after(response.headers()).unwrap_or(Duration::from_secs(1));
+            let wait = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(crate::execute::parse_retry_after)
+                .unwrap_or(Duration::from_secs(1));
             asked_wait = Some(wait);
             if wait <= MAX_RETRY_AFTER {
                 rate_limited += 1;
@@ -259,23 +264,6 @@ pub async fn fetch(
         }
         return Err(message);
     }
-}
-
-/// `Retry-After` in seconds or as an HTTP date.
-pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let value = headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let when = httpdate::parse_http_date(value).ok()?;
-    Some(
-        when.duration_since(std::time::SystemTime::now())
-            .unwrap_or_default(),
-    )
 }
 
 #[cfg(test)]
