@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use runner::report::{Out, TextReporter};
+use runner::report::{Format, Out};
 
 #[path = "support/stand_in.rs"]
 mod stand_in;
@@ -49,15 +49,15 @@ async fn main() -> std::process::ExitCode {
         }
     };
     let out = Out::new(options.redactor.clone());
-    let mut reporter = TextReporter::new(&out, &workflow);
-    let report = match runner::apply(&workflow, &options, &mut reporter).await {
+    let mut sink = runner::report::sink(Format::Text, &out, Some(&workflow));
+    let report = match runner::apply(&workflow, &options, sink.as_mut()).await {
         Ok(r) => r,
         Err(e) => {
             eprintln!("{e}");
             return e.exit_code();
         }
     };
-    reporter.summary(&report);
+    sink.finish(&report);
 
     println!("\nthe stand-in received (secrets masked):");
     for r in server.received_requests().await.unwrap_or_default() {

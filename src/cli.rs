@@ -7,12 +7,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use serde_json::json;
 
 use crate::error::{Error, exit};
 use crate::execute::Options;
 use crate::redact::Redactor;
-use crate::report::{self, Format, JsonReporter, Out, TextReporter};
+use crate::report::{self, Format, Out};
+use crate::spec::LoadOptions;
 
 #[derive(Parser)]
 #[command(name = "runner", version, about = "Run API actions described in YAML")]
@@ -32,14 +32,34 @@ enum Command {
         /// Spec files to check.
         #[arg(required = true)]
         specs: Vec<PathBuf>,
+        #[command(flatten)]
+        files: FileArgs,
     },
+}
+
+#[derive(Args, Clone, Copy)]
+struct FileArgs {
+    /// Let specs include files outside the project root (the git work tree
+    /// of the spec or, outside git, its directory).
+    #[arg(long)]
+    allow_outside_root: bool,
+}
+
+impl FileArgs {
+    fn load(&self) -> LoadOptions {
+        LoadOptions {
+            allow_outside_root: self.allow_outside_root,
+        }
+    }
 }
 
 #[derive(Args)]
 struct RunArgs {
     /// The spec file.
     spec: PathBuf,
-    /// Override a var of the spec.
+    #[command(flatten)]
+    files: FileArgs,
+    /// Override a var of the spec (a list or mapping var takes YAML: `--var 'repos=[a, b]'`).
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_pair)]
     vars: Vec<(String, String)>,
     /// Read env vars from this file instead of `./.env`.
@@ -64,7 +84,7 @@ struct RunArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     connect_timeout: Option<Duration>,
     /// Largest response body read (`16MiB` by default).
-    #[arg(long, value_name = "SIZE", value_parser = crate::spec::duration::parse_size)]
+    #[arg(long, value_name = "SIZE", value_parser = crate::units::parse_size)]
     max_response_size: Option<usize>,
     /// Journal the run to this file (default: `.runner/<spec>.jsonl` beside the spec).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["resume", "no_journal"])]
@@ -78,16 +98,20 @@ struct RunArgs {
     /// On resume, send again a POST or PATCH that was in flight when the run stopped.
     #[arg(long, requires = "resume")]
     rerun_uncertain: bool,
+    /// On resume, send again a completed POST or PATCH whose request changed since.
+    #[arg(long, requires = "resume")]
+    rerun_changed: bool,
     /// Trust this CA certificate (PEM) too, for private CAs.
     #[arg(long, value_name = "PATH")]
     cacert: Vec<PathBuf>,
-    /// Do not check TLS certificates (warned about on every run).
+    /// Do not check TLS certificates of the API (warned about on every run;
+    /// credential sources are always checked).
     #[arg(long)]
     insecure: bool,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    crate::spec::duration::parse_duration(s)
+    crate::units::parse_duration(s)
 }
 
 fn parse_pair(s: &str) -> Result<(String, String), String> {
@@ -134,22 +158,29 @@ pub fn main() -> ExitCode {
 const RENDER_LIMIT: Duration = Duration::from_secs(2);
 
 fn run(cli: Cli) -> ExitCode {
-    let redactor = Redactor::new();
-    let out = Out::new(redactor.clone());
-    crate::render::watchdog::start(RENDER_LIMIT, || {
-        eprintln!(
+    let out = Out::new(Redactor::new());
+    let format = match &cli.command {
+        Command::Apply(a) | Command::Plan(a) => a.output,
+        Command::Validate { .. } => Format::Text,
+    };
+    let watchdog_out = out.clone();
+    crate::template::watchdog::start(RENDER_LIMIT, move || {
+        let message = format!(
             "error: a template took longer than {} to compile or render and was stopped (a runaway template?)",
-            crate::spec::duration::show(RENDER_LIMIT)
+            crate::units::show(RENDER_LIMIT)
         );
-        let sent = crate::execute::SENT_ANY.load(std::sync::atomic::Ordering::Relaxed);
-        std::process::exit(i32::from(if sent {
+        watchdog_out.stderr(&message);
+        if format == Format::Json {
+            watchdog_out.json(&report::json_failed(&message));
+        }
+        std::process::exit(i32::from(if crate::http::sent_any() {
             exit::STEP_FAILED
         } else {
             exit::INVALID
         }));
     });
     // Even a crash prints nothing unmasked.
-    let hook_redactor = redactor.clone();
+    let hook_out = out.clone();
     std::panic::set_hook(Box::new(move |info| {
         let message = info
             .payload()
@@ -161,48 +192,45 @@ fn run(cli: Cli) -> ExitCode {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        eprintln!(
-            "runner crashed{at}: {}\nthis is a bug; please report it",
-            hook_redactor.redact(&message)
-        );
+        hook_out.stderr(&format!(
+            "runner crashed{at}: {message}\nthis is a bug; please report it"
+        ));
     }));
     match cli.command {
-        Command::Validate { specs } => validate(&out, &specs),
-        Command::Plan(args) => {
-            let format = args.output;
-            finish(&out, format, plan(&out, args))
-        }
-        Command::Apply(args) => {
-            let format = args.output;
-            finish(&out, format, apply(&out, args))
-        }
+        Command::Validate { specs, files } => validate(&out, &specs, files),
+        Command::Plan(args) => finish(&out, &args, plan(&out, &args)),
+        Command::Apply(args) => finish(&out, &args, apply(&out, &args)),
     }
 }
 
-fn finish(out: &Out, format: Format, result: Result<u8, Error>) -> ExitCode {
+/// The exit code of a command; an error that stopped it before it ran is
+/// reported in the command's format.
+fn finish(out: &Out, args: &RunArgs, result: Result<u8, Error>) -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            out.stderr(&e.to_string());
-            if format == Format::Json {
-                out.json(&json!({ "ok": false, "error": e.to_string(), "steps": [] }));
-            }
+            report::sink(args.output, out, None).error(&e);
             e.exit_code()
         }
     }
 }
 
-fn validate(out: &Out, specs: &[PathBuf]) -> ExitCode {
+fn validate(out: &Out, specs: &[PathBuf], files: FileArgs) -> ExitCode {
     let mut code = exit::OK;
     for path in specs {
-        match crate::load(path) {
-            Ok(wf) => out.stdout(&format!(
-                "ok  {}  ({} apps, {} actions, {} steps)",
-                path.display(),
-                wf.spec.apps.len(),
-                wf.spec.actions.len(),
-                wf.spec.steps.len()
-            )),
+        match crate::load_with(path, files.load()) {
+            Ok(wf) => {
+                for w in &wf.warnings {
+                    out.stderr(&w.to_string());
+                }
+                out.stdout(&format!(
+                    "ok  {}  ({} apps, {} actions, {} steps)",
+                    path.display(),
+                    wf.spec.apps.len(),
+                    wf.spec.actions.len(),
+                    wf.steps.len()
+                ))
+            }
             Err(e) => {
                 out.stderr(&e.to_string());
                 code = exit::INVALID;
@@ -231,6 +259,8 @@ fn options(out: &Out, args: &RunArgs, apply: bool) -> Result<Options, Error> {
             })
         })
         .collect::<Result<_, _>>()?;
+    let proxies = crate::http::ProxyPolicy::from_env(|name| std::env::var(name).ok())
+        .map_err(Error::Environment)?;
     Ok(Options {
         timeouts: crate::spec::Timeouts {
             connect: args.connect_timeout,
@@ -240,50 +270,41 @@ fn options(out: &Out, args: &RunArgs, apply: bool) -> Result<Options, Error> {
         journal,
         resume: args.resume.is_some(),
         rerun_uncertain: args.rerun_uncertain,
-        cacerts,
-        insecure: args.insecure,
+        rerun_changed: args.rerun_changed,
+        http: crate::http::Config {
+            resolve: args.resolve.clone(),
+            cacerts,
+            insecure: args.insecure,
+            proxies,
+        },
         env: crate::resolve::environment(args.env_file.as_deref())?,
         vars: args.vars.clone(),
         base_urls: args.base_urls.clone(),
-        resolve: args.resolve.clone(),
         allow_http: args.allow_http,
         redactor: out.redactor().clone(),
     })
 }
 
-fn plan(out: &Out, args: RunArgs) -> Result<u8, Error> {
-    let wf = crate::load(&args.spec)?;
-    let opts = options(out, &args, false)?;
+fn plan(out: &Out, args: &RunArgs) -> Result<u8, Error> {
+    let wf = crate::load_with(&args.spec, args.files.load())?;
+    let opts = options(out, args, false)?;
     let plan = crate::plan(&wf, &opts)?;
-    for w in &plan.warnings {
-        out.stderr(&format!("warning: {w}"));
+    for w in &wf.warnings {
+        out.stderr(&w.to_string());
     }
-    match args.output {
-        Format::Text => out.stdout(&report::plan_text(&plan)),
-        Format::Json => out.json(&report::plan_json(&plan)),
-    }
+    report::sink(args.output, out, Some(&wf)).plan(&plan);
     Ok(exit::OK)
 }
 
-fn apply(out: &Out, args: RunArgs) -> Result<u8, Error> {
-    let wf = crate::load(&args.spec)?;
-    let opts = options(out, &args, true)?;
+fn apply(out: &Out, args: &RunArgs) -> Result<u8, Error> {
+    let wf = crate::load_with(&args.spec, args.files.load())?;
+    let opts = options(out, args, true)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::Environment(format!("cannot start the async runtime: {e}")))?;
-    match args.output {
-        Format::Text => {
-            let mut reporter = TextReporter::new(out, &wf);
-            let report = runtime.block_on(crate::apply(&wf, &opts, &mut reporter))?;
-            reporter.summary(&report);
-            Ok(report.exit_code())
-        }
-        Format::Json => {
-            let mut reporter = JsonReporter { out };
-            let report = runtime.block_on(crate::apply(&wf, &opts, &mut reporter))?;
-            out.json(&report.to_json(out.redactor()));
-            Ok(report.exit_code())
-        }
-    }
+    let mut sink = report::sink(args.output, out, Some(&wf));
+    let report = runtime.block_on(crate::apply(&wf, &opts, sink.as_mut()))?;
+    sink.finish(&report);
+    Ok(report.exit_code())
 }

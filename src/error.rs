@@ -1,8 +1,12 @@
-//! The one error type of the program, its user-facing diagnostics, and the
+//! The one error type of the program, its user-facing diagnostics (with the
+//! offending source line and a caret, as rustc and just show them), and the
 //! exit codes. Every variant is something a user can act on.
 
 use std::fmt;
 use std::process::ExitCode;
+use std::sync::Arc;
+
+use crate::source::{File, LineCol};
 
 /// Exit codes, defined once.
 pub mod exit {
@@ -14,44 +18,170 @@ pub mod exit {
     pub const INVALID: u8 = 2;
 }
 
-/// Where in a spec file something is.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Where in a spec file something is. The line and column are looked up
+/// only when shown.
+#[derive(Clone)]
 pub struct Loc {
-    /// The file, as the user named it (relative paths stay relative).
-    pub file: String,
-    /// The YAML path, e.g. `steps[1] (comment).params.issue_number`.
-    pub path: String,
-    /// 1-based line and column, when the parser knows them.
-    pub line_col: Option<(usize, usize)>,
+    file: Arc<File>,
+    /// The YAML path looked up in the file's positions.
+    yaml_path: String,
+    /// How messages name the place when not by its YAML path
+    /// (`steps[1] (comment).params.issue_number`).
+    label: Option<String>,
+    at: At,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum At {
+    Value,
+    Key,
+    Fixed(LineCol),
+    Nowhere,
+}
+
+impl Loc {
+    /// The value at `yaml_path` in `file`.
+    pub fn value(file: &Arc<File>, yaml_path: impl Into<String>) -> Loc {
+        Loc::new(file, yaml_path.into(), At::Value)
+    }
+
+    /// The key of the mapping entry at `yaml_path` (its value when it has no key).
+    pub fn key(file: &Arc<File>, yaml_path: impl Into<String>) -> Loc {
+        Loc::new(file, yaml_path.into(), At::Key)
+    }
+
+    /// A place whose position is already known (a parser error).
+    pub fn at(file: &Arc<File>, yaml_path: impl Into<String>, line_col: Option<LineCol>) -> Loc {
+        let at = line_col.map_or(At::Nowhere, At::Fixed);
+        Loc::new(file, yaml_path.into(), at)
+    }
+
+    /// A whole file, with no position.
+    pub fn file(file: &Arc<File>) -> Loc {
+        Loc::new(file, String::new(), At::Nowhere)
+    }
+
+    fn new(file: &Arc<File>, yaml_path: String, at: At) -> Loc {
+        Loc {
+            file: file.clone(),
+            yaml_path,
+            label: None,
+            at,
+        }
+    }
+
+    /// The same place, named `label` in messages.
+    pub fn labelled(mut self, label: impl Into<String>) -> Loc {
+        self.label = Some(label.into());
+        self
+    }
+
+    /// The file, as the user named it.
+    pub fn file_name(&self) -> &str {
+        &self.file.name
+    }
+
+    pub fn source(&self) -> &Arc<File> {
+        &self.file
+    }
+
+    /// How messages name the place: `steps[1] (comment).params.x`.
+    pub fn path(&self) -> &str {
+        self.label.as_deref().unwrap_or(&self.yaml_path)
+    }
+
+    /// The YAML path of the place.
+    pub fn yaml_path(&self) -> &str {
+        &self.yaml_path
+    }
+
+    /// 1-based line and column, when known.
+    pub fn line_col(&self) -> Option<LineCol> {
+        match self.at {
+            At::Value => self.file.positions().value(&self.yaml_path),
+            At::Key => self.file.positions().key(&self.yaml_path),
+            At::Fixed(lc) => Some(lc),
+            At::Nowhere => None,
+        }
+    }
+
+    /// The place `sub` below this one (`params` → `params.title`).
+    pub fn child(&self, sub: &str) -> Loc {
+        let yaml_path = crate::source::child(&self.yaml_path, sub);
+        let label = self
+            .label
+            .as_ref()
+            .map(|l| crate::source::child(l, sub));
+        Loc {
+            file: self.file.clone(),
+            yaml_path,
+            label,
+            at: At::Value,
+        }
+    }
+}
+
+impl PartialEq for Loc {
+    fn eq(&self, other: &Loc) -> bool {
+        self.file.name == other.file.name
+            && self.path() == other.path()
+            && self.line_col() == other.line_col()
+    }
+}
+
+impl Eq for Loc {}
+
+impl fmt::Debug for Loc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
 }
 
 impl fmt::Display for Loc {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file)?;
-        if let Some((line, col)) = self.line_col {
+        write!(f, "{}", self.file.name)?;
+        if let Some((line, col)) = self.line_col() {
             write!(f, ":{line}:{col}")?;
         }
-        if !self.path.is_empty() {
-            write!(f, ": {}", self.path)?;
+        if !self.path().is_empty() {
+            write!(f, ": {}", self.path())?;
         }
         Ok(())
     }
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    Error,
+    Warning,
+}
+
 /// One problem found in a spec, pointing at where it is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostic {
+    pub level: Level,
     pub message: String,
     pub loc: Option<Loc>,
     pub help: Option<String>,
+    /// Text masked in the source line shown (a literal credential found there).
+    pub masks: Vec<String>,
 }
 
 impl Diagnostic {
     pub fn new(message: impl Into<String>, loc: Option<Loc>) -> Self {
         Diagnostic {
+            level: Level::Error,
             message: message.into(),
             loc,
             help: None,
+            masks: Vec::new(),
+        }
+    }
+
+    pub fn warning(message: impl Into<String>, loc: Option<Loc>) -> Self {
+        Diagnostic {
+            level: Level::Warning,
+            ..Diagnostic::new(message, loc)
         }
     }
 
@@ -59,13 +189,110 @@ impl Diagnostic {
         self.help = help;
         self
     }
+
+    /// Masks `text` wherever the source line shows it.
+    pub fn masking(mut self, text: impl Into<String>) -> Self {
+        self.masks.push(text.into());
+        self
+    }
+
+    /// The offending line, masked, and a caret line under the node.
+    fn snippet(&self) -> Option<(usize, String, String)> {
+        let loc = self.loc.as_ref()?;
+        let (line_no, col) = loc.line_col()?;
+        let mut line = loc.source().line(line_no)?.to_string();
+        let mut col = col.max(1);
+        for mask in self.masks.iter().filter(|m| !m.is_empty()) {
+            while let Some(at) = line.find(mask.as_str()) {
+                let start = line[..at].chars().count() + 1;
+                let len = mask.chars().count();
+                if start + len <= col {
+                    col -= len - 3;
+                } else if start < col {
+                    col = start;
+                }
+                line.replace_range(at..at + mask.len(), "***");
+            }
+        }
+        let chars: Vec<char> = line.chars().collect();
+        if col > chars.len() + 1 {
+            return None;
+        }
+        let prefix: String = chars[..col - 1]
+            .iter()
+            .map(|c| if *c == '\t' { '\t' } else { ' ' })
+            .collect();
+        let width = caret_width(&chars[col - 1..]);
+        Some((line_no, line, format!("{prefix}{}", "^".repeat(width))))
+    }
+}
+
+/// How many characters of the node that starts `rest` to underline: a
+/// quoted scalar to its closing quote, a plain one to the end of its text,
+/// a collection by its opening bracket.
+fn caret_width(rest: &[char]) -> usize {
+    match rest.first() {
+        None => 1,
+        Some('[' | '{' | '|' | '>') => 1,
+        Some(&q @ ('"' | '\'')) => {
+            let mut i = 1;
+            while i < rest.len() {
+                if rest[i] == '\\' && q == '"' {
+                    i += 2;
+                    continue;
+                }
+                if rest[i] == q && q == '\'' && rest.get(i + 1) == Some(&'\'') {
+                    i += 2;
+                    continue;
+                }
+                if rest[i] == q {
+                    return i + 1;
+                }
+                i += 1;
+            }
+            rest.len()
+        }
+        Some(_) => {
+            let mut end = rest.len();
+            for i in 0..rest.len() {
+                let next_is_space = rest.get(i + 1).is_none_or(|c| c.is_whitespace());
+                let stop = match rest[i] {
+                    ':' => next_is_space,
+                    '#' => i > 0 && rest[i - 1].is_whitespace(),
+                    ',' | ']' | '}' => true,
+                    _ => false,
+                };
+                if stop {
+                    end = i;
+                    break;
+                }
+            }
+            let trimmed = rest[..end]
+                .iter()
+                .rposition(|c| !c.is_whitespace())
+                .map_or(0, |p| p + 1);
+            trimmed.max(1)
+        }
+    }
 }
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "error: {}", self.message)?;
+        let level = match self.level {
+            Level::Error => "error",
+            Level::Warning => "warning",
+        };
+        write!(f, "{level}: {}", self.message)?;
         if let Some(loc) = &self.loc {
             write!(f, "\n  --> {loc}")?;
+        }
+        if let Some((line_no, line, carets)) = self.snippet() {
+            let width = line_no.to_string().len() + 1;
+            write!(
+                f,
+                "\n{:width$} |\n{line_no:>width$} | {line}\n{:width$} | {carets}",
+                "", ""
+            )?;
         }
         if let Some(help) = &self.help {
             write!(f, "\n  = help: {help}")?;
@@ -88,14 +315,19 @@ pub enum Error {
     Environment(String),
 }
 
-fn display_all(diagnostics: &[Diagnostic]) -> String {
+/// Diagnostics one after another, with a count when there are several errors.
+pub fn display_all(diagnostics: &[Diagnostic]) -> String {
     let mut out = diagnostics
         .iter()
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join("\n\n");
-    if diagnostics.len() > 1 {
-        out.push_str(&format!("\n\n{} errors", diagnostics.len()));
+    let errors = diagnostics
+        .iter()
+        .filter(|d| d.level == Level::Error)
+        .count();
+    if errors > 1 {
+        out.push_str(&format!("\n\n{errors} errors"));
     }
     out
 }
@@ -135,4 +367,51 @@ pub fn did_you_mean<'a>(
         .filter(|(score, _)| *score > 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| format!("did you mean `{c}`?"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(text: &str) -> Arc<File> {
+        File::new("s.yaml", text.to_string(), true)
+    }
+
+    #[test]
+    fn shows_the_line_with_a_caret_under_the_node() {
+        let file = spec("version: 1\nsteps:\n  - action: GITHUB_CREAT\n");
+        let d = Diagnostic::new("unknown action", Some(Loc::value(&file, "steps[0].action")))
+            .with_help(Some("did you mean `GITHUB_CREATE`?".into()));
+        assert_eq!(
+            d.to_string(),
+            "error: unknown action\n  --> s.yaml:3:13: steps[0].action\n   |\n 3 |   - action: GITHUB_CREAT\n   |             ^^^^^^^^^^^^\n  = help: did you mean `GITHUB_CREATE`?"
+        );
+    }
+
+    #[test]
+    fn masks_and_quoted_values() {
+        let file = spec("version: 1\nx: {value: \"ghp_abcdefghij\", y: 1}\n");
+        let d = Diagnostic::new("literal", Some(Loc::value(&file, "x.value")))
+            .masking("ghp_abcdefghij");
+        let shown = d.to_string();
+        assert!(!shown.contains("ghp_"), "{shown}");
+        assert!(shown.contains("x: {value: \"***\", y: 1}\n   |            ^^^^^"), "{shown}");
+    }
+
+    #[test]
+    fn no_line_from_a_file_that_is_not_a_spec() {
+        let file = File::new(".env", "TOKEN=ghp_abc\n".into(), false);
+        let d = Diagnostic::new("not a spec", Some(Loc::at(&file, "", Some((1, 1)))));
+        assert_eq!(d.to_string(), "error: not a spec\n  --> .env:1:1");
+    }
+
+    #[test]
+    fn caret_widths() {
+        let w = |s: &str| caret_width(&s.chars().collect::<Vec<_>>());
+        assert_eq!(w("title: x"), 5);
+        assert_eq!(w("abc def # note"), 7);
+        assert_eq!(w("'it''s' x"), 7);
+        assert_eq!(w("[1, 2]"), 1);
+        assert_eq!(w("a, b]"), 1);
+    }
 }

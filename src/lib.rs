@@ -1,14 +1,25 @@
 //! `runner` executes API actions described in YAML.
 //!
-//! The pipeline, one module per stage:
-//! [`spec`] reads the files into a located model, [`check`] validates it
-//! into a [`Workflow`], [`render`] turns templates into requests,
-//! [`resolve`] supplies secrets (env, Descope), [`execute`] sends the
-//! requests in order, and [`report`] prints results through the redactor.
+//! The modules, each importing only from the ones listed before it:
+//!
+//! - [`units`]: durations and sizes as written in specs.
+//! - [`secret`]: the [`Secret`] type.
+//! - [`source`]: spec files' text and the positions of their nodes.
+//! - [`error`]: the one [`Error`] type, diagnostics, exit codes.
+//! - [`redact`]: the redactor every byte of output passes through.
+//! - [`http`]: HTTP plumbing shared by steps and credential sources.
+//! - [`template`]: compiled templates, their scope, their bounds.
+//! - [`spec`]: files and includes into a located model.
+//! - [`check`]: static validation into a runnable [`Workflow`].
+//! - [`render`]: templates into values, values into requests.
+//! - [`resolve`]: the environment and credential sources.
+//! - [`execute`]: the walk over the steps: plan, checks, apply, journal.
+//! - [`report`]: text and JSON output.
+//! - [`cli`]: the command line.
 //!
 //! Templates are bounded by fuel, value-size and depth checks; a few
 //! minijinja operations do work fuel cannot meter, so a program that renders
-//! untrusted specs should start [`render::watchdog`] as the command line does.
+//! untrusted specs should start [`template::watchdog`] as the command line does.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), runner::Error> {
@@ -18,23 +29,27 @@
 //!     ..Default::default()
 //! };
 //! let out = runner::report::Out::new(options.redactor.clone());
-//! let mut reporter = runner::report::TextReporter::new(&out, &workflow);
-//! let report = runner::apply(&workflow, &options, &mut reporter).await?;
+//! let mut sink = runner::report::sink(runner::report::Format::Text, &out, Some(&workflow));
+//! let report = runner::apply(&workflow, &options, sink.as_mut()).await?;
+//! sink.finish(&report);
 //! assert!(report.ok);
 //! # Ok(()) }
 //! ```
 
-pub mod check;
-pub mod cli;
-pub mod error;
-pub mod execute;
-pub mod redact;
-pub mod render;
-pub mod report;
-pub mod resolve;
+pub mod units;
 pub mod secret;
+pub mod source;
+pub mod error;
+pub mod redact;
+pub mod http;
+pub mod template;
 pub mod spec;
-mod url;
+pub mod check;
+pub mod render;
+pub mod resolve;
+pub mod execute;
+pub mod report;
+pub mod cli;
 
 use std::path::Path;
 
@@ -42,14 +57,20 @@ pub use check::Workflow;
 pub use error::{Error, Result};
 pub use execute::{Options, Plan, apply, plan};
 pub use secret::Secret;
+pub use spec::LoadOptions;
 
 /// Reads and checks a spec: everything `validate` does.
 pub fn load(path: &Path) -> Result<Workflow> {
-    check::check(spec::load(path)?)
+    load_with(path, LoadOptions::default())
+}
+
+/// [`load`], with options from the command line.
+pub fn load_with(path: &Path, options: LoadOptions) -> Result<Workflow> {
+    check::check(spec::load(path, options)?)
 }
 
 /// Checks a spec given as text (includes are read relative to the current
 /// directory): for tools and fuzzing.
 pub fn load_str(name: &str, source: &str) -> Result<Workflow> {
-    check::check(spec::load_str(name, source)?)
+    check::check(spec::load_str(name, source, LoadOptions::default())?)
 }

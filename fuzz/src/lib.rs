@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use runner::render::{Scope, Templates};
+use runner::template::{Scope, Templates, to_value};
 use serde_json::json;
 
 /// The value of the one secret in the fixed environment: long and random, so
@@ -77,7 +77,9 @@ pub fn template_render(data: &[u8]) {
             return;
         }
     };
-    let scope = Scope::new(env(), &vars(), &steps());
+    let scope = Scope::new(env())
+        .with("vars", to_value(&vars()))
+        .with("steps", to_value(&steps()));
     let rendered = templates.render(&source, &scope);
     if let Ok(value) = &rendered {
         let (items, bytes) = measure(value);

@@ -10,9 +10,11 @@ use std::fmt;
 
 use base64::Engine;
 
+use indexmap::IndexMap;
+
 use crate::error::Diagnostic;
-use crate::render::is_template;
-use crate::spec::{App, Auth, AuthParam, Descope, Header, Located};
+use crate::spec::{App, Auth, AuthParam, Descope, Header, Located, Source, Var};
+use crate::template::{Templates, is_template, visit_strings};
 
 /// Known token formats: a prefix, what it is, and how many token characters
 /// (`[A-Za-z0-9._+/=-]`) must follow it for a match, so that ordinary words
@@ -122,54 +124,143 @@ impl fmt::Display for Finding {
     }
 }
 
+/// Where literal text comes from: the templates (for the literal pieces of
+/// a template) and the vars (whose literals reach an auth value that uses them).
+pub struct Pieces<'a> {
+    pub templates: &'a Templates,
+    pub vars: &'a IndexMap<String, Var>,
+}
+
+impl Pieces<'_> {
+    /// The literal texts of `value`: all of a plain string, and the text
+    /// outside the tags and the string literals inside them of a template
+    /// (so `{{ "ghp_..." }}` and `ghp_...{{ "" }}` are seen).
+    fn of(&self, value: &str) -> Vec<String> {
+        self.templates.literals(value)
+    }
+
+    /// The vars `value` uses, directly or through other vars, in spec order.
+    fn vars_used(&self, value: &str) -> Vec<(&str, &Var)> {
+        let mut names: Vec<String> = Vec::new();
+        let mut todo: Vec<String> = self
+            .templates
+            .refs(value)
+            .map(|r| r.vars.iter().cloned().collect())
+            .unwrap_or_default();
+        while let Some(name) = todo.pop() {
+            if names.contains(&name) {
+                continue;
+            }
+            if let Some(var) = self.vars.get(&name) {
+                visit_strings(&var.value, &mut |s| {
+                    if let Some(r) = self.templates.refs(s) {
+                        todo.extend(r.vars.iter().cloned());
+                    }
+                });
+            }
+            names.push(name);
+        }
+        self.vars
+            .iter()
+            .filter(|(n, _)| names.contains(n))
+            .map(|(n, v)| (n.as_str(), v))
+            .collect()
+    }
+
+    /// The first literal credential in `value` or in a var it uses: what
+    /// was found, the literal text that holds it, and the var, if any.
+    fn credential(&self, value: &str) -> Option<(Finding, String, Option<(&str, &Var)>)> {
+        for piece in self.of(value) {
+            if let Some(found) = literal_credential(&piece) {
+                return Some((found, piece, None));
+            }
+        }
+        for (name, var) in self.vars_used(value) {
+            let mut texts = Vec::new();
+            visit_strings(&var.value, &mut |s| texts.extend(self.of(s)));
+            for piece in texts {
+                if let Some(found) = literal_credential(&piece) {
+                    return Some((found, piece, Some((name, var))));
+                }
+            }
+        }
+        None
+    }
+}
+
 /// Every literal credential in an auth object, as diagnostics: auth
-/// parameters (unless `allow_literal: true`), and Descope's
-/// `management_key` and `project_id`.
-pub fn auth(auth: &Auth) -> Vec<Diagnostic> {
-    let mut out: Vec<Diagnostic> = auth.parameters.iter().filter_map(parameter).collect();
+/// parameters (unless `allow_literal: true`), `body` fields, and the
+/// credential source's settings (Descope's `management_key` and
+/// `project_id`).
+pub fn auth(auth: &Auth, pieces: &Pieces) -> Vec<Diagnostic> {
+    let mut out: Vec<Diagnostic> = auth
+        .parameters
+        .iter()
+        .filter_map(|p| parameter(p, pieces))
+        .collect();
     if let Some(body) = &auth.body {
         for (field, value) in &body.value {
             let mut texts = Vec::new();
-            crate::render::visit_strings(value, &mut |s| texts.push(s.to_string()));
-            if let Some(found) = texts.iter().find_map(|t| literal_credential(t)) {
-                out.push(
-                    Diagnostic::new(
+            visit_strings(value, &mut |s| texts.push(s.to_string()));
+            if let Some((found, piece, var)) = texts.iter().find_map(|t| pieces.credential(t)) {
+                let (message, loc) = match var {
+                    Some((name, v)) => (
+                        format!("auth `body` field `{field}` uses var `{name}`, which holds a literal credential ({found})"),
+                        v.loc.clone(),
+                    ),
+                    None => (
                         format!("auth `body` field `{field}` holds a literal credential ({found})"),
-                        Some(body.loc.clone()),
-                    )
-                    .with_help(Some(format!(
-                        "put it in an environment variable (`{field}: \"{}\"`) or fetch it from Descope",
-                        suggested_value(&found, field)
-                    ))),
+                        body.loc.clone(),
+                    ),
+                };
+                out.push(
+                    Diagnostic::new(message, Some(loc))
+                        .with_help(Some(format!(
+                            "put it in an environment variable (`{field}: \"{}\"`) or fetch it from Descope",
+                            suggested_value(&found, field)
+                        )))
+                        .masking(piece),
                 );
             }
         }
     }
-    if let Some(d) = &auth.descope {
-        out.extend(descope(d));
+    if let Some(Source::Descope(d)) = &auth.source {
+        out.extend(descope(d, pieces));
     }
     out
 }
 
-/// An auth parameter whose value is a literal credential.
-pub fn parameter(p: &AuthParam) -> Option<Diagnostic> {
+/// An auth parameter whose value holds a literal credential, or uses a var
+/// that does.
+pub fn parameter(p: &AuthParam, pieces: &Pieces) -> Option<Diagnostic> {
     if p.allow_literal {
         return None;
     }
-    let found = literal_credential(&p.value)?;
-    Some(
-        Diagnostic::new(
+    let (found, piece, var) = pieces.credential(&p.value)?;
+    let (message, loc) = match var {
+        Some((name, v)) => (
+            format!(
+                "auth parameter `{}` uses var `{name}`, which holds a literal credential ({found})",
+                p.name
+            ),
+            v.loc.clone(),
+        ),
+        None => (
             format!(
                 "auth parameter `{}` holds a literal credential ({found})",
                 p.name
             ),
-            Some(p.value_loc.clone()),
-        )
-        .with_help(Some(format!(
-            "put it in an environment variable (`value: \"{}\"`) or fetch it from Descope; \
-             for a test fixture, set `allow_literal: true` on the parameter",
-            suggested_value(&found, &p.name)
-        ))),
+            p.value_loc.clone(),
+        ),
+    };
+    Some(
+        Diagnostic::new(message, Some(loc))
+            .with_help(Some(format!(
+                "put it in an environment variable (`value: \"{}\"`) or fetch it from Descope; \
+                 for a test fixture, set `allow_literal: true` on the parameter",
+                suggested_value(&found, &p.name)
+            )))
+            .masking(piece),
     )
 }
 
@@ -177,6 +268,7 @@ pub fn parameter(p: &AuthParam) -> Option<Diagnostic> {
 /// sent to every action, so credentials belong in `auth:`.
 pub fn header(app: &App, h: &Header) -> Option<Diagnostic> {
     let found = literal_credential(&h.value)?;
+    let masked = h.value.clone();
     Some(
         Diagnostic::new(
             format!(
@@ -190,7 +282,8 @@ pub fn header(app: &App, h: &Header) -> Option<Diagnostic> {
              (`{{name: {}, in: header, value: \"{}\"}}`)",
             h.name,
             suggested_value(&found, &h.name)
-        ))),
+        )))
+        .masking(masked),
     )
 }
 
@@ -254,9 +347,19 @@ fn env_var_for_param(param: &str) -> String {
 /// credential; a `project_id` is public, so it only counts when it has a
 /// known credential format (a key pasted into the wrong field). The entropy
 /// rule is not applied to it: real project ids are random-looking.
-pub fn descope(d: &Descope) -> Vec<Diagnostic> {
+pub fn descope(d: &Descope, pieces: &Pieces) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    if let Some(key) = d.management_key.as_ref().filter(|k| is_literal(&k.value)) {
+    let key = d.management_key.as_ref().and_then(|k| {
+        if is_literal(&k.value) {
+            return Some((k, k.value.clone()));
+        }
+        let piece = pieces
+            .of(&k.value)
+            .into_iter()
+            .find(|p| literal_credential(p).is_some())?;
+        Some((k, piece))
+    });
+    if let Some((key, piece)) = key {
         out.push(
             Diagnostic::new(
                 "descope `management_key` holds a literal credential (a management key always is one)",
@@ -265,8 +368,9 @@ pub fn descope(d: &Descope) -> Vec<Diagnostic> {
             .with_help(Some(format!(
                 "leave `management_key` out to read `{}` from the environment, or name \
                  another variable (`management_key: \"{{{{ env.MY_DESCOPE_KEY }}}}\"`)",
-                crate::resolve::descope::MANAGEMENT_KEY_VAR
-            ))),
+                Descope::MANAGEMENT_KEY_VAR
+            )))
+            .masking(piece),
         );
     }
     if let Some((id, found)) = d
@@ -283,8 +387,9 @@ pub fn descope(d: &Descope) -> Vec<Diagnostic> {
             .with_help(Some(format!(
                 "a project id is public but this looks like a key; leave `project_id` out to \
                  read `{}` from the environment, or write `project_id: \"{{{{ env.MY_PROJECT_ID }}}}\"`",
-                crate::resolve::descope::PROJECT_ID_VAR
-            ))),
+                Descope::PROJECT_ID_VAR
+            )))
+            .masking(id.value.clone()),
         );
     }
     out
@@ -524,11 +629,45 @@ mod tests {
     use crate::error::Loc;
 
     fn loc() -> Loc {
-        Loc {
-            file: "spec.yaml".into(),
-            path: "auth.x.parameters[0].value".into(),
-            line_col: Some((8, 16)),
-        }
+        let file = crate::source::File::named("spec.yaml");
+        Loc::at(&file, "auth.x.parameters[0].value", Some((8, 16)))
+    }
+
+    /// The diagnostic for parameter `p` in a spec with `vars`.
+    fn check_with(p: &AuthParam, vars: &[(&str, &str)]) -> Option<Diagnostic> {
+        let mut templates = Templates::new();
+        templates.add(&p.value).unwrap();
+        let vars: IndexMap<String, Var> = vars
+            .iter()
+            .map(|(n, v)| {
+                templates.add(v).unwrap();
+                let value = serde_json::Value::String(v.to_string());
+                (n.to_string(), Var { value, loc: loc() })
+            })
+            .collect();
+        parameter(
+            p,
+            &Pieces {
+                templates: &templates,
+                vars: &vars,
+            },
+        )
+    }
+
+    fn check(p: &AuthParam) -> Option<Diagnostic> {
+        check_with(p, &[])
+    }
+
+    fn descope(d: &Descope) -> Vec<Diagnostic> {
+        let templates = Templates::new();
+        let vars = IndexMap::new();
+        super::descope(
+            d,
+            &Pieces {
+                templates: &templates,
+                vars: &vars,
+            },
+        )
     }
 
     fn param(value: &str, allow_literal: bool) -> AuthParam {
@@ -746,7 +885,7 @@ mod tests {
             "Zq7vR2mX9pL4tK8wB3nY6cJ1",
             "Basic dXNlcjpwYXNzd29yZA==",
         ] {
-            let d = parameter(&param(value, false)).expect(value);
+            let d = check(&param(value, false)).expect(value);
             let shown = d.to_string();
             for word in value.split_whitespace().filter(|w| w.len() > 8) {
                 assert!(!shown.contains(word), "{shown}");
@@ -757,7 +896,7 @@ mod tests {
 
     #[test]
     fn parameter_diagnostic() {
-        let d = parameter(&param(GITHUB, false)).unwrap();
+        let d = check(&param(GITHUB, false)).unwrap();
         assert_eq!(
             d.message,
             "auth parameter `Authorization` holds a literal credential (it starts like a GitHub token, `ghp_`)"
@@ -769,7 +908,7 @@ mod tests {
                  or fetch it from Descope; for a test fixture, set `allow_literal: true` on the parameter"
             )
         );
-        let d = parameter(&param(&format!("Bearer {GITHUB}"), false)).unwrap();
+        let d = check(&param(&format!("Bearer {GITHUB}"), false)).unwrap();
         assert_eq!(d.loc, Some(loc()));
         assert_eq!(
             d.help.as_deref(),
@@ -805,8 +944,8 @@ mod tests {
 
     #[test]
     fn allow_literal_turns_it_off() {
-        assert_eq!(parameter(&param(GITHUB, true)), None);
-        assert_eq!(parameter(&param("application/json", false)), None);
+        assert_eq!(check(&param(GITHUB, true)), None);
+        assert_eq!(check(&param("application/json", false)), None);
     }
 
     fn located(value: &str) -> Located<String> {
@@ -848,5 +987,35 @@ mod tests {
         let d = descope(&descope_with(Some(JWT), None));
         assert_eq!(d.len(), 1);
         assert!(d[0].message.contains("`project_id`"), "{:?}", d[0]);
+    }
+
+    #[test]
+    fn literals_inside_templates_and_vars_are_seen() {
+        for value in [
+            format!("{{{{ \"{GITHUB}\" }}}}"),
+            format!("{GITHUB}{{{{ \"\" }}}}"),
+            format!("Bearer {{{{ '{GITHUB}' | trim }}}}"),
+        ] {
+            let d = check(&param(&value, false)).expect(&value);
+            assert!(d.message.contains("GitHub token"), "{}", d.message);
+            assert!(!d.to_string().contains(&GITHUB[4..]), "{d}");
+        }
+        let d = check_with(
+            &param("Bearer {{ vars.token }}", false),
+            &[("token", GITHUB), ("other", "x")],
+        )
+        .unwrap();
+        assert_eq!(
+            d.message,
+            "auth parameter `Authorization` uses var `token`, which holds a literal credential (it starts like a GitHub token, `ghp_`)"
+        );
+        // Through another var, and inside a var's template.
+        let token = format!("{{{{ '{GITHUB}' }}}}");
+        let d = check_with(
+            &param("{{ vars.header }}", false),
+            &[("token", &token), ("header", "Bearer {{ vars.token }}")],
+        )
+        .unwrap();
+        assert!(d.message.contains("uses var `token`"), "{}", d.message);
     }
 }

@@ -7,33 +7,46 @@ pub mod credentials;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use reqwest::header::{HeaderName, HeaderValue};
 use serde_json::Value;
 
 use crate::error::{Diagnostic, Error, Loc, Result, did_you_mean, ticked};
-use crate::render::{Templates, coerce, is_template, visit_strings};
-use crate::spec::{Action, App, Auth, ParamIn, Placement, Spec, placeholders};
+use crate::http::header;
+use crate::spec::coerce::coerce;
+use crate::spec::{Action, App, Auth, Method, ParamIn, Placement, Spec, placeholders};
+use crate::template::{Templates, is_template, visit_strings};
 
 /// A checked spec: safe to render and run.
 #[derive(Debug)]
 pub struct Workflow {
+    /// Apps, actions, auth and vars (the steps are in [`Workflow::steps`]).
     pub spec: Spec,
     pub templates: Templates,
-    /// Parallel to `spec.steps`.
-    pub bound: Vec<Bound>,
+    /// The steps, each bound to what it runs, in order.
+    pub steps: Vec<Step>,
     /// Every `env.NAME` the templates read, with the first place that reads it.
     pub env_refs: BTreeMap<String, Loc>,
+    /// What is allowed but unwise (a POST step without an `id`).
+    pub warnings: Vec<Diagnostic>,
 }
 
-/// What a step runs: its action, the app behind it and the auth in force.
-#[derive(Debug, Clone)]
-pub struct Bound {
+/// A step bound to what it runs: its action, the app behind it and the
+/// auth in force.
+#[derive(Debug)]
+pub struct Step {
+    pub def: crate::spec::Step,
     pub app: Arc<App>,
     pub action: Arc<Action>,
     pub auth: Option<Arc<Auth>>,
 }
 
-/// Names a template may use besides `env`, `vars`, `steps` and `descope`.
+impl std::ops::Deref for Step {
+    type Target = crate::spec::Step;
+    fn deref(&self) -> &crate::spec::Step {
+        &self.def
+    }
+}
+
+/// Names a template may use besides `env`, `vars`, `steps` and a credential source.
 const GLOBALS: &[&str] = &["range", "dict", "namespace", "loop"];
 const STEP_FIELDS: &[&str] = &["status", "headers", "response"];
 
@@ -44,39 +57,44 @@ struct Allowed {
     steps_before: Option<usize>,
     /// Vars before this index; `None`: all.
     vars_before: Option<usize>,
-    descope: bool,
+    /// The credential source whose token is in scope (`descope`), if any.
+    source: Option<&'static str>,
 }
 
-pub fn check(spec: Spec) -> Result<Workflow> {
+pub fn check(mut spec: Spec) -> Result<Workflow> {
+    let steps = std::mem::take(&mut spec.steps);
     let mut checker = Checker {
         spec: &spec,
         templates: Templates::new(),
         diagnostics: Vec::new(),
+        warnings: Vec::new(),
         env_refs: BTreeMap::new(),
-        step_ids: spec
-            .steps
+        step_ids: steps
             .iter()
             .filter_map(|s| Some((s.id.clone()?, s.index)))
             .collect(),
+        steps: &steps,
     };
     for app in spec.apps.values() {
         for action in app.actions.values() {
             checker.action(action);
         }
-        checker.diagnostics.extend(
-            app.headers
-                .iter()
-                .filter_map(|h| credentials::header(app, h)),
-        );
     }
     for (i, (name, var)) in spec.vars.iter().enumerate() {
         let _ = name;
         let allowed = Allowed {
             steps_before: None,
             vars_before: Some(i),
-            descope: false,
+            source: None,
         };
         checker.value(&var.value, &var.loc, allowed);
+    }
+    for app in spec.apps.values() {
+        checker.diagnostics.extend(
+            app.headers
+                .iter()
+                .filter_map(|h| credentials::header(app, h)),
+        );
     }
     for (app_name, auth) in &spec.auth {
         if !spec.apps.contains_key(app_name) {
@@ -92,7 +110,7 @@ pub fn check(spec: Spec) -> Result<Workflow> {
         checker.auth(auth, None);
     }
     let mut bound = Vec::new();
-    for step in &spec.steps {
+    for step in &steps {
         if let Some(auth) = &step.auth {
             checker.auth(auth, Some(step.index));
         }
@@ -114,33 +132,75 @@ pub fn check(spec: Spec) -> Result<Workflow> {
             .or_else(|| spec.auth.get(&action.app).cloned());
         checker.step_params(step, action);
         checker.placements(step, &app, action, auth.as_deref());
-        bound.push(Bound {
-            app,
-            action: action.clone(),
-            auth,
-        });
+        if step.id.is_none() && matches!(action.method, Method::POST | Method::PATCH) {
+            checker.warnings.push(
+                Diagnostic::warning(
+                    format!(
+                        "{} sends a {:?} but has no `id`; resuming a journalled run matches it by the derived id `{}`, which changes when steps using `{}` are added or removed before it",
+                        step.label(),
+                        action.method,
+                        step.key,
+                        action.name
+                    ),
+                    Some(step.loc.clone()),
+                )
+                .with_help(Some("give the step an `id`".to_string())),
+            );
+        }
+        bound.push((app, action.clone(), auth));
+    }
+    // Literal credentials, once every template (vars' included) is compiled.
+    let pieces = credentials::Pieces {
+        templates: &checker.templates,
+        vars: &spec.vars,
+    };
+    let mut found = Vec::new();
+    for auth in spec.auth.values() {
+        found.extend(credentials::auth(auth, &pieces));
+    }
+    for auth in steps.iter().filter_map(|s| s.auth.as_ref()) {
+        found.extend(credentials::auth(auth, &pieces));
     }
     let Checker {
         templates,
-        diagnostics,
+        mut diagnostics,
+        warnings,
         env_refs,
         ..
     } = checker;
+    for d in found {
+        if !diagnostics.contains(&d) {
+            diagnostics.push(d);
+        }
+    }
     if !diagnostics.is_empty() {
         return Err(Error::Spec(diagnostics));
     }
+    let steps = steps
+        .into_iter()
+        .zip(bound)
+        .map(|(def, (app, action, auth))| Step {
+            def,
+            app,
+            action,
+            auth,
+        })
+        .collect();
     Ok(Workflow {
         spec,
         templates,
-        bound,
+        steps,
         env_refs,
+        warnings,
     })
 }
 
 struct Checker<'a> {
     spec: &'a Spec,
+    steps: &'a [crate::spec::Step],
     templates: Templates,
     diagnostics: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
     env_refs: BTreeMap<String, Loc>,
     step_ids: HashMap<String, usize>,
 }
@@ -205,15 +265,32 @@ impl Checker<'_> {
                 Some(loc.clone()),
             ));
         }
+        if refs.dynamic.contains("env") {
+            self.error(
+                Diagnostic::new(
+                    "`env` can only be read by name here (`env.NAME`), so that every variable a run needs is known before it starts",
+                    Some(loc.clone()),
+                )
+                .with_help(Some(
+                    "to pick a variable by a var's value, list the choices: `{{ env.A if vars.which == 'a' else env.B }}`".into(),
+                )),
+            );
+        }
+        for input in &refs.inputs {
+            self.error(Diagnostic::new(
+                format!("unknown input `{input}`: the spec declares no `inputs`"),
+                Some(loc.clone()),
+            ));
+        }
         for name in &refs.other {
-            let known = GLOBALS.contains(&name.as_str()) || (allowed.descope && name == "descope");
+            let known = GLOBALS.contains(&name.as_str()) || allowed.source == Some(name.as_str());
             if !known {
                 let mut names = vec!["env", "vars"];
                 if allowed.steps_before.is_some() {
                     names.push("steps");
                 }
-                if allowed.descope {
-                    names.push("descope");
+                if let Some(source) = allowed.source {
+                    names.push(source);
                 }
                 let help = did_you_mean(name, names.iter().copied())
                     .or_else(|| Some(format!("templates here can use {}", ticked(&names))));
@@ -264,7 +341,7 @@ impl Checker<'_> {
                 self.error(Diagnostic::new(
                     format!(
                         "step `{id}` {what} ({}); a step can only use earlier steps",
-                        self.spec.steps[index].label()
+                        self.steps[index].label()
                     ),
                     Some(loc.clone()),
                 ));
@@ -292,53 +369,38 @@ impl Checker<'_> {
         let allowed = Allowed {
             steps_before: step,
             vars_before: None,
-            descope: auth.descope.is_some(),
+            source: auth.source.as_ref().map(|s| s.name()),
         };
         for p in &auth.parameters {
             self.template(&p.value, &p.value_loc, allowed);
             if p.placement == Placement::Header {
-                if HeaderName::from_bytes(p.name.as_bytes()).is_err() {
-                    self.error(Diagnostic::new(
-                        format!("`{}` is not a valid header name", p.name),
-                        Some(p.loc.clone()),
-                    ));
+                if let Err(e) = header::check_name(&p.name) {
+                    self.error(Diagnostic::new(e, Some(p.loc.clone())));
                 }
-                if !is_template(&p.value) && HeaderValue::from_str(&p.value).is_err() {
-                    self.error(Diagnostic::new(
-                        format!(
-                            "the value of header `{}` contains a line break or control character",
-                            p.name
-                        ),
-                        Some(p.loc.clone()),
-                    ));
+                if !is_template(&p.value)
+                    && let Err(e) = header::check_value(&p.name, &p.value, "the value of header")
+                {
+                    self.error(Diagnostic::new(e, Some(p.loc.clone())));
                 }
             }
         }
-        let descope_free = Allowed {
-            descope: false,
+        // The source's own settings and the base URL are rendered before
+        // the token is fetched, so they cannot use it.
+        let without_source = Allowed {
+            source: None,
             ..allowed
         };
         if let Some(base) = &auth.base_url {
-            self.template(&base.value, &base.loc, descope_free);
+            self.template(&base.value, &base.loc, without_source);
         }
         if let Some(body) = &auth.body {
             self.value(&Value::Object(body.value.clone()), &body.loc, allowed);
         }
-        if let Some(d) = &auth.descope {
-            let fields = [
-                Some(&d.app_id),
-                d.user_id.as_ref(),
-                d.tenant_id.as_ref(),
-                d.project_id.as_ref(),
-                d.management_key.as_ref(),
-                d.base_url.as_ref(),
-            ];
-            let scopes = d.scopes.iter().flatten();
-            for f in fields.into_iter().flatten().chain(scopes) {
-                self.template(&f.value, &f.loc, descope_free);
+        if let Some(source) = &auth.source {
+            for f in source.templates() {
+                self.template(&f.value, &f.loc, without_source);
             }
         }
-        self.diagnostics.extend(credentials::auth(auth));
     }
 
     /// Checks of an action alone, once however many steps use it.
@@ -352,9 +414,7 @@ impl Checker<'_> {
                     Some(param.loc.clone()),
                 ));
             }
-            if param.placement == ParamIn::Header
-                && HeaderName::from_bytes(name.as_bytes()).is_err()
-            {
+            if param.placement == ParamIn::Header && header::check_name(name).is_err() {
                 self.error(Diagnostic::new(
                     format!(
                         "param `{name}` is `in: header` but `{name}` is not a valid header name"
@@ -369,7 +429,7 @@ impl Checker<'_> {
         let allowed = Allowed {
             steps_before: Some(step.index),
             vars_before: None,
-            descope: false,
+            source: None,
         };
         for (name, given) in &step.params {
             let Some(param) = action.params.get(name) else {

@@ -1,19 +1,29 @@
-//! The run journal: one JSON line per step event, each written and synced
-//! before the run goes on, so a crash or kill at any point leaves a journal
-//! that is true. `--resume` reads it to skip what already succeeded.
+//! The run journal: one JSON line per request event, each written and
+//! synced before the run goes on, so a crash or kill at any point leaves a
+//! journal that is true. `--resume` reads it to skip what already succeeded.
 //!
-//! A step is journalled as `started` before its request is sent and as `ok`
-//! or `failed` when it ends; a `started` with no end means the request may
-//! or may not have reached the server.
+//! A request is journalled as `started` before it is sent and as `ok` or
+//! `failed` when it ends; a `started` with no end means it may or may not
+//! have reached the server. Records belong to a step by its key (its `id`,
+//! else a key derived from its action) and by the fingerprint of the whole
+//! request (app, action, method, base URL, path, rendered params; never a
+//! secret), never by position: inserting, removing or reordering steps
+//! cannot make a record stand for another step.
+//!
+//! One run at a time holds a journal (an OS file lock); the journal is never
+//! written through a symbolic link, and is readable by its owner only.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+
+use crate::redact::Redactor;
+use crate::spec::Method;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -23,13 +33,116 @@ pub enum State {
     Failed,
 }
 
+/// What identifies a request, and what is shown when it changed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Parts {
+    pub app: String,
+    pub action: String,
+    pub method: String,
+    /// Digest of the base URL, which may hold a secret.
+    pub base_url: String,
+    /// The base URL as output shows it (masked).
+    pub base_url_shown: String,
+    /// The action's path template (`/repos/{owner}/{repo}`).
+    pub path: String,
+    /// Digest of each rendered param, by name.
+    pub params: BTreeMap<String, String>,
+}
+
+impl Parts {
+    pub fn new(
+        app: &str,
+        action: &str,
+        method: Method,
+        base_url: &str,
+        path: &str,
+        params: &[(String, Value)],
+        redactor: &Redactor,
+    ) -> Parts {
+        Parts {
+            app: app.to_string(),
+            action: action.to_string(),
+            method: format!("{method:?}"),
+            base_url: digest(base_url.as_bytes()),
+            base_url_shown: redactor.redact(base_url),
+            path: path.to_string(),
+            params: params
+                .iter()
+                .map(|(n, v)| (n.clone(), digest(v.to_string().as_bytes())))
+                .collect(),
+        }
+    }
+
+    /// `sha256:` of everything that identifies the request.
+    pub fn fingerprint(&self) -> String {
+        let canonical = serde_json::json!({
+            "app": self.app,
+            "action": self.action,
+            "method": self.method,
+            "base_url": self.base_url,
+            "path": self.path,
+            "params": self.params,
+        });
+        digest(canonical.to_string().as_bytes())
+    }
+
+    /// What differs from `earlier`, in words.
+    pub fn changes_since(&self, earlier: &Parts) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.app != earlier.app || self.action != earlier.action {
+            out.push(format!(
+                "action `{}` → `{}`",
+                earlier.action, self.action
+            ));
+        }
+        if self.method != earlier.method {
+            out.push(format!("method {} → {}", earlier.method, self.method));
+        }
+        if self.base_url != earlier.base_url {
+            out.push(format!(
+                "base URL `{}` → `{}`",
+                earlier.base_url_shown, self.base_url_shown
+            ));
+        }
+        if self.path != earlier.path {
+            out.push(format!("path `{}` → `{}`", earlier.path, self.path));
+        }
+        let names: std::collections::BTreeSet<&String> =
+            self.params.keys().chain(earlier.params.keys()).collect();
+        for name in names {
+            match (earlier.params.get(name), self.params.get(name)) {
+                (Some(a), Some(b)) if a != b => out.push(format!("param `{name}`")),
+                (None, Some(_)) => out.push(format!("param `{name}` (added)")),
+                (Some(_), None) => out.push(format!("param `{name}` (removed)")),
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
+fn digest(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Record {
+    /// Where the step was in the run that wrote the record: for people
+    /// reading the journal; records are matched by key and request.
+    #[serde(default)]
     pub step: usize,
+    /// The step's key: its `id`, else `<ACTION>` or `<ACTION>#n`.
+    pub key: String,
+    /// The step's `id`, if it has one.
+    #[serde(default)]
     pub id: Option<String>,
     pub action: String,
-    /// `sha256:` of the rendered request (app, action, params; no secrets).
+    /// How messages name the step (`steps[1] (create)`).
+    pub label: String,
     pub request: String,
+    pub parts: Parts,
     pub state: State,
     #[serde(default)]
     pub http_status: Option<u16>,
@@ -39,6 +152,17 @@ pub struct Record {
     /// False when redaction changed the outputs: they are not the real ones.
     #[serde(default)]
     pub complete: bool,
+}
+
+impl Record {
+    pub fn method(&self) -> &str {
+        &self.parts.method
+    }
+
+    /// Whether sending it again could repeat a side effect.
+    pub fn is_unsafe(&self) -> bool {
+        matches!(self.method(), "POST" | "PATCH")
+    }
 }
 
 /// The default journal of a spec: `.runner/<file>.jsonl` beside it.
@@ -51,12 +175,14 @@ pub fn default_path(spec: &Path) -> PathBuf {
     dir.join(format!("{name}.jsonl"))
 }
 
-/// The fingerprint of a step's request.
-pub fn fingerprint(app: &str, action: &str, params: &[(String, Value)]) -> String {
-    let canonical = serde_json::json!({ "app": app, "action": action, "params": params });
-    let digest = Sha256::digest(canonical.to_string().as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256:{hex}")
+/// Why a journal cannot be used.
+#[derive(Debug)]
+pub enum OpenError {
+    /// Another run holds it.
+    Locked,
+    /// It is a symbolic link.
+    Symlink,
+    Io(std::io::Error),
 }
 
 pub struct Journal {
@@ -65,31 +191,65 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// A new journal (an old one at `path` is replaced), or with `append`
-    /// the continuation of one (for `--resume`).
-    pub fn open(path: &Path, append: bool) -> std::io::Result<Journal> {
+    /// Opens and locks the journal at `path`: a new one (an old one is
+    /// emptied), or with `resume` the continuation of one, with what it
+    /// recorded.
+    pub fn open(path: &Path, resume: bool) -> Result<(Journal, Past), OpenError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             let fresh = !dir.exists();
-            std::fs::create_dir_all(dir)?;
+            std::fs::create_dir_all(dir).map_err(OpenError::Io)?;
             if fresh && dir.file_name().is_some_and(|n| n == ".runner") {
                 // Journals hold responses: keep them out of git.
-                std::fs::write(dir.join(".gitignore"), "*\n")?;
+                std::fs::write(dir.join(".gitignore"), "*\n").map_err(OpenError::Io)?;
             }
         }
+        if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(OpenError::Symlink);
+        }
         let mut options = OpenOptions::new();
-        options
-            .create(true)
-            .write(true)
-            .append(append)
-            .truncate(!append);
-        // Journals hold responses: readable by their owner only.
+        // A resumed journal must exist; a new one is created.
+        options.create(!resume).read(true).write(true);
         #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let file = options.open(path)?;
-        Ok(Journal {
-            file,
-            path: path.to_path_buf(),
-        })
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            // Journals hold responses: readable by their owner only. And
+            // never through a link planted between the check and the open.
+            options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+        }
+        let mut file = options.open(path).map_err(|e| {
+            #[cfg(unix)]
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                return OpenError::Symlink;
+            }
+            OpenError::Io(e)
+        })?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(OpenError::Locked),
+            Err(std::fs::TryLockError::Error(e)) => return Err(OpenError::Io(e)),
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))
+                .map_err(OpenError::Io)?;
+        }
+        let past = if resume {
+            let past = Past::read(&file).map_err(OpenError::Io)?;
+            file.seek(SeekFrom::End(0)).map_err(OpenError::Io)?;
+            past
+        } else {
+            file.set_len(0).map_err(OpenError::Io)?;
+            file.seek(SeekFrom::Start(0)).map_err(OpenError::Io)?;
+            Past::default()
+        };
+        Ok((
+            Journal {
+                file,
+                path: path.to_path_buf(),
+            },
+            past,
+        ))
     }
 
     /// Appends one record and syncs it to disk before returning.
@@ -101,33 +261,69 @@ impl Journal {
     }
 }
 
-/// What a journal says about each step: its last record.
+/// What a journal says: the last record of each (key, request), in the
+/// order first seen.
 #[derive(Debug, Default)]
 pub struct Past {
-    last: HashMap<usize, Record>,
+    records: Vec<Record>,
+    index: HashMap<(String, String), usize>,
 }
 
 impl Past {
     /// Reads a journal; a torn last line (a kill mid-write) is ignored.
-    pub fn read(path: &Path) -> std::io::Result<Past> {
-        let file = File::open(path)?;
+    fn read(file: &File) -> std::io::Result<Past> {
         let mut past = Past::default();
         for line in BufReader::new(file).lines() {
             let line = line?;
             if let Ok(record) = serde_json::from_str::<Record>(&line) {
-                past.last.insert(record.step, record);
+                past.add(record);
             }
         }
         Ok(past)
     }
 
-    pub fn last(&self, step: usize) -> Option<&Record> {
-        self.last.get(&step)
+    fn add(&mut self, record: Record) {
+        let key = (record.key.clone(), record.request.clone());
+        match self.index.get(&key) {
+            Some(&i) => self.records[i] = record,
+            None => {
+                self.index.insert(key, self.records.len());
+                self.records.push(record);
+            }
+        }
     }
 
-    /// Steps whose request was sent but whose end was never recorded.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// The last record of exactly this step and request.
+    pub fn exact(&self, key: &str, request: &str) -> Option<(usize, &Record)> {
+        let i = *self.index.get(&(key.to_string(), request.to_string()))?;
+        Some((i, &self.records[i]))
+    }
+
+    /// Completed records of the same request under another key, not yet
+    /// claimed by a step of this run.
+    pub fn moved(
+        &self,
+        request: &str,
+        claimed: &HashSet<usize>,
+    ) -> Option<(usize, &Record)> {
+        self.records
+            .iter()
+            .enumerate()
+            .find(|(i, r)| r.request == request && r.state == State::Ok && !claimed.contains(i))
+    }
+
+    /// The latest record of the step `key` (any request).
+    pub fn latest(&self, key: &str) -> Option<&Record> {
+        self.records.iter().rev().find(|r| r.key == key)
+    }
+
+    /// Requests that were sent but whose end was never recorded.
     pub fn uncertain(&self) -> impl Iterator<Item = &Record> {
-        self.last.values().filter(|r| r.state == State::Started)
+        self.records.iter().filter(|r| r.state == State::Started)
     }
 }
 
@@ -135,32 +331,57 @@ impl Past {
 mod tests {
     use super::*;
 
-    #[test]
-    fn records_survive_a_torn_line() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(".runner/spec.yaml.jsonl");
-        let mut j = Journal::open(&path, false).unwrap();
-        let rec = |state| Record {
+    fn parts(n: i64) -> Parts {
+        Parts::new(
+            "app",
+            "X",
+            Method::POST,
+            "https://api.example",
+            "/x",
+            &[("n".into(), serde_json::json!(n))],
+            &Redactor::new(),
+        )
+    }
+
+    fn record(key: &str, p: &Parts, state: State) -> Record {
+        Record {
             step: 0,
-            id: Some("a".into()),
+            key: key.into(),
+            id: Some(key.into()),
             action: "X".into(),
-            request: fingerprint("app", "X", &[]),
+            label: key.into(),
+            request: p.fingerprint(),
+            parts: p.clone(),
             state,
             http_status: None,
             outputs: None,
             complete: true,
-        };
-        j.record(&rec(State::Started)).unwrap();
-        j.record(&rec(State::Ok)).unwrap();
+        }
+    }
+
+    #[test]
+    fn records_survive_a_torn_line_and_the_file_is_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".runner/spec.yaml.jsonl");
+        let (mut j, past) = Journal::open(&path, false).unwrap();
+        assert!(past.is_empty());
+        j.record(&record("a", &parts(1), State::Started)).unwrap();
+        j.record(&record("a", &parts(1), State::Ok)).unwrap();
+        assert!(matches!(
+            Journal::open(&path, true),
+            Err(OpenError::Locked)
+        ));
+        drop(j);
         std::fs::OpenOptions::new()
             .append(true)
             .open(&path)
             .unwrap()
-            .write_all(b"{\"step\": 1, \"tor")
+            .write_all(b"{\"key\": \"b\", \"tor")
             .unwrap();
-        let past = Past::read(&path).unwrap();
-        assert_eq!(past.last(0).map(|r| r.state), Some(State::Ok));
-        assert!(past.last(1).is_none());
+        let (_j, past) = Journal::open(&path, true).unwrap();
+        let fp = parts(1).fingerprint();
+        assert_eq!(past.exact("a", &fp).map(|(_, r)| r.state), Some(State::Ok));
+        assert!(past.latest("b").is_none());
         assert_eq!(
             std::fs::read_to_string(dir.path().join(".runner/.gitignore")).unwrap(),
             "*\n"
@@ -168,10 +389,37 @@ mod tests {
     }
 
     #[test]
-    fn fingerprints_depend_on_params() {
-        let a = fingerprint("gh", "X", &[("n".into(), serde_json::json!(1))]);
-        let b = fingerprint("gh", "X", &[("n".into(), serde_json::json!(2))]);
-        assert_ne!(a, b);
-        assert!(a.starts_with("sha256:"));
+    fn fingerprints_and_changes() {
+        let a = parts(1);
+        let b = parts(2);
+        assert_ne!(a.fingerprint(), b.fingerprint());
+        assert!(a.fingerprint().starts_with("sha256:"));
+        assert_eq!(b.changes_since(&a), vec!["param `n`".to_string()]);
+        let mut c = parts(1);
+        c.method = "PUT".into();
+        assert_eq!(c.changes_since(&a), vec!["method POST → PUT".to_string()]);
+        assert_ne!(c.fingerprint(), a.fingerprint());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn never_through_a_symlink_and_reset_to_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("elsewhere");
+        std::fs::write(&target, "keep").unwrap();
+        let link = dir.path().join("journal.jsonl");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(matches!(
+            Journal::open(&link, false),
+            Err(OpenError::Symlink)
+        ));
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
+        let open = dir.path().join("open.jsonl");
+        std::fs::write(&open, "").unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let _ = Journal::open(&open, false).unwrap();
+        let mode = std::fs::metadata(&open).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
     }
 }

@@ -5,7 +5,9 @@
 //! only when the request never left (a failure to connect) or on 429 (the
 //! server refused it unprocessed), unless the step says `unsafe: true`.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
+
+use crate::http::parse_retry_after;
 
 use crate::spec::{Method, Retry};
 
@@ -87,10 +89,14 @@ pub fn next(
     }
     if let Some(asked) = asked.and_then(parse_retry_after) {
         if asked > policy.max_wait {
+            let shown = if asked == Duration::MAX {
+                "longer than can be counted".to_string()
+            } else {
+                crate::units::show(asked)
+            };
             return Err(format!(
-                "the server asked to wait {} before retrying, longer than the {} allowed (`retry.max_wait`)",
-                crate::spec::duration::show(asked),
-                crate::spec::duration::show(policy.max_wait)
+                "the server asked to wait {shown} before retrying, longer than the {} allowed (`retry.max_wait`)",
+                crate::units::show(policy.max_wait)
             ));
         }
         return Ok(Some(asked));
@@ -107,16 +113,6 @@ pub fn backoff(policy: &Policy, attempt: u32) -> Duration {
         .min(policy.max_wait);
     let half = exp / 2;
     half + half.mul_f64(fastrand::f64())
-}
-
-/// `Retry-After` in seconds or as an HTTP date.
-pub fn parse_retry_after(value: &str) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let when = httpdate::parse_http_date(value).ok()?;
-    Some(when.duration_since(SystemTime::now()).unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -177,8 +173,8 @@ mod tests {
             Some(Duration::from_secs(2))
         );
         assert!(next(&p, Method::GET, &asked("3600"), 1).is_err());
-        let past = httpdate::fmt_http_date(SystemTime::now() - Duration::from_secs(5));
-        assert_eq!(parse_retry_after(&past), Some(Duration::ZERO));
+        let huge = next(&p, Method::GET, &asked("99999999999999999999999"), 1).unwrap_err();
+        assert!(huge.contains("longer than can be counted"), "{huge}");
     }
 
     #[test]

@@ -1,23 +1,27 @@
 //! Rendering: templates into values, values into typed params, and params
 //! plus auth into the exact HTTP request a step sends. Pure: the
-//! environment and earlier responses come in through a [`Scope`].
+//! environment, earlier responses and credentials come in through a
+//! [`Scope`] and a [`Token`].
+//!
+//! Rendering auth also says what is secret in it: every rendered auth
+//! value that holds anything from outside the spec, and each such piece
+//! (an env value, a response field, a credential, a var derived from
+//! them), whatever route it took. Literal text of the spec is public.
 
-mod coerce;
 mod request;
-mod templates;
-pub mod watchdog;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use serde_json::Value;
 
-pub use coerce::{coerce, describe, type_name};
-pub use request::{Body, Request, build_request, user_agent};
-pub use templates::{
-    Refs, Scope, TemplateError, Templates, is_template, to_template_value, visit_strings,
-};
+pub use request::{Body, Request, build_request};
 
-use crate::check::{Bound, Workflow};
+use crate::check::Step;
 use crate::secret::Secret;
-use crate::spec::{Auth, Placement, Step};
+use crate::spec::coerce::coerce;
+use crate::spec::{Auth, Placement};
+use crate::template::{Live, Scope, TemplateError, Templates, to_value, visit_strings};
 
 /// Shown in plan wherever a secret would go; registered with the redactor so
 /// it prints as `***` like a real secret.
@@ -29,6 +33,9 @@ pub struct Renderer<'a> {
     pub templates: &'a Templates,
     pub scope: &'a Scope,
     pub plan: bool,
+    /// In plan, the steps whose results are known already (resumed from a
+    /// journal); templates using any other step wait for the run.
+    pub known_steps: Option<&'a Live>,
 }
 
 /// A rendered value, and whether some of it was left as source text (plan only).
@@ -38,29 +45,31 @@ pub struct Rendered {
 }
 
 impl Renderer<'_> {
-    fn deferred(&self, source: &str) -> bool {
+    /// Whether `source` must wait for the run (plan only).
+    pub fn deferred(&self, source: &str) -> bool {
+        let unknown_step =
+            |id: &str| self.known_steps.is_none_or(|known| known.get(id).is_none());
         self.plan
             && self.templates.refs(source).is_some_and(|r| {
-                r.uses_steps()
+                r.dynamic.contains("steps")
+                    || r.steps.iter().any(|(id, _)| unknown_step(id))
                     || r.dynamic.contains("env")
                     || r.env.iter().any(|n| !self.scope.has_env(n))
             })
     }
 
     pub fn render(&self, value: &Value) -> Result<Rendered, TemplateError> {
-        let mut deferred = false;
         let mut sources = Vec::new();
         visit_strings(value, &mut |s| sources.push(s.to_string()));
         if sources.iter().any(|s| self.deferred(s)) {
-            deferred = true;
             return Ok(Rendered {
                 value: self.defer(value),
-                deferred,
+                deferred: true,
             });
         }
         Ok(Rendered {
             value: self.templates.render_value(value, self.scope)?,
-            deferred,
+            deferred: false,
         })
     }
 
@@ -83,13 +92,23 @@ impl Renderer<'_> {
         }
     }
 
-    fn string(&self, source: &str) -> Result<String, TemplateError> {
+    /// Renders a template that must yield text.
+    pub fn text(&self, source: &str) -> Result<String, TemplateError> {
         Ok(
             match self.render(&Value::String(source.to_string()))?.value {
                 Value::String(s) => s,
                 other => other.to_string(),
             },
         )
+    }
+
+    fn with_scope<'b>(&'b self, scope: &'b Scope) -> Renderer<'b> {
+        Renderer {
+            templates: self.templates,
+            scope,
+            plan: self.plan,
+            known_steps: self.known_steps,
+        }
     }
 }
 
@@ -101,12 +120,12 @@ pub struct Params {
     pub deferred: Vec<String>,
 }
 
-pub fn params(step: &Step, bound: &Bound, r: &Renderer) -> Result<Params, String> {
+pub fn params(step: &Step, r: &Renderer) -> Result<Params, String> {
     let mut out = Params {
         values: Vec::new(),
         deferred: Vec::new(),
     };
-    for (name, param) in &bound.action.params {
+    for (name, param) in &step.action.params {
         let rendered = match step.params.get(name) {
             Some(given) => r
                 .render(&given.value)
@@ -136,37 +155,86 @@ pub fn params(step: &Step, bound: &Bound, r: &Renderer) -> Result<Params, String
     Ok(out)
 }
 
-/// An outbound-app token, as auth templates see it (`descope.access_token`).
+/// A credential from a source, as auth templates see it
+/// (`descope.access_token`, `descope.token_type`).
 #[derive(Debug, Clone)]
 pub struct Token {
+    /// The name templates see it under (`descope`).
+    pub source: &'static str,
     pub access_token: Secret,
     pub token_type: String,
 }
 
-/// Auth after rendering: every parameter value is a secret.
+/// Auth after rendering.
 #[derive(Debug, Default)]
 pub struct RenderedAuth {
     pub params: Vec<(String, Placement, Secret)>,
     pub base_url: Option<String>,
     pub body: Option<serde_json::Map<String, Value>>,
-    /// Env values the auth read: secrets too.
-    pub env_secrets: Vec<Secret>,
 }
 
-pub fn auth(auth: &Auth, token: Option<&Token>, r: &Renderer) -> Result<RenderedAuth, String> {
-    let descope_value = token.map(|t| {
-        serde_json::json!({
-            "access_token": t.access_token.expose(),
-            "token_type": t.token_type,
-        })
-    });
-    let scope = r
-        .scope
-        .for_auth(descope_value.as_ref(), r.plan.then_some(PLAN_SECRET));
-    let ar = Renderer {
-        templates: r.templates,
-        scope: &scope,
-        plan: r.plan,
+/// What in the scope comes from outside the spec, beyond `env` and step
+/// responses: vars derived from them (or given with `--var`), and inputs.
+#[derive(Debug, Default, Clone)]
+pub struct Taint {
+    pub vars: BTreeSet<String>,
+}
+
+/// Renders auth. Everything secret in it is pushed to `secrets` as soon as
+/// it is known, even when rendering fails later, so the caller can register
+/// it before anything could print it.
+pub fn auth(
+    auth: &Auth,
+    token: Option<&Token>,
+    r: &Renderer,
+    taint: &Taint,
+    secrets: &mut Vec<Secret>,
+) -> Result<RenderedAuth, String> {
+    let mut scope = r.scope.clone();
+    if let Some(t) = token {
+        scope.set(
+            t.source,
+            to_value(&serde_json::json!({
+                "access_token": t.access_token.expose(),
+                "token_type": t.token_type,
+            })),
+        );
+        secrets.push(t.access_token.clone());
+    }
+    let fallback = r.plan.then_some(PLAN_SECRET);
+    // Renders one auth value, noting what in it came from outside the spec.
+    let mut render = |source: &str, what: &str| -> Result<Value, String> {
+        let (tracked, leaves) = scope.tracking(&["steps", "vars", "inputs"], fallback);
+        let ar = r.with_scope(&tracked);
+        let value = if ar.deferred(source) {
+            Value::String(PLAN_SECRET.to_string())
+        } else {
+            ar.render(&Value::String(source.to_string()))
+                .map_err(|e| format!("{what}: {e}"))?
+                .value
+        };
+        let mut pieces: Vec<String> = tracked.env_used().into_iter().map(|(_, v)| v).collect();
+        for (root, seen) in &leaves {
+            let seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+            for (name, leaf) in seen.iter() {
+                if root != "vars" || taint.vars.contains(name) {
+                    pieces.push(leaf.clone());
+                }
+            }
+        }
+        let uses_token = token.is_some_and(|t| {
+            r.templates
+                .refs(source)
+                .is_some_and(|refs| refs.other.contains(t.source))
+        });
+        let outside = !pieces.is_empty() || uses_token || r.plan && value_is_placeholder(&value);
+        for piece in pieces {
+            secrets.push(Secret::new(piece));
+        }
+        if outside {
+            visit_strings(&value, &mut |s| secrets.push(credential_part(s)));
+        }
+        Ok(value)
     };
     let mut params = Vec::new();
     if auth.parameters.is_empty()
@@ -180,75 +248,149 @@ pub fn auth(auth: &Auth, token: Option<&Token>, r: &Renderer) -> Result<Rendered
         ));
     }
     for p in &auth.parameters {
-        let value = if ar.deferred(&p.value) {
-            PLAN_SECRET.to_string()
-        } else {
-            ar.string(&p.value)
-                .map_err(|e| format!("auth parameter `{}`: {e}", p.name))?
+        let value = match render(&p.value, &format!("auth parameter `{}`", p.name))? {
+            Value::String(s) => s,
+            other => other.to_string(),
         };
         params.push((p.name.clone(), p.placement, Secret::new(value)));
     }
     let base_url = match &auth.base_url {
-        Some(b) => Some(
-            ar.string(&b.value)
-                .map_err(|e| format!("auth `base_url`: {e}"))?,
-        ),
+        Some(b) => Some(match render(&b.value, "auth `base_url`")? {
+            Value::String(s) => s,
+            other => other.to_string(),
+        }),
         None => None,
     };
     let body = match &auth.body {
-        Some(b) => match ar
-            .render(&Value::Object(b.value.clone()))
-            .map_err(|e| format!("auth `body`: {e}"))?
-            .value
-        {
-            Value::Object(map) => Some(map),
-            _ => None,
-        },
+        Some(b) => {
+            let mut map = serde_json::Map::new();
+            for (field, value) in &b.value {
+                map.insert(field.clone(), render_tree(value, &mut render, field)?);
+            }
+            Some(map)
+        }
         None => None,
     };
     Ok(RenderedAuth {
         params,
         base_url,
         body,
-        env_secrets: scope
-            .env_used()
-            .into_iter()
-            .map(|(_, v)| Secret::new(v))
-            .collect(),
     })
 }
 
-/// Renders a template that must yield text (Descope settings, say).
-pub fn text(source: &str, r: &Renderer) -> Result<String, TemplateError> {
-    r.string(source)
+/// Renders every string of an auth `body` field through `render`.
+fn render_tree(
+    value: &Value,
+    render: &mut impl FnMut(&str, &str) -> Result<Value, String>,
+    field: &str,
+) -> Result<Value, String> {
+    Ok(match value {
+        Value::String(s) => render(s, &format!("auth `body` field `{field}`"))?,
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|v| render_tree(v, render, field))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| Ok((k.clone(), render_tree(v, render, field)?)))
+                .collect::<Result<_, String>>()?,
+        ),
+        other => other.clone(),
+    })
 }
 
-/// Renders every var in order, each seeing the ones before it.
+fn value_is_placeholder(value: &Value) -> bool {
+    let mut found = false;
+    visit_strings(value, &mut |s| found |= s.contains(PLAN_SECRET));
+    found
+}
+
+/// The secret part of an auth value: the text after a scheme word
+/// (`Bearer`, `Basic`, `token`), so it prints as `Bearer ***`; else all of it.
+fn credential_part(value: &str) -> Secret {
+    let trimmed = value.trim();
+    if let Some((scheme, rest)) = trimmed.split_once(' ') {
+        let is_scheme = !scheme.is_empty()
+            && scheme.len() <= 12
+            && scheme.chars().all(|c| c.is_ascii_alphabetic());
+        if is_scheme && !rest.trim().is_empty() {
+            return Secret::new(rest.trim());
+        }
+    }
+    Secret::new(value)
+}
+
+/// The vars after rendering, and which of them come from outside the spec.
+pub struct Vars {
+    pub value: Value,
+    pub taint: Taint,
+}
+
+/// Renders every var in order, each seeing the ones before it. A `--var`
+/// overriding a list or object var is read as YAML and must have that
+/// shape; other overrides are text.
 pub fn vars(
-    wf: &Workflow,
-    r_env: std::sync::Arc<std::collections::BTreeMap<String, String>>,
+    wf: &crate::check::Workflow,
+    env: Arc<std::collections::BTreeMap<String, String>>,
     overrides: &[(String, String)],
     plan: bool,
-) -> Result<Value, crate::error::Error> {
+) -> Result<Vars, crate::error::Error> {
+    use crate::error::{Diagnostic, Error};
     let mut vars = serde_json::Map::new();
+    let mut taint = Taint::default();
     for (name, var) in &wf.spec.vars {
         if let Some((_, v)) = overrides.iter().rev().find(|(n, _)| n == name) {
-            vars.insert(name.clone(), Value::String(v.clone()));
+            vars.insert(name.clone(), override_value(name, &var.value, v)?);
+            taint.vars.insert(name.clone());
             continue;
         }
-        let scope = Scope::new(r_env.clone(), &Value::Object(vars.clone()), &Value::Null);
+        let scope = Scope::new(env.clone()).with("vars", to_value(&Value::Object(vars.clone())));
         let r = Renderer {
             templates: &wf.templates,
             scope: &scope,
             plan,
+            known_steps: None,
         };
         let value = r.render(&var.value).map_err(|e| {
-            crate::error::Error::spec(crate::error::Diagnostic::new(
+            Error::spec(Diagnostic::new(
                 format!("var `{name}`: {e}"),
                 Some(var.loc.clone()),
             ))
         })?;
+        let refs = wf.templates.refs_in(&var.value);
+        if !refs.env.is_empty()
+            || !refs.dynamic.is_empty()
+            || !refs.inputs.is_empty()
+            || refs.vars.iter().any(|v| taint.vars.contains(v))
+        {
+            taint.vars.insert(name.clone());
+        }
         vars.insert(name.clone(), value.value);
     }
-    Ok(Value::Object(vars))
+    Ok(Vars {
+        value: Value::Object(vars),
+        taint,
+    })
+}
+
+/// The value of `--var name=text` for a var whose spec value is `spec`.
+fn override_value(name: &str, spec: &Value, text: &str) -> Result<Value, crate::error::Error> {
+    let shape = match spec {
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+        _ => return Ok(Value::String(text.to_string())),
+    };
+    let parsed: Option<Value> = serde_yaml::from_str::<serde_yaml::Value>(text)
+        .ok()
+        .and_then(|v| serde_json::to_value(v).ok());
+    match parsed {
+        Some(v @ Value::Array(_)) if shape == "a list" => Ok(v),
+        Some(v @ Value::Object(_)) if shape == "a mapping" => Ok(v),
+        _ => Err(crate::error::Error::Usage(format!(
+            "`--var {name}=...`: var `{name}` is {shape} in the spec, so its value must be {shape} in YAML (like `{}`)",
+            if shape == "a list" { "[a, b]" } else { "{key: value}" }
+        ))),
+    }
 }

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::render::{Params, RenderedAuth};
 use crate::spec::{Action, App, BodyFormat, Method, ParamIn, Placement, placeholders};
-use crate::url::encode_component;
+use crate::http::encode::encode_component;
 
 /// A request ready to send (or to show, in `plan`).
 #[derive(Debug, Clone)]
@@ -58,10 +58,6 @@ impl Body {
     }
 }
 
-pub fn user_agent() -> String {
-    format!("runner/{}", env!("CARGO_PKG_VERSION"))
-}
-
 /// A scalar as text for a URL or header; arrays and objects as JSON.
 fn text(value: &Value) -> String {
     match value {
@@ -76,17 +72,6 @@ fn is_dns_label(s: &str) -> bool {
         && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         && !s.starts_with('-')
         && !s.ends_with('-')
-}
-
-fn check_header(name: &str, value: &str, what: &str) -> Result<(), String> {
-    if value.chars().any(|c| matches!(c, '\r' | '\n' | '\0')) {
-        return Err(format!(
-            "{what} `{name}` contains a line break or NUL, which would split the header"
-        ));
-    }
-    reqwest::header::HeaderValue::from_str(value)
-        .map(|_| ())
-        .map_err(|_| format!("{what} `{name}` contains a character a header cannot hold"))
 }
 
 pub fn build_request(
@@ -174,7 +159,7 @@ pub fn build_request(
         .iter()
         .any(|h| h.name.eq_ignore_ascii_case("user-agent"))
     {
-        set("User-Agent", user_agent());
+        set("User-Agent", crate::http::user_agent());
     }
     for h in &app.headers {
         set(&h.name, h.value.clone());
@@ -182,13 +167,13 @@ pub fn build_request(
     for (name, value) in &params.values {
         if action.params[name].placement == ParamIn::Header {
             let v = text(value);
-            check_header(name, &v, "header param")?;
+            crate::http::header::check_value(name, &v, "header param")?;
             set(name, v);
         }
     }
     for (name, placement, value) in auth_params {
         if *placement == Placement::Header {
-            check_header(name, value.expose(), "auth header")?;
+            crate::http::header::check_value(name, value.expose(), "auth header")?;
             set(name, value.expose().to_string());
         }
     }
@@ -219,8 +204,13 @@ pub fn build_request(
             ),
         })
     };
-    if let Some(b) = &body {
-        set("Content-Type", b.content_type().to_string());
+    // The body's own type, unless the app or a header param set one.
+    if let Some(b) = &body
+        && !headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+    {
+        headers.push(("Content-Type".to_string(), b.content_type().to_string()));
     }
     let mut url = url.to_string();
     // Plan shows values that wait for an earlier step as their expression.

@@ -1,21 +1,31 @@
-//! Outbound-app tokens from Descope's management API.
+//! Outbound-app tokens from Descope's management API: the settings (from
+//! the spec, else `DESCOPE_*`), the per-run cache, the secrets registered
+//! (the management key, every token), and the HTTP calls.
 //!
-//! One POST per distinct (app, user, tenant, scopes) per run: the caller
-//! memoizes, nothing is cached across runs (Descope refreshes the provider
-//! token when it is fetched). TLS is always verified.
+//! One POST per distinct (project, app, user, tenant, scopes) per run,
+//! however many steps or loop items need it; nothing is cached across runs
+//! (Descope refreshes the provider token when it is fetched). TLS is always
+//! verified, whatever `--insecure` says, and the response is read within
+//! the same size cap as a step's.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::render::Token;
+use super::Context;
+use crate::http;
+use crate::render::{Renderer, Token};
 use crate::secret::Secret;
+use crate::spec::Located;
+
+pub use crate::spec::Descope as Spec;
 
 pub const DEFAULT_BASE_URL: &str = "https://api.descope.com";
-pub const PROJECT_ID_VAR: &str = "DESCOPE_PROJECT_ID";
-pub const MANAGEMENT_KEY_VAR: &str = "DESCOPE_MANAGEMENT_KEY";
-pub const BASE_URL_VAR: &str = "DESCOPE_BASE_URL";
+pub const PROJECT_ID_VAR: &str = Spec::PROJECT_ID_VAR;
+pub const MANAGEMENT_KEY_VAR: &str = Spec::MANAGEMENT_KEY_VAR;
+pub const BASE_URL_VAR: &str = Spec::BASE_URL_VAR;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Statuses Descope's SDKs retry, and the waits before each retry.
@@ -147,6 +157,7 @@ pub async fn fetch(
     settings: &Settings,
     request: &TokenRequest,
     timeout: Duration,
+    redactor: &crate::redact::Redactor,
     on_retry: &mut dyn FnMut(&str, Duration),
 ) -> Result<Fetched, String> {
     let (path, body) = request.endpoint();
@@ -163,12 +174,13 @@ pub async fn fetch(
         let sent = client
             .post(&url)
             .header(reqwest::header::AUTHORIZATION, auth.expose())
-            .header(reqwest::header::USER_AGENT, crate::render::user_agent())
+            .header(reqwest::header::USER_AGENT, http::user_agent())
             .json(&body)
             .timeout(timeout)
             .send()
             .await;
-        let response = match sent {
+        http::mark_sent();
+        let mut response = match sent {
             Ok(r) => r,
             Err(e) if e.is_timeout() => {
                 return Err(format!(
@@ -180,7 +192,7 @@ pub async fn fetch(
                 return Err(format!(
                     "cannot reach descope at `{}` to fetch the token of {what}: {}",
                     settings.base_url,
-                    crate::execute::error_chain(&e)
+                    http::error_chain(&e)
                 ));
             }
         };
@@ -191,7 +203,7 @@ pub async fn fetch(
                 .headers()
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
-                .and_then(crate::execute::parse_retry_after)
+                .and_then(http::parse_retry_after)
                 .unwrap_or(Duration::from_secs(1));
             asked_wait = Some(wait);
             if wait <= MAX_RETRY_AFTER {
@@ -208,13 +220,28 @@ pub async fn fetch(
             tokio::time::sleep(*wait).await;
             continue;
         }
-        let text = response.text().await.unwrap_or_default();
+        let text = match http::read_capped(&mut response, http::MAX_BODY).await {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(Ok(too_large)) => {
+                return Err(format!(
+                    "descope answered {status} for {what} with a body larger than {}",
+                    too_large.size()
+                ));
+            }
+            Err(Err(e)) => {
+                return Err(format!(
+                    "descope's answer ({status}) for {what} broke off: {}",
+                    http::error_chain(&e)
+                ));
+            }
+        };
         if status.is_success() {
             let parsed: TokenResponse = serde_json::from_str(&text).map_err(|_| {
                 format!("descope answered {status} for {what} without a `token.accessToken`")
             })?;
             return Ok(Fetched {
                 token: Token {
+                    source: "descope",
                     access_token: Secret::new(parsed.token.access_token),
                     token_type: parsed
                         .token
@@ -235,7 +262,7 @@ pub async fn fetch(
         if !details.is_empty() {
             message.push_str(&format!(": {}", details.join(": ")));
         } else if !text.trim().is_empty() {
-            message.push_str(&format!(": {}", crate::execute::excerpt(&text)));
+            message.push_str(&format!(": {}", http::excerpt(&text, redactor)));
         }
         if status.as_u16() == 404 {
             message.push_str(&format!(
@@ -252,9 +279,13 @@ pub async fn fetch(
             ));
         }
         if let Some(wait) = asked_wait.filter(|w| *w > MAX_RETRY_AFTER) {
+            let asked = if wait == Duration::MAX {
+                "longer than can be counted".to_string()
+            } else {
+                format!("{} s", wait.as_secs())
+            };
             message.push_str(&format!(
-                "; rate limited, and descope asked to wait {} s (more than {} s)",
-                wait.as_secs(),
+                "; rate limited, and descope asked to wait {asked} (more than {} s)",
                 MAX_RETRY_AFTER.as_secs()
             ));
         } else if status.as_u16() == 429 {
@@ -263,6 +294,108 @@ pub async fn fetch(
             message.push_str(&format!("; gave up after {} retries", RETRY_WAITS.len()));
         }
         return Err(message);
+    }
+}
+
+/// The per-run state: tokens fetched so far, by where and what was asked.
+/// The lock is held across a fetch, so loop items that need the same
+/// token wait for one call instead of making several.
+#[derive(Default)]
+pub struct Descope {
+    tokens: tokio::sync::Mutex<HashMap<(String, String, TokenRequest), Token>>,
+}
+
+impl Descope {
+    /// The settings, from the spec first, then the environment: what
+    /// `plan` and the checks before a run need, without calling Descope.
+    pub fn settings(
+        d: &Spec,
+        r: &Renderer,
+        ctx: &Context,
+    ) -> Result<Settings, String> {
+        let setting = |field: &Option<Located<String>>,
+                       var: &str,
+                       what: &str|
+         -> Result<Option<String>, String> {
+            match field {
+                Some(f) => r
+                    .text(&f.value)
+                    .map(Some)
+                    .map_err(|e| format!("descope `{what}`: {e}")),
+                None => Ok(ctx.env.get(var).filter(|v| !v.is_empty()).cloned()),
+            }
+        };
+        let project_id = setting(&d.project_id, PROJECT_ID_VAR, "project_id")?.ok_or_else(|| {
+            format!("the Descope project id is not set: set `{PROJECT_ID_VAR}` or `descope.project_id`")
+        })?;
+        let key = setting(&d.management_key, MANAGEMENT_KEY_VAR, "management_key")?
+            .ok_or_else(|| {
+                format!(
+                    "the Descope management key is not set: set `{MANAGEMENT_KEY_VAR}` or `descope.management_key`"
+                )
+            })?;
+        let management_key = Secret::new(key);
+        // Registered at once: nothing printed from here on may show it.
+        ctx.register(&management_key);
+        let base = setting(&d.base_url, BASE_URL_VAR, "base_url")?;
+        let base_url = base_url(base, &project_id);
+        let parsed = url::Url::parse(&base_url)
+            .map_err(|_| format!("descope: `base_url` is not a valid URL (`{base_url}`)"))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(format!(
+                "descope: `base_url` must be an http or https URL, found `{base_url}`"
+            ));
+        }
+        if !ctx.allow_http
+            && let Some(why) = ctx.clients.config().clear_text_exposure(&parsed)
+        {
+            return Err(format!("descope: {why}"));
+        }
+        Ok(Settings {
+            base_url,
+            project_id,
+            management_key,
+        })
+    }
+
+    /// The token `d` asks for: from this run's cache, else fetched.
+    pub async fn token(&self, d: &Spec, r: &Renderer<'_>, ctx: &Context<'_>) -> Result<Token, String> {
+        let text = |f: &Located<String>| r.text(&f.value).map_err(|e| format!("descope: {e}"));
+        let request = TokenRequest {
+            app_id: text(&d.app_id)?,
+            user_id: d.user_id.as_ref().map(text).transpose()?,
+            tenant_id: d.tenant_id.as_ref().map(text).transpose()?,
+            scopes: match &d.scopes {
+                Some(scopes) if !scopes.is_empty() => {
+                    Some(scopes.iter().map(text).collect::<Result<_, _>>()?)
+                }
+                _ => None,
+            },
+        };
+        let settings = Descope::settings(d, r, ctx)?;
+        let key = (settings.base_url.clone(), settings.project_id.clone(), request);
+        let mut tokens = self.tokens.lock().await;
+        if let Some(token) = tokens.get(&key) {
+            return Ok(token.clone());
+        }
+        let client = ctx.clients.verified(http::CONNECT_TIMEOUT)?;
+        let fetched = fetch(
+            &client,
+            &settings,
+            &key.2,
+            DEFAULT_TIMEOUT,
+            ctx.redactor,
+            &mut |reason, wait| {
+                (ctx.notes)(format!("{reason}; retrying in {} ms", wait.as_millis()))
+            },
+        )
+        .await?;
+        ctx.register(&fetched.token.access_token);
+        if let Some(refresh) = &fetched.refresh_token {
+            ctx.register(refresh);
+        }
+        tokens.insert(key, fetched.token.clone());
+        Ok(fetched.token)
     }
 }
 

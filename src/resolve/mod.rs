@@ -1,54 +1,87 @@
-//! Secrets and settings from outside the spec: the process environment (and
-//! `.env`), and outbound-app tokens from Descope, fetched lazily and at most
-//! once per run.
+//! Secrets and settings from outside the spec: the process environment
+//! (and `.env`), and credential sources, each one module behind
+//! [`Sources`]. A source's token is fetched lazily, at most once per run
+//! for the same request, and everything secret it brings is registered
+//! with the redactor before anything could print it.
+//!
+//! Adding a source (OAuth2, a credential helper) touches: a variant of
+//! `spec::Source` and its raw form in `spec/raw.rs` (with its lowering in
+//! `spec/lower.rs`), a module here, and one arm in each `match` of
+//! [`Sources`]. See `docs/spec.md`, "Adding an auth source".
 
 pub mod descope;
+mod env;
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::sync::Arc;
 
-use crate::error::{Error, Result};
+pub use env::environment;
 
-/// The environment templates see: `.env` (or `--env-file`) under the real
-/// process environment, which wins.
-pub fn environment(env_file: Option<&Path>) -> Result<Arc<BTreeMap<String, String>>> {
-    let mut vars = BTreeMap::new();
-    let file = match env_file {
-        Some(path) => Some(path.to_path_buf()),
-        None => Some(Path::new(".env").to_path_buf()).filter(|p| p.is_file()),
-    };
-    if let Some(path) = file {
-        let iter = dotenvy::from_path_iter(&path).map_err(|e| {
-            Error::Environment(format!(
-                "cannot read env file `{}`: {}",
-                path.display(),
-                env_error(&e)
-            ))
-        })?;
-        for item in iter {
-            let (k, v) = item.map_err(|e| {
-                Error::Environment(format!(
-                    "invalid env file `{}`: {}",
-                    path.display(),
-                    env_error(&e)
-                ))
-            })?;
-            vars.insert(k, v);
-        }
-    }
-    vars.extend(
-        std::env::vars_os()
-            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
-    );
-    Ok(Arc::new(vars))
+use crate::http::Clients;
+use crate::redact::{Redactor, Registered};
+use crate::render::{PLAN_SECRET, Renderer, Token};
+use crate::secret::Secret;
+use crate::spec::Source;
+
+/// What a source needs from the run.
+pub struct Context<'a> {
+    pub env: &'a BTreeMap<String, String>,
+    pub clients: &'a Clients,
+    pub redactor: &'a Redactor,
+    /// `--allow-http`: credentials may go over plain http to other hosts.
+    pub allow_http: bool,
+    /// Hears of retries, and of secrets too short to mask.
+    pub notes: &'a dyn Fn(String),
 }
 
-/// dotenvy's message without the line's content, which may hold a secret.
-fn env_error(e: &dotenvy::Error) -> String {
-    match e {
-        dotenvy::Error::LineParse(_, index) => format!("cannot parse it at character {index}"),
-        dotenvy::Error::Io(io) => io.to_string().to_lowercase(),
-        _ => "cannot parse it".to_string(),
+impl Context<'_> {
+    /// Masks `secret` from now on; says so when it is too short to mask.
+    pub fn register(&self, secret: &Secret) {
+        if self.redactor.register(secret) == Registered::TooShort && !secret.expose().is_empty() {
+            (self.notes)(format!(
+                "a secret value is shorter than {} characters and cannot be masked in output",
+                crate::redact::MIN_SECRET_LEN
+            ));
+        }
+    }
+}
+
+/// The run's credential sources and their per-run state.
+#[derive(Default)]
+pub struct Sources {
+    descope: descope::Descope,
+}
+
+impl Sources {
+    pub fn new() -> Sources {
+        Sources::default()
+    }
+
+    /// Whether `source` has everything it needs (settings, a safe
+    /// connection), without fetching anything: checked before a run starts.
+    pub fn check(&self, source: &Source, r: &Renderer, ctx: &Context) -> Result<(), String> {
+        match source {
+            Source::Descope(d) => descope::Descope::settings(d, r, ctx).map(|_| ()),
+        }
+    }
+
+    /// What `plan` shows for the source's token.
+    pub fn placeholder(source: &Source) -> Token {
+        Token {
+            source: source.name(),
+            access_token: Secret::new(PLAN_SECRET),
+            token_type: "Bearer".to_string(),
+        }
+    }
+
+    /// The token of `source`, fetched once per run for the same request.
+    pub async fn token(
+        &self,
+        source: &Source,
+        r: &Renderer<'_>,
+        ctx: &Context<'_>,
+    ) -> Result<Token, String> {
+        match source {
+            Source::Descope(d) => self.descope.token(d, r, ctx).await,
+        }
     }
 }

@@ -9,12 +9,17 @@ use indexmap::IndexMap;
 use serde_json::Value;
 
 use crate::error::Loc;
+use crate::source::File;
 pub use crate::spec::raw::{BodyFormat, Method, ParamIn, ParamType, Placement};
 
 #[derive(Debug)]
 pub struct Spec {
     /// The root file, as the user named it.
     pub file: String,
+    /// Every spec file read, the root first.
+    pub files: Vec<Arc<File>>,
+    /// Where files the spec names may be read from.
+    pub root: crate::spec::Root,
     pub apps: IndexMap<String, Arc<App>>,
     /// Action name to the app that defines it.
     pub actions: IndexMap<String, String>,
@@ -117,8 +122,47 @@ pub struct Auth {
     pub parameters: Vec<AuthParam>,
     pub base_url: Option<Located<String>>,
     pub body: Option<Located<serde_json::Map<String, Value>>>,
-    pub descope: Option<Descope>,
+    /// Where a credential comes from, besides templates over `env`.
+    pub source: Option<Source>,
     pub loc: Loc,
+}
+
+/// A credential source: fetched lazily at run time, seen by auth templates
+/// under its [`Source::name`]. Adding one (OAuth2, a credential helper) is
+/// a new variant here, its raw form, and its module under `resolve`.
+#[derive(Debug)]
+pub enum Source {
+    Descope(Descope),
+}
+
+impl Source {
+    /// The name auth templates see the credential under (`descope.access_token`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Source::Descope(_) => "descope",
+        }
+    }
+
+    /// Every template of the source's settings, with where it is.
+    pub fn templates(&self) -> Vec<&Located<String>> {
+        match self {
+            Source::Descope(d) => {
+                let fields = [
+                    Some(&d.app_id),
+                    d.user_id.as_ref(),
+                    d.tenant_id.as_ref(),
+                    d.project_id.as_ref(),
+                    d.management_key.as_ref(),
+                    d.base_url.as_ref(),
+                ];
+                fields
+                    .into_iter()
+                    .flatten()
+                    .chain(d.scopes.iter().flatten())
+                    .collect()
+            }
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -133,6 +177,13 @@ pub struct AuthParam {
     pub value_loc: Loc,
     /// The spec opted out of the literal-credential check for this value.
     pub allow_literal: bool,
+}
+
+impl Descope {
+    /// Where settings the spec leaves out come from.
+    pub const PROJECT_ID_VAR: &str = "DESCOPE_PROJECT_ID";
+    pub const MANAGEMENT_KEY_VAR: &str = "DESCOPE_MANAGEMENT_KEY";
+    pub const BASE_URL_VAR: &str = "DESCOPE_BASE_URL";
 }
 
 /// Where to fetch an outbound-app token from Descope. Every field is a template.
@@ -164,6 +215,9 @@ pub struct Located<T> {
 pub struct Step {
     pub index: usize,
     pub id: Option<String>,
+    /// What the journal knows the step by: its `id`, else `<ACTION>`, or
+    /// `<ACTION>#n` for the n-th step using that action.
+    pub key: String,
     pub description: Option<String>,
     pub action: Located<String>,
     pub params: IndexMap<String, Located<Value>>,

@@ -1,7 +1,67 @@
 //! The spec files exactly as written: serde structs, no cross-checks yet.
+//! Mappings are read into [`Map`], which refuses a key written twice.
+
+use std::fmt;
+use std::marker::PhantomData;
 
 use indexmap::IndexMap;
+use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
+
+/// What serde says when a mapping holds a key twice; the loader turns it
+/// into a message naming both places.
+pub const DUPLICATE_KEY: &str = "duplicate key";
+
+/// A mapping in the spec's order that refuses a key written twice.
+#[derive(Debug)]
+pub struct Map<V>(pub IndexMap<String, V>);
+
+impl<V> Default for Map<V> {
+    fn default() -> Self {
+        Map(IndexMap::new())
+    }
+}
+
+impl<V> IntoIterator for Map<V> {
+    type Item = (String, V);
+    type IntoIter = indexmap::map::IntoIter<String, V>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl<V> std::ops::Deref for Map<V> {
+    type Target = IndexMap<String, V>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for Map<V> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit<V>(PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for Visit<V> {
+            type Value = Map<V>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a mapping")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Map<V>, A::Error> {
+                let mut map = IndexMap::new();
+                while let Some(key) = access.next_key::<String>()? {
+                    if map.contains_key(&key) {
+                        return Err(serde::de::Error::custom(format!(
+                            "{DUPLICATE_KEY} `{key}`"
+                        )));
+                    }
+                    let value = access.next_value()?;
+                    map.insert(key, value);
+                }
+                Ok(Map(map))
+            }
+        }
+        deserializer.deserialize_map(Visit(PhantomData))
+    }
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -10,11 +70,11 @@ pub struct File {
     #[serde(default)]
     pub include: Vec<String>,
     #[serde(default)]
-    pub apps: IndexMap<String, App>,
+    pub apps: Map<App>,
     #[serde(default)]
-    pub auth: IndexMap<String, Auth>,
+    pub auth: Map<Auth>,
     #[serde(default)]
-    pub vars: IndexMap<String, serde_yaml::Value>,
+    pub vars: Map<serde_yaml::Value>,
     #[serde(default)]
     pub steps: Vec<Step>,
 }
@@ -26,9 +86,9 @@ pub struct App {
     pub description: Option<String>,
     pub base_url: String,
     #[serde(default)]
-    pub headers: IndexMap<String, String>,
+    pub headers: Map<String>,
     #[serde(default)]
-    pub actions: IndexMap<String, Action>,
+    pub actions: Map<Action>,
     /// `10s`, or `{connect: 2s, request: 30s}`.
     #[serde(default)]
     pub timeout: Option<serde_yaml::Value>,
@@ -87,7 +147,7 @@ pub struct Action {
     pub method: Method,
     pub path: String,
     #[serde(default)]
-    pub params: IndexMap<String, Param>,
+    pub params: Map<Param>,
     #[serde(default)]
     pub body_format: BodyFormat,
 }
@@ -144,7 +204,7 @@ pub struct Auth {
     #[serde(default)]
     pub base_url: Option<String>,
     #[serde(default)]
-    pub body: Option<IndexMap<String, serde_yaml::Value>>,
+    pub body: Option<Map<serde_yaml::Value>>,
     #[serde(default)]
     pub descope: Option<Descope>,
 }
@@ -188,7 +248,7 @@ pub struct Step {
     pub description: Option<String>,
     pub action: String,
     #[serde(default)]
-    pub params: IndexMap<String, serde_yaml::Value>,
+    pub params: Map<serde_yaml::Value>,
     #[serde(default)]
     pub auth: Option<Auth>,
     #[serde(default)]

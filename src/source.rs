@@ -1,10 +1,12 @@
-//! Line and column of every node of a YAML document, by YAML path.
+//! The text of every spec file read, and the line and column of its nodes.
 //!
-//! serde gives positions only for its own errors; the checks that run on the
-//! model later still need to point at the line, so the document is indexed
-//! once, from the parser's events.
+//! Positions are found lazily: only a diagnostic needs one, so a file that
+//! loads cleanly is parsed once (by serde) and never indexed. The index is
+//! built from `yaml-rust2`'s events, keyed by YAML path
+//! (`steps[1].params.title`; the root is the empty string).
 
 use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::Marker;
@@ -12,12 +14,64 @@ use yaml_rust2::scanner::Marker;
 /// A 1-based line and column.
 pub type LineCol = (usize, usize);
 
-/// Positions (1-based line, column) of keys and values, keyed by YAML path
-/// (`steps[1].params.title`, root is the empty string).
+/// One file's text, as read.
+pub struct File {
+    /// The file, as the user named it (relative paths stay relative).
+    pub name: String,
+    text: String,
+    /// Whether the file parsed as a spec (a mapping with `version`). Lines
+    /// of other files are never shown: an included `.env` must not print.
+    is_spec: bool,
+    positions: OnceLock<Positions>,
+}
+
+impl std::fmt::Debug for File {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "File({})", self.name)
+    }
+}
+
+impl File {
+    pub fn new(name: impl Into<String>, text: String, is_spec: bool) -> Arc<File> {
+        Arc::new(File {
+            name: name.into(),
+            text,
+            is_spec,
+            positions: OnceLock::new(),
+        })
+    }
+
+    /// A file known only by name (the command line, a file that could not be read).
+    pub fn named(name: impl Into<String>) -> Arc<File> {
+        File::new(name, String::new(), false)
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub fn is_spec(&self) -> bool {
+        self.is_spec
+    }
+
+    pub fn positions(&self) -> &Positions {
+        self.positions.get_or_init(|| Positions::index(&self.text))
+    }
+
+    /// Line `n` (1-based), if this file's lines may be shown.
+    pub fn line(&self, n: usize) -> Option<&str> {
+        if !self.is_spec || n == 0 {
+            return None;
+        }
+        self.text.lines().nth(n - 1)
+    }
+}
+
+/// Positions of keys and values by YAML path.
 #[derive(Debug, Default)]
 pub struct Positions {
-    values: HashMap<String, (usize, usize)>,
-    keys: HashMap<String, (usize, usize)>,
+    values: HashMap<String, LineCol>,
+    keys: HashMap<String, LineCol>,
     /// Keys written twice in one mapping: (path, first position, second position).
     pub duplicates: Vec<(String, LineCol, LineCol)>,
 }
@@ -35,14 +89,28 @@ impl Positions {
     }
 
     /// Where the value at `path` starts.
-    pub fn value(&self, path: &str) -> Option<(usize, usize)> {
+    pub fn value(&self, path: &str) -> Option<LineCol> {
         self.values.get(path).copied()
     }
 
     /// Where the key of the mapping entry at `path` is, else its value.
-    pub fn key(&self, path: &str) -> Option<(usize, usize)> {
+    pub fn key(&self, path: &str) -> Option<LineCol> {
         self.keys.get(path).copied().or_else(|| self.value(path))
     }
+}
+
+/// `parent.key`, or `key` at the root.
+pub fn child(parent: &str, key: &str) -> String {
+    if parent.is_empty() {
+        key.to_string()
+    } else {
+        format!("{parent}.{key}")
+    }
+}
+
+/// `parent[index]`.
+pub fn item(parent: &str, index: usize) -> String {
+    format!("{parent}[{index}]")
 }
 
 enum Frame {
@@ -53,7 +121,7 @@ enum Frame {
     Map {
         path: String,
         key: Option<String>,
-        seen: HashMap<String, (usize, usize)>,
+        seen: HashMap<String, LineCol>,
         /// Block mappings are reported at their `:`; the first key is where they start.
         first: bool,
     },
@@ -65,21 +133,9 @@ struct Builder {
     positions: Positions,
 }
 
-pub fn child(parent: &str, key: &str) -> String {
-    if parent.is_empty() {
-        key.to_string()
-    } else {
-        format!("{parent}.{key}")
-    }
-}
-
-pub fn item(parent: &str, index: usize) -> String {
-    format!("{parent}[{index}]")
-}
-
 impl Builder {
     /// The path of the node that starts now, or `None` when it is a map key.
-    fn next_path(&mut self, scalar: Option<&str>, mark: (usize, usize)) -> Option<String> {
+    fn next_path(&mut self, scalar: Option<&str>, mark: LineCol) -> Option<String> {
         match self.stack.last_mut() {
             None => Some(String::new()),
             Some(Frame::Seq { path, next }) => {
@@ -112,6 +168,21 @@ impl Builder {
             },
         }
     }
+
+    fn open(&mut self, seq: bool, mark: LineCol) {
+        let path = self.next_path(None, mark).unwrap_or_default();
+        self.positions.values.insert(path.clone(), mark);
+        self.stack.push(if seq {
+            Frame::Seq { path, next: 0 }
+        } else {
+            Frame::Map {
+                path,
+                key: None,
+                seen: HashMap::new(),
+                first: true,
+            }
+        });
+    }
 }
 
 impl MarkedEventReceiver for Builder {
@@ -128,21 +199,8 @@ impl MarkedEventReceiver for Builder {
                     self.positions.values.insert(path, mark);
                 }
             }
-            Event::SequenceStart(..) => {
-                let path = self.next_path(None, mark).unwrap_or_default();
-                self.positions.values.insert(path.clone(), mark);
-                self.stack.push(Frame::Seq { path, next: 0 });
-            }
-            Event::MappingStart(..) => {
-                let path = self.next_path(None, mark).unwrap_or_default();
-                self.positions.values.insert(path.clone(), mark);
-                self.stack.push(Frame::Map {
-                    path,
-                    key: None,
-                    seen: HashMap::new(),
-                    first: true,
-                });
-            }
+            Event::SequenceStart(..) => self.open(true, mark),
+            Event::MappingStart(..) => self.open(false, mark),
             Event::SequenceEnd | Event::MappingEnd => {
                 self.stack.pop();
             }
@@ -170,5 +228,13 @@ mod tests {
     fn finds_keys_written_twice() {
         let p = Positions::index("vars:\n  a: 1\n  a: 2\n");
         assert_eq!(p.duplicates, vec![("vars.a".to_string(), (2, 3), (3, 3))]);
+    }
+
+    #[test]
+    fn lines_of_files_that_are_not_specs_are_never_shown() {
+        let env = File::new(".env", "TOKEN=abc".into(), false);
+        assert_eq!(env.line(1), None);
+        let spec = File::new("s.yaml", "version: 1\nvars: {}".into(), true);
+        assert_eq!(spec.line(2), Some("vars: {}"));
     }
 }

@@ -1,85 +1,18 @@
-//! The one HTTP seam: a client per run, requests sent with redirects
-//! followed by hand (so auth never follows one to another origin), and
-//! responses read within a size cap.
+//! Sending one request: redirects followed by hand (so auth never follows
+//! one to another origin, and a body carrying credentials is never sent
+//! there), and the response read within its size cap.
 
-use std::collections::{BTreeMap, HashMap};
-use std::net::SocketAddr;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::http::{self, TooLarge};
 use crate::render::Request;
 use crate::spec::Method;
+use crate::units::show;
 
 const MAX_REDIRECTS: usize = 10;
-pub const MAX_BODY: usize = 16 * 1024 * 1024;
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Whether this process has sent any request yet: what decides between exit
-/// codes 1 and 2 when the run must stop abruptly.
-pub static SENT_ANY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-use crate::spec::duration::show;
-
-/// How the run's clients are built: one per distinct connect timeout
-/// (in practice one), each reused across steps.
-pub struct Clients {
-    resolve: Vec<(String, SocketAddr)>,
-    roots: Vec<reqwest::Certificate>,
-    insecure: bool,
-    built: HashMap<Duration, reqwest::Client>,
-}
-
-impl Clients {
-    pub fn new(
-        resolve: &[(String, SocketAddr)],
-        cacerts: &[Vec<u8>],
-        insecure: bool,
-    ) -> Result<Clients, String> {
-        let roots = cacerts
-            .iter()
-            .map(|pem| {
-                reqwest::Certificate::from_pem_bundle(pem)
-                    .map_err(|e| format!("cannot read the CA certificate: {e}"))
-            })
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .flatten()
-            .collect();
-        Ok(Clients {
-            resolve: resolve.to_vec(),
-            roots,
-            insecure,
-            built: HashMap::new(),
-        })
-    }
-
-    /// The client for `connect_timeout`: proxies from `HTTPS_PROXY`/`NO_PROXY`,
-    /// `--resolve` overrides, extra CAs, and no automatic redirects.
-    pub fn get(&mut self, connect_timeout: Duration) -> Result<&reqwest::Client, String> {
-        if !self.built.contains_key(&connect_timeout) {
-            let mut builder = reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .connect_timeout(connect_timeout)
-                .user_agent(crate::render::user_agent());
-            for (host, addr) in &self.resolve {
-                builder = builder.resolve(host, *addr);
-            }
-            for root in &self.roots {
-                builder = builder.add_root_certificate(root.clone());
-            }
-            if self.insecure {
-                builder = builder.danger_accept_invalid_certs(true);
-            }
-            let client = builder
-                .build()
-                .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-            self.built.insert(connect_timeout, client);
-        }
-        Ok(&self.built[&connect_timeout])
-    }
-}
 
 /// The limits one request is sent under.
 #[derive(Debug, Clone, Copy)]
@@ -91,7 +24,7 @@ pub struct Limits {
 
 /// Why a request got no usable response.
 #[derive(Debug)]
-pub enum Failure {
+pub enum Transport {
     /// It never reached the server: any method may be tried again.
     NotSent(String),
     /// It may have reached the server.
@@ -100,10 +33,10 @@ pub enum Failure {
     Final(String),
 }
 
-impl Failure {
+impl Transport {
     pub fn message(&self) -> &str {
         match self {
-            Failure::NotSent(m) | Failure::MaybeSent(m) | Failure::Final(m) => m,
+            Transport::NotSent(m) | Transport::MaybeSent(m) | Transport::Final(m) => m,
         }
     }
 }
@@ -140,9 +73,9 @@ pub async fn send(
     client: &reqwest::Client,
     request: &Request,
     limits: Limits,
-) -> Result<Response, Failure> {
+) -> Result<Response, Transport> {
     let mut url =
-        url::Url::parse(&request.url).map_err(|e| Failure::Final(format!("invalid URL: {e}")))?;
+        url::Url::parse(&request.url).map_err(|e| Transport::Final(format!("invalid URL: {e}")))?;
     let started = std::time::Instant::now();
     let mut verb = method(request.method);
     let mut headers = request.headers.clone();
@@ -157,7 +90,7 @@ pub async fn send(
         if let Some(bytes) = &body {
             builder = builder.body(bytes.clone());
         }
-        SENT_ANY.store(true, std::sync::atomic::Ordering::Relaxed);
+        http::mark_sent();
         let response = builder.send().await.map_err(|e| failure(&e, limits))?;
         let status = response.status();
         let location = response
@@ -169,12 +102,12 @@ pub async fn send(
             return read(response, limits).await;
         };
         let next = url.join(&location).map_err(|_| {
-            Failure::Final(format!(
+            Transport::Final(format!(
                 "the server redirected ({status}) to an invalid location"
             ))
         })?;
         if url.scheme() == "https" && next.scheme() == "http" {
-            return Err(Failure::Final(format!(
+            return Err(Transport::Final(format!(
                 "refused a redirect ({status}) from https to plain http"
             )));
         }
@@ -191,7 +124,7 @@ pub async fn send(
         if !same_origin(&origin, &next) {
             // Credentials stay with the origin they were meant for.
             if body.is_some() && request.body_carries_auth {
-                return Err(Failure::Final(format!(
+                return Err(Transport::Final(format!(
                     "refused to send a body carrying credentials (auth `body`) to another origin ({status} to `{}`)",
                     next.host_str().unwrap_or_default()
                 )));
@@ -219,12 +152,12 @@ pub async fn send(
             url = next;
         }
     }
-    Err(Failure::Final(format!(
+    Err(Transport::Final(format!(
         "more than {MAX_REDIRECTS} redirects"
     )))
 }
 
-async fn read(mut response: reqwest::Response, limits: Limits) -> Result<Response, Failure> {
+async fn read(mut response: reqwest::Response, limits: Limits) -> Result<Response, Transport> {
     let status = response.status();
     let mut headers = BTreeMap::new();
     for (name, value) in response.headers() {
@@ -237,19 +170,11 @@ async fn read(mut response: reqwest::Response, limits: Limits) -> Result<Respons
             })
             .or_insert(value);
     }
-    let mut bytes = Vec::new();
-    if response
-        .content_length()
-        .is_some_and(|n| n > limits.max_body as u64)
-    {
-        return Err(too_large(status, limits.max_body));
-    }
-    while let Some(chunk) = response.chunk().await.map_err(|e| failure(&e, limits))? {
-        if bytes.len() + chunk.len() > limits.max_body {
-            return Err(too_large(status, limits.max_body));
-        }
-        bytes.extend_from_slice(&chunk);
-    }
+    let bytes = match http::read_capped(&mut response, limits.max_body).await {
+        Ok(bytes) => bytes,
+        Err(Ok(too_large)) => return Err(too_large_failure(status, &too_large)),
+        Err(Err(e)) => return Err(failure(&e, limits)),
+    };
     let is_json = headers
         .get("content-type")
         .is_some_and(|ct| ct.contains("json"));
@@ -267,73 +192,29 @@ async fn read(mut response: reqwest::Response, limits: Limits) -> Result<Respons
     })
 }
 
-fn too_large(status: reqwest::StatusCode, max: usize) -> Failure {
-    let size = if max >= 1 << 20 && max.is_multiple_of(1 << 20) {
-        format!("{} MiB", max >> 20)
-    } else {
-        format!("{max} bytes")
-    };
-    Failure::Final(format!(
-        "the response ({status}) is larger than {size}; raise `--max-response-size` if it is expected"
+fn too_large_failure(status: reqwest::StatusCode, too_large: &TooLarge) -> Transport {
+    Transport::Final(format!(
+        "the response ({status}) is larger than {}; raise `--max-response-size` if it is expected",
+        too_large.size()
     ))
 }
 
 /// Classifies a transport error and says which limit, if any, was hit.
-fn failure(e: &reqwest::Error, limits: Limits) -> Failure {
+fn failure(e: &reqwest::Error, limits: Limits) -> Transport {
     if e.is_timeout() && e.is_connect() {
-        return Failure::NotSent(format!(
+        return Transport::NotSent(format!(
             "connecting timed out after {} (the connect timeout; set `timeout: {{connect: ...}}` or `--connect-timeout`)",
             show(limits.connect)
         ));
     }
     if e.is_timeout() {
-        return Failure::MaybeSent(format!(
+        return Transport::MaybeSent(format!(
             "no complete response within {} (the request timeout; set `timeout:` or `--timeout`)",
             show(limits.request)
         ));
     }
     if e.is_connect() {
-        return Failure::NotSent(describe(e));
+        return Transport::NotSent(http::describe(e));
     }
-    Failure::MaybeSent(describe(e))
-}
-
-/// A transport error in words, without the URL (which may hold a secret).
-pub fn describe(e: &reqwest::Error) -> String {
-    let what = if e.is_timeout() {
-        "the request timed out"
-    } else if e.is_connect() {
-        "cannot connect"
-    } else if e.is_body() || e.is_decode() {
-        "the response broke off"
-    } else {
-        "the request failed"
-    };
-    let chain = error_chain(e);
-    if chain.is_empty() {
-        what.to_string()
-    } else {
-        format!("{what}: {chain}")
-    }
-}
-
-/// The innermost cause of an error, in words, without reqwest's URL-bearing
-/// top line or the OS error number.
-pub fn error_chain(e: &reqwest::Error) -> String {
-    let mut innermost = None;
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        innermost = Some(s.to_string());
-        source = s.source();
-    }
-    let text = innermost.unwrap_or_default();
-    let text = match text.find(" (os error") {
-        Some(at) => text[..at].to_string(),
-        None => text,
-    };
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => text,
-    }
+    Transport::MaybeSent(http::describe(e))
 }

@@ -2,26 +2,35 @@
 //! environment, and rendered against a [`Scope`].
 //!
 //! The environment is locked down: strict undefined, no loader (so no file
-//! can be read), no `debug`, and a fuel budget against runaway loops.
+//! can be read), no `debug`, a fuel budget against runaway loops, bounds on
+//! the size and depth of values (see [`limits`]), and a watchdog for the
+//! work fuel cannot meter (see [`watchdog`]). Filters and tests are checked
+//! when a template is compiled, so an unknown one fails validation rather
+//! than a run halfway.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+mod lexicon;
+mod limits;
+mod scope;
+pub mod watchdog;
+
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
-use minijinja::value::{Enumerator, Object, Value as JValue};
-use minijinja::{Environment, ErrorKind, UndefinedBehavior};
+use minijinja::value::Value as JValue;
+use minijinja::{Environment, ErrorKind, State, UndefinedBehavior};
 use serde_json::Value;
+
+pub use lexicon::Lexicon;
+pub use scope::{EnvObject, Leaves, Live, Scope};
 
 /// The fuel one render may burn: plenty for real templates, a stop for `range(10**9)`.
 const FUEL: u64 = 50_000;
-/// How deeply a template's value may nest before printing or converting it,
-/// which recurse, could exhaust the stack.
-const MAX_DEPTH: usize = 128;
-/// How many items and string bytes a template's value may hold when it is
-/// printed or converted: `[0] * 100000000` is cheap to make, not to print.
-const MAX_ITEMS: usize = 1_000_000;
-const MAX_BYTES: usize = 16 << 20;
 const CAPTURE: &str = "__runner_value";
+/// The context name that tells the status functions whether the run failed.
+pub const FAILED: &str = "__runner_failed";
+/// Functions that only make sense in a step's `if`.
+pub const STATUS_FUNCTIONS: &[&str] = &["success", "failure", "always"];
 
 /// What a template refers to, found statically.
 #[derive(Debug, Default, Clone)]
@@ -30,9 +39,11 @@ pub struct Refs {
     pub env: BTreeSet<String>,
     /// `vars.NAME` lookups.
     pub vars: BTreeSet<String>,
+    /// `inputs.NAME` lookups.
+    pub inputs: BTreeSet<String>,
     /// `steps.ID` (with the attribute after it, when there is one).
     pub steps: Vec<(String, Option<String>)>,
-    /// Top-level names other than `env`, `vars`, `steps`.
+    /// Top-level names other than `env`, `vars`, `inputs`, `steps`.
     pub other: BTreeSet<String>,
     /// The template subscripts a root (`env[name]`) so not every name is known.
     pub dynamic: BTreeSet<String>,
@@ -42,6 +53,22 @@ impl Refs {
     pub fn uses_steps(&self) -> bool {
         !self.steps.is_empty() || self.dynamic.contains("steps")
     }
+
+    /// Whether the template reads any of `names` at the top level.
+    pub fn uses_any(&self, names: &[&str]) -> bool {
+        names.iter().any(|n| self.other.contains(*n))
+    }
+
+    fn merge(&mut self, other: &Refs) {
+        self.env.extend(other.env.iter().cloned());
+        self.vars.extend(other.vars.iter().cloned());
+        self.inputs.extend(other.inputs.iter().cloned());
+        self.steps.extend(other.steps.iter().cloned());
+        self.other.extend(other.other.iter().cloned());
+        self.dynamic.extend(other.dynamic.iter().cloned());
+        self.steps.sort();
+        self.steps.dedup();
+    }
 }
 
 struct Compiled {
@@ -49,6 +76,7 @@ struct Compiled {
     /// The string is exactly one `{{ expression }}`: keep the value's type.
     whole: bool,
     refs: Refs,
+    lexicon: Lexicon,
 }
 
 /// A template failed to compile or render; the caller adds the location.
@@ -75,68 +103,36 @@ impl From<minijinja::Error> for TemplateError {
     }
 }
 
-/// Fails for values nested more than [`MAX_DEPTH`] deep or larger than
-/// [`MAX_ITEMS`] / [`MAX_BYTES`], without recursing and without walking
-/// more than the budget.
-fn check_depth(value: &JValue) -> Result<(), minijinja::Error> {
-    use minijinja::value::ValueKind;
-    let too_big = || {
-        minijinja::Error::new(
-            ErrorKind::InvalidOperation,
-            format!(
-                "value too large (more than {MAX_ITEMS} items or {} MiB)",
-                MAX_BYTES >> 20
-            ),
-        )
-    };
-    let mut items = 0usize;
-    let mut bytes = 0usize;
-    let mut stack = vec![(value.clone(), 0usize)];
-    while let Some((v, depth)) = stack.pop() {
-        if depth > MAX_DEPTH {
-            return Err(minijinja::Error::new(
-                ErrorKind::InvalidOperation,
-                format!("value nested more than {MAX_DEPTH} levels deep"),
-            ));
-        }
-        items += 1;
-        if let Some(s) = v.as_str() {
-            bytes += s.len();
-        }
-        if items > MAX_ITEMS || bytes > MAX_BYTES {
-            return Err(too_big());
-        }
-        let kind = v.kind();
-        if matches!(kind, ValueKind::Seq | ValueKind::Iterable | ValueKind::Map) {
-            if v.len().is_some_and(|n| n > MAX_ITEMS - items) {
-                return Err(too_big());
-            }
-            // Objects that cannot be listed (`env`) are leaves.
-            for item in v.try_iter().into_iter().flatten() {
-                let child = if kind == ValueKind::Map {
-                    v.get_item(&item)?
-                } else {
-                    item
-                };
-                stack.push((child, depth + 1));
-                if stack.len() > MAX_ITEMS {
-                    return Err(too_big());
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
 /// `{{ (user ~ ":" ~ pass) | b64encode }}`, for `Basic` auth headers.
 fn b64encode(value: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(value)
 }
 
+fn failed(state: &State) -> bool {
+    state.lookup(FAILED).is_some_and(|v| v.is_true())
+}
+
+/// Common filters and tests, for suggestions only (minijinja cannot list
+/// its own).
+const KNOWN_FILTERS: &[&str] = &[
+    "abs", "attr", "b64encode", "batch", "bool", "capitalize", "count", "default", "dictsort",
+    "escape", "first", "float", "groupby", "indent", "int", "items", "join", "last", "length",
+    "lines", "list", "lower", "map", "max", "min", "pprint", "reject", "rejectattr", "replace",
+    "reverse", "round", "select", "selectattr", "slice", "sort", "split", "string", "sum", "title",
+    "tojson", "trim", "unique", "upper", "urlencode", "urlencode_component",
+];
+const KNOWN_TESTS: &[&str] = &[
+    "defined", "divisibleby", "endingwith", "eq", "even", "false", "filter", "float", "ge", "gt",
+    "in", "integer", "iterable", "le", "lower", "lt", "mapping", "ne", "none", "number", "odd",
+    "safe", "sameas", "sequence", "startingwith", "string", "test", "true", "undefined", "upper",
+];
+
 pub struct Templates {
     env: Environment<'static>,
     compiled: HashMap<String, Compiled>,
+    /// Filter and test names already probed: whether each exists.
+    probed: Mutex<HashMap<(bool, String), bool>>,
 }
 
 impl Default for Templates {
@@ -157,7 +153,7 @@ pub fn is_template(s: &str) -> bool {
 }
 
 /// The expression of a string that is exactly one `{{ expression }}`.
-fn whole_expression(s: &str) -> Option<&str> {
+pub fn whole_expression(s: &str) -> Option<&str> {
     let inner = s.trim().strip_prefix("{{")?.strip_suffix("}}")?;
     if inner.contains("{{") || inner.contains("}}") || inner.contains("{%") || inner.contains("{#")
     {
@@ -180,24 +176,29 @@ impl Templates {
         env.add_filter(
             "tojson",
             |value: &JValue, indent: Option<JValue>, kwargs: minijinja::value::Kwargs| {
-                check_depth(value)?;
+                limits::check(value)?;
                 minijinja::filters::tojson(value, indent, kwargs)
             },
         );
         env.set_formatter(|out, state, value| {
-            check_depth(value)?;
+            limits::check(value)?;
             minijinja::escape_formatter(out, state, value)
         });
         env.add_filter("urlencode_component", |s: &str| {
-            crate::url::encode_component(s)
+            crate::http::encode::encode_component(s)
         });
+        env.add_function("success", |state: &State| !failed(state));
+        env.add_function("failure", |state: &State| failed(state));
+        env.add_function("always", |_: &State| true);
         Templates {
             env,
             compiled: HashMap::new(),
+            probed: Mutex::default(),
         }
     }
 
-    /// Compiles `source` (once, however often it occurs) and returns what it refers to.
+    /// Compiles `source` (once, however often it occurs) and returns what it
+    /// refers to. Unknown filters and tests are errors here.
     pub fn add(&mut self, source: &str) -> Result<Refs, TemplateError> {
         if !is_template(source) {
             return Ok(Refs::default());
@@ -206,7 +207,7 @@ impl Templates {
             return Ok(c.refs.clone());
         }
         // Compiling folds constants, which can be as slow as rendering.
-        let _watched = super::watchdog::Rendering::start();
+        let _watched = watchdog::Rendering::start();
         let name = format!("t{}", self.compiled.len());
         let (whole, body) = match whole_expression(source) {
             Some(expr) => (true, format!("{{% set {CAPTURE} = ({expr}) %}}")),
@@ -217,22 +218,84 @@ impl Templates {
         let refs = refs_of(
             &template.undeclared_variables(true),
             &template.undeclared_variables(false),
-            source,
         );
+        let lexicon = lexicon::scan(source);
+        for filter in &lexicon.filters {
+            if !self.exists(false, filter) {
+                let help = crate::error::did_you_mean(filter, KNOWN_FILTERS.iter().copied())
+                    .map(|h| format!(" ({h})"))
+                    .unwrap_or_default();
+                return Err(TemplateError(format!("unknown filter `{filter}`{help}")));
+            }
+        }
+        for test in &lexicon.tests {
+            if !self.exists(true, test) {
+                let help = crate::error::did_you_mean(test, KNOWN_TESTS.iter().copied())
+                    .map(|h| format!(" ({h})"))
+                    .unwrap_or_default();
+                return Err(TemplateError(format!("unknown test `{test}`{help}")));
+            }
+        }
         self.compiled.insert(
             source.to_string(),
             Compiled {
                 name,
                 whole,
                 refs: refs.clone(),
+                lexicon,
             },
         );
         Ok(refs)
     }
 
+    /// Whether the environment has the filter (or, with `test`, the test)
+    /// `name`: probed by rendering one use of it.
+    fn exists(&self, test: bool, name: &str) -> bool {
+        let key = (test, name.to_string());
+        if let Some(known) = self
+            .probed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
+            return *known;
+        }
+        let valid_name = name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        let probe = if test {
+            format!("{{{{ none is {name} }}}}")
+        } else {
+            format!("{{{{ none | {name} }}}}")
+        };
+        let unknown = if test {
+            ErrorKind::UnknownTest
+        } else {
+            ErrorKind::UnknownFilter
+        };
+        let known = valid_name
+            && match self.env.render_str(&probe, ()) {
+                Ok(_) => true,
+                Err(e) => e.kind() != unknown,
+            };
+        self.probed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, known);
+        known
+    }
+
     /// What `source` refers to; `None` for plain strings.
     pub fn refs(&self, source: &str) -> Option<&Refs> {
         self.compiled.get(source).map(|c| &c.refs)
+    }
+
+    /// Literal text of `source`: outside its tags and its string literals
+    /// (all of it, for a plain string).
+    pub fn literals(&self, source: &str) -> Vec<String> {
+        match self.compiled.get(source) {
+            Some(c) => c.lexicon.literals.clone(),
+            None if is_template(source) => lexicon::scan(source).literals,
+            None => vec![source.to_string()],
+        }
     }
 
     /// Renders one string. Plain strings come back as they are; a whole
@@ -241,7 +304,7 @@ impl Templates {
         let Some(compiled) = self.compiled.get(source) else {
             return Ok(Value::String(source.to_string()));
         };
-        let _watched = super::watchdog::Rendering::start();
+        let _watched = watchdog::Rendering::start();
         let template = self.env.get_template(&compiled.name)?;
         let ctx = scope.context();
         if compiled.whole {
@@ -251,7 +314,7 @@ impl Templates {
                 .lookup(CAPTURE)
                 .filter(|v| !v.is_undefined())
                 .ok_or_else(|| TemplateError("undefined value".to_string()))?;
-            check_depth(&value)?;
+            limits::check(&value)?;
             serde_json::to_value(&value)
                 .map_err(|e| TemplateError(format!("value cannot be used as JSON: {e}")))
         } else {
@@ -283,11 +346,7 @@ impl Templates {
         let mut refs = Refs::default();
         visit_strings(value, &mut |s| {
             if let Some(r) = self.refs(s) {
-                refs.env.extend(r.env.iter().cloned());
-                refs.vars.extend(r.vars.iter().cloned());
-                refs.steps.extend(r.steps.iter().cloned());
-                refs.other.extend(r.other.iter().cloned());
-                refs.dynamic.extend(r.dynamic.iter().cloned());
+                refs.merge(r);
             }
         });
         refs
@@ -306,11 +365,10 @@ pub fn visit_strings(value: &Value, f: &mut impl FnMut(&str)) {
 fn refs_of(
     nested: &std::collections::HashSet<String>,
     top: &std::collections::HashSet<String>,
-    _source: &str,
 ) -> Refs {
     let mut refs = Refs::default();
     for name in top {
-        if !matches!(name.as_str(), "env" | "vars" | "steps") {
+        if !matches!(name.as_str(), "env" | "vars" | "steps" | "inputs") {
             refs.other.insert(name.clone());
         }
     }
@@ -326,10 +384,13 @@ fn refs_of(
             ("vars", Some(name)) => {
                 refs.vars.insert(name.to_string());
             }
+            ("inputs", Some(name)) => {
+                refs.inputs.insert(name.to_string());
+            }
             ("steps", Some(id)) => refs
                 .steps
                 .push((id.to_string(), second.map(str::to_string))),
-            ("env" | "vars" | "steps", None) => {
+            ("env" | "vars" | "steps" | "inputs", None) => {
                 refs.dynamic.insert(root.to_string());
             }
             _ => {}
@@ -340,132 +401,26 @@ fn refs_of(
     refs
 }
 
-/// The process environment as templates see it: looked up by name only
-/// (never listed, so `{{ env }}` cannot dump it), recording what was read so
-/// the values used in auth can be registered as secrets.
-pub struct EnvObject {
-    vars: Arc<BTreeMap<String, String>>,
-    used: Mutex<BTreeSet<String>>,
-    /// What an unset variable reads as (plan's secret placeholder), if anything.
-    fallback: Option<&'static str>,
-}
-
-impl fmt::Debug for EnvObject {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<environment>")
-    }
-}
-
-impl Object for EnvObject {
-    fn get_value(self: &Arc<Self>, key: &JValue) -> Option<JValue> {
-        let name = key.as_str()?;
-        let Some(value) = self.vars.get(name) else {
-            return self.fallback.map(JValue::from);
-        };
-        self.used
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(name.to_string());
-        Some(JValue::from(value.as_str()))
-    }
-
-    fn enumerate(self: &Arc<Self>) -> Enumerator {
-        Enumerator::NonEnumerable
-    }
-
-    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result
-    where
-        Self: Sized + 'static,
-    {
-        f.write_str("<environment>")
-    }
-}
-
 /// A JSON value as templates see it.
-pub fn to_template_value(value: &Value) -> JValue {
+pub fn to_value(value: &Value) -> JValue {
     JValue::from(minijinja::value::Serde(value))
-}
-
-/// What templates can see: `env`, `vars`, `steps` and, inside auth that
-/// fetches from Descope, `descope`.
-pub struct Scope {
-    env: Arc<EnvObject>,
-    vars: JValue,
-    steps: JValue,
-    descope: Option<JValue>,
-}
-
-impl Scope {
-    pub fn new(env: Arc<BTreeMap<String, String>>, vars: &Value, steps: &Value) -> Self {
-        Scope::from_values(env, to_template_value(vars), to_template_value(steps))
-    }
-
-    /// A scope from values already converted (see [`to_template_value`]),
-    /// so a run converts each response once, not once per later step.
-    pub fn from_values(env: Arc<BTreeMap<String, String>>, vars: JValue, steps: JValue) -> Self {
-        Scope {
-            env: Arc::new(EnvObject {
-                vars: env,
-                used: Mutex::default(),
-                fallback: None,
-            }),
-            vars,
-            steps,
-            descope: None,
-        }
-    }
-
-    /// The same scope with fresh env tracking and a `descope` value; with a
-    /// `fallback`, unset env variables read as it (plan's secret placeholder).
-    pub fn for_auth(&self, descope: Option<&Value>, fallback: Option<&'static str>) -> Scope {
-        Scope {
-            env: Arc::new(EnvObject {
-                vars: self.env.vars.clone(),
-                used: Mutex::default(),
-                fallback,
-            }),
-            vars: self.vars.clone(),
-            steps: self.steps.clone(),
-            descope: descope.map(|d| JValue::from(minijinja::value::Serde(d))),
-        }
-    }
-
-    pub fn has_env(&self, name: &str) -> bool {
-        self.env.fallback.is_some() || self.env.vars.contains_key(name)
-    }
-
-    /// The env variables read through this scope so far.
-    pub fn env_used(&self) -> Vec<(String, String)> {
-        let used = self.env.used.lock().unwrap_or_else(|e| e.into_inner());
-        used.iter()
-            .filter_map(|k| Some((k.clone(), self.env.vars.get(k)?.clone())))
-            .collect()
-    }
-
-    fn context(&self) -> JValue {
-        let mut ctx = BTreeMap::new();
-        ctx.insert("env", JValue::from_dyn_object(self.env.clone()));
-        ctx.insert("vars", self.vars.clone());
-        ctx.insert("steps", self.steps.clone());
-        if let Some(d) = &self.descope {
-            ctx.insert("descope", d.clone());
-        }
-        JValue::from(ctx)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
 
     fn scope() -> Scope {
         let env = Arc::new(BTreeMap::from([("TOKEN".to_string(), "abc".to_string())]));
-        Scope::new(
-            env,
-            &json!({"labels": ["a", "b"], "owner": "me"}),
-            &json!({"issue": {"status": 201, "response": {"number": 42}}}),
-        )
+        Scope::new(env)
+            .with("vars", to_value(&json!({"labels": ["a", "b"], "owner": "me"})))
+            .with(
+                "steps",
+                to_value(&json!({"issue": {"status": 201, "response": {"number": 42}}})),
+            )
     }
 
     #[test]
@@ -497,20 +452,34 @@ mod tests {
     #[test]
     fn strict_undefined_and_refs() {
         let mut t = Templates::new();
-        let refs = t
-            .add("{{ env.TOKEN }}-{{ vars.nope }}-{{ steps.a.response.id }}")
-            .unwrap();
+        let src = "{{ env.TOKEN }}-{{ vars.nope }}-{{ steps.a.response.id }}-{{ inputs.x }}";
+        let refs = t.add(src).unwrap();
         assert_eq!(refs.env, BTreeSet::from(["TOKEN".to_string()]));
         assert_eq!(refs.vars, BTreeSet::from(["nope".to_string()]));
+        assert_eq!(refs.inputs, BTreeSet::from(["x".to_string()]));
         assert_eq!(
             refs.steps,
             vec![("a".to_string(), Some("response".to_string()))]
         );
-        let err = t.render(
-            "{{ env.TOKEN }}-{{ vars.nope }}-{{ steps.a.response.id }}",
-            &scope(),
-        );
+        let err = t.render(src, &scope());
         assert!(err.unwrap_err().0.contains("undefined"));
+    }
+
+    #[test]
+    fn unknown_filters_and_tests_fail_to_compile() {
+        let mut t = Templates::new();
+        let e = t.add("{{ x | shout }}").unwrap_err();
+        assert!(e.0.starts_with("unknown filter `shout`"), "{e}");
+        let e = t.add("{{ x | frobnicate }}").unwrap_err();
+        assert_eq!(e.0, "unknown filter `frobnicate`");
+        let e = t.add("{{ x | uper }}").unwrap_err();
+        assert_eq!(e.0, "unknown filter `uper` (did you mean `upper`?)");
+        let e = t.add("{% if x is oddd %}{% endif %}").unwrap_err();
+        assert!(e.0.starts_with("unknown test `oddd`"), "{e}");
+        let e = t.add("{{ xs | select('loud') | list }}").unwrap_err();
+        assert!(e.0.starts_with("unknown test `loud`"), "{e}");
+        assert!(t.add("{{ x | upper | b64encode | default('a') }}").is_ok());
+        assert!(t.add("{{ xs | select('odd') | map('upper') | list }}").is_ok());
     }
 
     #[test]
@@ -518,7 +487,7 @@ mod tests {
         let mut t = Templates::new();
         t.add("{{ env.TOKEN }}").unwrap();
         t.add("{{ env }}").unwrap();
-        let sc = scope().for_auth(None, None);
+        let sc = scope().fresh_env(None);
         assert_eq!(t.render("{{ env.TOKEN }}", &sc).unwrap(), json!("abc"));
         assert_eq!(
             sc.env_used(),
@@ -530,6 +499,34 @@ mod tests {
                 .to_string()
                 .contains("abc")
         );
+    }
+
+    #[test]
+    fn tracking_records_the_leaves_read() {
+        let mut t = Templates::new();
+        let src = "{{ steps.issue.response.number }}-{% for l in vars.labels %}{{ l }}{% endfor %}";
+        t.add(src).unwrap();
+        let (sc, leaves) = scope().tracking(&["steps", "vars"], None);
+        assert_eq!(t.render(src, &sc).unwrap(), json!("42-ab"));
+        let vars = leaves["vars"].lock().unwrap().clone();
+        assert_eq!(
+            vars,
+            vec![
+                ("labels".to_string(), "a".to_string()),
+                ("labels".to_string(), "b".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn status_functions() {
+        let mut t = Templates::new();
+        t.add("{{ failure() }}").unwrap();
+        let refs = t.add("{{ always() or success() }}").unwrap();
+        assert!(refs.uses_any(&["always"]));
+        let sc = scope().with(FAILED, JValue::from(true));
+        assert_eq!(t.render("{{ failure() }}", &sc).unwrap(), json!(true));
+        assert_eq!(t.render("{{ failure() }}", &scope()).unwrap(), json!(false));
     }
 
     #[test]

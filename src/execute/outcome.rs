@@ -1,0 +1,193 @@
+//! What a run produces, as data: each step's outcome (with a typed failure
+//! when it failed), the run's, the plan, and the interface through which a
+//! report hears about a run as it happens. Formatting is `report`'s.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::error::Loc;
+use crate::render::Request;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepStatus {
+    Ok,
+    Failed,
+    Skipped,
+}
+
+impl StepStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Ok => "ok",
+            StepStatus::Failed => "failed",
+            StepStatus::Skipped => "skipped",
+        }
+    }
+}
+
+/// Why a step failed, as machines see it (`error_kind` in JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// A template or a value failed.
+    Render,
+    /// A credential source failed.
+    Token,
+    /// Transport failed before the request left.
+    NotSent,
+    /// Transport failed after the request may have been received.
+    MaybeSent,
+    /// An unexpected HTTP status.
+    Status,
+    /// The journal could not be written, or forbids sending.
+    Journal,
+    /// A success criterion did not hold.
+    Assertion,
+    /// Polling ran out of time.
+    Timeout,
+}
+
+impl FailureKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Render => "render",
+            FailureKind::Token => "token",
+            FailureKind::NotSent => "not_sent",
+            FailureKind::MaybeSent => "maybe_sent",
+            FailureKind::Status => "status",
+            FailureKind::Journal => "journal",
+            FailureKind::Assertion => "assertion",
+            FailureKind::Timeout => "timeout",
+        }
+    }
+}
+
+/// A step failure: its kind, what happened, and where in the spec, when known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub kind: FailureKind,
+    pub message: String,
+    pub loc: Option<Loc>,
+}
+
+impl Failure {
+    pub fn new(kind: FailureKind, message: impl Into<String>) -> Failure {
+        Failure {
+            kind,
+            message: message.into(),
+            loc: None,
+        }
+    }
+
+    pub fn at(mut self, loc: Option<Loc>) -> Failure {
+        if self.loc.is_none() {
+            self.loc = loc;
+        }
+        self
+    }
+}
+
+/// One retry: which try comes next, why, and after how long.
+#[derive(Debug, Clone)]
+pub struct RetryNote {
+    pub attempt: u32,
+    pub of: u32,
+    pub reason: String,
+    pub wait: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct StepReport {
+    pub id: Option<String>,
+    /// The id, else `#N`.
+    pub name: String,
+    pub action: String,
+    pub status: StepStatus,
+    pub http_status: Option<u16>,
+    pub reason: Option<String>,
+    pub duration: Duration,
+    pub response: Option<Value>,
+    pub error: Option<Failure>,
+    /// Failed, but `continue_on_error` let the run go on.
+    pub continued: bool,
+    /// Done in an earlier run, per the journal: not sent again.
+    pub resumed: bool,
+    pub retries: Vec<RetryNote>,
+}
+
+impl StepReport {
+    pub fn new(step: &crate::check::Step, status: StepStatus) -> Self {
+        StepReport {
+            id: step.id.clone(),
+            name: step.name(),
+            action: step.action.name.clone(),
+            status,
+            http_status: None,
+            reason: None,
+            duration: Duration::ZERO,
+            response: None,
+            error: None,
+            continued: false,
+            resumed: false,
+            retries: Vec::new(),
+        }
+    }
+
+    pub fn fail(&mut self, failure: Failure) {
+        self.status = StepStatus::Failed;
+        self.error = Some(failure);
+    }
+}
+
+#[derive(Debug)]
+pub struct RunReport {
+    pub ok: bool,
+    pub steps: Vec<StepReport>,
+    pub duration: Duration,
+    /// Stopped by a signal: the exit code it calls for (130, 143).
+    pub interrupted: Option<u8>,
+}
+
+impl RunReport {
+    pub fn exit_code(&self) -> u8 {
+        match self.interrupted {
+            Some(code) => code,
+            None if self.ok => crate::error::exit::OK,
+            None => crate::error::exit::STEP_FAILED,
+        }
+    }
+}
+
+/// Hears about a run as it happens.
+pub trait Reporter {
+    fn step(&mut self, step: &StepReport);
+    fn warn(&mut self, message: &str);
+    /// A try failed and another follows after `note.wait`.
+    fn retry(&mut self, step: &str, note: &RetryNote) {
+        self.warn(&format!(
+            "{step}: try {} of {} in {}: {}",
+            note.attempt,
+            note.of,
+            crate::units::show(note.wait),
+            note.reason
+        ));
+    }
+}
+
+/// One step as `plan` shows it.
+#[derive(Debug)]
+pub struct PlannedStep {
+    pub name: String,
+    pub label: String,
+    pub action: String,
+    pub request: Request,
+    /// Params that wait for an earlier step's response.
+    pub deferred: Vec<String>,
+}
+
+/// What `plan` found: the requests, and what `apply` will still need.
+#[derive(Debug)]
+pub struct Plan {
+    pub steps: Vec<PlannedStep>,
+    pub warnings: Vec<String>,
+}

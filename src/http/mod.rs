@@ -1,0 +1,42 @@
+//! HTTP plumbing shared by every stage that talks to a server (steps and
+//! credential sources alike): client construction with the run's proxy,
+//! `--resolve` and TLS settings; header validity; reading a body within a
+//! size cap; transport errors in words; `Retry-After`; excerpts.
+//!
+//! Nothing here knows about specs or steps.
+
+mod client;
+pub mod encode;
+mod errors;
+pub mod header;
+mod read;
+
+use std::time::Duration;
+
+pub use client::{Clients, Config, ProxyPolicy};
+pub use errors::{describe, error_chain, excerpt, parse_retry_after};
+pub use read::{TooLarge, read_capped};
+
+/// The largest response body read unless `--max-response-size` says otherwise.
+pub const MAX_BODY: usize = 16 * 1024 * 1024;
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// `runner/<version>`: every request says who sends it.
+pub fn user_agent() -> String {
+    format!("runner/{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// Whether this process has sent any request yet: what decides between exit
+/// codes 1 and 2 when the run must stop abruptly.
+pub static SENT_ANY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Marks that a request is about to leave.
+pub fn mark_sent() {
+    SENT_ANY.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether any request has left this process.
+pub fn sent_any() -> bool {
+    SENT_ANY.load(std::sync::atomic::Ordering::Relaxed)
+}

@@ -1,0 +1,85 @@
+//! What the user sees, one file per format behind one [`Sink`]: [`text`]
+//! (step lines as they finish, a summary), [`json`] (one document for
+//! machines), [`plan`] (the requests a run would send). Every byte goes out
+//! through [`Out`], which redacts it, once.
+
+mod json;
+mod plan;
+mod text;
+
+use std::io::Write;
+
+use serde_json::Value;
+
+use crate::check::Workflow;
+use crate::error::Error;
+use crate::execute::{Plan, Reporter, RunReport};
+use crate::redact::Redactor;
+
+pub use json::{JsonSink, failed as json_failed};
+pub use text::TextSink;
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Hears about a run as it happens (as a [`Reporter`]), then about how it
+/// ended; or about a plan; or about the error that stopped it before it
+/// started.
+pub trait Sink: Reporter {
+    fn plan(&mut self, plan: &Plan);
+    fn finish(&mut self, report: &RunReport);
+    fn error(&mut self, error: &Error);
+}
+
+/// The sink for `format`. `wf` lets text output align its columns.
+pub fn sink<'a>(format: Format, out: &'a Out, wf: Option<&Workflow>) -> Box<dyn Sink + 'a> {
+    match format {
+        Format::Text => Box::new(TextSink::new(out, wf)),
+        Format::Json => Box::new(JsonSink::new(out)),
+    }
+}
+
+/// The program's stdout and stderr. Everything written is redacted here,
+/// and only here.
+#[derive(Clone)]
+pub struct Out {
+    redactor: Redactor,
+}
+
+impl Out {
+    pub fn new(redactor: Redactor) -> Self {
+        Out { redactor }
+    }
+
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+
+    pub fn stdout(&self, text: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", self.redactor.redact(text));
+        let _ = out.flush();
+    }
+
+    pub fn stderr(&self, text: &str) {
+        let _ = writeln!(std::io::stderr().lock(), "{}", self.redactor.redact(text));
+    }
+
+    /// One JSON document on stdout; strings (keys included) are redacted
+    /// as values, so masking never breaks the document.
+    pub fn json(&self, value: &Value) {
+        let value = self.redactor.redact_json(value);
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
+        let _ = out.flush();
+    }
+}

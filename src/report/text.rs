@@ -1,0 +1,99 @@
+//! Text output: a line per step as it finishes, in aligned columns; a
+//! summary; warnings and errors on stderr.
+
+use super::{Out, Sink};
+use crate::check::Workflow;
+use crate::error::Error;
+use crate::execute::{Plan, Reporter, RunReport, StepReport, StepStatus};
+
+fn millis(d: std::time::Duration) -> String {
+    format!("{} ms", d.as_millis())
+}
+
+pub struct TextSink<'a> {
+    out: &'a Out,
+    name_width: usize,
+    action_width: usize,
+}
+
+impl<'a> TextSink<'a> {
+    pub fn new(out: &'a Out, wf: Option<&Workflow>) -> Self {
+        let steps = wf.map(|wf| wf.steps.as_slice()).unwrap_or_default();
+        TextSink {
+            out,
+            name_width: steps.iter().map(|s| s.name().len()).max().unwrap_or(0),
+            action_width: steps
+                .iter()
+                .map(|s| s.action.name.len())
+                .max()
+                .unwrap_or(0),
+        }
+    }
+}
+
+impl Reporter for TextSink<'_> {
+    fn step(&mut self, s: &StepReport) {
+        let mut line = format!(
+            "{:<8}{:<nw$}  {:<aw$}",
+            s.status.as_str(),
+            s.name,
+            s.action,
+            nw = self.name_width,
+            aw = self.action_width
+        );
+        if let Some(code) = s.http_status {
+            line.push_str(format!("  {code} {}", s.reason.as_deref().unwrap_or("")).trim_end());
+        }
+        let mut line = line.trim_end().to_string();
+        if s.resumed {
+            line.push_str("  (done in an earlier run, per the journal)");
+        } else if s.status != StepStatus::Skipped {
+            line.push_str(&format!("  {}", millis(s.duration)));
+        }
+        if let Some(e) = &s.error {
+            line.push_str(&format!("\n        error: {}", e.message));
+            if s.continued {
+                line.push_str(" (continuing: `continue_on_error`)");
+            }
+            if let Some(loc) = &e.loc {
+                line.push_str(&format!("\n          --> {loc}"));
+            }
+        }
+        self.out.stdout(&line);
+    }
+
+    fn warn(&mut self, message: &str) {
+        self.out.stderr(&format!("warning: {message}"));
+    }
+}
+
+impl Sink for TextSink<'_> {
+    fn plan(&mut self, plan: &Plan) {
+        for w in &plan.warnings {
+            self.warn(w);
+        }
+        self.out.stdout(&super::plan::text(plan));
+    }
+
+    fn finish(&mut self, report: &RunReport) {
+        let count = |st: StepStatus| report.steps.iter().filter(|s| s.status == st).count();
+        let mut parts = vec![format!("{} ok", count(StepStatus::Ok))];
+        for (st, word) in [
+            (StepStatus::Failed, "failed"),
+            (StepStatus::Skipped, "skipped"),
+        ] {
+            if count(st) > 0 {
+                parts.push(format!("{} {word}", count(st)));
+            }
+        }
+        self.out.stdout(&format!(
+            "{} in {}",
+            parts.join(", "),
+            millis(report.duration)
+        ));
+    }
+
+    fn error(&mut self, error: &Error) {
+        self.out.stderr(&error.to_string());
+    }
+}

@@ -1,0 +1,69 @@
+//! The environment templates see: `.env` (or `--env-file`) under the real
+//! process environment, which wins. An env file is read up to 1 MiB, so a
+//! pipe (`--env-file <(op inject ...)`) works but `/dev/zero` cannot fill
+//! memory.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+
+/// The largest env file read.
+const MAX_ENV_FILE: u64 = 1 << 20;
+
+pub fn environment(env_file: Option<&Path>) -> Result<Arc<BTreeMap<String, String>>> {
+    let mut vars = BTreeMap::new();
+    let file = match env_file {
+        Some(path) => Some(path.to_path_buf()),
+        None => Some(Path::new(".env").to_path_buf()).filter(|p| p.is_file()),
+    };
+    if let Some(path) = file {
+        let cannot = |what: String| {
+            Error::Environment(format!("cannot read env file `{}`: {what}", path.display()))
+        };
+        let mut bytes = Vec::new();
+        std::fs::File::open(&path)
+            .and_then(|f| f.take(MAX_ENV_FILE + 1).read_to_end(&mut bytes))
+            .map_err(|e| cannot(io_error(&e)))?;
+        if bytes.len() as u64 > MAX_ENV_FILE {
+            return Err(cannot(format!(
+                "larger than {} MiB",
+                MAX_ENV_FILE >> 20
+            )));
+        }
+        for item in dotenvy::from_read_iter(bytes.as_slice()) {
+            let (k, v) = item.map_err(|e| {
+                Error::Environment(format!(
+                    "invalid env file `{}`: {}",
+                    path.display(),
+                    env_error(&e)
+                ))
+            })?;
+            vars.insert(k, v);
+        }
+    }
+    vars.extend(
+        std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
+    );
+    Ok(Arc::new(vars))
+}
+
+fn io_error(e: &std::io::Error) -> String {
+    let text = e.to_string().to_lowercase();
+    match text.find(" (os error") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}
+
+/// dotenvy's message without the line's content, which may hold a secret.
+fn env_error(e: &dotenvy::Error) -> String {
+    match e {
+        dotenvy::Error::LineParse(_, index) => format!("cannot parse it at character {index}"),
+        dotenvy::Error::Io(io) => io_error(io),
+        _ => "cannot parse it".to_string(),
+    }
+}

@@ -1,0 +1,258 @@
+//! Reading spec files: the root spec and everything it includes, each read
+//! once, within limits (regular files, at most 8 MiB, UTF-8, nesting at
+//! most 128 deep), and only from inside the project root. The only I/O of
+//! loading happens here.
+
+use std::collections::HashSet;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use super::lower::Lower;
+use super::{Spec, diagnose};
+use crate::error::{Diagnostic, Error, Loc, Result};
+use crate::source::{File, item};
+
+/// Where files named by a spec may be read from: the git work tree that
+/// holds the root spec or, outside git, the root spec's directory. Files a
+/// spec names as part of its structure (includes, sub-workflows, schemas)
+/// resolve only inside it, so a spec from a pull request cannot make the
+/// runner read, and print, a local file.
+#[derive(Debug, Clone)]
+pub struct Root {
+    pub dir: PathBuf,
+    /// `--allow-outside-root`.
+    pub allow_outside: bool,
+}
+
+impl Root {
+    /// The root for a spec at `spec`.
+    pub fn of(spec: &Path, allow_outside: bool) -> Root {
+        let absolute = resolve(spec);
+        let start = absolute.parent().unwrap_or(Path::new("/")).to_path_buf();
+        let dir = start
+            .ancestors()
+            .find(|d| d.join(".git").exists())
+            .map(Path::to_path_buf)
+            .unwrap_or(start);
+        Root { dir, allow_outside }
+    }
+
+    /// `path` if it is inside the root (or reading outside is allowed), else
+    /// a message naming the path, never anything it holds.
+    pub fn check(&self, path: &Path, shown: &str) -> std::result::Result<(), String> {
+        if self.allow_outside || resolve(path).starts_with(&self.dir) {
+            return Ok(());
+        }
+        Err(format!("`{shown}` is outside the project root"))
+    }
+
+    pub const HELP: &str = "specs may only name files inside the git work tree of the root spec (or, outside git, its directory); pass `--allow-outside-root` to lift this";
+}
+
+/// `path` made absolute with symlinks resolved as far as it exists, and
+/// `.`/`..` folded in the rest.
+fn resolve(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(canonical) = existing.canonicalize() {
+            let mut out = canonical;
+            for part in rest.iter().rev() {
+                match part {
+                    Component::ParentDir => {
+                        out.pop();
+                    }
+                    Component::CurDir => {}
+                    other => out.push(other.as_os_str()),
+                }
+            }
+            return out;
+        }
+        match (existing.parent(), existing.components().next_back()) {
+            (Some(parent), Some(last)) => {
+                rest.push(last);
+                existing = parent;
+            }
+            _ => return absolute,
+        }
+    }
+}
+
+/// How the user named a path in messages (`/` separators everywhere).
+pub fn display(path: &Path) -> String {
+    path.to_string_lossy().replace('\\', "/")
+}
+
+pub(super) struct Reader {
+    root: Root,
+    /// Files being loaded, for cycle detection.
+    stack: Vec<PathBuf>,
+    /// Files already loaded: an include reached twice is read once.
+    seen: HashSet<PathBuf>,
+    files: Vec<Arc<File>>,
+    lower: Option<Lower>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Reader {
+    pub(super) fn new(root: Root) -> Reader {
+        Reader {
+            root,
+            stack: Vec::new(),
+            seen: HashSet::new(),
+            files: Vec::new(),
+            lower: None,
+            diagnostics: Vec::new(),
+        }
+    }
+
+    pub(super) fn finish(mut self, file: String) -> Result<Spec> {
+        let lower = self.lower.take();
+        if let Some(lower) = &lower {
+            self.diagnostics.extend(lower.diagnostics.iter().cloned());
+        }
+        if !self.diagnostics.is_empty() {
+            return Err(Error::Spec(self.diagnostics));
+        }
+        let lower = lower.expect("a spec that loaded has a model");
+        Ok(Spec {
+            file,
+            files: self.files,
+            root: self.root,
+            apps: lower.apps,
+            actions: lower.actions,
+            auth: lower.auth,
+            vars: lower.vars,
+            steps: lower.steps,
+        })
+    }
+
+    /// Reads the file at `path` (named `shown` in messages) and what it includes.
+    pub(super) fn file(&mut self, path: &Path, shown: &str, included_from: Option<Loc>) {
+        let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        if self.stack.contains(&canonical) {
+            let chain = self
+                .stack
+                .iter()
+                .chain(std::iter::once(&canonical))
+                .map(|p| format!("`{}`", p.file_name().unwrap_or_default().to_string_lossy()))
+                .collect::<Vec<_>>()
+                .join(" -> ");
+            self.diagnostics.push(Diagnostic::new(
+                format!("include cycle: {chain}"),
+                included_from,
+            ));
+            return;
+        }
+        if !self.seen.insert(canonical.clone()) {
+            return;
+        }
+        match read_spec(path) {
+            Ok(text) => self.source(path, shown, text, Some(canonical)),
+            Err(what) => {
+                let message = match &included_from {
+                    Some(_) => format!("cannot read included file `{shown}`: {what}"),
+                    None => format!("cannot read spec `{shown}`: {what}"),
+                };
+                self.diagnostics
+                    .push(Diagnostic::new(message, included_from));
+            }
+        }
+    }
+
+    /// Parses one file's text, reads what it includes, then lowers it;
+    /// `canonical` marks it as being loaded, for cycles.
+    pub(super) fn source(
+        &mut self,
+        path: &Path,
+        shown: &str,
+        text: String,
+        canonical: Option<PathBuf>,
+    ) {
+        let (file, raw) = match diagnose::parse(shown, text) {
+            Ok(parsed) => parsed,
+            Err(diagnostics) => {
+                self.diagnostics.extend(diagnostics);
+                return;
+            }
+        };
+        self.files.push(file.clone());
+        if self.lower.is_none() {
+            self.lower = Some(Lower::new(&file));
+        }
+        if raw.version != 1 {
+            self.diagnostics.push(Diagnostic::new(
+                format!("unsupported spec version `{}`, expected `1`", raw.version),
+                Some(Loc::value(&file, "version")),
+            ));
+            return;
+        }
+        let pushed = canonical.is_some();
+        self.stack.extend(canonical);
+        let base = path.parent().unwrap_or(Path::new(""));
+        for (i, include) in raw.include.iter().enumerate() {
+            let include_path = base.join(include);
+            let shown = display(&include_path);
+            let at = Loc::value(&file, item("include", i));
+            if let Err(message) = self.root.check(&include_path, &shown) {
+                self.diagnostics.push(
+                    Diagnostic::new(message, Some(at)).with_help(Some(Root::HELP.to_string())),
+                );
+                continue;
+            }
+            self.file(&include_path, &shown, Some(at));
+        }
+        if pushed {
+            self.stack.pop();
+        }
+        if let Some(lower) = &mut self.lower {
+            lower.merge(&file, raw);
+        }
+    }
+}
+
+/// The largest spec file read: far above any real spec, far below harm.
+const MAX_SPEC_BYTES: u64 = 8 << 20;
+
+/// Reads a spec file: a regular file (not `/dev/zero`, not a FIFO) of at
+/// most [`MAX_SPEC_BYTES`], in UTF-8.
+fn read_spec(path: &Path) -> std::result::Result<String, String> {
+    use std::io::Read;
+    let describe = |e: std::io::Error| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            "not found".to_string()
+        } else {
+            strip_os_error(&e.to_string().to_lowercase())
+        }
+    };
+    let meta = std::fs::metadata(path).map_err(describe)?;
+    if meta.is_dir() {
+        return Err("is a directory".to_string());
+    }
+    if !meta.is_file() {
+        return Err("not a regular file".to_string());
+    }
+    if meta.len() > MAX_SPEC_BYTES {
+        return Err(format!("larger than {} MiB", MAX_SPEC_BYTES >> 20));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_SPEC_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(describe)?;
+    if bytes.len() as u64 > MAX_SPEC_BYTES {
+        return Err(format!("larger than {} MiB", MAX_SPEC_BYTES >> 20));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let before = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+        format!("not valid UTF-8 (line {line})")
+    })
+}
+
+fn strip_os_error(message: &str) -> String {
+    match message.find(" (os error") {
+        Some(at) => message[..at].to_string(),
+        None => message.to_string(),
+    }
+}
