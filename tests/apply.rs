@@ -1,12 +1,10 @@
 //! `runner apply` against a mock API on 127.0.0.1: what reaches the server
 //! (placements, headers, bodies, order) and what the user sees.
 
-mod common;
-
-use common::{Workspace, body_json, header, received, run, squash};
 use serde_json::json;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::ResponseTemplate;
+
+use crate::harness::{RequestExt, Server, Workspace, json_reply, squash};
 
 const TOKEN: &str = "ghp_TestToken0123456789abcdef";
 
@@ -86,38 +84,39 @@ steps:
       body: "Follow-up on #{{ steps.issue.response.number }}"
 "#;
 
-async fn github_server() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/api/v3/repos/octo/hello/issues"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"number": 42, "title": "x"})))
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/api/v3/repos/octo/hello/issues/42/comments"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 1})))
-        .mount(&server)
-        .await;
-    server
+/// GitHub creating issue 42 and its comment.
+async fn github_server() -> Server {
+    Server::build()
+        .reply(
+            "POST /api/v3/repos/octo/hello/issues",
+            json_reply(201, json!({"number": 42, "title": "x"})),
+        )
+        .reply(
+            "POST /api/v3/repos/octo/hello/issues/42/comments",
+            json_reply(201, json!({"id": 1})),
+        )
+        .start()
+        .await
 }
 
-fn workspace(server: &MockServer, workflow: &str) -> Workspace {
-    let ws = Workspace::new();
-    ws.write("apps/github.yaml", &catalog(&server.uri()));
-    ws.write("main.yaml", workflow);
-    ws
+/// The catalog pointed at `server`, and `workflow` as `main.yaml`.
+fn workspace(server: &Server, workflow: &str) -> Workspace {
+    Workspace::new()
+        .file("apps/github.yaml", &catalog(&server.uri()))
+        .file("main.yaml", workflow)
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn runs_steps_in_order_with_earlier_responses() {
     let server = github_server().await;
     let ws = workspace(&server, WORKFLOW);
-    let mut cmd = ws.runner();
-    cmd.args(["apply", "main.yaml"]).env("GITHUB_TOKEN", TOKEN);
-    let out = run(cmd).await;
+    let out = ws
+        .runner(["apply", "main.yaml"])
+        .env("GITHUB_TOKEN", TOKEN)
+        .await;
     assert_eq!(out.code, 0, "{out:?}");
 
-    let reqs = received(&server).await;
+    let reqs = server.received().await;
     assert_eq!(reqs.len(), 2);
     assert_eq!(reqs[0].url.path(), "/api/v3/repos/octo/hello/issues");
     assert_eq!(
@@ -125,24 +124,21 @@ async fn runs_steps_in_order_with_earlier_responses() {
         "/api/v3/repos/octo/hello/issues/42/comments"
     );
     for r in &reqs {
+        assert_eq!(r.header("authorization"), Some(&*format!("Bearer {TOKEN}")));
+        assert_eq!(r.header("accept"), Some("application/vnd.github+json"));
         assert_eq!(
-            header(r, "authorization"),
-            Some(&*format!("Bearer {TOKEN}"))
-        );
-        assert_eq!(header(r, "accept"), Some("application/vnd.github+json"));
-        assert_eq!(
-            header(r, "user-agent"),
+            r.header("user-agent"),
             Some(&*format!("runner/{}", env!("CARGO_PKG_VERSION")))
         );
-        assert_eq!(header(r, "content-type"), Some("application/json"));
+        assert_eq!(r.header("content-type"), Some("application/json"));
     }
     assert_eq!(
-        body_json(&reqs[0]),
+        reqs[0].json(),
         json!({"title": "Issue Created with Custom Token",
                "body": "This issue uses an externally provided auth token.",
                "milestone": 7})
     );
-    assert_eq!(body_json(&reqs[1]), json!({"body": "Follow-up on #42"}));
+    assert_eq!(reqs[1].json(), json!({"body": "Follow-up on #42"}));
 
     let stdout = squash(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
@@ -162,10 +158,10 @@ async fn runs_steps_in_order_with_earlier_responses() {
 async fn json_output_is_one_document() {
     let server = github_server().await;
     let ws = workspace(&server, WORKFLOW);
-    let mut cmd = ws.runner();
-    cmd.args(["apply", "main.yaml", "--output", "json"])
-        .env("GITHUB_TOKEN", TOKEN);
-    let out = run(cmd).await;
+    let out = ws
+        .runner(["apply", "main.yaml", "--output", "json"])
+        .env("GITHUB_TOKEN", TOKEN)
+        .await;
     assert_eq!(out.code, 0, "{out:?}");
     let doc = out.json();
     assert_eq!(doc["ok"], json!(true));
@@ -182,21 +178,23 @@ async fn json_output_is_one_document() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn failed_step_skips_the_rest_and_exits_1() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(
-            ResponseTemplate::new(404)
-                .set_body_json(json!({"message": "Not Found", "documentation_url": "x"})),
+    let server = Server::build()
+        .reply(
+            "POST",
+            json_reply(
+                404,
+                json!({"message": "Not Found", "documentation_url": "x"}),
+            ),
         )
-        .mount(&server)
+        .start()
         .await;
     let ws = workspace(&server, WORKFLOW);
-    let mut cmd = ws.runner();
-    cmd.args(["apply", "main.yaml", "--output", "json"])
-        .env("GITHUB_TOKEN", TOKEN);
-    let out = run(cmd).await;
+    let out = ws
+        .runner(["apply", "main.yaml", "--output", "json"])
+        .env("GITHUB_TOKEN", TOKEN)
+        .await;
     assert_eq!(out.code, 1, "{out:?}");
-    assert_eq!(received(&server).await.len(), 1);
+    assert_eq!(server.received().await.len(), 1);
     let doc = out.json();
     assert_eq!(doc["ok"], json!(false));
     assert_eq!(doc["steps"][0]["status"], json!("failed"));
@@ -210,14 +208,10 @@ async fn failed_step_skips_the_rest_and_exits_1() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn continue_on_error_and_expect_status() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(500).set_body_string("boom"))
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"number": 1})))
-        .mount(&server)
+    let server = Server::build()
+        .reply("GET", ResponseTemplate::new(500).set_body_string("boom"))
+        .reply("POST", json_reply(200, json!({"number": 1})))
+        .start()
         .await;
     let ws = workspace(
         &server,
@@ -236,9 +230,7 @@ steps:
     params: {owner: o, repo: r, title: never}
 "#,
     );
-    let mut cmd = ws.runner();
-    cmd.args(["apply", "main.yaml"]);
-    let out = run(cmd).await;
+    let out = ws.runner(["apply", "main.yaml"]).await;
     assert_eq!(out.code, 1, "{out:?}");
     let stdout = squash(&out.stdout);
     assert!(
@@ -260,15 +252,14 @@ steps:
         "{out:?}"
     );
     assert!(stdout.contains("skipped #3 GITHUB_CREATE_ISSUE"), "{out:?}");
-    assert_eq!(received(&server).await.len(), 2);
+    assert_eq!(server.received().await.len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn query_params_defaults_arrays_and_header_params() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
-        .mount(&server)
+    let server = Server::build()
+        .reply("GET", json_reply(200, json!([])))
+        .start()
         .await;
     let ws = workspace(
         &server,
@@ -289,12 +280,12 @@ steps:
       X-Trace: t-1
 "#,
     );
-    let mut cmd = ws.runner();
-    cmd.args(["apply", "main.yaml"])
-        .env("KEY", "k&y=secret value");
-    let out = run(cmd).await;
+    let out = ws
+        .runner(["apply", "main.yaml"])
+        .env("KEY", "k&y=secret value")
+        .await;
     assert_eq!(out.code, 0, "{out:?}");
-    let reqs = received(&server).await;
+    let reqs = server.received().await;
     let r = &reqs[0];
     // A slash in a path value stays inside its segment.
     assert_eq!(r.url.path(), "/api/v3/repos/a%2Fb/r/issues");
@@ -312,21 +303,19 @@ steps:
             ("api_key".into(), "k&y=secret value".into()),
         ]
     );
-    assert_eq!(header(r, "x-trace"), Some("t-1"));
+    assert_eq!(r.header("x-trace"), Some("t-1"));
     assert!(r.body.is_empty());
     assert!(!out.all().contains("secret value"), "{out:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn path_and_subdomain_placements_with_auth_base_url_and_body() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
-        .mount(&server)
+    let server = Server::build()
+        .reply("POST", json_reply(200, json!({"ok": true})))
+        .start()
         .await;
-    let port = server.address().port();
-    let ws = Workspace::new();
-    ws.write(
+    let port = server.port();
+    let ws = Workspace::new().file(
         "main.yaml",
         &format!(
             r#"version: 1
@@ -357,24 +346,24 @@ steps:
 "#
         ),
     );
-    let mut cmd = ws.runner();
-    cmd.args([
-        "apply",
-        "main.yaml",
-        "--allow-http",
-        "--resolve",
-        &format!("acme.chat.test:{port}:127.0.0.1"),
-    ])
-    .env("WS", "acme")
-    .env("HOOK", "hook-SECRET-77");
-    let out = run(cmd).await;
+    let out = ws
+        .runner([
+            "apply",
+            "main.yaml",
+            "--allow-http",
+            "--resolve",
+            &format!("acme.chat.test:{port}:127.0.0.1"),
+        ])
+        .env("WS", "acme")
+        .env("HOOK", "hook-SECRET-77")
+        .await;
     assert_eq!(out.code, 0, "{out:?}");
-    let reqs = received(&server).await;
+    let reqs = server.received().await;
     let r = &reqs[0];
-    assert_eq!(header(r, "host"), Some(&*format!("acme.chat.test:{port}")));
+    assert_eq!(r.header("host"), Some(&*format!("acme.chat.test:{port}")));
     assert_eq!(r.url.path(), "/api/hooks/hook-SECRET-77/general");
     assert_eq!(
-        header(r, "content-type"),
+        r.header("content-type"),
         Some("application/x-www-form-urlencoded")
     );
     assert_eq!(
@@ -386,13 +375,12 @@ steps:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn step_auth_replaces_app_auth_and_graphql_default() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"data": {"viewer": {"login": "octo"}}})),
+    let server = Server::build()
+        .reply(
+            "POST",
+            json_reply(200, json!({"data": {"viewer": {"login": "octo"}}})),
         )
-        .mount(&server)
+        .start()
         .await;
     let ws = workspace(
         &server,
@@ -409,38 +397,36 @@ steps:
       parameters: [{name: X-Api-Key, in: header, value: "{{ env.OTHER }}-{{ steps.me.response.data.viewer.login }}"}]
 "#,
     );
-    let mut cmd = ws.runner();
-    cmd.args(["apply", "main.yaml"])
+    let out = ws
+        .runner(["apply", "main.yaml"])
         .env("GITHUB_TOKEN", TOKEN)
-        .env("OTHER", "other-key-123");
-    let out = run(cmd).await;
+        .env("OTHER", "other-key-123")
+        .await;
     assert_eq!(out.code, 0, "{out:?}");
-    let reqs = received(&server).await;
+    let reqs = server.received().await;
     assert_eq!(
-        body_json(&reqs[0]),
+        reqs[0].json(),
         json!({"query": "query { viewer { login } }"})
     );
     assert_eq!(
-        header(&reqs[0], "authorization"),
+        reqs[0].header("authorization"),
         Some(&*format!("Bearer {TOKEN}"))
     );
-    assert_eq!(header(&reqs[1], "authorization"), None);
-    assert_eq!(header(&reqs[1], "x-api-key"), Some("other-key-123-octo"));
+    assert_eq!(reqs[1].header("authorization"), None);
+    assert_eq!(reqs[1].header("x-api-key"), Some("other-key-123-octo"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn invalid_environment_sends_nothing() {
     let server = github_server().await;
     let ws = workspace(&server, WORKFLOW);
-    let mut cmd = ws.runner();
-    cmd.args(["apply", "main.yaml"]);
-    let out = run(cmd).await;
+    let out = ws.runner(["apply", "main.yaml"]).await;
     assert_eq!(out.code, 2, "{out:?}");
     assert!(
         out.stderr.contains("error: environment variable `GITHUB_TOKEN` is not set (used at main.yaml:11:16: auth.github.parameters[0].value)"),
         "{out:?}"
     );
-    assert!(received(&server).await.is_empty());
+    assert!(server.received().await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -450,30 +436,33 @@ async fn a_value_that_cannot_be_typed_fails_before_anything_is_sent() {
         &server,
         &WORKFLOW.replace("milestone: \"7\"", "milestone: \"{{ vars.owner }}\""),
     );
-    let mut cmd = ws.runner();
-    cmd.args(["apply", "main.yaml"]).env("GITHUB_TOKEN", TOKEN);
-    let out = run(cmd).await;
+    let out = ws
+        .runner(["apply", "main.yaml"])
+        .env("GITHUB_TOKEN", TOKEN)
+        .await;
     assert_eq!(out.code, 2, "{out:?}");
     assert!(
         out.stderr
             .contains("param `milestone`: expected an integer, found a string `\"octo\"`"),
         "{out:?}"
     );
-    assert!(received(&server).await.is_empty());
+    assert!(server.received().await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn runtime_type_error_fails_the_step() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/api/v3/repos/octo/hello/issues"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"number": "not-a-number"})))
-        .mount(&server)
+    let server = Server::build()
+        .reply(
+            "POST /api/v3/repos/octo/hello/issues",
+            json_reply(201, json!({"number": "not-a-number"})),
+        )
+        .start()
         .await;
     let ws = workspace(&server, WORKFLOW);
-    let mut cmd = ws.runner();
-    cmd.args(["apply", "main.yaml"]).env("GITHUB_TOKEN", TOKEN);
-    let out = run(cmd).await;
+    let out = ws
+        .runner(["apply", "main.yaml"])
+        .env("GITHUB_TOKEN", TOKEN)
+        .await;
     assert_eq!(out.code, 1, "{out:?}");
     assert!(
         out.stdout.contains(
@@ -481,7 +470,7 @@ async fn runtime_type_error_fails_the_step() {
         ),
         "{out:?}"
     );
-    assert_eq!(received(&server).await.len(), 1);
+    assert_eq!(server.received().await.len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -490,36 +479,33 @@ async fn vars_env_file_and_real_env_precedence() {
     let ws = workspace(
         &server,
         &WORKFLOW.replace("owner: octo", "owner: someone-else"),
-    );
-    ws.write(".env", "GITHUB_TOKEN=from-dotenv-file-1\n");
-    ws.write("other.env", "GITHUB_TOKEN=from-other-file-2\n");
+    )
+    .env_file(".env", &[("GITHUB_TOKEN", "from-dotenv-file-1")])
+    .env_file("other.env", &[("GITHUB_TOKEN", "from-other-file-2")]);
 
-    let mut cmd = ws.runner();
-    cmd.args(["apply", "main.yaml", "--var", "owner=octo"]);
-    let out = run(cmd).await;
+    let out = ws
+        .runner(["apply", "main.yaml", "--var", "owner=octo"])
+        .await;
     assert_eq!(out.code, 0, "{out:?}");
 
-    let mut cmd = ws.runner();
-    cmd.args([
-        "apply",
-        "main.yaml",
-        "--var",
-        "owner=octo",
-        "--env-file",
-        "other.env",
-    ]);
-    assert_eq!(run(cmd).await.code, 0);
+    let out = ws
+        .runner(["apply", "main.yaml", "--var", "owner=octo"])
+        .args(["--env-file", "other.env"])
+        .await;
+    assert_eq!(out.code, 0);
 
-    let mut cmd = ws.runner();
-    cmd.args(["apply", "main.yaml", "--var", "owner=octo"])
-        .env("GITHUB_TOKEN", "from-real-env-3");
-    assert_eq!(run(cmd).await.code, 0);
+    let out = ws
+        .runner(["apply", "main.yaml", "--var", "owner=octo"])
+        .env("GITHUB_TOKEN", "from-real-env-3")
+        .await;
+    assert_eq!(out.code, 0);
 
-    let auths: Vec<String> = received(&server)
+    let auths: Vec<String> = server
+        .received()
         .await
         .iter()
         .step_by(2)
-        .map(|r| header(r, "authorization").unwrap_or_default().to_string())
+        .map(|r| r.header("authorization").unwrap_or_default().to_string())
         .collect();
     assert_eq!(
         auths,
@@ -530,9 +516,9 @@ async fn vars_env_file_and_real_env_precedence() {
         ]
     );
 
-    let mut cmd = ws.runner();
-    cmd.args(["apply", "main.yaml", "--var", "ownr=octo"]);
-    let out = run(cmd).await;
+    let out = ws
+        .runner(["apply", "main.yaml", "--var", "ownr=octo"])
+        .await;
     assert_eq!(out.code, 2);
     assert!(
         out.stderr
@@ -544,51 +530,51 @@ async fn vars_env_file_and_real_env_precedence() {
 #[tokio::test(flavor = "multi_thread")]
 async fn credentials_never_go_over_plain_http_to_other_hosts() {
     let server = github_server().await;
-    let port = server.address().port();
-    let ws = Workspace::new();
-    ws.write(
-        "apps/github.yaml",
-        &catalog(&format!("http://api.github.test:{port}")),
-    );
-    ws.write("main.yaml", WORKFLOW);
+    let port = server.port();
+    let ws = Workspace::new()
+        .file(
+            "apps/github.yaml",
+            &catalog(&format!("http://api.github.test:{port}")),
+        )
+        .file("main.yaml", WORKFLOW);
     let resolve = format!("api.github.test:{port}:127.0.0.1");
-    let mut cmd = ws.runner();
-    cmd.args(["apply", "main.yaml", "--resolve", &resolve])
-        .env("GITHUB_TOKEN", TOKEN);
-    let out = run(cmd).await;
+    let out = ws
+        .runner(["apply", "main.yaml", "--resolve", &resolve])
+        .env("GITHUB_TOKEN", TOKEN)
+        .await;
     assert_eq!(out.code, 2, "{out:?}");
     assert!(
         out.stderr
             .contains("refusing to send credentials over plain http to `api.github.test`"),
         "{out:?}"
     );
-    assert!(received(&server).await.is_empty());
+    assert!(server.received().await.is_empty());
 
-    let mut cmd = ws.runner();
-    cmd.args(["apply", "main.yaml", "--resolve", &resolve, "--allow-http"])
-        .env("GITHUB_TOKEN", TOKEN);
-    let out = run(cmd).await;
+    let out = ws
+        .runner(["apply", "main.yaml", "--resolve", &resolve, "--allow-http"])
+        .env("GITHUB_TOKEN", TOKEN)
+        .await;
     assert_eq!(out.code, 0, "{out:?}");
-    assert_eq!(received(&server).await.len(), 2);
+    assert_eq!(server.received().await.len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn base_url_override_sends_an_app_elsewhere() {
     let server = github_server().await;
-    let ws = Workspace::new();
-    ws.write("apps/github.yaml", &catalog("https://api.github.com"));
-    ws.write("main.yaml", WORKFLOW);
-    let mut cmd = ws.runner();
-    cmd.args([
-        "apply",
-        "main.yaml",
-        "--base-url",
-        &format!("github={}/api/v3", server.uri()),
-    ])
-    .env("GITHUB_TOKEN", TOKEN);
-    let out = run(cmd).await;
+    let ws = Workspace::new()
+        .file("apps/github.yaml", &catalog("https://api.github.com"))
+        .file("main.yaml", WORKFLOW);
+    let out = ws
+        .runner([
+            "apply",
+            "main.yaml",
+            "--base-url",
+            &format!("github={}/api/v3", server.uri()),
+        ])
+        .env("GITHUB_TOKEN", TOKEN)
+        .await;
     assert_eq!(out.code, 0, "{out:?}");
-    assert_eq!(received(&server).await.len(), 2);
+    assert_eq!(server.received().await.len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -603,9 +589,7 @@ steps:
     params: {owner: "..", repo: r}
 "#,
     );
-    let mut cmd = ws.runner();
-    cmd.args(["apply", "main.yaml"]);
-    let out = run(cmd).await;
+    let out = ws.runner(["apply", "main.yaml"]).await;
     assert_eq!(out.code, 2, "{out:?}");
     assert!(
         out.stderr
@@ -622,24 +606,23 @@ steps:
     params: {owner: o, repo: r, X-Trace: "{{ env.EVIL }}"}
 "#,
     );
-    let mut cmd = ws.runner();
-    cmd.args(["apply", "main.yaml"])
-        .env("EVIL", "a\r\nX-Injected: 1");
-    let out = run(cmd).await;
+    let out = ws
+        .runner(["apply", "main.yaml"])
+        .env("EVIL", "a\r\nX-Injected: 1")
+        .await;
     assert_eq!(out.code, 2, "{out:?}");
     assert!(
         out.stderr
             .contains("header param `X-Trace` contains a line break or NUL"),
         "{out:?}"
     );
-    assert!(received(&server).await.is_empty());
+    assert!(server.received().await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_subdomain_value_must_be_a_dns_label() {
-    let server = MockServer::start().await;
-    let ws = Workspace::new();
-    ws.write(
+    let server = Server::start().await;
+    let ws = Workspace::new().file(
         "main.yaml",
         r#"version: 1
 apps:
@@ -656,9 +639,7 @@ steps:
 "#,
     );
     for bad in ["evil.com/x?", "a.b", "-lead", ""] {
-        let mut cmd = ws.runner();
-        cmd.args(["apply", "main.yaml"]).env("WS", bad);
-        let out = run(cmd).await;
+        let out = ws.runner(["apply", "main.yaml"]).env("WS", bad).await;
         assert_eq!(out.code, 2, "{bad}: {out:?}");
         assert!(
             out.stderr
@@ -666,5 +647,5 @@ steps:
             "{out:?}"
         );
     }
-    assert!(received(&server).await.is_empty());
+    assert!(server.received().await.is_empty());
 }

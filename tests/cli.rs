@@ -1,11 +1,9 @@
 //! `plan` and `validate`: what they print, that they send nothing and need
 //! no secret, and the exit codes of the command line.
 
-mod common;
-
-use common::{Workspace, received, run, run_sync};
 use serde_json::json;
-use wiremock::MockServer;
+
+use crate::harness::{Server, Workspace};
 
 const SPEC: &str = r#"version: 1
 apps:
@@ -44,12 +42,9 @@ steps:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn plan_prints_requests_sends_nothing_and_needs_no_secret() {
-    let server = MockServer::start().await;
-    let ws = Workspace::new();
-    ws.write("s.yaml", &SPEC.replace("BASE", &server.uri()));
-    let mut cmd = ws.runner();
-    cmd.args(["plan", "s.yaml"]);
-    let out = run(cmd).await;
+    let server = Server::start().await;
+    let ws = Workspace::new().file("s.yaml", &SPEC.replace("BASE", &server.uri()));
+    let out = ws.runner(["plan", "s.yaml"]).await;
     assert_eq!(out.code, 0, "{out:?}");
     let base = server.uri();
     let expected = format!(
@@ -84,12 +79,12 @@ steps[1]  COMMENT
         out.stderr
             .contains("warning: env `GITHUB_TOKEN` is not set; `apply` will need it")
     );
-    assert!(received(&server).await.is_empty());
+    assert!(server.received().await.is_empty());
 
-    let mut cmd = ws.runner();
-    cmd.args(["plan", "s.yaml", "--output", "json", "--var", "owner=other"])
-        .env("GITHUB_TOKEN", "real-token-value");
-    let out = run(cmd).await;
+    let out = ws
+        .runner(["plan", "s.yaml", "--output", "json", "--var", "owner=other"])
+        .env("GITHUB_TOKEN", "real-token-value")
+        .await;
     assert_eq!(out.code, 0, "{out:?}");
     let doc = out.json();
     assert_eq!(
@@ -103,23 +98,19 @@ steps[1]  COMMENT
     assert_eq!(doc["steps"][0]["body"], json!({"title": "T", "count": 3}));
     assert_eq!(doc["steps"][1]["deferred"], json!(["number", "body"]));
     assert!(!out.all().contains("real-token-value"));
-    assert!(received(&server).await.is_empty());
+    assert!(server.received().await.is_empty());
 }
 
 #[test]
 fn validate_reads_no_environment_and_takes_many_files() {
-    let ws = Workspace::new();
-    ws.write("a.yaml", &SPEC.replace("BASE", "https://api.example.com"));
-    ws.write("b.yaml", "version: 1\nsteps:\n  - action: NOPE\n");
-    let mut cmd = ws.runner();
-    cmd.args(["validate", "a.yaml"]);
-    let out = run_sync(cmd);
+    let ws = Workspace::new()
+        .file("a.yaml", &SPEC.replace("BASE", "https://api.example.com"))
+        .file("b.yaml", "version: 1\nsteps:\n  - action: NOPE\n");
+    let out = ws.runner(["validate", "a.yaml"]).run();
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(out.stdout, "ok  a.yaml  (1 apps, 2 actions, 2 steps)\n");
 
-    let mut cmd = ws.runner();
-    cmd.args(["validate", "a.yaml", "b.yaml"]);
-    let out = run_sync(cmd);
+    let out = ws.runner(["validate", "a.yaml", "b.yaml"]).run();
     assert_eq!(out.code, 2, "{out:?}");
     assert!(out.stdout.contains("ok  a.yaml"));
     assert!(
@@ -139,14 +130,12 @@ fn usage_errors_exit_2() {
         vec!["plan", "x.yaml", "--resolve", "nonsense"],
         vec!["apply", "x.yaml", "--var", "novalue"],
     ] {
-        let mut cmd = ws.runner();
-        cmd.args(&args);
-        let out = run_sync(cmd);
+        let out = ws.runner(&args).run();
         assert_eq!(out.code, 2, "{args:?}: {out:?}");
     }
-    let mut cmd = ws.runner();
-    cmd.args(["apply", "missing.yaml", "--output", "json"]);
-    let out = run_sync(cmd);
+    let out = ws
+        .runner(["apply", "missing.yaml", "--output", "json"])
+        .run();
     assert_eq!(out.json()["ok"], json!(false));
     assert_eq!(
         out.stderr,
@@ -156,25 +145,21 @@ fn usage_errors_exit_2() {
 
 #[test]
 fn runaway_templates_are_stopped() {
-    let ws = Workspace::new();
     // Fuel cannot meter these; the value-size check and the watchdog do.
-    ws.write(
-        "big.yaml",
-        "version: 1\nvars:\n  a: \"x{{ [0] * 100000000 }}\"\n",
-    );
-    ws.write(
-        "slow.yaml",
-        "version: 1\nvars:\n  a: \"{{ 1 in [0] * 100000000 }}\"\n",
-    );
-    let mut cmd = ws.runner();
-    cmd.args(["plan", "big.yaml"]);
-    let out = run_sync(cmd);
+    let ws = Workspace::new()
+        .file(
+            "big.yaml",
+            "version: 1\nvars:\n  a: \"x{{ [0] * 100000000 }}\"\n",
+        )
+        .file(
+            "slow.yaml",
+            "version: 1\nvars:\n  a: \"{{ 1 in [0] * 100000000 }}\"\n",
+        );
+    let out = ws.runner(["plan", "big.yaml"]).run();
     assert_eq!(out.code, 2, "{out:?}");
     assert!(out.stderr.contains("value too large"), "{out:?}");
 
-    let mut cmd = ws.runner();
-    cmd.args(["validate", "slow.yaml"]);
-    let out = run_sync(cmd);
+    let out = ws.runner(["validate", "slow.yaml"]).run();
     assert_eq!(out.code, 2, "{out:?}");
     assert!(
         out.stderr

@@ -2,9 +2,7 @@
 //! whose auth holds a literal token, exit 2 before anything is sent, and
 //! never print the token.
 
-mod common;
-
-use common::{Run, Workspace, run_sync};
+use crate::harness::{Run, Workspace};
 
 /// An obviously fake GitHub token.
 const TOKEN: &str = "ghp_FAKE0123456789abcdefFAKE0123456789ab";
@@ -28,15 +26,6 @@ steps:
     )
 }
 
-fn run(ws: &Workspace, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut cmd = ws.runner();
-    cmd.args(args);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    run_sync(cmd)
-}
-
 /// No part of the token beyond its `ghp_` prefix shows up.
 fn assert_token_hidden(out: &Run) {
     let all = out.all();
@@ -47,15 +36,14 @@ fn assert_token_hidden(out: &Run) {
 
 #[test]
 fn literal_token_fails_validate_plan_and_apply() {
-    let ws = Workspace::new();
-    ws.write(
+    let ws = Workspace::new().file(
         "main.yaml",
         &spec(&format!(
             "      - {{name: Authorization, in: header, value: \"Bearer {TOKEN}\"}}"
         )),
     );
     for command in ["validate", "plan", "apply"] {
-        let out = run(&ws, &[command, "main.yaml"], &[]);
+        let out = ws.runner([command, "main.yaml"]).run();
         assert_eq!(out.code, 2, "{command}: {out:?}");
         assert!(
             out.stderr.contains(
@@ -75,15 +63,14 @@ fn literal_token_fails_validate_plan_and_apply() {
 
 #[test]
 fn json_output_hides_the_token_too() {
-    let ws = Workspace::new();
-    ws.write(
+    let ws = Workspace::new().file(
         "main.yaml",
         &spec(&format!(
             "      - {{name: token, in: query, value: {TOKEN}}}"
         )),
     );
     for command in ["plan", "apply"] {
-        let out = run(&ws, &[command, "main.yaml", "--output", "json"], &[]);
+        let out = ws.runner([command, "main.yaml", "--output", "json"]).run();
         assert_eq!(out.code, 2, "{command}: {out:?}");
         assert!(
             out.stderr.contains("literal credential"),
@@ -95,29 +82,27 @@ fn json_output_hides_the_token_too() {
 
 #[test]
 fn allow_literal_passes_validate() {
-    let ws = Workspace::new();
-    ws.write(
+    let ws = Workspace::new().file(
         "main.yaml",
         &spec(&format!(
             "      - {{name: Authorization, in: header, value: \"Bearer {TOKEN}\", allow_literal: true}}"
         )),
     );
-    let out = run(&ws, &["validate", "main.yaml"], &[]);
+    let out = ws.runner(["validate", "main.yaml"]).run();
     assert_eq!(out.code, 0, "{out:?}");
     assert!(out.stdout.starts_with("ok  main.yaml"), "{out:?}");
 }
 
 #[test]
 fn allow_literal_is_per_parameter() {
-    let ws = Workspace::new();
-    ws.write(
+    let ws = Workspace::new().file(
         "main.yaml",
         &spec(&format!(
             "      - {{name: X-Fixture, in: header, value: \"{TOKEN}\", allow_literal: true}}\n      \
              - {{name: Authorization, in: header, value: \"token {TOKEN}\"}}"
         )),
     );
-    let out = run(&ws, &["validate", "main.yaml"], &[]);
+    let out = ws.runner(["validate", "main.yaml"]).run();
     assert_eq!(out.code, 2, "{out:?}");
     assert!(
         out.stderr.contains("auth parameter `Authorization`"),
@@ -129,23 +114,21 @@ fn allow_literal_is_per_parameter() {
 
 #[test]
 fn templated_value_passes() {
-    let ws = Workspace::new();
-    ws.write(
+    let ws = Workspace::new().file(
         "main.yaml",
         &spec("      - {name: Authorization, in: header, value: \"Bearer {{ env.T }}\"}"),
     );
-    let out = run(&ws, &["validate", "main.yaml"], &[]);
+    let out = ws.runner(["validate", "main.yaml"]).run();
     assert_eq!(out.code, 0, "{out:?}");
     // plan renders it from the environment: the token in the env is fine.
-    let out = run(&ws, &["plan", "main.yaml"], &[("T", TOKEN)]);
+    let out = ws.runner(["plan", "main.yaml"]).env("T", TOKEN).run();
     assert_eq!(out.code, 0, "{out:?}");
     assert_token_hidden(&out);
 }
 
 #[test]
 fn ordinary_literal_values_pass() {
-    let ws = Workspace::new();
-    ws.write(
+    let ws = Workspace::new().file(
         "main.yaml",
         &spec(
             "      - {name: Accept, in: header, value: application/json}
@@ -158,14 +141,13 @@ fn ordinary_literal_values_pass() {
       - {name: Authorization, in: header, value: \"Bearer {{ env.T }}\"}",
         ),
     );
-    let out = run(&ws, &["validate", "main.yaml"], &[]);
+    let out = ws.runner(["validate", "main.yaml"]).run();
     assert_eq!(out.code, 0, "{out:?}");
 }
 
 #[test]
 fn literal_descope_management_key_fails() {
-    let ws = Workspace::new();
-    ws.write(
+    let ws = Workspace::new().file(
         "main.yaml",
         r#"version: 1
 apps:
@@ -184,7 +166,7 @@ steps:
 "#,
     );
     for command in ["validate", "plan", "apply"] {
-        let out = run(&ws, &[command, "main.yaml"], &[]);
+        let out = ws.runner([command, "main.yaml"]).run();
         assert_eq!(out.code, 2, "{command}: {out:?}");
         assert!(
             out.stderr

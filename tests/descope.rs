@@ -6,12 +6,11 @@
 //! One mock server on 127.0.0.1 plays both Descope (through
 //! `DESCOPE_BASE_URL`) and the API (the app's `base_url`).
 
-mod common;
-
-use common::{Run, Workspace, body_json, header, received, run};
 use serde_json::{Value, json};
-use wiremock::matchers::{body_json as body_is, header as header_is, method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::matchers::{body_json as body_is, header as header_is, path};
+use wiremock::{Mock, ResponseTemplate};
+
+use crate::harness::{Cmd, RequestExt, Run, Server, Workspace, json_reply};
 
 const PROJECT_ID: &str = "P2descopetestproject";
 const MGMT_KEY: &str = "mgmt-key-S3CRET-0001";
@@ -60,24 +59,20 @@ apps:
 "#;
 
 /// A spec: the head, then `rest` (`auth:` and `steps:`), as written.
-fn spec(server: &MockServer, rest: &str) -> String {
+fn spec(server: &Server, rest: &str) -> String {
     format!("{}{rest}", HEAD.replace("@BASE@", &server.uri()))
 }
 
-fn workspace(server: &MockServer, rest: &str) -> Workspace {
-    let ws = Workspace::new();
-    ws.write("main.yaml", &spec(server, rest));
-    ws
+fn workspace(server: &Server, rest: &str) -> Workspace {
+    Workspace::new().file("main.yaml", &spec(server, rest))
 }
 
 /// The binary with Descope configured to talk to `server`.
-fn runner(ws: &Workspace, server: &MockServer, args: &[&str]) -> std::process::Command {
-    let mut cmd = ws.runner();
-    cmd.args(args)
+fn runner(ws: &Workspace, server: &Server, args: &[&str]) -> Cmd {
+    ws.runner(args)
         .env("DESCOPE_PROJECT_ID", PROJECT_ID)
         .env("DESCOPE_MANAGEMENT_KEY", MGMT_KEY)
-        .env("DESCOPE_BASE_URL", server.uri());
-    cmd
+        .env("DESCOPE_BASE_URL", server.uri())
 }
 
 fn management_auth() -> String {
@@ -106,51 +101,43 @@ fn token(access: &str, refresh: Option<&str>, expiry: Option<Value>) -> Value {
 }
 
 fn ok_token(access: &str, refresh: Option<&str>) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(token(access, refresh, Some(json!(1_900_000_000))))
+    json_reply(200, token(access, refresh, Some(json!(1_900_000_000))))
 }
 
 /// Descope at `endpoint`, answering `response` to exactly `body` sent with
 /// the management key; `expect` such calls.
-async fn descope(
-    server: &MockServer,
-    endpoint: &str,
-    body: Value,
-    response: ResponseTemplate,
-    expect: u64,
-) {
-    Mock::given(method("POST"))
+fn descope(endpoint: &str, body: Value, response: ResponseTemplate, expect: u64) -> Mock {
+    Server::given("POST")
         .and(path(endpoint))
         .and(header_is("authorization", management_auth().as_str()))
         .and(body_is(body))
         .respond_with(response)
         .expect(expect)
-        .mount(server)
-        .await;
 }
 
 /// The API: every GET under `/api` answers 200 with a small JSON body.
-async fn api(server: &MockServer) {
-    Mock::given(method("GET"))
+fn api() -> Mock {
+    Server::given("GET")
         .and(wiremock::matchers::path_regex("^/api/"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"login": "octocat"})))
-        .mount(server)
-        .await;
+        .respond_with(json_reply(200, json!({"login": "octocat"})))
 }
 
 fn is_descope(r: &wiremock::Request) -> bool {
     r.url.path().starts_with("/v1/mgmt/")
 }
 
-async fn descope_requests(server: &MockServer) -> Vec<wiremock::Request> {
-    received(server)
+async fn descope_requests(server: &Server) -> Vec<wiremock::Request> {
+    server
+        .received()
         .await
         .into_iter()
         .filter(is_descope)
         .collect()
 }
 
-async fn api_requests(server: &MockServer) -> Vec<wiremock::Request> {
-    received(server)
+async fn api_requests(server: &Server) -> Vec<wiremock::Request> {
+    server
+        .received()
         .await
         .into_iter()
         .filter(|r| !is_descope(r))
@@ -170,9 +157,9 @@ fn assert_no_secrets(out: &Run) {
 fn assert_descope_request(r: &wiremock::Request, endpoint: &str, body: Value) {
     assert_eq!(r.method.as_str(), "POST");
     assert_eq!(r.url.path(), endpoint);
-    assert_eq!(header(r, "authorization"), Some(management_auth().as_str()));
-    assert_eq!(header(r, "content-type"), Some("application/json"));
-    assert_eq!(body_json(r), body);
+    assert_eq!(r.header("authorization"), Some(management_auth().as_str()));
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(r.json(), body);
 }
 
 const USER_SCOPED: &str = r#"auth:
@@ -188,33 +175,33 @@ steps:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn user_token_with_scopes_becomes_the_bearer_header() {
-    let server = MockServer::start().await;
     let body = json!({"appId": "github", "userId": "u-123", "scopes": ["user", "public_repo"]});
-    descope(
-        &server,
-        USER_TOKEN,
-        body.clone(),
-        ok_token(ACCESS_1, Some(REFRESH_1)),
-        1,
-    )
-    .await;
-    api(&server).await;
+    let server = Server::build()
+        .mock(descope(
+            USER_TOKEN,
+            body.clone(),
+            ok_token(ACCESS_1, Some(REFRESH_1)),
+            1,
+        ))
+        .mock(api())
+        .start()
+        .await;
     let ws = workspace(&server, USER_SCOPED);
-    let out = run(runner(&ws, &server, &["apply", "main.yaml"])).await;
+    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
     assert_eq!(out.code, 0, "{out:?}");
 
-    let reqs = received(&server).await;
+    let reqs = server.received().await;
     assert_eq!(reqs.len(), 2, "{reqs:?}");
     assert_descope_request(&reqs[0], USER_TOKEN, body);
-    let body = body_json(&reqs[0]);
+    let body = reqs[0].json();
     assert!(body.get("tenantId").is_none());
     assert_eq!(reqs[1].url.path(), "/api/user");
     assert_eq!(
-        header(&reqs[1], "authorization"),
+        reqs[1].header("authorization"),
         Some(&*format!("Bearer {ACCESS_1}"))
     );
     assert_eq!(
-        header(&reqs[1], "accept"),
+        reqs[1].header("accept"),
         Some("application/vnd.github+json")
     );
     assert!(
@@ -226,21 +213,24 @@ async fn user_token_with_scopes_becomes_the_bearer_header() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn user_latest_token_body_never_has_scopes() {
-    let server = MockServer::start().await;
     let body = json!({"appId": "github", "userId": "u-123"});
-    descope(
-        &server,
-        USER_LATEST,
-        body.clone(),
-        ResponseTemplate::new(200).set_body_json(token(
-            ACCESS_1,
-            Some(REFRESH_1),
-            Some(json!("2030-01-01T00:00:00Z")),
-        )),
-        1,
-    )
-    .await;
-    api(&server).await;
+    let server = Server::build()
+        .mock(descope(
+            USER_LATEST,
+            body.clone(),
+            json_reply(
+                200,
+                token(
+                    ACCESS_1,
+                    Some(REFRESH_1),
+                    Some(json!("2030-01-01T00:00:00Z")),
+                ),
+            ),
+            1,
+        ))
+        .mock(api())
+        .start()
+        .await;
     let ws = workspace(
         &server,
         r#"auth:
@@ -252,16 +242,16 @@ steps:
   - action: GET_USER
 "#,
     );
-    let out = run(runner(&ws, &server, &["apply", "main.yaml"])).await;
+    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
     assert_eq!(out.code, 0, "{out:?}");
     let d = descope_requests(&server).await;
     assert_eq!(d.len(), 1);
     assert_descope_request(&d[0], USER_LATEST, body);
-    assert!(body_json(&d[0]).get("scopes").is_none());
+    assert!(d[0].json().get("scopes").is_none());
     let a = api_requests(&server).await;
     assert_eq!(a.len(), 1);
     assert_eq!(
-        header(&a[0], "authorization"),
+        a[0].header("authorization"),
         Some(&*format!("Bearer {ACCESS_1}"))
     );
     assert_no_secrets(&out);
@@ -269,10 +259,12 @@ steps:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn empty_scopes_fetch_the_latest_token() {
-    let server = MockServer::start().await;
     let body = json!({"appId": "github", "userId": "u-123"});
-    descope(&server, USER_LATEST, body, ok_token(ACCESS_1, None), 1).await;
-    api(&server).await;
+    let server = Server::build()
+        .mock(descope(USER_LATEST, body, ok_token(ACCESS_1, None), 1))
+        .mock(api())
+        .start()
+        .await;
     let ws = workspace(
         &server,
         r#"auth:
@@ -282,7 +274,7 @@ steps:
   - action: GET_USER
 "#,
     );
-    let out = run(runner(&ws, &server, &["apply", "main.yaml"])).await;
+    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(descope_requests(&server).await.len(), 1);
     assert_no_secrets(&out);
@@ -290,18 +282,18 @@ steps:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tenant_token_with_scopes() {
-    let server = MockServer::start().await;
     let body = json!({"appId": "github", "tenantId": "t-acme", "scopes": ["read:org"]});
-    descope(
-        &server,
-        TENANT_TOKEN,
-        body.clone(),
-        // No accessTokenExpiry at all.
-        ResponseTemplate::new(200).set_body_json(token(ACCESS_1, None, None)),
-        1,
-    )
-    .await;
-    api(&server).await;
+    let server = Server::build()
+        .mock(descope(
+            TENANT_TOKEN,
+            body.clone(),
+            // No accessTokenExpiry at all.
+            json_reply(200, token(ACCESS_1, None, None)),
+            1,
+        ))
+        .mock(api())
+        .start()
+        .await;
     let ws = workspace(
         &server,
         r#"auth:
@@ -314,15 +306,15 @@ steps:
   - action: GET_USER
 "#,
     );
-    let out = run(runner(&ws, &server, &["apply", "main.yaml"])).await;
+    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
     assert_eq!(out.code, 0, "{out:?}");
     let d = descope_requests(&server).await;
     assert_eq!(d.len(), 1);
     assert_descope_request(&d[0], TENANT_TOKEN, body);
-    assert!(body_json(&d[0]).get("userId").is_none());
+    assert!(d[0].json().get("userId").is_none());
     let a = api_requests(&server).await;
     assert_eq!(
-        header(&a[0], "authorization"),
+        a[0].header("authorization"),
         Some(&*format!("Bearer {ACCESS_1}"))
     );
     assert_no_secrets(&out);
@@ -330,17 +322,17 @@ steps:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tenant_latest_token() {
-    let server = MockServer::start().await;
     let body = json!({"appId": "github", "tenantId": "t-acme"});
-    descope(
-        &server,
-        TENANT_LATEST,
-        body.clone(),
-        ok_token(ACCESS_1, Some(REFRESH_1)),
-        1,
-    )
-    .await;
-    api(&server).await;
+    let server = Server::build()
+        .mock(descope(
+            TENANT_LATEST,
+            body.clone(),
+            ok_token(ACCESS_1, Some(REFRESH_1)),
+            1,
+        ))
+        .mock(api())
+        .start()
+        .await;
     let ws = workspace(
         &server,
         r#"auth:
@@ -352,16 +344,16 @@ steps:
   - action: GET_USER
 "#,
     );
-    let out = run(runner(&ws, &server, &["apply", "main.yaml"])).await;
+    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
     assert_eq!(out.code, 0, "{out:?}");
     let d = descope_requests(&server).await;
     assert_eq!(d.len(), 1);
     assert_descope_request(&d[0], TENANT_LATEST, body);
-    let sent = body_json(&d[0]);
+    let sent = d[0].json();
     assert!(sent.get("scopes").is_none() && sent.get("userId").is_none());
     let a = api_requests(&server).await;
     assert_eq!(
-        header(&a[0], "authorization"),
+        a[0].header("authorization"),
         Some(&*format!("Bearer {ACCESS_1}"))
     );
     assert_no_secrets(&out);
@@ -369,27 +361,25 @@ steps:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn user_token_within_a_tenant() {
-    let server = MockServer::start().await;
     let scoped =
         json!({"appId": "github", "userId": "u-123", "tenantId": "t-acme", "scopes": ["repo"]});
     let latest = json!({"appId": "github", "userId": "u-123", "tenantId": "t-acme"});
-    descope(
-        &server,
-        USER_TOKEN,
-        scoped.clone(),
-        ok_token(ACCESS_1, Some(REFRESH_1)),
-        1,
-    )
-    .await;
-    descope(
-        &server,
-        USER_LATEST,
-        latest.clone(),
-        ok_token(ACCESS_2, Some(REFRESH_2)),
-        1,
-    )
-    .await;
-    api(&server).await;
+    let server = Server::build()
+        .mock(descope(
+            USER_TOKEN,
+            scoped.clone(),
+            ok_token(ACCESS_1, Some(REFRESH_1)),
+            1,
+        ))
+        .mock(descope(
+            USER_LATEST,
+            latest.clone(),
+            ok_token(ACCESS_2, Some(REFRESH_2)),
+            1,
+        ))
+        .mock(api())
+        .start()
+        .await;
     let ws = workspace(
         &server,
         r#"auth:
@@ -411,7 +401,7 @@ steps:
         tenant_id: "{{ vars.tenant_id }}"
 "#,
     );
-    let out = run(runner(&ws, &server, &["apply", "main.yaml"])).await;
+    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
     assert_eq!(out.code, 0, "{out:?}");
     let d = descope_requests(&server).await;
     assert_eq!(d.len(), 2);
@@ -420,11 +410,11 @@ steps:
     let a = api_requests(&server).await;
     assert_eq!(a.len(), 2);
     assert_eq!(
-        header(&a[0], "authorization"),
+        a[0].header("authorization"),
         Some(&*format!("Bearer {ACCESS_1}"))
     );
     assert_eq!(
-        header(&a[1], "authorization"),
+        a[1].header("authorization"),
         Some(&*format!("Bearer {ACCESS_2}"))
     );
     assert_no_secrets(&out);
@@ -432,16 +422,16 @@ steps:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn parameters_put_the_token_in_a_header_with_a_custom_prefix() {
-    let server = MockServer::start().await;
-    descope(
-        &server,
-        USER_TOKEN,
-        json!({"appId": "github", "userId": "u-123", "scopes": ["repo"]}),
-        ok_token(ACCESS_1, Some(REFRESH_1)),
-        1,
-    )
-    .await;
-    api(&server).await;
+    let server = Server::build()
+        .mock(descope(
+            USER_TOKEN,
+            json!({"appId": "github", "userId": "u-123", "scopes": ["repo"]}),
+            ok_token(ACCESS_1, Some(REFRESH_1)),
+            1,
+        ))
+        .mock(api())
+        .start()
+        .await;
     let ws = workspace(
         &server,
         r#"auth:
@@ -461,7 +451,7 @@ steps:
   - action: GET_USER
 "#,
     );
-    let out = run(runner(&ws, &server, &["apply", "main.yaml"])).await;
+    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
     assert_eq!(out.code, 0, "{out:?}");
     let a = api_requests(&server).await;
     assert_eq!(a.len(), 1);
@@ -473,22 +463,22 @@ steps:
         .collect();
     // Only the custom header: no default `Bearer` one besides it.
     assert_eq!(auths, vec![format!("token {ACCESS_1}")]);
-    assert_eq!(header(&a[0], "x-token-type"), Some("bearer"));
+    assert_eq!(a[0].header("x-token-type"), Some("bearer"));
     assert_no_secrets(&out);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn parameters_put_the_token_in_the_query() {
-    let server = MockServer::start().await;
-    descope(
-        &server,
-        USER_LATEST,
-        json!({"appId": "github", "userId": "u-123"}),
-        ok_token(ACCESS_1, Some(REFRESH_1)),
-        1,
-    )
-    .await;
-    api(&server).await;
+    let server = Server::build()
+        .mock(descope(
+            USER_LATEST,
+            json!({"appId": "github", "userId": "u-123"}),
+            ok_token(ACCESS_1, Some(REFRESH_1)),
+            1,
+        ))
+        .mock(api())
+        .start()
+        .await;
     let ws = workspace(
         &server,
         r#"auth:
@@ -506,12 +496,7 @@ steps:
       per_page: 5
 "#,
     );
-    let out = run(runner(
-        &ws,
-        &server,
-        &["apply", "main.yaml", "--output", "json"],
-    ))
-    .await;
+    let out = runner(&ws, &server, &["apply", "main.yaml", "--output", "json"]).await;
     assert_eq!(out.code, 0, "{out:?}");
     let a = api_requests(&server).await;
     assert_eq!(a.len(), 1);
@@ -525,23 +510,23 @@ steps:
         query.contains(&("per_page".to_string(), "5".to_string())),
         "{query:?}"
     );
-    assert_eq!(header(&a[0], "authorization"), None);
+    assert_eq!(a[0].header("authorization"), None);
     assert_eq!(out.json()["ok"], json!(true));
     assert_no_secrets(&out);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_fetch_serves_every_step_with_the_same_token() {
-    let server = MockServer::start().await;
-    descope(
-        &server,
-        USER_TOKEN,
-        json!({"appId": "github", "userId": "u-123", "scopes": ["user", "public_repo"]}),
-        ok_token(ACCESS_1, Some(REFRESH_1)),
-        1,
-    )
-    .await;
-    api(&server).await;
+    let server = Server::build()
+        .mock(descope(
+            USER_TOKEN,
+            json!({"appId": "github", "userId": "u-123", "scopes": ["user", "public_repo"]}),
+            ok_token(ACCESS_1, Some(REFRESH_1)),
+            1,
+        ))
+        .mock(api())
+        .start()
+        .await;
     let ws = workspace(
         &server,
         r#"auth:
@@ -563,14 +548,14 @@ steps:
         scopes: [user, public_repo]
 "#,
     );
-    let out = run(runner(&ws, &server, &["apply", "main.yaml"])).await;
+    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(descope_requests(&server).await.len(), 1);
     let a = api_requests(&server).await;
     assert_eq!(a.len(), 4);
     for r in &a {
         assert_eq!(
-            header(r, "authorization"),
+            r.header("authorization"),
             Some(&*format!("Bearer {ACCESS_1}"))
         );
     }
@@ -579,24 +564,22 @@ steps:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_users_two_fetches_each_token_to_its_steps() {
-    let server = MockServer::start().await;
-    descope(
-        &server,
-        USER_LATEST,
-        json!({"appId": "github", "userId": "u-123"}),
-        ok_token(ACCESS_1, Some(REFRESH_1)),
-        1,
-    )
-    .await;
-    descope(
-        &server,
-        USER_LATEST,
-        json!({"appId": "github", "userId": "u-456"}),
-        ok_token(ACCESS_2, Some(REFRESH_2)),
-        1,
-    )
-    .await;
-    api(&server).await;
+    let server = Server::build()
+        .mock(descope(
+            USER_LATEST,
+            json!({"appId": "github", "userId": "u-123"}),
+            ok_token(ACCESS_1, Some(REFRESH_1)),
+            1,
+        ))
+        .mock(descope(
+            USER_LATEST,
+            json!({"appId": "github", "userId": "u-456"}),
+            ok_token(ACCESS_2, Some(REFRESH_2)),
+            1,
+        ))
+        .mock(api())
+        .start()
+        .await;
     let ws = workspace(
         &server,
         r#"auth:
@@ -623,14 +606,14 @@ steps:
         user_id: u-456
 "#,
     );
-    let out = run(runner(&ws, &server, &["apply", "main.yaml"])).await;
+    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
     assert_eq!(out.code, 0, "{out:?}");
     let d = descope_requests(&server).await;
     assert_eq!(d.len(), 2);
-    assert_eq!(body_json(&d[0])["userId"], json!("u-123"));
-    assert_eq!(body_json(&d[1])["userId"], json!("u-456"));
+    assert_eq!(d[0].json()["userId"], json!("u-123"));
+    assert_eq!(d[1].json()["userId"], json!("u-456"));
     let a = api_requests(&server).await;
-    let auths: Vec<Option<&str>> = a.iter().map(|r| header(r, "authorization")).collect();
+    let auths: Vec<Option<&str>> = a.iter().map(|r| r.header("authorization")).collect();
     let one = format!("Bearer {ACCESS_1}");
     let two = format!("Bearer {ACCESS_2}");
     assert_eq!(
@@ -642,16 +625,16 @@ steps:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn step_level_descope_auth_applies_to_that_step_only() {
-    let server = MockServer::start().await;
-    descope(
-        &server,
-        USER_TOKEN,
-        json!({"appId": "github", "userId": "u-123", "scopes": ["repo"]}),
-        ok_token(ACCESS_1, Some(REFRESH_1)),
-        1,
-    )
-    .await;
-    api(&server).await;
+    let server = Server::build()
+        .mock(descope(
+            USER_TOKEN,
+            json!({"appId": "github", "userId": "u-123", "scopes": ["repo"]}),
+            ok_token(ACCESS_1, Some(REFRESH_1)),
+            1,
+        ))
+        .mock(api())
+        .start()
+        .await;
     let ws = workspace(
         &server,
         r#"steps:
@@ -671,16 +654,16 @@ async fn step_level_descope_auth_applies_to_that_step_only() {
           value: "{{ descope.token_type }} {{ descope.access_token }}"
 "#,
     );
-    let out = run(runner(&ws, &server, &["apply", "main.yaml"])).await;
+    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(descope_requests(&server).await.len(), 1);
     let a = api_requests(&server).await;
     assert_eq!(a.len(), 2);
     assert_eq!(a[0].url.path(), "/api/user");
-    assert_eq!(header(&a[0], "authorization"), None);
+    assert_eq!(a[0].header("authorization"), None);
     assert_eq!(a[1].url.path(), "/api/repos/octo/hello");
     assert_eq!(
-        header(&a[1], "authorization"),
+        a[1].header("authorization"),
         Some(&*format!("bearer {ACCESS_1}"))
     );
     assert_no_secrets(&out);
@@ -688,18 +671,20 @@ async fn step_level_descope_auth_applies_to_that_step_only() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn descope_settings_from_the_spec_win_over_the_environment() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(USER_LATEST))
-        .and(header_is(
-            "authorization",
-            format!("Bearer P2fromspec:{MGMT_KEY}").as_str(),
-        ))
-        .respond_with(ok_token(ACCESS_1, Some(REFRESH_1)))
-        .expect(1)
-        .mount(&server)
+    let server = Server::build()
+        .mock(
+            Server::given("POST")
+                .and(path(USER_LATEST))
+                .and(header_is(
+                    "authorization",
+                    format!("Bearer P2fromspec:{MGMT_KEY}").as_str(),
+                ))
+                .respond_with(ok_token(ACCESS_1, Some(REFRESH_1)))
+                .expect(1),
+        )
+        .mock(api())
+        .start()
         .await;
-    api(&server).await;
     let ws = workspace(
         &server,
         &format!(
@@ -717,12 +702,12 @@ steps:
             server.uri()
         ),
     );
-    let mut cmd = ws.runner();
-    cmd.args(["apply", "main.yaml"])
+    let out = ws
+        .runner(["apply", "main.yaml"])
         .env("MY_KEY", MGMT_KEY)
         .env("DESCOPE_PROJECT_ID", "P2fromenv")
-        .env("DESCOPE_BASE_URL", "http://127.0.0.1:9");
-    let out = run(cmd).await;
+        .env("DESCOPE_BASE_URL", "http://127.0.0.1:9")
+        .await;
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(descope_requests(&server).await.len(), 1);
     assert_no_secrets(&out);
@@ -730,27 +715,21 @@ steps:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn access_token_expiry_as_number_string_or_absent() {
-    let server = MockServer::start().await;
     let cases = [
         ("u-num", ACCESS_1, Some(json!(1_900_000_000))),
         ("u-str", ACCESS_2, Some(json!("2030-06-01T12:00:00.000Z"))),
         ("u-none", ACCESS_3, None),
     ];
+    let mut server = Server::build();
     for (user, access, expiry) in &cases {
-        descope(
-            &server,
+        server = server.mock(descope(
             USER_LATEST,
             json!({"appId": "github", "userId": user}),
-            ResponseTemplate::new(200).set_body_json(token(
-                access,
-                Some(REFRESH_3),
-                expiry.clone(),
-            )),
+            json_reply(200, token(access, Some(REFRESH_3), expiry.clone())),
             1,
-        )
-        .await;
+        ));
     }
-    api(&server).await;
+    let server = server.mock(api()).start().await;
     let mut steps = String::from("steps:\n");
     for (user, _, _) in &cases {
         steps.push_str(&format!(
@@ -758,10 +737,10 @@ async fn access_token_expiry_as_number_string_or_absent() {
         ));
     }
     let ws = workspace(&server, &steps);
-    let out = run(runner(&ws, &server, &["apply", "main.yaml"])).await;
+    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
     assert_eq!(out.code, 0, "{out:?}");
     let a = api_requests(&server).await;
-    let auths: Vec<Option<&str>> = a.iter().map(|r| header(r, "authorization")).collect();
+    let auths: Vec<Option<&str>> = a.iter().map(|r| r.header("authorization")).collect();
     let expected: Vec<String> = cases
         .iter()
         .map(|(_, t, _)| format!("Bearer {t}"))
@@ -778,41 +757,38 @@ async fn access_token_expiry_as_number_string_or_absent() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn secrets_echoed_by_the_api_are_masked_in_json_output() {
-    let server = MockServer::start().await;
-    descope(
-        &server,
-        USER_TOKEN,
-        json!({"appId": "github", "userId": "u-123", "scopes": ["user", "public_repo"]}),
-        ok_token(ACCESS_1, Some(REFRESH_1)),
-        2, // two runs below
-    )
-    .await;
+    let server = Server::build()
+        .mock(descope(
+            USER_TOKEN,
+            json!({"appId": "github", "userId": "u-123", "scopes": ["user", "public_repo"]}),
+            ok_token(ACCESS_1, Some(REFRESH_1)),
+            2, // two runs below
+        ))
+        .start()
+        .await;
     // A careless API that echoes every secret it might have seen.
     let echo = json!({
         "you_sent": format!("Bearer {ACCESS_1}"),
         "refresh": REFRESH_1,
         "key": MGMT_KEY,
     });
-    Mock::given(method("GET"))
-        .and(path("/api/user"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(echo.clone()))
-        .mount(&server)
+    server
+        .reply("GET /api/user", json_reply(200, echo.clone()))
         .await;
-    Mock::given(method("GET"))
-        .and(path("/api/user/repos"))
-        .respond_with(ResponseTemplate::new(401).set_body_json(json!({
-            "message": format!("bad credentials {ACCESS_1} / {REFRESH_1} / {MGMT_KEY}")
-        })))
-        .mount(&server)
+    server
+        .reply(
+            "GET /api/user/repos",
+            json_reply(
+                401,
+                json!({
+                    "message": format!("bad credentials {ACCESS_1} / {REFRESH_1} / {MGMT_KEY}")
+                }),
+            ),
+        )
         .await;
     let rest = USER_SCOPED.to_string() + "  - id: repos\n    action: LIST_REPOS\n";
     let ws = workspace(&server, &rest);
-    let out = run(runner(
-        &ws,
-        &server,
-        &["apply", "main.yaml", "--output", "json"],
-    ))
-    .await;
+    let out = runner(&ws, &server, &["apply", "main.yaml", "--output", "json"]).await;
     assert_eq!(out.code, 1, "{out:?}");
     let doc = out.json();
     assert_eq!(doc["ok"], json!(false));
@@ -831,7 +807,7 @@ async fn secrets_echoed_by_the_api_are_masked_in_json_output() {
     assert_no_secrets(&out);
 
     // And the same run as text.
-    let out = run(runner(&ws, &server, &["apply", "main.yaml"])).await;
+    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
     assert_eq!(out.code, 1, "{out:?}");
     assert!(
         out.stdout.contains("bad credentials *** / *** / ***"),
@@ -844,28 +820,28 @@ async fn secrets_echoed_by_the_api_are_masked_in_json_output() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn descope_401_fails_the_step_with_descopes_words() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(USER_TOKEN))
-        .respond_with(ResponseTemplate::new(401).set_body_json(json!({
-            "errorCode": "E011003",
-            "errorDescription": "Unauthorized access",
-            "errorMessage": format!("Invalid management key {MGMT_KEY}"),
-        })))
-        .expect(2)
-        .mount(&server)
+    let server = Server::build()
+        .mock(
+            Server::given("POST")
+                .and(path(USER_TOKEN))
+                .respond_with(json_reply(
+                    401,
+                    json!({
+                        "errorCode": "E011003",
+                        "errorDescription": "Unauthorized access",
+                        "errorMessage": format!("Invalid management key {MGMT_KEY}"),
+                    }),
+                ))
+                .expect(2),
+        )
+        .mock(api())
+        .start()
         .await;
-    api(&server).await;
     let ws = workspace(
         &server,
         &(USER_SCOPED.to_string() + "  - action: LIST_REPOS\n"),
     );
-    let out = run(runner(
-        &ws,
-        &server,
-        &["apply", "main.yaml", "--output", "json"],
-    ))
-    .await;
+    let out = runner(&ws, &server, &["apply", "main.yaml", "--output", "json"]).await;
     assert_eq!(out.code, 1, "{out:?}");
     assert!(api_requests(&server).await.is_empty());
     let doc = out.json();
@@ -887,7 +863,7 @@ async fn descope_401_fails_the_step_with_descopes_words() {
     }
     assert_no_secrets(&out);
 
-    let out = run(runner(&ws, &server, &["apply", "main.yaml"])).await;
+    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
     assert_eq!(out.code, 1, "{out:?}");
     assert!(out.stdout.contains("E011003"), "{out:?}");
     assert!(out.stdout.contains("failed"), "{out:?}");
@@ -896,19 +872,24 @@ async fn descope_401_fails_the_step_with_descopes_words() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn descope_404_suggests_dropping_scopes() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(USER_TOKEN))
-        .respond_with(ResponseTemplate::new(404).set_body_json(json!({
-            "errorCode": "E062108",
-            "errorDescription": "Outbound app token not found",
-            "errorMessage": "No token found for the given scopes",
-        })))
-        .expect(1)
-        .mount(&server)
+    let server = Server::build()
+        .mock(
+            Server::given("POST")
+                .and(path(USER_TOKEN))
+                .respond_with(json_reply(
+                    404,
+                    json!({
+                        "errorCode": "E062108",
+                        "errorDescription": "Outbound app token not found",
+                        "errorMessage": "No token found for the given scopes",
+                    }),
+                ))
+                .expect(1),
+        )
+        .start()
         .await;
     let ws = workspace(&server, USER_SCOPED);
-    let out = run(runner(&ws, &server, &["apply", "main.yaml"])).await;
+    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
     assert_eq!(out.code, 1, "{out:?}");
     assert!(api_requests(&server).await.is_empty());
     for part in [
@@ -928,16 +909,21 @@ async fn descope_404_suggests_dropping_scopes() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn descope_404_on_latest_token_says_never_connected() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(USER_LATEST))
-        .respond_with(ResponseTemplate::new(404).set_body_json(json!({
-            "errorCode": "E062108",
-            "errorDescription": "Outbound app token not found",
-            "errorMessage": "No token",
-        })))
-        .expect(1)
-        .mount(&server)
+    let server = Server::build()
+        .mock(
+            Server::given("POST")
+                .and(path(USER_LATEST))
+                .respond_with(json_reply(
+                    404,
+                    json!({
+                        "errorCode": "E062108",
+                        "errorDescription": "Outbound app token not found",
+                        "errorMessage": "No token",
+                    }),
+                ))
+                .expect(1),
+        )
+        .start()
         .await;
     let ws = workspace(
         &server,
@@ -948,7 +934,7 @@ steps:
   - action: GET_USER
 "#,
     );
-    let out = run(runner(&ws, &server, &["apply", "main.yaml"])).await;
+    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
     assert_eq!(out.code, 1, "{out:?}");
     assert!(out.stdout.contains("never connected"), "{out:?}");
     assert!(out.stdout.contains("user `u-999`"), "{out:?}");
@@ -957,39 +943,38 @@ steps:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rate_limited_then_ok_retries_after_retry_after() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(USER_TOKEN))
-        .respond_with(
-            ResponseTemplate::new(429)
-                .insert_header("Retry-After", "0")
-                .set_body_json(
-                    json!({"errorCode": "E130429", "errorDescription": "Too many requests"}),
-                ),
-        )
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    descope(
-        &server,
-        USER_TOKEN,
-        json!({"appId": "github", "userId": "u-123", "scopes": ["user", "public_repo"]}),
-        ok_token(ACCESS_1, Some(REFRESH_1)),
-        1,
+    let limited = json_reply(
+        429,
+        json!({"errorCode": "E130429", "errorDescription": "Too many requests"}),
     )
-    .await;
-    api(&server).await;
+    .insert_header("Retry-After", "0");
+    let server = Server::build()
+        .mock(
+            Server::given("POST")
+                .and(path(USER_TOKEN))
+                .respond_with(limited)
+                .up_to_n_times(1)
+                .with_priority(1),
+        )
+        .mock(descope(
+            USER_TOKEN,
+            json!({"appId": "github", "userId": "u-123", "scopes": ["user", "public_repo"]}),
+            ok_token(ACCESS_1, Some(REFRESH_1)),
+            1,
+        ))
+        .mock(api())
+        .start()
+        .await;
     let ws = workspace(&server, USER_SCOPED);
-    let out = run(runner(&ws, &server, &["apply", "main.yaml"])).await;
+    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
     assert_eq!(out.code, 0, "{out:?}");
     let d = descope_requests(&server).await;
     assert_eq!(d.len(), 2);
-    assert_eq!(body_json(&d[0]), body_json(&d[1]));
+    assert_eq!(d[0].json(), d[1].json());
     assert!(out.stderr.contains("429"), "{out:?}");
     let a = api_requests(&server).await;
     assert_eq!(
-        header(&a[0], "authorization"),
+        a[0].header("authorization"),
         Some(&*format!("Bearer {ACCESS_1}"))
     );
     assert_no_secrets(&out);
@@ -997,26 +982,26 @@ async fn rate_limited_then_ok_retries_after_retry_after() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unavailable_then_ok_succeeds() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(USER_TOKEN))
-        .respond_with(ResponseTemplate::new(503).set_body_string("upstream unavailable"))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
+    let server = Server::build()
+        .mock(
+            Server::given("POST")
+                .and(path(USER_TOKEN))
+                .respond_with(ResponseTemplate::new(503).set_body_string("upstream unavailable"))
+                .up_to_n_times(1)
+                .with_priority(1),
+        )
+        .mock(descope(
+            USER_TOKEN,
+            json!({"appId": "github", "userId": "u-123", "scopes": ["user", "public_repo"]}),
+            ok_token(ACCESS_1, Some(REFRESH_1)),
+            1,
+        ))
+        .mock(api())
+        .start()
         .await;
-    descope(
-        &server,
-        USER_TOKEN,
-        json!({"appId": "github", "userId": "u-123", "scopes": ["user", "public_repo"]}),
-        ok_token(ACCESS_1, Some(REFRESH_1)),
-        1,
-    )
-    .await;
-    api(&server).await;
     let ws = workspace(&server, USER_SCOPED);
     let started = std::time::Instant::now();
-    let out = run(runner(&ws, &server, &["apply", "main.yaml"])).await;
+    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
     assert_eq!(out.code, 0, "{out:?}");
     // The first wait is short (100 ms), not the later 5 s ones.
     assert!(started.elapsed() < std::time::Duration::from_secs(4));
@@ -1029,24 +1014,24 @@ async fn unavailable_then_ok_succeeds() {
 /// Takes about 10 s: Descope's retry waits are 0.1 s, 5 s and 5 s.
 #[tokio::test(flavor = "multi_thread")]
 async fn unavailable_forever_gives_up_with_a_clear_message() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(USER_TOKEN))
-        .respond_with(ResponseTemplate::new(503).set_body_json(json!({
-            "errorCode": "E000503",
-            "errorDescription": "Service unavailable",
-            "errorMessage": "try later",
-        })))
-        .expect(4)
-        .mount(&server)
+    let server = Server::build()
+        .mock(
+            Server::given("POST")
+                .and(path(USER_TOKEN))
+                .respond_with(json_reply(
+                    503,
+                    json!({
+                        "errorCode": "E000503",
+                        "errorDescription": "Service unavailable",
+                        "errorMessage": "try later",
+                    }),
+                ))
+                .expect(4),
+        )
+        .start()
         .await;
     let ws = workspace(&server, USER_SCOPED);
-    let out = run(runner(
-        &ws,
-        &server,
-        &["apply", "main.yaml", "--output", "json"],
-    ))
-    .await;
+    let out = runner(&ws, &server, &["apply", "main.yaml", "--output", "json"]).await;
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(descope_requests(&server).await.len(), 4);
     assert!(api_requests(&server).await.is_empty());
@@ -1067,16 +1052,21 @@ async fn unavailable_forever_gives_up_with_a_clear_message() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_success_without_an_access_token_fails_the_step() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(USER_TOKEN))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "token": {"refreshToken": REFRESH_1}
-        })))
-        .mount(&server)
+    let server = Server::build()
+        .mock(
+            Server::given("POST")
+                .and(path(USER_TOKEN))
+                .respond_with(json_reply(
+                    200,
+                    json!({
+                        "token": {"refreshToken": REFRESH_1}
+                    }),
+                )),
+        )
+        .start()
         .await;
     let ws = workspace(&server, USER_SCOPED);
-    let out = run(runner(&ws, &server, &["apply", "main.yaml"])).await;
+    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
     assert_eq!(out.code, 1, "{out:?}");
     assert!(out.stdout.contains("accessToken"), "{out:?}");
     assert!(api_requests(&server).await.is_empty());
@@ -1087,52 +1077,50 @@ async fn a_success_without_an_access_token_fails_the_step() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn missing_project_id_exits_2_and_sends_nothing() {
-    let server = MockServer::start().await;
-    api(&server).await;
+    let server = Server::build().mock(api()).start().await;
     let ws = workspace(&server, USER_SCOPED);
-    let mut cmd = ws.runner();
-    cmd.args(["apply", "main.yaml"])
+    let out = ws
+        .runner(["apply", "main.yaml"])
         .env("DESCOPE_MANAGEMENT_KEY", MGMT_KEY)
-        .env("DESCOPE_BASE_URL", server.uri());
-    let out = run(cmd).await;
+        .env("DESCOPE_BASE_URL", server.uri())
+        .await;
     assert_eq!(out.code, 2, "{out:?}");
     assert!(out.stderr.contains("DESCOPE_PROJECT_ID"), "{out:?}");
-    assert!(received(&server).await.is_empty());
+    assert!(server.received().await.is_empty());
     assert_no_secrets(&out);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn missing_management_key_exits_2_and_sends_nothing() {
-    let server = MockServer::start().await;
-    api(&server).await;
+    let server = Server::build().mock(api()).start().await;
     // Even a step without auth before it must not run.
     let rest = USER_SCOPED.replace(
         "steps:\n",
         "steps:\n  - action: GET_USER\n    auth: {parameters: []}\n",
     );
     let ws = workspace(&server, &rest);
-    let mut cmd = ws.runner();
-    cmd.args(["apply", "main.yaml", "--output", "json"])
+    let out = ws
+        .runner(["apply", "main.yaml", "--output", "json"])
         .env("DESCOPE_PROJECT_ID", PROJECT_ID)
-        .env("DESCOPE_BASE_URL", server.uri());
-    let out = run(cmd).await;
+        .env("DESCOPE_BASE_URL", server.uri())
+        .await;
     assert_eq!(out.code, 2, "{out:?}");
     assert!(out.stderr.contains("DESCOPE_MANAGEMENT_KEY"), "{out:?}");
     assert_eq!(out.json()["ok"], json!(false));
-    assert!(received(&server).await.is_empty());
+    assert!(server.received().await.is_empty());
     assert_no_secrets(&out);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn empty_management_key_counts_as_missing() {
-    let server = MockServer::start().await;
+    let server = Server::start().await;
     let ws = workspace(&server, USER_SCOPED);
-    let mut cmd = runner(&ws, &server, &["apply", "main.yaml"]);
-    cmd.env("DESCOPE_MANAGEMENT_KEY", "");
-    let out = run(cmd).await;
+    let out = runner(&ws, &server, &["apply", "main.yaml"])
+        .env("DESCOPE_MANAGEMENT_KEY", "")
+        .await;
     assert_eq!(out.code, 2, "{out:?}");
     assert!(out.stderr.contains("DESCOPE_MANAGEMENT_KEY"), "{out:?}");
-    assert!(received(&server).await.is_empty());
+    assert!(server.received().await.is_empty());
 }
 
 /// What `plan` puts where a secret goes, before masking.
@@ -1152,44 +1140,34 @@ fn auth_line_is_masked(plan: &str, prefix: &str) -> bool {
 #[tokio::test(flavor = "multi_thread")]
 
 async fn plan_shows_the_bearer_scheme_and_masks_only_the_token() {
-    let server = MockServer::start().await;
+    let server = Server::start().await;
     let ws = workspace(&server, USER_SCOPED);
-    let out = run(runner(&ws, &server, &["plan", "main.yaml"])).await;
+    let out = runner(&ws, &server, &["plan", "main.yaml"]).await;
     assert_eq!(out.code, 0, "{out:?}");
     assert!(
         out.stdout.contains("  Authorization: Bearer ***\n"),
         "{out:?}"
     );
-    let out = run(runner(
-        &ws,
-        &server,
-        &["plan", "main.yaml", "--output", "json"],
-    ))
-    .await;
+    let out = runner(&ws, &server, &["plan", "main.yaml", "--output", "json"]).await;
     assert_eq!(
         out.json()["steps"][0]["headers"]["Authorization"],
         json!("Bearer ***")
     );
-    assert!(received(&server).await.is_empty());
+    assert!(server.received().await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn plan_and_validate_never_call_descope() {
-    let server = MockServer::start().await;
+    let server = Server::start().await;
     let ws = workspace(&server, USER_SCOPED);
-    let out = run(runner(&ws, &server, &["plan", "main.yaml"])).await;
+    let out = runner(&ws, &server, &["plan", "main.yaml"]).await;
     assert_eq!(out.code, 0, "{out:?}");
     assert!(auth_line_is_masked(&out.stdout, "Bearer "), "{out:?}");
     assert!(!out.stdout.contains(PLAN_PLACEHOLDER), "{out:?}");
     assert!(out.stdout.contains("/api/user"), "{out:?}");
     assert_no_secrets(&out);
 
-    let out = run(runner(
-        &ws,
-        &server,
-        &["plan", "main.yaml", "--output", "json"],
-    ))
-    .await;
+    let out = runner(&ws, &server, &["plan", "main.yaml", "--output", "json"]).await;
     assert_eq!(out.code, 0, "{out:?}");
     let doc = out.json();
     let auth = &doc["steps"][0]["headers"]["Authorization"];
@@ -1199,18 +1177,16 @@ async fn plan_and_validate_never_call_descope() {
     );
     assert_no_secrets(&out);
 
-    let mut cmd = ws.runner();
-    cmd.args(["validate", "main.yaml"]);
-    let out = run(cmd).await;
+    let out = ws.runner(["validate", "main.yaml"]).await;
     assert_eq!(out.code, 0, "{out:?}");
     assert!(out.stdout.starts_with("ok  main.yaml"), "{out:?}");
 
-    assert!(received(&server).await.is_empty());
+    assert!(server.received().await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn plan_with_parameters_masks_the_token_placeholder() {
-    let server = MockServer::start().await;
+    let server = Server::start().await;
     let ws = workspace(
         &server,
         r#"auth:
@@ -1224,17 +1200,17 @@ steps:
   - action: GET_USER
 "#,
     );
-    let out = run(runner(&ws, &server, &["plan", "main.yaml"])).await;
+    let out = runner(&ws, &server, &["plan", "main.yaml"]).await;
     assert_eq!(out.code, 0, "{out:?}");
     assert!(auth_line_is_masked(&out.stdout, "token "), "{out:?}");
     assert!(!out.stdout.contains(PLAN_PLACEHOLDER), "{out:?}");
     assert!(!out.stdout.contains("Bearer"), "{out:?}");
-    assert!(received(&server).await.is_empty());
+    assert!(server.received().await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn descope_needs_a_user_or_a_tenant() {
-    let server = MockServer::start().await;
+    let server = Server::start().await;
     let ws = workspace(
         &server,
         r#"auth:
@@ -1244,19 +1220,17 @@ steps:
   - action: GET_USER
 "#,
     );
-    let mut cmd = ws.runner();
-    cmd.args(["validate", "main.yaml"]);
-    let out = run(cmd).await;
+    let out = ws.runner(["validate", "main.yaml"]).await;
     assert_eq!(out.code, 2, "{out:?}");
     assert!(out.stderr.contains("user_id"), "{out:?}");
-    let out = run(runner(&ws, &server, &["apply", "main.yaml"])).await;
+    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
     assert_eq!(out.code, 2, "{out:?}");
-    assert!(received(&server).await.is_empty());
+    assert!(server.received().await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn descope_template_outside_descope_auth_is_rejected() {
-    let server = MockServer::start().await;
+    let server = Server::start().await;
     let ws = workspace(
         &server,
         r#"auth:
@@ -1269,9 +1243,7 @@ steps:
   - action: GET_USER
 "#,
     );
-    let mut cmd = ws.runner();
-    cmd.args(["validate", "main.yaml"]);
-    let out = run(cmd).await;
+    let out = ws.runner(["validate", "main.yaml"]).await;
     assert_eq!(out.code, 2, "{out:?}");
     assert!(out.stderr.contains("descope"), "{out:?}");
 }
@@ -1284,66 +1256,66 @@ steps:
 #[tokio::test(flavor = "multi_thread")]
 
 async fn management_key_never_goes_over_plain_http_to_other_hosts() {
-    let server = MockServer::start().await;
-    descope(
-        &server,
-        USER_TOKEN,
-        json!({"appId": "github", "userId": "u-123", "scopes": ["user", "public_repo"]}),
-        ok_token(ACCESS_1, Some(REFRESH_1)),
-        0,
-    )
-    .await;
-    api(&server).await;
-    let port = server.address().port();
+    let server = Server::build()
+        .mock(descope(
+            USER_TOKEN,
+            json!({"appId": "github", "userId": "u-123", "scopes": ["user", "public_repo"]}),
+            ok_token(ACCESS_1, Some(REFRESH_1)),
+            0,
+        ))
+        .mock(api())
+        .start()
+        .await;
+    let port = server.port();
     let ws = workspace(&server, USER_SCOPED);
-    let mut cmd = runner(&ws, &server, &["apply", "main.yaml"]);
-    cmd.arg("--resolve")
+    let out = runner(&ws, &server, &["apply", "main.yaml"])
+        .arg("--resolve")
         .arg(format!("descope.invalid:{port}:127.0.0.1"))
-        .env("DESCOPE_BASE_URL", format!("http://descope.invalid:{port}"));
-    let out = run(cmd).await;
+        .env("DESCOPE_BASE_URL", format!("http://descope.invalid:{port}"))
+        .await;
     assert_eq!(out.code, 2, "{out:?}");
     assert!(out.all().contains("--allow-http"), "{out:?}");
-    assert!(received(&server).await.is_empty());
+    assert!(server.received().await.is_empty());
     assert_no_secrets(&out);
 }
 
 /// The shipped example, end to end against stand-ins for Descope and GitHub.
 #[tokio::test(flavor = "multi_thread")]
 async fn shipped_github_descope_example_runs() {
-    let server = MockServer::start().await;
-    descope(
-        &server,
-        USER_TOKEN,
-        json!({"appId": "github", "userId": "U2user", "scopes": ["repo"]}),
-        ok_token(ACCESS_1, Some(REFRESH_1)),
-        1,
-    )
-    .await;
-    Mock::given(method("POST"))
-        .and(path("/repos/octo/hello/issues"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"number": 7})))
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/repos/octo/hello/issues/7/comments"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 1})))
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/repos/octo/hello/issues/7/labels"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"name": "triage"}])))
-        .expect(1)
-        .mount(&server)
+    let server = Server::build()
+        .mock(descope(
+            USER_TOKEN,
+            json!({"appId": "github", "userId": "U2user", "scopes": ["repo"]}),
+            ok_token(ACCESS_1, Some(REFRESH_1)),
+            1,
+        ))
+        .mock(
+            Server::given("POST")
+                .and(path("/repos/octo/hello/issues"))
+                .respond_with(json_reply(201, json!({"number": 7})))
+                .expect(1),
+        )
+        .mock(
+            Server::given("POST")
+                .and(path("/repos/octo/hello/issues/7/comments"))
+                .respond_with(json_reply(201, json!({"id": 1})))
+                .expect(1),
+        )
+        .mock(
+            Server::given("POST")
+                .and(path("/repos/octo/hello/issues/7/labels"))
+                .respond_with(json_reply(200, json!([{"name": "triage"}])))
+                .expect(1),
+        )
+        .start()
         .await;
     let specs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("specs");
     let read = |p: &str| std::fs::read_to_string(specs.join(p)).expect("read shipped spec");
-    let ws = Workspace::new();
-    ws.write("github-descope.yaml", &read("github-descope.yaml"));
-    ws.write("apps/github.yaml", &read("apps/github.yaml"));
+    let ws = Workspace::new()
+        .file("github-descope.yaml", &read("github-descope.yaml"))
+        .file("apps/github.yaml", &read("apps/github.yaml"));
     let base = format!("github={}", server.uri());
-    let out = run(runner(
+    let out = runner(
         &ws,
         &server,
         &[
@@ -1358,7 +1330,7 @@ async fn shipped_github_descope_example_runs() {
             "--base-url",
             &base,
         ],
-    ))
+    )
     .await;
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(descope_requests(&server).await.len(), 1);
@@ -1366,11 +1338,11 @@ async fn shipped_github_descope_example_runs() {
     assert_eq!(a.len(), 3);
     for r in &a {
         assert_eq!(
-            header(r, "authorization"),
+            r.header("authorization"),
             Some(&*format!("Bearer {ACCESS_1}"))
         );
     }
-    assert_eq!(body_json(&a[2]), json!({"labels": ["triage"]}));
+    assert_eq!(a[2].json(), json!({"labels": ["triage"]}));
     assert_no_secrets(&out);
 }
 
@@ -1381,20 +1353,22 @@ async fn shipped_github_descope_example_runs() {
 #[tokio::test(flavor = "multi_thread")]
 
 async fn descope_settings_may_use_vars() {
-    let server = MockServer::start().await;
     // The project id comes from a var here, so the management header differs.
-    Mock::given(method("POST"))
-        .and(path(USER_LATEST))
-        .and(header_is(
-            "authorization",
-            format!("Bearer P2t-acme:{MGMT_KEY}").as_str(),
-        ))
-        .and(body_is(json!({"appId": "github", "userId": "u-123"})))
-        .respond_with(ok_token(ACCESS_1, Some(REFRESH_1)))
-        .expect(1)
-        .mount(&server)
+    let server = Server::build()
+        .mock(
+            Server::given("POST")
+                .and(path(USER_LATEST))
+                .and(header_is(
+                    "authorization",
+                    format!("Bearer P2t-acme:{MGMT_KEY}").as_str(),
+                ))
+                .and(body_is(json!({"appId": "github", "userId": "u-123"})))
+                .respond_with(ok_token(ACCESS_1, Some(REFRESH_1)))
+                .expect(1),
+        )
+        .mock(api())
+        .start()
         .await;
-    api(&server).await;
     let ws = workspace(
         &server,
         r#"auth:
@@ -1407,18 +1381,16 @@ steps:
   - action: GET_USER
 "#,
     );
-    let mut cmd = ws.runner();
-    cmd.args(["validate", "main.yaml"]);
-    assert_eq!(run(cmd).await.code, 0);
-    let mut cmd = ws.runner();
-    cmd.args(["apply", "main.yaml"])
+    assert_eq!(ws.runner(["validate", "main.yaml"]).await.code, 0);
+    let out = ws
+        .runner(["apply", "main.yaml"])
         .env("DESCOPE_MANAGEMENT_KEY", MGMT_KEY)
-        .env("DESCOPE_BASE_URL", server.uri());
-    let out = run(cmd).await;
+        .env("DESCOPE_BASE_URL", server.uri())
+        .await;
     assert_eq!(out.code, 0, "{out:?}");
     let d = descope_requests(&server).await;
     assert_eq!(
-        header(&d[0], "authorization"),
+        d[0].header("authorization"),
         Some(&*format!("Bearer P2t-acme:{MGMT_KEY}"))
     );
     assert_no_secrets(&out);

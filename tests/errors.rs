@@ -6,7 +6,8 @@
 //! Files only included by the cases live in `tests/errors/included/`.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+use crate::harness::{Cmd, Run};
 
 /// The `tests/` directory: the binary runs there so paths in messages read
 /// `errors/<case>.yaml` whatever the machine.
@@ -15,20 +16,8 @@ fn tests_dir() -> PathBuf {
 }
 
 /// `runner validate <spec>` in `dir`, with an environment holding only `PATH`.
-fn validate(dir: &Path, spec: &Path) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_runner"))
-        .arg("validate")
-        .arg(spec)
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .output()
-        .expect("run runner");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+fn validate(dir: &Path, spec: &Path) -> Run {
+    Cmd::new().current_dir(dir).arg("validate").arg(spec).run()
 }
 
 #[test]
@@ -36,7 +25,8 @@ fn error_gallery() {
     let dir = tests_dir();
     insta::glob!("errors/*.yaml", |path| {
         let relative = path.strip_prefix(&dir).expect("case under tests/");
-        let (code, stdout, stderr) = validate(&dir, relative);
+        let out = validate(&dir, relative);
+        let (code, stdout, stderr) = (out.code, out.stdout, out.stderr);
         let shown = relative.display();
         assert!(
             !stderr.contains("panicked"),
@@ -78,7 +68,8 @@ fn shipped_specs_are_valid() {
         .iter()
         .filter_map(|file| {
             let relative = file.strip_prefix(root).expect("file under the crate");
-            let (code, _, stderr) = validate(root, relative);
+            let out = validate(root, relative);
+            let (code, stderr) = (out.code, out.stderr);
             (code != 0).then(|| format!("{} (exit {code}):\n{stderr}", relative.display()))
         })
         .collect();

@@ -2,15 +2,13 @@
 //! `Retry-After`, dead ports, oversized and malformed responses, redirects.
 //! Everything runs against mock servers on 127.0.0.1.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use common::{Run, Workspace, body_json, header, received, run};
 use serde_json::{Value, json};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::ResponseTemplate;
+
+use crate::harness::{RequestExt, Run, Server, Workspace, json_reply};
 
 const TOKEN: &str = "tok_Faults0123456789abcdef";
 const KEY: &str = "key_Faults9876543210fedcba";
@@ -61,45 +59,16 @@ const AUTH: &str = r#"auth:
 "#;
 
 fn workspace(text: &str) -> Workspace {
-    let ws = Workspace::new();
-    ws.write("main.yaml", text);
-    ws
+    Workspace::new().file("main.yaml", text)
 }
 
 /// `apply --output json` without a journal, plus `extra` arguments.
 async fn apply(ws: &Workspace, extra: &[&str]) -> Run {
-    let mut cmd = ws.runner();
-    cmd.args(["apply", "main.yaml", "--no-journal", "--output", "json"])
+    ws.runner(["apply", "main.yaml", "--no-journal", "--output", "json"])
         .args(extra)
         .env("API_TOKEN", TOKEN)
-        .env("API_KEY", KEY);
-    run(cmd).await
-}
-
-/// Answers requests of method `m` with `responses` in turn; the last one
-/// answers every request after that.
-async fn respond_in_turn(server: &MockServer, m: &str, responses: Vec<ResponseTemplate>) {
-    let n = responses.len();
-    for (i, response) in responses.into_iter().enumerate() {
-        let mock = Mock::given(method(m)).respond_with(response);
-        let mock = if i + 1 < n {
-            mock.up_to_n_times(1)
-        } else {
-            mock
-        };
-        mock.mount(server).await;
-    }
-}
-
-fn step(out: &Run, i: usize) -> Value {
-    out.json()["steps"][i].clone()
-}
-
-fn error(out: &Run, i: usize) -> String {
-    step(out, i)["error"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
+        .env("API_KEY", KEY)
+        .await
 }
 
 /// A port on 127.0.0.1 that nothing listens on.
@@ -112,10 +81,12 @@ fn dead_port() -> u16 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_step_timeout_fails_the_step_naming_the_limit() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(201).set_delay(Duration::from_secs(3)))
-        .mount(&server)
+    let server = Server::build()
+        .reply(
+            "POST",
+            ResponseTemplate::new(201).set_delay(Duration::from_secs(3)),
+        )
+        .start()
         .await;
     let ws = workspace(&spec(
         &server.uri(),
@@ -130,23 +101,25 @@ async fn a_step_timeout_fails_the_step_naming_the_limit() {
         "the timeout did not cut the request short: {:?}",
         started.elapsed()
     );
-    let e = error(&out, 0);
+    let e = out.step_error(0);
     assert!(
         e.contains("no complete response within 200 ms (the request timeout;"),
         "{out:?}"
     );
-    assert_eq!(step(&out, 0)["status"], json!("failed"));
+    assert_eq!(out.step(0)["status"], json!("failed"));
     // A POST that may have reached the server is not sent again.
-    assert_eq!(received(&server).await.len(), 1);
-    assert_eq!(step(&out, 0)["retries"], json!([]));
+    assert_eq!(server.received().await.len(), 1);
+    assert_eq!(out.step(0)["retries"], json!([]));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_app_timeout_on_an_idempotent_step_is_retried() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(3)))
-        .mount(&server)
+    let server = Server::build()
+        .reply(
+            "GET",
+            ResponseTemplate::new(200).set_delay(Duration::from_secs(3)),
+        )
+        .start()
         .await;
     let ws = workspace(&spec(
         &server.uri(),
@@ -157,8 +130,8 @@ async fn an_app_timeout_on_an_idempotent_step_is_retried() {
     let out = apply(&ws, &[]).await;
     assert_eq!(out.code, 1, "{out:?}");
     assert!(started.elapsed() < Duration::from_secs(3), "{out:?}");
-    assert_eq!(received(&server).await.len(), 2);
-    let e = error(&out, 0);
+    assert_eq!(server.received().await.len(), 2);
+    let e = out.step_error(0);
     assert!(
         e.contains("no complete response within 200 ms") && e.ends_with("(after 2 tries)"),
         "{out:?}"
@@ -170,7 +143,7 @@ async fn an_app_timeout_on_an_idempotent_step_is_retried() {
                 && l.contains(": no complete response within 200 ms")),
         "{out:?}"
     );
-    let retries = step(&out, 0)["retries"].clone();
+    let retries = out.step(0)["retries"].clone();
     assert_eq!(retries.as_array().map(Vec::len), Some(1), "{out:?}");
     assert_eq!(retries[0]["attempt"], json!(2));
     assert!(
@@ -184,10 +157,12 @@ async fn an_app_timeout_on_an_idempotent_step_is_retried() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn timeouts_step_over_app_over_command_line() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(201).set_delay(Duration::from_millis(500)))
-        .mount(&server)
+    let server = Server::build()
+        .reply(
+            "POST",
+            ResponseTemplate::new(201).set_delay(Duration::from_millis(500)),
+        )
+        .start()
         .await;
     let ws = workspace(&spec(
         &server.uri(),
@@ -197,20 +172,23 @@ async fn timeouts_step_over_app_over_command_line() {
     let out = apply(&ws, &["--timeout", "3s"]).await;
     assert_eq!(out.code, 1, "{out:?}");
     // The step's own 3 s beats the app's 200 ms.
-    assert_eq!(step(&out, 0)["status"], json!("ok"), "{out:?}");
+    assert_eq!(out.step(0)["status"], json!("ok"), "{out:?}");
     // The app's 200 ms beats `--timeout 3s`.
     assert!(
-        error(&out, 1).contains("no complete response within 200 ms"),
+        out.step_error(1)
+            .contains("no complete response within 200 ms"),
         "{out:?}"
     );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_command_line_timeout_applies_when_the_spec_sets_none() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(201).set_delay(Duration::from_secs(3)))
-        .mount(&server)
+    let server = Server::build()
+        .reply(
+            "POST",
+            ResponseTemplate::new(201).set_delay(Duration::from_secs(3)),
+        )
+        .start()
         .await;
     let ws = workspace(&spec(
         &server.uri(),
@@ -221,7 +199,7 @@ async fn the_command_line_timeout_applies_when_the_spec_sets_none() {
     let out = apply(&ws, &["--timeout", "250ms"]).await;
     assert_eq!(out.code, 1, "{out:?}");
     assert!(started.elapsed() < Duration::from_secs(3), "{out:?}");
-    let e = error(&out, 0);
+    let e = out.step_error(0);
     assert!(
         e.contains("no complete response within 250 ms (the request timeout; set `timeout:` or `--timeout`)"),
         "{out:?}"
@@ -243,7 +221,8 @@ async fn a_body_that_stalls_after_the_headers_hits_the_request_timeout() {
     assert_eq!(out.code, 1, "{out:?}");
     assert!(started.elapsed() < Duration::from_secs(3), "{out:?}");
     assert!(
-        error(&out, 0).contains("no complete response within 300 ms"),
+        out.step_error(0)
+            .contains("no complete response within 300 ms"),
         "{out:?}"
     );
 }
@@ -254,17 +233,17 @@ const FAST: &str = "    retry: {backoff: 10ms}";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn get_503_503_200_is_retried_to_success() {
-    let server = MockServer::start().await;
-    respond_in_turn(
-        &server,
-        "GET",
-        vec![
-            ResponseTemplate::new(503),
-            ResponseTemplate::new(503),
-            ResponseTemplate::new(200).set_body_json(json!({"ok": 1})),
-        ],
-    )
-    .await;
+    let server = Server::build()
+        .reply_in_turn(
+            "GET",
+            vec![
+                ResponseTemplate::new(503),
+                ResponseTemplate::new(503),
+                json_reply(200, json!({"ok": 1})),
+            ],
+        )
+        .start()
+        .await;
     let ws = workspace(&spec(
         &server.uri(),
         FAST,
@@ -272,8 +251,8 @@ async fn get_503_503_200_is_retried_to_success() {
     ));
     let out = apply(&ws, &[]).await;
     assert_eq!(out.code, 0, "{out:?}");
-    assert_eq!(received(&server).await.len(), 3);
-    let s = step(&out, 0);
+    assert_eq!(server.received().await.len(), 3);
+    let s = out.step(0);
     assert_eq!(s["status"], json!("ok"));
     assert_eq!(s["http_status"], json!(200));
     assert_eq!(s["response"], json!({"ok": 1}));
@@ -296,10 +275,9 @@ async fn get_503_503_200_is_retried_to_success() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn post_503_is_not_retried() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503))
-        .mount(&server)
+    let server = Server::build()
+        .reply("POST", ResponseTemplate::new(503))
+        .start()
         .await;
     let ws = workspace(&spec(
         &server.uri(),
@@ -308,11 +286,11 @@ async fn post_503_is_not_retried() {
     ));
     let out = apply(&ws, &[]).await;
     assert_eq!(out.code, 1, "{out:?}");
-    assert_eq!(received(&server).await.len(), 1);
-    assert_eq!(step(&out, 0)["http_status"], json!(503));
-    assert_eq!(step(&out, 0)["retries"], json!([]));
+    assert_eq!(server.received().await.len(), 1);
+    assert_eq!(out.step(0)["http_status"], json!(503));
+    assert_eq!(out.step(0)["retries"], json!([]));
     assert!(
-        error(&out, 0).contains("got 503 Service Unavailable"),
+        out.step_error(0).contains("got 503 Service Unavailable"),
         "{out:?}"
     );
     assert!(!out.stderr.contains("try 2"), "{out:?}");
@@ -320,16 +298,16 @@ async fn post_503_is_not_retried() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn post_429_then_201_is_retried() {
-    let server = MockServer::start().await;
-    respond_in_turn(
-        &server,
-        "POST",
-        vec![
-            ResponseTemplate::new(429),
-            ResponseTemplate::new(201).set_body_json(json!({"id": 7})),
-        ],
-    )
-    .await;
+    let server = Server::build()
+        .reply_in_turn(
+            "POST",
+            vec![
+                ResponseTemplate::new(429),
+                json_reply(201, json!({"id": 7})),
+            ],
+        )
+        .start()
+        .await;
     let ws = workspace(&spec(
         &server.uri(),
         FAST,
@@ -337,14 +315,14 @@ async fn post_429_then_201_is_retried() {
     ));
     let out = apply(&ws, &[]).await;
     assert_eq!(out.code, 0, "{out:?}");
-    let reqs = received(&server).await;
+    let reqs = server.received().await;
     assert_eq!(reqs.len(), 2);
     // The same request both times.
-    assert_eq!(body_json(&reqs[0]), json!({"name": "x"}));
-    assert_eq!(body_json(&reqs[1]), json!({"name": "x"}));
-    assert_eq!(step(&out, 0)["http_status"], json!(201));
+    assert_eq!(reqs[0].json(), json!({"name": "x"}));
+    assert_eq!(reqs[1].json(), json!({"name": "x"}));
+    assert_eq!(out.step(0)["http_status"], json!(201));
     assert_eq!(
-        step(&out, 0)["retries"][0]["reason"],
+        out.step(0)["retries"][0]["reason"],
         json!("429 Too Many Requests")
     );
     assert!(out.stderr.contains("create: try 2 of 3 in "), "{out:?}");
@@ -352,13 +330,13 @@ async fn post_429_then_201_is_retried() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn post_503_is_retried_when_the_step_says_unsafe() {
-    let server = MockServer::start().await;
-    respond_in_turn(
-        &server,
-        "POST",
-        vec![ResponseTemplate::new(503), ResponseTemplate::new(201)],
-    )
-    .await;
+    let server = Server::build()
+        .reply_in_turn(
+            "POST",
+            vec![ResponseTemplate::new(503), ResponseTemplate::new(201)],
+        )
+        .start()
+        .await;
     let ws = workspace(&spec(
         &server.uri(),
         "",
@@ -366,19 +344,18 @@ async fn post_503_is_retried_when_the_step_says_unsafe() {
     ));
     let out = apply(&ws, &[]).await;
     assert_eq!(out.code, 0, "{out:?}");
-    assert_eq!(received(&server).await.len(), 2);
+    assert_eq!(server.received().await.len(), 2);
     assert_eq!(
-        step(&out, 0)["retries"][0]["reason"],
+        out.step(0)["retries"][0]["reason"],
         json!("503 Service Unavailable")
     );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn step_retry_settings_override_the_apps_field_by_field() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503))
-        .mount(&server)
+    let server = Server::build()
+        .reply("POST", ResponseTemplate::new(503))
+        .start()
         .await;
     // attempts and backoff come from the app, `unsafe` from the step: had the
     // step's `retry` replaced the app's wholesale, the default 3 attempts
@@ -390,23 +367,22 @@ async fn step_retry_settings_override_the_apps_field_by_field() {
     ));
     let out = apply(&ws, &[]).await;
     assert_eq!(out.code, 1, "{out:?}");
-    assert_eq!(received(&server).await.len(), 2, "{out:?}");
-    let retries = step(&out, 0)["retries"].clone();
+    assert_eq!(server.received().await.len(), 2, "{out:?}");
+    let retries = out.step(0)["retries"].clone();
     assert_eq!(retries.as_array().map(Vec::len), Some(1));
     assert!(retries[0]["wait_ms"].as_u64().is_some_and(|w| w <= 10));
     assert!(out.stderr.contains("create: try 2 of 2 in "), "{out:?}");
     assert!(
-        error(&out, 0).contains("got 503 Service Unavailable"),
+        out.step_error(0).contains("got 503 Service Unavailable"),
         "{out:?}"
     );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_attempt_turns_retries_off() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(503))
-        .mount(&server)
+    let server = Server::build()
+        .reply("GET", ResponseTemplate::new(503))
+        .start()
         .await;
     let ws = workspace(&spec(
         &server.uri(),
@@ -415,8 +391,8 @@ async fn one_attempt_turns_retries_off() {
     ));
     let out = apply(&ws, &[]).await;
     assert_eq!(out.code, 1, "{out:?}");
-    assert_eq!(received(&server).await.len(), 1);
-    assert_eq!(step(&out, 0)["retries"], json!([]));
+    assert_eq!(server.received().await.len(), 1);
+    assert_eq!(out.step(0)["retries"], json!([]));
 }
 
 /// Which method/status pairs are retried (3 tries) and which are not (1).
@@ -440,13 +416,10 @@ async fn retry_matrix() {
         ("PATCH", 503, true, 3),
         ("POST", 500, true, 1),
     ];
-    let server = MockServer::start().await;
+    let server = Server::start().await;
     for &(m, status, unsafe_methods, expected) in cases {
         server.reset().await;
-        Mock::given(method(m))
-            .respond_with(ResponseTemplate::new(status))
-            .mount(&server)
-            .await;
+        server.reply(m, ResponseTemplate::new(status)).await;
         let ws = workspace(&spec(
             &server.uri(),
             "",
@@ -456,13 +429,13 @@ async fn retry_matrix() {
         ));
         let out = apply(&ws, &[]).await;
         assert_eq!(out.code, 1, "{m} {status}: {out:?}");
-        let n = received(&server).await.len();
+        let n = server.received().await.len();
         assert_eq!(
             n, expected,
             "{m} answered {status} (unsafe: {unsafe_methods}) was sent {n} times, expected {expected}: {out:?}"
         );
         assert_eq!(
-            step(&out, 0)["retries"].as_array().map(Vec::len),
+            out.step(0)["retries"].as_array().map(Vec::len),
             Some(expected - 1)
         );
     }
@@ -470,16 +443,16 @@ async fn retry_matrix() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn retry_after_in_seconds_is_honoured() {
-    let server = MockServer::start().await;
-    respond_in_turn(
-        &server,
-        "GET",
-        vec![
-            ResponseTemplate::new(429).insert_header("Retry-After", "1"),
-            ResponseTemplate::new(200),
-        ],
-    )
-    .await;
+    let server = Server::build()
+        .reply_in_turn(
+            "GET",
+            vec![
+                ResponseTemplate::new(429).insert_header("Retry-After", "1"),
+                ResponseTemplate::new(200),
+            ],
+        )
+        .start()
+        .await;
     let ws = workspace(&spec(
         &server.uri(),
         FAST,
@@ -489,9 +462,9 @@ async fn retry_after_in_seconds_is_honoured() {
     let out = apply(&ws, &[]).await;
     assert_eq!(out.code, 0, "{out:?}");
     assert!(started.elapsed() >= Duration::from_secs(1), "{out:?}");
-    assert_eq!(received(&server).await.len(), 2);
+    assert_eq!(server.received().await.len(), 2);
     assert_eq!(
-        step(&out, 0)["retries"],
+        out.step(0)["retries"],
         json!([{"attempt": 2, "reason": "429 Too Many Requests", "wait_ms": 1000}])
     );
     assert!(
@@ -503,17 +476,17 @@ async fn retry_after_in_seconds_is_honoured() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn retry_after_as_an_http_date_is_honoured() {
-    let server = MockServer::start().await;
     let soon = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(2));
-    respond_in_turn(
-        &server,
-        "GET",
-        vec![
-            ResponseTemplate::new(503).insert_header("Retry-After", &*soon),
-            ResponseTemplate::new(200),
-        ],
-    )
-    .await;
+    let server = Server::build()
+        .reply_in_turn(
+            "GET",
+            vec![
+                ResponseTemplate::new(503).insert_header("Retry-After", &*soon),
+                ResponseTemplate::new(200),
+            ],
+        )
+        .start()
+        .await;
     let ws = workspace(&spec(
         &server.uri(),
         "",
@@ -521,8 +494,8 @@ async fn retry_after_as_an_http_date_is_honoured() {
     ));
     let out = apply(&ws, &[]).await;
     assert_eq!(out.code, 0, "{out:?}");
-    assert_eq!(received(&server).await.len(), 2);
-    let retries = step(&out, 0)["retries"].clone();
+    assert_eq!(server.received().await.len(), 2);
+    let retries = out.step(0)["retries"].clone();
     assert_eq!(retries.as_array().map(Vec::len), Some(1), "{out:?}");
     // Until that second (1 to 2 s away: the date has whole seconds), not
     // the default backoff's 250 to 500 ms.
@@ -543,10 +516,12 @@ async fn retry_after_beyond_max_wait_is_not_retried() {
         ("3600".to_string(), "{backoff: 10ms, max_wait: 5s}", "5 s"),
         (in_two_hours, "{backoff: 10ms}", "30 s"),
     ] {
-        let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .respond_with(ResponseTemplate::new(503).insert_header("Retry-After", &*retry_after))
-            .mount(&server)
+        let server = Server::build()
+            .reply(
+                "GET",
+                ResponseTemplate::new(503).insert_header("Retry-After", &*retry_after),
+            )
+            .start()
             .await;
         let ws = workspace(&spec(
             &server.uri(),
@@ -557,8 +532,8 @@ async fn retry_after_beyond_max_wait_is_not_retried() {
         let out = apply(&ws, &[]).await;
         assert_eq!(out.code, 1, "{out:?}");
         assert!(started.elapsed() < Duration::from_secs(5), "{out:?}");
-        assert_eq!(received(&server).await.len(), 1, "{retry_after}: {out:?}");
-        assert_eq!(step(&out, 0)["retries"], json!([]));
+        assert_eq!(server.received().await.len(), 1, "{retry_after}: {out:?}");
+        assert_eq!(out.step(0)["retries"], json!([]));
         let warning = out
             .stderr
             .lines()
@@ -588,7 +563,7 @@ async fn connection_refused_is_retried_for_every_method() {
     let out = apply(&ws, &[]).await;
     assert_eq!(out.code, 1, "{out:?}");
     for (i, name) in [(0, "fetch"), (1, "create")] {
-        let s = step(&out, i);
+        let s = out.step(i);
         assert_eq!(s["status"], json!("failed"), "{out:?}");
         assert_eq!(s["http_status"], json!(null));
         let retries = s["retries"].as_array().cloned().unwrap_or_default();
@@ -611,22 +586,21 @@ async fn connection_refused_is_retried_for_every_method() {
                 "no `{line}...cannot connect` in {out:?}"
             );
         }
-        let e = error(&out, i);
+        let e = out.step_error(i);
         assert!(
             e.starts_with("cannot connect") && e.ends_with("(after 3 tries)"),
             "{e}"
         );
     }
     // The URL is not part of the message (it may hold a secret).
-    assert!(!error(&out, 0).contains(&base), "{out:?}");
+    assert!(!out.step_error(0).contains(&base), "{out:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_expected_503_is_not_retried() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(503).set_body_json(json!({"state": "down"})))
-        .mount(&server)
+    let server = Server::build()
+        .reply("GET", json_reply(503, json!({"state": "down"})))
+        .start()
         .await;
     let ws = workspace(&spec(
         &server.uri(),
@@ -635,8 +609,8 @@ async fn an_expected_503_is_not_retried() {
     ));
     let out = apply(&ws, &[]).await;
     assert_eq!(out.code, 0, "{out:?}");
-    assert_eq!(received(&server).await.len(), 1);
-    let s = step(&out, 0);
+    assert_eq!(server.received().await.len(), 1);
+    let s = out.step(0);
     assert_eq!(s["status"], json!("ok"));
     assert_eq!(s["http_status"], json!(503));
     assert_eq!(s["response"], json!({"state": "down"}));
@@ -647,16 +621,16 @@ async fn an_expected_503_is_not_retried() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_response_over_the_size_cap_fails_the_step() {
-    let server = MockServer::start().await;
-    Mock::given(path("/thing"))
-        .and(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("x".repeat(2048)))
-        .mount(&server)
-        .await;
-    Mock::given(path("/thing"))
-        .and(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("y".repeat(1000)))
-        .mount(&server)
+    let server = Server::build()
+        .reply(
+            "GET /thing",
+            ResponseTemplate::new(200).set_body_string("x".repeat(2048)),
+        )
+        .reply(
+            "POST /thing",
+            ResponseTemplate::new(200).set_body_string("y".repeat(1000)),
+        )
+        .start()
         .await;
     let ws = workspace(&spec(
         &server.uri(),
@@ -665,15 +639,15 @@ async fn a_response_over_the_size_cap_fails_the_step() {
     ));
     let out = apply(&ws, &["--max-response-size", "1KiB"]).await;
     assert_eq!(out.code, 1, "{out:?}");
-    assert_eq!(step(&out, 0)["status"], json!("ok"), "{out:?}");
-    assert_eq!(step(&out, 0)["response"], json!("y".repeat(1000)));
-    let e = error(&out, 1);
+    assert_eq!(out.step(0)["status"], json!("ok"), "{out:?}");
+    assert_eq!(out.step(0)["response"], json!("y".repeat(1000)));
+    let e = out.step_error(1);
     assert!(
         e.contains("larger than 1024 bytes") && e.contains("`--max-response-size`"),
         "{out:?}"
     );
     // An oversized answer is not worth asking for again.
-    assert_eq!(received(&server).await.len(), 2);
+    assert_eq!(server.received().await.len(), 2);
     assert!(!out.stdout.contains(&"x".repeat(100)), "{out:?}");
 
     // Without the cap, the same body is fine.
@@ -718,13 +692,13 @@ async fn a_chunked_response_over_the_size_cap_fails_the_step() {
     let ws = workspace(&spec(&base, FAST, "  - id: stream\n    action: DO_GET\n"));
     let out = apply(&ws, &["--max-response-size", "1KiB"]).await;
     assert_eq!(out.code, 1, "{out:?}");
-    let e = error(&out, 0);
+    let e = out.step_error(0);
     assert!(e.contains("`--max-response-size`"), "{out:?}");
-    assert_eq!(step(&out, 0)["retries"], json!([]));
+    assert_eq!(out.step(0)["retries"], json!([]));
 
     let out = apply(&ws, &[]).await;
     assert_eq!(out.code, 0, "{out:?}");
-    assert_eq!(step(&out, 0)["response"], json!("z".repeat(4096)));
+    assert_eq!(out.step(0)["response"], json!("z".repeat(4096)));
 }
 
 // ------------------------------------------------------ malformed responses
@@ -758,12 +732,14 @@ async fn malformed_bodies_are_reported_as_text() {
             json!("<html>created</html>"),
         ),
     ];
-    let server = MockServer::start().await;
+    let server = Server::start().await;
     for (status, body, mime, expected) in cases {
         server.reset().await;
-        Mock::given(method("GET"))
-            .respond_with(ResponseTemplate::new(status).set_body_raw(body, mime))
-            .mount(&server)
+        server
+            .reply(
+                "GET",
+                ResponseTemplate::new(status).set_body_raw(body, mime),
+            )
             .await;
         let ws = workspace(&spec(
             &server.uri(),
@@ -772,15 +748,13 @@ async fn malformed_bodies_are_reported_as_text() {
         ));
         let out = apply(&ws, &[]).await;
         assert_eq!(out.code, 0, "{expected}: {out:?}");
-        let s = step(&out, 0);
+        let s = out.step(0);
         assert_eq!(s["status"], json!("ok"));
         assert_eq!(s["http_status"], json!(status));
         assert_eq!(s["response"], expected, "{out:?}");
 
         // And in text, the same run just says ok.
-        let mut cmd = ws.runner();
-        cmd.args(["apply", "main.yaml", "--no-journal"]);
-        let out = run(cmd).await;
+        let out = ws.runner(["apply", "main.yaml", "--no-journal"]).await;
         assert_eq!(out.code, 0, "{out:?}");
         assert!(out.stdout.starts_with("ok"), "{out:?}");
         assert!(!out.stderr.contains("panicked"), "{out:?}");
@@ -789,17 +763,17 @@ async fn malformed_bodies_are_reported_as_text() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_malformed_error_body_and_a_later_step_using_it_fail_cleanly() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(
+    let server = Server::build()
+        .reply(
+            "POST",
             ResponseTemplate::new(500)
                 .set_body_raw(&b"<h1>upstream \xff broke</h1>"[..], "application/json"),
         )
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw("not json", "application/json"))
-        .mount(&server)
+        .reply(
+            "GET",
+            ResponseTemplate::new(200).set_body_raw("not json", "application/json"),
+        )
+        .start()
         .await;
     let ws = workspace(&spec(
         &server.uri(),
@@ -818,19 +792,20 @@ async fn a_malformed_error_body_and_a_later_step_using_it_fail_cleanly() {
     let out = apply(&ws, &[]).await;
     assert_eq!(out.code, 1, "{out:?}");
     assert!(!out.stderr.contains("panicked"), "{out:?}");
-    assert_eq!(step(&out, 0)["response"], json!("not json"));
+    assert_eq!(out.step(0)["response"], json!("not json"));
     // `steps.odd.response` is a string: it has no `id`.
-    assert_eq!(step(&out, 1)["status"], json!("failed"), "{out:?}");
-    assert!(!error(&out, 1).is_empty());
-    let s = step(&out, 2);
+    assert_eq!(out.step(1)["status"], json!("failed"), "{out:?}");
+    assert!(!out.step_error(1).is_empty());
+    let s = out.step(2);
     assert_eq!(s["http_status"], json!(500));
     assert_eq!(s["response"], json!("<h1>upstream \u{fffd} broke</h1>"));
     assert!(
-        error(&out, 2).contains("got 500 Internal Server Error: <h1>upstream"),
+        out.step_error(2)
+            .contains("got 500 Internal Server Error: <h1>upstream"),
         "{out:?}"
     );
     // Step `uses` never rendered, so only `odd` and `broken` reached the server.
-    assert_eq!(received(&server).await.len(), 2);
+    assert_eq!(server.received().await.len(), 2);
 }
 
 // --------------------------------------------------------------- redirects
@@ -851,20 +826,21 @@ fn everything(req: &wiremock::Request) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_redirect_to_another_origin_carries_no_auth() {
-    let origin = MockServer::start().await;
-    let other = MockServer::start().await;
+    let origin = Server::start().await;
+    let other = Server::start().await;
     // The other origin differs only by port.
-    assert_ne!(origin.address().port(), other.address().port());
-    Mock::given(path("/start"))
-        .respond_with(redirect(
-            302,
-            &format!("{}/landing?keep=1&api_key={KEY}", other.uri()),
-        ))
-        .mount(&origin)
+    assert_ne!(origin.port(), other.port());
+    origin
+        .reply(
+            "/start",
+            redirect(
+                302,
+                &format!("{}/landing?keep=1&api_key={KEY}", other.uri()),
+            ),
+        )
         .await;
-    Mock::given(path("/landing"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"landed": true})))
-        .mount(&other)
+    other
+        .reply("/landing", json_reply(200, json!({"landed": true})))
         .await;
     let ws = workspace(&format!(
         "{AUTH}{}",
@@ -872,15 +848,15 @@ async fn a_redirect_to_another_origin_carries_no_auth() {
     ));
     let out = apply(&ws, &[]).await;
     assert_eq!(out.code, 0, "{out:?}");
-    assert_eq!(step(&out, 0)["response"], json!({"landed": true}));
+    assert_eq!(out.step(0)["response"], json!({"landed": true}));
 
-    let first = received(&origin).await;
+    let first = origin.received().await;
     assert_eq!(first.len(), 1);
     assert_eq!(
-        header(&first[0], "authorization"),
+        first[0].header("authorization"),
         Some(&*format!("Bearer {TOKEN}"))
     );
-    assert_eq!(header(&first[0], "x-api-key"), Some(KEY));
+    assert_eq!(first[0].header("x-api-key"), Some(KEY));
     assert!(
         first[0]
             .url
@@ -888,12 +864,12 @@ async fn a_redirect_to_another_origin_carries_no_auth() {
             .any(|(k, v)| k == "api_key" && v == KEY)
     );
 
-    let landed = received(&other).await;
+    let landed = other.received().await;
     assert_eq!(landed.len(), 1);
     let req = &landed[0];
     assert_eq!(req.url.path(), "/landing");
-    assert_eq!(header(req, "authorization"), None);
-    assert_eq!(header(req, "x-api-key"), None);
+    assert_eq!(req.header("authorization"), None);
+    assert_eq!(req.header("x-api-key"), None);
     let query: Vec<(String, String)> = req.url.query_pairs().into_owned().collect();
     assert_eq!(query, vec![("keep".to_string(), "1".to_string())]);
     let all = everything(req);
@@ -902,16 +878,15 @@ async fn a_redirect_to_another_origin_carries_no_auth() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_307_to_another_origin_does_not_carry_auth_body_fields() {
-    let origin = MockServer::start().await;
-    let other = MockServer::start().await;
-    Mock::given(path("/submit"))
-        .respond_with(redirect(307, &format!("{}/landing", other.uri())))
-        .mount(&origin)
+    let other = Server::start().await;
+    let origin = Server::build()
+        .reply(
+            "/submit",
+            redirect(307, &format!("{}/landing", other.uri())),
+        )
+        .start()
         .await;
-    Mock::given(path("/landing"))
-        .respond_with(ResponseTemplate::new(201))
-        .mount(&other)
-        .await;
+    other.reply("/landing", ResponseTemplate::new(201)).await;
     let auth = r#"auth:
   api:
     parameters:
@@ -930,15 +905,12 @@ async fn a_307_to_another_origin_does_not_carry_auth_body_fields() {
         )
     ));
     let out = apply(&ws, &[]).await;
-    let first = received(&origin).await;
+    let first = origin.received().await;
     assert_eq!(first.len(), 1, "{out:?}");
-    assert_eq!(
-        body_json(&first[0]),
-        json!({"name": "x", "client_secret": KEY})
-    );
+    assert_eq!(first[0].json(), json!({"name": "x", "client_secret": KEY}));
     // Whether the run refuses the redirect or strips the field, the other
     // origin must not see the credential.
-    for req in received(&other).await {
+    for req in other.received().await {
         let all = everything(&req);
         assert!(
             !all.contains(KEY) && !all.contains(TOKEN),
@@ -949,14 +921,10 @@ async fn a_307_to_another_origin_does_not_carry_auth_body_fields() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_same_origin_redirect_keeps_auth() {
-    let server = MockServer::start().await;
-    Mock::given(path("/start"))
-        .respond_with(redirect(302, &format!("/landing?api_key={KEY}")))
-        .mount(&server)
-        .await;
-    Mock::given(path("/landing"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"landed": true})))
-        .mount(&server)
+    let server = Server::build()
+        .reply("/start", redirect(302, &format!("/landing?api_key={KEY}")))
+        .reply("/landing", json_reply(200, json!({"landed": true})))
+        .start()
         .await;
     let ws = workspace(&format!(
         "{AUTH}{}",
@@ -964,15 +932,15 @@ async fn a_same_origin_redirect_keeps_auth() {
     ));
     let out = apply(&ws, &[]).await;
     assert_eq!(out.code, 0, "{out:?}");
-    let reqs = received(&server).await;
+    let reqs = server.received().await;
     assert_eq!(reqs.len(), 2);
     assert_eq!(reqs[1].url.path(), "/landing");
     for req in &reqs {
         assert_eq!(
-            header(req, "authorization"),
+            req.header("authorization"),
             Some(&*format!("Bearer {TOKEN}"))
         );
-        assert_eq!(header(req, "x-api-key"), Some(KEY));
+        assert_eq!(req.header("x-api-key"), Some(KEY));
         assert!(
             req.url
                 .query_pairs()
@@ -987,16 +955,12 @@ async fn a_same_origin_redirect_keeps_auth() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn see_other_and_post_after_301_302_become_get_without_body() {
-    let server = MockServer::start().await;
+    let server = Server::start().await;
     for status in [303, 302, 301] {
         server.reset().await;
-        Mock::given(path("/submit"))
-            .respond_with(redirect(status, "/result"))
-            .mount(&server)
-            .await;
-        Mock::given(path("/result"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"done": true})))
-            .mount(&server)
+        server.reply("/submit", redirect(status, "/result")).await;
+        server
+            .reply("/result", json_reply(200, json!({"done": true})))
             .await;
         let ws = workspace(&spec(
             &server.uri(),
@@ -1005,28 +969,24 @@ async fn see_other_and_post_after_301_302_become_get_without_body() {
         ));
         let out = apply(&ws, &[]).await;
         assert_eq!(out.code, 0, "{status}: {out:?}");
-        assert_eq!(step(&out, 0)["response"], json!({"done": true}));
-        let reqs = received(&server).await;
+        assert_eq!(out.step(0)["response"], json!({"done": true}));
+        let reqs = server.received().await;
         assert_eq!(reqs.len(), 2, "{status}");
         assert_eq!(reqs[0].method.as_str(), "POST");
-        assert_eq!(body_json(&reqs[0]), json!({"name": "x"}));
+        assert_eq!(reqs[0].json(), json!({"name": "x"}));
         assert_eq!(reqs[1].method.as_str(), "GET", "after {status}");
         assert_eq!(reqs[1].url.path(), "/result");
         assert!(reqs[1].body.is_empty(), "after {status}: body sent again");
-        assert_eq!(header(&reqs[1], "content-type"), None, "after {status}");
+        assert_eq!(reqs[1].header("content-type"), None, "after {status}");
     }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_303_after_put_becomes_get() {
-    let server = MockServer::start().await;
-    Mock::given(path("/thing"))
-        .respond_with(redirect(303, "/result"))
-        .mount(&server)
-        .await;
-    Mock::given(path("/result"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&server)
+    let server = Server::build()
+        .reply("/thing", redirect(303, "/result"))
+        .reply("/result", ResponseTemplate::new(200))
+        .start()
         .await;
     let ws = workspace(&spec(
         &server.uri(),
@@ -1035,7 +995,7 @@ async fn a_303_after_put_becomes_get() {
     ));
     let out = apply(&ws, &[]).await;
     assert_eq!(out.code, 0, "{out:?}");
-    let reqs = received(&server).await;
+    let reqs = server.received().await;
     assert_eq!(reqs.len(), 2);
     assert_eq!(reqs[0].method.as_str(), "PUT");
     assert_eq!(reqs[1].method.as_str(), "GET");
@@ -1044,16 +1004,12 @@ async fn a_303_after_put_becomes_get() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn temporary_and_permanent_redirects_keep_method_and_body() {
-    let server = MockServer::start().await;
+    let server = Server::start().await;
     for status in [307, 308] {
         server.reset().await;
-        Mock::given(path("/submit"))
-            .respond_with(redirect(status, "/again"))
-            .mount(&server)
-            .await;
-        Mock::given(path("/again"))
-            .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 3})))
-            .mount(&server)
+        server.reply("/submit", redirect(status, "/again")).await;
+        server
+            .reply("/again", json_reply(201, json!({"id": 3})))
             .await;
         let ws = workspace(&spec(
             &server.uri(),
@@ -1062,14 +1018,14 @@ async fn temporary_and_permanent_redirects_keep_method_and_body() {
         ));
         let out = apply(&ws, &[]).await;
         assert_eq!(out.code, 0, "{status}: {out:?}");
-        assert_eq!(step(&out, 0)["http_status"], json!(201));
-        let reqs = received(&server).await;
+        assert_eq!(out.step(0)["http_status"], json!(201));
+        let reqs = server.received().await;
         assert_eq!(reqs.len(), 2, "{status}");
         assert_eq!(reqs[1].url.path(), "/again");
         assert_eq!(reqs[1].method.as_str(), "POST", "after {status}");
-        assert_eq!(body_json(&reqs[1]), json!({"name": "x"}), "after {status}");
+        assert_eq!(reqs[1].json(), json!({"name": "x"}), "after {status}");
         assert_eq!(
-            header(&reqs[1], "content-type"),
+            reqs[1].header("content-type"),
             Some("application/json"),
             "after {status}"
         );
@@ -1078,17 +1034,19 @@ async fn temporary_and_permanent_redirects_keep_method_and_body() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_redirect_loop_stops_after_ten() {
-    let server = MockServer::start().await;
-    Mock::given(path("/start"))
-        .respond_with(redirect(302, "/start"))
-        .mount(&server)
+    let server = Server::build()
+        .reply("/start", redirect(302, "/start"))
+        .start()
         .await;
     let ws = workspace(&spec(&server.uri(), FAST, "  - id: go\n    action: GO\n"));
     let out = apply(&ws, &[]).await;
     assert_eq!(out.code, 1, "{out:?}");
-    assert!(error(&out, 0).contains("more than 10 redirects"), "{out:?}");
+    assert!(
+        out.step_error(0).contains("more than 10 redirects"),
+        "{out:?}"
+    );
     // The first request and ten redirects, then no retry.
-    assert_eq!(received(&server).await.len(), 11);
+    assert_eq!(server.received().await.len(), 11);
 }
 
 /// A listener whose accept queue is full: new connections are never
@@ -1119,16 +1077,13 @@ async fn a_connect_timeout_names_the_connect_limit() {
         let _ = s.connect(&addr.into());
         fillers.push(s);
     }
-    let ws = Workspace::new();
-    ws.write(
+    let ws = Workspace::new().file(
         "s.yaml",
         &format!(
             "version: 1\napps:\n  api:\n    base_url: http://{addr}\n    timeout: {{connect: 300ms, request: 5s}}\n    actions:\n      GET: {{method: GET, path: /x}}\nsteps:\n  - action: GET\n    retry: {{attempts: 1}}\n"
         ),
     );
-    let mut cmd = ws.runner();
-    cmd.args(["apply", "s.yaml", "--no-journal"]);
-    let out = run(cmd).await;
+    let out = ws.runner(["apply", "s.yaml", "--no-journal"]).await;
     assert_eq!(out.code, 1, "{out:?}");
     assert!(
         out.stdout

@@ -6,13 +6,13 @@
 //! Corpus and mutated inputs each run on their own thread, named after the
 //! input (so a stack overflow names its culprit), with the stack of a main
 //! thread, and must finish within [`PER_INPUT`]. Regressions each run in a
-//! child process (this binary, `regression_child`), so one that aborts or
+//! child process (this test binary, `regression_child`), so one that aborts or
 //! hangs is killed without taking the others down; there, as in the command
 //! line, a watchdog stops a render that runs past [`RENDER_LIMIT`].
 
 #[path = "../fuzz/src/lib.rs"]
 #[allow(dead_code)]
-mod harness;
+mod targets;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -37,6 +37,10 @@ const STOPPED_BY_WATCHDOG: i32 = 86;
 /// How `regressions_replay_cleanly` tells `regression_child` what to run: a
 /// test-name filter that matches no test.
 const CHILD_ARG: &str = "fuzz-regression-input=";
+/// What `regression_child` prints before it replays its input: a child that
+/// exits 0 without it ran no test (its name filter matched nothing), which
+/// must not pass for a clean replay.
+const CHILD_STARTED: &str = "regression_child: replaying";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Target {
@@ -60,8 +64,8 @@ impl Target {
 
     fn run(self, data: &[u8]) {
         match self {
-            Target::SpecLoad => harness::spec_load(data),
-            Target::TemplateRender => harness::template_render(data),
+            Target::SpecLoad => targets::spec_load(data),
+            Target::TemplateRender => targets::template_render(data),
         }
     }
 }
@@ -256,7 +260,16 @@ fn regressions_replay_cleanly() {
             thread::sleep(Duration::from_millis(10));
         };
         let why = match status {
-            Some(s) if s.success() || s.code() == Some(STOPPED_BY_WATCHDOG) => continue,
+            Some(s) if s.success() || s.code() == Some(STOPPED_BY_WATCHDOG) => {
+                let output = std::fs::read_to_string(&log).unwrap_or_default();
+                if output.contains(CHILD_STARTED) {
+                    continue;
+                }
+                format!(
+                    "exited ({s}) without replaying it: the filter `{}` ran no test",
+                    child_test_name()
+                )
+            }
             Some(s) => format!("failed ({s}): {}", child_failure(&log)),
             None => format!("still running after {PER_INPUT:?}, killed"),
         };
@@ -271,19 +284,24 @@ fn regressions_replay_cleanly() {
     );
 }
 
+/// The test-name filter that selects `regression_child` alone: its path in
+/// the suite (`fuzz_corpus::regression_child`), which libtest names without
+/// the crate. Derived, so moving this module cannot break it silently.
+fn child_test_name() -> String {
+    let module = module_path!()
+        .split_once("::")
+        .map_or("", |(_crate, module)| module);
+    format!("{module}::regression_child")
+}
+
 /// Starts `regression_child` on one input; its output goes to the returned log.
 fn spawn_child(exe: &Path, target: Target, input: &Path) -> (std::process::Child, PathBuf) {
     let log = scratch(&["regressions", &format!("{}.log", sanitized(target, input))]);
     std::fs::create_dir_all(log.parent().unwrap()).expect("scratch dir");
     let out = std::fs::File::create(&log).expect("log file");
     let child = Command::new(exe)
-        .args([
-            "regression_child",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .arg(child_test_name())
+        .args(["--exact", "--ignored", "--nocapture", "--test-threads=1"])
         .arg(format!("{CHILD_ARG}{}={}", target.name(), input.display()))
         .stdin(Stdio::null())
         .stdout(out.try_clone().expect("log file"))
@@ -296,6 +314,8 @@ fn spawn_child(exe: &Path, target: Target, input: &Path) -> (std::process::Child
 /// The lines of a child's output that say why it failed.
 fn child_failure(log: &Path) -> String {
     let output = std::fs::read_to_string(log).unwrap_or_default();
+    // The test binary's own report names the test; it says nothing new.
+    let own_report = format!("'{}'", child_test_name());
     let mut why: Vec<&str> = Vec::new();
     for line in output.lines() {
         let telling = [
@@ -308,7 +328,7 @@ fn child_failure(log: &Path) -> String {
         ]
         .iter()
         .any(|w| line.contains(w));
-        if telling && !why.contains(&line) && !line.contains("'regression_child'") {
+        if telling && !why.contains(&line) && !line.contains(&own_report) {
             why.push(line);
         }
     }
@@ -346,6 +366,7 @@ fn regression_child() {
     let (name, path) = arg.split_once('=').expect("target=path");
     let target = Target::named(name).expect("known target");
     let data = std::fs::read(path).expect("read regression");
+    eprintln!("{CHILD_STARTED} {name}:{path}");
     runner::render::watchdog::start(RENDER_LIMIT, || {
         eprintln!("stopped by the watchdog after {RENDER_LIMIT:?}");
         std::process::exit(STOPPED_BY_WATCHDOG);

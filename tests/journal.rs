@@ -2,18 +2,16 @@
 //! resumed run sends again and what it does not, and what a run stopped by
 //! SIGTERM, SIGINT or SIGKILL leaves behind. Mock servers on 127.0.0.1.
 
-mod common;
-
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{Run, Workspace, body_json, received, run};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
-use wiremock::matchers::{method, path, path_regex};
-use wiremock::{Mock, MockServer, Respond, ResponseTemplate};
+use wiremock::matchers::path_regex;
+use wiremock::{Respond, ResponseTemplate};
+
+use crate::harness::{RequestExt, Run, Server, Workspace, json_reply};
 
 const JOURNAL: &str = ".runner/main.yaml.jsonl";
 const TOKEN: &str = "shop_Journal0123456789abcdef";
@@ -85,45 +83,34 @@ const FIVE_STEPS: &str = r#"  - id: project
 
 /// The shop API. Creating answers `project` and `item` as the new ids; the
 /// status check answers `status`.
-async fn mount_shop(server: &MockServer, project: &str, item: u64, status: u16) {
-    Mock::given(method("POST"))
-        .and(path("/projects"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": project})))
-        .mount(server)
+async fn mount_shop(server: &Server, project: &str, item: u64, status: u16) {
+    server
+        .reply("POST /projects", json_reply(201, json!({"id": project})))
         .await;
-    Mock::given(method("POST"))
+    Server::given("POST")
         .and(path_regex("^/projects/[^/]+/items$"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": item})))
+        .respond_with(json_reply(201, json!({"id": item})))
         .mount(server)
         .await;
-    Mock::given(method("GET"))
+    Server::given("GET")
         .and(path_regex("^/projects/[^/]+/status$"))
         .respond_with(if status == 200 {
-            ResponseTemplate::new(200).set_body_json(json!({"state": "green"}))
+            json_reply(200, json!({"state": "green"}))
         } else {
-            ResponseTemplate::new(status).set_body_json(json!({"message": "database on fire"}))
+            json_reply(status, json!({"message": "database on fire"}))
         })
         .mount(server)
         .await;
-    Mock::given(method("PUT"))
+    Server::given("PUT")
         .and(path_regex("^/projects/[^/]+/items/[^/]+$"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"state": "done"})))
+        .respond_with(json_reply(200, json!({"state": "done"})))
         .mount(server)
         .await;
-    Mock::given(method("POST"))
+    Server::given("POST")
         .and(path_regex("^/projects/[^/]+/publish$"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"published": true})))
+        .respond_with(json_reply(201, json!({"published": true})))
         .mount(server)
         .await;
-}
-
-/// `METHOD /path` of every request the server received, in order.
-async fn requests(server: &MockServer) -> Vec<String> {
-    received(server)
-        .await
-        .iter()
-        .map(|r| format!("{} {}", r.method, r.url.path()))
-        .collect()
 }
 
 fn count(requests: &[String], request: &str) -> usize {
@@ -132,8 +119,7 @@ fn count(requests: &[String], request: &str) -> usize {
 
 /// The journal's records; every line must be one JSON document.
 fn records(ws: &Workspace, rel: &str) -> Vec<Value> {
-    let text = std::fs::read_to_string(ws.path().join(rel))
-        .unwrap_or_else(|e| panic!("cannot read {rel}: {e}"));
+    let text = ws.read(rel);
     assert!(text.ends_with('\n'), "torn journal:\n{text}");
     text.lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}\n{text}")))
@@ -157,33 +143,24 @@ fn steps_states(pairs: &[(u64, &str)]) -> Vec<(u64, String)> {
     pairs.iter().map(|(s, st)| (*s, st.to_string())).collect()
 }
 
+/// `apply` with `args`, the shop's token in the environment.
 async fn apply(ws: &Workspace, args: &[&str]) -> Run {
-    let mut cmd = ws.runner();
-    cmd.arg("apply").args(args).env("SHOP_TOKEN", TOKEN);
-    run(cmd).await
-}
-
-fn json_step(out: &Run, i: usize) -> Value {
-    out.json()["steps"][i].clone()
+    ws.runner(["apply"])
+        .args(args)
+        .env("SHOP_TOKEN", TOKEN)
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn apply_journals_beside_the_spec_by_default() {
-    let server = MockServer::start().await;
+    let server = Server::start().await;
     mount_shop(&server, "p-17", 99, 200).await;
-    let ws = Workspace::new();
-    ws.write("specs/main.yaml", &spec(&server.uri(), "", FIVE_STEPS));
+    let ws = Workspace::new().file("specs/main.yaml", &spec(&server.uri(), "", FIVE_STEPS));
     let out = apply(&ws, &["specs/main.yaml"]).await;
     assert_eq!(out.code, 0, "{out:?}");
 
-    assert!(
-        !ws.path().join(".runner").exists(),
-        "journal beside the cwd"
-    );
-    assert_eq!(
-        std::fs::read_to_string(ws.path().join("specs/.runner/.gitignore")).expect(".gitignore"),
-        "*\n"
-    );
+    assert!(!ws.exists(".runner"), "journal beside the cwd");
+    assert_eq!(ws.read("specs/.runner/.gitignore"), "*\n");
     let recs = records(&ws, "specs/.runner/main.yaml.jsonl");
     let expected: Vec<(u64, &str)> = (0..5).flat_map(|i| [(i, "started"), (i, "ok")]).collect();
     assert_eq!(states(&recs), steps_states(&expected));
@@ -229,38 +206,34 @@ async fn apply_journals_beside_the_spec_by_default() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_journal_and_a_journal_elsewhere() {
-    let server = MockServer::start().await;
+    let server = Server::start().await;
     mount_shop(&server, "p-17", 99, 200).await;
-    let ws = Workspace::new();
-    ws.write("main.yaml", &spec(&server.uri(), "", FIVE_STEPS));
+    let ws = Workspace::new().file("main.yaml", &spec(&server.uri(), "", FIVE_STEPS));
 
     let out = apply(&ws, &["main.yaml", "--no-journal"]).await;
     assert_eq!(out.code, 0, "{out:?}");
-    assert!(!ws.path().join(".runner").exists());
+    assert!(!ws.exists(".runner"));
 
     let out = apply(&ws, &["main.yaml", "--journal", "runs/today.jsonl"]).await;
     assert_eq!(out.code, 0, "{out:?}");
-    assert!(!ws.path().join(".runner").exists());
+    assert!(!ws.exists(".runner"));
     assert_eq!(records(&ws, "runs/today.jsonl").len(), 10);
 
     // `plan` sends nothing and journals nothing.
-    let mut cmd = ws.runner();
-    cmd.args(["plan", "main.yaml"]);
-    let out = run(cmd).await;
+    let out = ws.runner(["plan", "main.yaml"]).await;
     assert_eq!(out.code, 0, "{out:?}");
-    assert!(!ws.path().join(".runner").exists());
+    assert!(!ws.exists(".runner"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn resume_runs_only_what_did_not_succeed() {
-    let server = MockServer::start().await;
+    let server = Server::start().await;
     mount_shop(&server, "p-17", 99, 500).await;
-    let ws = Workspace::new();
-    ws.write("main.yaml", &spec(&server.uri(), "", FIVE_STEPS));
+    let ws = Workspace::new().file("main.yaml", &spec(&server.uri(), "", FIVE_STEPS));
     let out = apply(&ws, &["main.yaml"]).await;
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(
-        requests(&server).await,
+        server.requests().await,
         [
             "POST /projects",
             "POST /projects/p-17/items",
@@ -287,7 +260,7 @@ async fn resume_runs_only_what_did_not_succeed() {
     mount_shop(&server, "p-99", 100, 200).await;
     let out = apply(&ws, &["main.yaml", "--resume", JOURNAL, "--output", "json"]).await;
     assert_eq!(out.code, 0, "{out:?}");
-    let sent = requests(&server).await;
+    let sent = server.requests().await;
     assert_eq!(
         sent,
         [
@@ -298,18 +271,15 @@ async fn resume_runs_only_what_did_not_succeed() {
         "{out:?}"
     );
     assert_eq!(count(&sent, "POST /projects"), 0);
-    assert_eq!(
-        body_json(&received(&server).await[1]),
-        json!({"state": "done"})
-    );
+    assert_eq!(server.received().await[1].json(), json!({"state": "done"}));
     for i in 0..5 {
-        let s = json_step(&out, i);
+        let s = out.step(i);
         assert_eq!(s["status"], json!("ok"), "{out:?}");
         assert_eq!(s["resumed"], json!(i < 2), "step {i}: {out:?}");
     }
-    assert_eq!(json_step(&out, 0)["http_status"], json!(201));
-    assert_eq!(json_step(&out, 0)["response"], json!({"id": "p-17"}));
-    assert_eq!(json_step(&out, 1)["response"], json!({"id": 99}));
+    assert_eq!(out.step(0)["http_status"], json!(201));
+    assert_eq!(out.step(0)["response"], json!({"id": "p-17"}));
+    assert_eq!(out.step(1)["response"], json!({"id": 99}));
     // The resumed run continues the journal.
     let recs = records(&ws, JOURNAL);
     assert_eq!(recs.len(), 6 + 6);
@@ -330,7 +300,7 @@ async fn resume_runs_only_what_did_not_succeed() {
     mount_shop(&server, "p-99", 100, 200).await;
     let out = apply(&ws, &["main.yaml", "--resume", JOURNAL]).await;
     assert_eq!(out.code, 0, "{out:?}");
-    assert!(requests(&server).await.is_empty(), "{out:?}");
+    assert!(server.requests().await.is_empty(), "{out:?}");
     let done = out
         .stdout
         .lines()
@@ -341,7 +311,7 @@ async fn resume_runs_only_what_did_not_succeed() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn resume_runs_a_step_again_when_its_request_changed() {
-    let server = MockServer::start().await;
+    let server = Server::start().await;
     mount_shop(&server, "p-17", 99, 200).await;
     let ws = Workspace::new();
     let steps = r#"  - id: project
@@ -378,12 +348,12 @@ async fn resume_runs_a_step_again_when_its_request_changed() {
         ),
         "{out:?}"
     );
-    let reqs = received(&server).await;
+    let reqs = server.received().await;
     assert_eq!(reqs.len(), 1, "{out:?}");
-    assert_eq!(body_json(&reqs[0]), json!({"name": "other"}));
-    assert_eq!(json_step(&out, 0)["resumed"], json!(false));
+    assert_eq!(reqs[0].json(), json!({"name": "other"}));
+    assert_eq!(out.step(0)["resumed"], json!(false));
     // Same project id back, so the status check is the same request: done.
-    assert_eq!(json_step(&out, 1)["resumed"], json!(true), "{out:?}");
+    assert_eq!(out.step(1)["resumed"], json!(true), "{out:?}");
 
     let after = records(&ws, JOURNAL);
     assert_eq!(after.len(), before.len() + 2);
@@ -409,30 +379,17 @@ async fn outputs_holding_secrets_are_stored_redacted_and_rerun_when_used() {
     action: GET_STATUS
     params: {project: "{{ steps.login.response.id }}"}
 "#;
-    let server = MockServer::start().await;
-    let echo = |id: Value| {
-        ResponseTemplate::new(201)
-            .set_body_json(json!({"id": id, "token": format!("Bearer {TOKEN}")}))
-    };
-    Mock::given(method("POST"))
-        .and(path("/projects"))
-        .respond_with(echo(json!("p-17")))
-        .mount(&server)
+    let echo = |id: Value| json_reply(201, json!({"id": id, "token": format!("Bearer {TOKEN}")}));
+    let server = Server::build()
+        .reply("POST /projects", echo(json!("p-17")))
+        .reply("POST /projects/p-17/items", echo(json!(5)))
+        .reply("GET", ResponseTemplate::new(500))
+        .start()
         .await;
-    Mock::given(method("POST"))
-        .and(path("/projects/p-17/items"))
-        .respond_with(echo(json!(5)))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(500))
-        .mount(&server)
-        .await;
-    let ws = Workspace::new();
-    ws.write("main.yaml", &spec(&server.uri(), auth, steps));
+    let ws = Workspace::new().file("main.yaml", &spec(&server.uri(), auth, steps));
     let out = apply(&ws, &["main.yaml"]).await;
     assert_eq!(out.code, 1, "{out:?}");
-    let text = std::fs::read_to_string(ws.path().join(JOURNAL)).expect("journal");
+    let text = ws.read(JOURNAL);
     assert!(
         !text.contains(TOKEN),
         "a secret reached the journal:\n{text}"
@@ -449,20 +406,11 @@ async fn outputs_holding_secrets_are_stored_redacted_and_rerun_when_used() {
     }
 
     server.reset().await;
-    Mock::given(method("POST"))
-        .and(path("/projects"))
-        .respond_with(echo(json!("p-17")))
-        .mount(&server)
+    server.reply("POST /projects", echo(json!("p-17"))).await;
+    server
+        .reply("POST /projects/p-17/items", echo(json!(5)))
         .await;
-    Mock::given(method("POST"))
-        .and(path("/projects/p-17/items"))
-        .respond_with(echo(json!(5)))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&server)
-        .await;
+    server.reply("GET", ResponseTemplate::new(200)).await;
     let out = apply(&ws, &["main.yaml", "--resume", JOURNAL, "--output", "json"]).await;
     assert_eq!(out.code, 0, "{out:?}");
     assert!(
@@ -472,15 +420,15 @@ async fn outputs_holding_secrets_are_stored_redacted_and_rerun_when_used() {
     // `login` is run again (later steps need its real outputs); `probe`'s
     // outputs are used by nobody, so its redacted record is enough.
     assert_eq!(
-        requests(&server).await,
+        server.requests().await,
         ["POST /projects", "GET /projects/p-17/status"],
         "{out:?}"
     );
-    assert_eq!(json_step(&out, 0)["resumed"], json!(false));
-    assert_eq!(json_step(&out, 1)["resumed"], json!(true));
-    assert_eq!(json_step(&out, 2)["resumed"], json!(false));
+    assert_eq!(out.step(0)["resumed"], json!(false));
+    assert_eq!(out.step(1)["resumed"], json!(true));
+    assert_eq!(out.step(2)["resumed"], json!(false));
     assert!(!out.all().contains(TOKEN));
-    let text = std::fs::read_to_string(ws.path().join(JOURNAL)).expect("journal");
+    let text = ws.read(JOURNAL);
     assert!(
         !text.contains(TOKEN),
         "a secret reached the journal:\n{text}"
@@ -489,10 +437,9 @@ async fn outputs_holding_secrets_are_stored_redacted_and_rerun_when_used() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn resume_needs_a_readable_journal() {
-    let server = MockServer::start().await;
+    let server = Server::start().await;
     mount_shop(&server, "p-17", 99, 200).await;
-    let ws = Workspace::new();
-    ws.write("main.yaml", &spec(&server.uri(), "", FIVE_STEPS));
+    let ws = Workspace::new().file("main.yaml", &spec(&server.uri(), "", FIVE_STEPS));
     let out = apply(&ws, &["main.yaml", "--resume", "nowhere.jsonl"]).await;
     assert_eq!(out.code, 2, "{out:?}");
     assert!(
@@ -500,23 +447,21 @@ async fn resume_needs_a_readable_journal() {
             .contains("cannot read the journal `nowhere.jsonl`"),
         "{out:?}"
     );
-    assert!(received(&server).await.is_empty());
+    assert!(server.received().await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_post_that_timed_out_is_uncertain_on_resume() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/projects"))
-        .respond_with(
+    let server = Server::build()
+        .reply(
+            "POST /projects",
             ResponseTemplate::new(201)
                 .set_body_json(json!({"id": "p-17"}))
                 .set_delay(Duration::from_secs(3)),
         )
-        .mount(&server)
+        .start()
         .await;
-    let ws = Workspace::new();
-    ws.write("main.yaml", &spec(&server.uri(), "", FIVE_STEPS));
+    let ws = Workspace::new().file("main.yaml", &spec(&server.uri(), "", FIVE_STEPS));
     let out = apply(&ws, &["main.yaml", "--timeout", "200ms"]).await;
     assert_eq!(out.code, 1, "{out:?}");
     // It may have reached the server: the journal does not say it failed.
@@ -527,7 +472,7 @@ async fn a_post_that_timed_out_is_uncertain_on_resume() {
     let out = apply(&ws, &["main.yaml", "--resume", JOURNAL]).await;
     assert_eq!(out.code, 2, "{out:?}");
     assert!(out.stderr.contains("--rerun-uncertain"), "{out:?}");
-    assert_eq!(received(&server).await.len(), 1);
+    assert_eq!(server.received().await.len(), 1);
 }
 
 // ---------------------------------------------------------------- signals
@@ -543,7 +488,7 @@ struct HoldFirst {
 
 impl Respond for HoldFirst {
     fn respond(&self, _: &wiremock::Request) -> ResponseTemplate {
-        let response = ResponseTemplate::new(self.status).set_body_json(self.body.clone());
+        let response = json_reply(self.status, self.body.clone());
         if self.seen.fetch_add(1, Ordering::SeqCst) == 0 {
             let _ = self.arrived.send(());
             response.set_delay(Duration::from_secs(5))
@@ -564,8 +509,7 @@ enum Held {
 
 /// Runs project → (item | update) → status, and sends `signal` to the
 /// runner while the second step's request is held by the server.
-async fn killed_mid_step(held: Held, signal: &str) -> (Workspace, MockServer, Output) {
-    let server = MockServer::start().await;
+async fn killed_mid_step(held: Held, signal: &str) -> (Workspace, Server, Run) {
     let (tx, mut arrived) = mpsc::unbounded_channel();
     let hold = |status, body| HoldFirst {
         arrived: tx.clone(),
@@ -573,17 +517,14 @@ async fn killed_mid_step(held: Held, signal: &str) -> (Workspace, MockServer, Ou
         status,
         body,
     };
-    Mock::given(method("POST"))
-        .and(path("/projects"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": "p-17"})))
-        .mount(&server)
+    let server = Server::build()
+        .reply("POST /projects", json_reply(201, json!({"id": "p-17"})))
+        .start()
         .await;
     let second = match held {
         Held::Post => {
-            Mock::given(method("POST"))
-                .and(path("/projects/p-17/items"))
-                .respond_with(hold(201, json!({"id": 99})))
-                .mount(&server)
+            server
+                .reply("POST /projects/p-17/items", hold(201, json!({"id": 99})))
                 .await;
             r#"  - id: item
     action: CREATE_ITEM
@@ -591,10 +532,11 @@ async fn killed_mid_step(held: Held, signal: &str) -> (Workspace, MockServer, Ou
 "#
         }
         Held::Put => {
-            Mock::given(method("PUT"))
-                .and(path("/projects/p-17/items/1"))
-                .respond_with(hold(200, json!({"state": "done"})))
-                .mount(&server)
+            server
+                .reply(
+                    "PUT /projects/p-17/items/1",
+                    hold(200, json!({"state": "done"})),
+                )
                 .await;
             r#"  - id: update
     action: UPDATE_ITEM
@@ -602,10 +544,11 @@ async fn killed_mid_step(held: Held, signal: &str) -> (Workspace, MockServer, Ou
 "#
         }
     };
-    Mock::given(method("GET"))
-        .and(path("/projects/p-17/status"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"state": "green"})))
-        .mount(&server)
+    server
+        .reply(
+            "GET /projects/p-17/status",
+            json_reply(200, json!({"state": "green"})),
+        )
         .await;
     let steps = format!(
         r#"  - id: project
@@ -616,47 +559,30 @@ async fn killed_mid_step(held: Held, signal: &str) -> (Workspace, MockServer, Ou
     params: {{project: "{{{{ steps.project.response.id }}}}"}}
 "#
     );
-    let ws = Workspace::new();
-    ws.write("main.yaml", &spec(&server.uri(), "", &steps));
+    let ws = Workspace::new().file("main.yaml", &spec(&server.uri(), "", &steps));
 
-    let mut cmd = ws.runner();
-    cmd.args(["apply", "main.yaml"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let child = cmd.spawn().expect("spawn runner");
-    let pid = child.id().to_string();
+    let running = ws.runner(["apply", "main.yaml"]).spawn();
+    let pid = running.id().to_string();
     let waited = tokio::time::timeout(Duration::from_secs(30), arrived.recv()).await;
     let killed = std::process::Command::new("kill")
         .args([&format!("-{signal}"), &pid])
         .status()
         .expect("kill");
     assert!(killed.success());
-    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .expect("join")
-        .expect("wait");
+    let out = running.wait().await;
     assert!(
         matches!(waited, Ok(Some(()))),
         "the held request never arrived:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+        out.stdout,
+        out.stderr
     );
-    (ws, server, output)
-}
-
-fn show(output: &Output) -> String {
-    format!(
-        "{:?}\n--- stdout\n{}\n--- stderr\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+    (ws, server, out)
 }
 
 /// After a run killed while `item` (a POST) was in flight: `--resume` alone
 /// refuses, `--resume --rerun-uncertain` sends it again and finishes.
-async fn resume_after_an_uncertain_post(ws: &Workspace, server: &MockServer) {
-    let journal_before = std::fs::read_to_string(ws.path().join(JOURNAL)).expect("journal");
+async fn resume_after_an_uncertain_post(ws: &Workspace, server: &Server) {
+    let journal_before = ws.read(JOURNAL);
     let out = apply(ws, &["main.yaml", "--resume", JOURNAL]).await;
     assert_eq!(out.code, 2, "{out:?}");
     assert!(
@@ -666,12 +592,12 @@ async fn resume_after_an_uncertain_post(ws: &Workspace, server: &MockServer) {
         "{out:?}"
     );
     assert_eq!(
-        requests(server).await,
+        server.requests().await,
         ["POST /projects", "POST /projects/p-17/items"],
         "exit 2 must send nothing"
     );
     assert_eq!(
-        std::fs::read_to_string(ws.path().join(JOURNAL)).expect("journal"),
+        ws.read(JOURNAL),
         journal_before,
         "exit 2 must leave the journal alone"
     );
@@ -689,7 +615,7 @@ async fn resume_after_an_uncertain_post(ws: &Workspace, server: &MockServer) {
         first.starts_with("ok") && first.contains("(done in an earlier run, per the journal)"),
         "{out:?}"
     );
-    let sent = requests(server).await;
+    let sent = server.requests().await;
     assert_eq!(count(&sent, "POST /projects"), 1, "{sent:?}");
     assert_eq!(count(&sent, "POST /projects/p-17/items"), 2, "{sent:?}");
     assert_eq!(count(&sent, "GET /projects/p-17/status"), 1, "{sent:?}");
@@ -703,29 +629,26 @@ async fn resume_after_an_uncertain_post(ws: &Workspace, server: &MockServer) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_mid_post_exits_143_and_resume_needs_rerun_uncertain() {
-    let (ws, server, output) = killed_mid_step(Held::Post, "TERM").await;
-    assert_eq!(output.status.code(), Some(143), "{}", show(&output));
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let (ws, server, out) = killed_mid_step(Held::Post, "TERM").await;
+    assert_eq!(out.status.code(), Some(143), "{out:?}");
+    let stdout = &out.stdout;
     let lines: Vec<&str> = stdout.lines().collect();
-    assert!(lines[0].starts_with("ok"), "{}", show(&output));
+    assert!(lines[0].starts_with("ok"), "{out:?}");
     assert!(
         lines[1].starts_with("failed") && lines[1].contains("item"),
-        "{}",
-        show(&output)
+        "{out:?}"
     );
     assert!(
         stdout.contains(
             "error: interrupted by SIGTERM; the request may or may not have reached the server"
         ),
-        "{}",
-        show(&output)
+        "{out:?}"
     );
     assert!(
         lines
             .iter()
             .any(|l| l.starts_with("skipped") && l.contains("status")),
-        "{}",
-        show(&output)
+        "{out:?}"
     );
     let recs = records(&ws, JOURNAL);
     assert_eq!(
@@ -737,9 +660,9 @@ async fn sigterm_mid_post_exits_143_and_resume_needs_rerun_uncertain() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigkill_mid_post_leaves_a_journal_that_resumes_the_same_way() {
-    let (ws, server, output) = killed_mid_step(Held::Post, "KILL").await;
-    assert_eq!(output.status.code(), None, "{}", show(&output));
-    assert_eq!(output.status.signal(), Some(9), "{}", show(&output));
+    let (ws, server, out) = killed_mid_step(Held::Post, "KILL").await;
+    assert_eq!(out.status.code(), None, "{out:?}");
+    assert_eq!(out.status.signal(), Some(9), "{out:?}");
     // Every line parses (checked by `records`), and the last says started.
     let recs = records(&ws, JOURNAL);
     assert_eq!(
@@ -751,13 +674,9 @@ async fn sigkill_mid_post_leaves_a_journal_that_resumes_the_same_way() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigint_mid_put_exits_130_and_resume_sends_it_again_with_a_warning() {
-    let (ws, server, output) = killed_mid_step(Held::Put, "INT").await;
-    assert_eq!(output.status.code(), Some(130), "{}", show(&output));
-    assert!(
-        String::from_utf8_lossy(&output.stdout).contains("interrupted by SIGINT"),
-        "{}",
-        show(&output)
-    );
+    let (ws, server, out) = killed_mid_step(Held::Put, "INT").await;
+    assert_eq!(out.status.code(), Some(130), "{out:?}");
+    assert!(out.stdout.contains("interrupted by SIGINT"), "{out:?}");
     let recs = records(&ws, JOURNAL);
     assert_eq!(
         states(&recs),
@@ -773,10 +692,10 @@ async fn sigint_mid_put_exits_130_and_resume_sends_it_again_with_a_warning() {
         ),
         "{out:?}"
     );
-    assert_eq!(json_step(&out, 0)["resumed"], json!(true));
-    assert_eq!(json_step(&out, 1)["resumed"], json!(false));
+    assert_eq!(out.step(0)["resumed"], json!(true));
+    assert_eq!(out.step(1)["resumed"], json!(false));
     assert_eq!(
-        requests(&server).await,
+        server.requests().await,
         [
             "POST /projects",
             "PUT /projects/p-17/items/1",

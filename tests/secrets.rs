@@ -1,12 +1,10 @@
 //! A known secret goes through every command and failure mode; it must not
 //! appear in any output, in any form the runner could have produced.
 
-mod common;
-
-use common::{Run, Workspace, received, run, run_sync};
 use serde_json::json;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Request, Respond, ResponseTemplate};
+
+use crate::harness::{Cmd, Run, Server, Workspace};
 
 const SECRET: &str = "s3cr3t-Token_Value/with+chars=";
 const USER: &str = "api-user-name";
@@ -69,28 +67,26 @@ fn assert_clean(out: &Run) {
     assert!(!all.contains("panicked"), "{out:?}");
 }
 
-fn with_secrets(cmd: &mut std::process::Command) {
+/// `cmd` with the secrets in its environment.
+fn with_secrets(cmd: Cmd) -> Cmd {
     cmd.env("API_TOKEN", SECRET)
         .env("API_USER", USER)
-        .env("API_PASS", PASS);
+        .env("API_PASS", PASS)
 }
 
-async fn server(status: u16) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/things/1"))
-        .respond_with(Echo(status))
-        .mount(&server)
-        .await;
-    server
+/// `GET /things/1` echoed back with `status`.
+async fn server(status: u16) -> Server {
+    Server::build()
+        .reply("GET /things/1", Echo(status))
+        .start()
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn apply_success_and_failure_in_text_and_json() {
     for status in [200, 403] {
         let srv = server(status).await;
-        let ws = Workspace::new();
-        ws.write(
+        let ws = Workspace::new().file(
             "s.yaml",
             &spec(
                 &srv.uri(),
@@ -98,10 +94,7 @@ async fn apply_success_and_failure_in_text_and_json() {
             ),
         );
         for output in ["text", "json"] {
-            let mut cmd = ws.runner();
-            cmd.args(["apply", "s.yaml", "--output", output]);
-            with_secrets(&mut cmd);
-            let out = run(cmd).await;
+            let out = with_secrets(ws.runner(["apply", "s.yaml", "--output", output])).await;
             assert_eq!(out.code, if status == 200 { 0 } else { 1 }, "{out:?}");
             // The echoed request shows in the JSON response and in the error text.
             if output == "json" || status != 200 {
@@ -110,7 +103,7 @@ async fn apply_success_and_failure_in_text_and_json() {
             assert_clean(&out);
         }
         // The server really did get the secret: the masking is in the output only.
-        let reqs = received(&srv).await;
+        let reqs = srv.received().await;
         assert!(
             reqs[0]
                 .url
@@ -123,8 +116,7 @@ async fn apply_success_and_failure_in_text_and_json() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn plan_and_validate() {
-    let ws = Workspace::new();
-    ws.write(
+    let ws = Workspace::new().file(
         "s.yaml",
         &spec(
             "https://api.example.com",
@@ -136,10 +128,7 @@ async fn plan_and_validate() {
         vec!["plan", "s.yaml", "--output", "json"],
         vec!["validate", "s.yaml"],
     ] {
-        let mut cmd = ws.runner();
-        cmd.args(&args);
-        with_secrets(&mut cmd);
-        let out = run_sync(cmd);
+        let out = with_secrets(ws.runner(&args)).run();
         assert_eq!(out.code, 0, "{out:?}");
         assert_clean(&out);
     }
@@ -149,35 +138,35 @@ async fn plan_and_validate() {
 async fn transport_errors_and_spec_errors() {
     // Nothing listens on this port (the server is dropped): connection refused.
     let dead = {
-        let s = MockServer::start().await;
+        let s = Server::start().await;
         s.uri()
     };
-    let ws = Workspace::new();
-    ws.write(
-        "s.yaml",
-        &spec(
-            &dead,
-            "steps:\n  - {action: GET_THING, params: {id: '1'}}\n",
-        ),
-    );
-    ws.write(
-        "bad.yaml",
-        &spec(
-            &dead,
-            "steps:\n  - {action: GET_THING, params: {id: '{{ env.API_TOKEN }}', nope: 1}}\n",
-        ),
-    );
-    ws.write(
-        "crlf.yaml",
-        &spec(
-            &dead,
-            "steps:\n  - {action: GET_THING, params: {id: '1'}}\n",
+    let ws = Workspace::new()
+        .file(
+            "s.yaml",
+            &spec(
+                &dead,
+                "steps:\n  - {action: GET_THING, params: {id: '1'}}\n",
+            ),
         )
-        .replace(
-            "Bearer {{ env.API_TOKEN }}",
-            "Bearer {{ env.API_TOKEN }}\\r\\nX: 1",
-        ),
-    );
+        .file(
+            "bad.yaml",
+            &spec(
+                &dead,
+                "steps:\n  - {action: GET_THING, params: {id: '{{ env.API_TOKEN }}', nope: 1}}\n",
+            ),
+        )
+        .file(
+            "crlf.yaml",
+            &spec(
+                &dead,
+                "steps:\n  - {action: GET_THING, params: {id: '1'}}\n",
+            )
+            .replace(
+                "Bearer {{ env.API_TOKEN }}",
+                "Bearer {{ env.API_TOKEN }}\\r\\nX: 1",
+            ),
+        );
     for (args, code) in [
         (vec!["apply", "s.yaml"], 1),
         (vec!["apply", "s.yaml", "--output", "json"], 1),
@@ -185,10 +174,7 @@ async fn transport_errors_and_spec_errors() {
         (vec!["apply", "crlf.yaml"], 2),
         (vec!["apply", "crlf.yaml", "--output", "json"], 2),
     ] {
-        let mut cmd = ws.runner();
-        cmd.args(&args);
-        with_secrets(&mut cmd);
-        let out = run(cmd).await;
+        let out = with_secrets(ws.runner(&args)).await;
         assert_eq!(out.code, code, "{args:?}: {out:?}");
         assert_clean(&out);
     }
@@ -197,34 +183,26 @@ async fn transport_errors_and_spec_errors() {
 #[tokio::test(flavor = "multi_thread")]
 async fn secrets_from_env_files_and_step_outputs() {
     let srv = server(200).await;
-    let ws = Workspace::new();
-    ws.write(
-        ".env",
-        &format!("API_TOKEN={SECRET}\nAPI_USER={USER}\nAPI_PASS={PASS}\n"),
-    );
-    ws.write(
-        "s.yaml",
-        &spec(
-            &srv.uri(),
-            "steps:\n  - {id: one, action: GET_THING, params: {id: '1'}}\n  - {action: GET_THING, params: {id: '{{ steps.one.response.url }}'}}\n",
-        ),
-    );
-    let mut cmd = ws.runner();
-    cmd.args(["apply", "s.yaml", "--output", "json"]);
-    let out = run(cmd).await;
+    let steps = "steps:\n  - {id: one, action: GET_THING, params: {id: '1'}}\n  - {action: GET_THING, params: {id: '{{ steps.one.response.url }}'}}\n";
+    let ws = Workspace::new()
+        .env_file(
+            ".env",
+            &[
+                ("API_TOKEN", SECRET),
+                ("API_USER", USER),
+                ("API_PASS", PASS),
+            ],
+        )
+        .file("s.yaml", &spec(&srv.uri(), steps));
+    let out = ws.runner(["apply", "s.yaml", "--output", "json"]).await;
     assert_eq!(out.code, 1, "{out:?}");
     assert_clean(&out);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn short_and_multiline_secrets() {
-    let srv = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(Echo(200))
-        .mount(&srv)
-        .await;
-    let ws = Workspace::new();
-    ws.write(
+    let srv = Server::build().reply("GET", Echo(200)).start().await;
+    let ws = Workspace::new().file(
         "s.yaml",
         &format!(
             r#"version: 1
@@ -244,11 +222,11 @@ steps:
             srv.uri()
         ),
     );
-    let mut cmd = ws.runner();
-    cmd.args(["apply", "s.yaml", "--output", "json", "--no-journal"])
+    let out = ws
+        .runner(["apply", "s.yaml", "--output", "json", "--no-journal"])
         .env("SHORT", "ab")
-        .env("CERT", "first-line-SECRET\nsecond-line-SECRET");
-    let out = run(cmd).await;
+        .env("CERT", "first-line-SECRET\nsecond-line-SECRET")
+        .await;
     assert_eq!(out.code, 0, "{out:?}");
     assert!(
         out.stderr

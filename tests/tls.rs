@@ -2,17 +2,14 @@
 //! with `--cacert`; `--insecure` warns on every run), and `HTTP_PROXY` /
 //! `NO_PROXY` are honoured. Servers run in-process on 127.0.0.1.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::{Workspace, header, received, run};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::{self, pki_types::pem::PemObject};
-use wiremock::matchers::method;
-use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::harness::{RequestExt, Server, Workspace, json_reply};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls");
 
@@ -91,34 +88,33 @@ steps:
 #[tokio::test(flavor = "multi_thread")]
 async fn certificates_are_checked_and_a_private_ca_needs_cacert() {
     let (port, served) = tls_server().await;
-    let ws = Workspace::new();
-    ws.write("s.yaml", &spec(&format!("https://localhost:{port}")));
+    let ws = Workspace::new().file("s.yaml", &spec(&format!("https://localhost:{port}")));
 
-    let mut cmd = ws.runner();
-    cmd.args(["apply", "s.yaml", "--no-journal"])
-        .env("TOKEN", "tls-token-value");
-    let out = run(cmd).await;
+    let out = ws
+        .runner(["apply", "s.yaml", "--no-journal"])
+        .env("TOKEN", "tls-token-value")
+        .await;
     assert_eq!(out.code, 1, "{out:?}");
     assert!(out.stdout.contains("certificate"), "{out:?}");
     assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 0);
 
-    let mut cmd = ws.runner();
-    cmd.args([
-        "apply",
-        "s.yaml",
-        "--no-journal",
-        "--cacert",
-        &format!("{FIXTURES}/ca.pem"),
-    ])
-    .env("TOKEN", "tls-token-value");
-    let out = run(cmd).await;
+    let out = ws
+        .runner([
+            "apply",
+            "s.yaml",
+            "--no-journal",
+            "--cacert",
+            &format!("{FIXTURES}/ca.pem"),
+        ])
+        .env("TOKEN", "tls-token-value")
+        .await;
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 1);
 
-    let mut cmd = ws.runner();
-    cmd.args(["apply", "s.yaml", "--no-journal", "--insecure"])
-        .env("TOKEN", "tls-token-value");
-    let out = run(cmd).await;
+    let out = ws
+        .runner(["apply", "s.yaml", "--no-journal", "--insecure"])
+        .env("TOKEN", "tls-token-value")
+        .await;
     assert_eq!(out.code, 0, "{out:?}");
     assert!(
         out.stderr
@@ -130,17 +126,15 @@ async fn certificates_are_checked_and_a_private_ca_needs_cacert() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn http_proxy_and_no_proxy_are_honoured() {
-    let proxy = MockServer::start().await;
-    let direct = MockServer::start().await;
+    let proxy = Server::start().await;
+    let direct = Server::start().await;
     for server in [&proxy, &direct] {
-        Mock::given(method("GET"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({})))
-            .mount(server)
+        server
+            .reply("GET", json_reply(200, serde_json::json!({})))
             .await;
     }
-    let port = direct.address().port();
-    let ws = Workspace::new();
-    ws.write(
+    let port = direct.port();
+    let ws = Workspace::new().file(
         "s.yaml",
         &format!(
             "version: 1\napps:\n  api:\n    base_url: http://api.example.test:{port}\n    actions:\n      ME: {{method: GET, path: /user}}\nsteps:\n  - action: ME\n"
@@ -148,25 +142,25 @@ async fn http_proxy_and_no_proxy_are_honoured() {
     );
     let resolve = format!("api.example.test:{port}:127.0.0.1");
 
-    let mut cmd = ws.runner();
-    cmd.args(["apply", "s.yaml", "--no-journal", "--resolve", &resolve])
-        .env("HTTP_PROXY", proxy.uri());
-    let out = run(cmd).await;
+    let out = ws
+        .runner(["apply", "s.yaml", "--no-journal", "--resolve", &resolve])
+        .env("HTTP_PROXY", proxy.uri())
+        .await;
     assert_eq!(out.code, 0, "{out:?}");
-    let via_proxy = received(&proxy).await;
+    let via_proxy = proxy.received().await;
     assert_eq!(via_proxy.len(), 1);
     assert_eq!(
-        header(&via_proxy[0], "host"),
+        via_proxy[0].header("host"),
         Some(&*format!("api.example.test:{port}"))
     );
-    assert!(received(&direct).await.is_empty());
+    assert!(direct.received().await.is_empty());
 
-    let mut cmd = ws.runner();
-    cmd.args(["apply", "s.yaml", "--no-journal", "--resolve", &resolve])
+    let out = ws
+        .runner(["apply", "s.yaml", "--no-journal", "--resolve", &resolve])
         .env("HTTP_PROXY", proxy.uri())
-        .env("NO_PROXY", "api.example.test");
-    let out = run(cmd).await;
+        .env("NO_PROXY", "api.example.test")
+        .await;
     assert_eq!(out.code, 0, "{out:?}");
-    assert_eq!(received(&proxy).await.len(), 1);
-    assert_eq!(received(&direct).await.len(), 1);
+    assert_eq!(proxy.received().await.len(), 1);
+    assert_eq!(direct.received().await.len(), 1);
 }

@@ -1,0 +1,209 @@
+//! Running the binary: [`Cmd`] says how (arguments, environment, standard
+//! input, directory), [`Run`] is what came out.
+
+use std::ffi::{OsStr, OsString};
+use std::future::{Future, IntoFuture};
+use std::io::Write;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+
+use serde_json::Value;
+
+/// One run of the binary, built up call by call: `.run()` it in a test
+/// without a server, `.await` it in a test with one.
+#[must_use = "a Cmd does nothing until it is run or awaited"]
+pub struct Cmd {
+    args: Vec<OsString>,
+    env: Vec<(OsString, OsString)>,
+    stdin: Option<Vec<u8>>,
+    dir: Option<PathBuf>,
+}
+
+impl Cmd {
+    /// The binary under test (see [`super::binary`]) with an environment
+    /// holding only `PATH`, so a developer's own tokens, proxies or Descope
+    /// settings never reach a test; in the test's own directory until
+    /// [`Cmd::current_dir`] says otherwise. Standard input is empty.
+    pub fn new() -> Self {
+        Cmd {
+            args: Vec::new(),
+            env: Vec::new(),
+            stdin: None,
+            dir: None,
+        }
+    }
+
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
+        self.args.push(arg.as_ref().to_owned());
+        self
+    }
+
+    pub fn args<I>(mut self, args: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: AsRef<OsStr>,
+    {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    /// Sets one environment variable (the last value given wins).
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
+        self.env
+            .push((key.as_ref().to_owned(), value.as_ref().to_owned()));
+        self
+    }
+
+    /// What the binary reads on standard input.
+    #[expect(dead_code, reason = "the command line reads no input yet")]
+    pub fn stdin(mut self, input: impl Into<Vec<u8>>) -> Self {
+        self.stdin = Some(input.into());
+        self
+    }
+
+    pub fn current_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.dir = Some(dir.into());
+        self
+    }
+
+    /// Runs to the end and returns what came out. For tests without a
+    /// server of their own: it blocks the calling thread.
+    pub fn run(self) -> Run {
+        let child = self.spawn();
+        child
+            .child
+            .wait_with_output()
+            .expect("wait for runner")
+            .into()
+    }
+
+    /// Starts the binary with its output captured, for a test that acts on
+    /// the process while it runs (signals).
+    pub fn spawn(self) -> Running {
+        let mut cmd = Command::new(super::binary());
+        cmd.args(&self.args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(if self.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(dir) = &self.dir {
+            cmd.current_dir(dir);
+        }
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", super::binary().display()));
+        if let (Some(input), Some(mut pipe)) = (self.stdin, child.stdin.take()) {
+            // On its own thread: a large input fills the pipe before the
+            // binary reads it. A binary that exits without reading it is
+            // not this writer's failure, so errors are ignored.
+            std::thread::spawn(move || {
+                let _ = pipe.write_all(&input);
+            });
+        }
+        Running { child }
+    }
+}
+
+/// Awaiting a [`Cmd`] runs it on a blocking thread, so servers on the
+/// test's runtime keep serving while the binary talks to them.
+impl IntoFuture for Cmd {
+    type Output = Run;
+    type IntoFuture = Pin<Box<dyn Future<Output = Run> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || self.run())
+                .await
+                .expect("join")
+        })
+    }
+}
+
+/// The binary, started by [`Cmd::spawn`].
+pub struct Running {
+    child: Child,
+}
+
+impl Running {
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for the end on a blocking thread (servers keep serving).
+    pub async fn wait(self) -> Run {
+        let output = tokio::task::spawn_blocking(move || self.child.wait_with_output())
+            .await
+            .expect("join")
+            .expect("wait for runner");
+        output.into()
+    }
+}
+
+/// The result of one run, with helpers for asserting on it. Its `Debug`
+/// form shows everything, for assertion messages.
+pub struct Run {
+    pub status: ExitStatus,
+    /// The exit code; -1 when a signal ended the process.
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(output: Output) -> Self {
+        Run {
+            status: output.status,
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    /// Stdout as one JSON document (`--output json`).
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}", self.stdout))
+    }
+
+    /// `steps[i]` of the JSON document.
+    pub fn step(&self, i: usize) -> Value {
+        self.json()["steps"][i].clone()
+    }
+
+    /// The `error` of `steps[i]`, empty when it has none.
+    pub fn step_error(&self, i: usize) -> String {
+        self.step(i)["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Stdout and stderr together, for "appears nowhere" checks.
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.status.code() {
+            Some(code) => write!(f, "exit {code}")?,
+            None => write!(f, "{}", self.status)?,
+        }
+        write!(
+            f,
+            "\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        )
+    }
+}

@@ -1,0 +1,61 @@
+//! The scaffolding every test module shares: a scratch [`Workspace`] to
+//! write specs into, a fluent [`Cmd`] that runs the real `runner` binary and
+//! hands back a [`Run`], and a [`Server`] on 127.0.0.1 that records what it
+//! received.
+//!
+//! A test reads as what it sets up, what it runs and what it checks:
+//!
+//! ```ignore
+//! let server = Server::build()
+//!     .reply("POST /issues", json_reply(201, json!({"number": 42})))
+//!     .start()
+//!     .await;
+//! let ws = Workspace::new().file("main.yaml", &spec(&server.uri()));
+//! let out = ws.runner(["apply", "main.yaml"]).env("TOKEN", "t-1").await;
+//! assert_eq!(out.code, 0, "{out:?}");
+//! assert_eq!(server.received().await[0].json(), json!({"title": "T"}));
+//! ```
+//!
+//! A test without a server is a plain `#[test]`: it ends the same chain
+//! with `.run()` instead of `.await`.
+//!
+//! # Which binary
+//!
+//! Tests run `env!("CARGO_BIN_EXE_runner")`, the binary cargo built with
+//! this suite, unless the environment variable `RUNNER_BIN` names another
+//! one: `RUNNER_BIN=/tmp/runner-old cargo nextest run` runs the same suite
+//! against an older build, to see which tests fail there. A relative
+//! `RUNNER_BIN` is taken from the directory the test binary starts in (the
+//! package root under cargo and nextest). Tests that call the library
+//! directly (`fuzz_corpus`) are not affected by it.
+
+mod command;
+mod server;
+mod workspace;
+
+pub use command::{Cmd, Run};
+pub use server::{RequestExt, Server, json_reply};
+pub use workspace::Workspace;
+
+use std::path::PathBuf;
+
+/// The binary under test: `RUNNER_BIN` when set, else the one cargo built.
+pub fn binary() -> PathBuf {
+    match std::env::var_os("RUNNER_BIN") {
+        Some(bin) if !bin.is_empty() => {
+            // Made absolute here: the binary runs in a workspace, where a
+            // relative path would name nothing.
+            std::path::absolute(&bin)
+                .unwrap_or_else(|e| panic!("RUNNER_BIN={}: {e}", bin.to_string_lossy()))
+        }
+        _ => PathBuf::from(env!("CARGO_BIN_EXE_runner")),
+    }
+}
+
+/// `text` with runs of spaces folded, so assertions don't depend on column widths.
+pub fn squash(text: &str) -> String {
+    text.lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

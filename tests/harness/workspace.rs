@@ -1,0 +1,62 @@
+//! A scratch directory holding the specs of one test; the binary runs
+//! inside it, so no stray `.env` or journal of another test is picked up.
+
+use std::ffi::OsStr;
+use std::path::PathBuf;
+
+use super::Cmd;
+
+pub struct Workspace {
+    dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    pub fn new() -> Self {
+        Workspace {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    /// Builder form of [`Workspace::write`].
+    pub fn file(self, name: &str, content: &str) -> Self {
+        self.write(name, content);
+        self
+    }
+
+    /// An env file `name` (read as `.env` by default, or via `--env-file`)
+    /// holding one `KEY=value` line per pair.
+    pub fn env_file(self, name: &str, vars: &[(&str, &str)]) -> Self {
+        let text: String = vars.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+        self.file(name, &text)
+    }
+
+    /// Writes `content` to `name` (parents created, an existing file
+    /// replaced) and returns its path.
+    pub fn write(&self, name: &str, content: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create dirs");
+        }
+        std::fs::write(&path, content).expect("write file");
+        path
+    }
+
+    /// The text of `name`, which must exist.
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(name))
+            .unwrap_or_else(|e| panic!("cannot read {name}: {e}"))
+    }
+
+    pub fn exists(&self, name: &str) -> bool {
+        self.dir.path().join(name).exists()
+    }
+
+    /// The binary with `args`, run in this directory.
+    pub fn runner<I>(&self, args: I) -> Cmd
+    where
+        I: IntoIterator,
+        I::Item: AsRef<OsStr>,
+    {
+        Cmd::new().current_dir(self.dir.path()).args(args)
+    }
+}

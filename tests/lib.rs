@@ -1,0 +1,20 @@
+//! The integration tests, as one test binary (`suite`): each module covers
+//! one part of the command line and runs the real `runner` binary (see
+//! [`harness`] for which one, and how to point the suite at another build).
+//! One binary links once after a change, where a binary per file linked once
+//! per file.
+//!
+//! Run one area with a filter on its module: `cargo nextest run journal::`.
+
+mod harness;
+
+mod apply;
+mod cli;
+mod credentials;
+mod descope;
+mod errors;
+mod faults;
+mod fuzz_corpus;
+mod journal;
+mod secrets;
+mod tls;
