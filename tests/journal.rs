@@ -328,12 +328,28 @@ async fn resume_runs_a_step_again_when_its_request_changed() {
 
     server.reset().await;
     mount_shop(&server, "p-17", 99, 200).await;
+    // A completed POST whose request changed is not sent again silently.
+    let refused = apply(
+        &ws,
+        &["main.yaml", "--resume", JOURNAL, "--var", "name=other"],
+    )
+    .await;
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(
+        refused.stderr.contains(
+            "steps[0] (project) (POST) completed in the journalled run, and its request changed since (param `name`); it is not sent again"
+        ),
+        "{refused:?}"
+    );
+    assert!(server.received().await.is_empty());
+    // `--rerun-changed` says yes.
     let out = apply(
         &ws,
         &[
             "main.yaml",
             "--resume",
             JOURNAL,
+            "--rerun-changed",
             "--var",
             "name=other",
             "--output",
@@ -411,7 +427,19 @@ async fn outputs_holding_secrets_are_stored_redacted_and_rerun_when_used() {
         .reply("POST /projects/p-17/items", echo(json!(5)))
         .await;
     server.reply("GET", ResponseTemplate::new(200)).await;
-    let out = apply(&ws, &["main.yaml", "--resume", JOURNAL, "--output", "json"]).await;
+    // Sending the completed POST again would repeat it: that takes a yes.
+    let refused = apply(&ws, &["main.yaml", "--resume", JOURNAL]).await;
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(
+        refused.stderr.contains("steps[0] (login) (POST) completed in the journalled run, but its response held secrets"),
+        "{refused:?}"
+    );
+    assert!(server.received().await.is_empty());
+    let out = apply(
+        &ws,
+        &["main.yaml", "--resume", JOURNAL, "--rerun-changed", "--output", "json"],
+    )
+    .await;
     assert_eq!(out.code, 0, "{out:?}");
     assert!(
         out.stderr.contains("steps[0] (login): its journalled outputs held secrets, which are never stored, and a later step uses them; running it again"),
