@@ -255,6 +255,8 @@ pub fn auth(
         params.push((p.name.clone(), p.placement, Secret::new(value)));
     }
     let base_url = match &auth.base_url {
+        // Waiting for the run (plan): the app's base URL stands in.
+        Some(b) if r.deferred(&b.value) => None,
         Some(b) => Some(match render(&b.value, "auth `base_url`")? {
             Value::String(s) => s,
             other => other.to_string(),
