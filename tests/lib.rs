@@ -9,6 +9,7 @@
 mod harness;
 
 mod apply;
+mod architecture;
 mod cli;
 mod credentials;
 mod descope;
