@@ -28,6 +28,7 @@ pub mod check;
 pub mod cli;
 pub mod error;
 pub mod execute;
+pub mod import;
 pub mod redact;
 pub mod render;
 pub mod report;
