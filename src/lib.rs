@@ -15,6 +15,7 @@
 //! - [`resolve`]: the environment and credential sources.
 //! - [`execute`]: the walk over the steps: plan, checks, apply, journal.
 //! - [`report`]: text and JSON output.
+//! - [`import`]: OpenAPI descriptions into app catalogs.
 //! - [`cli`]: the command line.
 //!
 //! Templates are bounded by fuel, value-size and depth checks; a few
@@ -49,6 +50,7 @@ pub mod render;
 pub mod resolve;
 pub mod execute;
 pub mod report;
+pub mod import;
 pub mod cli;
 
 use std::path::Path;

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Regenerates specs/apps/github-rest.yaml, GitHub's whole REST API as an app
+# catalog, from the OpenAPI description in @octokit/openapi.
+#
+#     scripts/github-catalog.sh            # needs npm, tar and cargo
+#     scripts/github-catalog.sh --subset   # also tests/fixtures/openapi/github-subset.json
+#
+# It fetches the package with `npm pack` into a temporary directory, extracts
+# package/generated/api.github.com.json and runs the importer
+# (examples/import_openapi.rs, a release build) with app `github` and prefix
+# GITHUB. The output depends only on the package version below.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+version=23.0.2
+out=specs/apps/github-rest.yaml
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+(cd "$tmp" && npm pack --silent "@octokit/openapi@$version" >/dev/null)
+tar -xzf "$tmp/octokit-openapi-$version.tgz" -C "$tmp" package/generated/api.github.com.json
+source="$tmp/package/generated/api.github.com.json"
+
+cargo build --quiet --release --example import_openapi
+{
+  cat <<HEADER
+# GENERATED: do not edit. GitHub's REST API (api.github.com) as an app
+# catalog: every operation of @octokit/openapi $version
+# (package/generated/api.github.com.json), imported by runner's OpenAPI
+# importer as app \`github\` with prefix GITHUB.
+# Regenerate: scripts/github-catalog.sh
+# It defines the same app as the hand-written specs/apps/github.yaml, so a
+# workflow includes one or the other.
+#
+HEADER
+  target/release/examples/import_openapi "$source" --app github --prefix GITHUB
+} > "$out.tmp"
+mv "$out.tmp" "$out"
+echo "$out: $(grep -c '^      GITHUB_' "$out") actions, $(wc -c < "$out") bytes"
+
+if [[ "${1:-}" == --subset ]]; then
+  python3 scripts/github-subset.py "$source" tests/fixtures/openapi/github-subset.json
+fi
