@@ -101,6 +101,19 @@ struct RunArgs {
     /// On resume, send again a completed POST or PATCH whose request changed since.
     #[arg(long, requires = "resume")]
     rerun_changed: bool,
+    /// Give the workflow an input (YAML of the input's type: `--input 'repos=[a, b]'`).
+    #[arg(long = "input", value_name = "NAME=VALUE", value_parser = parse_pair)]
+    inputs: Vec<(String, String)>,
+    /// Read inputs from this YAML or JSON file (a mapping of names to values).
+    #[arg(long, value_name = "FILE")]
+    inputs_file: Option<PathBuf>,
+    /// Write the workflow's outputs to this file, as one JSON object.
+    #[arg(long, value_name = "FILE")]
+    outputs_file: Option<PathBuf>,
+    /// Run shard I of N: loops marked `shard: true` run the items whose
+    /// index is I modulo N (0 ≤ I < N).
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    shard: Option<(usize, usize)>,
     /// Trust this CA certificate (PEM) too, for private CAs.
     #[arg(long, value_name = "PATH")]
     cacert: Vec<PathBuf>,
@@ -119,6 +132,19 @@ fn parse_pair(s: &str) -> Result<(String, String), String> {
         Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
         _ => Err(format!("expected NAME=VALUE, found `{s}`")),
     }
+}
+
+fn parse_shard(s: &str) -> Result<(usize, usize), String> {
+    let bad = || format!("expected I/N with 0 ≤ I < N (like `0/3`), found `{s}`");
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let (i, n): (usize, usize) = (
+        i.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if n == 0 || i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
 }
 
 fn parse_resolve(s: &str) -> Result<(String, SocketAddr), String> {
@@ -228,7 +254,7 @@ fn validate(out: &Out, specs: &[PathBuf], files: FileArgs) -> ExitCode {
                     path.display(),
                     wf.spec.apps.len(),
                     wf.spec.actions.len(),
-                    wf.steps.len()
+                    wf.steps().len()
                 ))
             }
             Err(e) => {
@@ -244,7 +270,7 @@ fn options(out: &Out, args: &RunArgs, apply: bool) -> Result<Options, Error> {
     let journal = match (&args.resume, &args.journal) {
         (Some(path), _) | (None, Some(path)) => Some(path.clone()),
         _ if args.no_journal || !apply => None,
-        _ => Some(crate::execute::default_journal_path(&args.spec)),
+        _ => Some(crate::execute::default_journal_path(&args.spec, args.shard)),
     };
     let cacerts = args
         .cacert
@@ -282,7 +308,35 @@ fn options(out: &Out, args: &RunArgs, apply: bool) -> Result<Options, Error> {
         base_urls: args.base_urls.clone(),
         allow_http: args.allow_http,
         redactor: out.redactor().clone(),
+        shard: args.shard,
+        inputs: crate::execute::Inputs {
+            args: args.inputs.clone(),
+            file: match &args.inputs_file {
+                Some(path) => inputs_file(path)?,
+                None => serde_json::Map::new(),
+            },
+        },
     })
+}
+
+/// `--inputs-file`: a YAML or JSON mapping, at most 1 MiB.
+fn inputs_file(path: &std::path::Path) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
+    use std::io::Read;
+    let cannot = |what: String| {
+        Error::Environment(format!("cannot read the inputs file `{}`: {what}", path.display()))
+    };
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take((1 << 20) + 1).read_to_string(&mut text))
+        .map_err(|e| cannot(e.to_string().to_lowercase()))?;
+    if text.len() > 1 << 20 {
+        return Err(cannot("larger than 1 MiB".into()));
+    }
+    match serde_yaml::from_str::<serde_json::Value>(&text) {
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        Ok(_) => Err(cannot("expected a mapping of input names to values".into())),
+        Err(_) => Err(cannot("not valid YAML or JSON".into())),
+    }
 }
 
 fn plan(out: &Out, args: &RunArgs) -> Result<u8, Error> {
@@ -306,5 +360,19 @@ fn apply(out: &Out, args: &RunArgs) -> Result<u8, Error> {
     let mut sink = report::sink(args.output, out, Some(&wf));
     let report = runtime.block_on(crate::apply(&wf, &opts, sink.as_mut()))?;
     sink.finish(&report);
+    if let Some(path) = &args.outputs_file {
+        let outputs = out
+            .redactor()
+            .redact_json(&serde_json::Value::Object(report.outputs.clone()));
+        let text = serde_json::to_string_pretty(&outputs).unwrap_or_default();
+        if let Err(e) = std::fs::write(path, text + "\n") {
+            out.stderr(&format!(
+                "error: cannot write the outputs file `{}`: {}",
+                path.display(),
+                e.to_string().to_lowercase()
+            ));
+            return Ok(exit::STEP_FAILED.max(report.exit_code()));
+        }
+    }
     Ok(report.exit_code())
 }

@@ -1,42 +1,74 @@
 //! Static validation: everything that can be known about a spec without the
 //! environment or the network. Turns a [`Spec`] into a [`Workflow`] whose
-//! steps are bound to their actions and auth, with every template compiled.
+//! steps are bound to what they run (an action with its app and auth, or a
+//! sub-workflow), with every template compiled and every success criterion
+//! compiled.
 
 pub mod credentials;
+pub mod expect;
+mod site;
+mod steps;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use indexmap::IndexMap;
 use serde_json::Value;
 
-use crate::error::{Diagnostic, Error, Loc, Result, did_you_mean, ticked};
+use crate::error::{Diagnostic, Error, Loc, Result, did_you_mean};
 use crate::http::header;
+use crate::source::File;
 use crate::spec::coerce::coerce;
-use crate::spec::{Action, App, Auth, Method, ParamIn, Placement, Spec, placeholders};
+use crate::spec::{Action, App, Auth, Input, Located, ParamIn, Placement, Spec};
 use crate::template::{Templates, is_template, visit_strings};
+
+pub use expect::Expect;
+pub use site::RESPONSE_NAMES;
+use site::Site;
 
 /// A checked spec: safe to render and run.
 #[derive(Debug)]
 pub struct Workflow {
-    /// Apps, actions, auth and vars (the steps are in [`Workflow::steps`]).
+    /// Apps, actions, auth and vars (the steps are in [`Workflow::flows`]).
     pub spec: Spec,
     pub templates: Templates,
-    /// The steps, each bound to what it runs, in order.
-    pub steps: Vec<Step>,
+    /// The root spec's workflow first, then each sub-workflow.
+    pub flows: Vec<Flow>,
     /// Every `env.NAME` the templates read, with the first place that reads it.
     pub env_refs: BTreeMap<String, Loc>,
     /// What is allowed but unwise (a POST step without an `id`).
     pub warnings: Vec<Diagnostic>,
 }
 
-/// A step bound to what it runs: its action, the app behind it and the
-/// auth in force.
+impl Workflow {
+    /// The root spec's workflow.
+    pub fn root(&self) -> &Flow {
+        &self.flows[0]
+    }
+
+    /// The root spec's steps.
+    pub fn steps(&self) -> &[Step] {
+        &self.flows[0].steps
+    }
+}
+
+/// Steps that run together, with the inputs they are given and the
+/// outputs they give.
+#[derive(Debug)]
+pub struct Flow {
+    pub file: Arc<File>,
+    pub inputs: IndexMap<String, Input>,
+    pub steps: Vec<Step>,
+    pub outputs: IndexMap<String, Located<String>>,
+}
+
+/// A step bound to what it runs.
 #[derive(Debug)]
 pub struct Step {
     pub def: crate::spec::Step,
-    pub app: Arc<App>,
-    pub action: Arc<Action>,
-    pub auth: Option<Arc<Auth>>,
+    pub run: Run,
+    /// Its success criteria, with its app's and action's merged in.
+    pub expect: Expect,
 }
 
 impl std::ops::Deref for Step {
@@ -46,48 +78,64 @@ impl std::ops::Deref for Step {
     }
 }
 
-/// Names a template may use besides `env`, `vars`, `steps` and a credential source.
-const GLOBALS: &[&str] = &["range", "dict", "namespace", "loop"];
-const STEP_FIELDS: &[&str] = &["status", "headers", "response"];
+/// What a step runs.
+#[derive(Debug)]
+pub enum Run {
+    Action(Bound),
+    /// The workflow at this index of [`Workflow::flows`].
+    Uses(usize),
+}
 
-/// What a template at some place may refer to.
-#[derive(Clone, Copy)]
-struct Allowed {
-    /// Steps before this index may be referred to; `None`: no `steps` at all.
-    steps_before: Option<usize>,
-    /// Vars before this index; `None`: all.
-    vars_before: Option<usize>,
-    /// The credential source whose token is in scope (`descope`), if any.
-    source: Option<&'static str>,
+/// An action with the app behind it and the auth in force.
+#[derive(Debug, Clone)]
+pub struct Bound {
+    pub app: Arc<App>,
+    pub action: Arc<Action>,
+    pub auth: Option<Arc<Auth>>,
+}
+
+impl Step {
+    /// The action it runs, if it runs one.
+    pub fn bound(&self) -> Option<&Bound> {
+        match &self.run {
+            Run::Action(b) => Some(b),
+            Run::Uses(_) => None,
+        }
+    }
+
+    /// What reports show it runs: the action, or `uses <file>`.
+    pub fn target(&self) -> String {
+        match &self.run {
+            Run::Action(b) => b.action.name.clone(),
+            Run::Uses(_) => format!(
+                "uses {}",
+                self.uses.as_ref().map(|u| u.path.value.as_str()).unwrap_or("")
+            ),
+        }
+    }
 }
 
 pub fn check(mut spec: Spec) -> Result<Workflow> {
-    let steps = std::mem::take(&mut spec.steps);
+    let flows = std::mem::take(&mut spec.flows);
     let mut checker = Checker {
         spec: &spec,
+        flows: &flows,
         templates: Templates::new(),
         diagnostics: Vec::new(),
         warnings: Vec::new(),
         env_refs: BTreeMap::new(),
-        step_ids: steps
-            .iter()
-            .filter_map(|s| Some((s.id.clone()?, s.index)))
-            .collect(),
-        steps: &steps,
     };
     for app in spec.apps.values() {
         for action in app.actions.values() {
             checker.action(action);
         }
     }
-    for (i, (name, var)) in spec.vars.iter().enumerate() {
-        let _ = name;
-        let allowed = Allowed {
-            steps_before: None,
+    for (i, var) in spec.vars.values().enumerate() {
+        let site = Site {
             vars_before: Some(i),
-            source: None,
+            ..Site::default()
         };
-        checker.value(&var.value, &var.loc, allowed);
+        checker.value(&var.value, &var.loc, site);
     }
     for app in spec.apps.values() {
         checker.diagnostics.extend(
@@ -107,47 +155,27 @@ pub fn check(mut spec: Spec) -> Result<Workflow> {
                 .with_help(help),
             );
         }
-        checker.auth(auth, None);
+        checker.auth(auth, Site::default());
     }
-    let mut bound = Vec::new();
-    for step in &steps {
-        if let Some(auth) = &step.auth {
-            checker.auth(auth, Some(step.index));
+    checker.recursion();
+    let mut runs: Vec<Vec<Option<(Run, Expect)>>> = Vec::new();
+    for (f, flow) in flows.iter().enumerate() {
+        checker.inputs(flow);
+        let mut bound = Vec::new();
+        for step in &flow.steps {
+            bound.push(checker.step(f, step));
         }
-        let Some(action) = spec.action(&step.action.value) else {
-            let help = did_you_mean(&step.action.value, spec.actions.keys().map(String::as_str));
-            checker.error(
-                Diagnostic::new(
-                    format!("unknown action `{}`", step.action.value),
-                    Some(step.action.loc.clone()),
-                )
-                .with_help(help),
-            );
-            continue;
+        let site = Site {
+            flow: f,
+            steps_before: Some(flow.steps.len()),
+            inputs: true,
+            shard: true,
+            ..Site::default()
         };
-        let app = spec.apps[&action.app].clone();
-        let auth = step
-            .auth
-            .clone()
-            .or_else(|| spec.auth.get(&action.app).cloned());
-        checker.step_params(step, action);
-        checker.placements(step, &app, action, auth.as_deref());
-        if step.id.is_none() && matches!(action.method, Method::POST | Method::PATCH) {
-            checker.warnings.push(
-                Diagnostic::warning(
-                    format!(
-                        "{} sends a {:?} but has no `id`; resuming a journalled run matches it by the derived id `{}`, which changes when steps using `{}` are added or removed before it",
-                        step.label(),
-                        action.method,
-                        step.key,
-                        action.name
-                    ),
-                    Some(step.loc.clone()),
-                )
-                .with_help(Some("give the step an `id`".to_string())),
-            );
+        for output in flow.outputs.values() {
+            checker.template(&output.value, &output.loc, site);
         }
-        bound.push((app, action.clone(), auth));
+        runs.push(bound);
     }
     // Literal credentials, once every template (vars' included) is compiled.
     let pieces = credentials::Pieces {
@@ -158,8 +186,10 @@ pub fn check(mut spec: Spec) -> Result<Workflow> {
     for auth in spec.auth.values() {
         found.extend(credentials::auth(auth, &pieces));
     }
-    for auth in steps.iter().filter_map(|s| s.auth.as_ref()) {
-        found.extend(credentials::auth(auth, &pieces));
+    for flow in &flows {
+        for auth in flow.steps.iter().filter_map(|s| s.auth.as_ref()) {
+            found.extend(credentials::auth(auth, &pieces));
+        }
     }
     let Checker {
         templates,
@@ -176,33 +206,40 @@ pub fn check(mut spec: Spec) -> Result<Workflow> {
     if !diagnostics.is_empty() {
         return Err(Error::Spec(diagnostics));
     }
-    let steps = steps
+    let flows = flows
         .into_iter()
-        .zip(bound)
-        .map(|(def, (app, action, auth))| Step {
-            def,
-            app,
-            action,
-            auth,
+        .zip(runs)
+        .map(|(flow, runs)| Flow {
+            file: flow.file,
+            inputs: flow.inputs,
+            outputs: flow.outputs,
+            steps: flow
+                .steps
+                .into_iter()
+                .zip(runs)
+                .map(|(def, run)| {
+                    let (run, expect) = run.expect("a step that checked has what it runs");
+                    Step { def, run, expect }
+                })
+                .collect(),
         })
         .collect();
     Ok(Workflow {
         spec,
         templates,
-        steps,
+        flows,
         env_refs,
         warnings,
     })
 }
 
-struct Checker<'a> {
+pub(crate) struct Checker<'a> {
     spec: &'a Spec,
-    steps: &'a [crate::spec::Step],
+    flows: &'a [crate::spec::Flow],
     templates: Templates,
     diagnostics: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
     env_refs: BTreeMap<String, Loc>,
-    step_ids: HashMap<String, usize>,
 }
 
 impl Checker<'_> {
@@ -210,169 +247,41 @@ impl Checker<'_> {
         self.diagnostics.push(d);
     }
 
-    fn value(&mut self, value: &Value, loc: &Loc, allowed: Allowed) {
+    fn value(&mut self, value: &Value, loc: &Loc, site: Site) {
         let mut sources = Vec::new();
         visit_strings(value, &mut |s| sources.push(s.to_string()));
         for s in sources {
-            self.template(&s, loc, allowed);
+            self.template(&s, loc, site);
         }
     }
 
-    fn template(&mut self, source: &str, loc: &Loc, allowed: Allowed) {
-        let refs = match self.templates.add(source) {
-            Ok(refs) => refs,
-            Err(e) => {
-                self.error(Diagnostic::new(
-                    format!("invalid template: {e}"),
-                    Some(loc.clone()),
-                ));
-                return;
-            }
-        };
-        for name in &refs.env {
-            self.env_refs
-                .entry(name.clone())
-                .or_insert_with(|| loc.clone());
-        }
-        let var_names: Vec<&str> = match allowed.vars_before {
-            Some(n) => self.spec.vars.keys().take(n).map(String::as_str).collect(),
-            None => self.spec.vars.keys().map(String::as_str).collect(),
-        };
-        for var in &refs.vars {
-            if var_names.contains(&var.as_str()) {
-                continue;
-            }
-            let itself = allowed
-                .vars_before
-                .and_then(|n| self.spec.vars.get_index(n))
-                .is_some_and(|(name, _)| name == var);
-            let message = if itself {
-                format!("var `{var}` refers to itself")
-            } else if self.spec.vars.contains_key(var) {
-                format!("var `{var}` is defined after this one; a var can only use earlier vars")
-            } else {
-                format!("unknown var `{var}`")
-            };
-            let help = did_you_mean(var, var_names.iter().copied());
-            self.error(Diagnostic::new(message, Some(loc.clone())).with_help(help));
-        }
-        for (id, field) in &refs.steps {
-            self.step_ref(id, field.as_deref(), loc, allowed);
-        }
-        if refs.dynamic.contains("steps") && allowed.steps_before.is_none() {
-            self.error(Diagnostic::new(
-                "`steps` cannot be used here: no step has run yet",
-                Some(loc.clone()),
-            ));
-        }
-        if refs.dynamic.contains("env") {
-            self.error(
+    /// A value that must be a boolean: a literal one, or a template.
+    fn condition(&mut self, value: &Located<Value>, what: &str, site: Site) {
+        match &value.value {
+            Value::Bool(_) => {}
+            Value::String(s) if is_template(s) => self.template(s, &value.loc, site),
+            other => self.error(
                 Diagnostic::new(
-                    "`env` can only be read by name here (`env.NAME`), so that every variable a run needs is known before it starts",
-                    Some(loc.clone()),
-                )
-                .with_help(Some(
-                    "to pick a variable by a var's value, list the choices: `{{ env.A if vars.which == 'a' else env.B }}`".into(),
-                )),
-            );
-        }
-        for input in &refs.inputs {
-            self.error(Diagnostic::new(
-                format!("unknown input `{input}`: the spec declares no `inputs`"),
-                Some(loc.clone()),
-            ));
-        }
-        for name in &refs.other {
-            let known = GLOBALS.contains(&name.as_str()) || allowed.source == Some(name.as_str());
-            if !known {
-                let mut names = vec!["env", "vars"];
-                if allowed.steps_before.is_some() {
-                    names.push("steps");
-                }
-                if let Some(source) = allowed.source {
-                    names.push(source);
-                }
-                let help = did_you_mean(name, names.iter().copied())
-                    .or_else(|| Some(format!("templates here can use {}", ticked(&names))));
-                self.error(
-                    Diagnostic::new(format!("unknown variable `{name}`"), Some(loc.clone()))
-                        .with_help(help),
-                );
-            }
-        }
-    }
-
-    fn step_ref(&mut self, id: &str, field: Option<&str>, loc: &Loc, allowed: Allowed) {
-        let Some(before) = allowed.steps_before else {
-            let help = if allowed.vars_before.is_some() {
-                format!("use `{{{{ steps.{id}... }}}}` in the params of a later step")
-            } else {
-                "use the step's own `auth:` to pass an earlier step's output".to_string()
-            };
-            self.error(
-                Diagnostic::new(
-                    format!("`steps.{id}` cannot be used here: app-level auth and vars are rendered before any step runs"),
-                    Some(loc.clone()),
-                )
-                .with_help(Some(help)),
-            );
-            return;
-        };
-        match self.step_ids.get(id) {
-            None => {
-                let earlier = self
-                    .spec
-                    .steps
-                    .iter()
-                    .take(before)
-                    .filter_map(|s| s.id.as_deref());
-                let help = did_you_mean(id, earlier);
-                self.error(
-                    Diagnostic::new(format!("unknown step `{id}`"), Some(loc.clone()))
-                        .with_help(help),
-                );
-            }
-            Some(&index) if index >= before => {
-                let what = if index == before {
-                    "is this step itself"
-                } else {
-                    "runs later"
-                };
-                self.error(Diagnostic::new(
                     format!(
-                        "step `{id}` {what} ({}); a step can only use earlier steps",
-                        self.steps[index].label()
+                        "`{what}` must be a boolean or a template that renders one, found {}",
+                        crate::spec::coerce::describe(other)
                     ),
-                    Some(loc.clone()),
-                ));
-            }
-            Some(_) => {
-                if let Some(field) = field
-                    && !STEP_FIELDS.contains(&field)
-                {
-                    let help = did_you_mean(field, STEP_FIELDS.iter().copied()).or_else(|| {
-                        Some("a step has `status`, `headers` and `response`".to_string())
-                    });
-                    self.error(
-                        Diagnostic::new(
-                            format!("unknown field `{field}` of `steps.{id}`"),
-                            Some(loc.clone()),
-                        )
-                        .with_help(help),
-                    );
-                }
-            }
+                    Some(value.loc.clone()),
+                )
+                .with_help(Some(format!(
+                    "write `{what}: \"{{{{ steps.check.status == 200 }}}}\"`, or `true`/`false`"
+                ))),
+            ),
         }
     }
 
-    fn auth(&mut self, auth: &Auth, step: Option<usize>) {
-        let allowed = Allowed {
-            steps_before: step,
-            vars_before: None,
+    fn auth(&mut self, auth: &Auth, site: Site) {
+        let site = Site {
             source: auth.source.as_ref().map(|s| s.name()),
+            ..site
         };
         for p in &auth.parameters {
-            self.template(&p.value, &p.value_loc, allowed);
+            self.template(&p.value, &p.value_loc, site);
             if p.placement == Placement::Header {
                 if let Err(e) = header::check_name(&p.name) {
                     self.error(Diagnostic::new(e, Some(p.loc.clone())));
@@ -386,15 +295,15 @@ impl Checker<'_> {
         }
         // The source's own settings and the base URL are rendered before
         // the token is fetched, so they cannot use it.
-        let without_source = Allowed {
+        let without_source = Site {
             source: None,
-            ..allowed
+            ..site
         };
         if let Some(base) = &auth.base_url {
             self.template(&base.value, &base.loc, without_source);
         }
         if let Some(body) = &auth.body {
-            self.value(&Value::Object(body.value.clone()), &body.loc, allowed);
+            self.value(&Value::Object(body.value.clone()), &body.loc, site);
         }
         if let Some(source) = &auth.source {
             for f in source.templates() {
@@ -425,129 +334,85 @@ impl Checker<'_> {
         }
     }
 
-    fn step_params(&mut self, step: &crate::spec::Step, action: &Action) {
-        let allowed = Allowed {
-            steps_before: Some(step.index),
-            vars_before: None,
-            source: None,
-        };
-        for (name, given) in &step.params {
-            let Some(param) = action.params.get(name) else {
-                let help =
-                    did_you_mean(name, action.params.keys().map(String::as_str)).or_else(|| {
-                        Some(format!(
-                            "`{}` takes {}",
-                            action.name,
-                            if action.params.is_empty() {
-                                "no params".to_string()
-                            } else {
-                                ticked(action.params.keys())
-                            }
-                        ))
-                    });
-                self.error(
-                    Diagnostic::new(
-                        format!("unknown param `{name}` for action `{}`", action.name),
-                        Some(given.loc.clone()),
-                    )
-                    .with_help(help),
-                );
-                continue;
-            };
-            self.value(&given.value, &given.loc, allowed);
-            let mut templated = false;
-            visit_strings(&given.value, &mut |s| templated |= is_template(s));
-            if !templated && let Err(e) = coerce(param.ty, given.value.clone()) {
-                self.error(Diagnostic::new(
-                    format!("param `{name}`: {e}"),
-                    Some(given.loc.clone()),
-                ));
+    /// A workflow's inputs: defaults and allowed values of the right type.
+    fn inputs(&mut self, flow: &crate::spec::Flow) {
+        for input in flow.inputs.values() {
+            if let Some(allowed) = &input.allowed {
+                for v in allowed {
+                    if let Err(e) = coerce(input.ty, v.clone()) {
+                        self.error(Diagnostic::new(
+                            format!("`enum` of input `{}`: {e}", input.name),
+                            Some(input.loc.clone()),
+                        ));
+                    }
+                }
             }
-        }
-        for (name, param) in &action.params {
-            if param.required && param.default.is_none() && !step.params.contains_key(name) {
-                self.error(Diagnostic::new(
-                    format!(
-                        "missing required param `{name}` for action `{}`",
-                        action.name
-                    ),
-                    Some(step.loc.clone()),
-                ));
+            if let Some(default) = &input.default {
+                match coerce(input.ty, default.clone()) {
+                    Err(e) => self.error(Diagnostic::new(
+                        format!("default of input `{}`: {e}", input.name),
+                        Some(input.loc.clone()),
+                    )),
+                    Ok(v) => {
+                        if let Some(allowed) = &input.allowed
+                            && !allowed.contains(&v)
+                        {
+                            self.error(Diagnostic::new(
+                                format!(
+                                    "default of input `{}` is not one of its `enum` values",
+                                    input.name
+                                ),
+                                Some(input.loc.clone()),
+                            ));
+                        }
+                    }
+                }
             }
         }
     }
 
-    /// Every `{placeholder}` is filled by exactly something, and every
-    /// path or subdomain auth parameter has a placeholder to fill.
-    fn placements(
-        &mut self,
-        step: &crate::spec::Step,
-        app: &App,
-        action: &Action,
-        auth: Option<&Auth>,
-    ) {
-        let params = auth.map(|a| a.parameters.as_slice()).unwrap_or_default();
-        let auth_in = |placement: Placement| {
-            params
-                .iter()
-                .filter(move |p| p.placement == placement)
-                .map(|p| p.name.as_str())
-        };
-        let path_holes = placeholders(&action.path);
-        for hole in &path_holes {
-            let by_param = action
-                .params
-                .get(*hole)
-                .filter(|p| p.placement == ParamIn::Path)
-                .map(|p| p.default.is_some() || step.params.contains_key(*hole));
-            let by_auth = auth_in(Placement::Path).any(|n| n == *hole);
-            if !by_auth && by_param != Some(true) {
-                let why = match by_param {
-                    Some(false) => format!("param `{hole}` is not given"),
-                    _ => "no path param or `in: path` auth parameter fills it".to_string(),
-                };
-                self.error(Diagnostic::new(
-                    format!(
-                        "placeholder `{{{hole}}}` in `{}` is not filled: {why}",
-                        action.path
-                    ),
-                    Some(step.loc.clone()),
-                ));
-            }
-        }
-        for p in params.iter().filter(|p| p.placement == Placement::Path) {
-            if !path_holes.contains(&p.name.as_str()) {
-                self.error(Diagnostic::new(
-                    format!(
-                        "auth parameter `{}` is `in: path` but the path of `{}` (`{}`) has no `{{{}}}`",
-                        p.name, action.name, action.path, p.name
-                    ),
-                    Some(p.loc.clone()),
-                ));
-            }
-        }
-        let base = auth
-            .and_then(|a| a.base_url.as_ref())
-            .map(|b| b.value.as_str())
-            .unwrap_or(&app.base_url);
-        let host_holes = placeholders(host_part(base));
-        for hole in &host_holes {
-            if !auth_in(Placement::Subdomain).any(|n| n == *hole) {
-                self.error(Diagnostic::new(
-                    format!("placeholder `{{{hole}}}` in base URL `{base}` is not filled: no `in: subdomain` auth parameter named `{hole}`"),
-                    Some(step.loc.clone()),
-                ));
-            }
-        }
-        for p in params
+    /// A workflow may not use itself, directly or through others.
+    fn recursion(&mut self) {
+        let edges: Vec<Vec<(usize, Loc)>> = self
+            .flows
             .iter()
-            .filter(|p| p.placement == Placement::Subdomain)
-        {
-            if !host_holes.contains(&p.name.as_str()) {
-                self.error(Diagnostic::new(
-                    format!("auth parameter `{}` is `in: subdomain` but the base URL `{base}` has no `{{{}}}` in its host", p.name, p.name),
-                    Some(p.loc.clone()),
-                ));
+            .map(|f| {
+                f.steps
+                    .iter()
+                    .filter_map(|s| {
+                        let u = s.uses.as_ref()?;
+                        Some((u.flow?, u.path.loc.clone()))
+                    })
+                    .collect()
+            })
+            .collect();
+        // Depth-first search from each flow; a flow found on its own path is
+        // a cycle, reported once at the `uses` that closes it.
+        let mut reported = std::collections::BTreeSet::new();
+        for start in 0..edges.len() {
+            let mut stack = vec![(start, vec![start])];
+            while let Some((at, path)) = stack.pop() {
+                for (next, loc) in &edges[at] {
+                    if *next == start {
+                        let names: Vec<String> = path
+                            .iter()
+                            .chain(std::iter::once(next))
+                            .map(|f| format!("`{}`", self.flows[*f].file.name))
+                            .collect();
+                        let mut key = path.clone();
+                        key.sort();
+                        if reported.insert(key) {
+                            self.error(Diagnostic::new(
+                                format!("sub-workflows use each other in a cycle: {}", names.join(" -> ")),
+                                Some(loc.clone()),
+                            ));
+                        }
+                    } else if !path.contains(next) {
+                        let mut longer = path.clone();
+                        longer.push(*next);
+                        stack.push((*next, longer));
+                    }
+                }
             }
         }
     }

@@ -165,14 +165,18 @@ impl Record {
     }
 }
 
-/// The default journal of a spec: `.runner/<file>.jsonl` beside it.
-pub fn default_path(spec: &Path) -> PathBuf {
+/// The default journal of a spec: `.runner/<file>.jsonl` beside it, or
+/// `.runner/<file>.shard-I-of-N.jsonl` for one shard of a run.
+pub fn default_path(spec: &Path, shard: Option<(usize, usize)>) -> PathBuf {
     let dir = spec.parent().unwrap_or(Path::new("")).join(".runner");
     let name = spec
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    dir.join(format!("{name}.jsonl"))
+    match shard {
+        Some((i, n)) => dir.join(format!("{name}.shard-{i}-of-{n}.jsonl")),
+        None => dir.join(format!("{name}.jsonl")),
+    }
 }
 
 /// Why a journal cannot be used.
@@ -261,12 +265,13 @@ impl Journal {
     }
 }
 
-/// What a journal says: the last record of each (key, request), in the
-/// order first seen.
+/// What a journal says: each time a request was sent (a `started` record
+/// and the record that ended it), in order. The same request may have been
+/// sent several times (two identical loop items), and each counts once.
 #[derive(Debug, Default)]
 pub struct Past {
-    records: Vec<Record>,
-    index: HashMap<(String, String), usize>,
+    entries: Vec<Record>,
+    by_request: HashMap<(String, String), Vec<usize>>,
 }
 
 impl Past {
@@ -284,46 +289,61 @@ impl Past {
 
     fn add(&mut self, record: Record) {
         let key = (record.key.clone(), record.request.clone());
-        match self.index.get(&key) {
-            Some(&i) => self.records[i] = record,
-            None => {
-                self.index.insert(key, self.records.len());
-                self.records.push(record);
+        let sent = self.by_request.entry(key).or_default();
+        // An end belongs to the earliest send of the same request still open.
+        let open = sent
+            .iter()
+            .copied()
+            .find(|&i| self.entries[i].state == State::Started);
+        match open {
+            Some(i) if record.state != State::Started => self.entries[i] = record,
+            _ => {
+                sent.push(self.entries.len());
+                self.entries.push(record);
             }
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
+        self.entries.is_empty()
     }
 
-    /// The last record of exactly this step and request.
-    pub fn exact(&self, key: &str, request: &str) -> Option<(usize, &Record)> {
-        let i = *self.index.get(&(key.to_string(), request.to_string()))?;
-        Some((i, &self.records[i]))
-    }
-
-    /// Completed records of the same request under another key, not yet
-    /// claimed by a step of this run.
-    pub fn moved(
+    /// A send of exactly this step and request not yet claimed by this run:
+    /// a completed one first, else one in flight, else a failed one.
+    pub fn exact(
         &self,
+        key: &str,
         request: &str,
         claimed: &HashSet<usize>,
     ) -> Option<(usize, &Record)> {
-        self.records
+        let sent = self.by_request.get(&(key.to_string(), request.to_string()))?;
+        [State::Ok, State::Started, State::Failed]
+            .into_iter()
+            .find_map(|state| {
+                sent.iter()
+                    .copied()
+                    .find(|i| !claimed.contains(i) && self.entries[*i].state == state)
+            })
+            .map(|i| (i, &self.entries[i]))
+    }
+
+    /// A completed send of the same request under another key, not yet
+    /// claimed by this run.
+    pub fn moved(&self, request: &str, claimed: &HashSet<usize>) -> Option<(usize, &Record)> {
+        self.entries
             .iter()
             .enumerate()
             .find(|(i, r)| r.request == request && r.state == State::Ok && !claimed.contains(i))
     }
 
-    /// The latest record of the step `key` (any request).
+    /// The latest send of the step `key` (any request).
     pub fn latest(&self, key: &str) -> Option<&Record> {
-        self.records.iter().rev().find(|r| r.key == key)
+        self.entries.iter().rev().find(|r| r.key == key)
     }
 
-    /// Requests that were sent but whose end was never recorded.
+    /// Sends whose end was never recorded.
     pub fn uncertain(&self) -> impl Iterator<Item = &Record> {
-        self.records.iter().filter(|r| r.state == State::Started)
+        self.entries.iter().filter(|r| r.state == State::Started)
     }
 }
 
@@ -380,12 +400,37 @@ mod tests {
             .unwrap();
         let (_j, past) = Journal::open(&path, true).unwrap();
         let fp = parts(1).fingerprint();
-        assert_eq!(past.exact("a", &fp).map(|(_, r)| r.state), Some(State::Ok));
+        let none = HashSet::new();
+        assert_eq!(
+            past.exact("a", &fp, &none).map(|(_, r)| r.state),
+            Some(State::Ok)
+        );
         assert!(past.latest("b").is_none());
         assert_eq!(
             std::fs::read_to_string(dir.path().join(".runner/.gitignore")).unwrap(),
             "*\n"
         );
+    }
+
+    #[test]
+    fn identical_sends_count_once_each() {
+        let mut past = Past::default();
+        let p = parts(1);
+        for state in [State::Started, State::Started, State::Ok, State::Failed] {
+            past.add(record("a", &p, state));
+        }
+        past.add(record("a", &p, State::Started));
+        past.add(record("a", &p, State::Ok));
+        let fp = p.fingerprint();
+        let mut claimed = HashSet::new();
+        let (first, r) = past.exact("a", &fp, &claimed).unwrap();
+        assert_eq!(r.state, State::Ok);
+        claimed.insert(first);
+        let (second, r) = past.exact("a", &fp, &claimed).unwrap();
+        assert_eq!(r.state, State::Ok);
+        claimed.insert(second);
+        assert_eq!(past.exact("a", &fp, &claimed).unwrap().1.state, State::Failed);
+        assert_eq!(past.uncertain().count(), 0);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! as it goes, resumable, and stoppable by Ctrl-C or SIGTERM without lying
 //! in the journal. Both go through the one walk in [`walk`].
 
+mod assert;
 mod journal;
 mod outcome;
 mod retry;
@@ -23,12 +24,12 @@ use crate::render::{self, PLAN_SECRET, Taint};
 use crate::resolve::Sources;
 use crate::secret::Secret;
 use crate::spec::Timeouts;
-use crate::template::{Live, to_value};
+use crate::template::to_value;
 
 pub use journal::default_path as default_journal_path;
 pub use outcome::{
-    Failure, FailureKind, Plan, PlannedStep, Reporter, RetryNote, RunReport, StepReport,
-    StepStatus,
+    Failure, FailureKind, ItemReport, Plan, PlannedStep, Reporter, RetryNote, RunReport,
+    SkipReason, StepReport, StepStatus,
 };
 use walk::{Mode, Walker};
 
@@ -60,6 +61,71 @@ pub struct Options {
     pub rerun_uncertain: bool,
     /// On resume, send again a completed POST or PATCH whose request changed.
     pub rerun_changed: bool,
+    /// `--shard I/N`: (I, N). Loops marked `shard: true` run the items whose
+    /// index is I modulo N.
+    pub shard: Option<(usize, usize)>,
+    /// The root workflow's inputs, by name: `--input` (as YAML text), then
+    /// `--inputs-file`, then the environment (`RUNNER_INPUT_<NAME>`).
+    pub inputs: Inputs,
+}
+
+/// Inputs given from outside, before they are typed.
+#[derive(Clone, Default, Debug)]
+pub struct Inputs {
+    /// `--input name=value`: YAML text of the input's type.
+    pub args: Vec<(String, String)>,
+    /// `--inputs-file FILE`, parsed.
+    pub file: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The root workflow's inputs, typed: `--input`, then `--inputs-file`, then
+/// `RUNNER_INPUT_<NAME>`, then the default. A missing required input, a
+/// wrong type or a value outside `enum` is an error: nothing is sent.
+pub fn inputs(wf: &Workflow, opts: &Options) -> Result<serde_json::Value> {
+    let declared = &wf.root().inputs;
+    let parse = |name: &str, text: &str| -> Result<serde_json::Value> {
+        let input = declared.get(name).ok_or_else(|| {
+            let help = did_you_mean(name, declared.keys().map(String::as_str))
+                .map(|h| format!(" ({h})"))
+                .unwrap_or_default();
+            Error::Usage(format!("`--input {name}=...` names no input of the spec{help}"))
+        })?;
+        // Text for a string input is the string itself: `--input title=yes`.
+        if input.ty == crate::spec::ParamType::String {
+            return Ok(serde_json::Value::String(text.to_string()));
+        }
+        serde_yaml::from_str::<serde_json::Value>(text).map_err(|_| {
+            Error::Usage(format!(
+                "input `{name}`: `{text}` is not valid YAML for {}",
+                crate::spec::coerce::type_name(input.ty)
+            ))
+        })
+    };
+    let mut given = indexmap::IndexMap::new();
+    for (name, input) in declared {
+        let var = format!("RUNNER_INPUT_{}", name.to_uppercase());
+        if let Some((_, text)) = opts.inputs.args.iter().rev().find(|(n, _)| n == name) {
+            given.insert(name.clone(), parse(name, text)?);
+        } else if let Some(v) = opts.inputs.file.get(name) {
+            given.insert(name.clone(), v.clone());
+        } else if let Some(text) = opts.env.get(&var) {
+            given.insert(name.clone(), parse(name, text)?);
+        }
+        let _ = input;
+    }
+    for (name, _) in &opts.inputs.args {
+        if !declared.contains_key(name) {
+            parse(name, "")?;
+        }
+    }
+    for name in opts.inputs.file.keys() {
+        if !declared.contains_key(name) {
+            return Err(Error::Usage(format!(
+                "the inputs file gives `{name}`, which is no input of the spec"
+            )));
+        }
+    }
+    render::bind_inputs(declared, &given).map_err(Error::Usage)
 }
 
 impl Options {
@@ -133,7 +199,16 @@ pub fn plan(wf: &Workflow, opts: &Options) -> Result<Plan> {
     let clients = Clients::new(opts.http.clone()).map_err(Error::Environment)?;
     let sources = Sources::new();
     let past = journal::Past::default();
-    let walker = walker(wf, opts, Mode::Plan, vars.value, vars.taint, &sources, &clients, &past);
+    let inputs = inputs(wf, opts)?;
+    let walker = walker(
+        wf,
+        opts,
+        Mode::Plan,
+        (vars.value, vars.taint, inputs),
+        &sources,
+        &clients,
+        &past,
+    );
     now(walker.check_all())?;
     for w in walker.warnings.borrow().iter() {
         if !warnings.contains(w) {
@@ -146,13 +221,11 @@ pub fn plan(wf: &Workflow, opts: &Options) -> Result<Plan> {
     })
 }
 
-#[allow(clippy::too_many_arguments)]
 fn walker<'a>(
     wf: &'a Workflow,
     opts: &'a Options,
     mode: Mode,
-    vars: serde_json::Value,
-    taint: Taint,
+    (vars, taint, inputs): (serde_json::Value, Taint, serde_json::Value),
     sources: &'a Sources,
     clients: &'a Clients,
     past: &'a journal::Past,
@@ -163,14 +236,16 @@ fn walker<'a>(
         mode,
         vars: to_value(&vars),
         taint,
+        inputs,
         sources,
         clients,
-        steps: Live::new(),
         past,
         claimed: RefCell::new(HashSet::new()),
         journal: RefCell::new(None),
         warnings: RefCell::new(Vec::new()),
         planned: RefCell::new(Vec::new()),
+        reporter: None,
+        done: RefCell::new(Vec::new()),
     }
 }
 
@@ -241,12 +316,12 @@ pub async fn apply(
     let clients = Clients::new(opts.http.clone()).map_err(Error::Environment)?;
     let sources = Sources::new();
     let vars = render::vars(wf, opts.env.clone(), &opts.vars, false)?;
+    let inputs = inputs(wf, opts)?;
     let preflight = walker(
         wf,
         opts,
         Mode::Preflight,
-        vars.value.clone(),
-        vars.taint.clone(),
+        (vars.value.clone(), vars.taint.clone(), inputs.clone()),
         &sources,
         &clients,
         &past,
@@ -268,19 +343,65 @@ pub async fn apply(
     for w in preflight.warnings.borrow().iter() {
         reporter.warn(w);
     }
-    let walker = walker(
+    let reporter: RefCell<&mut dyn Reporter> = RefCell::new(reporter);
+    let mut walker = walker(
         wf,
         opts,
         Mode::Apply,
-        vars.value,
-        vars.taint,
+        (vars.value, vars.taint, inputs),
         &sources,
         &clients,
         &past,
     );
     *walker.journal.borrow_mut() = journal;
-    let reporter = RefCell::new(reporter);
-    Ok(walker.run(&reporter, &mut signals).await)
+    walker.reporter = Some(&reporter);
+    let started = std::time::Instant::now();
+    let outcome = tokio::select! {
+        r = walker.run() => Ok(r),
+        signal = signals.next() => Err(signal),
+    };
+    let mut report = RunReport {
+        ok: true,
+        steps: walker.done.take(),
+        duration: std::time::Duration::ZERO,
+        interrupted: None,
+        outputs: serde_json::Map::new(),
+        shard: opts.shard,
+    };
+    match outcome {
+        Ok(outputs) => report.outputs = outputs?,
+        Err((code, name)) => {
+            // The request in flight is abandoned; its journal shows it
+            // started and never ended, which is the truth.
+            report.interrupted = Some(code);
+            let steps = wf.steps();
+            if let Some(step) = steps.get(report.steps.len()) {
+                let mut r = StepReport::new(step, StepStatus::Failed);
+                r.fail(Failure::new(
+                    FailureKind::MaybeSent,
+                    format!("interrupted by {name}; the request may or may not have reached the server"),
+                ));
+                reporter.borrow_mut().step(&r);
+                report.steps.push(r);
+            }
+            for step in &steps[report.steps.len()..] {
+                let mut r = StepReport::new(step, StepStatus::Skipped);
+                r.skip_reason = Some(SkipReason::EarlierFailure);
+                reporter.borrow_mut().step(&r);
+                report.steps.push(r);
+            }
+        }
+    }
+    for w in walker.warnings.borrow_mut().drain(..) {
+        reporter.borrow_mut().warn(&w);
+    }
+    report.ok = report.interrupted.is_none()
+        && !report
+            .steps
+            .iter()
+            .any(|s| s.status == StepStatus::Failed && !s.continued);
+    report.duration = started.elapsed();
+    Ok(report)
 }
 
 /// SIGINT and SIGTERM, as exit code and name.

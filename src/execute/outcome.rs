@@ -26,6 +26,24 @@ impl StepStatus {
     }
 }
 
+/// Why a step did not run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkipReason {
+    /// Its `if` did not hold.
+    Condition,
+    /// An earlier step failed (and its `if` does not call `failure()` or `always()`).
+    EarlierFailure,
+}
+
+impl SkipReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::Condition => "condition",
+            SkipReason::EarlierFailure => "earlier_failure",
+        }
+    }
+}
+
 /// Why a step failed, as machines see it (`error_kind` in JSON).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureKind {
@@ -101,8 +119,10 @@ pub struct StepReport {
     pub id: Option<String>,
     /// The id, else `#N`.
     pub name: String,
+    /// The action it ran, or `uses <file>`.
     pub action: String,
     pub status: StepStatus,
+    pub skip_reason: Option<SkipReason>,
     pub http_status: Option<u16>,
     pub reason: Option<String>,
     pub duration: Duration,
@@ -113,6 +133,30 @@ pub struct StepReport {
     /// Done in an earlier run, per the journal: not sent again.
     pub resumed: bool,
     pub retries: Vec<RetryNote>,
+    /// Each item of a `for_each` loop, in order.
+    pub items: Option<Vec<ItemReport>>,
+    /// The step's `outputs` (a sub-workflow's outputs for `uses`).
+    pub outputs: Option<Value>,
+    /// Pages read, for a step that paginates.
+    pub pages: Option<usize>,
+    /// The steps of a sub-workflow it ran (without a loop).
+    pub steps: Vec<StepReport>,
+}
+
+/// One item of a loop.
+#[derive(Debug, Clone)]
+pub struct ItemReport {
+    pub index: usize,
+    pub status: StepStatus,
+    pub skip_reason: Option<SkipReason>,
+    pub http_status: Option<u16>,
+    pub duration: Duration,
+    pub response: Option<Value>,
+    pub error: Option<Failure>,
+    pub outputs: Option<Value>,
+    pub resumed: bool,
+    /// The steps of a sub-workflow it ran.
+    pub steps: Vec<StepReport>,
 }
 
 impl StepReport {
@@ -120,8 +164,13 @@ impl StepReport {
         StepReport {
             id: step.id.clone(),
             name: step.name(),
-            action: step.action.name.clone(),
+            action: step.target(),
             status,
+            skip_reason: None,
+            items: None,
+            outputs: None,
+            pages: None,
+            steps: Vec::new(),
             http_status: None,
             reason: None,
             duration: Duration::ZERO,
@@ -146,6 +195,10 @@ pub struct RunReport {
     pub duration: Duration,
     /// Stopped by a signal: the exit code it calls for (130, 143).
     pub interrupted: Option<u8>,
+    /// The workflow's `outputs`.
+    pub outputs: serde_json::Map<String, Value>,
+    /// `--shard I/N`: (I, N).
+    pub shard: Option<(usize, usize)>,
 }
 
 impl RunReport {
@@ -174,15 +227,18 @@ pub trait Reporter {
     }
 }
 
-/// One step as `plan` shows it.
+/// One request as `plan` shows it (a step, or one item of a loop).
 #[derive(Debug)]
 pub struct PlannedStep {
     pub name: String,
     pub label: String,
     pub action: String,
-    pub request: Request,
+    /// `None` for a step that sends nothing itself (a skipped one).
+    pub request: Option<Request>,
     /// Params that wait for an earlier step's response.
     pub deferred: Vec<String>,
+    /// Conditions, loops, polling and pagination, in words.
+    pub notes: Vec<String>,
 }
 
 /// What `plan` found: the requests, and what `apply` will still need.

@@ -17,7 +17,6 @@ use serde_json::Value;
 
 pub use request::{Body, Request, build_request};
 
-use crate::check::Step;
 use crate::secret::Secret;
 use crate::spec::coerce::coerce;
 use crate::spec::{Auth, Placement};
@@ -49,12 +48,20 @@ impl Renderer<'_> {
     pub fn deferred(&self, source: &str) -> bool {
         let unknown_step =
             |id: &str| self.known_steps.is_none_or(|known| known.get(id).is_none());
+        // A name the scope does not bind yet (a loop item whose list is not
+        // known, a response) waits for the run.
+        let unbound = |name: &str| {
+            self.scope.get(name).is_none()
+                && !crate::template::BUILTINS.contains(&name)
+                && !crate::template::STATUS_FUNCTIONS.contains(&name)
+        };
         self.plan
             && self.templates.refs(source).is_some_and(|r| {
                 r.dynamic.contains("steps")
                     || r.steps.iter().any(|(id, _)| unknown_step(id))
                     || r.dynamic.contains("env")
                     || r.env.iter().any(|n| !self.scope.has_env(n))
+                    || r.other.iter().any(|n| unbound(n))
             })
     }
 
@@ -120,12 +127,27 @@ pub struct Params {
     pub deferred: Vec<String>,
 }
 
-pub fn params(step: &Step, r: &Renderer) -> Result<Params, String> {
+/// Renders a step's params for `action`; `set` replaces one param's value
+/// (a pagination cursor).
+pub fn params(
+    step: &crate::spec::Step,
+    action: &crate::spec::Action,
+    r: &Renderer,
+    set: Option<(&str, &Value)>,
+) -> Result<Params, String> {
     let mut out = Params {
         values: Vec::new(),
         deferred: Vec::new(),
     };
-    for (name, param) in &step.action.params {
+    for (name, param) in &action.params {
+        if let Some((set_name, value)) = set
+            && set_name == name
+        {
+            let value =
+                coerce(param.ty, value.clone()).map_err(|e| format!("param `{name}`: {e}"))?;
+            out.values.push((name.clone(), value));
+            continue;
+        }
         let rendered = match step.params.get(name) {
             Some(given) => r
                 .render(&given.value)
@@ -322,6 +344,51 @@ fn credential_part(value: &str) -> Secret {
         }
     }
     Secret::new(value)
+}
+
+/// Binds a workflow's `inputs` to the values `given` (from the command line
+/// or a caller's `with:`): each converted to its type, checked against its
+/// `enum`, defaults filled in, required ones present.
+pub fn bind_inputs(
+    inputs: &indexmap::IndexMap<String, crate::spec::Input>,
+    given: &indexmap::IndexMap<String, Value>,
+) -> Result<Value, String> {
+    let mut out = serde_json::Map::new();
+    for name in given.keys() {
+        if !inputs.contains_key(name) {
+            let help = crate::error::did_you_mean(name, inputs.keys().map(String::as_str))
+                .map(|h| format!(" ({h})"))
+                .unwrap_or_default();
+            return Err(format!("unknown input `{name}`{help}"));
+        }
+    }
+    for (name, input) in inputs {
+        let value = match given.get(name).filter(|v| !v.is_null()) {
+            Some(v) => coerce(input.ty, v.clone()).map_err(|e| format!("input `{name}`: {e}"))?,
+            None => match &input.default {
+                Some(d) => d.clone(),
+                None if input.required => {
+                    return Err(format!("input `{name}` is required but not given"));
+                }
+                None => continue,
+            },
+        };
+        if let Some(allowed) = &input.allowed
+            && !allowed.contains(&value)
+        {
+            return Err(format!(
+                "input `{name}` must be one of {}, found {}",
+                allowed
+                    .iter()
+                    .map(|v| format!("`{}`", v.as_str().map(str::to_string).unwrap_or(v.to_string())))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                crate::spec::coerce::describe(&value)
+            ));
+        }
+        out.insert(name.clone(), value);
+    }
+    Ok(Value::Object(out))
 }
 
 /// The vars after rendering, and which of them come from outside the spec.

@@ -17,30 +17,81 @@ impl<'a> JsonSink<'a> {
     }
 }
 
+fn failure(e: Option<&crate::execute::Failure>) -> (Value, Value) {
+    (
+        json!(e.map(|e| e.message.clone())),
+        json!(e.map(|e| e.kind.as_str())),
+    )
+}
+
 /// One step, as the run document holds it.
 pub fn step(s: &StepReport) -> Value {
-    json!({
+    let (error, kind) = failure(s.error.as_ref());
+    let mut v = json!({
         "id": s.id,
         "action": s.action,
         "status": s.status.as_str(),
+        "skip_reason": s.skip_reason.map(|r| r.as_str()),
         "http_status": s.http_status,
         "duration_ms": s.duration.as_millis() as u64,
         "response": s.response,
-        "error": s.error.as_ref().map(|e| e.message.clone()),
-        "error_kind": s.error.as_ref().map(|e| e.kind.as_str()),
+        "error": error,
+        "error_kind": kind,
         "resumed": s.resumed,
         "retries": s.retries.iter().map(|r| json!({
             "attempt": r.attempt,
             "reason": r.reason,
             "wait_ms": r.wait.as_millis() as u64,
         })).collect::<Vec<_>>(),
-    })
+    });
+    if let Some(outputs) = &s.outputs {
+        v["outputs"] = outputs.clone();
+    }
+    if let Some(pages) = s.pages {
+        v["pages"] = json!(pages);
+    }
+    if !s.steps.is_empty() {
+        v["steps"] = Value::Array(s.steps.iter().map(step).collect());
+    }
+    if let Some(items) = &s.items {
+        v["items"] = Value::Array(
+            items
+                .iter()
+                .map(|i| {
+                    let (error, kind) = failure(i.error.as_ref());
+                    let mut item = json!({
+                        "index": i.index,
+                        "status": i.status.as_str(),
+                        "skip_reason": i.skip_reason.map(|r| r.as_str()),
+                        "http_status": i.http_status,
+                        "duration_ms": i.duration.as_millis() as u64,
+                        "response": i.response,
+                        "error": error,
+                        "error_kind": kind,
+                        "resumed": i.resumed,
+                    });
+                    if let Some(outputs) = &i.outputs {
+                        item["outputs"] = outputs.clone();
+                    }
+                    if !i.steps.is_empty() {
+                        item["steps"] = Value::Array(i.steps.iter().map(step).collect());
+                    }
+                    item
+                })
+                .collect(),
+        );
+    }
+    v
 }
 
 /// The run document.
 pub fn run(report: &RunReport) -> Value {
     let steps: Vec<Value> = report.steps.iter().map(step).collect();
-    json!({ "ok": report.ok, "steps": steps })
+    let mut doc = json!({ "ok": report.ok, "steps": steps, "outputs": report.outputs });
+    if let Some((index, count)) = report.shard {
+        doc["shard"] = json!({"index": index, "count": count});
+    }
+    doc
 }
 
 /// The document for a run that could not start (or was stopped by the
@@ -55,21 +106,25 @@ pub fn plan(plan: &Plan) -> Value {
         .steps
         .iter()
         .map(|s| {
-            let headers: serde_json::Map<String, Value> = s
-                .request
-                .headers
-                .iter()
-                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-                .collect();
-            json!({
+            let mut step = json!({
                 "id": s.name,
+                "label": s.label,
                 "action": s.action,
-                "method": format!("{:?}", s.request.method),
-                "url": s.request.url,
-                "headers": headers,
-                "body": s.request.body.as_ref().map(|b| b.to_json()),
                 "deferred": s.deferred,
-            })
+                "notes": s.notes,
+            });
+            if let Some(request) = &s.request {
+                let headers: serde_json::Map<String, Value> = request
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                    .collect();
+                step["method"] = json!(format!("{:?}", request.method));
+                step["url"] = json!(request.url);
+                step["headers"] = Value::Object(headers);
+                step["body"] = json!(request.body.as_ref().map(|b| b.to_json()));
+            }
+            step
         })
         .collect();
     json!({ "ok": true, "steps": steps, "warnings": plan.warnings })

@@ -1,5 +1,5 @@
-//! The plan as text: each request with its headers and body, and what
-//! waits for the run.
+//! The plan as text: each request with its headers and body, what waits
+//! for the run, and what conditions, loops, polling and pages do to it.
 
 use serde_json::Value;
 
@@ -7,19 +7,26 @@ use crate::execute::Plan;
 
 pub fn text(plan: &Plan) -> String {
     let mut out = String::new();
+    let mut requests = 0;
     for s in &plan.steps {
         out.push_str(&format!("{}  {}\n", s.label, s.action));
-        out.push_str(&format!("  {:?} {}\n", s.request.method, s.request.url));
-        for (name, value) in &s.request.headers {
-            out.push_str(&format!("  {name}: {value}\n"));
+        for note in &s.notes {
+            out.push_str(&format!("  ({note})\n"));
         }
-        if let Some(body) = &s.request.body {
-            let text = match body.to_json() {
-                Value::String(s) => s,
-                v => serde_json::to_string_pretty(&v).unwrap_or_default(),
-            };
-            for line in text.lines() {
-                out.push_str(&format!("  | {line}\n"));
+        if let Some(request) = &s.request {
+            requests += 1;
+            out.push_str(&format!("  {:?} {}\n", request.method, request.url));
+            for (name, value) in &request.headers {
+                out.push_str(&format!("  {name}: {value}\n"));
+            }
+            if let Some(body) = &request.body {
+                let text = match body.to_json() {
+                    Value::String(s) => s,
+                    v => serde_json::to_string_pretty(&v).unwrap_or_default(),
+                };
+                for line in text.lines() {
+                    out.push_str(&format!("  | {line}\n"));
+                }
             }
         }
         if !s.deferred.is_empty() {
@@ -30,9 +37,6 @@ pub fn text(plan: &Plan) -> String {
         }
         out.push('\n');
     }
-    out.push_str(&format!(
-        "{} request(s) planned, none sent",
-        plan.steps.len()
-    ));
+    out.push_str(&format!("{requests} request(s) planned, none sent"));
     out
 }

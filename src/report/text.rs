@@ -4,7 +4,7 @@
 use super::{Out, Sink};
 use crate::check::Workflow;
 use crate::error::Error;
-use crate::execute::{Plan, Reporter, RunReport, StepReport, StepStatus};
+use crate::execute::{Plan, Reporter, RunReport, SkipReason, StepReport, StepStatus};
 
 fn millis(d: std::time::Duration) -> String {
     format!("{} ms", d.as_millis())
@@ -18,15 +18,11 @@ pub struct TextSink<'a> {
 
 impl<'a> TextSink<'a> {
     pub fn new(out: &'a Out, wf: Option<&Workflow>) -> Self {
-        let steps = wf.map(|wf| wf.steps.as_slice()).unwrap_or_default();
+        let steps = wf.map(|wf| wf.steps()).unwrap_or_default();
         TextSink {
             out,
             name_width: steps.iter().map(|s| s.name().len()).max().unwrap_or(0),
-            action_width: steps
-                .iter()
-                .map(|s| s.action.name.len())
-                .max()
-                .unwrap_or(0),
+            action_width: steps.iter().map(|s| s.target().len()).max().unwrap_or(0),
         }
     }
 }
@@ -45,8 +41,22 @@ impl Reporter for TextSink<'_> {
             line.push_str(format!("  {code} {}", s.reason.as_deref().unwrap_or("")).trim_end());
         }
         let mut line = line.trim_end().to_string();
+        if let Some(items) = &s.items {
+            let ok = items.iter().filter(|i| i.status == StepStatus::Ok).count();
+            let word = if items.len() == 1 { "item" } else { "items" };
+            if ok == items.len() {
+                line.push_str(&format!("  {} {word}", items.len()));
+            } else {
+                line.push_str(&format!("  {ok} of {} {word} ok", items.len()));
+            }
+        }
+        if let Some(pages) = s.pages {
+            line.push_str(&format!("  {pages} page{}", if pages == 1 { "" } else { "s" }));
+        }
         if s.resumed {
             line.push_str("  (done in an earlier run, per the journal)");
+        } else if s.skip_reason == Some(SkipReason::Condition) {
+            line.push_str("  (its `if` is false)");
         } else if s.status != StepStatus::Skipped {
             line.push_str(&format!("  {}", millis(s.duration)));
         }
@@ -57,6 +67,11 @@ impl Reporter for TextSink<'_> {
             }
             if let Some(loc) = &e.loc {
                 line.push_str(&format!("\n          --> {loc}"));
+            }
+        }
+        for item in s.items.iter().flatten() {
+            if let Some(e) = &item.error {
+                line.push_str(&format!("\n        [{}] error: {}", item.index, e.message));
             }
         }
         self.out.stdout(&line);
@@ -91,6 +106,13 @@ impl Sink for TextSink<'_> {
             parts.join(", "),
             millis(report.duration)
         ));
+        for (name, value) in &report.outputs {
+            let shown = match value {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            self.out.stdout(&format!("{name} = {shown}"));
+        }
     }
 
     fn error(&mut self, error: &Error) {

@@ -3,7 +3,9 @@
 //! the names defined so far) happen here; cross-references are `check`'s.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use indexmap::IndexMap;
 use serde_json::Value;
@@ -15,6 +17,23 @@ use crate::source::{File, child, item};
 use crate::template::is_template;
 use crate::units;
 
+/// The most items a loop runs at once.
+pub const MAX_CONCURRENCY: u64 = 64;
+/// The most items a loop takes unless it says otherwise.
+pub const DEFAULT_MAX_ITEMS: u64 = 10_000;
+/// The most pages a step reads unless it says otherwise.
+pub const DEFAULT_MAX_PAGES: u64 = 100;
+pub const DEFAULT_POLL_EVERY: Duration = Duration::from_secs(2);
+pub const DEFAULT_POLL_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// A name templates can use: letters, digits and `_`, not starting with a digit.
+pub fn is_name(s: &str) -> bool {
+    s.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 /// Everything loaded so far, and what was wrong with it.
 pub(super) struct Lower {
     /// The file being lowered.
@@ -23,24 +42,51 @@ pub(super) struct Lower {
     pub actions: IndexMap<String, String>,
     pub auth: IndexMap<String, Arc<Auth>>,
     pub vars: IndexMap<String, Var>,
-    pub steps: Vec<Step>,
-    /// How many steps use each action so far, for derived step keys.
-    action_uses: HashMap<String, usize>,
+    pub flows: Vec<Flow>,
+    /// How many steps of a flow use each action so far, for derived keys.
+    action_uses: HashMap<(usize, String), usize>,
+    /// The directory of the file being lowered, and where files it names
+    /// may be read from.
+    dir: PathBuf,
+    root: Root,
     pub diagnostics: Vec<Diagnostic>,
 }
 
+/// A step that `uses` a file not yet known to be loaded.
+pub(super) struct PendingUses {
+    pub flow: usize,
+    pub step: usize,
+    /// The file, relative to the current directory.
+    pub path: PathBuf,
+    pub shown: String,
+    pub loc: Loc,
+}
+
 impl Lower {
-    pub(super) fn new(root: &Arc<File>) -> Lower {
+    pub(super) fn new(root_file: &Arc<File>, root: Root) -> Lower {
         Lower {
-            file: root.clone(),
+            file: root_file.clone(),
             apps: IndexMap::new(),
             actions: IndexMap::new(),
             auth: IndexMap::new(),
             vars: IndexMap::new(),
-            steps: Vec::new(),
+            flows: Vec::new(),
             action_uses: HashMap::new(),
+            dir: PathBuf::new(),
+            root,
             diagnostics: Vec::new(),
         }
+    }
+
+    /// A new flow whose root file is `file`; returns its index.
+    pub(super) fn begin_flow(&mut self, file: &Arc<File>) -> usize {
+        self.flows.push(Flow {
+            file: file.clone(),
+            inputs: IndexMap::new(),
+            steps: Vec::new(),
+            outputs: IndexMap::new(),
+        });
+        self.flows.len() - 1
     }
 
     fn loc(&self, path: &str) -> Loc {
@@ -52,8 +98,17 @@ impl Lower {
     }
 
 
-    pub(super) fn merge(&mut self, file: &Arc<File>, raw: raw::File) {
+    /// Lowers one file read from `dir` into the model; its steps, inputs
+    /// and outputs join `flow`. Returns the steps that use other files.
+    pub(super) fn merge(
+        &mut self,
+        file: &Arc<File>,
+        dir: &Path,
+        raw: raw::File,
+        flow: usize,
+    ) -> Vec<PendingUses> {
         self.file = file.clone();
+        self.dir = dir.to_path_buf();
         for (name, app) in raw.apps {
             let path = child("apps", &name);
             if let Some(existing) = self.apps.get(&name) {
@@ -97,10 +152,59 @@ impl Lower {
                 None => continue,
             }
         }
-        let offset = self.steps.len();
+        for (name, input) in raw.inputs {
+            let path = child("inputs", &name);
+            let input = self.input(&path, &name, input);
+            if self.flows[flow].inputs.contains_key(&name) {
+                self.diagnostics.push(Diagnostic::new(
+                    format!("input `{name}` is declared twice in one workflow"),
+                    Some(self.key_loc(&path)),
+                ));
+                continue;
+            }
+            self.flows[flow].inputs.insert(name, input);
+        }
+        for (name, value) in raw.outputs {
+            let loc = self.loc(&child("outputs", &name));
+            self.flows[flow].outputs.insert(name, Located { value, loc });
+        }
+        let mut pending = Vec::new();
+        let offset = self.flows[flow].steps.len();
         for (i, step) in raw.steps.into_iter().enumerate() {
-            let step = self.step(offset + i, &item("steps", i), step);
-            self.steps.push(step);
+            let step = self.step(flow, offset + i, &item("steps", i), step);
+            if let Some(uses) = &step.uses {
+                pending.push(PendingUses {
+                    flow,
+                    step: offset + i,
+                    path: self.dir.join(&uses.path.value),
+                    shown: super::read::display(&self.dir.join(&uses.path.value)),
+                    loc: uses.path.loc.clone(),
+                });
+            }
+            self.flows[flow].steps.push(step);
+        }
+        pending
+    }
+
+    fn input(&mut self, path: &str, name: &str, raw: raw::Input) -> Input {
+        let default = raw
+            .default
+            .and_then(|d| self.json(&child(path, "default"), d));
+        let allowed = raw.allowed.map(|values| {
+            values
+                .into_iter()
+                .enumerate()
+                .filter_map(|(i, v)| self.json(&item(&child(path, "enum"), i), v))
+                .collect()
+        });
+        Input {
+            name: name.to_string(),
+            ty: raw.ty,
+            required: raw.required,
+            default,
+            allowed,
+            description: raw.description,
+            loc: self.key_loc(path),
         }
     }
 
@@ -141,6 +245,9 @@ impl Lower {
         }
         let timeouts = self.timeouts(&child(path, "timeout"), raw.timeout);
         let retry = self.retry(&child(path, "retry"), raw.retry);
+        let expect = raw
+            .expect
+            .map(|e| self.expect(&child(path, "expect"), None, e));
         App {
             name: name.to_string(),
             description: raw.description,
@@ -156,6 +263,7 @@ impl Lower {
             actions,
             timeouts,
             retry,
+            expect,
             loc: self.key_loc(path),
         }
     }
@@ -238,6 +346,9 @@ impl Lower {
                 },
             );
         }
+        let expect = raw
+            .expect
+            .map(|e| self.expect(&child(path, "expect"), None, e));
         Action {
             name: name.to_string(),
             app: app.to_string(),
@@ -246,6 +357,7 @@ impl Lower {
             path: raw.path,
             params,
             body_format: raw.body_format,
+            expect,
             loc: self.key_loc(path),
         }
     }
@@ -330,36 +442,69 @@ impl Lower {
         descope
     }
 
-    fn step(&mut self, index: usize, path: &str, raw: raw::Step) -> Step {
+    fn step(&mut self, flow: usize, index: usize, path: &str, raw: raw::Step) -> Step {
         let label = step_label(index, raw.id.as_deref());
         let file = self.file.clone();
         let labelled = |sub: &str| {
             let full = child(path, sub);
             Loc::value(&file, &full).labelled(full.replacen(path, &label, 1))
         };
+        let here = Loc::value(&self.file, path).labelled(label.clone());
         if raw.id.as_deref() == Some("") {
             self.diagnostics.push(Diagnostic::new(
                 "step id is empty; give the step a name or leave `id` out",
                 Some(labelled("id")),
             ));
         } else if let Some(id) = &raw.id {
-            let valid = id
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            if !valid {
+            if !is_name(id) {
                 self.diagnostics.push(Diagnostic::new(
                     format!("step id `{id}` must be a name made of letters, digits and `_` (it is used as `steps.{id}` in templates)"),
                     Some(labelled("id")),
                 ));
             }
-            if let Some(first) = self.steps.iter().find(|s| s.id.as_ref() == Some(id)) {
+            if let Some(first) = self.flows[flow]
+                .steps
+                .iter()
+                .find(|s| s.id.as_ref() == Some(id))
+            {
                 self.diagnostics.push(Diagnostic::new(
                     format!("step id `{id}` is used twice (first by {})", first.label()),
                     Some(labelled("id")),
                 ));
             }
+        }
+        match (&raw.action, &raw.uses) {
+            (Some(_), Some(_)) => self.diagnostics.push(
+                Diagnostic::new(
+                    "a step runs either an `action` or a sub-workflow (`uses`), not both",
+                    Some(here.clone()),
+                )
+                .with_help(Some("split it into two steps".into())),
+            ),
+            (None, None) => self.diagnostics.push(
+                Diagnostic::new("missing key `action`", Some(here.clone())).with_help(Some(
+                    "a step runs an `action` (or, with `uses`, another spec file's steps)".into(),
+                )),
+            ),
+            _ => {}
+        }
+        if raw.uses.is_some() && !raw.params.is_empty() {
+            self.diagnostics.push(
+                Diagnostic::new(
+                    "a step that `uses` a sub-workflow takes `with:`, not `params:`",
+                    Some(labelled("params")),
+                )
+                .with_help(Some("rename `params` to `with`".into())),
+            );
+        }
+        if raw.action.is_some() && !raw.with.is_empty() {
+            self.diagnostics.push(
+                Diagnostic::new(
+                    "`with:` gives a sub-workflow its inputs; an action takes `params:`",
+                    Some(labelled("with")),
+                )
+                .with_help(Some("rename `with` to `params`".into())),
+            );
         }
         let mut params = IndexMap::new();
         for (name, value) in raw.params {
@@ -369,38 +514,387 @@ impl Lower {
                 params.insert(name, Located { value, loc });
             }
         }
+        let mut with = IndexMap::new();
+        for (name, value) in raw.with {
+            let with_path = child(&child(path, "with"), &name);
+            if let Some(value) = self.json(&with_path, value) {
+                let loc = labelled(&format!("with.{name}"));
+                with.insert(name, Located { value, loc });
+            }
+        }
         let auth = raw.auth.map(|a| {
             let mut auth = self.auth(&child(path, "auth"), a);
             let shown = auth.loc.path().replacen(path, &label, 1);
             auth.loc = auth.loc.labelled(shown);
             Arc::new(auth)
         });
-        let uses = self.action_uses.entry(raw.action.clone()).or_insert(0);
+        let target = raw
+            .action
+            .clone()
+            .or_else(|| raw.uses.clone())
+            .unwrap_or_default();
+        let uses = self
+            .action_uses
+            .entry((flow, target.clone()))
+            .or_insert(0);
         *uses += 1;
         let key = match &raw.id {
             Some(id) => id.clone(),
-            None if *uses == 1 => raw.action.clone(),
-            None => format!("{}#{uses}", raw.action),
+            None if *uses == 1 => target,
+            None => format!("{target}#{uses}"),
         };
+        let expect = raw
+            .expect
+            .map(|e| self.expect(&child(path, "expect"), Some(&label), e))
+            .unwrap_or_default();
+        let each = raw.for_each.and_then(|list| {
+            let list = Located {
+                value: self.json(&child(path, "for_each"), list)?,
+                loc: labelled("for_each"),
+            };
+            let name = raw.item_name.clone().unwrap_or_else(|| "item".to_string());
+            let name_loc = labelled(if raw.item_name.is_some() { "as" } else { "for_each" });
+            if !is_name(&name) {
+                self.diagnostics.push(Diagnostic::new(
+                    format!("`as: {name}` must be a name made of letters, digits and `_`"),
+                    Some(name_loc.clone()),
+                ));
+            }
+            let concurrency = raw.concurrency.unwrap_or(1);
+            if !(1..=MAX_CONCURRENCY).contains(&concurrency) {
+                self.diagnostics.push(Diagnostic::new(
+                    format!("`concurrency` must be between 1 and {MAX_CONCURRENCY}, found {concurrency}"),
+                    Some(labelled("concurrency")),
+                ));
+            }
+            let max_items = raw.max_items.unwrap_or(DEFAULT_MAX_ITEMS);
+            if max_items == 0 {
+                self.diagnostics.push(Diagnostic::new(
+                    "`max_items` must be at least 1",
+                    Some(labelled("max_items")),
+                ));
+            }
+            Some(Each {
+                list,
+                name: Located {
+                    value: name,
+                    loc: name_loc,
+                },
+                concurrency: concurrency.clamp(1, MAX_CONCURRENCY) as usize,
+                max_items: usize::try_from(max_items).unwrap_or(usize::MAX),
+                shard: raw.shard,
+            })
+        });
+        if each.is_none() {
+            for (given, key) in [
+                (raw.item_name.is_some(), "as"),
+                (raw.concurrency.is_some(), "concurrency"),
+                (raw.max_items.is_some(), "max_items"),
+                (raw.shard, "shard"),
+            ] {
+                if given {
+                    self.diagnostics.push(Diagnostic::new(
+                        format!("`{key}` only applies to a step with `for_each`"),
+                        Some(labelled(key)),
+                    ));
+                }
+            }
+        }
+        let condition = raw.condition.and_then(|c| {
+            Some(Located {
+                value: self.json(&child(path, "if"), c)?,
+                loc: labelled("if"),
+            })
+        });
+        let poll = raw.poll;
+        let until = match raw.until {
+            Some(c) => {
+                let (every, timeout) = match &poll {
+                    Some(p) => (
+                        self.duration(&child(&child(path, "poll"), "every"), p.every.as_deref()),
+                        self.duration(&child(&child(path, "poll"), "timeout"), p.timeout.as_deref()),
+                    ),
+                    None => (None, None),
+                };
+                self.json(&child(path, "until"), c).map(|value| Until {
+                    condition: Located {
+                        value,
+                        loc: labelled("until"),
+                    },
+                    every: every.unwrap_or(DEFAULT_POLL_EVERY),
+                    timeout: timeout.unwrap_or(DEFAULT_POLL_TIMEOUT),
+                })
+            }
+            None => {
+                if poll.is_some() {
+                    self.diagnostics.push(
+                        Diagnostic::new(
+                            "`poll` says how often to repeat the step, but there is no `until` saying when to stop",
+                            Some(labelled("poll")),
+                        )
+                        .with_help(Some("add `until: \"{{ response.status == 'completed' }}\"`".into())),
+                    );
+                }
+                None
+            }
+        };
+        let paginate = raw.paginate.and_then(|p| self.paginate(path, &labelled, p));
+        if paginate.is_some() && each.is_some() {
+            self.diagnostics.push(
+                Diagnostic::new(
+                    "a step cannot both loop (`for_each`) and paginate",
+                    Some(labelled("paginate")),
+                )
+                .with_help(Some(
+                    "page inside a loop with `uses:`: a sub-workflow whose step paginates".into(),
+                )),
+            );
+        }
+        if paginate.is_some() && until.is_some() {
+            self.diagnostics.push(Diagnostic::new(
+                "a step cannot both poll (`until`) and paginate",
+                Some(labelled("paginate")),
+            ));
+        }
+        let outputs = raw
+            .outputs
+            .into_iter()
+            .map(|(name, value)| {
+                let loc = labelled(&format!("outputs.{name}"));
+                (name, Located { value, loc })
+            })
+            .collect();
         Step {
             index,
             key,
             id: raw.id,
             description: raw.description,
-            action: Located {
-                value: raw.action,
+            action: raw.action.map(|value| Located {
+                value,
                 loc: labelled("action"),
-            },
+            }),
+            uses: raw.uses.map(|value| Uses {
+                path: Located {
+                    value,
+                    loc: labelled("uses"),
+                },
+                flow: None,
+            }),
             params,
+            with,
             auth,
             continue_on_error: raw.continue_on_error,
-            expect_status: raw
-                .expect
-                .map(|e| self.statuses(&labelled("expect.status"), e.status))
-                .unwrap_or_default(),
+            expect,
             timeouts: self.timeouts(&child(path, "timeout"), raw.timeout),
             retry: self.retry(&child(path, "retry"), raw.retry),
-            loc: Loc::value(&self.file, path).labelled(label.clone()),
+            each,
+            condition,
+            until,
+            paginate,
+            outputs,
+            loc: here,
+        }
+    }
+
+    fn paginate(
+        &mut self,
+        path: &str,
+        labelled: &dyn Fn(&str) -> Loc,
+        raw: raw::Paginate,
+    ) -> Option<Paginate> {
+        let next = match raw.next {
+            serde_yaml::Value::String(s) if s == "link" => Next::Link,
+            serde_yaml::Value::Mapping(_) => {
+                match serde_yaml::from_value::<raw::Cursor>(raw.next) {
+                    Ok(c) => Next::Cursor {
+                        param: Located {
+                            value: c.param,
+                            loc: labelled("paginate.next.param"),
+                        },
+                        value: Located {
+                            value: c.value,
+                            loc: labelled("paginate.next.value"),
+                        },
+                    },
+                    Err(e) => {
+                        let (message, help) = super::diagnose::nested_message(&e);
+                        self.diagnostics.push(
+                            Diagnostic::new(
+                                format!("`paginate.next`: {message}"),
+                                Some(labelled("paginate.next")),
+                            )
+                            .with_help(help.or_else(|| {
+                                Some("write `next: link`, or `next: {param: cursor, value: \"{{ response.next_cursor }}\"}`".into())
+                            })),
+                        );
+                        return None;
+                    }
+                }
+            }
+            other => {
+                let found = serde_yaml::to_string(&other).unwrap_or_default();
+                self.diagnostics.push(
+                    Diagnostic::new(
+                        format!(
+                            "`paginate.next` must be `link` or `{{param, value}}`, found `{}`",
+                            found.trim()
+                        ),
+                        Some(labelled("paginate.next")),
+                    )
+                    .with_help(Some(
+                        "`link` follows RFC 8288 `Link: <...>; rel=\"next\"`; `{param: cursor, value: \"{{ response.next_cursor }}\"}` sends a cursor".into(),
+                    )),
+                );
+                return None;
+            }
+        };
+        let max_pages = raw.max_pages.unwrap_or(DEFAULT_MAX_PAGES);
+        if max_pages == 0 {
+            self.diagnostics.push(Diagnostic::new(
+                "`paginate.max_pages` must be at least 1",
+                Some(labelled("paginate.max_pages")),
+            ));
+        }
+        let _ = path;
+        Some(Paginate {
+            next,
+            items: raw.items.map(|value| Located {
+                value,
+                loc: labelled("paginate.items"),
+            }),
+            max_pages: usize::try_from(max_pages).unwrap_or(usize::MAX).max(1),
+            loc: labelled("paginate"),
+        })
+    }
+
+    /// An `expect` of a step (`label` names it in messages), an app or an action.
+    fn expect(&mut self, path: &str, label: Option<&str>, raw: raw::Expect) -> Expect {
+        let file = self.file.clone();
+        let step_path = path.rsplit_once('.').map(|(p, _)| p).unwrap_or("");
+        let at = |sub: &str| {
+            let full = child(path, sub);
+            let loc = Loc::value(&file, &full);
+            match label {
+                Some(label) => {
+                    let shown = full.replacen(step_path, label, 1);
+                    loc.labelled(shown)
+                }
+                None => loc,
+            }
+        };
+        let status = raw
+            .status
+            .map(|s| self.statuses(&at("status"), s))
+            .unwrap_or_default();
+        let mut body = Vec::new();
+        for (i, check) in raw.body.into_iter().enumerate() {
+            let loc = at(&format!("body[{i}]"));
+            let mut tests = Vec::new();
+            if let Some(e) = check.exists {
+                tests.push(BodyTest::Exists(e));
+            }
+            if let Some(v) = check.equals {
+                if let Some(v) = self.json(&item(&child(path, "body"), i), v) {
+                    tests.push(BodyTest::Equals(v));
+                }
+            }
+            if let Some(m) = check.matches {
+                tests.push(BodyTest::Matches(m));
+            }
+            if let Some(n) = check.length {
+                tests.push(BodyTest::Length(n));
+            }
+            match tests.len() {
+                1 => body.push(BodyCheck {
+                    path: check.path,
+                    test: tests.remove(0),
+                    loc,
+                }),
+                0 => self.diagnostics.push(
+                    Diagnostic::new(
+                        format!("`expect.body` check of `{}` says nothing to check", check.path),
+                        Some(loc),
+                    )
+                    .with_help(Some("add one of `exists`, `equals`, `matches`, `length`".into())),
+                ),
+                _ => self.diagnostics.push(
+                    Diagnostic::new(
+                        format!(
+                            "`expect.body` check of `{}` has more than one of `exists`, `equals`, `matches`, `length`",
+                            check.path
+                        ),
+                        Some(loc),
+                    )
+                    .with_help(Some("write one check per entry".into())),
+                ),
+            }
+        }
+        let mut headers = Vec::new();
+        for (name, check) in raw.headers {
+            let loc = at(&format!("headers.{name}"));
+            if let Err(e) = crate::http::header::check_name(&name) {
+                self.diagnostics.push(Diagnostic::new(e, Some(loc)));
+                continue;
+            }
+            let mut tests = Vec::new();
+            if let Some(e) = check.exists {
+                tests.push(HeaderTest::Exists(e));
+            }
+            if let Some(v) = check.equals {
+                tests.push(HeaderTest::Equals(v));
+            }
+            if let Some(m) = check.matches {
+                tests.push(HeaderTest::Matches(m));
+            }
+            if tests.len() != 1 {
+                self.diagnostics.push(
+                    Diagnostic::new(
+                        format!("`expect.headers.{name}` needs exactly one of `exists`, `equals`, `matches`"),
+                        Some(loc),
+                    ),
+                );
+                continue;
+            }
+            headers.push(HeaderCheck {
+                name: name.to_lowercase(),
+                test: tests.remove(0),
+                loc,
+            });
+        }
+        let mut that = Vec::new();
+        for (i, t) in raw.that.into_iter().enumerate() {
+            if let Some(value) = self.json(&item(&child(path, "that"), i), t) {
+                that.push(Located {
+                    value,
+                    loc: at(&format!("that[{i}]")),
+                });
+            }
+        }
+        let schema = raw.schema.and_then(|p| {
+            let loc = at("schema");
+            let full = self.dir.join(&p);
+            let shown = super::read::display(&full);
+            match super::read::read_json(&self.root, &full, &shown) {
+                Ok(document) => Some(Schema {
+                    path: Located { value: p, loc },
+                    document: Arc::new(document),
+                }),
+                Err(e) => {
+                    let help = e
+                        .contains("outside the project root")
+                        .then(|| Root::HELP.to_string());
+                    self.diagnostics
+                        .push(Diagnostic::new(e, Some(loc)).with_help(help));
+                    None
+                }
+            }
+        });
+        Expect {
+            status,
+            body,
+            headers,
+            that,
+            schema,
         }
     }
 

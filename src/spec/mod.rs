@@ -28,7 +28,7 @@ pub struct LoadOptions {
 pub fn load(path: &Path, options: LoadOptions) -> Result<Spec> {
     let mut reader = read::Reader::new(Root::of(path, options.allow_outside_root));
     let file = display(path);
-    reader.file(path, &file, None);
+    reader.file(path, &file, None, None);
     reader.finish(file)
 }
 
@@ -36,6 +36,6 @@ pub fn load(path: &Path, options: LoadOptions) -> Result<Spec> {
 /// the current directory). For tools and fuzzing.
 pub fn load_str(name: &str, source: &str, options: LoadOptions) -> Result<Spec> {
     let mut reader = read::Reader::new(Root::of(Path::new(name), options.allow_outside_root));
-    reader.source(Path::new(name), name, source.to_string(), None);
+    reader.source(Path::new(name), name, source.to_string(), None, None);
     reader.finish(name.to_string())
 }

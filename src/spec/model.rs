@@ -26,7 +26,33 @@ pub struct Spec {
     /// App-level auth, by app name.
     pub auth: IndexMap<String, Arc<Auth>>,
     pub vars: IndexMap<String, Var>,
+    /// The root spec's steps, inputs and outputs first, then each file a
+    /// step `uses`.
+    pub flows: Vec<Flow>,
+}
+
+/// A file whose steps run together: the root spec, or a sub-workflow that a
+/// step `uses`. Step ids are scoped to their flow.
+#[derive(Debug)]
+pub struct Flow {
+    pub file: Arc<File>,
+    pub inputs: IndexMap<String, Input>,
     pub steps: Vec<Step>,
+    /// The flow's results: templates over `steps` and `inputs`.
+    pub outputs: IndexMap<String, Located<String>>,
+}
+
+/// A typed input of a flow.
+#[derive(Debug)]
+pub struct Input {
+    pub name: String,
+    pub ty: ParamType,
+    pub required: bool,
+    pub default: Option<Value>,
+    /// The allowed values, when the input declares `enum`.
+    pub allowed: Option<Vec<Value>>,
+    pub description: Option<String>,
+    pub loc: Loc,
 }
 
 impl Spec {
@@ -45,6 +71,8 @@ pub struct App {
     pub actions: IndexMap<String, Arc<Action>>,
     pub timeouts: Timeouts,
     pub retry: Retry,
+    /// What every action of the app must answer.
+    pub expect: Option<Expect>,
     pub loc: Loc,
 }
 
@@ -102,7 +130,64 @@ pub struct Action {
     pub path: String,
     pub params: IndexMap<String, Param>,
     pub body_format: BodyFormat,
+    /// What the action must answer, beyond its app's `expect`.
+    pub expect: Option<Expect>,
     pub loc: Loc,
+}
+
+/// Success criteria on a response (Arazzo's `successCriteria`, as data).
+#[derive(Debug, Clone, Default)]
+pub struct Expect {
+    /// Accepted statuses; empty: not said here.
+    pub status: Vec<u16>,
+    pub body: Vec<BodyCheck>,
+    pub headers: Vec<HeaderCheck>,
+    /// Boolean templates over `status`, `headers`, `response`.
+    pub that: Vec<Located<Value>>,
+    pub schema: Option<Schema>,
+}
+
+/// A JSONPath assertion on the response body.
+#[derive(Debug, Clone)]
+pub struct BodyCheck {
+    pub path: String,
+    pub test: BodyTest,
+    pub loc: Loc,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum BodyTest {
+    /// The path selects at least one node (`true`) or none (`false`).
+    Exists(bool),
+    /// Every node selected equals this value.
+    Equals(Value),
+    /// Every node selected is a string matching this regular expression.
+    Matches(String),
+    /// Every node selected is an array, string or object of this length.
+    Length(u64),
+}
+
+#[derive(Debug, Clone)]
+pub struct HeaderCheck {
+    /// Lower case, as responses' headers are.
+    pub name: String,
+    pub test: HeaderTest,
+    pub loc: Loc,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum HeaderTest {
+    Exists(bool),
+    Equals(String),
+    Matches(String),
+}
+
+/// A JSON Schema the body must satisfy, read from a file.
+#[derive(Debug, Clone)]
+pub struct Schema {
+    /// The path as written, and where.
+    pub path: Located<String>,
+    pub document: Arc<Value>,
 }
 
 #[derive(Debug)]
@@ -219,16 +304,70 @@ pub struct Step {
     /// `<ACTION>#n` for the n-th step using that action.
     pub key: String,
     pub description: Option<String>,
-    pub action: Located<String>,
+    /// What it runs: an action, or another flow.
+    pub action: Option<Located<String>>,
+    pub uses: Option<Uses>,
     pub params: IndexMap<String, Located<Value>>,
+    /// The inputs of the flow it `uses`.
+    pub with: IndexMap<String, Located<Value>>,
     /// Replaces the app's auth for this step.
     pub auth: Option<Arc<Auth>>,
     pub continue_on_error: bool,
-    /// Accepted HTTP statuses; empty means any 2xx.
-    pub expect_status: Vec<u16>,
+    pub expect: Expect,
     pub timeouts: Timeouts,
     pub retry: Retry,
+    pub each: Option<Each>,
+    /// `if`: run only when it holds.
+    pub condition: Option<Located<Value>>,
+    pub until: Option<Until>,
+    pub paginate: Option<Paginate>,
+    pub outputs: IndexMap<String, Located<String>>,
     pub loc: Loc,
+}
+
+/// A sub-workflow.
+#[derive(Debug)]
+pub struct Uses {
+    pub path: Located<String>,
+    /// Its index in [`Spec::flows`], once loaded.
+    pub flow: Option<usize>,
+}
+
+/// `for_each`: the step runs once per item.
+#[derive(Debug)]
+pub struct Each {
+    /// A template or a literal list.
+    pub list: Located<Value>,
+    /// The name of the item in templates (`as`, default `item`).
+    pub name: Located<String>,
+    pub concurrency: usize,
+    pub max_items: usize,
+    pub shard: bool,
+}
+
+/// `until` with `poll`: the step repeats until the condition holds.
+#[derive(Debug)]
+pub struct Until {
+    pub condition: Located<Value>,
+    pub every: Duration,
+    pub timeout: Duration,
+}
+
+#[derive(Debug)]
+pub struct Paginate {
+    pub next: Next,
+    /// What each page contributes; default: the body when it is a list.
+    pub items: Option<Located<String>>,
+    pub max_pages: usize,
+    pub loc: Loc,
+}
+
+#[derive(Debug)]
+pub enum Next {
+    /// RFC 8288 `Link: <...>; rel="next"`.
+    Link,
+    /// A param set from the previous page.
+    Cursor { param: Located<String>, value: Located<String> },
 }
 
 impl Step {

@@ -75,8 +75,30 @@ pub struct File {
     pub auth: Map<Auth>,
     #[serde(default)]
     pub vars: Map<serde_yaml::Value>,
+    /// Typed values the run is given (`--input`, `--inputs-file`, the
+    /// environment), or a sub-workflow's caller binds with `with:`.
+    #[serde(default)]
+    pub inputs: Map<Input>,
     #[serde(default)]
     pub steps: Vec<Step>,
+    /// The workflow's results: templates over `steps` and `inputs`.
+    #[serde(default)]
+    pub outputs: Map<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Input {
+    #[serde(rename = "type")]
+    pub ty: ParamType,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub default: Option<serde_yaml::Value>,
+    #[serde(default, rename = "enum")]
+    pub allowed: Option<Vec<serde_yaml::Value>>,
+    #[serde(default)]
+    pub description: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -94,6 +116,9 @@ pub struct App {
     pub timeout: Option<serde_yaml::Value>,
     #[serde(default)]
     pub retry: Option<Retry>,
+    /// What every action of the app must answer (Slack's `ok: true`).
+    #[serde(default)]
+    pub expect: Option<Expect>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -150,6 +175,9 @@ pub struct Action {
     pub params: Map<Param>,
     #[serde(default)]
     pub body_format: BodyFormat,
+    /// What the action must answer, beyond its app's `expect`.
+    #[serde(default)]
+    pub expect: Option<Expect>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -246,9 +274,16 @@ pub struct Step {
     pub id: Option<String>,
     #[serde(default)]
     pub description: Option<String>,
-    pub action: String,
+    /// What the step runs: an action, or (`uses`) another spec file's steps.
+    #[serde(default)]
+    pub action: Option<String>,
+    #[serde(default)]
+    pub uses: Option<String>,
     #[serde(default)]
     pub params: Map<serde_yaml::Value>,
+    /// A sub-workflow's inputs.
+    #[serde(default)]
+    pub with: Map<serde_yaml::Value>,
     #[serde(default)]
     pub auth: Option<Auth>,
     #[serde(default)]
@@ -259,6 +294,57 @@ pub struct Step {
     pub timeout: Option<serde_yaml::Value>,
     #[serde(default)]
     pub retry: Option<Retry>,
+    /// Run once per item of a list.
+    #[serde(default)]
+    pub for_each: Option<serde_yaml::Value>,
+    #[serde(default, rename = "as")]
+    pub item_name: Option<String>,
+    #[serde(default)]
+    pub concurrency: Option<u64>,
+    #[serde(default)]
+    pub max_items: Option<u64>,
+    /// This loop may be split across machines (`--shard I/N`).
+    #[serde(default)]
+    pub shard: bool,
+    /// Run only when this holds.
+    #[serde(default, rename = "if")]
+    pub condition: Option<serde_yaml::Value>,
+    /// Repeat until this holds.
+    #[serde(default)]
+    pub until: Option<serde_yaml::Value>,
+    #[serde(default)]
+    pub poll: Option<Poll>,
+    #[serde(default)]
+    pub paginate: Option<Paginate>,
+    #[serde(default)]
+    pub outputs: Map<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Poll {
+    #[serde(default)]
+    pub every: Option<String>,
+    #[serde(default)]
+    pub timeout: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Paginate {
+    /// `link` (RFC 8288 `rel="next"`), or `{param, value}` for a cursor.
+    pub next: serde_yaml::Value,
+    #[serde(default)]
+    pub items: Option<String>,
+    #[serde(default)]
+    pub max_pages: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cursor {
+    pub param: String,
+    pub value: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -266,5 +352,42 @@ pub struct Step {
 pub struct Expect {
     /// A status or a list of them; checked by the loader, which can say
     /// which value is wrong.
-    pub status: serde_yaml::Value,
+    #[serde(default)]
+    pub status: Option<serde_yaml::Value>,
+    /// JSONPath (RFC 9535) assertions on the response body.
+    #[serde(default)]
+    pub body: Vec<BodyCheck>,
+    #[serde(default)]
+    pub headers: Map<HeaderCheck>,
+    /// Boolean templates over `status`, `headers`, `response`.
+    #[serde(default)]
+    pub that: Vec<serde_yaml::Value>,
+    /// A JSON Schema file the body must satisfy, relative to the spec.
+    #[serde(default)]
+    pub schema: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BodyCheck {
+    pub path: String,
+    #[serde(default)]
+    pub exists: Option<bool>,
+    #[serde(default)]
+    pub equals: Option<serde_yaml::Value>,
+    #[serde(default)]
+    pub matches: Option<String>,
+    #[serde(default)]
+    pub length: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderCheck {
+    #[serde(default)]
+    pub exists: Option<bool>,
+    #[serde(default)]
+    pub equals: Option<String>,
+    #[serde(default)]
+    pub matches: Option<String>,
 }

@@ -3,7 +3,7 @@
 //! most 128 deep), and only from inside the project root. The only I/O of
 //! loading happens here.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
@@ -91,6 +91,8 @@ pub(super) struct Reader {
     /// Files already loaded: an include reached twice is read once.
     seen: HashSet<PathBuf>,
     files: Vec<Arc<File>>,
+    /// Files loaded as flows (the root, and each file a step `uses`).
+    flows: HashMap<PathBuf, usize>,
     lower: Option<Lower>,
     diagnostics: Vec<Diagnostic>,
 }
@@ -102,6 +104,7 @@ impl Reader {
             stack: Vec::new(),
             seen: HashSet::new(),
             files: Vec::new(),
+            flows: HashMap::new(),
             lower: None,
             diagnostics: Vec::new(),
         }
@@ -124,12 +127,20 @@ impl Reader {
             actions: lower.actions,
             auth: lower.auth,
             vars: lower.vars,
-            steps: lower.steps,
+            flows: lower.flows,
         })
     }
 
-    /// Reads the file at `path` (named `shown` in messages) and what it includes.
-    pub(super) fn file(&mut self, path: &Path, shown: &str, included_from: Option<Loc>) {
+    /// Reads the file at `path` (named `shown` in messages) and what it
+    /// includes. Its steps join `flow`; `None` makes it a flow of its own
+    /// (the root spec, or a file a step `uses`).
+    pub(super) fn file(
+        &mut self,
+        path: &Path,
+        shown: &str,
+        included_from: Option<Loc>,
+        flow: Option<usize>,
+    ) {
         let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
         if self.stack.contains(&canonical) {
             let chain = self
@@ -149,7 +160,7 @@ impl Reader {
             return;
         }
         match read_spec(path) {
-            Ok(text) => self.source(path, shown, text, Some(canonical)),
+            Ok(text) => self.source(path, shown, text, Some(canonical), flow),
             Err(what) => {
                 let message = match &included_from {
                     Some(_) => format!("cannot read included file `{shown}`: {what}"),
@@ -169,6 +180,7 @@ impl Reader {
         shown: &str,
         text: String,
         canonical: Option<PathBuf>,
+        flow: Option<usize>,
     ) {
         let (file, raw) = match diagnose::parse(shown, text) {
             Ok(parsed) => parsed,
@@ -178,9 +190,20 @@ impl Reader {
             }
         };
         self.files.push(file.clone());
-        if self.lower.is_none() {
-            self.lower = Some(Lower::new(&file));
-        }
+        let lower = self
+            .lower
+            .get_or_insert_with(|| Lower::new(&file, self.root.clone()));
+        let flow = match flow {
+            Some(flow) => flow,
+            None => {
+                let flow = lower.begin_flow(&file);
+                let key = canonical
+                    .clone()
+                    .unwrap_or_else(|| resolve(path));
+                self.flows.insert(key, flow);
+                flow
+            }
+        };
         if raw.version != 1 {
             self.diagnostics.push(Diagnostic::new(
                 format!("unsupported spec version `{}`, expected `1`", raw.version),
@@ -201,13 +224,39 @@ impl Reader {
                 );
                 continue;
             }
-            self.file(&include_path, &shown, Some(at));
+            self.file(&include_path, &shown, Some(at), Some(flow));
         }
         if pushed {
             self.stack.pop();
         }
-        if let Some(lower) = &mut self.lower {
-            lower.merge(&file, raw);
+        let pending = match &mut self.lower {
+            Some(lower) => lower.merge(&file, base, raw, flow),
+            None => Vec::new(),
+        };
+        for uses in pending {
+            if let Err(message) = self.root.check(&uses.path, &uses.shown) {
+                self.diagnostics.push(
+                    Diagnostic::new(message, Some(uses.loc))
+                        .with_help(Some(Root::HELP.to_string())),
+                );
+                continue;
+            }
+            let key = uses.path.canonicalize().unwrap_or_else(|_| resolve(&uses.path));
+            if !self.flows.contains_key(&key) {
+                if self.seen.contains(&key) {
+                    self.diagnostics.push(Diagnostic::new(
+                        format!("`{}` is included, so it cannot also be a sub-workflow", uses.shown),
+                        Some(uses.loc),
+                    ));
+                    continue;
+                }
+                self.file(&uses.path, &uses.shown, Some(uses.loc.clone()), None);
+            }
+            if let (Some(&target), Some(lower)) = (self.flows.get(&key), &mut self.lower)
+                && let Some(u) = lower.flows[uses.flow].steps[uses.step].uses.as_mut()
+            {
+                u.flow = Some(target);
+            }
         }
     }
 }
@@ -218,6 +267,11 @@ const MAX_SPEC_BYTES: u64 = 8 << 20;
 /// Reads a spec file: a regular file (not `/dev/zero`, not a FIFO) of at
 /// most [`MAX_SPEC_BYTES`], in UTF-8.
 fn read_spec(path: &Path) -> std::result::Result<String, String> {
+    read_limited(path, MAX_SPEC_BYTES)
+}
+
+/// A regular file of at most `max` bytes, in UTF-8.
+fn read_limited(path: &Path, max: u64) -> std::result::Result<String, String> {
     use std::io::Read;
     let describe = |e: std::io::Error| {
         if e.kind() == std::io::ErrorKind::NotFound {
@@ -233,20 +287,38 @@ fn read_spec(path: &Path) -> std::result::Result<String, String> {
     if !meta.is_file() {
         return Err("not a regular file".to_string());
     }
-    if meta.len() > MAX_SPEC_BYTES {
-        return Err(format!("larger than {} MiB", MAX_SPEC_BYTES >> 20));
+    if meta.len() > max {
+        return Err(format!("larger than {} MiB", max >> 20));
     }
     let mut bytes = Vec::new();
     std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_SPEC_BYTES + 1).read_to_end(&mut bytes))
+        .and_then(|f| f.take(max + 1).read_to_end(&mut bytes))
         .map_err(describe)?;
-    if bytes.len() as u64 > MAX_SPEC_BYTES {
-        return Err(format!("larger than {} MiB", MAX_SPEC_BYTES >> 20));
+    if bytes.len() as u64 > max {
+        return Err(format!("larger than {} MiB", max >> 20));
     }
     String::from_utf8(bytes).map_err(|e| {
         let before = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let line = before.iter().filter(|b| **b == b'\n').count() + 1;
         format!("not valid UTF-8 (line {line})")
+    })
+}
+
+/// The largest JSON document (a schema) a spec may name.
+const MAX_JSON_BYTES: u64 = 8 << 20;
+
+/// Reads a JSON document a spec names (a schema): inside the project root,
+/// a regular file of at most 8 MiB. Messages never quote the file.
+pub fn read_json(root: &Root, path: &Path, shown: &str) -> Result<serde_json::Value, String> {
+    root.check(path, shown)?;
+    let text = read_limited(path, MAX_JSON_BYTES)
+        .map_err(|what| format!("cannot read the schema `{shown}`: {what}"))?;
+    serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "the schema `{shown}` is not valid JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        )
     })
 }
 

@@ -29,6 +29,8 @@ const FUEL: u64 = 50_000;
 const CAPTURE: &str = "__runner_value";
 /// The context name that tells the status functions whether the run failed.
 pub const FAILED: &str = "__runner_failed";
+/// Names every template may use without a scope binding them.
+pub const BUILTINS: &[&str] = &["range", "dict", "namespace", "loop", "lipsum", "cycler", "joiner"];
 /// Functions that only make sense in a step's `if`.
 pub const STATUS_FUNCTIONS: &[&str] = &["success", "failure", "always"];
 
@@ -43,6 +45,8 @@ pub struct Refs {
     pub inputs: BTreeSet<String>,
     /// `steps.ID` (with the attribute after it, when there is one).
     pub steps: Vec<(String, Option<String>)>,
+    /// `steps.ID.outputs.NAME`.
+    pub step_outputs: Vec<(String, String)>,
     /// Top-level names other than `env`, `vars`, `inputs`, `steps`.
     pub other: BTreeSet<String>,
     /// The template subscripts a root (`env[name]`) so not every name is known.
@@ -64,6 +68,7 @@ impl Refs {
         self.vars.extend(other.vars.iter().cloned());
         self.inputs.extend(other.inputs.iter().cloned());
         self.steps.extend(other.steps.iter().cloned());
+        self.step_outputs.extend(other.step_outputs.iter().cloned());
         self.other.extend(other.other.iter().cloned());
         self.dynamic.extend(other.dynamic.iter().cloned());
         self.steps.sort();
@@ -322,6 +327,45 @@ impl Templates {
         }
     }
 
+    /// Renders one string; `None` when it reads something that is not
+    /// there (a missing field, a null): for a cursor, which ends pages.
+    pub fn render_or_missing(
+        &self,
+        source: &str,
+        scope: &Scope,
+    ) -> Result<Option<Value>, TemplateError> {
+        let Some(compiled) = self.compiled.get(source) else {
+            return Ok(Some(Value::String(source.to_string())));
+        };
+        let _watched = watchdog::Rendering::start();
+        let template = self.env.get_template(&compiled.name)?;
+        let undefined = |e: &minijinja::Error| e.kind() == ErrorKind::UndefinedError;
+        if compiled.whole {
+            let captured = match template.render_captured(scope.context()) {
+                Ok(c) => c,
+                Err(e) if undefined(&e) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            };
+            let Some(value) = captured
+                .state()
+                .lookup(CAPTURE)
+                .filter(|v| !v.is_undefined() && !v.is_none())
+            else {
+                return Ok(None);
+            };
+            limits::check(&value)?;
+            Ok(Some(serde_json::to_value(&value).map_err(|e| {
+                TemplateError(format!("value cannot be used as JSON: {e}"))
+            })?))
+        } else {
+            match template.render(scope.context()) {
+                Ok(s) => Ok(Some(Value::String(s))),
+                Err(e) if undefined(&e) => Ok(None),
+                Err(e) => Err(e.into()),
+            }
+        }
+    }
+
     /// Renders every string inside `value`.
     pub fn render_value(&self, value: &Value, scope: &Scope) -> Result<Value, TemplateError> {
         Ok(match value {
@@ -377,6 +421,10 @@ fn refs_of(
         let root = parts.next().unwrap_or_default();
         let first = parts.next();
         let second = parts.next();
+        let third = parts.next();
+        if let (("steps", Some(id)), Some("outputs"), Some(name)) = ((root, first), second, third) {
+            refs.step_outputs.push((id.to_string(), name.to_string()));
+        }
         match (root, first) {
             ("env", Some(name)) => {
                 refs.env.insert(name.to_string());
@@ -398,6 +446,8 @@ fn refs_of(
     }
     refs.steps.sort();
     refs.steps.dedup();
+    refs.step_outputs.sort();
+    refs.step_outputs.dedup();
     refs
 }
 

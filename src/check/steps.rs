@@ -1,0 +1,353 @@
+//! The checks of one step: what it runs (an action and its params and
+//! placements, or a sub-workflow and its inputs), its loop, condition,
+//! polling and pagination, its success criteria and outputs.
+
+use crate::error::{Diagnostic, did_you_mean, ticked};
+use crate::spec::coerce::coerce;
+use crate::spec::{Action, App, Auth, Method, Next, ParamIn, Placement, placeholders};
+use crate::template::{is_template, visit_strings};
+
+use super::site::Site;
+use super::{Bound, Checker, Expect, Run, expect, host_part};
+
+impl Checker<'_> {
+    /// Checks `step` of workflow `flow`; what it runs and its criteria when
+    /// it can run at all.
+    pub(super) fn step(
+        &mut self,
+        flow: usize,
+        step: &crate::spec::Step,
+    ) -> Option<(Run, Expect)> {
+        let item = step.each.as_ref().map(|e| e.name.value.as_str());
+        let site = Site {
+            flow,
+            steps_before: Some(step.index),
+            inputs: true,
+            shard: true,
+            item,
+            ..Site::default()
+        };
+        if let Some(each) = &step.each {
+            if let Some(name) = item
+                && ["env", "vars", "inputs", "steps", "shard", "index"].contains(&name)
+            {
+                self.error(Diagnostic::new(
+                    format!("`as: {name}` would hide `{name}`; choose another name for the item"),
+                    Some(each.name.loc.clone()),
+                ));
+            }
+            match &each.list.value {
+                serde_json::Value::Array(_) => self.value(&each.list.value, &each.list.loc, Site { item: None, ..site }),
+                serde_json::Value::String(s) if is_template(s) => {
+                    self.template(s, &each.list.loc, Site { item: None, ..site })
+                }
+                other => self.error(
+                    Diagnostic::new(
+                        format!(
+                            "`for_each` must be a list or a template that renders one, found {}",
+                            crate::spec::coerce::describe(other)
+                        ),
+                        Some(each.list.loc.clone()),
+                    )
+                    .with_help(Some("write `for_each: \"{{ inputs.repos }}\"` or a YAML list".into())),
+                ),
+            }
+            if each.shard && flow != 0 {
+                self.error(Diagnostic::new(
+                    "`shard: true` only applies to a loop of the root spec",
+                    Some(step.loc.clone()),
+                ));
+            }
+        }
+        if let Some(condition) = &step.condition {
+            let site = Site {
+                status_functions: true,
+                ..site
+            };
+            self.condition(condition, "if", site);
+        }
+        if let Some(auth) = &step.auth {
+            self.auth(auth, site);
+        }
+        let response_site = Site {
+            response: true,
+            ..site
+        };
+        for output in step.outputs.values() {
+            self.template(&output.value, &output.loc, response_site);
+        }
+        if let Some(uses) = &step.uses {
+            let target = uses.flow?;
+            if let Some(until) = &step.until {
+                self.error(Diagnostic::new(
+                    "`until` repeats a request; a step that `uses` a sub-workflow sends none itself",
+                    Some(until.condition.loc.clone()),
+                ));
+            }
+            if let Some(p) = &step.paginate {
+                self.error(Diagnostic::new(
+                    "`paginate` follows a request's pages; a step that `uses` a sub-workflow sends none itself",
+                    Some(p.loc.clone()),
+                ));
+            }
+            self.with(step, target, site);
+            let expect = expect::compile(&[&step.expect], &mut self.diagnostics);
+            for that in &expect.that {
+                self.condition(that, "expect.that", response_site);
+            }
+            return Some((Run::Uses(target), expect));
+        }
+        let name = step.action.as_ref()?;
+        let Some(action) = self.spec.action(&name.value) else {
+            let help = did_you_mean(&name.value, self.spec.actions.keys().map(String::as_str));
+            self.error(
+                Diagnostic::new(format!("unknown action `{}`", name.value), Some(name.loc.clone()))
+                    .with_help(help),
+            );
+            return None;
+        };
+        let app = self.spec.apps[&action.app].clone();
+        let auth = step
+            .auth
+            .clone()
+            .or_else(|| self.spec.auth.get(&action.app).cloned());
+        self.step_params(step, action, site);
+        self.placements(step, &app, action, auth.as_deref());
+        let layers: Vec<&crate::spec::Expect> = [app.expect.as_ref(), action.expect.as_ref(), Some(&step.expect)]
+            .into_iter()
+            .flatten()
+            .collect();
+        let expect = expect::compile(&layers, &mut self.diagnostics);
+        for that in &expect.that {
+            self.condition(that, "expect.that", response_site);
+        }
+        if let Some(until) = &step.until {
+            self.condition(&until.condition, "until", response_site);
+            let repeatable = !matches!(action.method, Method::POST | Method::PATCH)
+                || step.retry.or(app.retry).unsafe_methods == Some(true);
+            if !repeatable {
+                self.error(
+                    Diagnostic::new(
+                        format!(
+                            "`until` repeats the request, and `{}` is a {:?}: repeating it could repeat its effect",
+                            action.name, action.method
+                        ),
+                        Some(until.condition.loc.clone()),
+                    )
+                    .with_help(Some("if repeating it is safe, say so with `retry: {unsafe: true}`".into())),
+                );
+            }
+        }
+        if let Some(p) = &step.paginate {
+            if let Next::Cursor { param, value } = &p.next {
+                self.template(&value.value, &value.loc, response_site);
+                if !action.params.contains_key(&param.value) {
+                    let help = did_you_mean(&param.value, action.params.keys().map(String::as_str));
+                    self.error(
+                        Diagnostic::new(
+                            format!(
+                                "`paginate.next.param`: `{}` is not a param of `{}`",
+                                param.value, action.name
+                            ),
+                            Some(param.loc.clone()),
+                        )
+                        .with_help(help),
+                    );
+                }
+            }
+            if let Some(items) = &p.items {
+                self.template(&items.value, &items.loc, response_site);
+            }
+        }
+        if step.id.is_none() && matches!(action.method, Method::POST | Method::PATCH) {
+            self.warnings.push(
+                Diagnostic::warning(
+                    format!(
+                        "{} sends a {:?} but has no `id`; resuming a journalled run matches it by the derived id `{}`, which changes when steps using `{}` are added or removed before it",
+                        step.label(),
+                        action.method,
+                        step.key,
+                        action.name
+                    ),
+                    Some(step.loc.clone()),
+                )
+                .with_help(Some("give the step an `id`".to_string())),
+            );
+        }
+        Some((
+            Run::Action(Bound {
+                app,
+                action: action.clone(),
+                auth,
+            }),
+            expect,
+        ))
+    }
+
+    /// A sub-workflow's inputs, given with `with:`.
+    fn with(&mut self, step: &crate::spec::Step, target: usize, site: Site) {
+        let inputs = &self.flows[target].inputs;
+        let file = self.flows[target].file.name.clone();
+        for (name, given) in &step.with {
+            self.value(&given.value, &given.loc, site);
+            let Some(input) = inputs.get(name) else {
+                let help = did_you_mean(name, inputs.keys().map(String::as_str)).or_else(|| {
+                    Some(if inputs.is_empty() {
+                        format!("`{file}` declares no inputs")
+                    } else {
+                        format!("`{file}` takes {}", ticked(inputs.keys()))
+                    })
+                });
+                self.error(
+                    Diagnostic::new(
+                        format!("unknown input `{name}` for `{file}`"),
+                        Some(given.loc.clone()),
+                    )
+                    .with_help(help),
+                );
+                continue;
+            };
+            let mut templated = false;
+            visit_strings(&given.value, &mut |s| templated |= is_template(s));
+            if !templated && let Err(e) = coerce(input.ty, given.value.clone()) {
+                self.error(Diagnostic::new(
+                    format!("input `{name}`: {e}"),
+                    Some(given.loc.clone()),
+                ));
+            }
+        }
+        let missing: Vec<String> = inputs
+            .values()
+            .filter(|i| i.required && i.default.is_none() && !step.with.contains_key(&i.name))
+            .map(|i| i.name.clone())
+            .collect();
+        for name in missing {
+            self.error(Diagnostic::new(
+                format!("missing required input `{name}` for `{file}`"),
+                Some(step.loc.clone()),
+            ));
+        }
+    }
+
+    fn step_params(&mut self, step: &crate::spec::Step, action: &Action, site: Site) {
+        for (name, given) in &step.params {
+            let Some(param) = action.params.get(name) else {
+                let help =
+                    did_you_mean(name, action.params.keys().map(String::as_str)).or_else(|| {
+                        Some(format!(
+                            "`{}` takes {}",
+                            action.name,
+                            if action.params.is_empty() {
+                                "no params".to_string()
+                            } else {
+                                ticked(action.params.keys())
+                            }
+                        ))
+                    });
+                self.error(
+                    Diagnostic::new(
+                        format!("unknown param `{name}` for action `{}`", action.name),
+                        Some(given.loc.clone()),
+                    )
+                    .with_help(help),
+                );
+                continue;
+            };
+            self.value(&given.value, &given.loc, site);
+            let mut templated = false;
+            visit_strings(&given.value, &mut |s| templated |= is_template(s));
+            if !templated && let Err(e) = coerce(param.ty, given.value.clone()) {
+                self.error(Diagnostic::new(
+                    format!("param `{name}`: {e}"),
+                    Some(given.loc.clone()),
+                ));
+            }
+        }
+        for (name, param) in &action.params {
+            if param.required && param.default.is_none() && !step.params.contains_key(name) {
+                self.error(Diagnostic::new(
+                    format!(
+                        "missing required param `{name}` for action `{}`",
+                        action.name
+                    ),
+                    Some(step.loc.clone()),
+                ));
+            }
+        }
+    }
+
+    /// Every `{placeholder}` is filled by exactly something, and every
+    /// path or subdomain auth parameter has a placeholder to fill.
+    fn placements(
+        &mut self,
+        step: &crate::spec::Step,
+        app: &App,
+        action: &Action,
+        auth: Option<&Auth>,
+    ) {
+        let params = auth.map(|a| a.parameters.as_slice()).unwrap_or_default();
+        let auth_in = |placement: Placement| {
+            params
+                .iter()
+                .filter(move |p| p.placement == placement)
+                .map(|p| p.name.as_str())
+        };
+        let path_holes = placeholders(&action.path);
+        for hole in &path_holes {
+            let by_param = action
+                .params
+                .get(*hole)
+                .filter(|p| p.placement == ParamIn::Path)
+                .map(|p| p.default.is_some() || step.params.contains_key(*hole));
+            let by_auth = auth_in(Placement::Path).any(|n| n == *hole);
+            if !by_auth && by_param != Some(true) {
+                let why = match by_param {
+                    Some(false) => format!("param `{hole}` is not given"),
+                    _ => "no path param or `in: path` auth parameter fills it".to_string(),
+                };
+                self.error(Diagnostic::new(
+                    format!(
+                        "placeholder `{{{hole}}}` in `{}` is not filled: {why}",
+                        action.path
+                    ),
+                    Some(step.loc.clone()),
+                ));
+            }
+        }
+        for p in params.iter().filter(|p| p.placement == Placement::Path) {
+            if !path_holes.contains(&p.name.as_str()) {
+                self.error(Diagnostic::new(
+                    format!(
+                        "auth parameter `{}` is `in: path` but the path of `{}` (`{}`) has no `{{{}}}`",
+                        p.name, action.name, action.path, p.name
+                    ),
+                    Some(p.loc.clone()),
+                ));
+            }
+        }
+        let base = auth
+            .and_then(|a| a.base_url.as_ref())
+            .map(|b| b.value.as_str())
+            .unwrap_or(&app.base_url);
+        let host_holes = placeholders(host_part(base));
+        for hole in &host_holes {
+            if !auth_in(Placement::Subdomain).any(|n| n == *hole) {
+                self.error(Diagnostic::new(
+                    format!("placeholder `{{{hole}}}` in base URL `{base}` is not filled: no `in: subdomain` auth parameter named `{hole}`"),
+                    Some(step.loc.clone()),
+                ));
+            }
+        }
+        for p in params
+            .iter()
+            .filter(|p| p.placement == Placement::Subdomain)
+        {
+            if !host_holes.contains(&p.name.as_str()) {
+                self.error(Diagnostic::new(
+                    format!("auth parameter `{}` is `in: subdomain` but the base URL `{base}` has no `{{{}}}` in its host", p.name, p.name),
+                    Some(p.loc.clone()),
+                ));
+            }
+        }
+    }
+}
