@@ -69,7 +69,8 @@ impl Reporter for TextSink<'_> {
                 line.push_str(&format!("\n          --> {loc}"));
             }
         }
-        for item in s.items.iter().flatten() {
+        // The step's error names its first failed item; the others follow.
+        for item in s.items.iter().flatten().filter(|i| i.error.is_some()).skip(1) {
             if let Some(e) = &item.error {
                 line.push_str(&format!("\n        [{}] error: {}", item.index, e.message));
             }
