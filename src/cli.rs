@@ -35,6 +35,63 @@ enum Command {
         #[command(flatten)]
         files: FileArgs,
     },
+    /// List the actions of app catalogs.
+    Actions {
+        /// Specs to read (default: every spec under `./specs/`).
+        specs: Vec<PathBuf>,
+        /// Only this app's actions.
+        #[arg(long)]
+        app: Option<String>,
+        /// Only actions whose name, path or description hold these words.
+        #[arg(long, value_name = "WORDS")]
+        query: Vec<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        output: Format,
+        #[command(flatten)]
+        files: FileArgs,
+    },
+    /// Show one action: its params, their types and places, and its auth.
+    Describe {
+        /// The action's name.
+        action: String,
+        /// Specs to read (default: every spec under `./specs/`).
+        specs: Vec<PathBuf>,
+        /// Output format (`json`: a tool definition whose `parameters` is a JSON Schema).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        output: Format,
+        #[command(flatten)]
+        files: FileArgs,
+    },
+    /// Write an app catalog from an API description.
+    Import {
+        #[command(subcommand)]
+        from: Import,
+    },
+}
+
+#[derive(Subcommand)]
+enum Import {
+    /// From an OpenAPI 3.0 or 3.1 document (JSON or YAML).
+    Openapi {
+        /// The OpenAPI document (a file; `-` for standard input).
+        source: PathBuf,
+        /// The app's name in the catalog.
+        #[arg(long)]
+        app: String,
+        /// The actions' name prefix (default: the app name upper-cased).
+        #[arg(long)]
+        prefix: Option<String>,
+        /// Only operations with this tag (repeatable).
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+        /// Only the operation with this operationId (repeatable).
+        #[arg(long = "operation", value_name = "ID")]
+        operations: Vec<String>,
+        /// Write the catalog here instead of standard output.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Args, Clone, Copy)]
@@ -187,7 +244,8 @@ fn run(cli: Cli) -> ExitCode {
     let out = Out::new(Redactor::new());
     let format = match &cli.command {
         Command::Apply(a) | Command::Plan(a) => a.output,
-        Command::Validate { .. } => Format::Text,
+        Command::Actions { output, .. } | Command::Describe { output, .. } => *output,
+        Command::Validate { .. } | Command::Import { .. } => Format::Text,
     };
     let watchdog_out = out.clone();
     crate::template::watchdog::start(RENDER_LIMIT, move || {
@@ -224,6 +282,38 @@ fn run(cli: Cli) -> ExitCode {
     }));
     match cli.command {
         Command::Validate { specs, files } => validate(&out, &specs, files),
+        Command::Actions {
+            specs,
+            app,
+            query,
+            output,
+            files,
+        } => done(&out, actions(&out, &specs, app.as_deref(), &query, output, files)),
+        Command::Describe {
+            action,
+            specs,
+            output,
+            files,
+        } => done(&out, describe(&out, &action, &specs, output, files)),
+        Command::Import {
+            from:
+                Import::Openapi {
+                    source,
+                    app,
+                    prefix,
+                    tags,
+                    operations,
+                    output,
+                },
+        } => {
+            let options = crate::import::Options {
+                app,
+                prefix,
+                tags,
+                operations,
+            };
+            done(&out, import(&out, &source, &options, output.as_deref()))
+        }
         Command::Plan(args) => finish(&out, &args, plan(&out, &args)),
         Command::Apply(args) => finish(&out, &args, apply(&out, &args)),
     }
@@ -237,6 +327,123 @@ fn finish(out: &Out, args: &RunArgs, result: Result<u8, Error>) -> ExitCode {
         Err(e) => {
             report::sink(args.output, out, None).error(&e);
             e.exit_code()
+        }
+    }
+}
+
+/// The exit code of a command that prints its own results.
+fn done(out: &Out, result: Result<(), Error>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::from(exit::OK),
+        Err(e) => {
+            out.stderr(&e.to_string());
+            e.exit_code()
+        }
+    }
+}
+
+/// The specs to browse: those named, else every spec under `./specs/`.
+fn catalog_specs(specs: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
+    if !specs.is_empty() {
+        return Ok(specs.to_vec());
+    }
+    let found = crate::catalog::specs_under(std::path::Path::new("specs"));
+    if found.is_empty() {
+        return Err(Error::Usage(
+            "no spec given, and no `./specs/` directory with specs in it".into(),
+        ));
+    }
+    Ok(found)
+}
+
+fn actions(
+    out: &Out,
+    specs: &[PathBuf],
+    app: Option<&str>,
+    query: &[String],
+    format: Format,
+    files: FileArgs,
+) -> Result<(), Error> {
+    let entries = crate::catalog::load(&catalog_specs(specs)?, files.load())?;
+    if let Some(app) = app
+        && !entries.iter().any(|e| e.app.name == app)
+    {
+        let mut apps: Vec<&str> = entries.iter().map(|e| e.app.name.as_str()).collect();
+        apps.dedup();
+        let help = crate::error::did_you_mean(app, apps.iter().copied())
+            .map(|h| format!(" ({h})"))
+            .unwrap_or_default();
+        return Err(Error::Usage(format!("no app `{app}` in the specs read{help}")));
+    }
+    let shown = crate::catalog::filter(&entries, app, query);
+    match format {
+        Format::Text => out.stdout(&crate::catalog::list_text(&shown)),
+        Format::Json => out.json(&crate::catalog::list_json(&shown)),
+    }
+    Ok(())
+}
+
+fn describe(
+    out: &Out,
+    action: &str,
+    specs: &[PathBuf],
+    format: Format,
+    files: FileArgs,
+) -> Result<(), Error> {
+    let entries = crate::catalog::load(&catalog_specs(specs)?, files.load())?;
+    let entry = crate::catalog::find(&entries, action)?;
+    match format {
+        Format::Text => out.stdout(&crate::catalog::describe_text(entry)),
+        Format::Json => out.json(&crate::catalog::describe_json(entry)),
+    }
+    Ok(())
+}
+
+/// The largest API description read.
+const MAX_DESCRIPTION: u64 = 64 << 20;
+
+fn import(
+    out: &Out,
+    source: &std::path::Path,
+    options: &crate::import::Options,
+    output: Option<&std::path::Path>,
+) -> Result<(), Error> {
+    use std::io::Read;
+    let mut text = String::new();
+    let read = if source == std::path::Path::new("-") {
+        std::io::stdin()
+            .take(MAX_DESCRIPTION + 1)
+            .read_to_string(&mut text)
+    } else {
+        std::fs::File::open(source).and_then(|f| f.take(MAX_DESCRIPTION + 1).read_to_string(&mut text))
+    };
+    read.map_err(|e| {
+        Error::Usage(format!(
+            "cannot read `{}`: {}",
+            source.display(),
+            e.to_string().to_lowercase()
+        ))
+    })?;
+    if text.len() as u64 > MAX_DESCRIPTION {
+        return Err(Error::Usage(format!(
+            "`{}` is larger than {} MiB",
+            source.display(),
+            MAX_DESCRIPTION >> 20
+        )));
+    }
+    let catalog = crate::import::openapi(&text, options)
+        .map_err(|e| Error::Usage(format!("`{}`: {e}", source.display())))?;
+    match output {
+        Some(path) => std::fs::write(path, catalog).map_err(|e| {
+            Error::Environment(format!(
+                "cannot write `{}`: {}",
+                path.display(),
+                e.to_string().to_lowercase()
+            ))
+        }),
+        None => {
+            out.stdout_raw(&catalog);
+            Ok(())
         }
     }
 }

@@ -10,6 +10,7 @@
 //! - [`http`]: HTTP plumbing shared by steps and credential sources.
 //! - [`template`]: compiled templates, their scope, their bounds.
 //! - [`spec`]: files and includes into a located model.
+//! - [`catalog`]: listing and describing the actions of app catalogs.
 //! - [`check`]: static validation into a runnable [`Workflow`].
 //! - [`render`]: templates into values, values into requests.
 //! - [`resolve`]: the environment and credential sources.
@@ -45,6 +46,7 @@ pub mod redact;
 pub mod http;
 pub mod template;
 pub mod spec;
+pub mod catalog;
 pub mod check;
 pub mod render;
 pub mod resolve;

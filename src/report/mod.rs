@@ -66,6 +66,13 @@ impl Out {
         let _ = out.flush();
     }
 
+    /// `text` as it is (no newline added), redacted.
+    pub fn stdout_raw(&self, text: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(self.redactor.redact(text).as_bytes());
+        let _ = out.flush();
+    }
+
     pub fn stderr(&self, text: &str) {
         let _ = writeln!(std::io::stderr().lock(), "{}", self.redactor.redact(text));
     }

@@ -1,0 +1,282 @@
+//! Browsing app catalogs: every action of a set of specs, filtered by app
+//! and words (`runner actions`), and one action in full, with its params as
+//! a JSON Schema object an LLM can take as a tool definition
+//! (`runner describe`). Specs are loaded, not checked: a catalog answers
+//! without the environment, and as fast as it parses.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use crate::error::{Error, Result, did_you_mean};
+use crate::spec::{Action, App, Auth, LoadOptions, ParamType, Spec};
+
+/// One action, and where it comes from.
+pub struct Entry {
+    pub app: Arc<App>,
+    pub action: Arc<Action>,
+    /// The auth the app has in the spec it was found in, if any.
+    pub auth: Option<Arc<Auth>>,
+    /// The spec it was found through.
+    pub spec: String,
+}
+
+/// Every `.yaml` file under `dir`, sorted.
+pub fn specs_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                if !path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+                    dirs.push(path);
+                }
+            } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Every action of the specs at `paths` (and what they include), each once
+/// (the first spec that defines it wins), in the order found.
+pub fn load(paths: &[PathBuf], options: LoadOptions) -> Result<Vec<Entry>> {
+    let mut out = Vec::new();
+    let mut seen = BTreeSet::new();
+    for path in paths {
+        let spec: Spec = crate::spec::load(path, options)?;
+        // Auth a later spec gives an app fills in what its catalog left out.
+        for entry in out.iter_mut().filter(|e: &&mut Entry| e.auth.is_none()) {
+            entry.auth = spec.auth.get(&entry.app.name).cloned();
+        }
+        for app in spec.apps.values() {
+            for action in app.actions.values() {
+                if seen.insert((app.name.clone(), action.name.clone())) {
+                    out.push(Entry {
+                        app: app.clone(),
+                        action: action.clone(),
+                        auth: spec.auth.get(&app.name).cloned(),
+                        spec: crate::spec::display(path),
+                    });
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The entries of `app` (if given) whose name, path or description holds
+/// every word of `query`, case-insensitively.
+pub fn filter<'a>(entries: &'a [Entry], app: Option<&str>, query: &[String]) -> Vec<&'a Entry> {
+    let words: Vec<String> = query
+        .iter()
+        .flat_map(|q| q.split_whitespace())
+        .map(str::to_lowercase)
+        .collect();
+    entries
+        .iter()
+        .filter(|e| app.is_none_or(|a| e.app.name == a))
+        .filter(|e| {
+            let hay = format!(
+                "{} {} {}",
+                e.action.name,
+                e.action.path,
+                e.action.description.as_deref().unwrap_or("")
+            )
+            .to_lowercase();
+            words.iter().all(|w| hay.contains(w.as_str()))
+        })
+        .collect()
+}
+
+/// The first line of an action's description.
+pub fn summary(action: &Action) -> &str {
+    action
+        .description
+        .as_deref()
+        .and_then(|d| d.lines().next())
+        .unwrap_or("")
+}
+
+/// One line per action: name, method, path, summary.
+pub fn list_text(entries: &[&Entry]) -> String {
+    let name_width = entries.iter().map(|e| e.action.name.len()).max().unwrap_or(0);
+    let path_width = entries
+        .iter()
+        .map(|e| format!("{:?} {}", e.action.method, e.action.path).len())
+        .max()
+        .unwrap_or(0);
+    let mut out = String::new();
+    for e in entries {
+        let route = format!("{:?} {}", e.action.method, e.action.path);
+        let line = format!(
+            "{:<name_width$}  {:<path_width$}  {}",
+            e.action.name,
+            route,
+            summary(&e.action)
+        );
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "{} action{}",
+        entries.len(),
+        if entries.len() == 1 { "" } else { "s" }
+    ));
+    out
+}
+
+pub fn list_json(entries: &[&Entry]) -> Value {
+    Value::Array(
+        entries
+            .iter()
+            .map(|e| {
+                json!({
+                    "name": e.action.name,
+                    "app": e.app.name,
+                    "method": format!("{:?}", e.action.method),
+                    "path": e.action.path,
+                    "description": summary(&e.action),
+                })
+            })
+            .collect(),
+    )
+}
+
+/// The action named `name`, with a suggestion when there is none.
+pub fn find<'a>(entries: &'a [Entry], name: &str) -> Result<&'a Entry> {
+    entries.iter().find(|e| e.action.name == name).ok_or_else(|| {
+        let help = did_you_mean(name, entries.iter().map(|e| e.action.name.as_str()))
+            .map(|h| format!(" ({h})"))
+            .unwrap_or_default();
+        Error::Usage(format!("no action `{name}` in the specs read{help}"))
+    })
+}
+
+fn json_type(ty: ParamType) -> Option<&'static str> {
+    Some(match ty {
+        ParamType::String => "string",
+        ParamType::Integer => "integer",
+        ParamType::Number => "number",
+        ParamType::Boolean => "boolean",
+        ParamType::Array => "array",
+        ParamType::Object => "object",
+    })
+}
+
+fn type_word(ty: ParamType) -> &'static str {
+    json_type(ty).unwrap_or("any")
+}
+
+/// The params of `action` as a JSON Schema object (`type: object`,
+/// `properties`, `required`): a tool definition's `parameters`.
+pub fn parameters(action: &Action) -> Value {
+    let mut properties = serde_json::Map::new();
+    let mut required = Vec::new();
+    for (name, param) in &action.params {
+        let mut schema = serde_json::Map::new();
+        if let Some(ty) = json_type(param.ty) {
+            schema.insert("type".into(), json!(ty));
+        }
+        if let Some(d) = &param.description {
+            schema.insert("description".into(), json!(d));
+        }
+        if let Some(d) = &param.default {
+            schema.insert("default".into(), d.clone());
+        }
+        properties.insert(name.clone(), Value::Object(schema));
+        if param.required && param.default.is_none() {
+            required.push(json!(name));
+        }
+    }
+    json!({
+        "type": "object",
+        "properties": properties,
+        "required": required,
+    })
+}
+
+pub fn describe_json(entry: &Entry) -> Value {
+    json!({
+        "name": entry.action.name,
+        "app": entry.app.name,
+        "description": entry.action.description,
+        "method": format!("{:?}", entry.action.method),
+        "path": entry.action.path,
+        "parameters": parameters(&entry.action),
+    })
+}
+
+pub fn describe_text(entry: &Entry) -> String {
+    let a = &entry.action;
+    let mut out = format!("{}  (app `{}`, from {})\n", a.name, entry.app.name, entry.spec);
+    out.push_str(&format!("  {:?} {}{}\n", a.method, entry.app.base_url, a.path));
+    if let Some(d) = &a.description {
+        out.push_str(&format!("  {d}\n"));
+    }
+    out.push('\n');
+    if a.params.is_empty() {
+        out.push_str("params: none\n");
+    } else {
+        out.push_str("params:\n");
+        let rows: Vec<[String; 5]> = a
+            .params
+            .iter()
+            .map(|(name, p)| {
+                let mut extra = Vec::new();
+                if let Some(d) = &p.default {
+                    extra.push(format!("default {d}"));
+                }
+                [
+                    name.clone(),
+                    type_word(p.ty).to_string(),
+                    if p.required { "required" } else { "optional" }.to_string(),
+                    format!("in {}", format!("{:?}", p.placement).to_lowercase()),
+                    [extra.join(", "), p.description.clone().unwrap_or_default()]
+                        .into_iter()
+                        .filter(|s| !s.is_empty())
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ]
+            })
+            .collect();
+        let width = |i: usize| rows.iter().map(|r| r[i].len()).max().unwrap_or(0);
+        let (w0, w1, w2, w3) = (width(0), width(1), width(2), width(3));
+        for r in &rows {
+            let line = format!(
+                "  {:<w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {}",
+                r[0], r[1], r[2], r[3], r[4]
+            );
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+    }
+    match &entry.auth {
+        Some(auth) => {
+            out.push_str("\nauth:\n");
+            for p in &auth.parameters {
+                out.push_str(&format!(
+                    "  {} in {}\n",
+                    p.name,
+                    format!("{:?}", p.placement).to_lowercase()
+                ));
+            }
+            if let Some(source) = &auth.source {
+                out.push_str(&format!("  a token from {}\n", source.name()));
+            }
+            if auth.base_url.is_some() {
+                out.push_str("  a base URL of its own\n");
+            }
+        }
+        None => out.push_str("\nauth: none in this spec (a workflow adds it under `auth:`)\n"),
+    }
+    out.trim_end().to_string()
+}
