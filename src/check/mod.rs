@@ -2,6 +2,7 @@
 //! environment or the network. Turns a [`Spec`] into a [`Workflow`] whose
 //! steps are bound to their actions and auth, with every template compiled.
 
+mod action;
 pub mod credentials;
 
 use std::collections::{BTreeMap, HashMap};
@@ -11,8 +12,9 @@ use serde_json::Value;
 
 use crate::error::{Diagnostic, Error, Loc, Result, did_you_mean, ticked};
 use crate::http::header;
-use crate::spec::coerce::coerce;
-use crate::spec::{Action, App, Auth, Method, ParamIn, Placement, Spec, placeholders};
+use crate::spec::{
+    Action, App, Auth, Method, ParamIn, Placement, Spec, path_placeholders, placeholders,
+};
 use crate::template::{Templates, is_template, visit_strings};
 
 /// A checked spec: safe to render and run.
@@ -405,24 +407,7 @@ impl Checker<'_> {
 
     /// Checks of an action alone, once however many steps use it.
     fn action(&mut self, action: &Action) {
-        for (name, param) in &action.params {
-            if let Some(default) = &param.default
-                && let Err(e) = coerce(param.ty, default.clone())
-            {
-                self.error(Diagnostic::new(
-                    format!("default of param `{name}`: {e}"),
-                    Some(param.loc.clone()),
-                ));
-            }
-            if param.placement == ParamIn::Header && header::check_name(name).is_err() {
-                self.error(Diagnostic::new(
-                    format!(
-                        "param `{name}` is `in: header` but `{name}` is not a valid header name"
-                    ),
-                    Some(param.loc.clone()),
-                ));
-            }
-        }
+        self.diagnostics.extend(action::check(action));
     }
 
     fn step_params(&mut self, step: &crate::spec::Step, action: &Action) {
@@ -457,7 +442,7 @@ impl Checker<'_> {
             self.value(&given.value, &given.loc, allowed);
             let mut templated = false;
             visit_strings(&given.value, &mut |s| templated |= is_template(s));
-            if !templated && let Err(e) = coerce(param.ty, given.value.clone()) {
+            if !templated && let Some(e) = action::value_error(param, &given.value) {
                 self.error(Diagnostic::new(
                     format!("param `{name}`: {e}"),
                     Some(given.loc.clone()),
@@ -493,7 +478,7 @@ impl Checker<'_> {
                 .filter(move |p| p.placement == placement)
                 .map(|p| p.name.as_str())
         };
-        let path_holes = placeholders(&action.path);
+        let path_holes = path_placeholders(&action.path);
         for hole in &path_holes {
             let by_param = action
                 .params
@@ -506,9 +491,14 @@ impl Checker<'_> {
                     Some(false) => format!("param `{hole}` is not given"),
                     _ => "no path param or `in: path` auth parameter fills it".to_string(),
                 };
+                let reserved = format!("{{+{hole}}}");
+                let shown = match action.path.contains(&reserved) {
+                    true => reserved,
+                    false => format!("{{{hole}}}"),
+                };
                 self.error(Diagnostic::new(
                     format!(
-                        "placeholder `{{{hole}}}` in `{}` is not filled: {why}",
+                        "placeholder `{shown}` in `{}` is not filled: {why}",
                         action.path
                     ),
                     Some(step.loc.clone()),

@@ -176,7 +176,7 @@ impl Walker<'_> {
         token: Option<&Token>,
     ) -> Result<Prepared, Failure> {
         let render_failure = |m: String| Failure::new(FailureKind::Render, m);
-        let params = render::params(step, r).map_err(render_failure)?;
+        let params = render::params(step, r, &self.taint).map_err(render_failure)?;
         let mut secrets = Vec::new();
         let source = step.auth.as_ref().and_then(|a| a.source.as_ref());
         let notes = |note| self.warn(note);
@@ -219,7 +219,7 @@ impl Walker<'_> {
             None => None,
         };
         let base_override = self.opts.base_url(&step.app.name);
-        let request = render::build_request(
+        let mut request = render::build_request(
             &step.app,
             &step.action,
             &params,
@@ -227,6 +227,8 @@ impl Walker<'_> {
             base_override,
         )
         .map_err(render_failure)?;
+        super::files::inspect(&mut request, &self.wf.spec.root, self.opts.max_upload())
+            .map_err(render_failure)?;
         let url = url::Url::parse(&request.url)
             .map_err(|e| render_failure(format!("invalid URL: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") {
