@@ -52,7 +52,7 @@ struct Prepared {
 /// What the journal says about a step that is about to run.
 enum Resume {
     /// Done in the earlier run: these are its outputs.
-    Done(Record),
+    Done(Box<Record>),
     /// Not done, or safe to do again.
     Run,
 }
@@ -300,7 +300,7 @@ impl Walker<'_> {
                 }
                 State::Ok => {
                     claimed.insert(i);
-                    return Ok(Resume::Done(record.clone()));
+                    return Ok(Resume::Done(Box::new(record.clone())));
                 }
                 State::Started => {
                     // In flight when the run stopped: refused before the run
