@@ -169,11 +169,16 @@ fn json_type(ty: ParamType) -> Option<&'static str> {
         ParamType::Boolean => "boolean",
         ParamType::Array => "array",
         ParamType::Object => "object",
+        ParamType::File => "string",
+        ParamType::Any => return None,
     })
 }
 
 fn type_word(ty: ParamType) -> &'static str {
-    json_type(ty).unwrap_or("any")
+    match ty {
+        ParamType::File => "file",
+        other => json_type(other).unwrap_or("any"),
+    }
 }
 
 /// The params of `action` as a JSON Schema object (`type: object`,
@@ -191,6 +196,16 @@ pub fn parameters(action: &Action) -> Value {
         }
         if let Some(d) = &param.default {
             schema.insert("default".into(), d.clone());
+        }
+        if let Some(allowed) = &param.allowed {
+            if param.ty == ParamType::Array {
+                schema.insert("items".into(), json!({ "enum": allowed }));
+            } else {
+                schema.insert("enum".into(), json!(allowed));
+            }
+        }
+        if param.ty == ParamType::File {
+            schema.insert("format".into(), json!("path"));
         }
         properties.insert(name.clone(), Value::Object(schema));
         if param.required && param.default.is_none() {
@@ -234,6 +249,10 @@ pub fn describe_text(entry: &Entry) -> String {
                 let mut extra = Vec::new();
                 if let Some(d) = &p.default {
                     extra.push(format!("default {d}"));
+                }
+                if let Some(allowed) = &p.allowed {
+                    let values: Vec<String> = allowed.iter().map(|v| v.to_string()).collect();
+                    extra.push(format!("one of {}", values.join(", ")));
                 }
                 [
                     name.clone(),

@@ -143,6 +143,10 @@ struct RunArgs {
     /// Largest response body read (`16MiB` by default).
     #[arg(long, value_name = "SIZE", value_parser = crate::units::parse_size)]
     max_response_size: Option<usize>,
+    /// Largest file a request uploads (`100MiB` by default); a larger one
+    /// stops the run before anything is sent.
+    #[arg(long, value_name = "SIZE", value_parser = crate::units::parse_size)]
+    max_upload_size: Option<usize>,
     /// Journal the run to this file (default: `.runner/<spec>.jsonl` beside the spec).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["resume", "no_journal"])]
     journal: Option<PathBuf>,
@@ -500,6 +504,7 @@ fn options(out: &Out, args: &RunArgs, apply: bool) -> Result<Options, Error> {
             request: args.timeout,
         },
         max_response_size: args.max_response_size,
+        max_upload_size: args.max_upload_size.map(|n| n as u64),
         journal,
         resume: args.resume.is_some(),
         rerun_uncertain: args.rerun_uncertain,

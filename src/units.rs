@@ -67,6 +67,21 @@ pub fn show(d: Duration) -> String {
     }
 }
 
+/// `12.3 KiB`, `3.0 MiB`, `512 bytes`: how messages and plans show a size.
+pub fn show_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} bytes");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,5 +112,9 @@ mod tests {
         assert_eq!(parse_size("16MiB"), Ok(16 << 20));
         assert_eq!(parse_size("100"), Ok(100));
         assert!(parse_size("lots").is_err());
+        assert_eq!(show_size(12), "12 bytes");
+        assert_eq!(show_size(12_595), "12.3 KiB");
+        assert_eq!(show_size(3 << 20), "3.0 MiB");
+        assert_eq!(show_size(100 << 20), "100.0 MiB");
     }
 }

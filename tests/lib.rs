@@ -9,6 +9,7 @@
 mod harness;
 
 mod apply;
+mod bodies;
 mod architecture;
 mod cli;
 mod credentials;

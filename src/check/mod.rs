@@ -4,6 +4,7 @@
 //! sub-workflow), with every template compiled and every success criterion
 //! compiled.
 
+mod action;
 pub mod credentials;
 pub mod expect;
 mod site;
@@ -19,7 +20,7 @@ use crate::error::{Diagnostic, Error, Loc, Result, did_you_mean};
 use crate::http::header;
 use crate::source::File;
 use crate::spec::coerce::coerce;
-use crate::spec::{Action, App, Auth, Input, Located, ParamIn, Placement, Spec};
+use crate::spec::{Action, App, Auth, Input, Located, Placement, Spec};
 use crate::template::{Templates, is_template, visit_strings};
 
 pub use expect::Expect;
@@ -314,24 +315,7 @@ impl Checker<'_> {
 
     /// Checks of an action alone, once however many steps use it.
     fn action(&mut self, action: &Action) {
-        for (name, param) in &action.params {
-            if let Some(default) = &param.default
-                && let Err(e) = coerce(param.ty, default.clone())
-            {
-                self.error(Diagnostic::new(
-                    format!("default of param `{name}`: {e}"),
-                    Some(param.loc.clone()),
-                ));
-            }
-            if param.placement == ParamIn::Header && header::check_name(name).is_err() {
-                self.error(Diagnostic::new(
-                    format!(
-                        "param `{name}` is `in: header` but `{name}` is not a valid header name"
-                    ),
-                    Some(param.loc.clone()),
-                ));
-            }
-        }
+        self.diagnostics.extend(action::check(action));
     }
 
     /// A workflow's inputs: defaults and allowed values of the right type.

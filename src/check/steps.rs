@@ -4,7 +4,9 @@
 
 use crate::error::{Diagnostic, did_you_mean, ticked};
 use crate::spec::coerce::coerce;
-use crate::spec::{Action, App, Auth, Method, Next, ParamIn, Placement, placeholders};
+use crate::spec::{
+    Action, App, Auth, Method, Next, ParamIn, Placement, path_placeholders, placeholders,
+};
 use crate::template::{is_template, visit_strings};
 
 use super::site::Site;
@@ -256,7 +258,7 @@ impl Checker<'_> {
             self.value(&given.value, &given.loc, site);
             let mut templated = false;
             visit_strings(&given.value, &mut |s| templated |= is_template(s));
-            if !templated && let Err(e) = coerce(param.ty, given.value.clone()) {
+            if !templated && let Some(e) = super::action::value_error(param, &given.value) {
                 self.error(Diagnostic::new(
                     format!("param `{name}`: {e}"),
                     Some(given.loc.clone()),
@@ -292,7 +294,7 @@ impl Checker<'_> {
                 .filter(move |p| p.placement == placement)
                 .map(|p| p.name.as_str())
         };
-        let path_holes = placeholders(&action.path);
+        let path_holes = path_placeholders(&action.path);
         for hole in &path_holes {
             let by_param = action
                 .params
@@ -305,9 +307,14 @@ impl Checker<'_> {
                     Some(false) => format!("param `{hole}` is not given"),
                     _ => "no path param or `in: path` auth parameter fills it".to_string(),
                 };
+                let reserved = format!("{{+{hole}}}");
+                let shown = match action.path.contains(&reserved) {
+                    true => reserved,
+                    false => format!("{{{hole}}}"),
+                };
                 self.error(Diagnostic::new(
                     format!(
-                        "placeholder `{{{hole}}}` in `{}` is not filled: {why}",
+                        "placeholder `{shown}` in `{}` is not filled: {why}",
                         action.path
                     ),
                     Some(step.loc.clone()),

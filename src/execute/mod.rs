@@ -6,10 +6,12 @@
 //! in the journal. Both go through the one walk in [`walk`].
 
 mod assert;
+mod files;
 mod journal;
 mod outcome;
 mod retry;
 mod send;
+mod upload;
 mod walk;
 
 use std::cell::RefCell;
@@ -52,6 +54,9 @@ pub struct Options {
     pub timeouts: Timeouts,
     /// `--max-response-size`, in bytes.
     pub max_response_size: Option<usize>,
+    /// `--max-upload-size`, in bytes: the largest file a request uploads
+    /// (default [`http::MAX_UPLOAD`]).
+    pub max_upload_size: Option<u64>,
     /// Where to journal the run; `None`: no journal.
     pub journal: Option<PathBuf>,
     /// Continue the journal: skip the steps it records as done.
@@ -129,6 +134,11 @@ pub fn inputs(wf: &Workflow, opts: &Options) -> Result<serde_json::Value> {
 }
 
 impl Options {
+    /// The largest file a request may upload.
+    pub fn max_upload(&self) -> u64 {
+        self.max_upload_size.unwrap_or(http::MAX_UPLOAD)
+    }
+
     /// The `--base-url` override for an app, if any.
     pub fn base_url(&self, app: &str) -> Option<&str> {
         self.base_urls

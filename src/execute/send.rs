@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::upload;
 use crate::http::{self, TooLarge};
-use crate::render::Request;
+use crate::render::{Body, Request};
 use crate::spec::Method;
 use crate::units::show;
 
@@ -79,16 +80,21 @@ pub async fn send(
     let started = std::time::Instant::now();
     let mut verb = method(request.method);
     let mut headers = request.headers.clone();
-    let mut body = request.body.as_ref().map(|b| b.to_bytes());
+    let mut body = request.body.as_ref();
     let origin = url.clone();
     for _ in 0..=MAX_REDIRECTS {
         let left = limits.request.saturating_sub(started.elapsed());
         let mut builder = client.request(verb.clone(), url.clone()).timeout(left);
+        // A multipart body sets its own type, with its boundary.
+        let multipart = matches!(body, Some(Body::Multipart(_)));
         for (name, value) in &headers {
+            if multipart && name.eq_ignore_ascii_case("content-type") {
+                continue;
+            }
             builder = builder.header(name, value);
         }
-        if let Some(bytes) = &body {
-            builder = builder.body(bytes.clone());
+        if let Some(b) = body {
+            builder = upload::attach(builder, b).await.map_err(Transport::Final)?;
         }
         http::mark_sent();
         let response = builder.send().await.map_err(|e| failure(&e, limits))?;

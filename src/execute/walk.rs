@@ -72,7 +72,7 @@ struct Prepared {
 /// What the journal says about a request that is about to be sent.
 enum Resume {
     /// Done in the earlier run: these are its outputs.
-    Done(Record),
+    Done(Box<Record>),
     /// Not done, or safe to do again.
     Run,
 }
@@ -1410,7 +1410,8 @@ impl Walker<'_> {
         set: Option<(&str, &Value)>,
     ) -> Result<Prepared, Failure> {
         let render_failure = |m: String| Failure::new(FailureKind::Render, m);
-        let params = render::params(step, &bound.action, r, set).map_err(render_failure)?;
+        let params =
+            render::params(step, &bound.action, r, &self.taint, set).map_err(render_failure)?;
         let mut secrets = Vec::new();
         let source = bound.auth.as_ref().and_then(|a| a.source.as_ref());
         let notes = |note| self.warn(note);
@@ -1455,7 +1456,7 @@ impl Walker<'_> {
             }
         };
         let base_override = self.opts.base_url(&bound.app.name);
-        let request = render::build_request(
+        let mut request = render::build_request(
             &bound.app,
             &bound.action,
             &params,
@@ -1463,6 +1464,10 @@ impl Walker<'_> {
             base_override,
         )
         .map_err(render_failure)?;
+        super::files::inspect(&mut request, &self.wf.spec.root, self.opts.max_upload())
+            .map_err(render_failure)?;
+        super::files::inspect(&mut request, &self.wf.spec.root, self.opts.max_upload())
+            .map_err(render_failure)?;
         let url = url::Url::parse(&request.url)
             .map_err(|e| render_failure(format!("invalid URL: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") {
@@ -1532,7 +1537,7 @@ impl Walker<'_> {
                 }
                 State::Ok => {
                     claimed.insert(i);
-                    return Ok(Resume::Done(record.clone()));
+                    return Ok(Resume::Done(Box::new(record.clone())));
                 }
                 State::Started => {
                     // In flight when the run stopped: refused before the run

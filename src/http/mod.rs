@@ -19,6 +19,8 @@ pub use read::{TooLarge, read_capped};
 
 /// The largest response body read unless `--max-response-size` says otherwise.
 pub const MAX_BODY: usize = 16 * 1024 * 1024;
+/// The largest file uploaded unless `--max-upload-size` says otherwise.
+pub const MAX_UPLOAD: u64 = 100 * 1024 * 1024;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 

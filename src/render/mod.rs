@@ -8,18 +8,22 @@
 //! (an env value, a response field, a credential, a var derived from
 //! them), whatever route it took. Literal text of the spec is public.
 
+mod body;
+pub mod form;
 mod request;
 
 use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::Value;
 
-pub use request::{Body, Request, build_request};
+pub use body::{Body, Part, PartContent, Raw, Upload};
+pub use request::{Request, build_request};
 
 use crate::secret::Secret;
-use crate::spec::coerce::coerce;
-use crate::spec::{Auth, Placement};
+use crate::spec::coerce::{check_allowed, coerce};
+use crate::spec::{Auth, ParamType, Placement};
 use crate::template::{Live, Scope, TemplateError, Templates, to_value, visit_strings};
 
 /// Shown in plan wherever a secret would go; registered with the redactor so
@@ -125,6 +129,27 @@ pub struct Params {
     pub values: Vec<(String, Value)>,
     /// Names of params whose value is still a template (plan only).
     pub deferred: Vec<String>,
+    /// Where the file of each `type: file` param is, by param name
+    /// (deferred ones left out).
+    pub files: Vec<(String, FileParam)>,
+}
+
+/// The file a `type: file` param names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileParam {
+    /// The value, resolved: a relative path written in a spec is relative
+    /// to that spec file; one given on the command line (from a `--var`)
+    /// is relative to the current directory.
+    pub path: PathBuf,
+    /// The value came from a `--var`, so it names a file of the user's
+    /// choosing, not the spec's.
+    pub from_command_line: bool,
+}
+
+/// `value` relative to the directory of the spec file `file`.
+fn beside(file: &str, value: &str) -> PathBuf {
+    let dir = Path::new(file).parent().unwrap_or(Path::new(""));
+    dir.join(value)
 }
 
 /// Renders a step's params for `action`; `set` replaces one param's value
@@ -133,11 +158,13 @@ pub fn params(
     step: &crate::spec::Step,
     action: &crate::spec::Action,
     r: &Renderer,
+    taint: &Taint,
     set: Option<(&str, &Value)>,
 ) -> Result<Params, String> {
     let mut out = Params {
         values: Vec::new(),
         deferred: Vec::new(),
+        files: Vec::new(),
     };
     for (name, param) in &action.params {
         if let Some((set_name, value)) = set
@@ -148,15 +175,30 @@ pub fn params(
             out.values.push((name.clone(), value));
             continue;
         }
+        // The spec file the value is written in, unless a `--var` gave it.
+        let mut written_in = None;
         let rendered = match step.params.get(name) {
-            Some(given) => r
-                .render(&given.value)
-                .map_err(|e| format!("param `{name}`: {e}"))?,
+            Some(given) => {
+                let from_command_line = param.ty == ParamType::File
+                    && r.templates
+                        .refs_in(&given.value)
+                        .vars
+                        .iter()
+                        .any(|v| taint.command_line.contains(v));
+                if !from_command_line {
+                    written_in = Some(given.loc.file_name());
+                }
+                r.render(&given.value)
+                    .map_err(|e| format!("param `{name}`: {e}"))?
+            }
             None => match &param.default {
-                Some(d) => Rendered {
-                    value: d.clone(),
-                    deferred: false,
-                },
+                Some(d) => {
+                    written_in = Some(param.loc.file_name());
+                    Rendered {
+                        value: d.clone(),
+                        deferred: false,
+                    }
+                }
                 None => continue,
             },
         };
@@ -172,6 +214,24 @@ pub fn params(
             continue;
         }
         let value = coerce(param.ty, rendered.value).map_err(|e| format!("param `{name}`: {e}"))?;
+        if let Some(allowed) = &param.allowed {
+            check_allowed(param.ty, allowed, &value).map_err(|e| format!("param `{name}`: {e}"))?;
+        }
+        if param.ty == ParamType::File
+            && let Value::String(path) = &value
+        {
+            let file = match written_in {
+                Some(spec) => FileParam {
+                    path: beside(spec, path),
+                    from_command_line: false,
+                },
+                None => FileParam {
+                    path: PathBuf::from(path),
+                    from_command_line: true,
+                },
+            };
+            out.files.push((name.clone(), file));
+        }
         out.values.push((name.clone(), value));
     }
     Ok(out)
@@ -200,6 +260,9 @@ pub struct RenderedAuth {
 #[derive(Debug, Default, Clone)]
 pub struct Taint {
     pub vars: BTreeSet<String>,
+    /// Vars given with `--var`, and vars made from them: a file path they
+    /// hold is relative to the current directory, not to the spec.
+    pub command_line: BTreeSet<String>,
 }
 
 /// Renders auth. Everything secret in it is pushed to `secrets` as soon as
@@ -413,6 +476,7 @@ pub fn vars(
         if let Some((_, v)) = overrides.iter().rev().find(|(n, _)| n == name) {
             vars.insert(name.clone(), override_value(name, &var.value, v)?);
             taint.vars.insert(name.clone());
+            taint.command_line.insert(name.clone());
             continue;
         }
         let scope = Scope::new(env.clone()).with("vars", to_value(&Value::Object(vars.clone())));
@@ -435,6 +499,9 @@ pub fn vars(
             || refs.vars.iter().any(|v| taint.vars.contains(v))
         {
             taint.vars.insert(name.clone());
+        }
+        if refs.vars.iter().any(|v| taint.command_line.contains(v)) {
+            taint.command_line.insert(name.clone());
         }
         vars.insert(name.clone(), value.value);
     }

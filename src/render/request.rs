@@ -4,9 +4,11 @@
 
 use serde_json::Value;
 
+use crate::http::encode::{encode_component, encode_reserved_path};
+use crate::render::body::{self, Body};
+use crate::render::form;
 use crate::render::{Params, RenderedAuth};
-use crate::spec::{Action, App, BodyFormat, Method, ParamIn, Placement, placeholders};
-use crate::http::encode::encode_component;
+use crate::spec::{Action, App, Method, ParamIn, Placement, holes};
 
 /// A request ready to send (or to show, in `plan`).
 #[derive(Debug, Clone)]
@@ -23,39 +25,6 @@ pub struct Request {
     pub carries_auth: bool,
     /// Whether auth's `body` fields were merged into the body.
     pub body_carries_auth: bool,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Body {
-    Json(Value),
-    Form(Vec<(String, String)>),
-}
-
-impl Body {
-    pub fn content_type(&self) -> &'static str {
-        match self {
-            Body::Json(_) => "application/json",
-            Body::Form(_) => "application/x-www-form-urlencoded",
-        }
-    }
-
-    pub fn to_bytes(&self) -> Vec<u8> {
-        match self {
-            Body::Json(v) => serde_json::to_vec(v).unwrap_or_default(),
-            Body::Form(pairs) => url::form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(pairs)
-                .finish()
-                .into_bytes(),
-        }
-    }
-
-    /// How reports show the body.
-    pub fn to_json(&self) -> Value {
-        match self {
-            Body::Json(v) => v.clone(),
-            Body::Form(_) => Value::String(String::from_utf8_lossy(&self.to_bytes()).into_owned()),
-        }
-    }
 }
 
 /// A scalar as text for a URL or header; arrays and objects as JSON.
@@ -109,34 +78,38 @@ pub fn build_request(
     }
     let mut url = url::Url::parse(&base).map_err(|e| format!("invalid base URL `{base}`: {e}"))?;
 
-    // Path: each placeholder filled by an encoded value.
+    // Path: each placeholder filled by an encoded value; `{+name}` keeps
+    // the value's `/`.
     let mut path = action.path.clone();
-    for hole in placeholders(&action.path) {
-        let param = params.values.iter().find(|(n, _)| n == hole);
+    for hole in holes(&action.path) {
+        let fill = |value: &str| match hole.reserved {
+            true => segments(hole.text, value),
+            false => segment(hole.name, value),
+        };
+        let param = params.values.iter().find(|(n, _)| n == hole.name);
         let value = match param {
             Some((name, v)) if deferred(name) => text(v),
-            Some((_, v)) => segment(hole, &text(v))?,
+            Some((_, v)) => fill(&text(v))?,
             None => match auth_params
                 .iter()
-                .find(|(n, p, _)| n == hole && *p == Placement::Path)
+                .find(|(n, p, _)| n == hole.name && *p == Placement::Path)
             {
-                Some((_, _, secret)) => segment(hole, secret.expose())?,
-                None => return Err(format!("placeholder `{{{hole}}}` has no value")),
+                Some((_, _, secret)) => fill(secret.expose())?,
+                None => return Err(format!("placeholder `{}` has no value", hole.text)),
             },
         };
-        path = path.replacen(&format!("{{{hole}}}"), &value, 1);
+        path = path.replacen(hole.text, &value, 1);
     }
     let joined = format!("{}{}", url.path().trim_end_matches('/'), path);
     url.set_path(&joined);
 
-    // Query: params, then auth; arrays repeat the key.
+    // Query: params, then auth; arrays and objects as form fields
+    // (`tag=a&tag=b`, `filter[state]=open`).
     let mut query: Vec<(String, String)> = Vec::new();
     for (name, value) in &params.values {
-        if action.params[name].placement == ParamIn::Query {
-            match value {
-                Value::Array(items) => query.extend(items.iter().map(|i| (name.clone(), text(i)))),
-                v => query.push((name.clone(), text(v))),
-            }
+        let param = &action.params[name];
+        if param.placement == ParamIn::Query {
+            form::fields(param.wire(), value, param.array_style(), &mut query);
         }
     }
     for (name, placement, value) in auth_params {
@@ -164,11 +137,15 @@ pub fn build_request(
     for h in &app.headers {
         set(&h.name, h.value.clone());
     }
+    let mut param_content_type = false;
     for (name, value) in &params.values {
-        if action.params[name].placement == ParamIn::Header {
+        let param = &action.params[name];
+        if param.placement == ParamIn::Header {
             let v = text(value);
-            crate::http::header::check_value(name, &v, "header param")?;
-            set(name, v);
+            let wire = param.wire();
+            crate::http::header::check_value(wire, &v, "header param")?;
+            param_content_type |= wire.eq_ignore_ascii_case("content-type");
+            set(wire, v);
         }
     }
     for (name, placement, value) in auth_params {
@@ -179,38 +156,25 @@ pub fn build_request(
     }
 
     // Body: body params, with auth's `body` merged over them.
-    let mut fields = serde_json::Map::new();
-    for (name, value) in &params.values {
-        if action.params[name].placement == ParamIn::Body {
-            fields.insert(name.clone(), value.clone());
+    let body = body::build(action, params, auth.and_then(|a| a.body.as_ref()))?;
+    // The body's own type, unless the app or a header param set one. A
+    // multipart body's type carries its boundary, so it is always its own;
+    // a raw body's is the action's, unless a header param says otherwise.
+    if let Some(b) = &body {
+        let has = |headers: &[(String, String)]| {
+            headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+        };
+        let own = match b {
+            Body::Multipart(_) => true,
+            Body::Raw { .. } => !param_content_type,
+            Body::Json(_) | Body::Form(_) => !has(&headers),
+        };
+        if own {
+            headers.retain(|(n, _)| !n.eq_ignore_ascii_case("content-type"));
+            headers.push(("Content-Type".to_string(), b.content_type().to_string()));
         }
-    }
-    if let Some(extra) = auth.and_then(|a| a.body.as_ref()) {
-        fields.extend(extra.clone());
-    }
-    let body = if fields.is_empty() {
-        None
-    } else {
-        Some(match action.body_format {
-            BodyFormat::Json => Body::Json(Value::Object(fields)),
-            BodyFormat::Form => Body::Form(
-                fields
-                    .iter()
-                    .flat_map(|(k, v)| match v {
-                        Value::Array(items) => items.iter().map(|i| (k.clone(), text(i))).collect(),
-                        v => vec![(k.clone(), text(v))],
-                    })
-                    .collect(),
-            ),
-        })
-    };
-    // The body's own type, unless the app or a header param set one.
-    if let Some(b) = &body
-        && !headers
-            .iter()
-            .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
-    {
-        headers.push(("Content-Type".to_string(), b.content_type().to_string()));
     }
     let mut url = url.to_string();
     // Plan shows values that wait for an earlier step as their expression.
@@ -236,6 +200,24 @@ pub fn build_request(
             .is_some_and(|b| !b.is_empty()),
         carries_auth: !auth_params.is_empty(),
     })
+}
+
+/// The value of a `{+name}` placeholder (written `hole`): its `/` kept,
+/// every segment encoded, and none of them empty, `.` or `..`.
+fn segments(hole: &str, value: &str) -> Result<String, String> {
+    for part in value.split('/') {
+        if part == "." || part == ".." {
+            return Err(format!(
+                "path value `{value}` for `{hole}` has a `{part}` segment, which would change the path"
+            ));
+        }
+        if part.is_empty() {
+            return Err(format!(
+                "path value `{value}` for `{hole}` has an empty segment (a leading, trailing or double `/`)"
+            ));
+        }
+    }
+    Ok(encode_reserved_path(value))
 }
 
 /// One path segment: encoded, and never `.` or `..`.

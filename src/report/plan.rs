@@ -1,8 +1,6 @@
 //! The plan as text: each request with its headers and body, what waits
 //! for the run, and what conditions, loops, polling and pages do to it.
 
-use serde_json::Value;
-
 use crate::execute::Plan;
 
 pub fn text(plan: &Plan) -> String {
@@ -20,12 +18,10 @@ pub fn text(plan: &Plan) -> String {
                 out.push_str(&format!("  {name}: {value}\n"));
             }
             if let Some(body) = &request.body {
-                let text = match body.to_json() {
-                    Value::String(s) => s,
-                    v => serde_json::to_string_pretty(&v).unwrap_or_default(),
-                };
-                for line in text.lines() {
-                    out.push_str(&format!("  | {line}\n"));
+                for line in body.describe() {
+                    for line in line.lines() {
+                        out.push_str(&format!("  | {line}\n"));
+                    }
                 }
             }
         }

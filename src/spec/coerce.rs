@@ -14,6 +14,8 @@ pub fn type_name(ty: ParamType) -> &'static str {
         ParamType::Boolean => "a boolean",
         ParamType::Array => "an array",
         ParamType::Object => "an object",
+        ParamType::Any => "any JSON value",
+        ParamType::File => "a file path",
     }
 }
 
@@ -45,7 +47,8 @@ pub fn coerce(ty: ParamType, value: Value) -> Result<Value, String> {
         ))
     };
     match (ty, value) {
-        (ParamType::String, v @ Value::String(_)) => Ok(v),
+        (ParamType::Any, v) => Ok(v),
+        (ParamType::String | ParamType::File, v @ Value::String(_)) => Ok(v),
         (ParamType::String, Value::Number(n)) => Ok(Value::String(n.to_string())),
         (ParamType::String, Value::Bool(b)) => Ok(Value::String(b.to_string())),
         (ParamType::Integer, Value::Number(n)) => match integer(&n) {
@@ -82,6 +85,80 @@ pub fn coerce(ty: ParamType, value: Value) -> Result<Value, String> {
     }
 }
 
+/// Whether `value` (already of type `ty`) is one of `allowed`, the param's
+/// `enum` (each converted to `ty` like a value, so `enum: [1, 2]` of a
+/// string param allows `"1"`); for an array, whether each item is. `Err`
+/// says what was expected and what was found.
+pub fn check_allowed(ty: ParamType, allowed: &[Value], value: &Value) -> Result<(), String> {
+    let scalar = matches!(
+        ty,
+        ParamType::String | ParamType::Integer | ParamType::Number | ParamType::Boolean
+    );
+    let allowed: Vec<Value> = allowed
+        .iter()
+        .map(|a| match scalar {
+            true => coerce(ty, a.clone()).unwrap_or_else(|_| a.clone()),
+            false => a.clone(),
+        })
+        .collect();
+    let ok = |v: &Value| allowed.iter().any(|a| same(a, v));
+    if ok(value) {
+        return Ok(());
+    }
+    if let Value::Array(items) = value {
+        return match items.iter().enumerate().find(|(_, item)| !ok(item)) {
+            Some((i, item)) => Err(format!(
+                "item {i}: expected one of {}, found {}",
+                show_allowed(&allowed),
+                describe(item)
+            )),
+            None => Ok(()),
+        };
+    }
+    Err(format!(
+        "expected one of {}, found {}",
+        show_allowed(&allowed),
+        describe(value)
+    ))
+}
+
+/// Equal as values: numbers by their value (`1` is `1.0`).
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            x == y || matches!((x.as_f64(), y.as_f64()), (Some(x), Some(y)) if x == y)
+        }
+        _ => a == b,
+    }
+}
+
+/// `` `open`, `closed` `` (strings bare, other values as JSON), the first
+/// ten of a long list.
+pub fn show_allowed(allowed: &[Value]) -> String {
+    const SHOWN: usize = 10;
+    let mut out = allowed
+        .iter()
+        .take(SHOWN)
+        .map(|v| {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let text = if text.chars().count() > 40 {
+                text.chars().take(37).collect::<String>() + "..."
+            } else {
+                text
+            };
+            format!("`{text}`")
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    if allowed.len() > SHOWN {
+        out.push_str(&format!(" (and {} more)", allowed.len() - SHOWN));
+    }
+    out
+}
+
 fn integer(n: &Number) -> Option<Value> {
     if n.is_i64() || n.is_u64() {
         return Some(Value::Number(n.clone()));
@@ -103,6 +180,8 @@ mod tests {
         assert_eq!(coerce(ParamType::Number, json!("1.5")), Ok(json!(1.5)));
         assert_eq!(coerce(ParamType::Boolean, json!("true")), Ok(json!(true)));
         assert_eq!(coerce(ParamType::Array, json!([1])), Ok(json!([1])));
+        assert_eq!(coerce(ParamType::Any, json!([1, "a"])), Ok(json!([1, "a"])));
+        assert_eq!(coerce(ParamType::File, json!("a.png")), Ok(json!("a.png")));
     }
 
     #[test]
@@ -115,5 +194,35 @@ mod tests {
         assert!(coerce(ParamType::Integer, json!("99999999999999999999999")).is_err());
         assert!(coerce(ParamType::String, json!([1])).is_err());
         assert!(coerce(ParamType::Boolean, json!("yes")).is_err());
+        assert!(coerce(ParamType::File, json!(42)).is_err());
+    }
+
+    #[test]
+    fn allowed_values() {
+        let allowed = [json!("open"), json!("closed"), json!(2)];
+        let any = ParamType::Any;
+        assert_eq!(check_allowed(any, &allowed, &json!("open")), Ok(()));
+        assert_eq!(check_allowed(any, &allowed, &json!(2.0)), Ok(()));
+        assert!(check_allowed(any, &allowed, &json!("2")).is_err());
+        assert_eq!(
+            check_allowed(ParamType::String, &allowed, &json!("2")),
+            Ok(())
+        );
+        assert_eq!(
+            check_allowed(ParamType::Array, &allowed, &json!(["open", 2])),
+            Ok(())
+        );
+        assert_eq!(
+            check_allowed(any, &allowed, &json!("bogus")),
+            Err("expected one of `open`, `closed`, `2`, found a string `\"bogus\"`".to_string())
+        );
+        assert_eq!(
+            check_allowed(ParamType::Array, &allowed, &json!(["open", "x"])),
+            Err(
+                "item 1: expected one of `open`, `closed`, `2`, found a string `\"x\"`".to_string()
+            )
+        );
+        let many: Vec<Value> = (0..12).map(|i| json!(i)).collect();
+        assert!(show_allowed(&many).ends_with("`9` (and 2 more)"));
     }
 }

@@ -289,7 +289,7 @@ impl Lower {
     }
 
     fn action(&mut self, path: &str, app: &str, name: &str, raw: raw::Action) -> Action {
-        let in_path = placeholders(&raw.path);
+        let in_path = path_placeholders(&raw.path);
         if !raw.path.starts_with('/') {
             self.diagnostics.push(Diagnostic::new(
                 format!(
@@ -333,6 +333,14 @@ impl Lower {
             let default = p
                 .default
                 .and_then(|d| self.json(&child(&param_path, "default"), d));
+            let allowed = p.allowed.map(|values| {
+                let enum_path = child(&param_path, "enum");
+                values
+                    .into_iter()
+                    .enumerate()
+                    .filter_map(|(i, v)| self.json(&item(&enum_path, i), v))
+                    .collect()
+            });
             params.insert(
                 param_name.clone(),
                 Param {
@@ -342,6 +350,10 @@ impl Lower {
                     default,
                     description: p.description,
                     placement,
+                    wire_name: p.name,
+                    allowed,
+                    whole_body: p.whole_body,
+                    array_style_given: p.array_style,
                     loc: self.key_loc(&param_path),
                 },
             );
@@ -358,6 +370,7 @@ impl Lower {
             params,
             body_format: raw.body_format,
             expect,
+            content_type: raw.content_type,
             loc: self.key_loc(path),
         }
     }

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::error::Loc;
 use crate::source::File;
-pub use crate::spec::raw::{BodyFormat, Method, ParamIn, ParamType, Placement};
+pub use crate::spec::raw::{ArrayStyle, BodyFormat, Method, ParamIn, ParamType, Placement};
 
 #[derive(Debug)]
 pub struct Spec {
@@ -132,7 +132,20 @@ pub struct Action {
     pub body_format: BodyFormat,
     /// What the action must answer, beyond its app's `expect`.
     pub expect: Option<Expect>,
+    /// The `Content-Type` of a raw body, as written (see [`Action::raw_content_type`]).
+    pub content_type: Option<String>,
     pub loc: Loc,
+}
+
+impl Action {
+    /// What a `body_format: raw` body is sent as.
+    pub const RAW_CONTENT_TYPE: &str = "application/octet-stream";
+
+    pub fn raw_content_type(&self) -> &str {
+        self.content_type
+            .as_deref()
+            .unwrap_or(Self::RAW_CONTENT_TYPE)
+    }
 }
 
 /// Success criteria on a response (Arazzo's `successCriteria`, as data).
@@ -198,7 +211,28 @@ pub struct Param {
     pub default: Option<Value>,
     pub description: Option<String>,
     pub placement: ParamIn,
+    /// `name:`, the name on the wire when it differs from the key.
+    pub wire_name: Option<String>,
+    /// `enum:`, the values allowed (for an array, of each item).
+    pub allowed: Option<Vec<Value>>,
+    /// `whole_body: true`: the value is the entire request body.
+    pub whole_body: bool,
+    /// `array_style:` as written; [`Param::array_style`] is what applies.
+    pub array_style_given: Option<ArrayStyle>,
     pub loc: Loc,
+}
+
+impl Param {
+    /// The header name, query key, form field, JSON key or part name the
+    /// value is sent under.
+    pub fn wire(&self) -> &str {
+        self.wire_name.as_deref().unwrap_or(&self.name)
+    }
+
+    /// How arrays in the value are named in forms, multipart bodies and queries.
+    pub fn array_style(&self) -> ArrayStyle {
+        self.array_style_given.unwrap_or_default()
+    }
 }
 
 /// An auth object, Composio style: parameters plus optional base URL and body.
@@ -393,20 +427,53 @@ pub fn step_label(index: usize, id: Option<&str>) -> String {
 
 /// The `{name}` placeholders in `text`, in order.
 pub fn placeholders(text: &str) -> Vec<&str> {
+    holes(text)
+        .into_iter()
+        .filter(|h| !h.reserved)
+        .map(|h| h.name)
+        .collect()
+}
+
+/// The placeholders of an action's path, in order: `{name}` and
+/// `{+name}` (RFC 6570 reserved expansion: `/` kept) alike, by name.
+pub fn path_placeholders(text: &str) -> Vec<&str> {
+    holes(text).into_iter().map(|h| h.name).collect()
+}
+
+/// One placeholder of a path: `{name}`, or `{+name}` when `reserved`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hole<'a> {
+    pub name: &'a str,
+    pub reserved: bool,
+    /// As written, braces included.
+    pub text: &'a str,
+}
+
+/// Every `{name}` and `{+name}` in `text`, in order.
+pub fn holes(text: &str) -> Vec<Hole<'_>> {
     let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find('{') {
-        let after = &rest[start + 1..];
+    let mut offset = 0;
+    while let Some(start) = text[offset..].find('{') {
+        let open = offset + start;
+        let after = &text[open + 1..];
         let Some(end) = after.find('}') else { break };
-        let name = &after[..end];
+        let inner = &after[..end];
+        let (reserved, name) = match inner.strip_prefix('+') {
+            Some(name) => (true, name),
+            None => (false, inner),
+        };
         if !name.is_empty()
             && name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         {
-            out.push(name);
+            out.push(Hole {
+                name,
+                reserved,
+                text: &text[open..open + end + 2],
+            });
         }
-        rest = &after[end + 1..];
+        offset = open + end + 2;
     }
     out
 }

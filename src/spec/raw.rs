@@ -162,6 +162,8 @@ pub enum BodyFormat {
     #[default]
     Json,
     Form,
+    Multipart,
+    Raw,
 }
 
 #[derive(Debug, Deserialize)]
@@ -178,6 +180,9 @@ pub struct Action {
     /// What the action must answer, beyond its app's `expect`.
     #[serde(default)]
     pub expect: Option<Expect>,
+    /// The `Content-Type` of a `body_format: raw` body.
+    #[serde(default)]
+    pub content_type: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -189,6 +194,10 @@ pub enum ParamType {
     Boolean,
     Array,
     Object,
+    /// Any JSON value, sent as given.
+    Any,
+    /// A path to a file whose bytes are sent (multipart and raw bodies).
+    File,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -213,6 +222,29 @@ pub struct Param {
     pub description: Option<String>,
     #[serde(default, rename = "in")]
     pub placement: Option<ParamIn>,
+    /// The name on the wire, when it is not the param's key.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The values allowed.
+    #[serde(default, rename = "enum")]
+    pub allowed: Option<Vec<serde_yaml::Value>>,
+    /// The value is the whole request body.
+    #[serde(default)]
+    pub whole_body: bool,
+    /// How arrays are named in form bodies and queries.
+    #[serde(default)]
+    pub array_style: Option<ArrayStyle>,
+}
+
+/// How an array is named in a form body, a multipart body or a query:
+/// `tag=a&tag=b`, `tag[]=a&tag[]=b` or `tag[0]=a&tag[1]=b`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ArrayStyle {
+    #[default]
+    Repeat,
+    Brackets,
+    Indexed,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

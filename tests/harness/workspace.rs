@@ -41,6 +41,13 @@ impl Workspace {
         path
     }
 
+    /// Writes `bytes` to `name` (parents created) and returns its path.
+    pub fn write_bytes(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.write(name, "");
+        std::fs::write(&path, bytes).expect("write file");
+        path
+    }
+
     /// The text of `name`, which must exist.
     pub fn read(&self, name: &str) -> String {
         std::fs::read_to_string(self.dir.path().join(name))

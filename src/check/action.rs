@@ -1,0 +1,314 @@
+//! Checks of one action alone (its params and its body), once however many
+//! steps use it: types and defaults, `enum`, wire names, `whole_body`,
+//! `array_style`, `type: file`, and what each `body_format` needs.
+
+use serde_json::Value;
+
+use crate::error::{Diagnostic, Loc, ticked};
+use crate::http::header;
+use crate::spec::coerce::{check_allowed, coerce};
+use crate::spec::{Action, BodyFormat, Param, ParamIn, ParamType};
+
+/// Why `value` cannot be the value of `param`: not of its type, or not one
+/// of its `enum`.
+pub fn value_error(param: &Param, value: &Value) -> Option<String> {
+    let value = match coerce(param.ty, value.clone()) {
+        Ok(v) => v,
+        Err(e) => return Some(e),
+    };
+    let allowed = param.allowed.as_deref()?;
+    check_allowed(param.ty, allowed, &value).err()
+}
+
+/// The name of a body format as written.
+fn format_name(format: BodyFormat) -> &'static str {
+    match format {
+        BodyFormat::Json => "json",
+        BodyFormat::Form => "form",
+        BodyFormat::Multipart => "multipart",
+        BodyFormat::Raw => "raw",
+    }
+}
+
+fn type_word(ty: ParamType) -> &'static str {
+    match ty {
+        ParamType::String => "string",
+        ParamType::Integer => "integer",
+        ParamType::Number => "number",
+        ParamType::Boolean => "boolean",
+        ParamType::Array => "array",
+        ParamType::Object => "object",
+        ParamType::Any => "any",
+        ParamType::File => "file",
+    }
+}
+
+pub fn check(action: &Action) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let mut error = |message: String, loc: &Loc| {
+        out.push(Diagnostic::new(message, Some(loc.clone())));
+    };
+    let format = action.body_format;
+    let in_body: Vec<&Param> = action
+        .params
+        .values()
+        .filter(|p| p.placement == ParamIn::Body)
+        .collect();
+    for (name, param) in &action.params {
+        if let Some(allowed) = &param.allowed {
+            let at = param.loc.child("enum");
+            if matches!(param.ty, ParamType::Object | ParamType::File) {
+                error(
+                    format!(
+                        "param `{name}`: `enum` does not apply to `type: {}` params",
+                        type_word(param.ty)
+                    ),
+                    &at,
+                );
+            } else if allowed.is_empty() {
+                error(
+                    format!("param `{name}`: `enum` is empty, so no value is allowed"),
+                    &at,
+                );
+            } else if param.ty != ParamType::Array {
+                for (i, value) in allowed.iter().enumerate() {
+                    if let Err(e) = coerce(param.ty, value.clone()) {
+                        error(format!("param `{name}`: `enum` value {i}: {e}"), &at);
+                    }
+                }
+            }
+        }
+        if let Some(default) = &param.default {
+            match coerce(param.ty, default.clone()) {
+                Err(e) => error(format!("default of param `{name}`: {e}"), &param.loc),
+                Ok(value) => {
+                    if let Some(allowed) = param.allowed.as_deref().filter(|a| !a.is_empty())
+                        && let Err(e) = check_allowed(param.ty, allowed, &value)
+                    {
+                        error(
+                            format!("default of param `{name}`: {e}"),
+                            &param.loc.child("default"),
+                        );
+                    }
+                }
+            }
+        }
+        if let Some(wire) = &param.wire_name {
+            let at = param.loc.child("name");
+            if wire.is_empty() {
+                error(format!("param `{name}`: `name` is empty"), &at);
+            } else if param.whole_body {
+                error(
+                    format!(
+                        "param `{name}`: a `whole_body` param is the body itself, so it has no `name` on the wire"
+                    ),
+                    &at,
+                );
+            } else if param.placement == ParamIn::Header
+                && let Err(e) = header::check_name(wire)
+            {
+                error(format!("param `{name}`: {e}"), &at);
+            }
+        } else if param.placement == ParamIn::Header && header::check_name(name).is_err() {
+            error(
+                format!("param `{name}` is `in: header` but `{name}` is not a valid header name"),
+                &param.loc,
+            );
+        }
+        if param.whole_body {
+            let at = param.loc.child("whole_body");
+            if param.placement != ParamIn::Body {
+                error(
+                    format!("param `{name}` is `whole_body: true` but not `in: body`"),
+                    &at,
+                );
+            } else if let Some(first) = in_body.iter().find(|p| p.whole_body)
+                && first.name != *name
+            {
+                error(
+                    format!(
+                        "param `{name}` is `whole_body: true`, and so is `{}`: an action has one body",
+                        first.name
+                    ),
+                    &at,
+                );
+            } else if matches!(format, BodyFormat::Form | BodyFormat::Multipart)
+                && !matches!(param.ty, ParamType::Object | ParamType::Any)
+            {
+                error(
+                    format!(
+                        "param `{name}` is the whole body of a `body_format: {}` action, so it must be `type: object` (its fields are the body's fields), not `{}`",
+                        format_name(format),
+                        type_word(param.ty)
+                    ),
+                    &at,
+                );
+            }
+        } else if param.placement == ParamIn::Body
+            && let Some(whole) = in_body.iter().find(|p| p.whole_body)
+        {
+            error(
+                format!(
+                    "param `{name}` is `in: body`, but `{}` is `whole_body: true` and is the entire body",
+                    whole.name
+                ),
+                &param.loc,
+            );
+        }
+        if param.array_style_given.is_some() {
+            let at = param.loc.child("array_style");
+            if !matches!(
+                param.ty,
+                ParamType::Array | ParamType::Object | ParamType::Any
+            ) {
+                error(
+                    format!(
+                        "param `{name}`: `array_style` applies to arrays (and arrays inside objects), not to `type: {}`",
+                        type_word(param.ty)
+                    ),
+                    &at,
+                );
+            } else if !matches!(
+                (param.placement, format),
+                (ParamIn::Query, _) | (ParamIn::Body, BodyFormat::Form | BodyFormat::Multipart)
+            ) {
+                error(
+                    format!(
+                        "param `{name}`: `array_style` applies to query params and to `form` and `multipart` bodies; {}",
+                        match param.placement {
+                            ParamIn::Body =>
+                                format!("a `{}` body sends arrays as they are", format_name(format)),
+                            ParamIn::Path => "a path param is sent as one segment".to_string(),
+                            _ => "a header param is sent as one value".to_string(),
+                        }
+                    ),
+                    &at,
+                );
+            }
+        }
+        if param.ty == ParamType::File {
+            if param.placement != ParamIn::Body {
+                error(
+                    format!(
+                        "param `{name}` is `type: file`, which is sent in the body, but it is `in: {}`",
+                        placement_word(param.placement)
+                    ),
+                    &param.loc,
+                );
+            } else if !matches!(format, BodyFormat::Multipart | BodyFormat::Raw) {
+                error(
+                    format!(
+                        "param `{name}` is `type: file`, but a `{}` body cannot carry files: use `body_format: multipart` or `raw`",
+                        format_name(format)
+                    ),
+                    &param.loc,
+                );
+            }
+        }
+    }
+    // Two params sent under one name.
+    for (i, (name, param)) in action.params.iter().enumerate() {
+        if !matches!(param.placement, ParamIn::Header | ParamIn::Body) || param.whole_body {
+            continue;
+        }
+        let same = |other: &Param| {
+            other.placement == param.placement
+                && if param.placement == ParamIn::Header {
+                    other.wire().eq_ignore_ascii_case(param.wire())
+                } else {
+                    other.wire() == param.wire()
+                }
+        };
+        if let Some(first) = action.params.values().take(i).find(|p| same(p)) {
+            let at = match &param.wire_name {
+                Some(_) => param.loc.child("name"),
+                None => param.loc.clone(),
+            };
+            error(
+                format!(
+                    "params `{}` and `{name}` are both sent as {} `{}`",
+                    first.name,
+                    if param.placement == ParamIn::Header {
+                        "header"
+                    } else {
+                        "body field"
+                    },
+                    param.wire()
+                ),
+                &at,
+            );
+        }
+    }
+    if format == BodyFormat::Raw {
+        let at = action.loc.child("body_format");
+        match in_body.as_slice() {
+            [] => error(
+                format!(
+                    "action `{}` has `body_format: raw` but no `in: body` param: a raw body is one param, a string or a `type: file`",
+                    action.name
+                ),
+                &at,
+            ),
+            [one] => {
+                if !matches!(one.ty, ParamType::String | ParamType::File) {
+                    error(
+                        format!(
+                            "param `{}` is the raw body of `{}`, so it must be `type: string` or `type: file`, not `{}`",
+                            one.name,
+                            action.name,
+                            type_word(one.ty)
+                        ),
+                        &one.loc,
+                    );
+                }
+            }
+            several => error(
+                format!(
+                    "action `{}` has `body_format: raw` but {} `in: body` params ({}): a raw body is exactly one",
+                    action.name,
+                    several.len(),
+                    ticked(several.iter().map(|p| p.name.as_str()))
+                ),
+                &at,
+            ),
+        }
+    }
+    if let Some(content_type) = &action.content_type {
+        let at = action.loc.child("content_type");
+        if format != BodyFormat::Raw {
+            error(
+                format!(
+                    "`content_type` is for `body_format: raw`; a `{}` body is sent as `{}`",
+                    format_name(format),
+                    match format {
+                        BodyFormat::Form => "application/x-www-form-urlencoded",
+                        BodyFormat::Multipart => "multipart/form-data",
+                        _ => "application/json",
+                    }
+                ),
+                &at,
+            );
+        } else if !content_type.contains('/') {
+            error(
+                format!(
+                    "`content_type` must be a media type like `text/plain`, found `{content_type}`"
+                ),
+                &at,
+            );
+        } else if let Err(e) =
+            header::check_value("Content-Type", content_type, "the value of header")
+        {
+            error(e, &at);
+        }
+    }
+    out
+}
+
+fn placement_word(placement: ParamIn) -> &'static str {
+    match placement {
+        ParamIn::Path => "path",
+        ParamIn::Query => "query",
+        ParamIn::Header => "header",
+        ParamIn::Body => "body",
+    }
+}

@@ -1,0 +1,79 @@
+//! A request's body as reqwest sends it, built anew for every try and
+//! every redirect: bytes held in memory, or files opened and streamed from
+//! disk, never read whole into memory.
+
+use reqwest::RequestBuilder;
+use reqwest::multipart::{Form, Part};
+use tokio::io::AsyncReadExt;
+use tokio_util::io::ReaderStream;
+
+use super::files::io_words;
+use crate::render::{Body, PartContent, Raw, Upload};
+
+/// `builder` with `body` attached. `Err` when a file cannot be opened or
+/// changed since it was checked: nothing was sent.
+pub(super) async fn attach(builder: RequestBuilder, body: &Body) -> Result<RequestBuilder, String> {
+    if let Some(bytes) = body.bytes() {
+        return Ok(builder.body(bytes));
+    }
+    match body {
+        Body::Multipart(parts) => {
+            let mut form = Form::new();
+            for part in parts {
+                let built = match &part.content {
+                    PartContent::Text(text) => Part::text(text.clone()),
+                    PartContent::File(file) => {
+                        let (stream, len) = open(file).await?;
+                        Part::stream_with_length(stream, len)
+                            .file_name(file.file_name.clone())
+                            .mime_str(&file.content_type)
+                            .map_err(|_| {
+                                format!(
+                                    "param `{}`: `{}` is not a valid content type",
+                                    file.param, file.content_type
+                                )
+                            })?
+                    }
+                };
+                form = form.part(part.name.clone(), built);
+            }
+            Ok(builder.multipart(form))
+        }
+        Body::Raw {
+            content: Raw::File(file),
+            ..
+        } => {
+            let (stream, len) = open(file).await?;
+            Ok(builder
+                .header(reqwest::header::CONTENT_LENGTH, len)
+                .body(stream))
+        }
+        // Held in memory: attached above.
+        Body::Json(_) | Body::Form(_) | Body::Raw { .. } => Ok(builder),
+    }
+}
+
+/// The file as a stream of exactly the size that was checked.
+async fn open(file: &Upload) -> Result<(reqwest::Body, u64), String> {
+    let shown = crate::spec::display(&file.path);
+    let what = format!("param `{}`", file.param);
+    let handle = tokio::fs::File::open(&file.path)
+        .await
+        .map_err(|e| format!("{what}: cannot read file `{shown}`: {}", io_words(&e)))?;
+    let len = handle
+        .metadata()
+        .await
+        .map_err(|e| format!("{what}: cannot read file `{shown}`: {}", io_words(&e)))?
+        .len();
+    match file.size {
+        Some(checked) if checked == len => {}
+        Some(checked) => {
+            return Err(format!(
+                "{what}: file `{shown}` changed size since it was checked ({checked} bytes, now {len}); nothing was sent"
+            ));
+        }
+        None => return Err(format!("{what}: file `{shown}` was never checked")),
+    }
+    let stream = ReaderStream::new(handle.take(len));
+    Ok((reqwest::Body::wrap_stream(stream), len))
+}

@@ -1,0 +1,798 @@
+//! Request bodies and URLs real APIs need: nested form fields and
+//! `array_style`, multipart parts and file uploads, raw bodies streamed
+//! from disk, `whole_body`, wire names, `{+path}`, `enum` and `type: any`.
+//! Each against a server on 127.0.0.1 that records the exact bytes it got.
+
+use serde_json::json;
+use wiremock::ResponseTemplate;
+
+use crate::harness::{RequestExt, Server, Workspace, json_reply, squash};
+
+/// Every action of these tests, pointed at `base`.
+fn catalog(base: &str) -> String {
+    format!(
+        r#"version: 1
+apps:
+  api:
+    base_url: {base}
+    actions:
+      FORM_REPEAT:
+        method: POST
+        path: /form
+        body_format: form
+        params:
+          amount: {{type: integer}}
+          metadata: {{type: object}}
+          expand: {{type: array}}
+          note: {{type: string, name: "metadata[note]"}}
+      FORM_BRACKETS:
+        method: POST
+        path: /form
+        body_format: form
+        params:
+          metadata: {{type: object, array_style: brackets}}
+          expand: {{type: array, array_style: brackets}}
+      FORM_INDEXED:
+        method: POST
+        path: /form
+        body_format: form
+        params:
+          metadata: {{type: object, array_style: indexed}}
+          expand: {{type: array, array_style: indexed}}
+      FORM_WHOLE:
+        method: POST
+        path: /form
+        body_format: form
+        params:
+          fields: {{type: object, whole_body: true, array_style: indexed}}
+      SEARCH:
+        method: GET
+        path: /search
+        params:
+          q: {{type: string}}
+          filter: {{type: object}}
+          expand: {{type: array, array_style: indexed}}
+          page_size: {{type: integer, name: "page[size]"}}
+          tags: {{type: array}}
+      UPLOAD:
+        method: POST
+        path: /upload
+        body_format: multipart
+        params:
+          title: {{type: string}}
+          tags: {{type: array}}
+          meta: {{type: object, array_style: indexed}}
+          photo: {{type: file}}
+          notes: {{type: file, name: attachment}}
+      PUT_BLOB:
+        method: PUT
+        path: /blobs/{{name}}
+        body_format: raw
+        content_type: application/zip
+        params:
+          name: {{type: string}}
+          blob: {{type: file}}
+      PUT_TEXT:
+        method: POST
+        path: /text
+        body_format: raw
+        content_type: text/csv
+        params:
+          text: {{type: string}}
+      SET_TAGS:
+        method: PUT
+        path: /tags
+        params:
+          tags: {{type: array, whole_body: true}}
+      SET_COUNT:
+        method: POST
+        path: /count
+        params:
+          count: {{type: integer, whole_body: true}}
+      SET_ANYTHING:
+        method: POST
+        path: /anything
+        params:
+          value: {{type: any, whole_body: true}}
+      CREATE:
+        method: POST
+        path: /things
+        params:
+          idempotency_key: {{type: string, in: header, name: Idempotency-Key}}
+          page_size: {{type: integer, in: query, name: "page[size]"}}
+          plus_one: {{type: integer, name: "+1"}}
+          order: {{type: string, name: "metadata[order_id]"}}
+          extra: {{type: any}}
+          label: {{type: any}}
+      CONTENTS:
+        method: GET
+        path: /repos/{{owner}}/{{repo}}/contents/{{+path}}
+        params:
+          owner: {{type: string}}
+          repo: {{type: string}}
+          path: {{type: string}}
+      LIST:
+        method: GET
+        path: /issues
+        params:
+          state: {{type: string, enum: [open, closed, all]}}
+          per_page: {{type: integer, enum: [10, 50]}}
+      GET_STATE:
+        method: GET
+        path: /state
+"#
+    )
+}
+
+/// A server answering 200 to everything.
+async fn server() -> Server {
+    Server::build()
+        .reply("", ResponseTemplate::new(200))
+        .start()
+        .await
+}
+
+/// The catalog as `api.yaml` and `steps` (YAML lines under `steps:`) as
+/// `main.yaml`, which includes it and declares `vars`.
+fn workspace(server: &Server, vars: &str, steps: &str) -> Workspace {
+    Workspace::new()
+        .file("api.yaml", &catalog(&server.uri()))
+        .file(
+            "main.yaml",
+            &format!("version: 1\ninclude: [api.yaml]\nvars: {vars}\nsteps:\n{steps}"),
+        )
+}
+
+/// Deterministic bytes that are not text, `len` of them.
+fn binary(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 31 % 251) as u8).collect()
+}
+
+/// One part of a multipart body as the server got it.
+#[derive(Debug, PartialEq)]
+struct Part {
+    /// Header lines, in order.
+    headers: Vec<String>,
+    data: Vec<u8>,
+}
+
+/// Splits `haystack` at every `needle`.
+fn split<'a>(haystack: &'a [u8], needle: &[u8]) -> Vec<&'a [u8]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i + needle.len() <= haystack.len() {
+        if &haystack[i..i + needle.len()] == needle {
+            out.push(&haystack[start..i]);
+            i += needle.len();
+            start = i;
+        } else {
+            i += 1;
+        }
+    }
+    out.push(&haystack[start..]);
+    out
+}
+
+/// The parts of a `multipart/form-data` body, by the boundary its
+/// `Content-Type` names; checks the framing on the way.
+fn parts(content_type: &str, body: &[u8]) -> Vec<Part> {
+    let boundary = content_type
+        .strip_prefix("multipart/form-data; boundary=")
+        .unwrap_or_else(|| panic!("not multipart: {content_type}"));
+    assert!(!boundary.is_empty());
+    let mut framed = b"\r\n".to_vec();
+    framed.extend_from_slice(body);
+    let pieces = split(&framed, format!("\r\n--{boundary}").as_bytes());
+    assert!(pieces[0].is_empty(), "the body starts with the boundary");
+    assert_eq!(
+        pieces.last().unwrap(),
+        b"--\r\n",
+        "the body ends with the closing boundary"
+    );
+    pieces[1..pieces.len() - 1]
+        .iter()
+        .map(|piece| {
+            let piece = piece
+                .strip_prefix(b"\r\n")
+                .expect("CRLF after the boundary");
+            let (head, data) = piece.split_at(
+                piece
+                    .windows(4)
+                    .position(|w| w == b"\r\n\r\n")
+                    .expect("blank line after the part's headers"),
+            );
+            Part {
+                headers: String::from_utf8(head.to_vec())
+                    .unwrap()
+                    .split("\r\n")
+                    .map(str::to_string)
+                    .collect(),
+                data: data[4..].to_vec(),
+            }
+        })
+        .collect()
+}
+
+fn text_part(name: &str, value: &str) -> Part {
+    Part {
+        headers: vec![format!("Content-Disposition: form-data; name=\"{name}\"")],
+        data: value.as_bytes().to_vec(),
+    }
+}
+
+fn file_part(name: &str, file_name: &str, content_type: &str, data: &[u8]) -> Part {
+    Part {
+        headers: vec![
+            format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\""),
+            format!("Content-Type: {content_type}"),
+        ],
+        data: data.to_vec(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn form_bodies_nest_objects_in_brackets_with_each_array_style() {
+    let server = server().await;
+    let metadata =
+        r#"{order_id: "123", tags: {a: x, deep: {b: true}}, ids: [1, 2], items: [{p: 1}]}"#;
+    let steps = format!(
+        r#"  - action: FORM_REPEAT
+    params: {{amount: 2000, metadata: {metadata}, expand: [customer, invoice], note: "a b&c"}}
+  - action: FORM_BRACKETS
+    params: {{metadata: {metadata}, expand: [customer, invoice]}}
+  - action: FORM_INDEXED
+    params: {{metadata: {metadata}, expand: [customer, invoice]}}
+  - action: FORM_WHOLE
+    params: {{fields: {{amount: 5, expand: [a, b], metadata: {{k: v}}}}}}
+"#
+    );
+    let ws = workspace(&server, "{}", &steps);
+    let out = ws.runner(["apply", "main.yaml"]).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let reqs = server.received().await;
+    assert_eq!(reqs.len(), 4);
+    for r in &reqs {
+        assert_eq!(
+            r.header("content-type"),
+            Some("application/x-www-form-urlencoded")
+        );
+    }
+    let body = |i: usize| String::from_utf8(reqs[i].body.clone()).unwrap();
+    let m = "metadata%5B";
+    assert_eq!(
+        body(0),
+        format!(
+            "amount=2000&{m}order_id%5D=123&{m}tags%5D%5Ba%5D=x&{m}tags%5D%5Bdeep%5D%5Bb%5D=true\
+             &{m}ids%5D=1&{m}ids%5D=2&{m}items%5D%5Bp%5D=1\
+             &expand=customer&expand=invoice&{m}note%5D=a+b%26c"
+        )
+    );
+    assert_eq!(
+        body(1),
+        format!(
+            "{m}order_id%5D=123&{m}tags%5D%5Ba%5D=x&{m}tags%5D%5Bdeep%5D%5Bb%5D=true\
+             &{m}ids%5D%5B%5D=1&{m}ids%5D%5B%5D=2&{m}items%5D%5B%5D%5Bp%5D=1\
+             &expand%5B%5D=customer&expand%5B%5D=invoice"
+        )
+    );
+    assert_eq!(
+        body(2),
+        format!(
+            "{m}order_id%5D=123&{m}tags%5D%5Ba%5D=x&{m}tags%5D%5Bdeep%5D%5Bb%5D=true\
+             &{m}ids%5D%5B0%5D=1&{m}ids%5D%5B1%5D=2&{m}items%5D%5B0%5D%5Bp%5D=1\
+             &expand%5B0%5D=customer&expand%5B1%5D=invoice"
+        )
+    );
+    assert_eq!(
+        body(3),
+        "amount=5&expand%5B0%5D=a&expand%5B1%5D=b&metadata%5Bk%5D=v"
+    );
+
+    // Plan shows the encoded text.
+    let out = ws.runner(["plan", "main.yaml"]).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout
+            .contains("  | amount=5&expand%5B0%5D=a&expand%5B1%5D=b&metadata%5Bk%5D=v\n"),
+        "{out:?}"
+    );
+    assert_eq!(server.received().await.len(), 4, "plan sends nothing");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn query_objects_and_arrays_are_form_fields_and_scalars_stay_as_they_were() {
+    let server = server().await;
+    let steps = r#"  - action: SEARCH
+    params:
+      q: "a b/c"
+      filter: {state: open, labels: [bug, ui]}
+      expand: [x, y]
+      page_size: 50
+      tags: [t1, t2]
+"#;
+    let ws = workspace(&server, "{}", steps);
+    let out = ws.runner(["apply", "main.yaml"]).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let reqs = server.received().await;
+    assert_eq!(
+        reqs[0].url.query(),
+        Some(
+            "q=a+b%2Fc&filter%5Bstate%5D=open&filter%5Blabels%5D=bug&filter%5Blabels%5D=ui\
+             &expand%5B0%5D=x&expand%5B1%5D=y&page%5Bsize%5D=50&tags=t1&tags=t2"
+        )
+    );
+    assert!(reqs[0].body.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn multipart_sends_text_parts_and_files_streamed_from_disk() {
+    let server = server().await;
+    let png = [b"\x89PNG\r\n\x1a\n".as_slice(), &binary(5000)].concat();
+    let ws = workspace(
+        &server,
+        "{}",
+        r#"  - action: UPLOAD
+    params:
+      title: Hello
+      tags: [a, b]
+      meta: {k: v, list: [1, true]}
+      photo: img/cat.png
+      notes: notes.txt
+"#,
+    );
+    ws.write_bytes("img/cat.png", &png);
+    ws.write("notes.txt", "line one\r\n--not a boundary\r\n");
+    let out = ws.runner(["apply", "main.yaml"]).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let reqs = server.received().await;
+    assert_eq!(reqs.len(), 1);
+    let content_type = reqs[0].header("content-type").unwrap().to_string();
+    assert_eq!(
+        reqs[0].header("content-length"),
+        Some(reqs[0].body.len().to_string().as_str()),
+        "the length of a multipart body with files is known up front"
+    );
+    assert_eq!(
+        parts(&content_type, &reqs[0].body),
+        vec![
+            text_part("title", "Hello"),
+            text_part("tags", "a"),
+            text_part("tags", "b"),
+            text_part("meta[k]", "v"),
+            text_part("meta[list][0]", "1"),
+            text_part("meta[list][1]", "true"),
+            file_part("photo", "cat.png", "image/png", &png),
+            file_part(
+                "attachment",
+                "notes.txt",
+                "text/plain",
+                b"line one\r\n--not a boundary\r\n"
+            ),
+        ]
+    );
+
+    // Plan lists the parts, files by name, type and size, never their bytes.
+    let out = ws.runner(["plan", "main.yaml"]).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let expected = "  Content-Type: multipart/form-data
+  | title: Hello
+  | tags: a
+  | tags: b
+  | meta[k]: v
+  | meta[list][0]: 1
+  | meta[list][1]: true
+  | photo: @img/cat.png (image/png, 4.9 KiB)
+  | attachment: @notes.txt (text/plain, 28 bytes)
+";
+    assert!(out.stdout.contains(expected), "{out:?}");
+    assert!(!out.stdout.contains("line one"), "{out:?}");
+    let out = ws.runner(["plan", "main.yaml", "--output", "json"]).await;
+    assert_eq!(
+        out.step(0)["body"][6],
+        json!({"file": "img/cat.png", "content_type": "image/png", "size": 5008, "name": "photo"})
+    );
+    assert_eq!(server.received().await.len(), 1, "plan sends nothing");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_raw_file_body_is_streamed_byte_for_byte() {
+    let server = server().await;
+    let data = binary(3 << 20);
+    let ws = workspace(
+        &server,
+        "{}",
+        r#"  - action: PUT_BLOB
+    params: {name: archive.zip, blob: data/archive.bin}
+  - action: PUT_TEXT
+    params: {text: "a,b\n1,2\n"}
+"#,
+    );
+    ws.write_bytes("data/archive.bin", &data);
+    let out = ws.runner(["apply", "main.yaml"]).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let reqs = server.received().await;
+    assert_eq!(reqs[0].url.path(), "/blobs/archive.zip");
+    assert_eq!(reqs[0].header("content-type"), Some("application/zip"));
+    assert_eq!(reqs[0].header("content-length"), Some("3145728"));
+    assert_eq!(reqs[0].body.len(), data.len());
+    assert!(reqs[0].body == data, "the bytes differ");
+    assert_eq!(reqs[1].header("content-type"), Some("text/csv"));
+    assert_eq!(reqs[1].body, b"a,b\n1,2\n");
+
+    let out = ws.runner(["plan", "main.yaml"]).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout
+            .contains("  | @data/archive.bin (application/zip, 3.0 MiB)\n"),
+        "{out:?}"
+    );
+    assert!(
+        out.stdout.contains("  | (8 bytes of text/csv)\n"),
+        "{out:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_is_opened_again_for_a_redirect_that_keeps_the_body() {
+    let server = Server::build()
+        .reply(
+            "PUT /blobs/old",
+            ResponseTemplate::new(307).insert_header("location", "/blobs/new"),
+        )
+        .reply("PUT /blobs/new", ResponseTemplate::new(201))
+        .start()
+        .await;
+    let data = binary(200_000);
+    let ws = workspace(
+        &server,
+        "{}",
+        "  - action: PUT_BLOB\n    params: {name: old, blob: blob.bin}\n",
+    );
+    ws.write_bytes("blob.bin", &data);
+    let out = ws.runner(["apply", "main.yaml"]).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let reqs = server.received().await;
+    assert_eq!(reqs.len(), 2);
+    assert_eq!(reqs[1].url.path(), "/blobs/new");
+    assert!(reqs[0].body == data && reqs[1].body == data);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_over_the_upload_limit_stops_the_run_before_anything_is_sent() {
+    let server = server().await;
+    let ws = workspace(
+        &server,
+        "{}",
+        r#"  - action: GET_STATE
+  - action: PUT_BLOB
+    params: {name: big, blob: big.bin}
+"#,
+    );
+    ws.write_bytes("big.bin", &binary(3 << 20));
+    for command in ["apply", "plan"] {
+        let out = ws
+            .runner([command, "main.yaml", "--max-upload-size", "1MiB"])
+            .await;
+        assert_eq!(out.code, 2, "{out:?}");
+        assert!(
+            out.stderr.contains(
+                "param `blob`: file `big.bin` is 3.0 MiB, larger than the upload limit of 1.0 MiB; raise `--max-upload-size`"
+            ),
+            "{out:?}"
+        );
+    }
+    assert!(server.received().await.is_empty());
+    // Under the limit it goes.
+    let out = ws
+        .runner(["apply", "main.yaml", "--max-upload-size", "4MiB"])
+        .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(server.received().await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn file_paths_from_specs_are_relative_to_the_spec_and_from_the_command_line_to_the_cwd() {
+    let server = server().await;
+    let ws = Workspace::new()
+        .file("specs/api.yaml", &catalog(&server.uri()))
+        .file(
+            "specs/main.yaml",
+            r#"version: 1
+include: [api.yaml]
+vars: {upload: default.txt}
+steps:
+  - action: PUT_BLOB
+    params: {name: a, blob: files/beside-spec.txt}
+  - action: PUT_BLOB
+    params: {name: b, blob: "{{ vars.upload }}"}
+"#,
+        );
+    ws.write("specs/files/beside-spec.txt", "beside the spec");
+    ws.write("specs/default.txt", "the var's default, beside the spec");
+    ws.write("given/on-the-command-line.txt", "from the cwd");
+    let out = ws.runner(["apply", "specs/main.yaml"]).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let out = ws
+        .runner([
+            "apply",
+            "specs/main.yaml",
+            "--var",
+            "upload=given/on-the-command-line.txt",
+        ])
+        .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let bodies: Vec<String> = server
+        .received()
+        .await
+        .iter()
+        .map(|r| String::from_utf8(r.body.clone()).unwrap())
+        .collect();
+    assert_eq!(
+        bodies,
+        [
+            "beside the spec",
+            "the var's default, beside the spec",
+            "beside the spec",
+            "from the cwd"
+        ]
+    );
+
+    // A missing file stops the run before anything is sent.
+    let out = ws
+        .runner(["apply", "specs/main.yaml", "--var", "upload=nowhere.txt"])
+        .await;
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("param `blob`: cannot read file `nowhere.txt`: not found"),
+        "{out:?}"
+    );
+    // A spec may not name a file outside the project root.
+    let out = ws
+        .runner(["apply", "specs/main.yaml", "--var", "upload=x"])
+        .await;
+    assert_eq!(out.code, 2, "{out:?}");
+    ws.write(
+        "specs/main.yaml",
+        "version: 1\ninclude: [api.yaml]\nsteps:\n  - action: PUT_BLOB\n    params: {name: a, blob: ../given/on-the-command-line.txt}\n",
+    );
+    let out = ws.runner(["apply", "specs/main.yaml"]).await;
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("`specs/../given/on-the-command-line.txt` is outside the project root"),
+        "{out:?}"
+    );
+    let out = ws
+        .runner(["apply", "specs/main.yaml", "--allow-outside-root"])
+        .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(server.received().await.len(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_named_by_a_response_that_is_missing_fails_its_step() {
+    let server = Server::build()
+        .reply(
+            "GET /state",
+            json_reply(200, json!({"file": "missing.bin"})),
+        )
+        .reply("", ResponseTemplate::new(200))
+        .start()
+        .await;
+    let ws = workspace(
+        &server,
+        "{}",
+        r#"  - id: state
+    action: GET_STATE
+  - action: PUT_BLOB
+    params: {name: x, blob: "{{ steps.state.response.file }}"}
+"#,
+    );
+    let out = ws.runner(["apply", "main.yaml"]).await;
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stdout
+            .contains("param `blob`: cannot read file `missing.bin`: not found"),
+        "{out:?}"
+    );
+    assert_eq!(server.requests().await, ["GET /state"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn whole_body_params_send_arrays_and_scalars_as_the_body() {
+    let server = server().await;
+    let ws = workspace(
+        &server,
+        "{tags: [bug, ui]}",
+        r#"  - action: SET_TAGS
+    params: {tags: "{{ vars.tags }}"}
+  - action: SET_COUNT
+    params: {count: "42"}
+  - action: SET_ANYTHING
+    params: {value: "just text"}
+  - action: SET_ANYTHING
+    params: {value: null}
+"#,
+    );
+    let out = ws.runner(["apply", "main.yaml"]).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let reqs = server.received().await;
+    assert_eq!(reqs[0].body, br#"["bug","ui"]"#);
+    assert_eq!(reqs[1].body, b"42");
+    assert_eq!(reqs[2].body, br#""just text""#);
+    assert!(reqs[3].body.is_empty(), "a null body is no body");
+    for r in &reqs[..3] {
+        assert_eq!(r.header("content-type"), Some("application/json"));
+    }
+    assert_eq!(reqs[3].header("content-type"), None);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wire_names_name_headers_query_keys_json_keys_and_form_fields() {
+    let server = server().await;
+    let ws = workspace(
+        &server,
+        "{}",
+        r#"  - action: CREATE
+    params: {idempotency_key: k-1, page_size: 5, plus_one: 1, order: "77"}
+  - action: FORM_REPEAT
+    params: {note: hi}
+"#,
+    );
+    let out = ws.runner(["apply", "main.yaml"]).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let reqs = server.received().await;
+    assert_eq!(reqs[0].header("idempotency-key"), Some("k-1"));
+    assert!(reqs[0].header("idempotency_key").is_none());
+    assert_eq!(reqs[0].url.query(), Some("page%5Bsize%5D=5"));
+    assert_eq!(reqs[0].body, br#"{"+1":1,"metadata[order_id]":"77"}"#);
+    assert_eq!(reqs[1].body, b"metadata%5Bnote%5D=hi");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn type_any_sends_values_as_given() {
+    let server = server().await;
+    let ws = workspace(
+        &server,
+        "{}",
+        r#"  - action: CREATE
+    params: {extra: {a: [1, "2", null, {b: false}]}, label: "42"}
+  - action: CREATE
+    params: {extra: 1.5, label: [x]}
+"#,
+    );
+    let out = ws.runner(["apply", "main.yaml"]).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let reqs = server.received().await;
+    assert_eq!(
+        reqs[0].body,
+        br#"{"extra":{"a":[1,"2",null,{"b":false}]},"label":"42"}"#
+    );
+    assert_eq!(reqs[1].json(), json!({"extra": 1.5, "label": ["x"]}));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reserved_expansion_keeps_slashes_and_encodes_the_rest() {
+    let server = server().await;
+    let ws = workspace(
+        &server,
+        "{path: docs/guide/intro.md}",
+        r#"  - action: CONTENTS
+    params: {owner: o, repo: r, path: "{{ vars.path }}"}
+"#,
+    );
+    let out = ws.runner(["apply", "main.yaml"]).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let out = ws
+        .runner(["apply", "main.yaml", "--var", "path=dir/a b?c#d%e.md"])
+        .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let paths: Vec<String> = server
+        .received()
+        .await
+        .iter()
+        .map(|r| r.url.path().to_string())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "/repos/o/r/contents/docs/guide/intro.md",
+            "/repos/o/r/contents/dir/a%20b%3Fc%23d%25e.md"
+        ]
+    );
+    assert!(server.received().await[1].url.query().is_none());
+
+    for (bad, why) in [
+        ("docs/../secrets", "has a `..` segment"),
+        ("./x", "has a `.` segment"),
+        ("..", "has a `..` segment"),
+        ("a//b", "has an empty segment"),
+        ("/abs", "has an empty segment"),
+    ] {
+        let out = ws
+            .runner(["apply", "main.yaml", "--var", &format!("path={bad}")])
+            .await;
+        assert_eq!(out.code, 2, "{bad}: {out:?}");
+        assert!(
+            out.stderr
+                .contains(&format!("path value `{bad}` for `{{+path}}` {why}")),
+            "{out:?}"
+        );
+    }
+    assert_eq!(server.received().await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn enum_refuses_a_literal_at_validate_and_a_rendered_value_before_sending() {
+    let server = Server::build()
+        .reply("GET /state", json_reply(200, json!({"state": "bogus"})))
+        .reply("", ResponseTemplate::new(200))
+        .start()
+        .await;
+    let ws = workspace(
+        &server,
+        "{state: open}",
+        r#"  - action: LIST
+    params: {state: "{{ vars.state }}", per_page: "50"}
+"#,
+    );
+    let out = ws.runner(["apply", "main.yaml"]).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(
+        server.received().await[0].url.query(),
+        Some("state=open&per_page=50")
+    );
+
+    // Known before the run: nothing is sent.
+    for command in ["plan", "apply"] {
+        let out = ws
+            .runner([command, "main.yaml", "--var", "state=everything"])
+            .await;
+        assert_eq!(out.code, 2, "{out:?}");
+        assert!(
+            out.stderr.contains(
+                "param `state`: expected one of `open`, `closed`, `all`, found a string `\"everything\"`"
+            ),
+            "{out:?}"
+        );
+    }
+    assert_eq!(server.received().await.len(), 1);
+
+    // A literal: `validate` refuses it.
+    ws.write(
+        "main.yaml",
+        "version: 1\ninclude: [api.yaml]\nsteps:\n  - action: LIST\n    params: {per_page: 20}\n",
+    );
+    let out = ws.runner(["validate", "main.yaml"]).run();
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        squash(&out.stderr).contains(
+            "error: param `per_page`: expected one of `10`, `50`, found an integer `20`\n--> main.yaml:5:24: steps[0].params.per_page"
+        ),
+        "{out:?}"
+    );
+
+    // Known only from a response: the step fails, exit 1.
+    ws.write(
+        "main.yaml",
+        r#"version: 1
+include: [api.yaml]
+steps:
+  - id: current
+    action: GET_STATE
+  - action: LIST
+    params: {state: "{{ steps.current.response.state }}"}
+"#,
+    );
+    let out = ws.runner(["apply", "main.yaml"]).await;
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stdout.contains(
+            "param `state`: expected one of `open`, `closed`, `all`, found a string `\"bogus\"`"
+        ),
+        "{out:?}"
+    );
+    assert_eq!(server.requests().await, ["GET /issues", "GET /state"]);
+}
