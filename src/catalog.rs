@@ -34,7 +34,10 @@ pub fn specs_under(dir: &Path) -> Vec<PathBuf> {
         for entry in entries.flatten() {
             let path = entry.path();
             if path.is_dir() {
-                if !path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+                if !path
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                {
                     dirs.push(path);
                 }
             } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
@@ -108,7 +111,11 @@ pub fn summary(action: &Action) -> &str {
 
 /// One line per action: name, method, path, summary.
 pub fn list_text(entries: &[&Entry]) -> String {
-    let name_width = entries.iter().map(|e| e.action.name.len()).max().unwrap_or(0);
+    let name_width = entries
+        .iter()
+        .map(|e| e.action.name.len())
+        .max()
+        .unwrap_or(0);
     let path_width = entries
         .iter()
         .map(|e| format!("{:?} {}", e.action.method, e.action.path).len())
@@ -153,12 +160,15 @@ pub fn list_json(entries: &[&Entry]) -> Value {
 
 /// The action named `name`, with a suggestion when there is none.
 pub fn find<'a>(entries: &'a [Entry], name: &str) -> Result<&'a Entry> {
-    entries.iter().find(|e| e.action.name == name).ok_or_else(|| {
-        let help = did_you_mean(name, entries.iter().map(|e| e.action.name.as_str()))
-            .map(|h| format!(" ({h})"))
-            .unwrap_or_default();
-        Error::Usage(format!("no action `{name}` in the specs read{help}"))
-    })
+    entries
+        .iter()
+        .find(|e| e.action.name == name)
+        .ok_or_else(|| {
+            let help = did_you_mean(name, entries.iter().map(|e| e.action.name.as_str()))
+                .map(|h| format!(" ({h})"))
+                .unwrap_or_default();
+            Error::Usage(format!("no action `{name}` in the specs read{help}"))
+        })
 }
 
 fn json_type(ty: ParamType) -> Option<&'static str> {
@@ -232,8 +242,14 @@ pub fn describe_json(entry: &Entry) -> Value {
 
 pub fn describe_text(entry: &Entry) -> String {
     let a = &entry.action;
-    let mut out = format!("{}  (app `{}`, from {})\n", a.name, entry.app.name, entry.spec);
-    out.push_str(&format!("  {:?} {}{}\n", a.method, entry.app.base_url, a.path));
+    let mut out = format!(
+        "{}  (app `{}`, from {})\n",
+        a.name, entry.app.name, entry.spec
+    );
+    out.push_str(&format!(
+        "  {:?} {}{}\n",
+        a.method, entry.app.base_url, a.path
+    ));
     if let Some(d) = &a.description {
         out.push_str(&format!("  {d}\n"));
     }

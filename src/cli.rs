@@ -292,7 +292,10 @@ fn run(cli: Cli) -> ExitCode {
             query,
             output,
             files,
-        } => done(&out, actions(&out, &specs, app.as_deref(), &query, output, files)),
+        } => done(
+            &out,
+            actions(&out, &specs, app.as_deref(), &query, output, files),
+        ),
         Command::Describe {
             action,
             specs,
@@ -377,7 +380,9 @@ fn actions(
         let help = crate::error::did_you_mean(app, apps.iter().copied())
             .map(|h| format!(" ({h})"))
             .unwrap_or_default();
-        return Err(Error::Usage(format!("no app `{app}` in the specs read{help}")));
+        return Err(Error::Usage(format!(
+            "no app `{app}` in the specs read{help}"
+        )));
     }
     let shown = crate::catalog::filter(&entries, app, query);
     match format {
@@ -419,7 +424,8 @@ fn import(
             .take(MAX_DESCRIPTION + 1)
             .read_to_string(&mut text)
     } else {
-        std::fs::File::open(source).and_then(|f| f.take(MAX_DESCRIPTION + 1).read_to_string(&mut text))
+        std::fs::File::open(source)
+            .and_then(|f| f.take(MAX_DESCRIPTION + 1).read_to_string(&mut text))
     };
     read.map_err(|e| {
         Error::Usage(format!(
@@ -532,10 +538,15 @@ fn options(out: &Out, args: &RunArgs, apply: bool) -> Result<Options, Error> {
 }
 
 /// `--inputs-file`: a YAML or JSON mapping, at most 1 MiB.
-fn inputs_file(path: &std::path::Path) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
+fn inputs_file(
+    path: &std::path::Path,
+) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
     use std::io::Read;
     let cannot = |what: String| {
-        Error::Environment(format!("cannot read the inputs file `{}`: {what}", path.display()))
+        Error::Environment(format!(
+            "cannot read the inputs file `{}`: {what}",
+            path.display()
+        ))
     };
     let mut text = String::new();
     std::fs::File::open(path)

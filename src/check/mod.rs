@@ -110,7 +110,10 @@ impl Step {
             Run::Action(b) => b.action.name.clone(),
             Run::Uses(_) => format!(
                 "uses {}",
-                self.uses.as_ref().map(|u| u.path.value.as_str()).unwrap_or("")
+                self.uses
+                    .as_ref()
+                    .map(|u| u.path.value.as_str())
+                    .unwrap_or("")
             ),
         }
     }
@@ -387,7 +390,10 @@ impl Checker<'_> {
                         key.sort();
                         if reported.insert(key) {
                             self.error(Diagnostic::new(
-                                format!("sub-workflows use each other in a cycle: {}", names.join(" -> ")),
+                                format!(
+                                    "sub-workflows use each other in a cycle: {}",
+                                    names.join(" -> ")
+                                ),
                                 Some(loc.clone()),
                             ));
                         }

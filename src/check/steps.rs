@@ -15,11 +15,7 @@ use super::{Bound, Checker, Expect, Run, expect, host_part};
 impl Checker<'_> {
     /// Checks `step` of workflow `flow`; what it runs and its criteria when
     /// it can run at all.
-    pub(super) fn step(
-        &mut self,
-        flow: usize,
-        step: &crate::spec::Step,
-    ) -> Option<(Run, Expect)> {
+    pub(super) fn step(&mut self, flow: usize, step: &crate::spec::Step) -> Option<(Run, Expect)> {
         let item = step.each.as_ref().map(|e| e.name.value.as_str());
         let site = Site {
             flow,
@@ -39,7 +35,11 @@ impl Checker<'_> {
                 ));
             }
             match &each.list.value {
-                serde_json::Value::Array(_) => self.value(&each.list.value, &each.list.loc, Site { item: None, ..site }),
+                serde_json::Value::Array(_) => self.value(
+                    &each.list.value,
+                    &each.list.loc,
+                    Site { item: None, ..site },
+                ),
                 serde_json::Value::String(s) if is_template(s) => {
                     self.template(s, &each.list.loc, Site { item: None, ..site })
                 }
@@ -51,7 +51,9 @@ impl Checker<'_> {
                         ),
                         Some(each.list.loc.clone()),
                     )
-                    .with_help(Some("write `for_each: \"{{ inputs.repos }}\"` or a YAML list".into())),
+                    .with_help(Some(
+                        "write `for_each: \"{{ inputs.repos }}\"` or a YAML list".into(),
+                    )),
                 ),
             }
             if each.shard && flow != 0 {
@@ -103,8 +105,11 @@ impl Checker<'_> {
         let Some(action) = self.spec.action(&name.value) else {
             let help = did_you_mean(&name.value, self.spec.actions.keys().map(String::as_str));
             self.error(
-                Diagnostic::new(format!("unknown action `{}`", name.value), Some(name.loc.clone()))
-                    .with_help(help),
+                Diagnostic::new(
+                    format!("unknown action `{}`", name.value),
+                    Some(name.loc.clone()),
+                )
+                .with_help(help),
             );
             return None;
         };
@@ -115,10 +120,14 @@ impl Checker<'_> {
             .or_else(|| self.spec.auth.get(&action.app).cloned());
         self.step_params(step, action, site);
         self.placements(step, &app, action, auth.as_deref());
-        let layers: Vec<&crate::spec::Expect> = [app.expect.as_ref(), action.expect.as_ref(), Some(&step.expect)]
-            .into_iter()
-            .flatten()
-            .collect();
+        let layers: Vec<&crate::spec::Expect> = [
+            app.expect.as_ref(),
+            action.expect.as_ref(),
+            Some(&step.expect),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         let expect = expect::compile(&layers, &mut self.diagnostics);
         for that in &expect.that {
             self.condition(that, "expect.that", response_site);
@@ -141,7 +150,8 @@ impl Checker<'_> {
             }
         }
         if let Some(p) = &step.paginate {
-            if let Next::Cursor { param, value } = &p.next {
+            if let Next::Cursor(cursor) = &p.next {
+                let (param, value) = (&cursor.param, &cursor.value);
                 self.template(&value.value, &value.loc, response_site);
                 if !action.params.contains_key(&param.value) {
                     let help = did_you_mean(&param.value, action.params.keys().map(String::as_str));
