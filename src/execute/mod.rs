@@ -170,6 +170,7 @@ fn walker<'a>(
         claimed: RefCell::new(HashSet::new()),
         journal: RefCell::new(None),
         warnings: RefCell::new(Vec::new()),
+        reported: std::cell::Cell::new(0),
         planned: RefCell::new(Vec::new()),
     }
 }
@@ -279,6 +280,10 @@ pub async fn apply(
         &past,
     );
     *walker.journal.borrow_mut() = journal;
+    // Said already: the walk must not say them again.
+    let said = preflight.warnings.take();
+    walker.reported.set(said.len());
+    *walker.warnings.borrow_mut() = said;
     let reporter = RefCell::new(reporter);
     Ok(walker.run(&reporter, &mut signals).await)
 }

@@ -72,6 +72,9 @@ pub(super) struct Walker<'a> {
     pub claimed: RefCell<HashSet<usize>>,
     pub journal: RefCell<Option<Journal>>,
     pub warnings: RefCell<Vec<String>>,
+    /// How many of `warnings` have been reported (apply): each is said once
+    /// a run, even when the checks before it said it already.
+    pub reported: std::cell::Cell<usize>,
     pub planned: RefCell<Vec<PlannedStep>>,
 }
 
@@ -359,8 +362,12 @@ impl Walker<'_> {
                 r = self.apply_step(step, reporter) => Ok(r),
                 signal = signals.next() => Err(signal),
             };
-            for w in self.warnings.borrow_mut().drain(..) {
-                reporter.borrow_mut().warn(&w);
+            {
+                let warnings = self.warnings.borrow();
+                for w in &warnings[self.reported.get()..] {
+                    reporter.borrow_mut().warn(w);
+                }
+                self.reported.set(warnings.len());
             }
             let mut step_report = match outcome {
                 Ok(r) => r,
