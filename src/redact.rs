@@ -109,6 +109,9 @@ impl Redactor {
                     .map(|(k, v)| (self.redact(k), self.redact_json(v)))
                     .collect(),
             ),
+            // A secret made of digits is echoed as a JSON number as often
+            // as a string.
+            Value::Number(n) if self.reveals(&n.to_string()) => Value::String(MASK.to_string()),
             other => other.clone(),
         }
     }
@@ -281,6 +284,17 @@ mod tests {
         let r = Redactor::new();
         assert_eq!(r.register(&Secret::new("ab")), Registered::TooShort);
         assert_eq!(r.redact("about ab"), "about ab");
+    }
+
+    #[test]
+    fn numbers_in_json_that_hold_a_secret_are_masked() {
+        let r = redactor(&["918273645546"]);
+        let value =
+            serde_json::json!({"pin": 918273645546u64, "n": [1, 918273645546123u64], "ok": 42});
+        assert_eq!(
+            r.redact_json(&value),
+            serde_json::json!({"pin": "***", "n": [1, "***"], "ok": 42})
+        );
     }
 
     #[test]

@@ -20,3 +20,4 @@ mod fuzz_corpus;
 mod journal;
 mod secrets;
 mod tls;
+mod trust;

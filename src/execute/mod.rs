@@ -255,6 +255,7 @@ fn walker<'a>(
         claimed: RefCell::new(HashSet::new()),
         journal: RefCell::new(None),
         warnings: RefCell::new(Vec::new()),
+        reported: std::cell::Cell::new(0),
         planned: RefCell::new(Vec::new()),
         reporter: None,
         done: RefCell::new(Vec::new()),
@@ -367,6 +368,10 @@ pub async fn apply(
         &past,
     );
     *walker.journal.borrow_mut() = journal;
+    // Said already: the walk must not say them again.
+    let said = preflight.warnings.take();
+    walker.reported.set(said.len());
+    *walker.warnings.borrow_mut() = said;
     walker.reporter = Some(&reporter);
     let started = std::time::Instant::now();
     let outcome = tokio::select! {
@@ -407,9 +412,7 @@ pub async fn apply(
             }
         }
     }
-    for w in walker.warnings.borrow_mut().drain(..) {
-        reporter.borrow_mut().warn(&w);
-    }
+    walker.flush_warnings();
     report.ok = report.interrupted.is_none()
         && !report
             .steps

@@ -174,7 +174,11 @@ pub(super) struct Walker<'a> {
     /// Journal records already matched to a request of this run.
     pub claimed: RefCell<HashSet<usize>>,
     pub journal: RefCell<Option<Journal>>,
+    /// Every warning of the run, each once.
     pub warnings: RefCell<Vec<String>>,
+    /// How many of `warnings` have been reported (apply): each is said once
+    /// a run, even when the checks before it said it already.
+    pub reported: std::cell::Cell<usize>,
     pub planned: RefCell<Vec<PlannedStep>>,
     /// Hears of each root step as it ends, and of retries (apply only).
     pub reporter: Option<&'a dyn Hear>,
@@ -190,11 +194,14 @@ impl Walker<'_> {
         }
     }
 
-    fn flush_warnings(&self) {
+    /// Reports the warnings not reported yet.
+    pub fn flush_warnings(&self) {
         if let Some(reporter) = self.reporter {
-            for w in self.warnings.borrow_mut().drain(..) {
-                reporter.warn(&w);
+            let warnings = self.warnings.borrow();
+            for w in &warnings[self.reported.get()..] {
+                reporter.warn(w);
             }
+            self.reported.set(warnings.len());
         }
     }
 

@@ -46,6 +46,14 @@ pub fn too_deep(text: &str, max: usize) -> Option<(usize, usize)> {
                     }
                 }
                 b']' | b'}' if depth > 0 => depth -= 1,
+                // A node's anchor or tag: the node (a bracket, say) comes
+                // after it, where a value can still start.
+                b'&' | b'!' if depth == 0 && value_start(prev) => {
+                    while i < bytes.len() && bytes[i] != b' ' && bytes[i] != b'\t' {
+                        i += 1;
+                    }
+                    continue;
+                }
                 b'"' | b'\'' if value_start(prev) || (depth > 0 && flow_start(prev)) => {
                     quote = Some(b)
                 }
@@ -111,6 +119,11 @@ mod tests {
             assert_eq!(too_deep(text, 3), None, "{text}");
         }
         assert_eq!(too_deep("a: [[[", 2), Some((1, 6)));
+        // After a tag or an anchor, a bracket still opens a collection.
+        assert_eq!(too_deep("a: !!seq [[[", 2), Some((1, 12)));
+        assert_eq!(too_deep("a: &x !!seq [[[", 2), Some((1, 15)));
+        assert_eq!(too_deep("- !t\t{{{", 2), Some((1, 8)));
+        assert_eq!(too_deep("a: &x \"[[[\"", 2), None);
         assert_eq!(too_deep("a: [\"]]\", [[", 2), Some((1, 12)));
     }
 

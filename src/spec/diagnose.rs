@@ -59,8 +59,11 @@ pub(super) fn parse(name: &str, text: String) -> Result<(Arc<File>, raw::File), 
         let file = File::new(name, text, false);
         let message = match found {
             Some(found) => format!("expected a mapping starting with `version: 1`, found {found}"),
-            // Not YAML at all: the parser's own words quote nothing.
-            None => humanize(&message).0,
+            // Not YAML at all: the parser's own words about the syntax quote
+            // nothing, but the deserializer may have met a key or a value
+            // before the syntax broke, and its words would quote the file.
+            None if !message.contains(['`', '"']) => humanize(&message).0,
+            None => "expected a mapping starting with `version: 1`, found text that is not one YAML document".to_string(),
         };
         return Err(vec![Diagnostic::new(
             message,

@@ -57,7 +57,6 @@ impl Cmd {
     }
 
     /// What the binary reads on standard input.
-    #[expect(dead_code, reason = "the command line reads no input yet")]
     pub fn stdin(mut self, input: impl Into<Vec<u8>>) -> Self {
         self.stdin = Some(input.into());
         self
