@@ -70,6 +70,9 @@ pub struct Step {
     pub run: Run,
     /// Its success criteria, with its app's and action's merged in.
     pub expect: Expect,
+    /// A later step's auth reads its results: they may hold a credential,
+    /// so the journal never stores them.
+    pub feeds_auth: bool,
 }
 
 impl std::ops::Deref for Step {
@@ -213,19 +216,28 @@ pub fn check(mut spec: Spec) -> Result<Workflow> {
     let flows = flows
         .into_iter()
         .zip(runs)
-        .map(|(flow, runs)| Flow {
-            file: flow.file,
-            inputs: flow.inputs,
-            outputs: flow.outputs,
-            steps: flow
-                .steps
-                .into_iter()
-                .zip(runs)
-                .map(|(def, run)| {
-                    let (run, expect) = run.expect("a step that checked has what it runs");
-                    Step { def, run, expect }
-                })
-                .collect(),
+        .map(|(flow, runs)| {
+            let feeding = steps_feeding_auth(&templates, &flow.steps);
+            Flow {
+                file: flow.file,
+                inputs: flow.inputs,
+                outputs: flow.outputs,
+                steps: flow
+                    .steps
+                    .into_iter()
+                    .zip(runs)
+                    .map(|(def, run)| {
+                        let (run, expect) = run.expect("a step that checked has what it runs");
+                        let feeds_auth = def.id.as_ref().is_some_and(|id| feeding.contains(id));
+                        Step {
+                            def,
+                            run,
+                            expect,
+                            feeds_auth,
+                        }
+                    })
+                    .collect(),
+            }
         })
         .collect();
     Ok(Workflow {
@@ -406,6 +418,31 @@ impl Checker<'_> {
             }
         }
     }
+}
+
+/// The ids of the steps whose results a step's auth reads.
+fn steps_feeding_auth(
+    templates: &Templates,
+    steps: &[crate::spec::Step],
+) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    for auth in steps.iter().filter_map(|s| s.auth.as_ref()) {
+        let mut values: Vec<Value> = auth
+            .parameters
+            .iter()
+            .map(|p| Value::String(p.value.clone()))
+            .collect();
+        values.extend(auth.base_url.iter().map(|b| Value::String(b.value.clone())));
+        values.extend(auth.body.iter().map(|b| Value::Object(b.value.clone())));
+        for v in &values {
+            let refs = templates.refs_in(v);
+            out.extend(refs.steps.into_iter().map(|(id, _)| id));
+            if refs.dynamic.contains("steps") {
+                out.extend(steps.iter().filter_map(|s| s.id.clone()));
+            }
+        }
+    }
+    out
 }
 
 /// The authority part of a URL template (`{ws}.example.com:8080`).

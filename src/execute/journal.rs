@@ -327,12 +327,29 @@ impl Past {
     }
 
     /// A completed send of the same request under another key, not yet
-    /// claimed by this run.
-    pub fn moved(&self, request: &str, claimed: &HashSet<usize>) -> Option<(usize, &Record)> {
-        self.entries
+    /// claimed by this run, nor `reserved` for the step it exactly matches.
+    pub fn moved(
+        &self,
+        request: &str,
+        claimed: &HashSet<usize>,
+        reserved: &HashSet<usize>,
+    ) -> Option<(usize, &Record)> {
+        self.entries.iter().enumerate().find(|(i, r)| {
+            r.request == request
+                && r.state == State::Ok
+                && !claimed.contains(i)
+                && !reserved.contains(i)
+        })
+    }
+
+    /// The sends that exactly match one of `requests` (key, request).
+    pub fn matching(&self, requests: &[(String, String)]) -> HashSet<usize> {
+        requests
             .iter()
-            .enumerate()
-            .find(|(i, r)| r.request == request && r.state == State::Ok && !claimed.contains(i))
+            .filter_map(|key| self.by_request.get(key))
+            .flatten()
+            .copied()
+            .collect()
     }
 
     /// The latest send of the step `key` (any request).

@@ -253,6 +253,8 @@ fn walker<'a>(
         clients,
         past,
         claimed: RefCell::new(HashSet::new()),
+        reserved: HashSet::new(),
+        collected: RefCell::new(Vec::new()),
         journal: RefCell::new(None),
         warnings: RefCell::new(Vec::new()),
         reported: std::cell::Cell::new(0),
@@ -331,7 +333,26 @@ pub async fn apply(
     let sources = Sources::new();
     let vars = render::vars(wf, opts.env.clone(), &opts.vars, false)?;
     let inputs = inputs(wf, opts)?;
-    let preflight = walker(
+    // Resuming: first the requests known before the run, so a journal
+    // record is kept for the step that matches it exactly (by key and
+    // request) rather than claimed by an earlier step sending the same.
+    let reserved = if past.is_empty() {
+        HashSet::new()
+    } else {
+        let empty = journal::Past::default();
+        let known = walker(
+            wf,
+            opts,
+            Mode::Preflight,
+            (vars.value.clone(), vars.taint.clone(), inputs.clone()),
+            &sources,
+            &clients,
+            &empty,
+        );
+        known.check_all().await?;
+        past.matching(&known.collected.borrow())
+    };
+    let mut preflight = walker(
         wf,
         opts,
         Mode::Preflight,
@@ -340,6 +361,7 @@ pub async fn apply(
         &clients,
         &past,
     );
+    preflight.reserved = reserved.clone();
     preflight.check_all().await?;
     if journal.is_none()
         && let Some(path) = &opts.journal
@@ -368,6 +390,7 @@ pub async fn apply(
         &past,
     );
     *walker.journal.borrow_mut() = journal;
+    walker.reserved = reserved;
     // Said already: the walk must not say them again.
     let said = preflight.warnings.take();
     walker.reported.set(said.len());

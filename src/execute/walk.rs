@@ -173,6 +173,11 @@ pub(super) struct Walker<'a> {
     pub past: &'a Past,
     /// Journal records already matched to a request of this run.
     pub claimed: RefCell<HashSet<usize>>,
+    /// Journal records that a step of this run matches exactly (by key and
+    /// request): no other step may claim them by request alone.
+    pub reserved: HashSet<usize>,
+    /// (key, request) of every request known before the run (the checks).
+    pub collected: RefCell<Vec<(String, String)>>,
     pub journal: RefCell<Option<Journal>>,
     /// Every warning of the run, each once.
     pub warnings: RefCell<Vec<String>>,
@@ -810,6 +815,9 @@ impl Walker<'_> {
             let Some(parts) = &prepared.parts else {
                 return Ok(Unit::default());
             };
+            self.collected
+                .borrow_mut()
+                .push((key.clone(), parts.fingerprint()));
             if step.until.is_some() {
                 return Ok(Unit::default());
             }
@@ -1326,6 +1334,8 @@ impl Walker<'_> {
         outputs: Option<Value>,
     ) -> Result<(), Failure> {
         let (outputs, complete) = match outputs {
+            // What a later step's auth reads may be a credential: never stored.
+            Some(_) if step.feeds_auth => (None, false),
             Some(o) => {
                 let redacted = self.opts.redactor.redact_json(&o);
                 let complete = redacted == o;
@@ -1576,7 +1586,7 @@ impl Walker<'_> {
         let found = self
             .past
             .exact(key, &fingerprint, &claimed)
-            .or_else(|| self.past.moved(&fingerprint, &claimed));
+            .or_else(|| self.past.moved(&fingerprint, &claimed, &self.reserved));
         if let Some((i, record)) = found {
             match record.state {
                 State::Ok if !record.complete && referenced_later(self.wf, step) => {
