@@ -10,6 +10,7 @@ mod harness;
 
 mod apply;
 mod bodies;
+mod catalog;
 mod architecture;
 mod cli;
 mod credentials;

@@ -119,7 +119,26 @@ impl Checker<'_> {
             .clone()
             .or_else(|| self.spec.auth.get(&action.app).cloned());
         self.step_params(step, action, site);
-        self.placements(step, &app, action, auth.as_deref());
+        match &step.url {
+            Some(url) => {
+                self.template(&url.value, &url.loc, site);
+                if !is_template(&url.value) {
+                    let valid = url::Url::parse(&url.value).is_ok_and(|u| {
+                        matches!(u.scheme(), "http" | "https") && u.host().is_some()
+                    });
+                    if !valid {
+                        self.error(Diagnostic::new(
+                            format!(
+                                "`url` must be an absolute http or https URL, found `{}`",
+                                url.value
+                            ),
+                            Some(url.loc.clone()),
+                        ));
+                    }
+                }
+            }
+            None => self.placements(step, &app, action, auth.as_deref()),
+        }
         let layers: Vec<&crate::spec::Expect> = [
             app.expect.as_ref(),
             action.expect.as_ref(),
@@ -276,7 +295,13 @@ impl Checker<'_> {
             }
         }
         for (name, param) in &action.params {
-            if param.required && param.default.is_none() && !step.params.contains_key(name) {
+            // A step's `url` has its own path: path params are not needed.
+            let unused = step.url.is_some() && param.placement == ParamIn::Path;
+            if param.required
+                && param.default.is_none()
+                && !unused
+                && !step.params.contains_key(name)
+            {
                 self.error(Diagnostic::new(
                     format!(
                         "missing required param `{name}` for action `{}`",

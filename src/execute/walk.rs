@@ -1473,6 +1473,19 @@ impl Walker<'_> {
         let render_failure = |m: String| Failure::new(FailureKind::Render, m);
         let params =
             render::params(step, &bound.action, r, &self.taint, set).map_err(render_failure)?;
+        // `url:` replaces the base URL and path; plan shows it as written
+        // while it waits for the run.
+        let (target, target_waits) = match &step.url {
+            Some(u) if r.deferred(&u.value) => (None, Some(u.value.clone())),
+            Some(u) => (
+                Some(
+                    r.text(&u.value)
+                        .map_err(|e| render_failure(format!("url: {e}")))?,
+                ),
+                None,
+            ),
+            None => (None, None),
+        };
         let mut secrets = Vec::new();
         let source = bound.auth.as_ref().and_then(|a| a.source.as_ref());
         let notes = |note| self.warn(note);
@@ -1517,14 +1530,36 @@ impl Walker<'_> {
             }
         };
         let base_override = self.opts.base_url(&bound.app.name);
+        let effective_base = base_override
+            .map(str::to_string)
+            .or_else(|| auth.as_ref().and_then(|a| a.base_url.clone()))
+            .unwrap_or_else(|| bound.app.base_url.clone());
+        // The app's auth goes only to the app's origin; a step that names
+        // its own `auth:` sends it wherever its `url` says.
+        let auth = match (&target, &step.auth) {
+            (Some(t), None) if !same_origin(t, &effective_base) => None,
+            _ => auth,
+        };
+        // A `url` that waits for the run (plan) is shown as written; the
+        // app's base URL stands in while the request is built.
+        let stand_in = target_waits.as_ref().map(|_| effective_base.as_str());
         let mut request = render::build_request(
             &bound.app,
             &bound.action,
             &params,
             auth.as_ref(),
             base_override,
+            target.as_deref().or(stand_in),
         )
         .map_err(render_failure)?;
+        if let Some(template) = target_waits {
+            request.url = template;
+            return Ok(Prepared {
+                request,
+                deferred: params.deferred,
+                parts: None,
+            });
+        }
         super::files::inspect(&mut request, &self.wf.spec.root, self.opts.max_upload())
             .map_err(render_failure)?;
         super::files::inspect(&mut request, &self.wf.spec.root, self.opts.max_upload())
@@ -1544,16 +1579,16 @@ impl Walker<'_> {
             return Err(render_failure(why));
         }
         let parts = params.deferred.is_empty().then(|| {
-            let base = base_override
-                .map(str::to_string)
-                .or_else(|| auth.as_ref().and_then(|a| a.base_url.clone()))
-                .unwrap_or_else(|| bound.app.base_url.clone());
+            let (base, path) = match &target {
+                Some(t) => (t.clone(), ""),
+                None => (effective_base.clone(), bound.action.path.as_str()),
+            };
             Parts::new(
                 &bound.app.name,
                 &bound.action.name,
                 bound.action.method,
                 &base,
-                &bound.action.path,
+                path,
                 &params.values,
                 &self.opts.redactor,
             )
@@ -1640,6 +1675,18 @@ impl Walker<'_> {
             ));
         }
         Ok(Resume::Run)
+    }
+}
+
+/// Whether two URLs share scheme, host and port.
+fn same_origin(a: &str, b: &str) -> bool {
+    match (url::Url::parse(a), url::Url::parse(b)) {
+        (Ok(a), Ok(b)) => {
+            a.scheme() == b.scheme()
+                && a.host_str() == b.host_str()
+                && a.port_or_known_default() == b.port_or_known_default()
+        }
+        _ => false,
     }
 }
 

@@ -43,12 +43,15 @@ fn is_dns_label(s: &str) -> bool {
         && !s.ends_with('-')
 }
 
+/// The request of `action` with `params` and `auth`; `target` (a step's
+/// `url:`) replaces the base URL and the path.
 pub fn build_request(
     app: &App,
     action: &Action,
     params: &Params,
     auth: Option<&RenderedAuth>,
     base_override: Option<&str>,
+    target: Option<&str>,
 ) -> Result<Request, String> {
     let auth_params = auth.map(|a| a.params.as_slice()).unwrap_or_default();
     let names = |placement: Placement| {
@@ -76,12 +79,23 @@ pub fn build_request(
             base = base.replace(&format!("{{{name}}}"), v);
         }
     }
-    let mut url = url::Url::parse(&base).map_err(|e| format!("invalid base URL `{base}`: {e}"))?;
+    let mut url = match target {
+        Some(target) => {
+            let parsed = url::Url::parse(target)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+            parsed.ok_or_else(|| {
+                format!("`url` must be an absolute http or https URL, found `{target}`")
+            })?
+        }
+        None => url::Url::parse(&base).map_err(|e| format!("invalid base URL `{base}`: {e}"))?,
+    };
 
     // Path: each placeholder filled by an encoded value; `{+name}` keeps
-    // the value's `/`.
+    // the value's `/`. A step's `url` has its own path.
     let mut path = action.path.clone();
-    for hole in holes(&action.path) {
+    let fill_path = target.is_none();
+    for hole in holes(&action.path).into_iter().filter(|_| fill_path) {
         let fill = |value: &str| match hole.reserved {
             true => segments(hole.text, value),
             false => segment(hole.name, value),
@@ -100,8 +114,10 @@ pub fn build_request(
         };
         path = path.replacen(hole.text, &value, 1);
     }
-    let joined = format!("{}{}", url.path().trim_end_matches('/'), path);
-    url.set_path(&joined);
+    if fill_path {
+        let joined = format!("{}{}", url.path().trim_end_matches('/'), path);
+        url.set_path(&joined);
+    }
 
     // Query: params, then auth; arrays and objects as form fields
     // (`tag=a&tag=b`, `filter[state]=open`).

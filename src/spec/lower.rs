@@ -506,6 +506,12 @@ impl Lower {
             ),
             _ => {}
         }
+        if raw.uses.is_some() && raw.url.is_some() {
+            self.diagnostics.push(Diagnostic::new(
+                "`url` replaces an action's URL; a step that `uses` a sub-workflow sends no request itself",
+                Some(labelled("url")),
+            ));
+        }
         if raw.uses.is_some() && !raw.params.is_empty() {
             self.diagnostics.push(
                 Diagnostic::new(
@@ -696,6 +702,10 @@ impl Lower {
             action: raw.action.map(|value| Located {
                 value,
                 loc: labelled("action"),
+            }),
+            url: raw.url.map(|value| Located {
+                value,
+                loc: labelled("url"),
             }),
             uses: raw.uses.map(|value| Uses {
                 path: Located {

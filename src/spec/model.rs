@@ -341,6 +341,8 @@ pub struct Step {
     /// What it runs: an action, or another flow.
     pub action: Option<Located<String>>,
     pub uses: Option<Uses>,
+    /// `url:`: replaces the action's base URL and path.
+    pub url: Option<Located<String>>,
     pub params: IndexMap<String, Located<Value>>,
     /// The inputs of the flow it `uses`.
     pub with: IndexMap<String, Located<Value>>,

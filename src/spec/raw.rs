@@ -309,6 +309,10 @@ pub struct Step {
     pub action: Option<String>,
     #[serde(default)]
     pub uses: Option<String>,
+    /// An absolute URL (a template) instead of the action's base URL and
+    /// path: an upload URL or a next link an earlier response returned.
+    #[serde(default)]
+    pub url: Option<String>,
     #[serde(default)]
     pub params: Map<serde_yaml::Value>,
     /// A sub-workflow's inputs.
