@@ -790,7 +790,10 @@ impl Walker<'_> {
             let Some(parts) = &prepared.parts else {
                 return Ok(Unit::default());
             };
-            if step.until.is_some() {
+            // A polled step is polled again; a paged step's pages are
+            // matched one by one as the run reads them, which is also how
+            // its `items` come back.
+            if step.until.is_some() || step.paginate.is_some() {
                 return Ok(Unit::default());
             }
             return match self.resume(step, &key, label, parts) {
