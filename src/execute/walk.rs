@@ -587,7 +587,12 @@ impl Walker<'_> {
                 loc: first.loc.clone(),
             });
         }
-        report.resumed = !item_reports.is_empty() && item_reports.iter().all(|i| i.resumed);
+        // Done in an earlier run: every item that ran then, whatever its
+        // `if` skipped now.
+        report.resumed = item_reports.iter().any(|i| i.resumed)
+            && item_reports
+                .iter()
+                .all(|i| i.resumed || i.skip_reason == Some(SkipReason::Condition));
         report.items = Some(item_reports);
         Ok((report, json!({ "items": values })))
     }
