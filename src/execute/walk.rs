@@ -378,7 +378,7 @@ impl Walker<'_> {
                 Ok(Some(true)) => {}
                 Ok(Some(false)) => {
                     if self.mode == Mode::Plan {
-                        self.note_skipped(step, frame, condition);
+                        self.note_skipped(step, &format!("{}{}", frame.label, step.label()), condition);
                     }
                     return Ok(skipped(report, SkipReason::Condition));
                 }
@@ -408,6 +408,10 @@ impl Walker<'_> {
         frame: &Frame,
     ) -> Result<Option<bool>, Failure> {
         let r = self.renderer(scope, frame);
+        // Plan cannot know whether an earlier step will fail.
+        if self.mode == Mode::Plan && self.wf.templates.refs_in(value).uses_any(&["failure"]) {
+            return Ok(None);
+        }
         let rendered = match value {
             Value::String(s) if r.deferred(s) => return Ok(None),
             other => r
@@ -427,10 +431,10 @@ impl Walker<'_> {
         }
     }
 
-    fn note_skipped(&self, step: &Step, frame: &Frame, condition: &crate::spec::Located<Value>) {
+    fn note_skipped(&self, step: &Step, label: &str, condition: &crate::spec::Located<Value>) {
         self.planned.borrow_mut().push(PlannedStep {
             name: step.name(),
-            label: format!("{}{}", frame.label, step.label()),
+            label: label.to_string(),
             action: step.target(),
             request: None,
             deferred: Vec::new(),
@@ -453,6 +457,15 @@ impl Walker<'_> {
             Value::String(s) if r.deferred(s) => {
                 // Plan: the list is known only when the run gets there.
                 notes.push(format!("for each {} of {s}", each.name.value));
+                if let Some(c) = &step.condition
+                    && self
+                        .wf
+                        .templates
+                        .refs_in(&c.value)
+                        .uses_any(&[each.name.value.as_str(), "index"])
+                {
+                    notes.push(format!("if {}", show(&c.value)));
+                }
                 let unit = self.unit(step, frame, scope, None, notes).await?;
                 fill(&mut report, unit);
                 return Ok((report, json!({"items": []})));
@@ -613,10 +626,14 @@ impl Walker<'_> {
             scope.set(&each.name.value, to_value(value));
             scope.set("index", minijinja::Value::from(index));
         }
-        if let (Some(condition), Some(_)) = (&step.condition, item) {
+        if let (Some(condition), Some((index, _))) = (&step.condition, item) {
             match self.condition(&condition.value, &scope, frame) {
                 Ok(Some(true)) => {}
                 Ok(Some(false)) => {
+                    if self.mode == Mode::Plan {
+                        let label = format!("{}{}[{index}]", frame.label, step.label());
+                        self.note_skipped(step, &label, condition);
+                    }
                     return Ok(Unit {
                         skipped: Some(SkipReason::Condition),
                         ..Unit::default()
