@@ -1227,7 +1227,17 @@ impl Walker<'_> {
             return Err(Failure::new(FailureKind::Status, message));
         }
         let body = unit.response.clone().unwrap_or(Value::Null);
-        assert::response(&step.expect, &unit.headers, &body, &self.opts.redactor)?;
+        assert::response(&step.expect, &unit.headers, &body, &self.opts.redactor).map_err(
+            |mut f| {
+                // Slack's `{"ok": false, "error": "channel_not_found"}`: say why.
+                if let Some(words) = api_words(&body, &self.opts.redactor)
+                    && !f.message.contains(&words)
+                {
+                    f.message.push_str(&format!(" (the response says \"{words}\")"));
+                }
+                f
+            },
+        )?;
         let r = Renderer {
             templates: &self.wf.templates,
             scope,
@@ -1735,6 +1745,17 @@ fn api_message(body: &Value, redactor: &crate::redact::Redactor) -> Option<Strin
         Value::String(s) if !s.trim().is_empty() => Some(excerpt(s)),
         _ => None,
     }
+}
+
+/// An error message an API put in its answer's usual fields, if any.
+fn api_words(body: &Value, redactor: &crate::redact::Redactor) -> Option<String> {
+    let map = body.as_object()?;
+    ["error", "message", "error_description", "errorMessage", "detail"]
+        .iter()
+        .find_map(|k| match map.get(*k) {
+            Some(Value::String(s)) if !s.trim().is_empty() => Some(http::excerpt(s, redactor)),
+            _ => None,
+        })
 }
 
 /// Whether a step after `step` (in its workflow) uses its outputs.
