@@ -795,6 +795,10 @@ impl Lower {
             }
             if let Some(v) = check.equals {
                 if let Some(v) = self.json(&item(&child(path, "body"), i), v) {
+                    let at_equals = at(&format!("body[{i}].equals"));
+                    if let Some(d) = templated_equals(&check.path, &v, &at_equals) {
+                        self.diagnostics.push(d);
+                    }
                     tests.push(BodyTest::Equals(v));
                 }
             }
@@ -841,6 +845,11 @@ impl Lower {
                 tests.push(HeaderTest::Exists(e));
             }
             if let Some(v) = check.equals {
+                let shown = format!("headers['{}']", name.to_lowercase());
+                let at_equals = at(&format!("headers.{name}.equals"));
+                if let Some(d) = templated_equals(&shown, &Value::String(v.clone()), &at_equals) {
+                    self.diagnostics.push(d);
+                }
                 tests.push(HeaderTest::Equals(v));
             }
             if let Some(m) = check.matches {
@@ -1013,4 +1022,43 @@ impl Lower {
             }
         }
     }
+}
+
+/// `equals` is compared as written: a template in it would never be
+/// rendered, so the check could never hold. `what` is the JSONPath checked,
+/// or `headers['name']`.
+fn templated_equals(what: &str, value: &Value, loc: &Loc) -> Option<Diagnostic> {
+    let mut template = None;
+    crate::template::visit_strings(value, &mut |s| {
+        if template.is_none() && is_template(s) {
+            template = Some(s.to_string());
+        }
+    });
+    let template = template?;
+    // `$.a.b` reads `response.a.b` in a template.
+    let simple = what.strip_prefix('$').filter(|rest| {
+        !rest.is_empty()
+            && rest
+                .split('.')
+                .skip(1)
+                .all(|seg| !seg.is_empty() && is_name(seg))
+            && rest.starts_with('.')
+    });
+    let left = match simple {
+        Some(rest) => format!("response{rest}"),
+        None if what.starts_with("headers[") => what.to_string(),
+        None => "response...".to_string(),
+    };
+    let right = crate::template::whole_expression(&template).unwrap_or("...");
+    Some(
+        Diagnostic::new(
+            format!(
+                "`equals` is compared as written, so the template `{template}` would never be rendered and the check could never hold"
+            ),
+            Some(loc.clone()),
+        )
+        .with_help(Some(format!(
+            "compare with a rendered value in `expect.that`: `that: [\"{{{{ {left} == {right} }}}}\"]`"
+        ))),
+    )
 }
