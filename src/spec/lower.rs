@@ -497,6 +497,26 @@ impl Lower {
                 .with_help(Some("rename `params` to `with`".into())),
             );
         }
+        if raw.uses.is_some() {
+            // What only a request has; a sub-workflow's steps send theirs.
+            for (given, key, help) in [
+                (raw.expect.is_some(), "expect", "put `expect` on the sub-workflow's steps"),
+                (raw.auth.is_some(), "auth", "give the sub-workflow's steps their own `auth:`, or set the app's auth"),
+                (raw.timeout.is_some(), "timeout", "set `timeout` on the sub-workflow's steps, or on the app"),
+                (raw.retry.is_some(), "retry", "set `retry` on the sub-workflow's steps, or on the app"),
+                (!raw.outputs.is_empty(), "outputs", "a step that `uses` a sub-workflow has its `outputs`: declare them in the sub-workflow"),
+            ] {
+                if given {
+                    self.diagnostics.push(
+                        Diagnostic::new(
+                            format!("`{key}` would have no effect: a step that `uses` a sub-workflow sends no request itself"),
+                            Some(labelled(key)),
+                        )
+                        .with_help(Some(help.into())),
+                    );
+                }
+            }
+        }
         if raw.action.is_some() && !raw.with.is_empty() {
             self.diagnostics.push(
                 Diagnostic::new(
