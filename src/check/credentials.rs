@@ -16,6 +16,9 @@ use crate::error::Diagnostic;
 use crate::spec::{App, Auth, AuthParam, Descope, Header, Located, Source, Var};
 use crate::template::{Templates, is_template, visit_strings};
 
+/// A var and its name.
+type NamedVar<'a> = (&'a str, &'a Var);
+
 /// Known token formats: a prefix, what it is, and how many token characters
 /// (`[A-Za-z0-9._+/=-]`) must follow it for a match, so that ordinary words
 /// that happen to start the same way (`sk-SK`, `SG.1`) don't count.
@@ -169,7 +172,7 @@ impl Pieces<'_> {
 
     /// The first literal credential in `value` or in a var it uses: what
     /// was found, the literal text that holds it, and the var, if any.
-    fn credential(&self, value: &str) -> Option<(Finding, String, Option<(&str, &Var)>)> {
+    fn credential(&self, value: &str) -> Option<(Finding, String, Option<NamedVar<'_>>)> {
         for piece in self.of(value) {
             if let Some(found) = literal_credential(&piece) {
                 return Some((found, piece, None));

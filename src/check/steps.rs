@@ -139,7 +139,8 @@ impl Checker<'_> {
             }
         }
         if let Some(p) = &step.paginate {
-            if let Next::Cursor { param, value } = &p.next {
+            if let Next::Cursor(cursor) = &p.next {
+                let (param, value) = (&cursor.param, &cursor.value);
                 self.template(&value.value, &value.loc, response_site);
                 if !action.params.contains_key(&param.value) {
                     let help = did_you_mean(&param.value, action.params.keys().map(String::as_str));

@@ -72,7 +72,7 @@ struct Prepared {
 /// What the journal says about a request that is about to be sent.
 enum Resume {
     /// Done in the earlier run: these are its outputs.
-    Done(Record),
+    Done(Box<Record>),
     /// Not done, or safe to do again.
     Run,
 }
@@ -136,6 +136,10 @@ impl Unit {
 }
 
 type Local<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
+/// How a workflow's steps ended: their reports, whether one failed (which
+/// makes the run exit 1), and the workflow's outputs.
+type FlowEnd = (Vec<StepReport>, bool, serde_json::Map<String, Value>);
 
 /// A reporter shared by the walk's concurrent items.
 pub(super) trait Hear {
@@ -277,7 +281,7 @@ impl Walker<'_> {
         &'s self,
         frame: &'s Frame,
         top: bool,
-    ) -> Local<'s, Result<(Vec<StepReport>, bool, serde_json::Map<String, Value>), Error>> {
+    ) -> Local<'s, Result<FlowEnd, Error>> {
         Box::pin(async move {
             let flow = &self.wf.flows[frame.flow];
             let mut failed = false;
@@ -790,9 +794,9 @@ impl Walker<'_> {
                         "pages: following `Link: <...>; rel=\"next\"`, at most {}",
                         p.max_pages
                     ),
-                    Next::Cursor { param, value } => format!(
+                    Next::Cursor(c) => format!(
                         "pages: `{}` set to {} from each page, at most {}",
-                        param.value, value.value, p.max_pages
+                        c.param.value, c.value.value, p.max_pages
                     ),
                 });
             }
@@ -1043,7 +1047,8 @@ impl Walker<'_> {
             }
             let next = match &paginate.next {
                 Next::Link => next_link(&last.headers, &prepared.request.url).map(NextPage::Url),
-                Next::Cursor { param, value } => {
+                Next::Cursor(c) => {
+                    let (param, value) = (&c.param, &c.value);
                     let vr = Renderer {
                         templates: r.templates,
                         scope: &response_scope,
@@ -1567,7 +1572,7 @@ impl Walker<'_> {
                 }
                 State::Ok => {
                     claimed.insert(i);
-                    return Ok(Resume::Done(record.clone()));
+                    return Ok(Resume::Done(Box::new(record.clone())));
                 }
                 State::Started => {
                     // In flight when the run stopped: refused before the run

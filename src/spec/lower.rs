@@ -726,7 +726,7 @@ impl Lower {
             serde_yaml::Value::String(s) if s == "link" => Next::Link,
             serde_yaml::Value::Mapping(_) => {
                 match serde_yaml::from_value::<raw::Cursor>(raw.next) {
-                    Ok(c) => Next::Cursor {
+                    Ok(c) => Next::Cursor(Box::new(Cursor {
                         param: Located {
                             value: c.param,
                             loc: labelled("paginate.next.param"),
@@ -735,7 +735,7 @@ impl Lower {
                             value: c.value,
                             loc: labelled("paginate.next.value"),
                         },
-                    },
+                    })),
                     Err(e) => {
                         let (message, help) = super::diagnose::nested_message(&e);
                         self.diagnostics.push(
@@ -813,14 +813,14 @@ impl Lower {
             if let Some(e) = check.exists {
                 tests.push(BodyTest::Exists(e));
             }
-            if let Some(v) = check.equals {
-                if let Some(v) = self.json(&item(&child(path, "body"), i), v) {
-                    let at_equals = at(&format!("body[{i}].equals"));
-                    if let Some(d) = templated_equals(&check.path, &v, &at_equals) {
-                        self.diagnostics.push(d);
-                    }
-                    tests.push(BodyTest::Equals(v));
+            if let Some(v) = check.equals
+                && let Some(v) = self.json(&item(&child(path, "body"), i), v)
+            {
+                let at_equals = at(&format!("body[{i}].equals"));
+                if let Some(d) = templated_equals(&check.path, &v, &at_equals) {
+                    self.diagnostics.push(d);
                 }
+                tests.push(BodyTest::Equals(v));
             }
             if let Some(m) = check.matches {
                 tests.push(BodyTest::Matches(m));

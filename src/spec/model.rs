@@ -362,12 +362,20 @@ pub struct Paginate {
     pub loc: Loc,
 }
 
+/// `next: {param, value}`: the param set to `value`, rendered from the
+/// previous page.
+#[derive(Debug)]
+pub struct Cursor {
+    pub param: Located<String>,
+    pub value: Located<String>,
+}
+
 #[derive(Debug)]
 pub enum Next {
     /// RFC 8288 `Link: <...>; rel="next"`.
     Link,
     /// A param set from the previous page.
-    Cursor { param: Located<String>, value: Located<String> },
+    Cursor(Box<Cursor>),
 }
 
 impl Step {
