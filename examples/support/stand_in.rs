@@ -300,7 +300,7 @@ impl Respond for WorkflowRun {
         let (status, conclusion) = match looks {
             1 => ("queued", Value::Null),
             2 => ("in_progress", Value::Null),
-            _ if id % 2 == 0 => ("completed", json!("success")),
+            _ if id.is_multiple_of(2) => ("completed", json!("success")),
             _ => ("completed", json!("failure")),
         };
         let started = iso(now() - 90);
