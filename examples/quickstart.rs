@@ -43,9 +43,10 @@ fn args() -> Result<Args, String> {
             "--descope" => descope = true,
             "--input" => inputs.push(pair("--input", rest.next())?),
             "--var" => vars.push(pair("--var", rest.next())?),
-            other if other.starts_with("--input=") => {
-                inputs.push(pair("--input", Some(other["--input=".len()..].to_string()))?)
-            }
+            other if other.starts_with("--input=") => inputs.push(pair(
+                "--input",
+                Some(other["--input=".len()..].to_string()),
+            )?),
             other if other.starts_with("--var=") => {
                 vars.push(pair("--var", Some(other["--var=".len()..].to_string()))?)
             }

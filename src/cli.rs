@@ -320,10 +320,15 @@ fn options(out: &Out, args: &RunArgs, apply: bool) -> Result<Options, Error> {
 }
 
 /// `--inputs-file`: a YAML or JSON mapping, at most 1 MiB.
-fn inputs_file(path: &std::path::Path) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
+fn inputs_file(
+    path: &std::path::Path,
+) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
     use std::io::Read;
     let cannot = |what: String| {
-        Error::Environment(format!("cannot read the inputs file `{}`: {what}", path.display()))
+        Error::Environment(format!(
+            "cannot read the inputs file `{}`: {what}",
+            path.display()
+        ))
     };
     let mut text = String::new();
     std::fs::File::open(path)

@@ -108,10 +108,7 @@ impl Loc {
     /// The place `sub` below this one (`params` → `params.title`).
     pub fn child(&self, sub: &str) -> Loc {
         let yaml_path = crate::source::child(&self.yaml_path, sub);
-        let label = self
-            .label
-            .as_ref()
-            .map(|l| crate::source::child(l, sub));
+        let label = self.label.as_ref().map(|l| crate::source::child(l, sub));
         Loc {
             file: self.file.clone(),
             yaml_path,
@@ -395,7 +392,10 @@ mod tests {
             .masking("ghp_abcdefghij");
         let shown = d.to_string();
         assert!(!shown.contains("ghp_"), "{shown}");
-        assert!(shown.contains("x: {value: \"***\", y: 1}\n   |            ^^^^^"), "{shown}");
+        assert!(
+            shown.contains("x: {value: \"***\", y: 1}\n   |            ^^^^^"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -264,11 +264,13 @@ mod tests {
             // never enough to decode the password.
             assert!(shown.contains("***"), "{user}: {shown}");
             assert!(left.replace("***", "").len() <= 16, "{user}: {shown}");
-            assert!(!STANDARD
-                .decode(left.replace("***", "").trim_end_matches('='))
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .is_some_and(|t| t.contains("horse")));
+            assert!(
+                !STANDARD
+                    .decode(left.replace("***", "").trim_end_matches('='))
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .is_some_and(|t| t.contains("horse"))
+            );
         }
         let plain = URL_SAFE_NO_PAD.encode("correct-horse-battery");
         assert_eq!(r.redact(&plain), "***");

@@ -22,7 +22,10 @@ fn documented_order(lib: &str) -> Vec<String> {
 fn declared(lib: &str) -> BTreeSet<String> {
     lib.lines()
         .map(str::trim)
-        .filter_map(|l| l.strip_prefix("pub mod ").or_else(|| l.strip_prefix("mod ")))
+        .filter_map(|l| {
+            l.strip_prefix("pub mod ")
+                .or_else(|| l.strip_prefix("mod "))
+        })
         .map(|l| l.trim_end_matches(';').to_string())
         .collect()
 }

@@ -431,13 +431,22 @@ async fn outputs_holding_secrets_are_stored_redacted_and_rerun_when_used() {
     let refused = apply(&ws, &["main.yaml", "--resume", JOURNAL]).await;
     assert_eq!(refused.code, 2, "{refused:?}");
     assert!(
-        refused.stderr.contains("steps[0] (login) (POST) completed in the journalled run, but its response held secrets"),
+        refused.stderr.contains(
+            "steps[0] (login) (POST) completed in the journalled run, but its response held secrets"
+        ),
         "{refused:?}"
     );
     assert!(server.received().await.is_empty());
     let out = apply(
         &ws,
-        &["main.yaml", "--resume", JOURNAL, "--rerun-changed", "--output", "json"],
+        &[
+            "main.yaml",
+            "--resume",
+            JOURNAL,
+            "--rerun-changed",
+            "--output",
+            "json",
+        ],
     )
     .await;
     assert_eq!(out.code, 0, "{out:?}");

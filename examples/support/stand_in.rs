@@ -129,7 +129,13 @@ impl Respond for CreateIssue {
 /// The open issues of every repository: (number, days since opened, title,
 /// labels, is a pull request).
 const ISSUES: &[(u64, u64, &str, &[&str], bool)] = &[
-    (58, 2, "Crash when the config file is empty", &["bug"], false),
+    (
+        58,
+        2,
+        "Crash when the config file is empty",
+        &["bug"],
+        false,
+    ),
     (57, 5, "Document the retry settings", &["docs"], false),
     (55, 9, "Dark mode for the settings page", &[], false),
     (54, 14, "Bump serde to 1.0.229", &["dependencies"], true),
@@ -425,7 +431,9 @@ impl Respond for ListMembers {
         let Some(&(_, _, count)) = CHANNELS.iter().find(|c| c.0 == channel) else {
             return slack_error("channel_not_found");
         };
-        let members: Vec<String> = (1..=count.min(5)).map(|i| format!("U02000000{i:02}")).collect();
+        let members: Vec<String> = (1..=count.min(5))
+            .map(|i| format!("U02000000{i:02}"))
+            .collect();
         ResponseTemplate::new(200).set_body_json(json!({
             "ok": true,
             "members": members,

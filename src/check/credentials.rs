@@ -208,7 +208,9 @@ pub fn auth(auth: &Auth, pieces: &Pieces) -> Vec<Diagnostic> {
             if let Some((found, piece, var)) = texts.iter().find_map(|t| pieces.credential(t)) {
                 let (message, loc) = match var {
                     Some((name, v)) => (
-                        format!("auth `body` field `{field}` uses var `{name}`, which holds a literal credential ({found})"),
+                        format!(
+                            "auth `body` field `{field}` uses var `{name}`, which holds a literal credential ({found})"
+                        ),
                         v.loc.clone(),
                     ),
                     None => (

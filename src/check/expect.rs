@@ -123,10 +123,12 @@ pub fn compile(layers: &[&spec::Expect], diagnostics: &mut Vec<Diagnostic>) -> E
                 BodyTest::Exists(b) => Test::Exists(*b),
                 BodyTest::Equals(v) => Test::Equals(v.clone()),
                 BodyTest::Length(n) => Test::Length(*n),
-                BodyTest::Matches(pattern) => match regex(pattern, &check.loc.child("matches"), diagnostics) {
-                    Some(re) => Test::Matches(re),
-                    None => continue,
-                },
+                BodyTest::Matches(pattern) => {
+                    match regex(pattern, &check.loc.child("matches"), diagnostics) {
+                        Some(re) => Test::Matches(re),
+                        None => continue,
+                    }
+                }
             };
             out.body.push(BodyAssert {
                 path,
@@ -139,10 +141,12 @@ pub fn compile(layers: &[&spec::Expect], diagnostics: &mut Vec<Diagnostic>) -> E
             let test = match &check.test {
                 HeaderTest::Exists(b) => HeaderTestCompiled::Exists(*b),
                 HeaderTest::Equals(v) => HeaderTestCompiled::Equals(v.clone()),
-                HeaderTest::Matches(pattern) => match regex(pattern, &check.loc.child("matches"), diagnostics) {
-                    Some(re) => HeaderTestCompiled::Matches(re),
-                    None => continue,
-                },
+                HeaderTest::Matches(pattern) => {
+                    match regex(pattern, &check.loc.child("matches"), diagnostics) {
+                        Some(re) => HeaderTestCompiled::Matches(re),
+                        None => continue,
+                    }
+                }
             };
             out.headers.push(HeaderAssert {
                 name: check.name.clone(),

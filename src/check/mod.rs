@@ -109,7 +109,10 @@ impl Step {
             Run::Action(b) => b.action.name.clone(),
             Run::Uses(_) => format!(
                 "uses {}",
-                self.uses.as_ref().map(|u| u.path.value.as_str()).unwrap_or("")
+                self.uses
+                    .as_ref()
+                    .map(|u| u.path.value.as_str())
+                    .unwrap_or("")
             ),
         }
     }
@@ -361,7 +364,8 @@ impl Checker<'_> {
                         if let Some(allowed) = &input.allowed
                             && !allowed.contains(&v)
                         {
-                            let shown: Vec<String> = allowed.iter().map(|a| a.to_string()).collect();
+                            let shown: Vec<String> =
+                                allowed.iter().map(|a| a.to_string()).collect();
                             self.error(
                                 Diagnostic::new(
                                     format!(
@@ -414,7 +418,10 @@ impl Checker<'_> {
                         key.sort();
                         if reported.insert(key) {
                             self.error(Diagnostic::new(
-                                format!("sub-workflows use each other in a cycle: {}", names.join(" -> ")),
+                                format!(
+                                    "sub-workflows use each other in a cycle: {}",
+                                    names.join(" -> ")
+                                ),
                                 Some(loc.clone()),
                             ));
                         }

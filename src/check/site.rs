@@ -281,9 +281,9 @@ impl Checker<'_> {
             "pages" if step.paginate.is_none() => Some(format!(
                 "`steps.{id}.pages` is only set for a step with `paginate`"
             )),
-            "outputs" if step.outputs.is_empty() && step.uses.is_none() => Some(format!(
-                "step `{id}` declares no `outputs`"
-            )),
+            "outputs" if step.outputs.is_empty() && step.uses.is_none() => {
+                Some(format!("step `{id}` declares no `outputs`"))
+            }
             _ => None,
         };
         if let Some(message) = problem {
@@ -313,7 +313,11 @@ impl Checker<'_> {
             return;
         };
         let declared: Vec<&str> = match step.uses.as_ref().and_then(|u| u.flow) {
-            Some(flow) => self.flows[flow].outputs.keys().map(String::as_str).collect(),
+            Some(flow) => self.flows[flow]
+                .outputs
+                .keys()
+                .map(String::as_str)
+                .collect(),
             None => step.outputs.keys().map(String::as_str).collect(),
         };
         if !declared.is_empty() && !declared.contains(&name) {

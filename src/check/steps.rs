@@ -13,11 +13,7 @@ use super::{Bound, Checker, Expect, Run, expect, host_part};
 impl Checker<'_> {
     /// Checks `step` of workflow `flow`; what it runs and its criteria when
     /// it can run at all.
-    pub(super) fn step(
-        &mut self,
-        flow: usize,
-        step: &crate::spec::Step,
-    ) -> Option<(Run, Expect)> {
+    pub(super) fn step(&mut self, flow: usize, step: &crate::spec::Step) -> Option<(Run, Expect)> {
         let item = step.each.as_ref().map(|e| e.name.value.as_str());
         let site = Site {
             flow,
@@ -37,7 +33,11 @@ impl Checker<'_> {
                 ));
             }
             match &each.list.value {
-                serde_json::Value::Array(_) => self.value(&each.list.value, &each.list.loc, Site { item: None, ..site }),
+                serde_json::Value::Array(_) => self.value(
+                    &each.list.value,
+                    &each.list.loc,
+                    Site { item: None, ..site },
+                ),
                 serde_json::Value::String(s) if is_template(s) => {
                     self.template(s, &each.list.loc, Site { item: None, ..site })
                 }
@@ -49,7 +49,9 @@ impl Checker<'_> {
                         ),
                         Some(each.list.loc.clone()),
                     )
-                    .with_help(Some("write `for_each: \"{{ inputs.repos }}\"` or a YAML list".into())),
+                    .with_help(Some(
+                        "write `for_each: \"{{ inputs.repos }}\"` or a YAML list".into(),
+                    )),
                 ),
             }
             if each.shard && flow != 0 {
@@ -101,8 +103,11 @@ impl Checker<'_> {
         let Some(action) = self.spec.action(&name.value) else {
             let help = did_you_mean(&name.value, self.spec.actions.keys().map(String::as_str));
             self.error(
-                Diagnostic::new(format!("unknown action `{}`", name.value), Some(name.loc.clone()))
-                    .with_help(help),
+                Diagnostic::new(
+                    format!("unknown action `{}`", name.value),
+                    Some(name.loc.clone()),
+                )
+                .with_help(help),
             );
             return None;
         };
@@ -113,10 +118,14 @@ impl Checker<'_> {
             .or_else(|| self.spec.auth.get(&action.app).cloned());
         self.step_params(step, action, site);
         self.placements(step, &app, action, auth.as_deref());
-        let layers: Vec<&crate::spec::Expect> = [app.expect.as_ref(), action.expect.as_ref(), Some(&step.expect)]
-            .into_iter()
-            .flatten()
-            .collect();
+        let layers: Vec<&crate::spec::Expect> = [
+            app.expect.as_ref(),
+            action.expect.as_ref(),
+            Some(&step.expect),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         let expect = expect::compile(&layers, &mut self.diagnostics);
         for that in &expect.that {
             self.condition(that, "expect.that", response_site);

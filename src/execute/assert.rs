@@ -117,7 +117,9 @@ pub fn response(
         let value = headers.get(&check.name);
         let what = format!("header `{}`", check.name);
         let problem = match (&check.test, value) {
-            (HeaderTestCompiled::Exists(true), None) => Some(format!("{what} exists: it is missing")),
+            (HeaderTestCompiled::Exists(true), None) => {
+                Some(format!("{what} exists: it is missing"))
+            }
             (HeaderTestCompiled::Exists(false), Some(v)) => Some(format!(
                 "{what} must be missing, found \"{}\"",
                 crate::http::excerpt(v, redactor)
@@ -201,7 +203,8 @@ mod tests {
     }
 
     fn check(e: &Expect, body: Value) -> Result<(), String> {
-        let headers = BTreeMap::from([("content-type".to_string(), "application/json".to_string())]);
+        let headers =
+            BTreeMap::from([("content-type".to_string(), "application/json".to_string())]);
         response(e, &headers, &body, &Redactor::new()).map_err(|f| f.message)
     }
 
@@ -217,21 +220,31 @@ mod tests {
             ],
             vec![("content-type", HeaderTest::Matches("json".into()))],
         );
-        let ok = json!({"number": 1, "state": "open", "labels": [{"name": "triage"}, {"name": "todo"}]});
+        let ok =
+            json!({"number": 1, "state": "open", "labels": [{"name": "triage"}, {"name": "todo"}]});
         assert_eq!(check(&e, ok), Ok(()));
-        let bad = json!({"number": 1, "state": "open", "labels": [{"name": "triage"}, {"name": "bug"}]});
+        let bad =
+            json!({"number": 1, "state": "open", "labels": [{"name": "triage"}, {"name": "bug"}]});
         assert_eq!(
             check(&e, bad).unwrap_err(),
             "expect.body: `$.labels[*].name` matches `^t`: found \"bug\""
         );
         let graphql = json!({"number": 1, "errors": [{"message": "nope"}]});
-        assert!(check(&e, graphql).unwrap_err().starts_with("expect.body: `$.errors` must not exist"));
+        assert!(
+            check(&e, graphql)
+                .unwrap_err()
+                .starts_with("expect.body: `$.errors` must not exist")
+        );
         let missing = json!({"state": "open"});
         assert_eq!(
             check(&e, missing).unwrap_err(),
             "expect.body: `$.number` exists: expected at least one node, found none"
         );
         let nothing = expect(vec![("$.nope", BodyTest::Equals(json!(1)))], vec![]);
-        assert!(check(&nothing, json!({})).unwrap_err().contains("selects nothing"));
+        assert!(
+            check(&nothing, json!({}))
+                .unwrap_err()
+                .contains("selects nothing")
+        );
     }
 }

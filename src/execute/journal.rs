@@ -90,10 +90,7 @@ impl Parts {
     pub fn changes_since(&self, earlier: &Parts) -> Vec<String> {
         let mut out = Vec::new();
         if self.app != earlier.app || self.action != earlier.action {
-            out.push(format!(
-                "action `{}` → `{}`",
-                earlier.action, self.action
-            ));
+            out.push(format!("action `{}` → `{}`", earlier.action, self.action));
         }
         if self.method != earlier.method {
             out.push(format!("method {} → {}", earlier.method, self.method));
@@ -316,7 +313,9 @@ impl Past {
         request: &str,
         claimed: &HashSet<usize>,
     ) -> Option<(usize, &Record)> {
-        let sent = self.by_request.get(&(key.to_string(), request.to_string()))?;
+        let sent = self
+            .by_request
+            .get(&(key.to_string(), request.to_string()))?;
         [State::Ok, State::Started, State::Failed]
             .into_iter()
             .find_map(|state| {
@@ -387,10 +386,7 @@ mod tests {
         assert!(past.is_empty());
         j.record(&record("a", &parts(1), State::Started)).unwrap();
         j.record(&record("a", &parts(1), State::Ok)).unwrap();
-        assert!(matches!(
-            Journal::open(&path, true),
-            Err(OpenError::Locked)
-        ));
+        assert!(matches!(Journal::open(&path, true), Err(OpenError::Locked)));
         drop(j);
         std::fs::OpenOptions::new()
             .append(true)
@@ -429,7 +425,10 @@ mod tests {
         let (second, r) = past.exact("a", &fp, &claimed).unwrap();
         assert_eq!(r.state, State::Ok);
         claimed.insert(second);
-        assert_eq!(past.exact("a", &fp, &claimed).unwrap().1.state, State::Failed);
+        assert_eq!(
+            past.exact("a", &fp, &claimed).unwrap().1.state,
+            State::Failed
+        );
         assert_eq!(past.uncertain().count(), 0);
     }
 

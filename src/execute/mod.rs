@@ -88,7 +88,9 @@ pub fn inputs(wf: &Workflow, opts: &Options) -> Result<serde_json::Value> {
             let help = did_you_mean(name, declared.keys().map(String::as_str))
                 .map(|h| format!(" ({h})"))
                 .unwrap_or_default();
-            Error::Usage(format!("`--input {name}=...` names no input of the spec{help}"))
+            Error::Usage(format!(
+                "`--input {name}=...` names no input of the spec{help}"
+            ))
         })?;
         // Text for a string input is the string itself: `--input title=yes`.
         if input.ty == crate::spec::ParamType::String {
@@ -307,7 +309,8 @@ pub async fn apply(
     // against it. A new one is emptied only once the checks pass.
     let (mut journal, past) = match (&opts.journal, opts.resume) {
         (Some(path), true) => {
-            let (j, past) = journal::Journal::open(path, true).map_err(|e| journal_error(path, true, e))?;
+            let (j, past) =
+                journal::Journal::open(path, true).map_err(|e| journal_error(path, true, e))?;
             (Some(j), past)
         }
         _ => (None, journal::Past::default()),
@@ -379,7 +382,9 @@ pub async fn apply(
                 let mut r = StepReport::new(step, StepStatus::Failed);
                 r.fail(Failure::new(
                     FailureKind::MaybeSent,
-                    format!("interrupted by {name}; the request may or may not have reached the server"),
+                    format!(
+                        "interrupted by {name}; the request may or may not have reached the server"
+                    ),
                 ));
                 reporter.borrow_mut().step(&r);
                 report.steps.push(r);

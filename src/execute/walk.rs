@@ -277,11 +277,7 @@ impl Walker<'_> {
 
     /// Runs `frame`'s steps in order; returns their reports, whether one
     /// failed (which makes the run exit 1), and the workflow's outputs.
-    fn flow<'s>(
-        &'s self,
-        frame: &'s Frame,
-        top: bool,
-    ) -> Local<'s, Result<FlowEnd, Error>> {
+    fn flow<'s>(&'s self, frame: &'s Frame, top: bool) -> Local<'s, Result<FlowEnd, Error>> {
         Box::pin(async move {
             let flow = &self.wf.flows[frame.flow];
             let mut failed = false;
@@ -371,7 +367,9 @@ impl Walker<'_> {
         if self.mode == Mode::Apply && failed && !runs_after_failure {
             return Ok(skipped(report, SkipReason::EarlierFailure));
         }
-        let scope = self.scope(frame).with(FAILED, minijinja::Value::from(failed));
+        let scope = self
+            .scope(frame)
+            .with(FAILED, minijinja::Value::from(failed));
         let per_item = step
             .each
             .as_ref()
@@ -382,7 +380,11 @@ impl Walker<'_> {
                 Ok(Some(true)) => {}
                 Ok(Some(false)) => {
                     if self.mode == Mode::Plan {
-                        self.note_skipped(step, &format!("{}{}", frame.label, step.label()), condition);
+                        self.note_skipped(
+                            step,
+                            &format!("{}{}", frame.label, step.label()),
+                            condition,
+                        );
                     }
                     return Ok(skipped(report, SkipReason::Condition));
                 }
@@ -418,10 +420,11 @@ impl Walker<'_> {
         }
         let rendered = match value {
             Value::String(s) if r.deferred(s) => return Ok(None),
-            other => r
-                .render(other)
-                .map_err(|e| Failure::new(FailureKind::Render, e.to_string()))?
-                .value,
+            other => {
+                r.render(other)
+                    .map_err(|e| Failure::new(FailureKind::Render, e.to_string()))?
+                    .value
+            }
         };
         match rendered {
             Value::Bool(b) => Ok(Some(b)),
@@ -522,7 +525,11 @@ impl Walker<'_> {
             if sharded {
                 note.push_str(&format!(
                     " (shard {shard} of {count}: items {})",
-                    indices.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")
+                    indices
+                        .iter()
+                        .map(usize::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ));
             }
             notes.push(note);
@@ -546,7 +553,9 @@ impl Walker<'_> {
                     let item = &items[i];
                     pending.push(async move {
                         let begin = Instant::now();
-                        let unit = self.unit(step, frame, scope, Some((i, item)), Vec::new()).await;
+                        let unit = self
+                            .unit(step, frame, scope, Some((i, item)), Vec::new())
+                            .await;
                         (pos, unit, begin.elapsed())
                     });
                     next += 1;
@@ -652,9 +661,13 @@ impl Walker<'_> {
             None => format!("{}{}", frame.label, step.label()),
         };
         let mut unit = match &step.run {
-            Run::Uses(flow) => self.uses(step, frame, &scope, *flow, item, &label, notes).await?,
+            Run::Uses(flow) => {
+                self.uses(step, frame, &scope, *flow, item, &label, notes)
+                    .await?
+            }
             Run::Action(bound) => {
-                self.action(step, bound, frame, &scope, &label, notes).await?
+                self.action(step, bound, frame, &scope, &label, notes)
+                    .await?
             }
         };
         unit.duration = begin.elapsed();
@@ -1056,12 +1069,17 @@ impl Walker<'_> {
                         known_steps: None,
                     };
                     match r.templates.render_or_missing(&value.value, vr.scope) {
-                        Ok(Some(v)) if !is_blank(&v) => Some(NextPage::Cursor(param.value.clone(), v)),
+                        Ok(Some(v)) if !is_blank(&v) => {
+                            Some(NextPage::Cursor(param.value.clone(), v))
+                        }
                         Ok(_) => None,
                         Err(e) => {
                             last.failure = Some(
-                                Failure::new(FailureKind::Render, format!("paginate.next.value: {e}"))
-                                    .at(Some(value.loc.clone())),
+                                Failure::new(
+                                    FailureKind::Render,
+                                    format!("paginate.next.value: {e}"),
+                                )
+                                .at(Some(value.loc.clone())),
                             );
                             break;
                         }
@@ -1202,13 +1220,26 @@ impl Walker<'_> {
         }
         let scope = self.response_scope(&scope.clone(), unit);
         let checked = self.criteria(step, unit, &scope);
-        let state = if checked.is_ok() { State::Ok } else { State::Failed };
+        let state = if checked.is_ok() {
+            State::Ok
+        } else {
+            State::Failed
+        };
         let outputs = json!({
             "status": unit.http_status,
             "headers": unit.headers,
             "response": unit.response,
         });
-        self.journal_record(step, bound, parts, key, label, state, unit.http_status, Some(outputs))?;
+        self.journal_record(
+            step,
+            bound,
+            parts,
+            key,
+            label,
+            state,
+            unit.http_status,
+            Some(outputs),
+        )?;
         checked
     }
 
@@ -1238,7 +1269,8 @@ impl Walker<'_> {
                 if let Some(words) = api_words(&body, &self.opts.redactor)
                     && !f.message.contains(&words)
                 {
-                    f.message.push_str(&format!(" (the response says \"{words}\")"));
+                    f.message
+                        .push_str(&format!(" (the response says \"{words}\")"));
                 }
                 f
             },
@@ -1253,8 +1285,10 @@ impl Walker<'_> {
             let holds = match r.render(&that.value) {
                 Ok(v) => v.value,
                 Err(e) => {
-                    return Err(Failure::new(FailureKind::Render, format!("expect.that: {e}"))
-                        .at(Some(that.loc.clone())));
+                    return Err(
+                        Failure::new(FailureKind::Render, format!("expect.that: {e}"))
+                            .at(Some(that.loc.clone())),
+                    );
                 }
             };
             match holds {
@@ -1298,8 +1332,18 @@ impl Walker<'_> {
         } else {
             State::Failed
         };
-        let outputs = json!({"status": unit.http_status, "headers": unit.headers, "response": unit.response});
-        let _ = self.journal_record(step, bound, parts, key, label, state, unit.http_status, Some(outputs));
+        let outputs =
+            json!({"status": unit.http_status, "headers": unit.headers, "response": unit.response});
+        let _ = self.journal_record(
+            step,
+            bound,
+            parts,
+            key,
+            label,
+            state,
+            unit.http_status,
+            Some(outputs),
+        );
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1542,7 +1586,13 @@ impl Walker<'_> {
     /// What the journal says about this request of `step`: done (its
     /// outputs reused), to run, or refused (a completed POST or PATCH whose
     /// request changed, a POST or PATCH whose outputs are gone).
-    fn resume(&self, step: &Step, key: &str, label: &str, parts: &Parts) -> Result<Resume, Failure> {
+    fn resume(
+        &self,
+        step: &Step,
+        key: &str,
+        label: &str,
+        parts: &Parts,
+    ) -> Result<Resume, Failure> {
         if self.past.is_empty() {
             return Ok(Resume::Run);
         }
@@ -1755,12 +1805,18 @@ fn api_message(body: &Value, redactor: &crate::redact::Redactor) -> Option<Strin
 /// An error message an API put in its answer's usual fields, if any.
 fn api_words(body: &Value, redactor: &crate::redact::Redactor) -> Option<String> {
     let map = body.as_object()?;
-    ["error", "message", "error_description", "errorMessage", "detail"]
-        .iter()
-        .find_map(|k| match map.get(*k) {
-            Some(Value::String(s)) if !s.trim().is_empty() => Some(http::excerpt(s, redactor)),
-            _ => None,
-        })
+    [
+        "error",
+        "message",
+        "error_description",
+        "errorMessage",
+        "detail",
+    ]
+    .iter()
+    .find_map(|k| match map.get(*k) {
+        Some(Value::String(s)) if !s.trim().is_empty() => Some(http::excerpt(s, redactor)),
+        _ => None,
+    })
 }
 
 /// Whether a step after `step` (in its workflow) uses its outputs.
@@ -1792,10 +1848,11 @@ fn referenced_later(wf: &Workflow, step: &Step) -> bool {
                         let refs = wf.templates.refs_in(v);
                         refs.steps.iter().any(|(s, _)| s == id) || refs.dynamic.contains("steps")
                     })
-                }) || flow
-                    .outputs
-                    .values()
-                    .any(|o| wf.templates.refs(&o.value).is_some_and(|r| r.steps.iter().any(|(s, _)| s == id)))
+                }) || flow.outputs.values().any(|o| {
+                    wf.templates
+                        .refs(&o.value)
+                        .is_some_and(|r| r.steps.iter().any(|(s, _)| s == id))
+                })
             })
     })
 }
@@ -1809,12 +1866,17 @@ mod tests {
         let h = |v: &str| BTreeMap::from([("link".to_string(), v.to_string())]);
         let base = "https://api.example/items?page=1";
         let next = next_link(
-            &h(r#"<https://api.example/items?page=2>; rel="next", <https://api.example/items?page=9>; rel="last""#),
+            &h(
+                r#"<https://api.example/items?page=2>; rel="next", <https://api.example/items?page=9>; rel="last""#,
+            ),
             base,
         );
         assert_eq!(next.unwrap().as_str(), "https://api.example/items?page=2");
         let relative = next_link(&h(r#"</items?page=3>; rel="prev next""#), base);
-        assert_eq!(relative.unwrap().as_str(), "https://api.example/items?page=3");
+        assert_eq!(
+            relative.unwrap().as_str(),
+            "https://api.example/items?page=3"
+        );
         assert!(next_link(&h(r#"<https://x/?a=1,2>; rel="last""#), base).is_none());
         assert_eq!(
             split_links(r#"<a,b>; title="x, y"; rel=next, <c>"#).len(),

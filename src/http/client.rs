@@ -134,7 +134,10 @@ impl ProxyPolicy {
             "https" => self.https.clone(),
             _ => None,
         }?;
-        let host = url.host_str()?.trim_start_matches('[').trim_end_matches(']');
+        let host = url
+            .host_str()?
+            .trim_start_matches('[')
+            .trim_end_matches(']');
         let host = host.to_lowercase();
         let excluded = self.no_proxy.iter().any(|entry| {
             let entry = entry.trim_start_matches('[');
@@ -266,7 +269,12 @@ mod tests {
     #[test]
     fn loopback_is_never_proxied() {
         let c = config(&[("HTTP_PROXY", "http://proxy.example:3128")], &[]);
-        for target in ["http://127.0.0.1:9/x", "http://localhost/x", "http://[::1]:8/x", "http://127.8.9.10/"] {
+        for target in [
+            "http://127.0.0.1:9/x",
+            "http://localhost/x",
+            "http://[::1]:8/x",
+            "http://127.8.9.10/",
+        ] {
             assert_eq!(c.proxy_for(&url(target)), None, "{target}");
             assert_eq!(c.clear_text_exposure(&url(target)), None, "{target}");
         }
@@ -277,26 +285,39 @@ mod tests {
     fn resolve_is_judged_by_the_address_connected_to() {
         let c = config(
             &[],
-            &[("localhost", "10.1.2.3:80"), ("api.example", "127.0.0.1:80")],
+            &[
+                ("localhost", "10.1.2.3:80"),
+                ("api.example", "127.0.0.1:80"),
+            ],
         );
         assert!(c.clear_text_exposure(&url("http://localhost/")).is_some());
         // A mapping for another port does not apply.
-        assert!(c.clear_text_exposure(&url("http://localhost:81/")).is_none());
+        assert!(
+            c.clear_text_exposure(&url("http://localhost:81/"))
+                .is_none()
+        );
         // A public name stays on TLS even when pointed at loopback.
         assert!(c.clear_text_exposure(&url("http://api.example/")).is_some());
-        assert!(c.clear_text_exposure(&url("https://api.example/")).is_none());
+        assert!(
+            c.clear_text_exposure(&url("https://api.example/"))
+                .is_none()
+        );
     }
 
     #[test]
     fn no_proxy_domains_and_networks() {
         let c = config(
-            &[("https_proxy", "proxy:8080"), ("NO_PROXY", ".internal.example, 10.0.0.0/8")],
+            &[
+                ("https_proxy", "proxy:8080"),
+                ("NO_PROXY", ".internal.example, 10.0.0.0/8"),
+            ],
             &[],
         );
         assert!(c.proxy_for(&url("https://a.internal.example/")).is_none());
         assert!(c.proxy_for(&url("https://10.2.3.4/")).is_none());
         assert_eq!(
-            c.proxy_for(&url("https://api.example/")).map(|u| u.to_string()),
+            c.proxy_for(&url("https://api.example/"))
+                .map(|u| u.to_string()),
             Some("http://proxy:8080/".to_string())
         );
         assert!(c.proxy_for(&url("http://api.example/")).is_none());

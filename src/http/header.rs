@@ -35,7 +35,15 @@ mod tests {
         assert!(check_name("X-Api-Key").is_ok());
         assert!(check_name("X Api").is_err());
         assert!(check_value("A", "ok value", "header").is_ok());
-        assert!(check_value("A", "a\r\nB: c", "header").unwrap_err().contains("line break"));
-        assert!(check_value("A", "a\u{7}", "header").unwrap_err().contains("control"));
+        assert!(
+            check_value("A", "a\r\nB: c", "header")
+                .unwrap_err()
+                .contains("line break")
+        );
+        assert!(
+            check_value("A", "a\u{7}", "header")
+                .unwrap_err()
+                .contains("control")
+        );
     }
 }

@@ -46,8 +46,7 @@ pub struct Rendered {
 impl Renderer<'_> {
     /// Whether `source` must wait for the run (plan only).
     pub fn deferred(&self, source: &str) -> bool {
-        let unknown_step =
-            |id: &str| self.known_steps.is_none_or(|known| known.get(id).is_none());
+        let unknown_step = |id: &str| self.known_steps.is_none_or(|known| known.get(id).is_none());
         // A name the scope does not bind yet (a loop item whose list is not
         // known, a response) waits for the run.
         let unbound = |name: &str| {
@@ -380,7 +379,10 @@ pub fn bind_inputs(
                 "input `{name}` must be one of {}, found {}",
                 allowed
                     .iter()
-                    .map(|v| format!("`{}`", v.as_str().map(str::to_string).unwrap_or(v.to_string())))
+                    .map(|v| format!(
+                        "`{}`",
+                        v.as_str().map(str::to_string).unwrap_or(v.to_string())
+                    ))
                     .collect::<Vec<_>>()
                     .join(", "),
                 crate::spec::coerce::describe(&value)
@@ -459,7 +461,11 @@ fn override_value(name: &str, spec: &Value, text: &str) -> Result<Value, crate::
         Some(v @ Value::Object(_)) if shape == "a mapping" => Ok(v),
         _ => Err(crate::error::Error::Usage(format!(
             "`--var {name}=...`: var `{name}` is {shape} in the spec, so its value must be {shape} in YAML (like `{}`)",
-            if shape == "a list" { "[a, b]" } else { "{key: value}" }
+            if shape == "a list" {
+                "[a, b]"
+            } else {
+                "{key: value}"
+            }
         ))),
     }
 }

@@ -4,9 +4,9 @@
 
 use serde_json::Value;
 
+use crate::http::encode::encode_component;
 use crate::render::{Params, RenderedAuth};
 use crate::spec::{Action, App, BodyFormat, Method, ParamIn, Placement, placeholders};
-use crate::http::encode::encode_component;
 
 /// A request ready to send (or to show, in `plan`).
 #[derive(Debug, Clone)]

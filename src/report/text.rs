@@ -51,7 +51,10 @@ impl Reporter for TextSink<'_> {
             }
         }
         if let Some(pages) = s.pages {
-            line.push_str(&format!("  {pages} page{}", if pages == 1 { "" } else { "s" }));
+            line.push_str(&format!(
+                "  {pages} page{}",
+                if pages == 1 { "" } else { "s" }
+            ));
         }
         if s.resumed {
             line.push_str("  (done in an earlier run, per the journal)");
@@ -70,7 +73,13 @@ impl Reporter for TextSink<'_> {
             }
         }
         // The step's error names its first failed item; the others follow.
-        for item in s.items.iter().flatten().filter(|i| i.error.is_some()).skip(1) {
+        for item in s
+            .items
+            .iter()
+            .flatten()
+            .filter(|i| i.error.is_some())
+            .skip(1)
+        {
             if let Some(e) = &item.error {
                 line.push_str(&format!("\n        [{}] error: {}", item.index, e.message));
             }

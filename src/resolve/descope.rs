@@ -308,11 +308,7 @@ pub struct Descope {
 impl Descope {
     /// The settings, from the spec first, then the environment: what
     /// `plan` and the checks before a run need, without calling Descope.
-    pub fn settings(
-        d: &Spec,
-        r: &Renderer,
-        ctx: &Context,
-    ) -> Result<Settings, String> {
+    pub fn settings(d: &Spec, r: &Renderer, ctx: &Context) -> Result<Settings, String> {
         let setting = |field: &Option<Located<String>>,
                        var: &str,
                        what: &str|
@@ -359,7 +355,12 @@ impl Descope {
     }
 
     /// The token `d` asks for: from this run's cache, else fetched.
-    pub async fn token(&self, d: &Spec, r: &Renderer<'_>, ctx: &Context<'_>) -> Result<Token, String> {
+    pub async fn token(
+        &self,
+        d: &Spec,
+        r: &Renderer<'_>,
+        ctx: &Context<'_>,
+    ) -> Result<Token, String> {
         let text = |f: &Located<String>| r.text(&f.value).map_err(|e| format!("descope: {e}"));
         let request = TokenRequest {
             app_id: text(&d.app_id)?,
@@ -373,7 +374,11 @@ impl Descope {
             },
         };
         let settings = Descope::settings(d, r, ctx)?;
-        let key = (settings.base_url.clone(), settings.project_id.clone(), request);
+        let key = (
+            settings.base_url.clone(),
+            settings.project_id.clone(),
+            request,
+        );
         let mut tokens = self.tokens.lock().await;
         if let Some(token) = tokens.get(&key) {
             return Ok(token.clone());

@@ -28,10 +28,7 @@ pub fn environment(env_file: Option<&Path>) -> Result<Arc<BTreeMap<String, Strin
             .and_then(|f| f.take(MAX_ENV_FILE + 1).read_to_end(&mut bytes))
             .map_err(|e| cannot(io_error(&e)))?;
         if bytes.len() as u64 > MAX_ENV_FILE {
-            return Err(cannot(format!(
-                "larger than {} MiB",
-                MAX_ENV_FILE >> 20
-            )));
+            return Err(cannot(format!("larger than {} MiB", MAX_ENV_FILE >> 20)));
         }
         for item in dotenvy::from_read_iter(bytes.as_slice()) {
             let (k, v) = item.map_err(|e| {

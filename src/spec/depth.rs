@@ -70,7 +70,9 @@ fn is_block_scalar_header(line: &str) -> bool {
     let value = line.split(" #").next().unwrap_or("").trim_end();
     let (before, last) = value.rsplit_once(' ').unwrap_or(("", value));
     let indicator = last.starts_with(['|', '>'])
-        && last[1..].chars().all(|c| matches!(c, '+' | '-' | '0'..='9'));
+        && last[1..]
+            .chars()
+            .all(|c| matches!(c, '+' | '-' | '0'..='9'));
     let before = before.trim_end();
     indicator && (before.is_empty() || before.ends_with(':') || before.ends_with('-'))
 }
@@ -94,7 +96,10 @@ mod tests {
     fn counts_real_nesting_only() {
         let deep = format!("a: {}", "[".repeat(200));
         assert_eq!(too_deep(&deep, 128), Some((1, 4 + 128)));
-        assert_eq!(too_deep(&format!("a:\n  - {}", "{".repeat(129)), 128), Some((2, 5 + 128)));
+        assert_eq!(
+            too_deep(&format!("a:\n  - {}", "{".repeat(129)), 128),
+            Some((2, 5 + 128))
+        );
         let fine = [
             "a: [[1, [2]], {b: [c]}]",
             "title: a [ b [ c",

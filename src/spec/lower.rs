@@ -97,7 +97,6 @@ impl Lower {
         Loc::key(&self.file, path)
     }
 
-
     /// Lowers one file read from `dir` into the model; its steps, inputs
     /// and outputs join `flow`. Returns the steps that use other files.
     pub(super) fn merge(
@@ -166,7 +165,9 @@ impl Lower {
         }
         for (name, value) in raw.outputs {
             let loc = self.loc(&child("outputs", &name));
-            self.flows[flow].outputs.insert(name, Located { value, loc });
+            self.flows[flow]
+                .outputs
+                .insert(name, Located { value, loc });
         }
         let mut pending = Vec::new();
         let offset = self.flows[flow].steps.len();
@@ -238,7 +239,9 @@ impl Lower {
             if let Err(e) = crate::http::header::check_name(header) {
                 self.diagnostics
                     .push(Diagnostic::new(e, Some(self.key_loc(&header_path))));
-            } else if let Err(e) = crate::http::header::check_value(header, value, "the value of header") {
+            } else if let Err(e) =
+                crate::http::header::check_value(header, value, "the value of header")
+            {
                 self.diagnostics
                     .push(Diagnostic::new(e, Some(self.loc(&header_path))));
             }
@@ -395,7 +398,9 @@ impl Lower {
                 loc: loc(&body_path),
             })
         });
-        let source = raw.descope.map(|d| Source::Descope(self.descope(&child(path, "descope"), d)));
+        let source = raw
+            .descope
+            .map(|d| Source::Descope(self.descope(&child(path, "descope"), d)));
         Auth {
             parameters,
             base_url: raw.base_url.map(|value| Located {
@@ -500,11 +505,31 @@ impl Lower {
         if raw.uses.is_some() {
             // What only a request has; a sub-workflow's steps send theirs.
             for (given, key, help) in [
-                (raw.expect.is_some(), "expect", "put `expect` on the sub-workflow's steps"),
-                (raw.auth.is_some(), "auth", "give the sub-workflow's steps their own `auth:`, or set the app's auth"),
-                (raw.timeout.is_some(), "timeout", "set `timeout` on the sub-workflow's steps, or on the app"),
-                (raw.retry.is_some(), "retry", "set `retry` on the sub-workflow's steps, or on the app"),
-                (!raw.outputs.is_empty(), "outputs", "a step that `uses` a sub-workflow has its `outputs`: declare them in the sub-workflow"),
+                (
+                    raw.expect.is_some(),
+                    "expect",
+                    "put `expect` on the sub-workflow's steps",
+                ),
+                (
+                    raw.auth.is_some(),
+                    "auth",
+                    "give the sub-workflow's steps their own `auth:`, or set the app's auth",
+                ),
+                (
+                    raw.timeout.is_some(),
+                    "timeout",
+                    "set `timeout` on the sub-workflow's steps, or on the app",
+                ),
+                (
+                    raw.retry.is_some(),
+                    "retry",
+                    "set `retry` on the sub-workflow's steps, or on the app",
+                ),
+                (
+                    !raw.outputs.is_empty(),
+                    "outputs",
+                    "a step that `uses` a sub-workflow has its `outputs`: declare them in the sub-workflow",
+                ),
             ] {
                 if given {
                     self.diagnostics.push(
@@ -553,10 +578,7 @@ impl Lower {
             .clone()
             .or_else(|| raw.uses.clone())
             .unwrap_or_default();
-        let uses = self
-            .action_uses
-            .entry((flow, target.clone()))
-            .or_insert(0);
+        let uses = self.action_uses.entry((flow, target.clone())).or_insert(0);
         *uses += 1;
         let key = match &raw.id {
             Some(id) => id.clone(),
@@ -573,7 +595,11 @@ impl Lower {
                 loc: labelled("for_each"),
             };
             let name = raw.item_name.clone().unwrap_or_else(|| "item".to_string());
-            let name_loc = labelled(if raw.item_name.is_some() { "as" } else { "for_each" });
+            let name_loc = labelled(if raw.item_name.is_some() {
+                "as"
+            } else {
+                "for_each"
+            });
             if !is_name(&name) {
                 self.diagnostics.push(Diagnostic::new(
                     format!("`as: {name}` must be a name made of letters, digits and `_`"),
@@ -583,7 +609,9 @@ impl Lower {
             let concurrency = raw.concurrency.unwrap_or(1);
             if !(1..=MAX_CONCURRENCY).contains(&concurrency) {
                 self.diagnostics.push(Diagnostic::new(
-                    format!("`concurrency` must be between 1 and {MAX_CONCURRENCY}, found {concurrency}"),
+                    format!(
+                        "`concurrency` must be between 1 and {MAX_CONCURRENCY}, found {concurrency}"
+                    ),
                     Some(labelled("concurrency")),
                 ));
             }
@@ -632,7 +660,10 @@ impl Lower {
                 let (every, timeout) = match &poll {
                     Some(p) => (
                         self.duration(&child(&child(path, "poll"), "every"), p.every.as_deref()),
-                        self.duration(&child(&child(path, "poll"), "timeout"), p.timeout.as_deref()),
+                        self.duration(
+                            &child(&child(path, "poll"), "timeout"),
+                            p.timeout.as_deref(),
+                        ),
                     ),
                     None => (None, None),
                 };
@@ -876,12 +907,12 @@ impl Lower {
                 tests.push(HeaderTest::Matches(m));
             }
             if tests.len() != 1 {
-                self.diagnostics.push(
-                    Diagnostic::new(
-                        format!("`expect.headers.{name}` needs exactly one of `exists`, `equals`, `matches`"),
-                        Some(loc),
+                self.diagnostics.push(Diagnostic::new(
+                    format!(
+                        "`expect.headers.{name}` needs exactly one of `exists`, `equals`, `matches`"
                     ),
-                );
+                    Some(loc),
+                ));
                 continue;
             }
             headers.push(HeaderCheck {
@@ -927,11 +958,7 @@ impl Lower {
         }
     }
 
-    fn duration(
-        &mut self,
-        path: &str,
-        text: Option<&str>,
-    ) -> Option<std::time::Duration> {
+    fn duration(&mut self, path: &str, text: Option<&str>) -> Option<std::time::Duration> {
         let parsed = units::parse_duration(text?);
         parsed
             .map_err(|e| {

@@ -5,8 +5,8 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use indexmap::IndexMap;
-use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{Deserializer, MapAccess, Visitor};
 
 /// What serde says when a mapping holds a key twice; the loader turns it
 /// into a message naming both places.
@@ -49,9 +49,7 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for Map<V> {
                 let mut map = IndexMap::new();
                 while let Some(key) = access.next_key::<String>()? {
                     if map.contains_key(&key) {
-                        return Err(serde::de::Error::custom(format!(
-                            "{DUPLICATE_KEY} `{key}`"
-                        )));
+                        return Err(serde::de::Error::custom(format!("{DUPLICATE_KEY} `{key}`")));
                     }
                     let value = access.next_value()?;
                     map.insert(key, value);

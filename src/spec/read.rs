@@ -198,9 +198,7 @@ impl Reader {
             Some(flow) => flow,
             None => {
                 let flow = lower.begin_flow(&file);
-                let key = canonical
-                    .clone()
-                    .unwrap_or_else(|| resolve(path));
+                let key = canonical.clone().unwrap_or_else(|| resolve(path));
                 self.flows.insert(key, flow);
                 flow
             }
@@ -242,11 +240,17 @@ impl Reader {
                 );
                 continue;
             }
-            let key = uses.path.canonicalize().unwrap_or_else(|_| resolve(&uses.path));
+            let key = uses
+                .path
+                .canonicalize()
+                .unwrap_or_else(|_| resolve(&uses.path));
             if !self.flows.contains_key(&key) {
                 if self.seen.contains(&key) {
                     self.diagnostics.push(Diagnostic::new(
-                        format!("`{}` is included, so it cannot also be a sub-workflow", uses.shown),
+                        format!(
+                            "`{}` is included, so it cannot also be a sub-workflow",
+                            uses.shown
+                        ),
                         Some(uses.loc),
                     ));
                     continue;

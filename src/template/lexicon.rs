@@ -115,7 +115,9 @@ mod tests {
         );
         assert_eq!(
             lex.filters,
-            ["default", "join", "lower", "map", "select", "shout", "upper"]
+            [
+                "default", "join", "lower", "map", "select", "shout", "upper"
+            ]
         );
         assert_eq!(lex.tests, ["even", "odd"]);
         assert!(lex.literals.contains(&"Bearer ".to_string()));

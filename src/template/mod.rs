@@ -30,7 +30,15 @@ const CAPTURE: &str = "__runner_value";
 /// The context name that tells the status functions whether the run failed.
 pub const FAILED: &str = "__runner_failed";
 /// Names every template may use without a scope binding them.
-pub const BUILTINS: &[&str] = &["range", "dict", "namespace", "loop", "lipsum", "cycler", "joiner"];
+pub const BUILTINS: &[&str] = &[
+    "range",
+    "dict",
+    "namespace",
+    "loop",
+    "lipsum",
+    "cycler",
+    "joiner",
+];
 /// Functions that only make sense in a step's `if`.
 pub const STATUS_FUNCTIONS: &[&str] = &["success", "failure", "always"];
 
@@ -121,16 +129,83 @@ fn failed(state: &State) -> bool {
 /// Common filters and tests, for suggestions only (minijinja cannot list
 /// its own).
 const KNOWN_FILTERS: &[&str] = &[
-    "abs", "attr", "b64encode", "batch", "bool", "capitalize", "count", "default", "dictsort",
-    "escape", "first", "float", "groupby", "indent", "int", "items", "join", "last", "length",
-    "lines", "list", "lower", "map", "max", "min", "pprint", "reject", "rejectattr", "replace",
-    "reverse", "round", "select", "selectattr", "slice", "sort", "split", "string", "sum", "title",
-    "tojson", "trim", "unique", "upper", "urlencode", "urlencode_component",
+    "abs",
+    "attr",
+    "b64encode",
+    "batch",
+    "bool",
+    "capitalize",
+    "count",
+    "default",
+    "dictsort",
+    "escape",
+    "first",
+    "float",
+    "groupby",
+    "indent",
+    "int",
+    "items",
+    "join",
+    "last",
+    "length",
+    "lines",
+    "list",
+    "lower",
+    "map",
+    "max",
+    "min",
+    "pprint",
+    "reject",
+    "rejectattr",
+    "replace",
+    "reverse",
+    "round",
+    "select",
+    "selectattr",
+    "slice",
+    "sort",
+    "split",
+    "string",
+    "sum",
+    "title",
+    "tojson",
+    "trim",
+    "unique",
+    "upper",
+    "urlencode",
+    "urlencode_component",
 ];
 const KNOWN_TESTS: &[&str] = &[
-    "defined", "divisibleby", "endingwith", "eq", "even", "false", "filter", "float", "ge", "gt",
-    "in", "integer", "iterable", "le", "lower", "lt", "mapping", "ne", "none", "number", "odd",
-    "safe", "sameas", "sequence", "startingwith", "string", "test", "true", "undefined", "upper",
+    "defined",
+    "divisibleby",
+    "endingwith",
+    "eq",
+    "even",
+    "false",
+    "filter",
+    "float",
+    "ge",
+    "gt",
+    "in",
+    "integer",
+    "iterable",
+    "le",
+    "lower",
+    "lt",
+    "mapping",
+    "ne",
+    "none",
+    "number",
+    "odd",
+    "safe",
+    "sameas",
+    "sequence",
+    "startingwith",
+    "string",
+    "test",
+    "true",
+    "undefined",
+    "upper",
 ];
 
 pub struct Templates {
@@ -466,7 +541,10 @@ mod tests {
     fn scope() -> Scope {
         let env = Arc::new(BTreeMap::from([("TOKEN".to_string(), "abc".to_string())]));
         Scope::new(env)
-            .with("vars", to_value(&json!({"labels": ["a", "b"], "owner": "me"})))
+            .with(
+                "vars",
+                to_value(&json!({"labels": ["a", "b"], "owner": "me"})),
+            )
             .with(
                 "steps",
                 to_value(&json!({"issue": {"status": 201, "response": {"number": 42}}})),
@@ -529,7 +607,10 @@ mod tests {
         let e = t.add("{{ xs | select('loud') | list }}").unwrap_err();
         assert!(e.0.starts_with("unknown test `loud`"), "{e}");
         assert!(t.add("{{ x | upper | b64encode | default('a') }}").is_ok());
-        assert!(t.add("{{ xs | select('odd') | map('upper') | list }}").is_ok());
+        assert!(
+            t.add("{{ xs | select('odd') | map('upper') | list }}")
+                .is_ok()
+        );
     }
 
     #[test]

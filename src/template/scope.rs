@@ -155,7 +155,11 @@ impl Object for Tracked {
     }
 
     fn get_value(self: &Arc<Self>, key: &JValue) -> Option<JValue> {
-        let child = self.value.get_item(key).ok().filter(|v| !v.is_undefined())?;
+        let child = self
+            .value
+            .get_item(key)
+            .ok()
+            .filter(|v| !v.is_undefined())?;
         Some(self.wrap(child, key))
     }
 
