@@ -8,7 +8,7 @@
 //! Any other spec that calls GitHub or Slack runs the same way, with its
 //! inputs (and vars) given as `runner apply` takes them:
 //!
-//!     cargo run --example quickstart -- specs/weekly-triage.yaml --input 'repos=[api, web]'
+//!     cargo run --example quickstart -- specs/weekly-triage.yaml --input owner=acme --input 'repos=[api, web]'
 
 use std::collections::BTreeMap;
 use std::path::Path;
