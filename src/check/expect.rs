@@ -110,7 +110,7 @@ pub fn compile(layers: &[&spec::Expect], diagnostics: &mut Vec<Diagnostic>) -> E
                     diagnostics.push(
                         Diagnostic::new(
                             format!("`{}` is not a valid JSONPath: {e}", check.path),
-                            Some(check.loc.clone()),
+                            Some(check.loc.child("path")),
                         )
                         .with_help(Some(
                             "JSONPath (RFC 9535) starts at `$`: `$.items[0].id`, `$..name`".into(),
@@ -123,10 +123,12 @@ pub fn compile(layers: &[&spec::Expect], diagnostics: &mut Vec<Diagnostic>) -> E
                 BodyTest::Exists(b) => Test::Exists(*b),
                 BodyTest::Equals(v) => Test::Equals(v.clone()),
                 BodyTest::Length(n) => Test::Length(*n),
-                BodyTest::Matches(pattern) => match regex(pattern, &check.loc, diagnostics) {
-                    Some(re) => Test::Matches(re),
-                    None => continue,
-                },
+                BodyTest::Matches(pattern) => {
+                    match regex(pattern, &check.loc.child("matches"), diagnostics) {
+                        Some(re) => Test::Matches(re),
+                        None => continue,
+                    }
+                }
             };
             out.body.push(BodyAssert {
                 path,
@@ -139,10 +141,12 @@ pub fn compile(layers: &[&spec::Expect], diagnostics: &mut Vec<Diagnostic>) -> E
             let test = match &check.test {
                 HeaderTest::Exists(b) => HeaderTestCompiled::Exists(*b),
                 HeaderTest::Equals(v) => HeaderTestCompiled::Equals(v.clone()),
-                HeaderTest::Matches(pattern) => match regex(pattern, &check.loc, diagnostics) {
-                    Some(re) => HeaderTestCompiled::Matches(re),
-                    None => continue,
-                },
+                HeaderTest::Matches(pattern) => {
+                    match regex(pattern, &check.loc.child("matches"), diagnostics) {
+                        Some(re) => HeaderTestCompiled::Matches(re),
+                        None => continue,
+                    }
+                }
             };
             out.headers.push(HeaderAssert {
                 name: check.name.clone(),
@@ -160,14 +164,23 @@ pub fn compile(layers: &[&spec::Expect], diagnostics: &mut Vec<Diagnostic>) -> E
                         loc: schema.path.loc.clone(),
                     })
                 }
-                Err(e) => diagnostics.push(Diagnostic::new(
-                    format!(
-                        "`{}` is not a valid JSON Schema: {}",
-                        schema.path.value,
-                        first_line(&e.to_string())
-                    ),
-                    Some(schema.path.loc.clone()),
-                )),
+                Err(e) => {
+                    // Where in the schema document the mistake is.
+                    let at = e.instance_path().to_string();
+                    let at = if at.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" at `{at}`")
+                    };
+                    diagnostics.push(Diagnostic::new(
+                        format!(
+                            "`{}` is not a valid JSON Schema{at}: {}",
+                            schema.path.value,
+                            first_line(&e.to_string())
+                        ),
+                        Some(schema.path.loc.clone()),
+                    ))
+                }
             }
         }
     }
@@ -188,7 +201,10 @@ fn regex(pattern: &str, loc: &Loc, diagnostics: &mut Vec<Diagnostic>) -> Option<
         Ok(re) => Some(re),
         Err(e) => {
             let detail = match &e {
-                regex::Error::Syntax(s) => s.lines().last().unwrap_or_default().to_string(),
+                regex::Error::Syntax(s) => {
+                    let last = s.lines().last().unwrap_or_default();
+                    last.strip_prefix("error: ").unwrap_or(last).to_string()
+                }
                 other => other.to_string(),
             };
             diagnostics.push(Diagnostic::new(

@@ -284,9 +284,13 @@ impl Checker<'_> {
                     ),
                     Some(value.loc.clone()),
                 )
-                .with_help(Some(format!(
-                    "write `{what}: \"{{{{ steps.check.status == 200 }}}}\"`, or `true`/`false`"
-                ))),
+                .with_help(Some(match what {
+                    "expect.that" => "each entry is a template over the step's own response that renders true or false: `that: [\"{{ response.total > 0 }}\"]`".to_string(),
+                    "until" => "write a template over the step's own response: `until: \"{{ response.status == 'completed' }}\"`".to_string(),
+                    _ => format!(
+                        "write `{what}: \"{{{{ steps.check.status == 200 }}}}\"`, or `true`/`false` (unquoted)"
+                    ),
+                })),
             ),
         }
     }
@@ -356,13 +360,21 @@ impl Checker<'_> {
                         if let Some(allowed) = &input.allowed
                             && !allowed.contains(&v)
                         {
-                            self.error(Diagnostic::new(
-                                format!(
-                                    "default of input `{}` is not one of its `enum` values",
-                                    input.name
-                                ),
-                                Some(input.loc.clone()),
-                            ));
+                            let shown: Vec<String> =
+                                allowed.iter().map(|a| a.to_string()).collect();
+                            self.error(
+                                Diagnostic::new(
+                                    format!(
+                                        "default of input `{}` is {v}, which is not one of its `enum` values",
+                                        input.name
+                                    ),
+                                    Some(input.loc.child("default")),
+                                )
+                                .with_help(Some(format!(
+                                    "use one of {}, or add {v} to `enum`",
+                                    shown.join(", ")
+                                ))),
+                            );
                         }
                     }
                 }

@@ -287,7 +287,16 @@ impl Checker<'_> {
             _ => None,
         };
         if let Some(message) = problem {
-            self.error(Diagnostic::new(message, Some(loc.clone())));
+            let help = match field {
+                "items" | "pages" => Some(format!(
+                    "`steps.{id}.response` is its body; to collect a list over several pages, give `{id}` a `paginate:`"
+                )),
+                "outputs" => Some(format!(
+                    "read `steps.{id}.response`, or give `{id}` `outputs:` (templates over its response)"
+                )),
+                _ => None,
+            };
+            self.error(Diagnostic::new(message, Some(loc.clone())).with_help(help));
         }
     }
 

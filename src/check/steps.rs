@@ -247,16 +247,20 @@ impl Checker<'_> {
                 ));
             }
         }
-        let missing: Vec<String> = inputs
+        let missing: Vec<(String, Option<String>)> = inputs
             .values()
             .filter(|i| i.required && i.default.is_none() && !step.with.contains_key(&i.name))
-            .map(|i| i.name.clone())
+            .map(|i| (i.name.clone(), i.description.clone()))
             .collect();
-        for name in missing {
-            self.error(Diagnostic::new(
-                format!("missing required input `{name}` for `{file}`"),
-                Some(step.loc.clone()),
-            ));
+        for (name, description) in missing {
+            let what = description.map(|d| format!(" ({d})")).unwrap_or_default();
+            self.error(
+                Diagnostic::new(
+                    format!("missing required input `{name}` for `{file}`"),
+                    Some(step.loc.clone()),
+                )
+                .with_help(Some(format!("add `{name}`{what} to `with:`"))),
+            );
         }
     }
 

@@ -137,8 +137,8 @@ impl Unit {
 
 type Local<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 
-/// How a workflow ended: its steps' reports, whether one failed (which
-/// makes the run exit 1), and its outputs.
+/// How a workflow's steps ended: their reports, whether one failed (which
+/// makes the run exit 1), and the workflow's outputs.
 type FlowEnd = (Vec<StepReport>, bool, serde_json::Map<String, Value>);
 
 /// A reporter shared by the walk's concurrent items.
@@ -392,7 +392,11 @@ impl Walker<'_> {
                 Ok(Some(true)) => {}
                 Ok(Some(false)) => {
                     if self.mode == Mode::Plan {
-                        self.note_skipped(step, frame, condition);
+                        self.note_skipped(
+                            step,
+                            &format!("{}{}", frame.label, step.label()),
+                            condition,
+                        );
                     }
                     return Ok(skipped(report, SkipReason::Condition));
                 }
@@ -422,6 +426,10 @@ impl Walker<'_> {
         frame: &Frame,
     ) -> Result<Option<bool>, Failure> {
         let r = self.renderer(scope, frame);
+        // Plan cannot know whether an earlier step will fail.
+        if self.mode == Mode::Plan && self.wf.templates.refs_in(value).uses_any(&["failure"]) {
+            return Ok(None);
+        }
         let rendered = match value {
             Value::String(s) if r.deferred(s) => return Ok(None),
             other => {
@@ -442,10 +450,10 @@ impl Walker<'_> {
         }
     }
 
-    fn note_skipped(&self, step: &Step, frame: &Frame, condition: &crate::spec::Located<Value>) {
+    fn note_skipped(&self, step: &Step, label: &str, condition: &crate::spec::Located<Value>) {
         self.planned.borrow_mut().push(PlannedStep {
             name: step.name(),
-            label: format!("{}{}", frame.label, step.label()),
+            label: label.to_string(),
             action: step.target(),
             request: None,
             deferred: Vec::new(),
@@ -468,6 +476,15 @@ impl Walker<'_> {
             Value::String(s) if r.deferred(s) => {
                 // Plan: the list is known only when the run gets there.
                 notes.push(format!("for each {} of {s}", each.name.value));
+                if let Some(c) = &step.condition
+                    && self
+                        .wf
+                        .templates
+                        .refs_in(&c.value)
+                        .uses_any(&[each.name.value.as_str(), "index"])
+                {
+                    notes.push(format!("if {}", show(&c.value)));
+                }
                 let unit = self.unit(step, frame, scope, None, notes).await?;
                 fill(&mut report, unit);
                 return Ok((report, json!({"items": []})));
@@ -608,7 +625,12 @@ impl Walker<'_> {
                 loc: first.loc.clone(),
             });
         }
-        report.resumed = !item_reports.is_empty() && item_reports.iter().all(|i| i.resumed);
+        // Done in an earlier run: every item that ran then, whatever its
+        // `if` skipped now.
+        report.resumed = item_reports.iter().any(|i| i.resumed)
+            && item_reports
+                .iter()
+                .all(|i| i.resumed || i.skip_reason == Some(SkipReason::Condition));
         report.items = Some(item_reports);
         Ok((report, json!({ "items": values })))
     }
@@ -629,10 +651,14 @@ impl Walker<'_> {
             scope.set(&each.name.value, to_value(value));
             scope.set("index", minijinja::Value::from(index));
         }
-        if let (Some(condition), Some(_)) = (&step.condition, item) {
+        if let (Some(condition), Some((index, _))) = (&step.condition, item) {
             match self.condition(&condition.value, &scope, frame) {
                 Ok(Some(true)) => {}
                 Ok(Some(false)) => {
+                    if self.mode == Mode::Plan {
+                        let label = format!("{}{}[{index}]", frame.label, step.label());
+                        self.note_skipped(step, &label, condition);
+                    }
                     return Ok(Unit {
                         skipped: Some(SkipReason::Condition),
                         ..Unit::default()
@@ -818,7 +844,10 @@ impl Walker<'_> {
             self.collected
                 .borrow_mut()
                 .push((key.clone(), parts.fingerprint()));
-            if step.until.is_some() {
+            // A polled step is polled again; a paged step's pages are
+            // matched one by one as the run reads them, which is also how
+            // its `items` come back.
+            if step.until.is_some() || step.paginate.is_some() {
                 return Ok(Unit::default());
             }
             return match self.resume(step, &key, label, parts) {
@@ -1249,7 +1278,18 @@ impl Walker<'_> {
             return Err(Failure::new(FailureKind::Status, message));
         }
         let body = unit.response.clone().unwrap_or(Value::Null);
-        assert::response(&step.expect, &unit.headers, &body, &self.opts.redactor)?;
+        assert::response(&step.expect, &unit.headers, &body, &self.opts.redactor).map_err(
+            |mut f| {
+                // Slack's `{"ok": false, "error": "channel_not_found"}`: say why.
+                if let Some(words) = api_words(&body, &self.opts.redactor)
+                    && !f.message.contains(&words)
+                {
+                    f.message
+                        .push_str(&format!(" (the response says \"{words}\")"));
+                }
+                f
+            },
+        )?;
         let r = Renderer {
             templates: &self.wf.templates,
             scope,
@@ -1829,6 +1869,23 @@ fn api_message(body: &Value, redactor: &crate::redact::Redactor) -> Option<Strin
         Value::String(s) if !s.trim().is_empty() => Some(excerpt(s)),
         _ => None,
     }
+}
+
+/// An error message an API put in its answer's usual fields, if any.
+fn api_words(body: &Value, redactor: &crate::redact::Redactor) -> Option<String> {
+    let map = body.as_object()?;
+    [
+        "error",
+        "message",
+        "error_description",
+        "errorMessage",
+        "detail",
+    ]
+    .iter()
+    .find_map(|k| match map.get(*k) {
+        Some(Value::String(s)) if !s.trim().is_empty() => Some(http::excerpt(s, redactor)),
+        _ => None,
+    })
 }
 
 /// Whether a step after `step` (in its workflow) uses its outputs.

@@ -521,6 +521,46 @@ impl Lower {
                 .with_help(Some("rename `params` to `with`".into())),
             );
         }
+        if raw.uses.is_some() {
+            // What only a request has; a sub-workflow's steps send theirs.
+            for (given, key, help) in [
+                (
+                    raw.expect.is_some(),
+                    "expect",
+                    "put `expect` on the sub-workflow's steps",
+                ),
+                (
+                    raw.auth.is_some(),
+                    "auth",
+                    "give the sub-workflow's steps their own `auth:`, or set the app's auth",
+                ),
+                (
+                    raw.timeout.is_some(),
+                    "timeout",
+                    "set `timeout` on the sub-workflow's steps, or on the app",
+                ),
+                (
+                    raw.retry.is_some(),
+                    "retry",
+                    "set `retry` on the sub-workflow's steps, or on the app",
+                ),
+                (
+                    !raw.outputs.is_empty(),
+                    "outputs",
+                    "a step that `uses` a sub-workflow has its `outputs`: declare them in the sub-workflow",
+                ),
+            ] {
+                if given {
+                    self.diagnostics.push(
+                        Diagnostic::new(
+                            format!("`{key}` would have no effect: a step that `uses` a sub-workflow sends no request itself"),
+                            Some(labelled(key)),
+                        )
+                        .with_help(Some(help.into())),
+                    );
+                }
+            }
+        }
         if raw.action.is_some() && !raw.with.is_empty() {
             self.diagnostics.push(
                 Diagnostic::new(
@@ -830,6 +870,10 @@ impl Lower {
             if let Some(v) = check.equals
                 && let Some(v) = self.json(&item(&child(path, "body"), i), v)
             {
+                let at_equals = at(&format!("body[{i}].equals"));
+                if let Some(d) = templated_equals(&check.path, &v, &at_equals) {
+                    self.diagnostics.push(d);
+                }
                 tests.push(BodyTest::Equals(v));
             }
             if let Some(m) = check.matches {
@@ -875,6 +919,11 @@ impl Lower {
                 tests.push(HeaderTest::Exists(e));
             }
             if let Some(v) = check.equals {
+                let shown = format!("headers['{}']", name.to_lowercase());
+                let at_equals = at(&format!("headers.{name}.equals"));
+                if let Some(d) = templated_equals(&shown, &Value::String(v.clone()), &at_equals) {
+                    self.diagnostics.push(d);
+                }
                 tests.push(HeaderTest::Equals(v));
             }
             if let Some(m) = check.matches {
@@ -1043,4 +1092,43 @@ impl Lower {
             }
         }
     }
+}
+
+/// `equals` is compared as written: a template in it would never be
+/// rendered, so the check could never hold. `what` is the JSONPath checked,
+/// or `headers['name']`.
+fn templated_equals(what: &str, value: &Value, loc: &Loc) -> Option<Diagnostic> {
+    let mut template = None;
+    crate::template::visit_strings(value, &mut |s| {
+        if template.is_none() && is_template(s) {
+            template = Some(s.to_string());
+        }
+    });
+    let template = template?;
+    // `$.a.b` reads `response.a.b` in a template.
+    let simple = what.strip_prefix('$').filter(|rest| {
+        !rest.is_empty()
+            && rest
+                .split('.')
+                .skip(1)
+                .all(|seg| !seg.is_empty() && is_name(seg))
+            && rest.starts_with('.')
+    });
+    let left = match simple {
+        Some(rest) => format!("response{rest}"),
+        None if what.starts_with("headers[") => what.to_string(),
+        None => "response...".to_string(),
+    };
+    let right = crate::template::whole_expression(&template).unwrap_or("...");
+    Some(
+        Diagnostic::new(
+            format!(
+                "`equals` is compared as written, so the template `{template}` would never be rendered and the check could never hold"
+            ),
+            Some(loc.clone()),
+        )
+        .with_help(Some(format!(
+            "compare with a rendered value in `expect.that`: `that: [\"{{{{ {left} == {right} }}}}\"]`"
+        ))),
+    )
 }

@@ -162,9 +162,10 @@ impl Reader {
         match read_spec(path) {
             Ok(text) => self.source(path, shown, text, Some(canonical), flow),
             Err(what) => {
-                let message = match &included_from {
-                    Some(_) => format!("cannot read included file `{shown}`: {what}"),
-                    None => format!("cannot read spec `{shown}`: {what}"),
+                let message = match (&included_from, flow) {
+                    (Some(_), Some(_)) => format!("cannot read included file `{shown}`: {what}"),
+                    (Some(_), None) => format!("cannot read sub-workflow `{shown}`: {what}"),
+                    (None, _) => format!("cannot read spec `{shown}`: {what}"),
                 };
                 self.diagnostics
                     .push(Diagnostic::new(message, included_from));
