@@ -5,7 +5,7 @@
 //!     cargo run --example quickstart              # token from the environment
 //!     cargo run --example quickstart -- --descope # token from Descope
 //!
-//! Any other spec that calls GitHub or Slack runs the same way, with its
+//! Any other spec that calls GitHub, Slack or Linear runs the same way, with its
 //! inputs (and vars) given as `runner apply` takes them:
 //!
 //!     cargo run --example quickstart -- specs/weekly-triage.yaml --input owner=acme --input 'repos=[api, web]'
@@ -98,6 +98,10 @@ async fn main() -> std::process::ExitCode {
         "SLACK_TOKEN".into(),
         "xoxb-demo-token-for-the-stand-in".into(),
     );
+    env.insert(
+        "LINEAR_API_KEY".into(),
+        "lin_api_demoKeyForTheStandIn0000".into(),
+    );
     let workflow = match runner::load(Path::new(spec)) {
         Ok(w) => w,
         Err(e) => {
@@ -106,10 +110,10 @@ async fn main() -> std::process::ExitCode {
         }
     };
     // Every app the stand-in serves that the spec uses goes to it.
-    let base_urls = ["github", "slack"]
+    let base_urls = [("github", ""), ("slack", ""), ("linear", "/linear")]
         .into_iter()
-        .filter(|app| workflow.spec.apps.contains_key(*app))
-        .map(|app| (app.to_string(), server.uri()))
+        .filter(|(app, _)| workflow.spec.apps.contains_key(*app))
+        .map(|(app, prefix)| (app.to_string(), format!("{}{prefix}", server.uri())))
         .collect();
     let options = runner::Options {
         env: Arc::new(env),

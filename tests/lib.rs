@@ -16,6 +16,7 @@ mod cli;
 mod credentials;
 mod descope;
 mod errors;
+mod examples;
 mod faults;
 mod fuzz_corpus;
 mod journal;

@@ -303,6 +303,8 @@ impl Respond for WorkflowRun {
             *n += 1;
             *n
         };
+        // Runs numbered from a million on have finished already.
+        let looks = if id >= 1_000_000 { 3 } else { looks };
         let (status, conclusion) = match looks {
             1 => ("queued", Value::Null),
             2 => ("in_progress", Value::Null),
@@ -470,6 +472,76 @@ impl Respond for PostMessage {
     }
 }
 
+/// Linear's GraphQL API, served under `/linear` (GitHub has `/graphql`
+/// too): issues paged 2 at a time by `after`, comments on them.
+struct LinearGraphql(AtomicU64);
+
+impl Respond for LinearGraphql {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let errors = |message: &str| {
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"errors": [{"message": message}], "data": null}))
+        };
+        if !request.headers.contains_key("authorization") {
+            return errors("Authentication required, not authenticated");
+        }
+        let body = body(request);
+        let query = body["query"].as_str().unwrap_or_default();
+        let variables = &body["variables"];
+        if query.contains("issues(") {
+            let team = variables["filter"]["team"]["key"]["eq"]
+                .as_str()
+                .unwrap_or("ENG")
+                .to_string();
+            let page = match variables["after"].as_str() {
+                None => 0,
+                Some("cursor-1") => 1,
+                Some("cursor-2") => 2,
+                Some(_) => return errors("Argument Validation Error: after is not a valid cursor"),
+            };
+            let nodes: Vec<Value> = (0..2)
+                .map(|i| {
+                    let n = 101 + page * 2 + i;
+                    json!({
+                        "id": format!("lin-issue-{n}"),
+                        "identifier": format!("{team}-{n}"),
+                        "title": format!("Urgent thing {n}"),
+                        "url": format!("https://linear.app/acme/issue/{team}-{n}"),
+                        "priority": 1,
+                        "createdAt": iso(now() - 86_400 * (3 + n)),
+                        "state": {"name": "Todo", "type": "unstarted"},
+                        "team": {"key": team},
+                    })
+                })
+                .collect();
+            let more = page < 2;
+            return ResponseTemplate::new(200).set_body_json(json!({"data": {"issues": {
+                "nodes": nodes,
+                "pageInfo": {
+                    "hasNextPage": more,
+                    "endCursor": if more { Some(format!("cursor-{}", page + 1)) } else { None },
+                },
+            }}}));
+        }
+        if query.contains("commentCreate") {
+            let Some(issue) = variables["input"]["issueId"].as_str() else {
+                return errors("Argument Validation Error: issueId must be a UUID");
+            };
+            let n = self.0.fetch_add(1, Ordering::SeqCst);
+            return ResponseTemplate::new(200).set_body_json(json!({"data": {"commentCreate": {
+                "success": true,
+                "comment": {"id": format!("lin-comment-{n}"), "url": format!("https://linear.app/acme/issue/{issue}#comment-{n}")},
+            }}}));
+        }
+        if query.contains("teams") {
+            return ResponseTemplate::new(200).set_body_json(json!({"data": {"teams": {"nodes": [
+                {"id": "lin-team-1", "key": "ENG", "name": "Engineering"}
+            ]}}}));
+        }
+        errors("Cannot query this field on the stand-in")
+    }
+}
+
 pub async fn start() -> MockServer {
     let server = MockServer::start().await;
     // GitHub.
@@ -533,6 +605,12 @@ pub async fn start() -> MockServer {
             "user_id": "U0100000001",
             "bot_id": "B0300000001",
         })))
+        .mount(&server)
+        .await;
+    // Linear's GraphQL API.
+    Mock::given(method("POST"))
+        .and(path("/linear/graphql"))
+        .respond_with(LinearGraphql(AtomicU64::new(1)))
         .mount(&server)
         .await;
     // Descope's management API, as far as outbound-app tokens go.
