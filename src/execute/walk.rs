@@ -54,6 +54,8 @@ pub(super) enum Mode {
 struct Frame {
     flow: usize,
     inputs: minijinja::Value,
+    /// Inputs whose values wait for the run (plan and the checks only).
+    unknown_inputs: Vec<String>,
     steps: Arc<Live>,
     key: String,
     label: String,
@@ -243,6 +245,7 @@ impl Walker<'_> {
         Frame {
             flow: 0,
             inputs: to_value(&self.inputs),
+            unknown_inputs: Vec::new(),
             steps: Live::new(),
             key: String::new(),
             label: String::new(),
@@ -251,11 +254,19 @@ impl Walker<'_> {
 
     fn scope(&self, frame: &Frame) -> Scope {
         let (index, count) = self.opts.shard.unwrap_or((0, 1));
-        Scope::new(self.opts.env.clone())
+        let scope = Scope::new(self.opts.env.clone())
             .with("vars", self.vars.clone())
             .with("inputs", frame.inputs.clone())
             .with("steps", frame.steps.value())
-            .with("shard", to_value(&json!({"index": index, "count": count})))
+            .with("shard", to_value(&json!({"index": index, "count": count})));
+        if frame.unknown_inputs.is_empty() {
+            scope
+        } else {
+            scope.with(
+                render::UNKNOWN_INPUTS,
+                to_value(&json!(frame.unknown_inputs)),
+            )
+        }
     }
 
     /// Walks the root workflow without sending (plan and the checks
@@ -672,21 +683,18 @@ impl Walker<'_> {
                 }
             }
         }
+        // Inputs that wait for the run (plan and the checks) stay unbound,
+        // and the templates using them wait too; the others are bound.
         let sub_inputs = &self.wf.flows[flow].inputs;
-        let inputs = if unknown.is_empty() {
-            match render::bind_inputs(sub_inputs, &given) {
-                Ok(v) => v,
-                Err(e) => {
-                    let f = Failure::new(
-                        FailureKind::Render,
-                        format!("uses `{}`: {e}", self.wf.flows[flow].file.name),
-                    );
-                    return self.fail(f, &step.loc);
-                }
+        let inputs = match render::bind_known_inputs(sub_inputs, &given, &unknown) {
+            Ok(v) => v,
+            Err(e) => {
+                let f = Failure::new(
+                    FailureKind::Render,
+                    format!("uses `{}`: {e}", self.wf.flows[flow].file.name),
+                );
+                return self.fail(f, &step.loc);
             }
-        } else {
-            // Plan: inputs that wait for the run stay unbound.
-            Value::Object(given.into_iter().collect())
         };
         if self.mode == Mode::Plan && !notes.is_empty() {
             self.planned.borrow_mut().push(PlannedStep {
@@ -694,7 +702,7 @@ impl Walker<'_> {
                 label: label.to_string(),
                 action: step.target(),
                 request: None,
-                deferred: unknown,
+                deferred: unknown.clone(),
                 notes,
             });
         }
@@ -705,6 +713,7 @@ impl Walker<'_> {
         let sub = Frame {
             flow,
             inputs: to_value(&inputs),
+            unknown_inputs: unknown,
             steps: Live::new(),
             key: format!("{}{}{identity}.", frame.key, step.key),
             label: format!("{label}."),
