@@ -385,11 +385,17 @@ impl Walker<'_> {
             .is_some_and(|e| refs.uses_any(&[e.name.value.as_str(), "index"]));
         let mut notes = Vec::new();
         if let Some(condition) = step.condition.as_ref().filter(|_| !per_item) {
-            match self.condition(&condition.value, &scope, frame) {
+            let holds = if self.waits_for_failure(condition) {
+                Ok(None)
+            } else {
+                self.condition(&condition.value, &scope, frame)
+            };
+            match holds {
                 Ok(Some(true)) => {}
                 Ok(Some(false)) => {
                     if self.mode == Mode::Plan {
-                        self.note_skipped(step, frame, condition);
+                        let label = format!("{}{}", frame.label, step.label());
+                        self.note_skipped(step, &label, condition);
                     }
                     return Ok(skipped(report, SkipReason::Condition));
                 }
@@ -438,10 +444,21 @@ impl Walker<'_> {
         }
     }
 
-    fn note_skipped(&self, step: &Step, frame: &Frame, condition: &crate::spec::Located<Value>) {
+    /// Whether plan must show `condition` rather than evaluate it: whether
+    /// an earlier step fails is known only when the run gets there.
+    fn waits_for_failure(&self, condition: &crate::spec::Located<Value>) -> bool {
+        self.mode == Mode::Plan
+            && self
+                .wf
+                .templates
+                .refs_in(&condition.value)
+                .uses_any(&["failure"])
+    }
+
+    fn note_skipped(&self, step: &Step, label: &str, condition: &crate::spec::Located<Value>) {
         self.planned.borrow_mut().push(PlannedStep {
             name: step.name(),
-            label: format!("{}{}", frame.label, step.label()),
+            label: label.to_string(),
             action: step.target(),
             request: None,
             deferred: Vec::new(),
@@ -619,23 +636,36 @@ impl Walker<'_> {
             scope.set(&each.name.value, to_value(value));
             scope.set("index", minijinja::Value::from(index));
         }
+        let label = match item {
+            Some((index, _)) => format!("{}{}[{index}]", frame.label, step.label()),
+            None => format!("{}{}", frame.label, step.label()),
+        };
         if let (Some(condition), Some(_)) = (&step.condition, item) {
-            match self.condition(&condition.value, &scope, frame) {
+            let holds = if self.waits_for_failure(condition) {
+                Ok(None)
+            } else {
+                self.condition(&condition.value, &scope, frame)
+            };
+            match holds {
                 Ok(Some(true)) => {}
                 Ok(Some(false)) => {
+                    if self.mode == Mode::Plan {
+                        self.note_skipped(step, &label, condition);
+                    }
                     return Ok(Unit {
                         skipped: Some(SkipReason::Condition),
                         ..Unit::default()
                     });
                 }
-                Ok(None) => notes.push(format!("if {}", show(&condition.value))),
+                Ok(None) => {
+                    let note = format!("if {}", show(&condition.value));
+                    if !notes.contains(&note) {
+                        notes.push(note);
+                    }
+                }
                 Err(f) => return self.fail(f.at(Some(condition.loc.clone())), &step.loc),
             }
         }
-        let label = match item {
-            Some((index, _)) => format!("{}{}[{index}]", frame.label, step.label()),
-            None => format!("{}{}", frame.label, step.label()),
-        };
         let mut unit = match &step.run {
             Run::Uses(flow) => self.uses(step, frame, &scope, *flow, item, &label, notes).await?,
             Run::Action(bound) => {
