@@ -367,7 +367,7 @@ impl Walker<'_> {
         let skipped = |mut report: StepReport, why| {
             report.status = StepStatus::Skipped;
             report.skip_reason = Some(why);
-            (report, json!({"skipped": true}))
+            (report, skipped_value(step, why))
         };
         let refs = step
             .condition
@@ -1674,6 +1674,23 @@ fn is_blank(value: &Value) -> bool {
         Value::String(s) => s.trim().is_empty(),
         _ => false,
     }
+}
+
+/// What later templates see of a step that did not run: no status, no
+/// response, no outputs (and no items or pages), like a skipped item.
+fn skipped_value(step: &Step, why: SkipReason) -> Value {
+    let mut value = Unit {
+        skipped: Some(why),
+        ..Unit::default()
+    }
+    .value();
+    if step.each.is_some() || step.paginate.is_some() {
+        value["items"] = json!([]);
+    }
+    if step.paginate.is_some() {
+        value["pages"] = json!(0);
+    }
+    value
 }
 
 /// A unit done in an earlier run, from its journal record.
