@@ -19,3 +19,4 @@ mod fuzz_corpus;
 mod journal;
 mod secrets;
 mod tls;
+mod workflow;
