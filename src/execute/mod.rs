@@ -243,6 +243,7 @@ fn walker<'a>(
         claimed: RefCell::new(HashSet::new()),
         journal: RefCell::new(None),
         warnings: RefCell::new(Vec::new()),
+        said: RefCell::new(HashSet::new()),
         planned: RefCell::new(Vec::new()),
         reporter: None,
         done: RefCell::new(Vec::new()),
@@ -354,6 +355,8 @@ pub async fn apply(
         &past,
     );
     *walker.journal.borrow_mut() = journal;
+    // What the checks warned about is not said again when the run meets it.
+    *walker.said.borrow_mut() = preflight.warnings.borrow().iter().cloned().collect();
     walker.reporter = Some(&reporter);
     let started = std::time::Instant::now();
     let outcome = tokio::select! {

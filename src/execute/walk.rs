@@ -173,6 +173,9 @@ pub(super) struct Walker<'a> {
     pub claimed: RefCell<HashSet<usize>>,
     pub journal: RefCell<Option<Journal>>,
     pub warnings: RefCell<Vec<String>>,
+    /// Warnings already reported, by the checks before the run or earlier
+    /// in it: each is said once.
+    pub said: RefCell<HashSet<String>>,
     pub planned: RefCell<Vec<PlannedStep>>,
     /// Hears of each root step as it ends, and of retries (apply only).
     pub reporter: Option<&'a dyn Hear>,
@@ -182,6 +185,9 @@ pub(super) struct Walker<'a> {
 
 impl Walker<'_> {
     fn warn(&self, message: String) {
+        if self.said.borrow().contains(&message) {
+            return;
+        }
         let mut warnings = self.warnings.borrow_mut();
         if !warnings.contains(&message) {
             warnings.push(message);
@@ -192,6 +198,7 @@ impl Walker<'_> {
         if let Some(reporter) = self.reporter {
             for w in self.warnings.borrow_mut().drain(..) {
                 reporter.warn(&w);
+                self.said.borrow_mut().insert(w);
             }
         }
     }
