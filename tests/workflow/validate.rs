@@ -453,3 +453,46 @@ fn loops_pages_and_polls_that_cannot_work() {
     );
     accepted(&ws, &format!("{poll_post}    retry: {{unsafe: true}}\n"));
 }
+
+#[test]
+fn an_app_or_action_default_is_checked_once_whether_or_not_a_step_uses_it() {
+    let catalog = r#"version: 1
+apps:
+  used:
+    base_url: http://127.0.0.1:9
+    expect:
+      body: [{path: "$.[", exists: true}]
+    actions:
+      USED_GET: {method: GET, path: /a}
+  unused:
+    base_url: http://127.0.0.1:9
+    actions:
+      UNUSED_GET:
+        method: GET
+        path: /b
+        expect:
+          headers: {Content-Type: {matches: "(json"}}
+"#;
+    let ws = Workspace::new().file(
+        "main.yaml",
+        &format!(
+            "{catalog}steps:\n  - id: a\n    action: USED_GET\n  - id: b\n    action: USED_GET\n"
+        ),
+    );
+    let out = ws.runner(["validate", "main.yaml"]).run();
+    assert_eq!(out.code, 2, "{out:?}");
+    // Two steps meet the app's default: it is said once.
+    assert_eq!(
+        out.stderr.matches("`$.[` is not a valid JSONPath").count(),
+        1,
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("main.yaml:6:"), "{out:?}");
+    // No step uses the action, and its default is still checked.
+    assert!(
+        out.stderr
+            .contains("`(json` is not a valid regular expression"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("main.yaml:16:"), "{out:?}");
+}
