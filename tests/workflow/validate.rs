@@ -264,6 +264,23 @@ fn references_to_items_outputs_and_pages_must_exist() {
             "{list}  - id: use\n    action: GET_ITEM\n    params: {{id: \"{{{{ steps.list.outputs.number }}}}\"}}\n"
         ),
     );
+    // A loop's results are its items'.
+    let each = "steps:\n  - id: each\n    for_each: [a]\n    action: GET_ITEM\n    params: {id: \"{{ item }}\"}\n    outputs:\n      url: \"{{ response.url }}\"\n";
+    for field in ["outputs.url", "status", "response", "headers"] {
+        let head = field.split('.').next().unwrap_or(field);
+        refused(
+            &ws,
+            &format!("{each}outputs:\n  x: \"{{{{ steps.each.{field} }}}}\"\n"),
+            "  x:",
+            &format!(
+                "`steps.each.{head}` is not set for a step with `for_each`: each item has its own, in `steps.each.items[i].{head}`"
+            ),
+        );
+    }
+    accepted(
+        &ws,
+        &format!("{each}outputs:\n  x: \"{{{{ steps.each.items[0].outputs.url }}}}\"\n"),
+    );
 }
 
 #[test]
