@@ -23,3 +23,4 @@ mod journal;
 mod secrets;
 mod tls;
 mod trust;
+mod workflow;

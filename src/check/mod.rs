@@ -133,8 +133,16 @@ pub fn check(mut spec: Spec) -> Result<Workflow> {
         env_refs: BTreeMap::new(),
     };
     for app in spec.apps.values() {
+        // An app's and an action's own criteria compile whether or not a
+        // step uses them (each step compiles them again, merged with its own).
+        if let Some(e) = &app.expect {
+            expect::compile(&[e], &mut checker.diagnostics);
+        }
         for action in app.actions.values() {
             checker.action(action);
+            if let Some(e) = &action.expect {
+                expect::compile(&[e], &mut checker.diagnostics);
+            }
         }
     }
     for (i, var) in spec.vars.values().enumerate() {
@@ -205,6 +213,17 @@ pub fn check(mut spec: Spec) -> Result<Workflow> {
         env_refs,
         ..
     } = checker;
+    // Each mistake is said once, however many steps meet it (an app's
+    // criteria are compiled for every step of the app).
+    let mut diagnostics = {
+        let mut unique = Vec::with_capacity(diagnostics.len());
+        for d in diagnostics.drain(..) {
+            if !unique.contains(&d) {
+                unique.push(d);
+            }
+        }
+        unique
+    };
     for d in found {
         if !diagnostics.contains(&d) {
             diagnostics.push(d);

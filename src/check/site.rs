@@ -275,6 +275,9 @@ impl Checker<'_> {
         }
         let step = &self.flows[site.flow].steps[index];
         let problem = match field {
+            "status" | "headers" | "response" | "outputs" if step.each.is_some() => Some(format!(
+                "`steps.{id}.{field}` is not set for a step with `for_each`: each item has its own, in `steps.{id}.items[i].{field}`"
+            )),
             "items" if step.each.is_none() && step.paginate.is_none() => Some(format!(
                 "`steps.{id}.items` is only set for a step with `for_each` or `paginate`"
             )),

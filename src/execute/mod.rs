@@ -257,7 +257,7 @@ fn walker<'a>(
         collected: RefCell::new(Vec::new()),
         journal: RefCell::new(None),
         warnings: RefCell::new(Vec::new()),
-        reported: std::cell::Cell::new(0),
+        said: RefCell::new(HashSet::new()),
         planned: RefCell::new(Vec::new()),
         reporter: None,
         done: RefCell::new(Vec::new()),
@@ -391,10 +391,8 @@ pub async fn apply(
     );
     *walker.journal.borrow_mut() = journal;
     walker.reserved = reserved;
-    // Said already: the walk must not say them again.
-    let said = preflight.warnings.take();
-    walker.reported.set(said.len());
-    *walker.warnings.borrow_mut() = said;
+    // What the checks warned about is not said again when the run meets it.
+    *walker.said.borrow_mut() = preflight.warnings.borrow().iter().cloned().collect();
     walker.reporter = Some(&reporter);
     let started = std::time::Instant::now();
     let outcome = tokio::select! {

@@ -54,6 +54,8 @@ pub(super) enum Mode {
 struct Frame {
     flow: usize,
     inputs: minijinja::Value,
+    /// Inputs whose values wait for the run (plan and the checks only).
+    unknown_inputs: Vec<String>,
     steps: Arc<Live>,
     key: String,
     label: String,
@@ -181,9 +183,9 @@ pub(super) struct Walker<'a> {
     pub journal: RefCell<Option<Journal>>,
     /// Every warning of the run, each once.
     pub warnings: RefCell<Vec<String>>,
-    /// How many of `warnings` have been reported (apply): each is said once
-    /// a run, even when the checks before it said it already.
-    pub reported: std::cell::Cell<usize>,
+    /// Warnings already reported, by the checks before the run or earlier
+    /// in it: each is said once.
+    pub said: RefCell<HashSet<String>>,
     pub planned: RefCell<Vec<PlannedStep>>,
     /// Hears of each root step as it ends, and of retries (apply only).
     pub reporter: Option<&'a dyn Hear>,
@@ -193,6 +195,9 @@ pub(super) struct Walker<'a> {
 
 impl Walker<'_> {
     fn warn(&self, message: String) {
+        if self.said.borrow().contains(&message) {
+            return;
+        }
         let mut warnings = self.warnings.borrow_mut();
         if !warnings.contains(&message) {
             warnings.push(message);
@@ -202,11 +207,10 @@ impl Walker<'_> {
     /// Reports the warnings not reported yet.
     pub fn flush_warnings(&self) {
         if let Some(reporter) = self.reporter {
-            let warnings = self.warnings.borrow();
-            for w in &warnings[self.reported.get()..] {
-                reporter.warn(w);
+            for w in self.warnings.borrow_mut().drain(..) {
+                reporter.warn(&w);
+                self.said.borrow_mut().insert(w);
             }
-            self.reported.set(warnings.len());
         }
     }
 
@@ -259,6 +263,7 @@ impl Walker<'_> {
         Frame {
             flow: 0,
             inputs: to_value(&self.inputs),
+            unknown_inputs: Vec::new(),
             steps: Live::new(),
             key: String::new(),
             label: String::new(),
@@ -267,11 +272,19 @@ impl Walker<'_> {
 
     fn scope(&self, frame: &Frame) -> Scope {
         let (index, count) = self.opts.shard.unwrap_or((0, 1));
-        Scope::new(self.opts.env.clone())
+        let scope = Scope::new(self.opts.env.clone())
             .with("vars", self.vars.clone())
             .with("inputs", frame.inputs.clone())
             .with("steps", frame.steps.value())
-            .with("shard", to_value(&json!({"index": index, "count": count})))
+            .with("shard", to_value(&json!({"index": index, "count": count})));
+        if frame.unknown_inputs.is_empty() {
+            scope
+        } else {
+            scope.with(
+                render::UNKNOWN_INPUTS,
+                to_value(&json!(frame.unknown_inputs)),
+            )
+        }
     }
 
     /// Walks the root workflow without sending (plan and the checks
@@ -368,7 +381,7 @@ impl Walker<'_> {
         let skipped = |mut report: StepReport, why| {
             report.status = StepStatus::Skipped;
             report.skip_reason = Some(why);
-            (report, json!({"skipped": true}))
+            (report, skipped_value(step, why))
         };
         let refs = step
             .condition
@@ -388,15 +401,17 @@ impl Walker<'_> {
             .is_some_and(|e| refs.uses_any(&[e.name.value.as_str(), "index"]));
         let mut notes = Vec::new();
         if let Some(condition) = step.condition.as_ref().filter(|_| !per_item) {
-            match self.condition(&condition.value, &scope, frame) {
+            let holds = if self.waits_for_failure(condition) {
+                Ok(None)
+            } else {
+                self.condition(&condition.value, &scope, frame)
+            };
+            match holds {
                 Ok(Some(true)) => {}
                 Ok(Some(false)) => {
                     if self.mode == Mode::Plan {
-                        self.note_skipped(
-                            step,
-                            &format!("{}{}", frame.label, step.label()),
-                            condition,
-                        );
+                        let label = format!("{}{}", frame.label, step.label());
+                        self.note_skipped(step, &label, condition);
                     }
                     return Ok(skipped(report, SkipReason::Condition));
                 }
@@ -448,6 +463,17 @@ impl Walker<'_> {
                 ),
             )),
         }
+    }
+
+    /// Whether plan must show `condition` rather than evaluate it: whether
+    /// an earlier step fails is known only when the run gets there.
+    fn waits_for_failure(&self, condition: &crate::spec::Located<Value>) -> bool {
+        self.mode == Mode::Plan
+            && self
+                .wf
+                .templates
+                .refs_in(&condition.value)
+                .uses_any(&["failure"])
     }
 
     fn note_skipped(&self, step: &Step, label: &str, condition: &crate::spec::Located<Value>) {
@@ -651,12 +677,20 @@ impl Walker<'_> {
             scope.set(&each.name.value, to_value(value));
             scope.set("index", minijinja::Value::from(index));
         }
-        if let (Some(condition), Some((index, _))) = (&step.condition, item) {
-            match self.condition(&condition.value, &scope, frame) {
+        let label = match item {
+            Some((index, _)) => format!("{}{}[{index}]", frame.label, step.label()),
+            None => format!("{}{}", frame.label, step.label()),
+        };
+        if let (Some(condition), Some(_)) = (&step.condition, item) {
+            let holds = if self.waits_for_failure(condition) {
+                Ok(None)
+            } else {
+                self.condition(&condition.value, &scope, frame)
+            };
+            match holds {
                 Ok(Some(true)) => {}
                 Ok(Some(false)) => {
                     if self.mode == Mode::Plan {
-                        let label = format!("{}{}[{index}]", frame.label, step.label());
                         self.note_skipped(step, &label, condition);
                     }
                     return Ok(Unit {
@@ -664,14 +698,15 @@ impl Walker<'_> {
                         ..Unit::default()
                     });
                 }
-                Ok(None) => notes.push(format!("if {}", show(&condition.value))),
+                Ok(None) => {
+                    let note = format!("if {}", show(&condition.value));
+                    if !notes.contains(&note) {
+                        notes.push(note);
+                    }
+                }
                 Err(f) => return self.fail(f.at(Some(condition.loc.clone())), &step.loc),
             }
         }
-        let label = match item {
-            Some((index, _)) => format!("{}{}[{index}]", frame.label, step.label()),
-            None => format!("{}{}", frame.label, step.label()),
-        };
         let mut unit = match &step.run {
             Run::Uses(flow) => {
                 self.uses(step, frame, &scope, *flow, item, &label, notes)
@@ -723,21 +758,18 @@ impl Walker<'_> {
                 }
             }
         }
+        // Inputs that wait for the run (plan and the checks) stay unbound,
+        // and the templates using them wait too; the others are bound.
         let sub_inputs = &self.wf.flows[flow].inputs;
-        let inputs = if unknown.is_empty() {
-            match render::bind_inputs(sub_inputs, &given) {
-                Ok(v) => v,
-                Err(e) => {
-                    let f = Failure::new(
-                        FailureKind::Render,
-                        format!("uses `{}`: {e}", self.wf.flows[flow].file.name),
-                    );
-                    return self.fail(f, &step.loc);
-                }
+        let inputs = match render::bind_known_inputs(sub_inputs, &given, &unknown) {
+            Ok(v) => v,
+            Err(e) => {
+                let f = Failure::new(
+                    FailureKind::Render,
+                    format!("uses `{}`: {e}", self.wf.flows[flow].file.name),
+                );
+                return self.fail(f, &step.loc);
             }
-        } else {
-            // Plan: inputs that wait for the run stay unbound.
-            Value::Object(given.into_iter().collect())
         };
         if self.mode == Mode::Plan && !notes.is_empty() {
             self.planned.borrow_mut().push(PlannedStep {
@@ -745,7 +777,7 @@ impl Walker<'_> {
                 label: label.to_string(),
                 action: step.target(),
                 request: None,
-                deferred: unknown,
+                deferred: unknown.clone(),
                 notes,
             });
         }
@@ -756,6 +788,7 @@ impl Walker<'_> {
         let sub = Frame {
             flow,
             inputs: to_value(&inputs),
+            unknown_inputs: unknown,
             steps: Live::new(),
             key: format!("{}{}{identity}.", frame.key, step.key),
             label: format!("{label}."),
@@ -1794,6 +1827,23 @@ fn is_blank(value: &Value) -> bool {
         Value::String(s) => s.trim().is_empty(),
         _ => false,
     }
+}
+
+/// What later templates see of a step that did not run: no status, no
+/// response, no outputs (and no items or pages), like a skipped item.
+fn skipped_value(step: &Step, why: SkipReason) -> Value {
+    let mut value = Unit {
+        skipped: Some(why),
+        ..Unit::default()
+    }
+    .value();
+    if step.each.is_some() || step.paginate.is_some() {
+        value["items"] = json!([]);
+    }
+    if step.paginate.is_some() {
+        value["pages"] = json!(0);
+    }
+    value
 }
 
 /// A unit done in an earlier run, from its journal record.

@@ -30,6 +30,11 @@ use crate::template::{Live, Scope, TemplateError, Templates, to_value, visit_str
 /// it prints as `***` like a real secret.
 pub const PLAN_SECRET: &str = "runner-plan-secret-placeholder";
 
+/// The scope name listing the inputs of a sub-workflow whose values wait
+/// for the run (plan and the checks before a run): templates using them
+/// wait too.
+pub const UNKNOWN_INPUTS: &str = "__runner_unknown_inputs";
+
 /// Renders templates either for real (`apply`) or for `plan`, where values
 /// that need an earlier response or an unset env var stay as their source.
 pub struct Renderer<'a> {
@@ -58,9 +63,20 @@ impl Renderer<'_> {
                 && !crate::template::BUILTINS.contains(&name)
                 && !crate::template::STATUS_FUNCTIONS.contains(&name)
         };
+        // Inputs of a sub-workflow given values that wait for the run.
+        let unknown_inputs = self.scope.get(UNKNOWN_INPUTS);
+        let unknown_input = |name: &str| {
+            unknown_inputs.is_some_and(|names| {
+                names
+                    .try_iter()
+                    .is_ok_and(|mut names| names.any(|n| n.as_str() == Some(name)))
+            })
+        };
         self.plan
             && self.templates.refs(source).is_some_and(|r| {
                 r.dynamic.contains("steps")
+                    || r.inputs.iter().any(|n| unknown_input(n))
+                    || (r.dynamic.contains("inputs") && unknown_inputs.is_some())
                     || r.steps.iter().any(|(id, _)| unknown_step(id))
                     || r.dynamic.contains("env")
                     || r.env.iter().any(|n| !self.scope.has_env(n))
@@ -415,6 +431,16 @@ pub fn bind_inputs(
     inputs: &indexmap::IndexMap<String, crate::spec::Input>,
     given: &indexmap::IndexMap<String, Value>,
 ) -> Result<Value, String> {
+    bind_known_inputs(inputs, given, &[])
+}
+
+/// [`bind_inputs`], leaving out the inputs named in `unknown`, whose values
+/// wait for the run (plan: a sub-workflow given an earlier response).
+pub fn bind_known_inputs(
+    inputs: &indexmap::IndexMap<String, crate::spec::Input>,
+    given: &indexmap::IndexMap<String, Value>,
+    unknown: &[String],
+) -> Result<Value, String> {
     let mut out = serde_json::Map::new();
     for name in given.keys() {
         if !inputs.contains_key(name) {
@@ -425,6 +451,9 @@ pub fn bind_inputs(
         }
     }
     for (name, input) in inputs {
+        if unknown.contains(name) {
+            continue;
+        }
         let value = match given.get(name).filter(|v| !v.is_null()) {
             Some(v) => coerce(input.ty, v.clone()).map_err(|e| format!("input `{name}`: {e}"))?,
             None => match &input.default {

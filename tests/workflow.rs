@@ -1,0 +1,139 @@
+//! Workflows beyond a straight line (issue #9): success criteria on the
+//! body, headers and schema; `for_each` with its concurrency, failures and
+//! resume; `if` with `success()`, `failure()`, `always()`; `until`/`poll`;
+//! `paginate`; step and workflow `outputs`; typed `inputs`; sub-workflows
+//! (`uses`); `--shard`; what `plan` shows and what `validate` refuses.
+//! Servers on 127.0.0.1: wiremock, and [`gate::Gate`] where the test must
+//! decide when each request is answered.
+
+mod conditions;
+mod each;
+mod expect;
+mod gate;
+mod inputs;
+mod outputs;
+mod pages;
+mod plan;
+mod poll;
+mod resume;
+mod shard;
+mod uses;
+mod validate;
+
+use serde_json::Value;
+
+use crate::harness::{Run, Workspace};
+
+/// The API token the specs' auth reads from `API_TOKEN`.
+pub const TOKEN: &str = "api_Workflow0123456789abcdef";
+
+/// One app, `api`, at `BASE`, with bearer auth from `API_TOKEN`, and no
+/// retries unless a step asks for them.
+const HEAD: &str = r#"version: 1
+apps:
+  api:
+    base_url: BASE
+    retry: {attempts: 1}
+    actions:
+      GET_ITEM:
+        method: GET
+        path: /items/{id}
+        params:
+          id: {type: string, required: true}
+      LIST_ITEMS:
+        method: GET
+        path: /items
+        params:
+          cursor: {type: string}
+          page: {type: integer}
+      CREATE_ITEM:
+        method: POST
+        path: /items
+        params:
+          name: {type: string, required: true}
+          tag: {type: string}
+      UPDATE_ITEM:
+        method: PUT
+        path: /items/{id}
+        params:
+          id: {type: string, required: true}
+          name: {type: string}
+      GET_JOB:
+        method: GET
+        path: /jobs/{id}
+        params:
+          id: {type: string, required: true}
+      START_JOB:
+        method: POST
+        path: /jobs
+        params:
+          name: {type: string}
+auth:
+  api:
+    parameters:
+      - {name: Authorization, in: header, value: "Bearer {{ env.API_TOKEN }}"}
+"#;
+
+/// The `api` app pointed at `base`, then `rest` (inputs, vars, steps,
+/// outputs) as written.
+pub fn spec(base: &str, rest: &str) -> String {
+    HEAD.replace("BASE", base) + rest
+}
+
+/// `main.yaml` holding [`spec`].
+pub fn workspace(base: &str, rest: &str) -> Workspace {
+    Workspace::new().file("main.yaml", &spec(base, rest))
+}
+
+/// `runner apply main.yaml ARGS --output json`, with the token set.
+pub async fn apply_json(ws: &Workspace, args: &[&str]) -> Run {
+    ws.runner(["apply", "main.yaml", "--output", "json"])
+        .args(args)
+        .env("API_TOKEN", TOKEN)
+        .await
+}
+
+/// `runner apply main.yaml ARGS` (text), with the token set.
+pub async fn apply_text(ws: &Workspace, args: &[&str]) -> Run {
+    ws.runner(["apply", "main.yaml"])
+        .args(args)
+        .env("API_TOKEN", TOKEN)
+        .await
+}
+
+/// The step with `id` in the JSON document.
+pub fn step(out: &Run, id: &str) -> Value {
+    out.json()["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|s| s["id"] == id)
+        .unwrap_or_else(|| panic!("no step `{id}`: {out:?}"))
+        .clone()
+}
+
+/// `field` of each item of the step `id`.
+pub fn item_field(out: &Run, id: &str, field: &str) -> Vec<Value> {
+    step(out, id)["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("step `{id}` has no items: {out:?}"))
+        .iter()
+        .map(|i| i[field].clone())
+        .collect()
+}
+
+/// The line (1-based) of the first line of `text` that contains `needle`.
+pub fn line_of(text: &str, needle: &str) -> usize {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("`{needle}` is not in:\n{text}"))
+        + 1
+}
+
+/// The records of a journal; every line must be one JSON document.
+pub fn records(ws: &Workspace, rel: &str) -> Vec<Value> {
+    ws.read(rel)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
