@@ -351,7 +351,9 @@ async fn slack_ok_false_fails_through_the_app_level_default() {
     assert_eq!(post["error_kind"], json!("assertion"));
     assert_eq!(
         post["error"],
-        json!("expect.body: `$.ok` equals true: found false")
+        json!(
+            "expect.body: `$.ok` equals true: found false (the response says \"channel_not_found\")"
+        )
     );
 
     server.reset().await;
