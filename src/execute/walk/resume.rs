@@ -1,0 +1,137 @@
+//! Resume: what the journal says about a request about to be sent — done
+//! in an earlier run (its outputs reused), to send, or refused (a completed
+//! POST or PATCH whose request changed, or whose outputs are gone).
+
+use super::*;
+
+impl Walker<'_> {
+    /// What the journal says about this request of `step`: done (its
+    /// outputs reused), to run, or refused (a completed POST or PATCH whose
+    /// request changed, a POST or PATCH whose outputs are gone).
+    pub(super) fn resume(
+        &self,
+        step: &Step,
+        key: &str,
+        label: &str,
+        parts: &Parts,
+    ) -> Result<Resume, Failure> {
+        if self.past.is_empty() {
+            return Ok(Resume::Run);
+        }
+        let journal = |m: String| Failure::new(FailureKind::Journal, m);
+        let fingerprint = parts.fingerprint();
+        let method = parts.method.clone();
+        let unsafe_method = matches!(method.as_str(), "POST" | "PATCH");
+        let mut claimed = self.claimed.borrow_mut();
+        let found = self
+            .past
+            .exact(key, &fingerprint, &claimed)
+            .or_else(|| self.past.moved(&fingerprint, &claimed, &self.reserved));
+        if let Some((i, record)) = found {
+            match record.state {
+                State::Ok if !record.complete && referenced_later(self.wf, step) => {
+                    if unsafe_method && !self.opts.rerun_changed {
+                        return Err(journal(format!(
+                            "{label} ({method}) completed in the journalled run, but its response held secrets, which the journal never stores, and a later step uses it; sending it again would repeat it. \
+                             Start a new run, or pass `--rerun-changed` to send it again"
+                        )));
+                    }
+                    self.warn(format!(
+                        "{label}: its journalled outputs held secrets, which are never stored, and a later step uses them; running it again"
+                    ));
+                    claimed.insert(i);
+                    return Ok(Resume::Run);
+                }
+                State::Ok => {
+                    claimed.insert(i);
+                    return Ok(Resume::Done(Box::new(record.clone())));
+                }
+                State::Started => {
+                    // In flight when the run stopped: refused before the run
+                    // for POST and PATCH without `--rerun-uncertain`.
+                    self.warn(format!(
+                        "{label}: it was in flight when the journalled run stopped; sending it again"
+                    ));
+                    claimed.insert(i);
+                    return Ok(Resume::Run);
+                }
+                State::Failed => {
+                    claimed.insert(i);
+                    return Ok(Resume::Run);
+                }
+            }
+        }
+        // A loop's items are told apart by their requests: a new request is
+        // a new item, not a changed one.
+        if step.each.is_none()
+            && step.paginate.is_none()
+            && let Some(earlier) = self.past.latest(key)
+            && earlier.state == State::Ok
+        {
+            let changes = parts.changes_since(&earlier.parts).join(", ");
+            if unsafe_method && !self.opts.rerun_changed {
+                return Err(journal(format!(
+                    "{label} ({method}) completed in the journalled run, and its request changed since ({changes}); it is not sent again. \
+                     Check, then resume with `--rerun-changed` to send it"
+                )));
+            }
+            self.warn(format!(
+                "{label}: its request changed since the journalled run; running it again (changed: {changes})"
+            ));
+        }
+        Ok(Resume::Run)
+    }
+}
+
+/// A unit done in an earlier run, from its journal record.
+pub(super) fn from_record(record: &Record) -> Unit {
+    let outputs = record.outputs.clone().unwrap_or(Value::Null);
+    Unit {
+        http_status: record.http_status,
+        headers: outputs
+            .get("headers")
+            .and_then(|h| serde_json::from_value(h.clone()).ok())
+            .unwrap_or_default(),
+        response: outputs.get("response").cloned(),
+        resumed: true,
+        ..Unit::default()
+    }
+}
+
+/// Whether a step after `step` (in its workflow) uses its outputs.
+fn referenced_later(wf: &Workflow, step: &Step) -> bool {
+    let Some(id) = &step.id else { return false };
+    wf.flows.iter().any(|flow| {
+        flow.steps
+            .iter()
+            .position(|s| std::ptr::eq(s, step))
+            .is_some_and(|at| {
+                flow.steps[at + 1..].iter().any(|later| {
+                    let mut values: Vec<Value> =
+                        later.params.values().map(|p| p.value.clone()).collect();
+                    values.extend(later.with.values().map(|w| w.value.clone()));
+                    if let Some(auth) = &later.auth {
+                        values.extend(
+                            auth.parameters
+                                .iter()
+                                .map(|p| Value::String(p.value.clone())),
+                        );
+                    }
+                    if let Some(c) = &later.condition {
+                        values.push(c.value.clone());
+                    }
+                    if let Some(e) = &later.each {
+                        values.push(e.list.value.clone());
+                    }
+                    values.iter().any(|v| {
+                        let refs = wf.templates.refs_in(v);
+                        refs.steps.iter().any(|(s, _)| s == id) || refs.dynamic.contains("steps")
+                    })
+                }) || flow.outputs.values().any(|o| {
+                    wf.templates
+                        .refs(&o.value)
+                        .is_some_and(|r| r.steps.iter().any(|(s, _)| s == id))
+                })
+            })
+    })
+}
