@@ -1,0 +1,387 @@
+//! Lowering a step: what it runs, its params and inputs, its loop,
+//! condition, polling, pagination and outputs.
+
+use super::*;
+
+impl Lower {
+    pub(super) fn step(&mut self, flow: usize, index: usize, path: &str, raw: raw::Step) -> Step {
+        let label = step_label(index, raw.id.as_deref());
+        let file = self.file.clone();
+        let labelled = |sub: &str| {
+            let full = child(path, sub);
+            Loc::value(&file, &full).labelled(full.replacen(path, &label, 1))
+        };
+        let here = Loc::value(&self.file, path).labelled(label.clone());
+        if raw.id.as_deref() == Some("") {
+            self.diagnostics.push(Diagnostic::new(
+                "step id is empty; give the step a name or leave `id` out",
+                Some(labelled("id")),
+            ));
+        } else if let Some(id) = &raw.id {
+            if !is_name(id) {
+                self.diagnostics.push(Diagnostic::new(
+                    format!("step id `{id}` must be a name made of letters, digits and `_` (it is used as `steps.{id}` in templates)"),
+                    Some(labelled("id")),
+                ));
+            }
+            if let Some(first) = self.flows[flow]
+                .steps
+                .iter()
+                .find(|s| s.id.as_ref() == Some(id))
+            {
+                self.diagnostics.push(Diagnostic::new(
+                    format!("step id `{id}` is used twice (first by {})", first.label()),
+                    Some(labelled("id")),
+                ));
+            }
+        }
+        match (&raw.action, &raw.uses) {
+            (Some(_), Some(_)) => self.diagnostics.push(
+                Diagnostic::new(
+                    "a step runs either an `action` or a sub-workflow (`uses`), not both",
+                    Some(here.clone()),
+                )
+                .with_help(Some("split it into two steps".into())),
+            ),
+            (None, None) => self.diagnostics.push(
+                Diagnostic::new("missing key `action`", Some(here.clone())).with_help(Some(
+                    "a step runs an `action` (or, with `uses`, another spec file's steps)".into(),
+                )),
+            ),
+            _ => {}
+        }
+        if raw.uses.is_some() && raw.url.is_some() {
+            self.diagnostics.push(Diagnostic::new(
+                "`url` replaces an action's URL; a step that `uses` a sub-workflow sends no request itself",
+                Some(labelled("url")),
+            ));
+        }
+        if raw.uses.is_some() && !raw.params.is_empty() {
+            self.diagnostics.push(
+                Diagnostic::new(
+                    "a step that `uses` a sub-workflow takes `with:`, not `params:`",
+                    Some(labelled("params")),
+                )
+                .with_help(Some("rename `params` to `with`".into())),
+            );
+        }
+        if raw.uses.is_some() {
+            // What only a request has; a sub-workflow's steps send theirs.
+            for (given, key, help) in [
+                (
+                    raw.expect.is_some(),
+                    "expect",
+                    "put `expect` on the sub-workflow's steps",
+                ),
+                (
+                    raw.auth.is_some(),
+                    "auth",
+                    "give the sub-workflow's steps their own `auth:`, or set the app's auth",
+                ),
+                (
+                    raw.timeout.is_some(),
+                    "timeout",
+                    "set `timeout` on the sub-workflow's steps, or on the app",
+                ),
+                (
+                    raw.retry.is_some(),
+                    "retry",
+                    "set `retry` on the sub-workflow's steps, or on the app",
+                ),
+                (
+                    !raw.outputs.is_empty(),
+                    "outputs",
+                    "a step that `uses` a sub-workflow has its `outputs`: declare them in the sub-workflow",
+                ),
+            ] {
+                if given {
+                    self.diagnostics.push(
+                        Diagnostic::new(
+                            format!("`{key}` would have no effect: a step that `uses` a sub-workflow sends no request itself"),
+                            Some(labelled(key)),
+                        )
+                        .with_help(Some(help.into())),
+                    );
+                }
+            }
+        }
+        if raw.action.is_some() && !raw.with.is_empty() {
+            self.diagnostics.push(
+                Diagnostic::new(
+                    "`with:` gives a sub-workflow its inputs; an action takes `params:`",
+                    Some(labelled("with")),
+                )
+                .with_help(Some("rename `with` to `params`".into())),
+            );
+        }
+        let mut params = IndexMap::new();
+        for (name, value) in raw.params {
+            let param_path = child(&child(path, "params"), &name);
+            if let Some(value) = self.json(&param_path, value) {
+                let loc = labelled(&format!("params.{name}"));
+                params.insert(name, Located { value, loc });
+            }
+        }
+        let mut with = IndexMap::new();
+        for (name, value) in raw.with {
+            let with_path = child(&child(path, "with"), &name);
+            if let Some(value) = self.json(&with_path, value) {
+                let loc = labelled(&format!("with.{name}"));
+                with.insert(name, Located { value, loc });
+            }
+        }
+        let auth = raw.auth.map(|a| {
+            let mut auth = self.auth(&child(path, "auth"), a);
+            let shown = auth.loc.path().replacen(path, &label, 1);
+            auth.loc = auth.loc.labelled(shown);
+            Arc::new(auth)
+        });
+        let target = raw
+            .action
+            .clone()
+            .or_else(|| raw.uses.clone())
+            .unwrap_or_default();
+        let uses = self.action_uses.entry((flow, target.clone())).or_insert(0);
+        *uses += 1;
+        let key = match &raw.id {
+            Some(id) => id.clone(),
+            None if *uses == 1 => target,
+            None => format!("{target}#{uses}"),
+        };
+        let expect = raw
+            .expect
+            .map(|e| self.expect(&child(path, "expect"), Some(&label), e))
+            .unwrap_or_default();
+        let each = raw.for_each.and_then(|list| {
+            let list = Located {
+                value: self.json(&child(path, "for_each"), list)?,
+                loc: labelled("for_each"),
+            };
+            let name = raw.item_name.clone().unwrap_or_else(|| "item".to_string());
+            let name_loc = labelled(if raw.item_name.is_some() {
+                "as"
+            } else {
+                "for_each"
+            });
+            if !is_name(&name) {
+                self.diagnostics.push(Diagnostic::new(
+                    format!("`as: {name}` must be a name made of letters, digits and `_`"),
+                    Some(name_loc.clone()),
+                ));
+            }
+            let concurrency = raw.concurrency.unwrap_or(1);
+            if !(1..=MAX_CONCURRENCY).contains(&concurrency) {
+                self.diagnostics.push(Diagnostic::new(
+                    format!(
+                        "`concurrency` must be between 1 and {MAX_CONCURRENCY}, found {concurrency}"
+                    ),
+                    Some(labelled("concurrency")),
+                ));
+            }
+            let max_items = raw.max_items.unwrap_or(DEFAULT_MAX_ITEMS);
+            if max_items == 0 {
+                self.diagnostics.push(Diagnostic::new(
+                    "`max_items` must be at least 1",
+                    Some(labelled("max_items")),
+                ));
+            }
+            Some(Each {
+                list,
+                name: Located {
+                    value: name,
+                    loc: name_loc,
+                },
+                concurrency: concurrency.clamp(1, MAX_CONCURRENCY) as usize,
+                max_items: usize::try_from(max_items).unwrap_or(usize::MAX),
+                shard: raw.shard,
+            })
+        });
+        if each.is_none() {
+            for (given, key) in [
+                (raw.item_name.is_some(), "as"),
+                (raw.concurrency.is_some(), "concurrency"),
+                (raw.max_items.is_some(), "max_items"),
+                (raw.shard, "shard"),
+            ] {
+                if given {
+                    self.diagnostics.push(Diagnostic::new(
+                        format!("`{key}` only applies to a step with `for_each`"),
+                        Some(labelled(key)),
+                    ));
+                }
+            }
+        }
+        let condition = raw.condition.and_then(|c| {
+            Some(Located {
+                value: self.json(&child(path, "if"), c)?,
+                loc: labelled("if"),
+            })
+        });
+        let poll = raw.poll;
+        let until = match raw.until {
+            Some(c) => {
+                let (every, timeout) = match &poll {
+                    Some(p) => (
+                        self.duration(&child(&child(path, "poll"), "every"), p.every.as_deref()),
+                        self.duration(
+                            &child(&child(path, "poll"), "timeout"),
+                            p.timeout.as_deref(),
+                        ),
+                    ),
+                    None => (None, None),
+                };
+                self.json(&child(path, "until"), c).map(|value| Until {
+                    condition: Located {
+                        value,
+                        loc: labelled("until"),
+                    },
+                    every: every.unwrap_or(DEFAULT_POLL_EVERY),
+                    timeout: timeout.unwrap_or(DEFAULT_POLL_TIMEOUT),
+                })
+            }
+            None => {
+                if poll.is_some() {
+                    self.diagnostics.push(
+                        Diagnostic::new(
+                            "`poll` says how often to repeat the step, but there is no `until` saying when to stop",
+                            Some(labelled("poll")),
+                        )
+                        .with_help(Some("add `until: \"{{ response.status == 'completed' }}\"`".into())),
+                    );
+                }
+                None
+            }
+        };
+        let paginate = raw.paginate.and_then(|p| self.paginate(path, &labelled, p));
+        if paginate.is_some() && each.is_some() {
+            self.diagnostics.push(
+                Diagnostic::new(
+                    "a step cannot both loop (`for_each`) and paginate",
+                    Some(labelled("paginate")),
+                )
+                .with_help(Some(
+                    "page inside a loop with `uses:`: a sub-workflow whose step paginates".into(),
+                )),
+            );
+        }
+        if paginate.is_some() && until.is_some() {
+            self.diagnostics.push(Diagnostic::new(
+                "a step cannot both poll (`until`) and paginate",
+                Some(labelled("paginate")),
+            ));
+        }
+        let outputs = raw
+            .outputs
+            .into_iter()
+            .map(|(name, value)| {
+                let loc = labelled(&format!("outputs.{name}"));
+                (name, Located { value, loc })
+            })
+            .collect();
+        Step {
+            index,
+            key,
+            id: raw.id,
+            description: raw.description,
+            action: raw.action.map(|value| Located {
+                value,
+                loc: labelled("action"),
+            }),
+            url: raw.url.map(|value| Located {
+                value,
+                loc: labelled("url"),
+            }),
+            uses: raw.uses.map(|value| Uses {
+                path: Located {
+                    value,
+                    loc: labelled("uses"),
+                },
+                flow: None,
+            }),
+            params,
+            with,
+            auth,
+            continue_on_error: raw.continue_on_error,
+            expect,
+            timeouts: self.timeouts(&child(path, "timeout"), raw.timeout),
+            retry: self.retry(&child(path, "retry"), raw.retry),
+            each,
+            condition,
+            until,
+            paginate,
+            outputs,
+            loc: here,
+        }
+    }
+
+    fn paginate(
+        &mut self,
+        path: &str,
+        labelled: &dyn Fn(&str) -> Loc,
+        raw: raw::Paginate,
+    ) -> Option<Paginate> {
+        let next = match raw.next {
+            serde_yaml::Value::String(s) if s == "link" => Next::Link,
+            serde_yaml::Value::Mapping(_) => {
+                match serde_yaml::from_value::<raw::Cursor>(raw.next) {
+                    Ok(c) => Next::Cursor(Box::new(Cursor {
+                        param: Located {
+                            value: c.param,
+                            loc: labelled("paginate.next.param"),
+                        },
+                        value: Located {
+                            value: c.value,
+                            loc: labelled("paginate.next.value"),
+                        },
+                    })),
+                    Err(e) => {
+                        let (message, help) = super::diagnose::nested_message(&e);
+                        self.diagnostics.push(
+                            Diagnostic::new(
+                                format!("`paginate.next`: {message}"),
+                                Some(labelled("paginate.next")),
+                            )
+                            .with_help(help.or_else(|| {
+                                Some("write `next: link`, or `next: {param: cursor, value: \"{{ response.next_cursor }}\"}`".into())
+                            })),
+                        );
+                        return None;
+                    }
+                }
+            }
+            other => {
+                let found = serde_yaml::to_string(&other).unwrap_or_default();
+                self.diagnostics.push(
+                    Diagnostic::new(
+                        format!(
+                            "`paginate.next` must be `link` or `{{param, value}}`, found `{}`",
+                            found.trim()
+                        ),
+                        Some(labelled("paginate.next")),
+                    )
+                    .with_help(Some(
+                        "`link` follows RFC 8288 `Link: <...>; rel=\"next\"`; `{param: cursor, value: \"{{ response.next_cursor }}\"}` sends a cursor".into(),
+                    )),
+                );
+                return None;
+            }
+        };
+        let max_pages = raw.max_pages.unwrap_or(DEFAULT_MAX_PAGES);
+        if max_pages == 0 {
+            self.diagnostics.push(Diagnostic::new(
+                "`paginate.max_pages` must be at least 1",
+                Some(labelled("paginate.max_pages")),
+            ));
+        }
+        let _ = path;
+        Some(Paginate {
+            next,
+            items: raw.items.map(|value| Located {
+                value,
+                loc: labelled("paginate.items"),
+            }),
+            max_pages: usize::try_from(max_pages).unwrap_or(usize::MAX).max(1),
+            loc: labelled("paginate"),
+        })
+    }
+}
