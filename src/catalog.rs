@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::error::{Error, Result, did_you_mean};
+use crate::error::{Error, Result};
 use crate::spec::{Action, App, Auth, LoadOptions, ParamType, Spec};
 
 /// One action, and where it comes from.
@@ -164,9 +164,7 @@ pub fn find<'a>(entries: &'a [Entry], name: &str) -> Result<&'a Entry> {
         .iter()
         .find(|e| e.action.name == name)
         .ok_or_else(|| {
-            let help = did_you_mean(name, entries.iter().map(|e| e.action.name.as_str()))
-                .map(|h| format!(" ({h})"))
-                .unwrap_or_default();
+            let help = crate::error::suggest(name, entries.iter().map(|e| e.action.name.as_str()));
             Error::Usage(format!("no action `{name}` in the specs read{help}"))
         })
 }

@@ -377,9 +377,7 @@ fn actions(
     {
         let mut apps: Vec<&str> = entries.iter().map(|e| e.app.name.as_str()).collect();
         apps.dedup();
-        let help = crate::error::did_you_mean(app, apps.iter().copied())
-            .map(|h| format!(" ({h})"))
-            .unwrap_or_default();
+        let help = crate::error::suggest(app, apps.iter().copied());
         return Err(Error::Usage(format!(
             "no app `{app}` in the specs read{help}"
         )));

@@ -352,6 +352,14 @@ pub fn ticked<S: AsRef<str>>(names: impl IntoIterator<Item = S>) -> String {
         .join(", ")
 }
 
+/// ` (did you mean `x`?)` when a candidate is close to `found`, else
+/// nothing: for the end of a one-line message.
+pub fn suggest<'a>(found: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    did_you_mean(found, candidates)
+        .map(|h| format!(" ({h})"))
+        .unwrap_or_default()
+}
+
 /// The closest candidate to `found`, if one is close enough to be a typo.
 pub fn did_you_mean<'a>(
     found: &str,

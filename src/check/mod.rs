@@ -13,14 +13,12 @@ mod steps;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use indexmap::IndexMap;
 use serde_json::Value;
 
 use crate::error::{Diagnostic, Error, Loc, Result, did_you_mean};
 use crate::http::header;
-use crate::source::File;
 use crate::spec::coerce::coerce;
-use crate::spec::{Action, App, Auth, Input, Located, Placement, Spec};
+use crate::spec::{Action, App, Auth, Located, Placement, Spec};
 use crate::template::{Templates, is_template, visit_strings};
 
 pub use expect::Expect;
@@ -53,15 +51,9 @@ impl Workflow {
     }
 }
 
-/// Steps that run together, with the inputs they are given and the
+/// Steps that run together, bound, with the inputs they are given and the
 /// outputs they give.
-#[derive(Debug)]
-pub struct Flow {
-    pub file: Arc<File>,
-    pub inputs: IndexMap<String, Input>,
-    pub steps: Vec<Step>,
-    pub outputs: IndexMap<String, Located<String>>,
-}
+pub type Flow = crate::spec::Flow<Step>;
 
 /// A step bound to what it runs.
 #[derive(Debug)]

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::check::Workflow;
-use crate::error::{Error, Result, did_you_mean};
+use crate::error::{Error, Result};
 use crate::http::{self, Clients};
 use crate::render::{self, PLAN_SECRET, Taint};
 use crate::resolve::Sources;
@@ -90,9 +90,7 @@ pub fn inputs(wf: &Workflow, opts: &Options) -> Result<serde_json::Value> {
     let declared = &wf.root().inputs;
     let parse = |name: &str, text: &str| -> Result<serde_json::Value> {
         let input = declared.get(name).ok_or_else(|| {
-            let help = did_you_mean(name, declared.keys().map(String::as_str))
-                .map(|h| format!(" ({h})"))
-                .unwrap_or_default();
+            let help = crate::error::suggest(name, declared.keys().map(String::as_str));
             Error::Usage(format!(
                 "`--input {name}=...` names no input of the spec{help}"
             ))
@@ -155,9 +153,7 @@ impl Options {
 fn check_overrides(wf: &Workflow, opts: &Options) -> Result<()> {
     for (name, _) in &opts.vars {
         if !wf.spec.vars.contains_key(name) {
-            let help = did_you_mean(name, wf.spec.vars.keys().map(String::as_str))
-                .map(|h| format!(" ({h})"))
-                .unwrap_or_default();
+            let help = crate::error::suggest(name, wf.spec.vars.keys().map(String::as_str));
             return Err(Error::Usage(format!(
                 "`--var {name}=...` names no var of the spec{help}"
             )));
@@ -165,9 +161,7 @@ fn check_overrides(wf: &Workflow, opts: &Options) -> Result<()> {
     }
     for (app, url) in &opts.base_urls {
         if !wf.spec.apps.contains_key(app) {
-            let help = did_you_mean(app, wf.spec.apps.keys().map(String::as_str))
-                .map(|h| format!(" ({h})"))
-                .unwrap_or_default();
+            let help = crate::error::suggest(app, wf.spec.apps.keys().map(String::as_str));
             return Err(Error::Usage(format!(
                 "`--base-url {app}=...` names no app of the spec{help}; its apps are {}",
                 crate::error::ticked(wf.spec.apps.keys())

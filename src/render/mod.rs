@@ -444,9 +444,7 @@ pub fn bind_known_inputs(
     let mut out = serde_json::Map::new();
     for name in given.keys() {
         if !inputs.contains_key(name) {
-            let help = crate::error::did_you_mean(name, inputs.keys().map(String::as_str))
-                .map(|h| format!(" ({h})"))
-                .unwrap_or_default();
+            let help = crate::error::suggest(name, inputs.keys().map(String::as_str));
             return Err(format!("unknown input `{name}`{help}"));
         }
     }

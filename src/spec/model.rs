@@ -32,12 +32,13 @@ pub struct Spec {
 }
 
 /// A file whose steps run together: the root spec, or a sub-workflow that a
-/// step `uses`. Step ids are scoped to their flow.
+/// step `uses`. Step ids are scoped to their flow. `check` binds its steps
+/// (`Flow<check::Step>`).
 #[derive(Debug)]
-pub struct Flow {
+pub struct Flow<S = Step> {
     pub file: Arc<File>,
     pub inputs: IndexMap<String, Input>,
-    pub steps: Vec<Step>,
+    pub steps: Vec<S>,
     /// The flow's results: templates over `steps` and `inputs`.
     pub outputs: IndexMap<String, Located<String>>,
 }

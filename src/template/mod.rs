@@ -302,17 +302,13 @@ impl Templates {
         let lexicon = lexicon::scan(source);
         for filter in &lexicon.filters {
             if !self.exists(false, filter) {
-                let help = crate::error::did_you_mean(filter, KNOWN_FILTERS.iter().copied())
-                    .map(|h| format!(" ({h})"))
-                    .unwrap_or_default();
+                let help = crate::error::suggest(filter, KNOWN_FILTERS.iter().copied());
                 return Err(TemplateError(format!("unknown filter `{filter}`{help}")));
             }
         }
         for test in &lexicon.tests {
             if !self.exists(true, test) {
-                let help = crate::error::did_you_mean(test, KNOWN_TESTS.iter().copied())
-                    .map(|h| format!(" ({h})"))
-                    .unwrap_or_default();
+                let help = crate::error::suggest(test, KNOWN_TESTS.iter().copied());
                 return Err(TemplateError(format!("unknown test `{test}`{help}")));
             }
         }

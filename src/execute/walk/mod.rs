@@ -405,12 +405,7 @@ impl Walker<'_> {
             .is_some_and(|e| refs.uses_any(&[e.name.value.as_str(), "index"]));
         let mut notes = Vec::new();
         if let Some(condition) = step.condition.as_ref().filter(|_| !per_item) {
-            let holds = if self.waits_for_failure(condition) {
-                Ok(None)
-            } else {
-                self.condition(&condition.value, &scope, frame)
-            };
-            match holds {
+            match self.holds(condition, &scope, frame) {
                 Ok(Some(true)) => {}
                 Ok(Some(false)) => {
                     if self.mode == Mode::Plan {
@@ -467,6 +462,20 @@ impl Walker<'_> {
                 ),
             )),
         }
+    }
+
+    /// A step's `if`: `Some(holds)`, or `None` when it waits for the run
+    /// (plan), as whether an earlier step failed always does there.
+    fn holds(
+        &self,
+        condition: &crate::spec::Located<Value>,
+        scope: &Scope,
+        frame: &Frame,
+    ) -> Result<Option<bool>, Failure> {
+        if self.waits_for_failure(condition) {
+            return Ok(None);
+        }
+        self.condition(&condition.value, scope, frame)
     }
 
     /// Whether plan must show `condition` rather than evaluate it: whether
@@ -686,12 +695,7 @@ impl Walker<'_> {
             None => format!("{}{}", frame.label, step.label()),
         };
         if let (Some(condition), Some(_)) = (&step.condition, item) {
-            let holds = if self.waits_for_failure(condition) {
-                Ok(None)
-            } else {
-                self.condition(&condition.value, &scope, frame)
-            };
-            match holds {
+            match self.holds(condition, &scope, frame) {
                 Ok(Some(true)) => {}
                 Ok(Some(false)) => {
                     if self.mode == Mode::Plan {

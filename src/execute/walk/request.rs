@@ -463,21 +463,7 @@ impl Walker<'_> {
         } else {
             State::Failed
         };
-        let outputs = json!({
-            "status": unit.http_status,
-            "headers": unit.headers,
-            "response": unit.response,
-        });
-        self.journal_record(
-            step,
-            bound,
-            parts,
-            key,
-            label,
-            state,
-            unit.http_status,
-            Some(outputs),
-        )?;
+        self.journal_response(step, bound, parts, key, label, state, unit)?;
         checked
     }
 
@@ -570,9 +556,28 @@ impl Walker<'_> {
         } else {
             State::Failed
         };
-        let outputs =
-            json!({"status": unit.http_status, "headers": unit.headers, "response": unit.response});
-        let _ = self.journal_record(
+        let _ = self.journal_response(step, bound, parts, key, label, state, unit);
+    }
+
+    /// The journal record of a request that was answered: its state and
+    /// what it answered (`status`, `headers`, `response`).
+    #[allow(clippy::too_many_arguments)]
+    fn journal_response(
+        &self,
+        step: &Step,
+        bound: &Bound,
+        parts: &Parts,
+        key: &str,
+        label: &str,
+        state: State,
+        unit: &Unit,
+    ) -> Result<(), Failure> {
+        let outputs = json!({
+            "status": unit.http_status,
+            "headers": unit.headers,
+            "response": unit.response,
+        });
+        self.journal_record(
             step,
             bound,
             parts,
@@ -581,7 +586,7 @@ impl Walker<'_> {
             state,
             unit.http_status,
             Some(outputs),
-        );
+        )
     }
 
     #[allow(clippy::too_many_arguments)]
