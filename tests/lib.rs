@@ -18,6 +18,7 @@ mod descope;
 mod errors;
 mod faults;
 mod fuzz_corpus;
+mod github_catalog;
 mod journal;
 mod secrets;
 mod tls;
