@@ -19,6 +19,7 @@ mod errors;
 mod examples;
 mod faults;
 mod fuzz_corpus;
+mod github_catalog;
 mod journal;
 mod secrets;
 mod tls;

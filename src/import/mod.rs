@@ -48,7 +48,9 @@
 //! one place:
 //!
 //! - `oneOf`/`anyOf` bodies: the properties of the object branches united
-//!   (required when every object branch requires them); non-object branches
+//!   (required when every object branch requires them; a property only
+//!   branches declare allows every branch's enum values, and has a default
+//!   only when every branch gives it the same); non-object branches
 //!   dropped. Elsewhere the branches' types unify as [`openapi`](fn@openapi) says.
 //! - Validation keywords (`minimum`, `pattern`, `format` other than
 //!   `binary`, `minItems`, …), `not`, `discriminator`, and an

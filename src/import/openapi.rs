@@ -25,7 +25,9 @@
 //! - **Bodies**: the media type is JSON (`application/json`, `*+json`) if
 //!   offered, else form, else multipart, else the first. An object schema
 //!   with properties (`allOf` merged; the object branches of `oneOf`/`anyOf`
-//!   united, a property required when every branch requires it) gives one
+//!   united, a property required when every branch requires it; a property
+//!   only branches declare allows the values of every branch's enum, and
+//!   has a default only when every branch gives it the same) gives one
 //!   `in: body` param per property, `readOnly` ones left out; any other
 //!   JSON schema (array, scalar, a map with no properties) gives one
 //!   `whole_body: true` param named `body`. Form and multipart bodies give
@@ -623,10 +625,10 @@ impl<'a> Builder<'_, 'a> {
         kind: Media,
         media: &MediaType,
         name: &str,
-        (schemas, required): (Vec<SchemaRef<'a>>, bool),
+        property: Property<'a>,
     ) -> Result<Option<Draft>, ImportError> {
-        let mut flats = Vec::with_capacity(schemas.len());
-        for schema in schemas {
+        let mut flats = Vec::with_capacity(property.schemas.len());
+        for schema in property.schemas {
             flats.push(self.resolver.flatten(schema)?);
         }
         if flats.iter().all(|f| f.read_only) {
@@ -637,13 +639,30 @@ impl<'a> Builder<'_, 'a> {
         if kind == Media::Multipart && first.binary && ty == Ty::String {
             ty = Ty::File;
         }
-        let mut p = param(ty, Location::Body, required);
+        let mut p = param(ty, Location::Body, property.required);
         p.description = flats
             .iter()
             .find_map(|f| f.description)
             .and_then(text::first_sentence);
-        p.enumeration = enum_for(ty, first);
-        p.default = default_for(ty, first.default);
+        if property.own {
+            // The body's own schema for it holds whichever branch is sent.
+            p.enumeration = enum_for(ty, first);
+            p.default = default_for(ty, first.default);
+        } else {
+            // Only branches give it: any branch's value is allowed, and a
+            // default is one only when every branch gives the same.
+            p.enumeration = flats
+                .iter()
+                .map(Flat::enum_values)
+                .collect::<Option<Vec<_>>>()
+                .and_then(|enums| enum_of(ty, enums.concat()));
+            p.default = default_for(
+                ty,
+                first
+                    .default
+                    .filter(|d| flats.iter().all(|f| f.default == Some(*d))),
+            );
+        }
         if kind == Media::Form
             && ty == Ty::Array
             && let Some(encoding) = media.encoding.get(name)
@@ -659,9 +678,19 @@ impl<'a> Builder<'_, 'a> {
     }
 }
 
-/// The properties of an object body, each with every schema given for it
-/// and whether it is required.
-type Properties<'a> = IndexMap<&'a str, (Vec<SchemaRef<'a>>, bool)>;
+/// A property of an object body.
+#[derive(Default)]
+struct Property<'a> {
+    /// Every schema given for it: the body's own first, then its object
+    /// branches'.
+    schemas: Vec<SchemaRef<'a>>,
+    required: bool,
+    /// Declared by the body itself, not only by branches.
+    own: bool,
+}
+
+/// The properties of an object body, by name.
+type Properties<'a> = IndexMap<&'a str, Property<'a>>;
 
 /// The properties of an object body: its own, then those of its object
 /// branches; `None` when the body is not an object with properties.
@@ -672,17 +701,24 @@ fn object_shape<'a>(flat: &Flat<'a>) -> Option<Properties<'a>> {
     let branches: Vec<&Flat<'a>> = flat.branches.iter().filter(|b| b.is_object()).collect();
     let mut properties = Properties::new();
     for (name, schema) in &flat.properties {
-        properties.insert(name, (vec![*schema], false));
+        properties.insert(
+            name,
+            Property {
+                schemas: vec![*schema],
+                required: false,
+                own: true,
+            },
+        );
     }
     for branch in &branches {
         for (name, schema) in &branch.properties {
-            properties.entry(name).or_default().0.push(*schema);
+            properties.entry(name).or_default().schemas.push(*schema);
         }
     }
     if properties.is_empty() {
         return None;
     }
-    for (name, (_, required)) in properties.iter_mut() {
+    for (name, Property { required, .. }) in properties.iter_mut() {
         *required = flat.required.contains(name)
             || (!branches.is_empty() && branches.iter().all(|b| b.required.contains(name)));
     }
@@ -707,11 +743,17 @@ fn param(ty: Ty, location: Location, required: bool) -> Param {
 
 /// The enum of a scalar (or `any`) param: the values of its type, once each.
 fn enum_for(ty: Ty, flat: &Flat) -> Option<Vec<Value>> {
+    enum_of(ty, flat.enum_values()?)
+}
+
+/// The enum of a scalar (or `any`) param allowing `allowed`: those of its
+/// type, once each.
+fn enum_of(ty: Ty, allowed: Vec<Value>) -> Option<Vec<Value>> {
     if matches!(ty, Ty::Array | Ty::Object | Ty::File) {
         return None;
     }
     let mut values: Vec<Value> = Vec::new();
-    for value in flat.enum_values()? {
+    for value in allowed {
         if ty.accepts(&value) && !value.is_null() && !values.contains(&value) {
             values.push(value);
         }

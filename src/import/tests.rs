@@ -708,6 +708,48 @@ fn a_subset_of_github() {
 }
 
 #[test]
+fn a_property_of_several_branches_allows_each_branch_s_values() {
+    // GitHub's `projects/add-field-for-org`: `data_type` is `text`,
+    // `number` or `date` in one branch, `single_select` in another.
+    let doc = json!({
+        "openapi": "3.0.3",
+        "info": {"title": "t", "version": "1"},
+        "paths": {"/fields": {"post": {
+            "requestBody": {"content": {"application/json": {"schema": {"oneOf": [
+                {"type": "object", "required": ["data_type"], "properties": {
+                    "data_type": {"type": "string", "enum": ["text", "number"]},
+                    "size": {"type": "integer", "default": 1},
+                    "mode": {"type": "string", "default": "fast"},
+                    "note": {"type": "string", "enum": ["a"]}
+                }},
+                {"type": "object", "required": ["data_type"], "properties": {
+                    "data_type": {"type": "string", "enum": ["single_select", "text"]},
+                    "size": {"type": "integer", "default": 2},
+                    "mode": {"type": "string", "default": "fast"},
+                    "note": {"type": "string"}
+                }}
+            ], "properties": {"kind": {"type": "string", "enum": ["x", "y"], "default": "x"}}}}}},
+            "responses": {}
+        }}}
+    });
+    let catalog = read(&openapi(&doc.to_string(), &options("demo")).unwrap());
+    let p = params(action(&catalog, "demo", "DEMO_POST_FIELDS"));
+    assert_eq!(
+        p["data_type"]["enum"],
+        json!(["text", "number", "single_select"])
+    );
+    assert_eq!(p["data_type"]["required"], true);
+    // A default only when every branch gives the same one.
+    assert_eq!(p["size"].get("default"), None);
+    assert_eq!(p["mode"]["default"], "fast");
+    // A branch without an enum allows anything.
+    assert_eq!(p["note"].get("enum"), None);
+    // The body's own property keeps its own enum and default.
+    assert_eq!(p["kind"]["enum"], json!(["x", "y"]));
+    assert_eq!(p["kind"]["default"], "x");
+}
+
+#[test]
 fn documents_that_would_expand_forever_finish() {
     // Each schema is `allOf` the next one twice: 2^40 visits without a budget.
     let mut schemas = Map::new();
