@@ -6,9 +6,9 @@
 #     scripts/github-catalog.sh --subset   # also tests/fixtures/openapi/github-subset.json
 #
 # It fetches the package with `npm pack` into a temporary directory, extracts
-# package/generated/api.github.com.json and runs the importer
-# (examples/import_openapi.rs, a release build) with app `github` and prefix
-# GITHUB. The output depends only on the package version below.
+# package/generated/api.github.com.json and runs `runner import openapi`
+# (a release build) with app `github` and prefix GITHUB. The output depends
+# only on the package version below.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +21,7 @@ trap 'rm -rf "$tmp"' EXIT
 tar -xzf "$tmp/octokit-openapi-$version.tgz" -C "$tmp" package/generated/api.github.com.json
 source="$tmp/package/generated/api.github.com.json"
 
-cargo build --quiet --release --example import_openapi
+cargo build --quiet --release --bin runner
 {
   cat <<HEADER
 # GENERATED: do not edit. GitHub's REST API (api.github.com) as an app
@@ -33,7 +33,7 @@ cargo build --quiet --release --example import_openapi
 # workflow includes one or the other.
 #
 HEADER
-  target/release/examples/import_openapi "$source" --app github --prefix GITHUB
+  target/release/runner import openapi "$source" --app github --prefix GITHUB
 } > "$out.tmp"
 mv "$out.tmp" "$out"
 echo "$out: $(grep -c '^      GITHUB_' "$out") actions, $(wc -c < "$out") bytes"

@@ -257,10 +257,7 @@ fn run(cli: Cli) -> ExitCode {
             "error: a template took longer than {} to compile or render and was stopped (a runaway template?)",
             crate::units::show(RENDER_LIMIT)
         );
-        watchdog_out.stderr(&message);
-        if format == Format::Json {
-            watchdog_out.json(&report::json_failed(&message));
-        }
+        report::sink(format, &watchdog_out, None).stopped(&message);
         std::process::exit(i32::from(if crate::http::sent_any() {
             exit::STEP_FAILED
         } else {
@@ -383,10 +380,7 @@ fn actions(
         )));
     }
     let shown = crate::catalog::filter(&entries, app, query);
-    match format {
-        Format::Text => out.stdout(&crate::catalog::list_text(&shown)),
-        Format::Json => out.json(&crate::catalog::list_json(&shown)),
-    }
+    report::sink(format, out, None).actions(&shown);
     Ok(())
 }
 
@@ -399,10 +393,7 @@ fn describe(
 ) -> Result<(), Error> {
     let entries = crate::catalog::load(&catalog_specs(specs)?, files.load())?;
     let entry = crate::catalog::find(&entries, action)?;
-    match format {
-        Format::Text => out.stdout(&crate::catalog::describe_text(entry)),
-        Format::Json => out.json(&crate::catalog::describe_json(entry)),
-    }
+    report::sink(format, out, None).describe(entry);
     Ok(())
 }
 

@@ -154,4 +154,17 @@ impl Sink for JsonSink<'_> {
         self.out.stderr(&error.to_string());
         self.out.json(&failed(&error.to_string()));
     }
+
+    fn actions(&mut self, entries: &[&crate::catalog::Entry]) {
+        self.out.json(&crate::catalog::list_json(entries));
+    }
+
+    fn describe(&mut self, entry: &crate::catalog::Entry) {
+        self.out.json(&crate::catalog::describe_json(entry));
+    }
+
+    fn stopped(&mut self, message: &str) {
+        self.out.stderr(message);
+        self.out.json(&failed(message));
+    }
 }

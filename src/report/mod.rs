@@ -16,7 +16,7 @@ use crate::error::Error;
 use crate::execute::{Plan, Reporter, RunReport};
 use crate::redact::Redactor;
 
-pub use json::{JsonSink, failed as json_failed};
+pub use json::JsonSink;
 pub use text::TextSink;
 
 /// Output format.
@@ -34,6 +34,12 @@ pub trait Sink: Reporter {
     fn plan(&mut self, plan: &Plan);
     fn finish(&mut self, report: &RunReport);
     fn error(&mut self, error: &Error);
+    /// `runner actions`: the actions found.
+    fn actions(&mut self, entries: &[&crate::catalog::Entry]);
+    /// `runner describe`: one action.
+    fn describe(&mut self, entry: &crate::catalog::Entry);
+    /// The template watchdog stopped the process: the last words.
+    fn stopped(&mut self, message: &str);
 }
 
 /// The sink for `format`. `wf` lets text output align its columns.

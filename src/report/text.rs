@@ -128,4 +128,16 @@ impl Sink for TextSink<'_> {
     fn error(&mut self, error: &Error) {
         self.out.stderr(&error.to_string());
     }
+
+    fn actions(&mut self, entries: &[&crate::catalog::Entry]) {
+        self.out.stdout(&crate::catalog::list_text(entries));
+    }
+
+    fn describe(&mut self, entry: &crate::catalog::Entry) {
+        self.out.stdout(&crate::catalog::describe_text(entry));
+    }
+
+    fn stopped(&mut self, message: &str) {
+        self.out.stderr(message);
+    }
 }
