@@ -155,8 +155,10 @@ fn flexible(secret: &str) -> String {
             let _ = write!(pct, "%(?i:{b:02x})");
         }
         alts.push(pct);
+        // JSON encoders escape punctuation and non-ASCII as `\uXXXX`,
+        // never letters or digits.
         let code = c as u32;
-        if code <= 0xFFFF {
+        if code <= 0xFFFF && !c.is_ascii_alphanumeric() {
             alts.push(format!(r"\\u(?i:{code:04x})"));
         }
         match c {

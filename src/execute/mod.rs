@@ -249,6 +249,7 @@ fn walker<'a>(
         claimed: RefCell::new(HashSet::new()),
         reserved: HashSet::new(),
         collected: RefCell::new(Vec::new()),
+        collect: false,
         journal: RefCell::new(None),
         warnings: RefCell::new(Vec::new()),
         said: RefCell::new(HashSet::new()),
@@ -334,7 +335,7 @@ pub async fn apply(
         HashSet::new()
     } else {
         let empty = journal::Past::default();
-        let known = walker(
+        let mut known = walker(
             wf,
             opts,
             Mode::Preflight,
@@ -343,6 +344,7 @@ pub async fn apply(
             &clients,
             &empty,
         );
+        known.collect = true;
         known.check_all().await?;
         past.matching(&known.collected.borrow())
     };

@@ -184,6 +184,8 @@ pub(super) struct Walker<'a> {
     pub reserved: HashSet<usize>,
     /// (key, request) of every request known before the run (the checks).
     pub collected: RefCell<Vec<(String, String)>>,
+    /// Whether to collect them (the first pass of a resumed run).
+    pub collect: bool,
     pub journal: RefCell<Option<Journal>>,
     /// Every warning of the run, each once.
     pub warnings: RefCell<Vec<String>>,
@@ -245,6 +247,16 @@ impl Walker<'_> {
             scope,
             plan: self.mode != Mode::Apply,
             known_steps: (self.mode != Mode::Apply).then_some(&*frame.steps),
+        }
+    }
+
+    /// Whether requests need what identifies them (for a journal to read,
+    /// to write, or to collect before a resumed run).
+    fn identifies(&self) -> bool {
+        match self.mode {
+            Mode::Plan => false,
+            Mode::Preflight => !self.past.is_empty() || self.collect,
+            Mode::Apply => !self.past.is_empty() || self.journal.borrow().is_some(),
         }
     }
 

@@ -435,22 +435,24 @@ impl Walker<'_> {
         unit: &mut Unit,
         scope: &Scope,
     ) -> Result<(), Failure> {
-        let parts = prepared
-            .parts
-            .as_ref()
-            .expect("a request in `apply` is fully rendered");
-        if let Resume::Done(record) = self.resume(step, key, label, parts)? {
-            let from = from_record(&record);
-            unit.http_status = from.http_status;
-            unit.headers = from.headers;
-            unit.response = from.response;
-            unit.resumed = true;
-            return Ok(());
+        // Without a journal to read or write, nothing identifies requests.
+        let parts = prepared.parts.as_ref();
+        if let Some(parts) = parts {
+            if let Resume::Done(record) = self.resume(step, key, label, parts)? {
+                let from = from_record(&record);
+                unit.http_status = from.http_status;
+                unit.headers = from.headers;
+                unit.response = from.response;
+                unit.resumed = true;
+                return Ok(());
+            }
+            self.journal_record(step, bound, parts, key, label, State::Started, None, None)?;
         }
-        self.journal_record(step, bound, parts, key, label, State::Started, None, None)?;
         let sent = self.exchange(step, bound, prepared, label, unit).await;
         if let Err(f) = sent {
-            if f.kind == FailureKind::NotSent {
+            if f.kind == FailureKind::NotSent
+                && let Some(parts) = parts
+            {
                 // Nothing reached the server: the request is cleanly not done.
                 self.journal_record(step, bound, parts, key, label, State::Failed, None, None)?;
             }
@@ -463,7 +465,9 @@ impl Walker<'_> {
         } else {
             State::Failed
         };
-        self.journal_response(step, bound, parts, key, label, state, unit)?;
+        if let Some(parts) = parts {
+            self.journal_response(step, bound, parts, key, label, state, unit)?;
+        }
         checked
     }
 
@@ -844,7 +848,7 @@ impl Walker<'_> {
         {
             return Err(render_failure(why));
         }
-        let parts = params.deferred.is_empty().then(|| {
+        let parts = (params.deferred.is_empty() && self.identifies()).then(|| {
             let (base, path) = match &target {
                 Some(t) => (t.clone(), ""),
                 None => (effective_base.clone(), bound.action.path.as_str()),
