@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v hyperfine >/dev/null || { echo "needs hyperfine (apt-get install hyperfine)" >&2; exit 2; }
 
-cargo build --release --quiet --bin runner --example stand_in
+cargo build --release --quiet --bin runner --example stand_in --example yaml_parse
 # Inside the project: specs may only include files inside the project root.
 work=target/bench
 rm -rf "$work" && mkdir -p "$work"
@@ -48,7 +48,12 @@ commands=(
   "$runner apply $work/loop.yaml --no-journal --base-url github=$url"
 )
 if [ -f specs/apps/github-rest.yaml ]; then
-  commands+=("$runner validate specs/apps/github-rest.yaml" "$runner actions specs/apps/github-rest.yaml --query issue")
+  # The yardstick: one serde_yaml parse of the same file, nothing else.
+  commands+=(
+    "./target/release/examples/yaml_parse specs/apps/github-rest.yaml"
+    "$runner validate specs/apps/github-rest.yaml"
+    "$runner actions specs/apps/github-rest.yaml --query issue"
+  )
 fi
 if command -v hurl >/dev/null; then
   # The same 1 and 100 GETs as Hurl files.
