@@ -491,6 +491,7 @@ fn options(out: &Out, args: &RunArgs, apply: bool) -> Result<Options, Error> {
             })
         })
         .collect::<Result<_, _>>()?;
+    let environment = crate::resolve::environment(args.env_file.as_deref())?;
     let proxies = crate::http::ProxyPolicy::from_env(|name| std::env::var(name).ok())
         .map_err(Error::Environment)?;
     Ok(Options {
@@ -510,7 +511,8 @@ fn options(out: &Out, args: &RunArgs, apply: bool) -> Result<Options, Error> {
             insecure: args.insecure,
             proxies,
         },
-        env: crate::resolve::environment(args.env_file.as_deref())?,
+        env: environment.vars,
+        env_file: environment.from_file,
         vars: args.vars.clone(),
         base_urls: args.base_urls.clone(),
         allow_http: args.allow_http,

@@ -26,8 +26,10 @@
 //! ```no_run
 //! # async fn run() -> Result<(), runner::Error> {
 //! let workflow = runner::load(std::path::Path::new("specs/github.yaml"))?;
+//! let env = runner::resolve::environment(None)?;
 //! let options = runner::Options {
-//!     env: runner::resolve::environment(None)?,
+//!     env: env.vars,
+//!     env_file: env.from_file,
 //!     ..Default::default()
 //! };
 //! let out = runner::report::Out::new(options.redactor.clone());

@@ -15,6 +15,7 @@ mod architecture;
 mod cli;
 mod credentials;
 mod descope;
+mod env_secrets;
 mod errors;
 mod examples;
 mod faults;

@@ -7,6 +7,7 @@
 mod action;
 pub mod credentials;
 pub mod expect;
+mod secrets;
 mod site;
 mod steps;
 
@@ -251,13 +252,25 @@ pub fn check(mut spec: Spec) -> Result<Workflow> {
             }
         })
         .collect();
-    Ok(Workflow {
+    let mut wf = Workflow {
         spec,
         templates,
         flows,
         env_refs,
         warnings,
-    })
+    };
+    let (laundering, hints) = secrets::check(&wf);
+    if !laundering.is_empty() {
+        let mut unique: Vec<Diagnostic> = Vec::new();
+        for d in laundering {
+            if !unique.contains(&d) {
+                unique.push(d);
+            }
+        }
+        return Err(Error::Spec(unique));
+    }
+    wf.warnings.extend(hints);
+    Ok(wf)
 }
 
 pub(crate) struct Checker<'a> {

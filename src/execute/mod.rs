@@ -38,8 +38,12 @@ use walk::{Mode, Walker};
 /// How to run: everything that comes from outside the spec.
 #[derive(Clone, Default)]
 pub struct Options {
-    /// The environment templates see as `env`.
+    /// The environment templates see as `env`. Every value a template
+    /// reads from it is a secret.
     pub env: Arc<BTreeMap<String, String>>,
+    /// The names an env file set (`.env`, `--env-file`): their values are
+    /// secrets whether or not a template reads them.
+    pub env_file: Vec<String>,
     /// `--var NAME=VALUE`, overriding the spec's vars.
     pub vars: Vec<(String, String)>,
     /// `--base-url APP=URL`: send an app's requests elsewhere (a stand-in, say).
@@ -149,6 +153,37 @@ impl Options {
     }
 }
 
+/// Registers every env value a template reads, and every value an env file
+/// set, as a secret, before anything is rendered; says which are too short
+/// to mask.
+fn register_env(wf: &Workflow, opts: &Options) -> Vec<String> {
+    let names = wf.env_refs.keys().chain(
+        opts.env_file
+            .iter()
+            .filter(|name| !name.starts_with("RUNNER_INPUT_")),
+    );
+    let mut short = std::collections::BTreeSet::new();
+    for name in names {
+        let Some(value) = opts.env.get(name) else {
+            continue;
+        };
+        let registered = opts.redactor.register(&Secret::new(value.as_str()));
+        if registered == crate::redact::Registered::TooShort && !value.trim().is_empty() {
+            short.insert(name.clone());
+        }
+    }
+    short
+        .into_iter()
+        .map(|name| {
+            format!(
+                "env `{name}` is shorter than {} characters, too short to mask in output; env values are secrets: pass configuration as an input (`RUNNER_INPUT_{}`) or a `--var`",
+                crate::redact::MIN_SECRET_LEN,
+                name.to_ascii_uppercase()
+            )
+        })
+        .collect()
+}
+
 /// `--var` and `--base-url` name things the spec has.
 fn check_overrides(wf: &Workflow, opts: &Options) -> Result<()> {
     for (name, _) in &opts.vars {
@@ -194,14 +229,18 @@ fn now<F: std::future::Future>(future: F) -> F::Output {
 /// source but the environment.
 pub fn plan(wf: &Workflow, opts: &Options) -> Result<Plan> {
     check_overrides(wf, opts)?;
+    let short = register_env(wf, opts);
     let vars = render::vars(wf, opts.env.clone(), &opts.vars, true)?;
     opts.redactor.register(&Secret::new(PLAN_SECRET));
-    let mut warnings: Vec<String> = wf
-        .env_refs
-        .iter()
-        .filter(|(name, _)| !opts.env.contains_key(*name))
-        .map(|(name, loc)| format!("env `{name}` is not set; `apply` will need it (used at {loc})"))
-        .collect();
+    let mut warnings: Vec<String> = short;
+    warnings.extend(
+        wf.env_refs
+            .iter()
+            .filter(|(name, _)| !opts.env.contains_key(*name))
+            .map(|(name, loc)| {
+                format!("env `{name}` is not set; `apply` will need it (used at {loc})")
+            }),
+    );
     let clients = Clients::new(opts.http.clone()).map_err(Error::Environment)?;
     let sources = Sources::new();
     let past = journal::Past::default();
@@ -304,6 +343,7 @@ pub async fn apply(
     reporter: &mut dyn Reporter,
 ) -> Result<RunReport> {
     check_overrides(wf, opts)?;
+    let short = register_env(wf, opts);
     let missing: Vec<String> = wf
         .env_refs
         .iter()
@@ -372,7 +412,7 @@ pub async fn apply(
     if opts.http.insecure {
         reporter.warn("`--insecure`: TLS certificates are not checked; anyone on the path can read and change this run's traffic, credentials included");
     }
-    for w in preflight.warnings.borrow().iter() {
+    for w in short.iter().chain(preflight.warnings.borrow().iter()) {
         reporter.warn(w);
     }
     let reporter: RefCell<&mut dyn Reporter> = RefCell::new(reporter);

@@ -13,8 +13,17 @@ use crate::error::{Error, Result};
 /// The largest env file read.
 const MAX_ENV_FILE: u64 = 1 << 20;
 
-pub fn environment(env_file: Option<&Path>) -> Result<Arc<BTreeMap<String, String>>> {
+/// The environment, and which names an env file set.
+#[derive(Debug, Clone, Default)]
+pub struct Environment {
+    pub vars: Arc<BTreeMap<String, String>>,
+    /// Names the env file set: their values are secrets, read or not.
+    pub from_file: Vec<String>,
+}
+
+pub fn environment(env_file: Option<&Path>) -> Result<Environment> {
     let mut vars = BTreeMap::new();
+    let mut from_file = Vec::new();
     let file = match env_file {
         Some(path) => Some(path.to_path_buf()),
         None => Some(Path::new(".env").to_path_buf()).filter(|p| p.is_file()),
@@ -38,6 +47,7 @@ pub fn environment(env_file: Option<&Path>) -> Result<Arc<BTreeMap<String, Strin
                     env_error(&e)
                 ))
             })?;
+            from_file.push(k.clone());
             vars.insert(k, v);
         }
     }
@@ -45,7 +55,10 @@ pub fn environment(env_file: Option<&Path>) -> Result<Arc<BTreeMap<String, Strin
         std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
     );
-    Ok(Arc::new(vars))
+    Ok(Environment {
+        vars: Arc::new(vars),
+        from_file,
+    })
 }
 
 fn io_error(e: &std::io::Error) -> String {

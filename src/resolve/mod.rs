@@ -14,7 +14,7 @@ mod env;
 
 use std::collections::BTreeMap;
 
-pub use env::environment;
+pub use env::{Environment, environment};
 
 use crate::http::Clients;
 use crate::redact::{Redactor, Registered};

@@ -10,7 +10,9 @@
 
 mod lexicon;
 mod limits;
+mod names;
 mod scope;
+pub mod taint;
 pub mod watchdog;
 
 use std::collections::{BTreeSet, HashMap};
@@ -294,11 +296,12 @@ impl Templates {
             None => (false, source.to_string()),
         };
         self.env.add_template_owned(name.clone(), body)?;
-        let template = self.env.get_template(&name)?;
-        let refs = refs_of(
-            &template.undeclared_variables(true),
-            &template.undeclared_variables(false),
-        );
+        // What it reads, from its syntax tree (see `names` for why not
+        // minijinja's `undeclared_variables`).
+        let tree =
+            minijinja::machinery::parse(source, &name, minijinja::syntax::SyntaxConfig::default())?;
+        let names = names::of(&tree);
+        let refs = refs_of(&names.nested, &names.top);
         let lexicon = lexicon::scan(source);
         for filter in &lexicon.filters {
             if !self.exists(false, filter) {
