@@ -25,3 +25,4 @@ mod secrets;
 mod tls;
 mod trust;
 mod workflow;
+mod writes;

@@ -1,0 +1,278 @@
+//! Issue #13, "Writes go only where the user asked" and "Smaller gaps":
+//! one submodule per promise, each with several examples of its class.
+//!
+//! - [`outputs`]: `--outputs-file` is checked before the first request
+//!   (exit 2, nothing sent), never written through a symbolic link, and
+//!   written whole (a new file renamed over it), owner-only.
+//! - [`journal_dirs`]: no directory on the journal's path inside the
+//!   project is a symbolic link (exit 2, nothing sent).
+//! - [`schemas`]: a file that is not a valid JSON Schema is described by
+//!   place and keyword, never by what it holds.
+//! - [`url_origin`]: `url_origin:` pins where a step's `url` may lead;
+//!   `validate` warns about a step's own auth sent where an answer says.
+//! - [`pages`]: a same-origin `Link` next page keeps the query auth the
+//!   link leaves out; another origin still gets none.
+//! - [`signals`]: a step stopped by SIGTERM reports how long it ran.
+//!
+//! Every server is a mock on 127.0.0.1; a test that acts while a request
+//! is in flight waits for the server to announce it, never sleeps.
+
+use std::path::Path;
+
+use serde_json::json;
+
+use crate::harness::{Run, Server, Workspace, json_reply};
+
+/// The token the `api` app's auth reads from `API_TOKEN`.
+const TOKEN: &str = "api_Writes0123456789abcdef";
+
+/// One app, `api`, at `BASE` with bearer auth from `API_TOKEN` (unless
+/// `auth` replaces it) and no retries; then `rest` (steps, outputs).
+fn spec_with_auth(base: &str, auth: &str, rest: &str) -> String {
+    format!(
+        r#"version: 1
+apps:
+  api:
+    base_url: {base}
+    retry: {{attempts: 1}}
+    actions:
+      CREATE:
+        method: POST
+        path: /items
+        params:
+          name: {{type: string, required: true}}
+      LIST:
+        method: GET
+        path: /items
+      START_UPLOAD:
+        method: POST
+        path: /uploads
+      UPLOAD:
+        method: PUT
+        path: /unused
+        params:
+          name: {{type: string}}
+      STATUS:
+        method: GET
+        path: /status
+auth:
+  api:
+    parameters:
+{auth}
+{rest}"#
+    )
+}
+
+fn spec(base: &str, rest: &str) -> String {
+    spec_with_auth(
+        base,
+        r#"      - {name: Authorization, in: header, value: "Bearer {{ env.API_TOKEN }}"}"#,
+        rest,
+    )
+}
+
+/// One POST, and an output from its answer.
+const CREATE: &str = r#"steps:
+  - id: create
+    action: CREATE
+    params: {name: first}
+outputs:
+  id: "{{ steps.create.response.id }}"
+"#;
+
+/// `runner COMMAND SPEC ARGS`, with the token set.
+async fn runner(ws: &Workspace, command: &str, spec: &str, args: &[&str]) -> Run {
+    ws.runner([command, spec])
+        .args(args)
+        .env("API_TOKEN", TOKEN)
+        .await
+}
+
+#[cfg(unix)]
+fn symlink(target: impl AsRef<Path>, link: impl AsRef<Path>) {
+    std::os::unix::fs::symlink(target, link).expect("symlink");
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// The names in `dir`, sorted.
+fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+// =================================================================== outputs
+
+#[cfg(unix)]
+mod outputs {
+    use super::*;
+
+    /// A server that answers the POST.
+    async fn api() -> Server {
+        Server::build()
+            .reply("POST /items", json_reply(201, json!({"id": 7})))
+            .start()
+            .await
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn an_outputs_file_that_cannot_be_written_stops_the_run_before_anything_is_sent() {
+        use std::os::unix::fs::PermissionsExt;
+        let server = api().await;
+        let ws = Workspace::new()
+            .file("main.yaml", &spec(&server.uri(), CREATE))
+            .file("a-file", "not a directory\n");
+        let mut cases = vec![
+            (
+                "missing/outputs.json".to_string(),
+                "its directory `missing` does not exist",
+            ),
+            (
+                "a/b/c/outputs.json".to_string(),
+                "its directory `a/b/c` does not exist",
+            ),
+            (
+                "a-file/outputs.json".to_string(),
+                "`a-file` is not a directory",
+            ),
+            ("new-dir/".to_string(), "it names a directory"),
+        ];
+        // A directory without write permission binds only a process that
+        // permissions bind (not root); /sys takes no new file from anyone.
+        let locked = ws.path().join("locked");
+        std::fs::create_dir(&locked).unwrap();
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o555)).unwrap();
+        if std::fs::File::create(locked.join("probe")).is_ok() {
+            std::fs::remove_file(locked.join("probe")).unwrap();
+        } else {
+            cases.push((
+                "locked/outputs.json".to_string(),
+                "its directory `locked` is not writable",
+            ));
+        }
+        if Path::new("/sys").is_dir() && std::fs::File::create("/sys/runner-probe").is_err() {
+            cases.push((
+                "/sys/outputs.json".to_string(),
+                "its directory `/sys` is not writable",
+            ));
+        }
+        for (path, why) in &cases {
+            for command in ["apply", "plan"] {
+                let out = runner(&ws, command, "main.yaml", &["--outputs-file", path]).await;
+                assert_eq!(out.code, 2, "{command} {path}: {out:?}");
+                assert!(
+                    out.stderr
+                        .contains(&format!("cannot write the outputs file `{path}`: {why}")),
+                    "{command} {path}: {out:?}"
+                );
+                assert!(
+                    server.received().await.is_empty(),
+                    "{command} {path}: exit 2 must send nothing"
+                );
+            }
+        }
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(listing(&locked), Vec::<String>::new());
+        assert!(!ws.exists("missing") && !ws.exists("a") && !ws.exists("new-dir"));
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_symbolic_link_as_the_outputs_file_is_refused_and_what_it_names_is_untouched() {
+        let server = api().await;
+        let ws = Workspace::new()
+            .file("main.yaml", &spec(&server.uri(), CREATE))
+            .file("kept.json", "keep\n");
+        let outside = tempfile::tempdir().unwrap();
+        let elsewhere = outside.path().join("elsewhere.json");
+        std::fs::write(&elsewhere, "keep\n").unwrap();
+        symlink(ws.path().join("kept.json"), ws.path().join("inside.json"));
+        symlink(&elsewhere, ws.path().join("outside.json"));
+        symlink("kept.json", ws.path().join("relative.json"));
+        symlink(
+            ws.path().join("never.json"),
+            ws.path().join("dangling.json"),
+        );
+        for link in [
+            "inside.json",
+            "outside.json",
+            "relative.json",
+            "dangling.json",
+        ] {
+            for command in ["apply", "plan"] {
+                let out = runner(&ws, command, "main.yaml", &["--outputs-file", link]).await;
+                assert_eq!(out.code, 2, "{command} {link}: {out:?}");
+                assert!(
+                    out.stderr.contains(&format!(
+                        "cannot write the outputs file `{link}`: it is a symbolic link"
+                    )),
+                    "{command} {link}: {out:?}"
+                );
+                assert!(server.received().await.is_empty(), "{command} {link}");
+            }
+            let meta = std::fs::symlink_metadata(ws.path().join(link)).unwrap();
+            assert!(meta.file_type().is_symlink(), "{link} was replaced");
+        }
+        assert_eq!(ws.read("kept.json"), "keep\n");
+        assert_eq!(std::fs::read_to_string(&elsewhere).unwrap(), "keep\n");
+        assert!(!ws.exists("never.json"));
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_outputs_file_is_replaced_whole_and_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let server = api().await;
+        let ws = Workspace::new()
+            .file("main.yaml", &spec(&server.uri(), CREATE))
+            .file("out/outputs.json", "the last run's\n");
+        let old = ws.path().join("out/outputs.json");
+        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).unwrap();
+
+        // An existing file, in a directory of its own; a new one beside the spec.
+        for path in ["out/outputs.json", "fresh.json"] {
+            let out = runner(&ws, "apply", "main.yaml", &["--outputs-file", path]).await;
+            assert_eq!(out.code, 0, "{path}: {out:?}");
+            let written: serde_json::Value = serde_json::from_str(&ws.read(path)).unwrap();
+            assert_eq!(written, json!({"id": 7}), "{path}");
+            assert_eq!(mode(&ws.path().join(path)), 0o600, "{path}");
+        }
+        // No temporary file is left behind.
+        assert_eq!(listing(&ws.path().join("out")), ["outputs.json"]);
+        assert_eq!(
+            listing(ws.path()),
+            [".runner", "fresh.json", "main.yaml", "out"]
+        );
+
+        // A failed run still writes its outputs, owner-only too.
+        let failing = Server::build()
+            .reply("POST /items", json_reply(500, json!({"message": "down"})))
+            .start()
+            .await;
+        let ws = Workspace::new().file("main.yaml", &spec(&failing.uri(), CREATE));
+        let out = runner(
+            &ws,
+            "apply",
+            "main.yaml",
+            &["--outputs-file", "failed.json"],
+        )
+        .await;
+        assert_eq!(out.code, 1, "{out:?}");
+        let written: serde_json::Value = serde_json::from_str(&ws.read("failed.json")).unwrap();
+        assert_eq!(written, json!({"id": null}));
+        assert_eq!(mode(&ws.path().join("failed.json")), 0o600);
+    }
+}
