@@ -276,3 +276,132 @@ mod outputs {
         assert_eq!(mode(&ws.path().join("failed.json")), 0o600);
     }
 }
+
+// ============================================================== journal dirs
+
+#[cfg(unix)]
+mod journal_dirs {
+    use super::*;
+
+    async fn api() -> Server {
+        Server::build()
+            .reply("POST /items", json_reply(201, json!({"id": 7})))
+            .start()
+            .await
+    }
+
+    /// `apply` is refused with exit 2, nothing sent, naming `dir`.
+    fn refused(out: &Run, dir: &str, what: &str) {
+        assert_eq!(out.code, 2, "{what}: {out:?}");
+        assert!(
+            out.stderr.contains(&format!(
+                "would be written through `{dir}`, a symbolic link"
+            )),
+            "{what}: {out:?}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_runner_directory_that_is_a_symbolic_link_is_refused() {
+        let server = api().await;
+        let outside = tempfile::tempdir().unwrap();
+
+        // Outside git the project is the spec's directory: `../outside`
+        // leaves it.
+        let ws = Workspace::new().file("specs/main.yaml", &spec(&server.uri(), CREATE));
+        std::fs::create_dir(ws.path().join("outside")).unwrap();
+        symlink("../outside", ws.path().join("specs/.runner"));
+        let out = runner(&ws, "apply", "specs/main.yaml", &[]).await;
+        refused(&out, "specs/.runner", "relative link out of the project");
+        assert_eq!(listing(&ws.path().join("outside")), Vec::<String>::new());
+
+        // Resuming through it is refused too, even with a journal there.
+        std::fs::write(ws.path().join("outside/main.yaml.jsonl"), "").unwrap();
+        let out = runner(
+            &ws,
+            "apply",
+            "specs/main.yaml",
+            &["--resume", "specs/.runner/main.yaml.jsonl"],
+        )
+        .await;
+        refused(&out, "specs/.runner", "--resume through the link");
+        assert_eq!(ws.read("outside/main.yaml.jsonl"), "");
+
+        // An absolute link, from the spec's own directory.
+        let ws = Workspace::new().file("main.yaml", &spec(&server.uri(), CREATE));
+        symlink(outside.path(), ws.path().join(".runner"));
+        let out = runner(&ws, "apply", "main.yaml", &[]).await;
+        refused(&out, ".runner", "absolute link");
+        assert_eq!(listing(outside.path()), Vec::<String>::new());
+
+        // In a git work tree, a link that stays inside it is refused too.
+        let ws = Workspace::new().file("specs/main.yaml", &spec(&server.uri(), CREATE));
+        std::fs::create_dir(ws.path().join(".git")).unwrap();
+        std::fs::create_dir(ws.path().join("state")).unwrap();
+        symlink("../state", ws.path().join("specs/.runner"));
+        let out = runner(&ws, "apply", "specs/main.yaml", &[]).await;
+        refused(&out, "specs/.runner", "link inside a git work tree");
+        assert_eq!(listing(&ws.path().join("state")), Vec::<String>::new());
+
+        assert!(
+            server.received().await.is_empty(),
+            "exit 2 must send nothing"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_symbolic_link_deeper_on_a_journal_path_is_refused() {
+        let server = api().await;
+        let outside = tempfile::tempdir().unwrap();
+        let ws = Workspace::new().file("main.yaml", &spec(&server.uri(), CREATE));
+        std::fs::create_dir(ws.path().join("logs")).unwrap();
+        symlink(outside.path(), ws.path().join("logs/deep"));
+        std::fs::create_dir(ws.path().join("elsewhere")).unwrap();
+        std::fs::create_dir(ws.path().join("state")).unwrap();
+        symlink("../elsewhere", ws.path().join("state/link"));
+        let absolute = ws.path().join("logs/deep/run.jsonl");
+        let absolute_dir = ws.path().join("logs/deep");
+        for (journal, dir) in [
+            ("logs/deep/run.jsonl".to_string(), "logs/deep".to_string()),
+            // Directories that do not exist yet below the link.
+            (
+                "state/link/more/run.jsonl".to_string(),
+                "state/link".to_string(),
+            ),
+            (
+                absolute.display().to_string(),
+                absolute_dir.display().to_string(),
+            ),
+        ] {
+            let out = runner(&ws, "apply", "main.yaml", &["--journal", &journal]).await;
+            refused(&out, &dir, &journal);
+        }
+        assert_eq!(listing(outside.path()), Vec::<String>::new());
+        assert_eq!(listing(&ws.path().join("elsewhere")), Vec::<String>::new());
+        assert!(
+            server.received().await.is_empty(),
+            "exit 2 must send nothing"
+        );
+    }
+
+    /// A journal the user puts outside the project may sit behind links:
+    /// where it goes is theirs to say.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_journal_outside_the_project_may_sit_behind_links() {
+        let server = api().await;
+        let ws = Workspace::new().file("main.yaml", &spec(&server.uri(), CREATE));
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::create_dir(outside.path().join("real")).unwrap();
+        symlink("real", outside.path().join("link"));
+        let journal = outside.path().join("link/run.jsonl");
+        let out = runner(
+            &ws,
+            "apply",
+            "main.yaml",
+            &["--journal", &journal.display().to_string()],
+        )
+        .await;
+        assert_eq!(out.code, 0, "{out:?}");
+        assert_eq!(listing(&outside.path().join("real")), ["run.jsonl"]);
+    }
+}

@@ -313,6 +313,15 @@ pub async fn apply(
     if !missing.is_empty() {
         return Err(Error::Environment(missing.join("\nerror: ")));
     }
+    if let Some(path) = &opts.journal
+        && let Some(dir) = journal::linked_dir(path, &wf.spec.root.dir)
+    {
+        return Err(Error::Environment(format!(
+            "the journal `{}` would be written through `{}`, a symbolic link; journals are never written through one (give `--journal` a path without links, or `--no-journal`)",
+            path.display(),
+            dir.display()
+        )));
+    }
     // A resumed journal is locked and read first: the checks match steps
     // against it. A new one is emptied only once the checks pass.
     let (mut journal, past) = match (&opts.journal, opts.resume) {
