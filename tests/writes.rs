@@ -405,3 +405,68 @@ mod journal_dirs {
         assert_eq!(listing(&outside.path().join("real")), ["run.jsonl"]);
     }
 }
+
+// =================================================================== schemas
+
+mod schemas {
+    use super::*;
+
+    /// What the schema files hold that must never be shown.
+    const SECRET: &str = "SECRETVALUE-4f1c9a";
+
+    #[test]
+    fn a_file_that_is_not_a_valid_schema_is_named_by_place_and_keyword_only() {
+        let cases = [
+            (
+                r#"{"type": "object", "properties": {"n": {"type": "SECRET"}}}"#,
+                "at `/properties/n/type`: keyword `type` is invalid",
+            ),
+            (
+                r#"{"properties": {"n": {"minimum": "SECRET"}}}"#,
+                "at `/properties/n/minimum`: keyword `minimum` is invalid",
+            ),
+            (
+                r#"{"required": ["a", {"k": "SECRET"}]}"#,
+                "at `/required/1`: keyword `required` is invalid",
+            ),
+            (
+                r#"{"properties": {"s": {"pattern": "SECRET("}}}"#,
+                "at `/properties/s/pattern`: keyword `pattern` is invalid",
+            ),
+            (
+                r#"{"enum": "SECRET"}"#,
+                "at `/enum`: keyword `enum` is invalid",
+            ),
+            (
+                r##"{"$ref": "#/$defs/SECRET"}"##,
+                "keyword `$ref` names nothing in the file",
+            ),
+            (
+                r#"{"$schema": "SECRET"}"#,
+                "keyword `$schema` names no draft this runner knows",
+            ),
+            (r#""SECRET""#, "the document must be an object or a boolean"),
+        ];
+        for (i, (schema, expected)) in cases.iter().enumerate() {
+            let file = format!("schemas/bad-{i}.json");
+            let steps = format!(
+                "steps:\n  - id: list\n    action: LIST\n    expect:\n      schema: {file}\n"
+            );
+            let ws = Workspace::new()
+                .file("main.yaml", &spec("https://api.example.com", &steps))
+                .file(&file, &schema.replace("SECRET", SECRET));
+            let out = ws.runner(["validate", "main.yaml"]).run();
+            assert_eq!(out.code, 2, "{schema}: {out:?}");
+            assert!(
+                out.stderr.contains(&format!(
+                    "error: schema `{file}` is not a valid JSON Schema: {expected}"
+                )),
+                "{schema}: {out:?}"
+            );
+            assert!(
+                !out.all().contains("SECRETVALUE"),
+                "{schema}: the file's content was shown: {out:?}"
+            );
+        }
+    }
+}
