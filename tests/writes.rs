@@ -470,3 +470,217 @@ mod schemas {
         }
     }
 }
+
+// ================================================================ url_origin
+
+mod url_origin {
+    use super::*;
+
+    /// `start` asks for an upload URL; `put` sends to it, with its own
+    /// auth (`UPLOAD_TOKEN`) when `own_auth`, pinned by `origin` when given.
+    fn upload_steps(url: &str, origin: Option<&str>, own_auth: bool) -> String {
+        let origin = origin
+            .map(|o| format!("    url_origin: {o}\n"))
+            .unwrap_or_default();
+        let auth = if own_auth {
+            "    auth:\n      parameters:\n        - {name: Authorization, in: header, value: \"Bearer {{ env.UPLOAD_TOKEN }}\"}\n"
+        } else {
+            ""
+        };
+        format!(
+            r#"steps:
+  - id: start
+    action: START_UPLOAD
+  - id: put
+    action: UPLOAD
+    url: "{url}"
+{origin}    params: {{name: report.csv}}
+{auth}"#
+        )
+    }
+
+    const FROM_ANSWER: &str = "{{ steps.start.response.upload_url }}";
+    const UPLOAD_TOKEN: &str = "upload_Writes0123456789";
+
+    async fn apply(ws: &Workspace) -> Run {
+        ws.runner(["apply", "main.yaml", "--no-journal", "--output", "json"])
+            .env("API_TOKEN", TOKEN)
+            .env("UPLOAD_TOKEN", UPLOAD_TOKEN)
+            .await
+    }
+
+    /// An API whose `start` answers with `upload_url`.
+    async fn api(upload_url: &str) -> Server {
+        Server::build()
+            .reply(
+                "POST /uploads",
+                json_reply(200, json!({"upload_url": upload_url})),
+            )
+            .start()
+            .await
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_url_outside_url_origin_fails_its_step_with_nothing_sent() {
+        let uploads = Server::build()
+            .reply("PUT /u/1", json_reply(200, json!({"ok": true})))
+            .start()
+            .await;
+        let port = uploads.port();
+        let upload_url = format!("http://127.0.0.1:{port}/u/1?sig=abc");
+        let api = api(&upload_url).await;
+        for (origin, own_auth, leads_to) in [
+            // Another port: the API's own origin.
+            (api.uri(), true, format!("http://127.0.0.1:{port}")),
+            // Another host name for the same socket.
+            (
+                format!("http://localhost:{port}"),
+                true,
+                format!("http://127.0.0.1:{port}"),
+            ),
+            // Another scheme, and the app's auth rather than the step's.
+            (
+                format!("https://127.0.0.1:{port}"),
+                false,
+                format!("http://127.0.0.1:{port}"),
+            ),
+        ] {
+            let ws = Workspace::new().file(
+                "main.yaml",
+                &spec(
+                    &api.uri(),
+                    &upload_steps(FROM_ANSWER, Some(&origin), own_auth),
+                ),
+            );
+            let out = apply(&ws).await;
+            assert_eq!(out.code, 1, "{origin}: {out:?}");
+            assert_eq!(out.step(1)["error_kind"], json!("render"), "{out:?}");
+            let shown = origin.trim_end_matches('/');
+            assert!(
+                out.step_error(1).contains(&format!(
+                    "`url` leads to `{leads_to}`, outside `url_origin` (`{shown}`); nothing was sent"
+                )),
+                "{origin}: {out:?}"
+            );
+            assert!(
+                uploads.received().await.is_empty(),
+                "{origin}: the upload server was sent to"
+            );
+        }
+        assert_eq!(
+            api.requests().await,
+            ["POST /uploads", "POST /uploads", "POST /uploads"]
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_url_known_before_the_run_outside_url_origin_stops_it_with_exit_2() {
+        let other = Server::start().await;
+        let api = api("unused").await;
+        let url = format!("{}/u/1", other.uri());
+        let message = format!(
+            "`url` leads to `{}`, outside `url_origin` (`https://uploads.example.com`)",
+            other.uri()
+        );
+        // Written out (`validate` refuses it), or from a var (the checks
+        // before the run do).
+        for (written, vars, validated) in [
+            (url.clone(), String::new(), 2),
+            (
+                "{{ vars.upload }}".to_string(),
+                format!("vars:\n  upload: {url}\n"),
+                0,
+            ),
+        ] {
+            for own_auth in [true, false] {
+                let steps = upload_steps(&written, Some("https://uploads.example.com"), own_auth);
+                let ws = Workspace::new()
+                    .file("main.yaml", &spec(&api.uri(), &format!("{vars}{steps}")));
+                let out = apply(&ws).await;
+                assert_eq!(out.code, 2, "{written}: {out:?}");
+                assert!(out.all().contains(&message), "{written}: {out:?}");
+                let out = ws.runner(["validate", "main.yaml"]).run();
+                assert_eq!(out.code, validated, "{written}: {out:?}");
+            }
+        }
+        assert!(api.received().await.is_empty(), "exit 2 must send nothing");
+        assert!(other.received().await.is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_url_inside_url_origin_is_sent_with_the_steps_auth() {
+        let uploads = Server::build()
+            .reply("PUT /u/1", json_reply(200, json!({"ok": true})))
+            .start()
+            .await;
+        let api = api(&format!("{}/u/1?sig=abc", uploads.uri())).await;
+        let origin = uploads.uri();
+        for pinned in [origin.clone(), format!("{origin}/")] {
+            let ws = Workspace::new().file(
+                "main.yaml",
+                &spec(&api.uri(), &upload_steps(FROM_ANSWER, Some(&pinned), true)),
+            );
+            let out = apply(&ws).await;
+            assert_eq!(out.code, 0, "{pinned}: {out:?}");
+        }
+        let got = uploads.received().await;
+        assert_eq!(got.len(), 2);
+        for put in &got {
+            assert_eq!(put.url.query(), Some("sig=abc"));
+            assert_eq!(
+                put.headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok()),
+                Some(&*format!("Bearer {UPLOAD_TOKEN}"))
+            );
+        }
+    }
+
+    #[test]
+    fn validate_warns_when_a_steps_own_auth_goes_where_an_answer_says() {
+        let warning =
+            "sends its own `auth:` to the `url` an earlier response gives, whatever origin that is";
+        let validate = |steps: &str| {
+            Workspace::new()
+                .file("main.yaml", &spec("https://api.example.com", steps))
+                .runner(["validate", "main.yaml"])
+                .run()
+        };
+        for url in [
+            FROM_ANSWER,
+            "https://{{ steps.start.response.bucket }}.files.example.com/upload",
+        ] {
+            let out = validate(&upload_steps(url, None, true));
+            assert_eq!(out.code, 0, "{out:?}");
+            assert!(
+                out.stderr
+                    .contains(&format!("warning: steps[1] (put) {warning}")),
+                "{url}: {out:?}"
+            );
+            assert!(
+                out.stderr.contains(
+                    "= help: pin the origin the answer may name: `url_origin: https://uploads.example.com`"
+                ),
+                "{url}: {out:?}"
+            );
+        }
+        for (steps, why) in [
+            (
+                upload_steps(FROM_ANSWER, Some("https://uploads.example.com"), true),
+                "pinned by url_origin",
+            ),
+            (
+                upload_steps(FROM_ANSWER, None, false),
+                "the app's auth, which stays on its origin",
+            ),
+            (
+                upload_steps("https://uploads.example.com/u/1", None, true),
+                "a URL written in the spec",
+            ),
+        ] {
+            let out = validate(&steps);
+            assert_eq!(out.code, 0, "{why}: {out:?}");
+            assert!(!out.stderr.contains(warning), "{why}: {out:?}");
+        }
+    }
+}

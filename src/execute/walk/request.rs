@@ -758,6 +758,20 @@ impl Walker<'_> {
             ),
             None => (None, None),
         };
+        // `url_origin`: a `url` anywhere else is refused before anything
+        // (a credential source's token included) is fetched or sent.
+        if let (Some(t), Some(origin)) = (&target, &step.url_origin)
+            && let Some(outside) = http::outside_origin(t, &origin.value)
+        {
+            return Err(Failure::new(
+                FailureKind::Render,
+                format!(
+                    "`url` leads to `{outside}`, outside `url_origin` (`{}`); nothing was sent",
+                    http::show_origin(&origin.value)
+                ),
+            )
+            .at(step.url.as_ref().map(|u| u.loc.clone())));
+        }
         let mut secrets = Vec::new();
         let source = bound.auth.as_ref().and_then(|a| a.source.as_ref());
         let notes = |note| self.warn(note);
