@@ -684,3 +684,141 @@ mod url_origin {
         }
     }
 }
+
+// ===================================================================== pages
+
+mod pages {
+    use wiremock::matchers::query_param;
+    use wiremock::{Mock, ResponseTemplate};
+
+    use super::*;
+
+    const KEY: &str = "key_Writes0123456789abcdef";
+    const SIG: &str = "sig_Writes0123456789abcdef";
+
+    /// Auth by two query parameters, `api_key` and `sig`.
+    const QUERY_AUTH: &str = r#"      - {name: api_key, in: query, value: "{{ env.API_KEY }}"}
+      - {name: sig, in: query, value: "{{ env.API_SIG }}"}"#;
+
+    const PAGED: &str = r#"steps:
+  - id: all
+    action: LIST
+    paginate: {next: link}
+outputs:
+  ns: "{{ steps.all.items | map(attribute='n') | list }}"
+"#;
+
+    fn page(n: u64, link: Option<String>) -> ResponseTemplate {
+        let reply = json_reply(200, json!([{"n": n}]));
+        match link {
+            Some(link) => reply.insert_header("Link", format!(r#"<{link}>; rel="next""#).as_str()),
+            None => reply,
+        }
+    }
+
+    /// The query pairs of every request `server` received, in order.
+    async fn queries(server: &Server) -> Vec<Vec<(String, String)>> {
+        server
+            .received()
+            .await
+            .iter()
+            .map(|r| r.url.query_pairs().into_owned().collect())
+            .collect()
+    }
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    async fn apply(ws: &Workspace) -> Run {
+        ws.runner(["apply", "main.yaml", "--no-journal", "--output", "json"])
+            .env("API_KEY", KEY)
+            .env("API_SIG", SIG)
+            .await
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_same_origin_next_page_keeps_the_query_auth_its_link_leaves_out() {
+        let server = Server::start().await;
+        let base = server.uri();
+        // An API that authenticates by query: without both, 401.
+        let authed = |n: &str| {
+            Mock::given(wiremock::matchers::method("GET"))
+                .and(wiremock::matchers::path("/items"))
+                .and(query_param("api_key", KEY))
+                .and(query_param("sig", SIG))
+                .and(query_param("page", n))
+        };
+        // Page 2's link (relative) carries neither; page 3's (absolute)
+        // carries `api_key` and another param; page 4's carries `sig` only.
+        authed("2")
+            .respond_with(page(
+                2,
+                Some(format!("{base}/items?page=3&api_key={KEY}&per=1")),
+            ))
+            .mount(&server)
+            .await;
+        authed("3")
+            .respond_with(page(3, Some(format!("/items?sig={SIG}&page=4"))))
+            .mount(&server)
+            .await;
+        authed("4").respond_with(page(4, None)).mount(&server).await;
+        Mock::given(wiremock::matchers::method("GET"))
+            .and(wiremock::matchers::path("/items"))
+            .and(query_param("api_key", KEY))
+            .and(query_param("sig", SIG))
+            .respond_with(page(1, Some("/items?page=2".into())))
+            .with_priority(10)
+            .mount(&server)
+            .await;
+        Server::given("GET /items")
+            .respond_with(json_reply(401, json!({"message": "no key"})))
+            .with_priority(20)
+            .mount(&server)
+            .await;
+        let ws = Workspace::new().file("main.yaml", &spec_with_auth(&base, QUERY_AUTH, PAGED));
+        let out = apply(&ws).await;
+        assert_eq!(out.code, 0, "{out:?}");
+        assert_eq!(out.json()["outputs"]["ns"], json!([1, 2, 3, 4]));
+        assert_eq!(
+            queries(&server).await,
+            [
+                pairs(&[("api_key", KEY), ("sig", SIG)]),
+                pairs(&[("page", "2"), ("api_key", KEY), ("sig", SIG)]),
+                pairs(&[("page", "3"), ("api_key", KEY), ("per", "1"), ("sig", SIG)]),
+                pairs(&[("sig", SIG), ("page", "4"), ("api_key", KEY)]),
+            ]
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_next_page_at_another_origin_gets_no_query_auth() {
+        let other = Server::start().await;
+        for link in [
+            format!("{}/items?page=2", other.uri()),
+            // A link that names the key itself loses it too.
+            format!("{}/items?page=2&api_key={KEY}", other.uri()),
+        ] {
+            other.reset().await;
+            other.reply("GET /items", page(2, None)).await;
+            let first = Server::build()
+                .reply("GET /items", page(1, Some(link.clone())))
+                .start()
+                .await;
+            let ws = Workspace::new().file(
+                "main.yaml",
+                &spec_with_auth(&first.uri(), QUERY_AUTH, PAGED),
+            );
+            let out = apply(&ws).await;
+            assert_eq!(out.code, 0, "{link}: {out:?}");
+            assert_eq!(out.json()["outputs"]["ns"], json!([1, 2]));
+            assert_eq!(
+                queries(&first).await,
+                [pairs(&[("api_key", KEY), ("sig", SIG)])]
+            );
+            assert_eq!(queries(&other).await, [pairs(&[("page", "2")])], "{link}");
+        }
+    }
+}
