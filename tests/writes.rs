@@ -822,3 +822,117 @@ outputs:
         }
     }
 }
+
+// =================================================================== signals
+
+#[cfg(unix)]
+mod signals {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use tokio::sync::mpsc;
+    use wiremock::{Request, Respond, ResponseTemplate};
+
+    use super::*;
+
+    /// How long the server holds the request before announcing it.
+    const HOLD: Duration = Duration::from_millis(600);
+
+    /// Holds the first request it matches for [`HOLD`], then announces it
+    /// on `arrived` and keeps it in flight for 30 s more, long enough for
+    /// the test to stop the runner meanwhile.
+    struct Hold {
+        arrived: mpsc::UnboundedSender<()>,
+        seen: AtomicUsize,
+    }
+
+    impl Respond for Hold {
+        fn respond(&self, _: &Request) -> ResponseTemplate {
+            let reply = json_reply(200, json!({"ok": true}));
+            if self.seen.fetch_add(1, Ordering::SeqCst) == 0 {
+                std::thread::sleep(HOLD);
+                let _ = self.arrived.send(());
+                reply.set_delay(Duration::from_secs(30))
+            } else {
+                reply
+            }
+        }
+    }
+
+    /// Runs `steps` against a server holding `held`, and sends SIGTERM
+    /// once the server announces it has held the request for [`HOLD`].
+    async fn terminated(held: &str, steps: &str) -> Run {
+        let (arrived, mut rx) = mpsc::unbounded_channel();
+        let server = Server::build()
+            .reply(
+                held,
+                Hold {
+                    arrived,
+                    seen: AtomicUsize::new(0),
+                },
+            )
+            .reply("POST /items", json_reply(201, json!({"id": 7})))
+            .start()
+            .await;
+        let ws = Workspace::new().file("main.yaml", &spec(&server.uri(), steps));
+        let running = ws
+            .runner(["apply", "main.yaml", "--no-journal", "--output", "json"])
+            .env("API_TOKEN", TOKEN)
+            .spawn();
+        let pid = running.id().to_string();
+        let waited = tokio::time::timeout(Duration::from_secs(30), rx.recv()).await;
+        let killed = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
+        assert!(killed.success());
+        let out = running.wait().await;
+        assert!(
+            matches!(waited, Ok(Some(()))),
+            "the held request never arrived: {out:?}"
+        );
+        assert_eq!(out.code, 143, "{out:?}");
+        out
+    }
+
+    fn at_least_held(out: &Run, i: usize) {
+        let step = out.step(i);
+        assert_eq!(step["status"], json!("failed"), "{out:?}");
+        assert_eq!(step["error_kind"], json!("maybe_sent"), "{out:?}");
+        let ms = step["duration_ms"].as_u64().expect("duration_ms");
+        assert!(
+            ms >= HOLD.as_millis() as u64,
+            "steps[{i}] ran at least {} ms, reported {ms}: {out:?}",
+            HOLD.as_millis()
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_first_step_stopped_by_sigterm_reports_how_long_it_ran() {
+        let out = terminated(
+            "GET /status",
+            "steps:\n  - id: status\n    action: STATUS\n",
+        )
+        .await;
+        at_least_held(&out, 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_later_step_stopped_by_sigterm_reports_its_own_duration() {
+        let steps = r#"steps:
+  - id: create
+    action: CREATE
+    params: {name: first}
+  - id: put
+    action: UPLOAD
+    params: {name: second}
+  - id: status
+    action: STATUS
+"#;
+        let out = terminated("PUT /unused", steps).await;
+        assert_eq!(out.step(0)["status"], json!("ok"), "{out:?}");
+        at_least_held(&out, 1);
+        assert_eq!(out.step(2)["status"], json!("skipped"), "{out:?}");
+        assert_eq!(out.step(2)["duration_ms"], json!(0), "{out:?}");
+    }
+}

@@ -256,6 +256,7 @@ fn walker<'a>(
         planned: RefCell::new(Vec::new()),
         reporter: None,
         done: RefCell::new(Vec::new()),
+        began: std::cell::Cell::new(None),
     }
 }
 
@@ -421,6 +422,8 @@ pub async fn apply(
             let steps = wf.steps();
             if let Some(step) = steps.get(report.steps.len()) {
                 let mut r = StepReport::new(step, StepStatus::Failed);
+                // It ran until the signal came.
+                r.duration = walker.began.get().map(|t| t.elapsed()).unwrap_or_default();
                 r.fail(Failure::new(
                     FailureKind::MaybeSent,
                     format!(
