@@ -168,7 +168,8 @@ struct RunArgs {
     /// Read inputs from this YAML or JSON file (a mapping of names to values).
     #[arg(long, value_name = "FILE")]
     inputs_file: Option<PathBuf>,
-    /// Write the workflow's outputs to this file, as one JSON object.
+    /// Write the workflow's outputs to this file, as one JSON object
+    /// (readable by its owner only; checked before the first request).
     #[arg(long, value_name = "FILE")]
     outputs_file: Option<PathBuf>,
     /// Run shard I of N: loops marked `shard: true` run the items whose
@@ -556,6 +557,9 @@ fn inputs_file(
 fn plan(out: &Out, args: &RunArgs) -> Result<u8, Error> {
     let wf = crate::load_with(&args.spec, args.files.load())?;
     let opts = options(out, args, false)?;
+    if let Some(path) = &args.outputs_file {
+        outputs_file::check(path)?;
+    }
     let plan = crate::plan(&wf, &opts)?;
     for w in &wf.warnings {
         out.stderr(&w.to_string());
@@ -567,6 +571,11 @@ fn plan(out: &Out, args: &RunArgs) -> Result<u8, Error> {
 fn apply(out: &Out, args: &RunArgs) -> Result<u8, Error> {
     let wf = crate::load_with(&args.spec, args.files.load())?;
     let opts = options(out, args, true)?;
+    // Before the first request: a file that cannot be written stops the
+    // run with nothing sent.
+    if let Some(path) = &args.outputs_file {
+        outputs_file::check(path)?;
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -579,7 +588,7 @@ fn apply(out: &Out, args: &RunArgs) -> Result<u8, Error> {
             .redactor()
             .redact_json(&serde_json::Value::Object(report.outputs.clone()));
         let text = serde_json::to_string_pretty(&outputs).unwrap_or_default();
-        if let Err(e) = std::fs::write(path, text + "\n") {
+        if let Err(e) = outputs_file::write(path, &(text + "\n")) {
             out.stderr(&format!(
                 "error: cannot write the outputs file `{}`: {}",
                 path.display(),
@@ -589,4 +598,110 @@ fn apply(out: &Out, args: &RunArgs) -> Result<u8, Error> {
         }
     }
     Ok(report.exit_code())
+}
+
+/// `--outputs-file`: checked before the run, written at its end through a
+/// new file in the same directory renamed over it, so the file is whole or
+/// untouched, never written through a symbolic link, readable by its owner
+/// only (outputs may hold what responses said).
+mod outputs_file {
+    use std::fs::{File, OpenOptions};
+    use std::io::Write;
+    use std::path::{Path, PathBuf};
+
+    use crate::error::Error;
+
+    /// Whether the outputs can be written to `path`: not a symbolic link
+    /// nor anything but a regular file, in a directory that takes a new
+    /// file (one is created and removed to find out).
+    pub fn check(path: &Path) -> Result<(), Error> {
+        let refuse = |why: String| {
+            Error::Environment(format!(
+                "cannot write the outputs file `{}`: {why}",
+                path.display()
+            ))
+        };
+        match std::fs::symlink_metadata(path) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(refuse(
+                    "it is a symbolic link; outputs are never written through one".into(),
+                ));
+            }
+            Ok(m) if !m.is_file() => return Err(refuse("it is not a regular file".into())),
+            _ if path.as_os_str().to_string_lossy().ends_with('/') => {
+                return Err(refuse("it names a directory".into()));
+            }
+            _ => {}
+        }
+        let (file, temp) = create_temp(path).map_err(|e| refuse(reason(path, &e)))?;
+        drop(file);
+        std::fs::remove_file(&temp).map_err(|e| refuse(reason(path, &e)))
+    }
+
+    /// Writes `text` to a new file beside `path`, then renames it over
+    /// `path` (a link there is replaced, never followed).
+    pub fn write(path: &Path, text: &str) -> std::io::Result<()> {
+        let (mut file, temp) = create_temp(path)?;
+        let written = file
+            .write_all(text.as_bytes())
+            .and_then(|()| file.sync_all())
+            .and_then(|()| std::fs::rename(&temp, path));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&temp);
+        }
+        written
+    }
+
+    /// The directory `path` is in (`.` for a bare file name).
+    fn dir(path: &Path) -> &Path {
+        match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        }
+    }
+
+    /// A new, empty file beside `path`, owner-only, never an existing one
+    /// or a link.
+    fn create_temp(path: &Path) -> std::io::Result<(File, PathBuf)> {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "outputs".into());
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+        }
+        loop {
+            let temp = dir(path).join(format!(
+                ".{name}.{}.{:08x}.tmp",
+                std::process::id(),
+                fastrand::u32(..)
+            ));
+            match options.open(&temp) {
+                Ok(file) => return Ok((file, temp)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Why a file cannot be created beside `path`, in words.
+    fn reason(path: &Path, e: &std::io::Error) -> String {
+        let dir = dir(path);
+        match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                format!("its directory `{}` does not exist", dir.display())
+            }
+            std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+                format!("its directory `{}` is not writable", dir.display())
+            }
+            std::io::ErrorKind::NotADirectory => {
+                format!("`{}` is not a directory", dir.display())
+            }
+            _ => e.to_string().to_lowercase(),
+        }
+    }
 }

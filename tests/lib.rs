@@ -26,3 +26,4 @@ mod secrets;
 mod tls;
 mod trust;
 mod workflow;
+mod writes;

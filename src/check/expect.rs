@@ -164,36 +164,99 @@ pub fn compile(layers: &[&spec::Expect], diagnostics: &mut Vec<Diagnostic>) -> E
                         loc: schema.path.loc.clone(),
                     })
                 }
-                Err(e) => {
-                    // Where in the schema document the mistake is.
-                    let at = e.instance_path().to_string();
-                    let at = if at.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" at `{at}`")
-                    };
-                    diagnostics.push(Diagnostic::new(
-                        format!(
-                            "`{}` is not a valid JSON Schema{at}: {}",
-                            schema.path.value,
-                            first_line(&e.to_string())
-                        ),
-                        Some(schema.path.loc.clone()),
-                    ))
-                }
+                Err(e) => diagnostics.push(Diagnostic::new(
+                    format!(
+                        "schema `{}` is not a valid JSON Schema: {}",
+                        schema.path.value,
+                        invalid_schema(&e)
+                    ),
+                    Some(schema.path.loc.clone()),
+                )),
             }
         }
     }
     out
 }
 
-fn first_line(text: &str) -> String {
-    let line = text.lines().next().unwrap_or_default();
-    if line.chars().count() > 200 {
-        line.chars().take(197).collect::<String>() + "..."
-    } else {
-        line.to_string()
+/// Where a schema document is invalid and which of its keywords: never a
+/// value, since any JSON file in the tree can be named as a schema and the
+/// library's own messages quote what they found.
+fn invalid_schema(e: &jsonschema::ValidationError<'_>) -> String {
+    use jsonschema::ReferencingError as Ref;
+    use jsonschema::error::ValidationErrorKind as Kind;
+    if let Kind::Referencing(r) = e.kind() {
+        return match r {
+            Ref::UnknownSpecification { .. } | Ref::CircularMetaschema { .. } => {
+                "keyword `$schema` names no draft this runner knows (4, 6, 7, 2019-09, 2020-12)"
+                    .into()
+            }
+            Ref::InvalidUri(_) => "a `$id` or `$ref` is not a valid URI reference".into(),
+            Ref::InvalidAnchor { .. } => "keyword `$anchor` is invalid".into(),
+            _ => {
+                "keyword `$ref` names nothing in the file (references are resolved inside it only)"
+                    .into()
+            }
+        };
     }
+    let at = e.instance_path().to_string();
+    match keyword(&at) {
+        Some(keyword) => format!("at `{at}`: keyword `{keyword}` is invalid"),
+        None => "the document must be an object or a boolean".into(),
+    }
+}
+
+/// The keyword whose value holds the place `pointer` (a JSON Pointer into a
+/// schema document), read from the top: in a schema each key is a keyword;
+/// some keywords hold schemas by name (`properties`), by position (`allOf`)
+/// or alone (`not`); any other keyword's value is plain data.
+fn keyword(pointer: &str) -> Option<String> {
+    enum In {
+        Schema,
+        /// `items`: one schema, or (drafts 4 to 7) a list of them.
+        Items,
+        Named,
+        Listed,
+        Data,
+    }
+    let mut place = In::Schema;
+    let mut last = None;
+    for token in pointer.split('/').skip(1) {
+        let token = token.replace("~1", "/").replace("~0", "~");
+        if matches!(place, In::Items) {
+            if token.parse::<usize>().is_ok() {
+                place = In::Schema;
+                continue;
+            }
+            place = In::Schema;
+        }
+        place = match place {
+            In::Schema | In::Items => {
+                let next = match token.as_str() {
+                    "properties" | "patternProperties" | "$defs" | "definitions"
+                    | "dependentSchemas" | "dependencies" => In::Named,
+                    "allOf" | "anyOf" | "oneOf" | "prefixItems" => In::Listed,
+                    "items" => In::Items,
+                    "not"
+                    | "if"
+                    | "then"
+                    | "else"
+                    | "additionalItems"
+                    | "additionalProperties"
+                    | "contains"
+                    | "propertyNames"
+                    | "unevaluatedItems"
+                    | "unevaluatedProperties"
+                    | "contentSchema" => In::Schema,
+                    _ => In::Data,
+                };
+                last = Some(token);
+                next
+            }
+            In::Named | In::Listed => In::Schema,
+            In::Data => In::Data,
+        };
+    }
+    last
 }
 
 fn regex(pattern: &str, loc: &Loc, diagnostics: &mut Vec<Diagnostic>) -> Option<Regex> {
@@ -212,6 +275,82 @@ fn regex(pattern: &str, loc: &Loc, diagnostics: &mut Vec<Diagnostic>) -> Option<
                 Some(loc.clone()),
             ));
             None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keywords_are_read_from_the_top_of_the_pointer() {
+        for (pointer, expected) in [
+            ("", None),
+            ("/type", Some("type")),
+            ("/properties/n/type", Some("type")),
+            ("/properties/type", Some("properties")),
+            ("/properties/properties/minimum", Some("minimum")),
+            ("/required/1", Some("required")),
+            ("/enum/0/type", Some("enum")),
+            ("/allOf/2", Some("allOf")),
+            ("/allOf/2/maxLength", Some("maxLength")),
+            ("/items/0/type", Some("type")),
+            ("/items/type", Some("type")),
+            ("/items/1", Some("items")),
+            ("/$defs/a~1b/pattern", Some("pattern")),
+            ("/patternProperties/x(", Some("patternProperties")),
+        ] {
+            assert_eq!(keyword(pointer).as_deref(), expected, "{pointer}");
+        }
+    }
+
+    #[test]
+    fn messages_about_invalid_schemas_quote_no_value() {
+        let secret = "SECRETVALUE";
+        for (schema, expected) in [
+            (
+                r#"{"properties": {"n": {"type": "SECRETVALUE"}}}"#,
+                "at `/properties/n/type`: keyword `type` is invalid",
+            ),
+            (
+                r#"{"properties": {"n": {"minimum": "SECRETVALUE"}}}"#,
+                "at `/properties/n/minimum`: keyword `minimum` is invalid",
+            ),
+            (
+                r#"{"required": ["a", 5, "SECRETVALUE"]}"#,
+                "at `/required/1`: keyword `required` is invalid",
+            ),
+            (
+                r#"{"pattern": "SECRETVALUE("}"#,
+                "at `/pattern`: keyword `pattern` is invalid",
+            ),
+            (
+                r##"{"$ref": "#/$defs/SECRETVALUE"}"##,
+                "keyword `$ref` names nothing in the file",
+            ),
+            (
+                r#"{"$schema": "SECRETVALUE"}"#,
+                "keyword `$schema` names no draft",
+            ),
+            (
+                r#"{"$id": "SECRETVALUE with spaces"}"#,
+                "a `$id` or `$ref` is not a valid URI reference",
+            ),
+            (
+                r#""SECRETVALUE""#,
+                "the document must be an object or a boolean",
+            ),
+            (
+                r#"{"enum": "SECRETVALUE"}"#,
+                "at `/enum`: keyword `enum` is invalid",
+            ),
+        ] {
+            let doc: Value = serde_json::from_str(schema).unwrap();
+            let e = jsonschema::validator_for(&doc).expect_err(schema);
+            let message = invalid_schema(&e);
+            assert!(message.contains(expected), "{schema}: {message}");
+            assert!(!message.contains(secret), "{schema}: {message}");
         }
     }
 }

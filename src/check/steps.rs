@@ -134,7 +134,38 @@ impl Checker<'_> {
                             ),
                             Some(url.loc.clone()),
                         ));
+                    } else if let Some(origin) = &step.url_origin
+                        && let Some(outside) =
+                            crate::http::outside_origin(&url.value, &origin.value)
+                    {
+                        self.error(Diagnostic::new(
+                            format!(
+                                "`url` leads to `{outside}`, outside `url_origin` (`{}`)",
+                                crate::http::show_origin(&origin.value)
+                            ),
+                            Some(url.loc.clone()),
+                        ));
                     }
+                } else if step.auth.is_some()
+                    && step.url_origin.is_none()
+                    && self
+                        .templates
+                        .refs(&url.value)
+                        .is_some_and(|r| !r.steps.is_empty() || r.dynamic.contains("steps"))
+                {
+                    // The step's own auth goes wherever an answer says.
+                    self.warnings.push(
+                        Diagnostic::warning(
+                            format!(
+                                "{} sends its own `auth:` to the `url` an earlier response gives, whatever origin that is",
+                                step.label()
+                            ),
+                            Some(url.loc.clone()),
+                        )
+                        .with_help(Some(
+                            "pin the origin the answer may name: `url_origin: https://uploads.example.com`".into(),
+                        )),
+                    );
                 }
             }
             None => self.placements(step, &app, action, auth.as_deref()),

@@ -181,6 +181,40 @@ pub fn default_path(spec: &Path, shard: Option<(usize, usize)>) -> PathBuf {
     }
 }
 
+/// The first directory on the way to the journal at `path` that is a
+/// symbolic link inside the project `root` (a canonical path): a committed
+/// `.runner -> ../../elsewhere` would put the journal outside the tree.
+/// Directories above the root are the user's business, and those that do
+/// not exist yet are created as plain directories.
+pub fn linked_dir(path: &Path, root: &Path) -> Option<PathBuf> {
+    let dir = path.parent()?;
+    let mut prefix = PathBuf::new();
+    for component in dir.components() {
+        prefix.push(component);
+        let std::path::Component::Normal(name) = component else {
+            continue;
+        };
+        let Ok(meta) = std::fs::symlink_metadata(&prefix) else {
+            // Neither it nor anything below it exists yet.
+            return None;
+        };
+        if !meta.file_type().is_symlink() {
+            continue;
+        }
+        let parent = match prefix.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let inside = parent
+            .canonicalize()
+            .is_ok_and(|p| p.join(name).starts_with(root));
+        if inside {
+            return Some(prefix);
+        }
+    }
+    None
+}
+
 /// Why a journal cannot be used.
 #[derive(Debug)]
 pub enum OpenError {
@@ -465,6 +499,30 @@ mod tests {
         c.method = "PUT".into();
         assert_eq!(c.changes_since(&a), vec!["method POST → PUT".to_string()]);
         assert_ne!(c.fingerprint(), a.fingerprint());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn linked_directories_inside_the_root_are_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().canonicalize().unwrap();
+        let root = base.join("project");
+        std::fs::create_dir_all(root.join("specs")).unwrap();
+        std::fs::create_dir_all(base.join("outside/real")).unwrap();
+        std::os::unix::fs::symlink("../../outside", root.join("specs/.runner")).unwrap();
+        std::os::unix::fs::symlink("outside/real", base.join("link")).unwrap();
+        let journal = root.join("specs/.runner/spec.yaml.jsonl");
+        assert_eq!(
+            linked_dir(&journal, &root),
+            Some(root.join("specs/.runner"))
+        );
+        // Below the link, where nothing exists yet.
+        let deeper = root.join("specs/.runner/a/b/j.jsonl");
+        assert_eq!(linked_dir(&deeper, &root), Some(root.join("specs/.runner")));
+        // Links above the root, and paths that do not exist yet, are fine.
+        assert_eq!(linked_dir(&base.join("link/j.jsonl"), &root), None);
+        assert_eq!(linked_dir(&root.join("new/.runner/j.jsonl"), &root), None);
+        assert_eq!(linked_dir(&root.join("specs/j.jsonl"), &root), None);
     }
 
     #[cfg(unix)]

@@ -295,6 +295,7 @@ fn walker<'a>(
         planned: RefCell::new(Vec::new()),
         reporter: None,
         done: RefCell::new(Vec::new()),
+        began: std::cell::Cell::new(None),
     }
 }
 
@@ -352,6 +353,15 @@ pub async fn apply(
         .collect();
     if !missing.is_empty() {
         return Err(Error::Environment(missing.join("\nerror: ")));
+    }
+    if let Some(path) = &opts.journal
+        && let Some(dir) = journal::linked_dir(path, &wf.spec.root.dir)
+    {
+        return Err(Error::Environment(format!(
+            "the journal `{}` would be written through `{}`, a symbolic link; journals are never written through one (give `--journal` a path without links, or `--no-journal`)",
+            path.display(),
+            dir.display()
+        )));
     }
     // A resumed journal is locked and read first: the checks match steps
     // against it. A new one is emptied only once the checks pass.
@@ -452,6 +462,8 @@ pub async fn apply(
             let steps = wf.steps();
             if let Some(step) = steps.get(report.steps.len()) {
                 let mut r = StepReport::new(step, StepStatus::Failed);
+                // It ran until the signal came.
+                r.duration = walker.began.get().map(|t| t.elapsed()).unwrap_or_default();
                 r.fail(Failure::new(
                     FailureKind::MaybeSent,
                     format!(

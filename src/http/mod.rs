@@ -42,3 +42,19 @@ pub fn mark_sent() {
 pub fn sent_any() -> bool {
     SENT_ANY.load(std::sync::atomic::Ordering::Relaxed)
 }
+
+/// `scheme://host[:port]` of a URL, the port only when it is not the
+/// scheme's default.
+pub fn show_origin(url: &url::Url) -> String {
+    url.origin().ascii_serialization()
+}
+
+/// The origin of `target` when it differs from `origin`'s (scheme, host or
+/// port); `None` when they match, or when `target` is no http(s) URL at
+/// all (which other checks refuse).
+pub fn outside_origin(target: &str, origin: &url::Url) -> Option<String> {
+    let target = url::Url::parse(target)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))?;
+    (target.origin() != origin.origin()).then(|| show_origin(&target))
+}

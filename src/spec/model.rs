@@ -344,6 +344,9 @@ pub struct Step {
     pub uses: Option<Uses>,
     /// `url:`: replaces the action's base URL and path.
     pub url: Option<Located<String>>,
+    /// `url_origin:`: the one origin `url` may lead to (scheme, host and
+    /// port; checked when the step is lowered).
+    pub url_origin: Option<Located<url::Url>>,
     pub params: IndexMap<String, Located<Value>>,
     /// The inputs of the flow it `uses`.
     pub with: IndexMap<String, Located<Value>>,

@@ -313,6 +313,9 @@ pub struct Step {
     /// path: an upload URL or a next link an earlier response returned.
     #[serde(default)]
     pub url: Option<String>,
+    /// The one origin (`scheme://host[:port]`) `url` may lead to.
+    #[serde(default)]
+    pub url_origin: Option<String>,
     #[serde(default)]
     pub params: Map<serde_yaml::Value>,
     /// A sub-workflow's inputs.

@@ -94,12 +94,16 @@ async fn outputs_in_json_and_in_an_outputs_file() {
     )
     .await;
     // The directory does not exist: the file cannot be written, and the
-    // run says so instead of passing silently.
-    assert_eq!(out.code, 1, "{out:?}");
+    // run says so before it sends anything (#13).
+    assert_eq!(out.code, 2, "{out:?}");
     assert!(
         out.stderr
             .contains("error: cannot write the outputs file `out/outputs.json`"),
         "{out:?}"
+    );
+    assert!(
+        server.received().await.is_empty(),
+        "exit 2 must send nothing"
     );
 
     let out = apply_json(

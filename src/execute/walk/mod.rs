@@ -197,6 +197,9 @@ pub(super) struct Walker<'a> {
     pub reporter: Option<&'a dyn Hear>,
     /// The root steps that have ended, for a run stopped by a signal.
     pub done: RefCell<Vec<StepReport>>,
+    /// When the root step running now began (apply only): a run stopped
+    /// by a signal reports how long it ran.
+    pub began: std::cell::Cell<Option<Instant>>,
 }
 
 impl Walker<'_> {
@@ -325,6 +328,9 @@ impl Walker<'_> {
             let mut reports = Vec::new();
             for step in &flow.steps {
                 let begin = Instant::now();
+                if top {
+                    self.began.set(Some(begin));
+                }
                 let (mut report, value) = self.step(step, frame, failed).await?;
                 report.duration = begin.elapsed();
                 if report.status == StepStatus::Failed {

@@ -357,7 +357,9 @@ impl Walker<'_> {
     }
 
     /// The request for a `Link` next page: the same headers, the new URL;
-    /// auth dropped when the link leads to another origin, as for redirects.
+    /// auth dropped when the link leads to another origin, as for redirects,
+    /// and the auth query parameters the link left out added back when it
+    /// stays on the same origin.
     pub(super) fn follow(&self, from: &Prepared, next: &url::Url) -> Result<Prepared, Failure> {
         let mut request = from.request.clone();
         let origin = url::Url::parse(&request.url)
@@ -398,16 +400,33 @@ impl Walker<'_> {
                 url.query_pairs_mut().extend_pairs(&kept);
             }
         }
+        // What identifies the page: its URL without the auth added back.
+        let identity = url.to_string();
+        if same_origin {
+            // An API that authenticates by query links to its next page
+            // without the key: the same origin gets it again, as sent.
+            let carried: Vec<String> = url.query_pairs().map(|(k, _)| k.into_owned()).collect();
+            let missing: Vec<(String, String)> = origin
+                .query_pairs()
+                .filter(|(k, _)| {
+                    request.auth_query.iter().any(|a| a == k) && !carried.iter().any(|c| c == k)
+                })
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            if !missing.is_empty() {
+                url.query_pairs_mut().extend_pairs(&missing);
+            }
+        }
         request.url = url.to_string();
         request.body = None;
         let parts = from.parts.as_ref().map(|p| {
             let mut p = p.clone();
-            p.base_url_shown = self.opts.redactor.redact(&request.url);
+            p.base_url_shown = self.opts.redactor.redact(&identity);
             p.base_url = Parts::new(
                 &p.app,
                 &p.action,
                 request.method,
-                &request.url,
+                &identity,
                 &p.path,
                 &[],
                 &self.opts.redactor,
@@ -758,6 +777,20 @@ impl Walker<'_> {
             ),
             None => (None, None),
         };
+        // `url_origin`: a `url` anywhere else is refused before anything
+        // (a credential source's token included) is fetched or sent.
+        if let (Some(t), Some(origin)) = (&target, &step.url_origin)
+            && let Some(outside) = http::outside_origin(t, &origin.value)
+        {
+            return Err(Failure::new(
+                FailureKind::Render,
+                format!(
+                    "`url` leads to `{outside}`, outside `url_origin` (`{}`); nothing was sent",
+                    http::show_origin(&origin.value)
+                ),
+            )
+            .at(step.url.as_ref().map(|u| u.loc.clone())));
+        }
         let mut secrets = Vec::new();
         let source = bound.auth.as_ref().and_then(|a| a.source.as_ref());
         let notes = |note| self.warn(note);

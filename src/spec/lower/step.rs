@@ -56,6 +56,10 @@ impl Lower {
                 Some(labelled("url")),
             ));
         }
+        let url_origin = raw
+            .url_origin
+            .as_deref()
+            .and_then(|o| self.url_origin(o, raw.url.is_some(), labelled("url_origin")));
         if raw.uses.is_some() && !raw.params.is_empty() {
             self.diagnostics.push(
                 Diagnostic::new(
@@ -291,6 +295,7 @@ impl Lower {
                 value,
                 loc: labelled("url"),
             }),
+            url_origin,
             uses: raw.uses.map(|value| Uses {
                 path: Located {
                     value,
@@ -312,6 +317,56 @@ impl Lower {
             outputs,
             loc: here,
         }
+    }
+
+    /// `url_origin:` as an origin, `scheme://host[:port]`; it only means
+    /// something on a step with a `url`.
+    fn url_origin(&mut self, text: &str, has_url: bool, loc: Loc) -> Option<Located<url::Url>> {
+        let help = || {
+            Some("write the origin alone: `url_origin: https://uploads.example.com`".to_string())
+        };
+        if !has_url {
+            self.diagnostics.push(
+                Diagnostic::new(
+                    "`url_origin` pins the origin of the step's `url`, and this step has no `url`",
+                    Some(loc),
+                )
+                .with_help(Some(
+                    "remove `url_origin`, or give the step a `url:`".into(),
+                )),
+            );
+            return None;
+        }
+        let parsed = url::Url::parse(text).ok();
+        let why = match &parsed {
+            _ if is_template(text) => Some("it is a template, and an origin is written out"),
+            None => Some("it is not an absolute URL"),
+            Some(u) if !matches!(u.scheme(), "http" | "https") => {
+                Some("its scheme is not http or https")
+            }
+            Some(u) if u.host_str().is_none_or(str::is_empty) => Some("it has no host"),
+            Some(u) if !u.username().is_empty() || u.password().is_some() => {
+                Some("it has a user name or password")
+            }
+            Some(u) if u.path() != "/" && !u.path().is_empty() => Some("it has a path"),
+            Some(u) if u.query().is_some() => Some("it has a query"),
+            Some(u) if u.fragment().is_some() => Some("it has a fragment"),
+            Some(_) => None,
+        };
+        if let Some(why) = why {
+            self.diagnostics.push(
+                Diagnostic::new(
+                    format!("`url_origin` must be an http or https origin, `scheme://host[:port]`, found `{text}`: {why}"),
+                    Some(loc),
+                )
+                .with_help(help()),
+            );
+            return None;
+        }
+        Some(Located {
+            value: parsed?,
+            loc,
+        })
     }
 
     fn paginate(
