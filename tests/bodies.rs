@@ -571,30 +571,37 @@ steps:
     assert_eq!(server.received().await.len(), 5);
 }
 
+/// Answers `{}`, after removing `file`.
+struct Removes(std::path::PathBuf);
+
+impl wiremock::Respond for Removes {
+    fn respond(&self, _: &wiremock::Request) -> ResponseTemplate {
+        let _ = std::fs::remove_file(&self.0);
+        json_reply(200, json!({}))
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn a_file_named_by_a_response_that_is_missing_fails_its_step() {
+async fn a_file_that_is_gone_when_its_step_runs_fails_its_step() {
+    // A response can never name a file (see `uploads.rs`); a file the spec
+    // names can still disappear during the run.
+    let ws = Workspace::new();
     let server = Server::build()
-        .reply(
-            "GET /state",
-            json_reply(200, json!({"file": "missing.bin"})),
-        )
+        .reply("GET /state", Removes(ws.path().join("gone.bin")))
         .reply("", ResponseTemplate::new(200))
         .start()
         .await;
-    let ws = workspace(
-        &server,
-        "{}",
-        r#"  - id: state
-    action: GET_STATE
-  - action: PUT_BLOB
-    params: {name: x, blob: "{{ steps.state.response.file }}"}
-"#,
+    ws.write("api.yaml", &catalog(&server.uri()));
+    ws.write(
+        "main.yaml",
+        "version: 1\ninclude: [api.yaml]\nsteps:\n  - id: state\n    action: GET_STATE\n  - action: PUT_BLOB\n    params: {name: x, blob: gone.bin}\n",
     );
+    ws.write("gone.bin", "here before the run");
     let out = ws.runner(["apply", "main.yaml"]).await;
     assert_eq!(out.code, 1, "{out:?}");
     assert!(
         out.stdout
-            .contains("param `blob`: cannot read file `missing.bin`: not found"),
+            .contains("param `blob`: cannot read file `gone.bin`: not found"),
         "{out:?}"
     );
     assert_eq!(server.requests().await, ["GET /state"]);

@@ -9,6 +9,7 @@ pub mod credentials;
 pub mod expect;
 mod site;
 mod steps;
+pub mod uploads;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -184,6 +185,7 @@ pub fn check(mut spec: Spec) -> Result<Workflow> {
         }
         runs.push(bound);
     }
+    checker.uploads();
     // Literal credentials, once every template (vars' included) is compiled.
     let pieces = credentials::Pieces {
         templates: &checker.templates,

@@ -2,7 +2,7 @@
 //! inside it, so no stray `.env` or journal of another test is picked up.
 
 use std::ffi::OsStr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::Cmd;
 
@@ -52,6 +52,11 @@ impl Workspace {
     pub fn read(&self, name: &str) -> String {
         std::fs::read_to_string(self.dir.path().join(name))
             .unwrap_or_else(|e| panic!("cannot read {name}: {e}"))
+    }
+
+    /// The directory itself.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
     }
 
     pub fn exists(&self, name: &str) -> bool {
