@@ -390,7 +390,7 @@ async fn multipart_sends_text_parts_and_files_streamed_from_disk() {
     let out = ws.runner(["plan", "main.yaml", "--output", "json"]).await;
     assert_eq!(
         out.step(0)["body"][6],
-        json!({"file": "img/cat.png", "content_type": "image/png", "size": 5008, "name": "photo"})
+        json!({"file": "img/cat.png", "reads": "img/cat.png", "content_type": "image/png", "size": 5008, "name": "photo"})
     );
     assert_eq!(server.received().await.len(), 1, "plan sends nothing");
 }
@@ -513,13 +513,25 @@ steps:
     ws.write("given/on-the-command-line.txt", "from the cwd");
     let out = ws.runner(["apply", "specs/main.yaml"]).await;
     assert_eq!(out.code, 0, "{out:?}");
+    // A path given on the command line is confined to the project root
+    // too (here `specs/`, outside git): `--allow-upload` admits this one.
+    let given = [
+        "apply",
+        "specs/main.yaml",
+        "--var",
+        "upload=given/on-the-command-line.txt",
+    ];
+    let out = ws.runner(given).await;
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("file `given/on-the-command-line.txt` (`")
+            && out.stderr.contains("is outside the project root"),
+        "{out:?}"
+    );
     let out = ws
-        .runner([
-            "apply",
-            "specs/main.yaml",
-            "--var",
-            "upload=given/on-the-command-line.txt",
-        ])
+        .runner(given)
+        .args(["--allow-upload", "given/on-the-command-line.txt"])
         .await;
     assert_eq!(out.code, 0, "{out:?}");
     let bodies: Vec<String> = server
@@ -540,12 +552,17 @@ steps:
 
     // A missing file stops the run before anything is sent.
     let out = ws
-        .runner(["apply", "specs/main.yaml", "--var", "upload=nowhere.txt"])
+        .runner([
+            "apply",
+            "specs/main.yaml",
+            "--var",
+            "upload=specs/nowhere.txt",
+        ])
         .await;
     assert_eq!(out.code, 2, "{out:?}");
     assert!(
         out.stderr
-            .contains("param `blob`: cannot read file `nowhere.txt`: not found"),
+            .contains("param `blob`: cannot read file `specs/nowhere.txt`: not found"),
         "{out:?}"
     );
     // A spec may not name a file outside the project root.
@@ -561,7 +578,10 @@ steps:
     assert_eq!(out.code, 2, "{out:?}");
     assert!(
         out.stderr
-            .contains("`specs/../given/on-the-command-line.txt` is outside the project root"),
+            .contains("file `specs/../given/on-the-command-line.txt` (`")
+            && out
+                .stderr
+                .contains("/given/on-the-command-line.txt`) is outside the project root"),
         "{out:?}"
     );
     let out = ws

@@ -42,6 +42,11 @@ pub struct Options {
     pub env: Arc<BTreeMap<String, String>>,
     /// `--var NAME=VALUE`, overriding the spec's vars.
     pub vars: Vec<(String, String)>,
+    /// `--env-file`: never uploaded.
+    pub env_file: Option<PathBuf>,
+    /// `--allow-upload PATH`: files a request may upload wherever they are
+    /// and whatever they are (compared with symbolic links resolved).
+    pub allow_upload: Vec<PathBuf>,
     /// `--base-url APP=URL`: send an app's requests elsewhere (a stand-in, say).
     pub base_urls: Vec<(String, String)>,
     /// Proxies, `--resolve`, `--cacert`, `--insecure`.
@@ -131,6 +136,31 @@ pub fn inputs(wf: &Workflow, opts: &Options) -> Result<serde_json::Value> {
         }
     }
     render::bind_inputs(declared, &given).map_err(Error::Usage)
+}
+
+/// Where the root workflow's inputs come from: whoever runs it
+/// (`--input`, `--inputs-file`, `RUNNER_INPUT_<NAME>`), or the spec that
+/// declares their defaults. A file path an input names is relative to the
+/// current directory, or to that spec.
+pub(crate) fn input_origins(wf: &Workflow, opts: &Options) -> BTreeMap<String, render::Origin> {
+    wf.root()
+        .inputs
+        .iter()
+        .filter_map(|(name, input)| {
+            let given = opts.inputs.args.iter().any(|(n, _)| n == name)
+                || opts.inputs.file.get(name).is_some_and(|v| !v.is_null())
+                || opts
+                    .env
+                    .contains_key(&format!("RUNNER_INPUT_{}", name.to_uppercase()));
+            let origin = if given {
+                render::Origin::Outside
+            } else {
+                input.default.as_ref()?;
+                render::Origin::Spec(input.loc.file_name().to_string())
+            };
+            Some((name.clone(), origin))
+        })
+        .collect()
 }
 
 impl Options {
@@ -240,6 +270,8 @@ fn walker<'a>(
         wf,
         opts,
         mode,
+        uploads: files::Uploads::new(wf, opts),
+        input_origins: input_origins(wf, opts),
         vars: to_value(&vars),
         taint,
         inputs,
