@@ -24,4 +24,5 @@ mod journal;
 mod secrets;
 mod tls;
 mod trust;
+mod uploads;
 mod workflow;
