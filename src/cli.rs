@@ -96,8 +96,9 @@ enum Import {
 
 #[derive(Args, Clone, Copy)]
 struct FileArgs {
-    /// Let specs include files outside the project root (the git work tree
-    /// of the spec or, outside git, its directory).
+    /// Let specs name files outside the project root (the git work tree of
+    /// the spec or, outside git, its directory): includes, sub-workflows,
+    /// schemas and uploads (never `.env*`, `.git/`, `.runner/`, journals).
     #[arg(long)]
     allow_outside_root: bool,
 }
@@ -122,6 +123,10 @@ struct RunArgs {
     /// Read env vars from this file instead of `./.env`.
     #[arg(long, value_name = "PATH")]
     env_file: Option<PathBuf>,
+    /// Let requests upload this exact file, wherever it is and whatever it
+    /// is (outside the project root, a `.env`, under `.git`); repeatable.
+    #[arg(long, value_name = "PATH")]
+    allow_upload: Vec<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     output: Format,
@@ -513,7 +518,9 @@ fn options(out: &Out, args: &RunArgs, apply: bool) -> Result<Options, Error> {
             proxies,
         },
         env: environment.vars,
-        env_file: environment.from_file,
+        env_file_names: environment.from_file,
+        env_file: args.env_file.clone(),
+        allow_upload: args.allow_upload.clone(),
         vars: args.vars.clone(),
         base_urls: args.base_urls.clone(),
         allow_http: args.allow_http,

@@ -29,7 +29,7 @@
 //! let env = runner::resolve::environment(None)?;
 //! let options = runner::Options {
 //!     env: env.vars,
-//!     env_file: env.from_file,
+//!     env_file_names: env.from_file,
 //!     ..Default::default()
 //! };
 //! let out = runner::report::Out::new(options.redactor.clone());

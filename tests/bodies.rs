@@ -390,7 +390,7 @@ async fn multipart_sends_text_parts_and_files_streamed_from_disk() {
     let out = ws.runner(["plan", "main.yaml", "--output", "json"]).await;
     assert_eq!(
         out.step(0)["body"][6],
-        json!({"file": "img/cat.png", "content_type": "image/png", "size": 5008, "name": "photo"})
+        json!({"file": "img/cat.png", "reads": "img/cat.png", "content_type": "image/png", "size": 5008, "name": "photo"})
     );
     assert_eq!(server.received().await.len(), 1, "plan sends nothing");
 }
@@ -513,13 +513,25 @@ steps:
     ws.write("given/on-the-command-line.txt", "from the cwd");
     let out = ws.runner(["apply", "specs/main.yaml"]).await;
     assert_eq!(out.code, 0, "{out:?}");
+    // A path given on the command line is confined to the project root
+    // too (here `specs/`, outside git): `--allow-upload` admits this one.
+    let given = [
+        "apply",
+        "specs/main.yaml",
+        "--var",
+        "upload=given/on-the-command-line.txt",
+    ];
+    let out = ws.runner(given).await;
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("file `given/on-the-command-line.txt` (`")
+            && out.stderr.contains("is outside the project root"),
+        "{out:?}"
+    );
     let out = ws
-        .runner([
-            "apply",
-            "specs/main.yaml",
-            "--var",
-            "upload=given/on-the-command-line.txt",
-        ])
+        .runner(given)
+        .args(["--allow-upload", "given/on-the-command-line.txt"])
         .await;
     assert_eq!(out.code, 0, "{out:?}");
     let bodies: Vec<String> = server
@@ -540,12 +552,17 @@ steps:
 
     // A missing file stops the run before anything is sent.
     let out = ws
-        .runner(["apply", "specs/main.yaml", "--var", "upload=nowhere.txt"])
+        .runner([
+            "apply",
+            "specs/main.yaml",
+            "--var",
+            "upload=specs/nowhere.txt",
+        ])
         .await;
     assert_eq!(out.code, 2, "{out:?}");
     assert!(
         out.stderr
-            .contains("param `blob`: cannot read file `nowhere.txt`: not found"),
+            .contains("param `blob`: cannot read file `specs/nowhere.txt`: not found"),
         "{out:?}"
     );
     // A spec may not name a file outside the project root.
@@ -561,7 +578,10 @@ steps:
     assert_eq!(out.code, 2, "{out:?}");
     assert!(
         out.stderr
-            .contains("`specs/../given/on-the-command-line.txt` is outside the project root"),
+            .contains("file `specs/../given/on-the-command-line.txt` (`")
+            && out
+                .stderr
+                .contains("/given/on-the-command-line.txt`) is outside the project root"),
         "{out:?}"
     );
     let out = ws
@@ -571,30 +591,37 @@ steps:
     assert_eq!(server.received().await.len(), 5);
 }
 
+/// Answers `{}`, after removing `file`.
+struct Removes(std::path::PathBuf);
+
+impl wiremock::Respond for Removes {
+    fn respond(&self, _: &wiremock::Request) -> ResponseTemplate {
+        let _ = std::fs::remove_file(&self.0);
+        json_reply(200, json!({}))
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn a_file_named_by_a_response_that_is_missing_fails_its_step() {
+async fn a_file_that_is_gone_when_its_step_runs_fails_its_step() {
+    // A response can never name a file (see `uploads.rs`); a file the spec
+    // names can still disappear during the run.
+    let ws = Workspace::new();
     let server = Server::build()
-        .reply(
-            "GET /state",
-            json_reply(200, json!({"file": "missing.bin"})),
-        )
+        .reply("GET /state", Removes(ws.path().join("gone.bin")))
         .reply("", ResponseTemplate::new(200))
         .start()
         .await;
-    let ws = workspace(
-        &server,
-        "{}",
-        r#"  - id: state
-    action: GET_STATE
-  - action: PUT_BLOB
-    params: {name: x, blob: "{{ steps.state.response.file }}"}
-"#,
+    ws.write("api.yaml", &catalog(&server.uri()));
+    ws.write(
+        "main.yaml",
+        "version: 1\ninclude: [api.yaml]\nsteps:\n  - id: state\n    action: GET_STATE\n  - action: PUT_BLOB\n    params: {name: x, blob: gone.bin}\n",
     );
+    ws.write("gone.bin", "here before the run");
     let out = ws.runner(["apply", "main.yaml"]).await;
     assert_eq!(out.code, 1, "{out:?}");
     assert!(
         out.stdout
-            .contains("param `blob`: cannot read file `missing.bin`: not found"),
+            .contains("param `blob`: cannot read file `gone.bin`: not found"),
         "{out:?}"
     );
     assert_eq!(server.requests().await, ["GET /state"]);

@@ -25,5 +25,6 @@ mod journal;
 mod secrets;
 mod tls;
 mod trust;
+mod uploads;
 mod workflow;
 mod writes;

@@ -10,6 +10,7 @@ pub mod expect;
 mod secrets;
 mod site;
 mod steps;
+pub mod uploads;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -185,6 +186,7 @@ pub fn check(mut spec: Spec) -> Result<Workflow> {
         }
         runs.push(bound);
     }
+    checker.uploads();
     // Literal credentials, once every template (vars' included) is compiled.
     let pieces = credentials::Pieces {
         templates: &checker.templates,

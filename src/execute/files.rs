@@ -1,15 +1,178 @@
 //! The files a request uploads, looked at before anything is sent (in
-//! plan, in the checks before a run, and before each step): inside the
-//! project root when a spec named them, regular files that can be opened,
-//! and no larger than `--max-upload-size`. Their contents are not read
-//! here: [`super::upload`] streams them when the request is sent.
+//! plan, in the checks before a run, and before each step): allowed by
+//! [`Uploads`] (decided on the path with every symbolic link resolved),
+//! regular files that can be opened, and no larger than
+//! `--max-upload-size`. Their contents are not read here:
+//! [`super::upload`] streams them when the request is sent, from the very
+//! file checked here.
 
-use crate::render::Request;
-use crate::spec::Root;
+use std::path::{Component, Path, PathBuf};
+
+use crate::check::Workflow;
+use crate::render::{Checked, Request};
+use crate::spec::display;
 use crate::units::show_size;
 
-/// Checks every file `request` uploads and records its size.
-pub(super) fn inspect(request: &mut Request, root: &Root, max: u64) -> Result<(), String> {
+/// What a run may upload. Every path is compared resolved: absolute, with
+/// every symbolic link resolved.
+#[derive(Debug, Clone, Default)]
+pub struct Uploads {
+    /// The project root: the git work tree of the root spec or, outside
+    /// git, its directory.
+    root: PathBuf,
+    /// `--allow-outside-root`: anywhere but the files refused everywhere.
+    allow_outside: bool,
+    /// `--allow-upload`: these exact files, wherever they are, whatever
+    /// they are.
+    allowed: Vec<PathBuf>,
+    /// Files refused everywhere (unless `--allow-upload` names them), with
+    /// what they are: the journal, the env file, files auth sources read.
+    refused: Vec<(PathBuf, &'static str)>,
+}
+
+/// Directories whose files are refused everywhere, with what they hold.
+const REFUSED_DIRS: &[(&str, &str)] = &[
+    (".git", "inside a `.git` directory"),
+    (
+        ".runner",
+        "inside a `.runner` directory, where journals are kept",
+    ),
+];
+
+impl Uploads {
+    /// The rules for running `wf` with `opts`.
+    pub fn new(wf: &Workflow, opts: &super::Options) -> Uploads {
+        let resolve = |p: &PathBuf| crate::spec::resolve(p);
+        let mut refused: Vec<(PathBuf, &'static str)> = Vec::new();
+        if let Some(journal) = &opts.journal {
+            refused.push((resolve(journal), "the run's journal"));
+        }
+        if let Some(env_file) = &opts.env_file {
+            refused.push((resolve(env_file), "the env file (`--env-file`)"));
+        }
+        let step_auth = wf
+            .flows
+            .iter()
+            .flat_map(|f| f.steps.iter())
+            .filter_map(|s| s.auth.as_deref());
+        for auth in wf.spec.auth.values().map(|a| &**a).chain(step_auth) {
+            for file in auth.source.iter().flat_map(|s| s.files()) {
+                refused.push((resolve(&file), "a file an auth source reads"));
+            }
+        }
+        Uploads {
+            root: wf.spec.root.dir.clone(),
+            allow_outside: wf.spec.root.allow_outside,
+            allowed: opts.allow_upload.iter().map(resolve).collect(),
+            refused,
+        }
+    }
+
+    /// `path` resolved, if a request may upload it; else why not, naming
+    /// the path and the flag that lifts the rule.
+    fn admit(&self, path: &Path, shown: &str) -> Result<PathBuf, String> {
+        let lexical = lexical(path);
+        let resolved = crate::spec::resolve(path);
+        if self.allowed.contains(&resolved) {
+            return Ok(resolved);
+        }
+        let named = if shown == display(&resolved) {
+            format!("`{shown}`")
+        } else {
+            format!("`{shown}` (`{}`)", display(&resolved))
+        };
+        if let Some(what) = self.refused_as(&lexical, &resolved) {
+            return Err(format!(
+                "{named} is {what}, which is never uploaded, even with `--allow-outside-root`; to send this exact file, pass `--allow-upload {}`",
+                display(&resolved)
+            ));
+        }
+        if !self.allow_outside && !resolved.starts_with(&self.root) {
+            return Err(format!(
+                "{named} is outside the project root `{}` (the git work tree of the root spec or, outside git, its directory); to send this exact file, pass `--allow-upload {}`, or `--allow-outside-root` to allow any file",
+                display(&self.root),
+                display(&resolved)
+            ));
+        }
+        Ok(resolved)
+    }
+
+    /// What a file refused everywhere is, if `path` (as named, and
+    /// resolved) is one.
+    fn refused_as(&self, lexical: &Path, resolved: &Path) -> Option<&'static str> {
+        for path in [lexical, resolved] {
+            for part in path.components() {
+                if let Component::Normal(name) = part
+                    && let Some((_, what)) = REFUSED_DIRS.iter().find(|(dir, _)| name == *dir)
+                {
+                    return Some(what);
+                }
+            }
+            let env_file = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n == ".env" || n.starts_with(".env."));
+            if env_file {
+                return Some("an env file (`.env` or `.env.*`)");
+            }
+        }
+        self.refused
+            .iter()
+            .find(|(p, _)| p == resolved)
+            .map(|(_, what)| *what)
+    }
+}
+
+/// `path` made absolute with `.` and `..` folded, as named: no symbolic
+/// link resolved.
+fn lexical(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = PathBuf::new();
+    for part in absolute.components() {
+        match part {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// How output shows a resolved path: relative to the current directory
+/// when it is inside it, else absolute.
+fn from_cwd(path: &Path) -> String {
+    let cwd = std::env::current_dir()
+        .ok()
+        .and_then(|d| d.canonicalize().ok());
+    match cwd.as_deref().and_then(|c| path.strip_prefix(c).ok()) {
+        Some(relative) if !relative.as_os_str().is_empty() => display(relative),
+        _ => display(path),
+    }
+}
+
+/// Which file `meta` describes (device and inode), where that is known.
+pub(super) fn file_id(meta: &std::fs::Metadata) -> Option<crate::render::FileId> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Some((meta.dev(), meta.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        None
+    }
+}
+
+/// Checks every file `request` uploads and records which file it is.
+/// `Err` names the param whose file is refused, and why.
+pub(super) fn inspect(
+    request: &mut Request,
+    uploads: &Uploads,
+    max: u64,
+) -> Result<(), (String, String)> {
     let Some(body) = &mut request.body else {
         return Ok(());
     };
@@ -17,33 +180,65 @@ pub(super) fn inspect(request: &mut Request, root: &Root, max: u64) -> Result<()
         if file.deferred {
             continue;
         }
-        let shown = crate::spec::display(&file.path);
-        let what = format!("param `{}`", file.param);
-        if file.confined
-            && let Err(e) = root.check(&file.path, &shown)
-        {
-            return Err(format!(
-                "{what}: {e} (a file path from a spec must stay inside the project root: the git work tree of the root spec or, outside git, its directory; pass `--allow-outside-root` to lift this, or give the path with `--var`)"
-            ));
-        }
-        let meta = std::fs::metadata(&file.path)
-            .map_err(|e| format!("{what}: cannot read file `{shown}`: {}", io_words(&e)))?;
-        if !meta.is_file() {
-            return Err(format!("{what}: `{shown}` is not a regular file"));
-        }
-        if meta.len() > max {
-            return Err(format!(
-                "{what}: file `{shown}` is {}, larger than the upload limit of {}; raise `--max-upload-size` if it is expected",
-                show_size(meta.len()),
-                show_size(max)
-            ));
-        }
-        // Opened, not read: an unreadable file stops the run before it starts.
-        std::fs::File::open(&file.path)
-            .map_err(|e| format!("{what}: cannot read file `{shown}`: {}", io_words(&e)))?;
-        file.size = Some(meta.len());
+        check(file, uploads, max).map_err(|e| (file.param.clone(), e))?;
     }
     Ok(())
+}
+
+/// Checks one file: allowed, a regular file, not too large, openable.
+fn check(file: &mut crate::render::Upload, uploads: &Uploads, max: u64) -> Result<(), String> {
+    let shown = display(&file.path);
+    let what = format!("param `{}`", file.param);
+    let resolved = uploads
+        .admit(&file.path, &shown)
+        .map_err(|e| format!("{what}: file {e}"))?;
+    let cannot =
+        |e: std::io::Error| format!("{what}: cannot read file `{shown}`: {}", io_words(&e));
+    // The resolved path has no link left in it: one that appears now is
+    // not followed.
+    let meta = std::fs::symlink_metadata(&resolved).map_err(cannot)?;
+    if !meta.is_file() {
+        return Err(format!("{what}: `{shown}` is not a regular file"));
+    }
+    if meta.len() > max {
+        return Err(format!(
+            "{what}: file `{shown}` is {}, larger than the upload limit of {}; raise `--max-upload-size` if it is expected",
+            show_size(meta.len()),
+            show_size(max)
+        ));
+    }
+    // Opened, not read: an unreadable file stops the run before it
+    // starts. What was opened is what was looked at.
+    let opened = open_options()
+        .open(&resolved)
+        .and_then(|f| f.metadata())
+        .map_err(cannot)?;
+    let id = file_id(&meta);
+    if file_id(&opened) != id || opened.len() != meta.len() {
+        return Err(format!(
+            "{what}: file `{shown}` changed while it was checked"
+        ));
+    }
+    file.checked = Some(Checked {
+        shown: from_cwd(&resolved),
+        path: resolved,
+        size: meta.len(),
+        id,
+    });
+    Ok(())
+}
+
+/// How a checked file is opened: for reading, never through a symbolic
+/// link, and without waiting on a FIFO put in its place (Unix).
+pub(super) fn open_options() -> std::fs::OpenOptions {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    options
 }
 
 /// An I/O error in words, without the OS error number.

@@ -43,9 +43,14 @@ pub struct Options {
     pub env: Arc<BTreeMap<String, String>>,
     /// The names an env file set (`.env`, `--env-file`): their values are
     /// secrets whether or not a template reads them.
-    pub env_file: Vec<String>,
+    pub env_file_names: Vec<String>,
     /// `--var NAME=VALUE`, overriding the spec's vars.
     pub vars: Vec<(String, String)>,
+    /// `--env-file`: never uploaded.
+    pub env_file: Option<PathBuf>,
+    /// `--allow-upload PATH`: files a request may upload wherever they are
+    /// and whatever they are (compared with symbolic links resolved).
+    pub allow_upload: Vec<PathBuf>,
     /// `--base-url APP=URL`: send an app's requests elsewhere (a stand-in, say).
     pub base_urls: Vec<(String, String)>,
     /// Proxies, `--resolve`, `--cacert`, `--insecure`.
@@ -137,6 +142,31 @@ pub fn inputs(wf: &Workflow, opts: &Options) -> Result<serde_json::Value> {
     render::bind_inputs(declared, &given).map_err(Error::Usage)
 }
 
+/// Where the root workflow's inputs come from: whoever runs it
+/// (`--input`, `--inputs-file`, `RUNNER_INPUT_<NAME>`), or the spec that
+/// declares their defaults. A file path an input names is relative to the
+/// current directory, or to that spec.
+pub(crate) fn input_origins(wf: &Workflow, opts: &Options) -> BTreeMap<String, render::Origin> {
+    wf.root()
+        .inputs
+        .iter()
+        .filter_map(|(name, input)| {
+            let given = opts.inputs.args.iter().any(|(n, _)| n == name)
+                || opts.inputs.file.get(name).is_some_and(|v| !v.is_null())
+                || opts
+                    .env
+                    .contains_key(&format!("RUNNER_INPUT_{}", name.to_uppercase()));
+            let origin = if given {
+                render::Origin::Outside
+            } else {
+                input.default.as_ref()?;
+                render::Origin::Spec(input.loc.file_name().to_string())
+            };
+            Some((name.clone(), origin))
+        })
+        .collect()
+}
+
 impl Options {
     /// The largest file a request may upload.
     pub fn max_upload(&self) -> u64 {
@@ -158,7 +188,7 @@ impl Options {
 /// to mask.
 fn register_env(wf: &Workflow, opts: &Options) -> Vec<String> {
     let names = wf.env_refs.keys().chain(
-        opts.env_file
+        opts.env_file_names
             .iter()
             .filter(|name| !name.starts_with("RUNNER_INPUT_")),
     );
@@ -279,6 +309,8 @@ fn walker<'a>(
         wf,
         opts,
         mode,
+        uploads: files::Uploads::new(wf, opts),
+        input_origins: input_origins(wf, opts),
         vars: to_value(&vars),
         taint,
         inputs,

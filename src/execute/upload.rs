@@ -7,7 +7,7 @@ use reqwest::multipart::{Form, Part};
 use tokio::io::AsyncReadExt;
 use tokio_util::io::ReaderStream;
 
-use super::files::io_words;
+use super::files::{file_id, io_words, open_options};
 use crate::render::{Body, PartContent, Raw, Upload};
 
 /// `builder` with `body` attached. `Err` when a file cannot be opened or
@@ -53,26 +53,34 @@ pub(super) async fn attach(builder: RequestBuilder, body: &Body) -> Result<Reque
     }
 }
 
-/// The file as a stream of exactly the size that was checked.
+/// The file that was checked, as a stream of exactly the size that was
+/// checked. Opened by its resolved path, never through a symbolic link,
+/// and refused when it is not the very file the checks looked at.
 async fn open(file: &Upload) -> Result<(reqwest::Body, u64), String> {
     let shown = crate::spec::display(&file.path);
     let what = format!("param `{}`", file.param);
-    let handle = tokio::fs::File::open(&file.path)
+    let Some(checked) = &file.checked else {
+        return Err(format!("{what}: file `{shown}` was never checked"));
+    };
+    let handle = tokio::fs::OpenOptions::from(open_options())
+        .open(&checked.path)
         .await
         .map_err(|e| format!("{what}: cannot read file `{shown}`: {}", io_words(&e)))?;
-    let len = handle
+    let meta = handle
         .metadata()
         .await
-        .map_err(|e| format!("{what}: cannot read file `{shown}`: {}", io_words(&e)))?
-        .len();
-    match file.size {
-        Some(checked) if checked == len => {}
-        Some(checked) => {
-            return Err(format!(
-                "{what}: file `{shown}` changed size since it was checked ({checked} bytes, now {len}); nothing was sent"
-            ));
-        }
-        None => return Err(format!("{what}: file `{shown}` was never checked")),
+        .map_err(|e| format!("{what}: cannot read file `{shown}`: {}", io_words(&e)))?;
+    if file_id(&meta) != checked.id {
+        return Err(format!(
+            "{what}: file `{shown}` was replaced since it was checked; nothing was sent"
+        ));
+    }
+    let len = meta.len();
+    if len != checked.size {
+        return Err(format!(
+            "{what}: file `{shown}` changed size since it was checked ({} bytes, now {len}); nothing was sent",
+            checked.size
+        ));
     }
     let stream = ReaderStream::new(handle.take(len));
     Ok((reqwest::Body::wrap_stream(stream), len))

@@ -50,32 +50,56 @@ pub struct Upload {
     pub param: String,
     /// The path as the value gives it (or its template, in plan).
     pub shown: String,
-    /// Where it is read from: `shown`, resolved (see [`FileParam`]).
+    /// `shown`, resolved against where its text came from (see
+    /// [`FileParam`]); symbolic links not resolved yet.
     pub path: PathBuf,
     /// The name a multipart part gives it: the last part of the path.
     pub file_name: String,
     pub content_type: String,
-    /// The path comes from the spec, so it must stay inside the project
-    /// root; `false` for a path given on the command line.
-    pub confined: bool,
-    /// Its size, once the checks before sending looked at it.
-    pub size: Option<u64>,
+    /// The file the checks before sending found and allowed; what is
+    /// opened when the request is sent.
+    pub checked: Option<Checked>,
     /// The path waits for an earlier step (plan only): nothing to check yet.
     pub deferred: bool,
 }
 
+/// Which file a file on disk is: its device and inode on Unix.
+pub type FileId = (u64, u64);
+
+/// The file an upload reads, as the checks before sending found it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checked {
+    /// Absolute, with every symbolic link resolved: what is opened.
+    pub path: PathBuf,
+    /// How output shows it: relative to the current directory when it is
+    /// inside it, else absolute.
+    pub shown: String,
+    pub size: u64,
+    /// The file itself, so the one opened when sending is known to be the
+    /// one checked (Unix).
+    pub id: Option<FileId>,
+}
+
 impl Upload {
-    /// `@path (type, size)`: how plan shows it.
+    /// `@path (type, size)`: how plan shows it, with the file it reads
+    /// when that is not the path as given (`@a.txt -> specs/a.txt`).
     pub fn describe(&self) -> String {
         if self.deferred {
             return format!("@{} (a file, known after earlier steps run)", self.shown);
         }
-        match self.size {
-            Some(size) => format!(
+        match &self.checked {
+            Some(c) if c.shown == self.shown => format!(
                 "@{} ({}, {})",
                 self.shown,
                 self.content_type,
-                show_size(size)
+                show_size(c.size)
+            ),
+            Some(c) => format!(
+                "@{} -> {} ({}, {})",
+                self.shown,
+                c.shown,
+                self.content_type,
+                show_size(c.size)
             ),
             None => format!("@{} ({})", self.shown, self.content_type),
         }
@@ -84,8 +108,9 @@ impl Upload {
     fn to_json(&self) -> Value {
         json!({
             "file": self.shown,
+            "reads": self.checked.as_ref().map(|c| &c.shown),
             "content_type": self.content_type,
-            "size": self.size,
+            "size": self.checked.as_ref().map(|c| c.size),
         })
     }
 }
@@ -231,8 +256,7 @@ pub fn build(
             path,
             file_name,
             content_type,
-            confined: resolved.is_none_or(|f| !f.from_command_line),
-            size: None,
+            checked: None,
             deferred: deferred(&param.name),
         }
     };

@@ -12,13 +12,13 @@ mod body;
 pub mod form;
 mod request;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::Value;
 
-pub use body::{Body, Part, PartContent, Raw, Upload};
+pub use body::{Body, Checked, FileId, Part, PartContent, Raw, Upload};
 pub use request::{Request, build_request};
 
 use crate::secret::Secret;
@@ -152,13 +152,79 @@ pub struct Params {
 /// The file a `type: file` param names.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FileParam {
-    /// The value, resolved: a relative path written in a spec is relative
-    /// to that spec file; one given on the command line (from a `--var`)
-    /// is relative to the current directory.
+    /// The value, resolved against its [`Origin`]: beside the spec file
+    /// whose literal text it is, or from the current directory when
+    /// whoever runs the spec gave it.
     pub path: PathBuf,
-    /// The value came from a `--var`, so it names a file of the user's
-    /// choosing, not the spec's.
-    pub from_command_line: bool,
+    pub origin: Origin,
+}
+
+/// Where the text naming a file comes from, which says what a relative
+/// path is relative to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// Literal text of this spec file (a param, a literal var, a literal
+    /// loop list, a `with:`, a default): relative to the file's directory.
+    Spec(String),
+    /// Given by whoever runs the spec (`--var`, `--input`,
+    /// `--inputs-file`, `RUNNER_INPUT_*`): relative to the current directory.
+    Outside,
+}
+
+impl Origin {
+    /// `value`, a path, resolved against this origin.
+    pub fn resolve(&self, value: &str) -> PathBuf {
+        match self {
+            Origin::Spec(file) => beside(file, value),
+            Origin::Outside => PathBuf::from(value),
+        }
+    }
+}
+
+/// Where the values that may name files come from, in one workflow run:
+/// what [`crate::check::uploads`] allows (literal text, one input, one
+/// var, a loop item over those) traced to its [`Origin`].
+pub struct Origins<'a> {
+    pub vars: &'a indexmap::IndexMap<String, crate::spec::Var>,
+    /// `--var NAME=VALUE`.
+    pub given_vars: &'a [(String, String)],
+    /// The workflow's inputs that have an origin, by name.
+    pub inputs: &'a BTreeMap<String, Origin>,
+}
+
+impl Origins<'_> {
+    /// The origin of var `name`: the command line when `--var` gives it,
+    /// else the spec file that defines it.
+    pub fn var(&self, name: &str) -> Option<Origin> {
+        if self.given_vars.iter().any(|(n, _)| n == name) {
+            return Some(Origin::Outside);
+        }
+        self.vars
+            .get(name)
+            .filter(|v| crate::check::uploads::literal(&v.value))
+            .map(|v| Origin::Spec(v.loc.file_name().to_string()))
+    }
+
+    /// The origin of `value`, written in the spec file `written_in` in a
+    /// step with the loop `each`; `None` when the value is computed.
+    pub fn of(
+        &self,
+        value: &Value,
+        written_in: &str,
+        each: Option<&crate::spec::Each>,
+    ) -> Option<Origin> {
+        use crate::check::uploads::{Form, form};
+        match form(value, each.map(|e| e.name.value.as_str())) {
+            Form::Literal => Some(Origin::Spec(written_in.to_string())),
+            Form::Input(name) => self.inputs.get(name).cloned(),
+            Form::Var(name) => self.var(name),
+            Form::Item => {
+                let each = each?;
+                self.of(&each.list.value, each.list.loc.file_name(), None)
+            }
+            Form::Computed => None,
+        }
+    }
 }
 
 /// `value` relative to the directory of the spec file `file`.
@@ -168,12 +234,13 @@ fn beside(file: &str, value: &str) -> PathBuf {
 }
 
 /// Renders a step's params for `action`; `set` replaces one param's value
-/// (a pagination cursor).
+/// (a pagination cursor). `origins` says where the text naming each file
+/// comes from.
 pub fn params(
     step: &crate::spec::Step,
     action: &crate::spec::Action,
     r: &Renderer,
-    taint: &Taint,
+    origins: &Origins,
     set: Option<(&str, &Value)>,
 ) -> Result<Params, String> {
     let mut out = Params {
@@ -181,34 +248,35 @@ pub fn params(
         deferred: Vec::new(),
         files: Vec::new(),
     };
+    let computed = |name: &str| {
+        format!(
+            "param `{name}` names a file to upload, and its value is not literal text, one input or one var; {}",
+            crate::check::uploads::HELP
+        )
+    };
     for (name, param) in &action.params {
         if let Some((set_name, value)) = set
             && set_name == name
         {
+            if param.ty == ParamType::File {
+                return Err(computed(name));
+            }
             let value =
                 coerce(param.ty, value.clone()).map_err(|e| format!("param `{name}`: {e}"))?;
             out.values.push((name.clone(), value));
             continue;
         }
-        // The spec file the value is written in, unless a `--var` gave it.
-        let mut written_in = None;
+        // Where the text naming a file comes from.
+        let origin;
         let rendered = match step.params.get(name) {
             Some(given) => {
-                let from_command_line = param.ty == ParamType::File
-                    && r.templates
-                        .refs_in(&given.value)
-                        .vars
-                        .iter()
-                        .any(|v| taint.command_line.contains(v));
-                if !from_command_line {
-                    written_in = Some(given.loc.file_name());
-                }
+                origin = origins.of(&given.value, given.loc.file_name(), step.each.as_ref());
                 r.render(&given.value)
                     .map_err(|e| format!("param `{name}`: {e}"))?
             }
             None => match &param.default {
                 Some(d) => {
-                    written_in = Some(param.loc.file_name());
+                    origin = Some(Origin::Spec(param.loc.file_name().to_string()));
                     Rendered {
                         value: d.clone(),
                         deferred: false,
@@ -235,17 +303,14 @@ pub fn params(
         if param.ty == ParamType::File
             && let Value::String(path) = &value
         {
-            let file = match written_in {
-                Some(spec) => FileParam {
-                    path: beside(spec, path),
-                    from_command_line: false,
+            let origin = origin.ok_or_else(|| computed(name))?;
+            out.files.push((
+                name.clone(),
+                FileParam {
+                    path: origin.resolve(path),
+                    origin,
                 },
-                None => FileParam {
-                    path: PathBuf::from(path),
-                    from_command_line: true,
-                },
-            };
-            out.files.push((name.clone(), file));
+            ));
         }
         out.values.push((name.clone(), value));
     }
@@ -275,9 +340,6 @@ pub struct RenderedAuth {
 #[derive(Debug, Default, Clone)]
 pub struct Taint {
     pub vars: BTreeSet<String>,
-    /// Vars given with `--var`, and vars made from them: a file path they
-    /// hold is relative to the current directory, not to the spec.
-    pub command_line: BTreeSet<String>,
 }
 
 /// Renders auth. Everything secret in it is pushed to `secrets` as soon as
@@ -505,7 +567,6 @@ pub fn vars(
         if let Some((_, v)) = overrides.iter().rev().find(|(n, _)| n == name) {
             vars.insert(name.clone(), override_value(name, &var.value, v)?);
             taint.vars.insert(name.clone());
-            taint.command_line.insert(name.clone());
             continue;
         }
         let scope = Scope::new(env.clone()).with("vars", to_value(&Value::Object(vars.clone())));
@@ -528,9 +589,6 @@ pub fn vars(
             || refs.vars.iter().any(|v| taint.vars.contains(v))
         {
             taint.vars.insert(name.clone());
-        }
-        if refs.vars.iter().any(|v| taint.command_line.contains(v)) {
-            taint.command_line.insert(name.clone());
         }
         vars.insert(name.clone(), value.value);
     }

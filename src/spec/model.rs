@@ -263,6 +263,16 @@ impl Source {
         }
     }
 
+    /// The local files the source reads a credential from (a key file, a
+    /// credential helper's cache): never uploaded, wherever they are,
+    /// unless `--allow-upload` names one. Descope reads none; a source
+    /// that does lists its files here.
+    pub fn files(&self) -> Vec<std::path::PathBuf> {
+        match self {
+            Source::Descope(_) => Vec::new(),
+        }
+    }
+
     /// Every template of the source's settings, with where it is.
     pub fn templates(&self) -> Vec<&Located<String>> {
         match self {

@@ -51,7 +51,7 @@ impl Root {
 
 /// `path` made absolute with symlinks resolved as far as it exists, and
 /// `.`/`..` folded in the rest.
-fn resolve(path: &Path) -> PathBuf {
+pub fn resolve(path: &Path) -> PathBuf {
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let mut existing = absolute.as_path();
     let mut rest = Vec::new();

@@ -60,6 +60,20 @@ impl Workspace {
         self.dir.path()
     }
 
+    /// A symbolic link `name` (parents created, an existing one replaced)
+    /// pointing at `target`, as written: relative to the link's directory,
+    /// or absolute. Unix only.
+    #[cfg(unix)]
+    pub fn symlink(&self, name: &str, target: impl AsRef<Path>) -> PathBuf {
+        let path = self.dir.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create dirs");
+        }
+        let _ = std::fs::remove_file(&path);
+        std::os::unix::fs::symlink(target, &path).expect("symlink");
+        path
+    }
+
     pub fn exists(&self, name: &str) -> bool {
         self.dir.path().join(name).exists()
     }

@@ -58,6 +58,8 @@ pub(super) enum Mode {
 struct Frame {
     flow: usize,
     inputs: minijinja::Value,
+    /// Where the text of each input comes from, for the file paths it names.
+    origins: BTreeMap<String, render::Origin>,
     /// Inputs whose values wait for the run (plan and the checks only).
     unknown_inputs: Vec<String>,
     steps: Arc<Live>,
@@ -170,6 +172,10 @@ pub(super) struct Walker<'a> {
     pub wf: &'a Workflow,
     pub opts: &'a Options,
     pub mode: Mode,
+    /// What requests may upload.
+    pub uploads: super::files::Uploads,
+    /// Where the root workflow's inputs come from.
+    pub input_origins: BTreeMap<String, render::Origin>,
     pub vars: minijinja::Value,
     pub taint: Taint,
     /// The root workflow's inputs.
@@ -244,6 +250,15 @@ impl Walker<'_> {
         }
     }
 
+    /// Where the values that may name files come from, in `frame`.
+    fn origins<'s>(&'s self, frame: &'s Frame) -> render::Origins<'s> {
+        render::Origins {
+            vars: &self.wf.spec.vars,
+            given_vars: &self.opts.vars,
+            inputs: &frame.origins,
+        }
+    }
+
     fn renderer<'s>(&'s self, scope: &'s Scope, frame: &'s Frame) -> Renderer<'s> {
         Renderer {
             templates: &self.wf.templates,
@@ -282,6 +297,7 @@ impl Walker<'_> {
         Frame {
             flow: 0,
             inputs: to_value(&self.inputs),
+            origins: self.input_origins.clone(),
             unknown_inputs: Vec::new(),
             steps: Live::new(),
             key: String::new(),
@@ -811,9 +827,33 @@ impl Walker<'_> {
             Some((_, _)) => format!("[{}]", &digest(&inputs.to_string())[..12]),
             None => String::new(),
         };
+        // A sub-workflow's input comes from where the caller's `with:`
+        // value does, or (not given, or null) from the file that declares
+        // its default.
+        let caller = self.origins(frame);
+        let origins = sub_inputs
+            .iter()
+            .filter_map(|(name, input)| {
+                let with = step
+                    .with
+                    .get(name)
+                    .filter(|_| given.get(name).is_none_or(|v| !v.is_null()));
+                let origin = match with {
+                    Some(given) => {
+                        caller.of(&given.value, given.loc.file_name(), step.each.as_ref())?
+                    }
+                    None => {
+                        input.default.as_ref()?;
+                        render::Origin::Spec(input.loc.file_name().to_string())
+                    }
+                };
+                Some((name.clone(), origin))
+            })
+            .collect();
         let sub = Frame {
             flow,
             inputs: to_value(&inputs),
+            origins,
             unknown_inputs: unknown,
             steps: Live::new(),
             key: format!("{}{}{identity}.", frame.key, step.key),

@@ -22,7 +22,8 @@ impl Walker<'_> {
         mut notes: Vec<String>,
     ) -> Result<Unit, Error> {
         let r = self.renderer(scope, frame);
-        let prepared = match self.prepare(step, bound, &r, None).await {
+        let origins = self.origins(frame);
+        let prepared = match self.prepare(step, bound, &r, &origins, None).await {
             Ok(p) => p,
             Err(f) => return self.fail(f, &step.loc),
         };
@@ -80,7 +81,7 @@ impl Walker<'_> {
             };
         }
         let mut unit = if let Some(paginate) = &step.paginate {
-            self.pages(step, bound, &r, prepared, paginate, &key, label)
+            self.pages(step, bound, &r, &origins, prepared, paginate, &key, label)
                 .await
         } else if step.until.is_some() {
             self.poll(step, bound, scope, frame, prepared, &key, label)
@@ -232,6 +233,7 @@ impl Walker<'_> {
         step: &Step,
         bound: &Bound,
         r: &Renderer<'_>,
+        origins: &render::Origins<'_>,
         first: Prepared,
         paginate: &crate::spec::Paginate,
         key: &str,
@@ -341,7 +343,10 @@ impl Walker<'_> {
                     }
                 },
                 NextPage::Cursor(param, value) => {
-                    match self.prepare(step, bound, r, Some((&param, &value))).await {
+                    match self
+                        .prepare(step, bound, r, origins, Some((&param, &value)))
+                        .await
+                    {
                         Ok(p) => p,
                         Err(f) => {
                             last.failure = Some(f);
@@ -759,11 +764,12 @@ impl Walker<'_> {
         step: &Step,
         bound: &Bound,
         r: &Renderer<'_>,
+        origins: &render::Origins<'_>,
         set: Option<(&str, &Value)>,
     ) -> Result<Prepared, Failure> {
         let render_failure = |m: String| Failure::new(FailureKind::Render, m);
         let params =
-            render::params(step, &bound.action, r, &self.taint, set).map_err(render_failure)?;
+            render::params(step, &bound.action, r, origins, set).map_err(render_failure)?;
         // `url:` replaces the base URL and path; plan shows it as written
         // while it waits for the run.
         let (target, target_waits) = match &step.url {
@@ -865,8 +871,16 @@ impl Walker<'_> {
                 parts: None,
             });
         }
-        crate::execute::files::inspect(&mut request, &self.wf.spec.root, self.opts.max_upload())
-            .map_err(render_failure)?;
+        crate::execute::files::inspect(&mut request, &self.uploads, self.opts.max_upload())
+            .map_err(|(param, message)| {
+                // Said at the value that names the file.
+                let loc = step
+                    .params
+                    .get(&param)
+                    .map(|p| p.loc.clone())
+                    .or_else(|| bound.action.params.get(&param).map(|p| p.loc.clone()));
+                render_failure(message).at(loc)
+            })?;
         let url = url::Url::parse(&request.url)
             .map_err(|e| render_failure(format!("invalid URL: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") {
