@@ -14,7 +14,6 @@ mod send;
 mod upload;
 mod walk;
 
-use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -33,7 +32,7 @@ pub use outcome::{
     Failure, FailureKind, ItemReport, Plan, PlannedStep, Reporter, RetryNote, RunReport,
     SkipReason, StepReport, StepStatus,
 };
-use walk::{Mode, Walker};
+use walk::{Apply, Collect, Journalled, Preflight, Walk};
 
 /// How to run: everything that comes from outside the spec.
 #[derive(Clone, Default)]
@@ -243,26 +242,66 @@ fn check_overrides(wf: &Workflow, opts: &Options) -> Result<()> {
     Ok(())
 }
 
-/// Runs `future`, which must not wait on anything (the plan walk sends
-/// nothing and sleeps never), to completion on this thread: `plan` stays
-/// usable without an async runtime.
-fn now<F: std::future::Future>(future: F) -> F::Output {
-    let mut future = std::pin::pin!(future);
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    match future.as_mut().poll(&mut cx) {
-        std::task::Poll::Ready(out) => out,
-        std::task::Poll::Pending => unreachable!("the plan walk never waits"),
+/// What every command's walk reads, set up once: the overrides checked,
+/// every env value a template reads registered as a secret, the vars
+/// rendered, the inputs typed, one HTTP client pool and the credential
+/// sources.
+pub(crate) struct Setup<'a> {
+    pub wf: &'a Workflow,
+    pub opts: &'a Options,
+    pub vars: minijinja::Value,
+    /// Which vars come from outside the spec (auth masks what they give).
+    pub taint: Taint,
+    /// The root workflow's inputs.
+    pub inputs: serde_json::Value,
+    /// Where the root workflow's inputs come from.
+    pub input_origins: BTreeMap<String, render::Origin>,
+    /// What requests may upload.
+    pub uploads: files::Uploads,
+    pub sources: Sources,
+    pub clients: Clients,
+    /// What the set-up found to warn about (values too short to mask).
+    pub warnings: Vec<String>,
+}
+
+impl<'a> Setup<'a> {
+    /// With `waiting` (plan), values that need an unset env variable wait
+    /// for the run; otherwise an unset one is an error.
+    fn new(wf: &'a Workflow, opts: &'a Options, waiting: bool) -> Result<Setup<'a>> {
+        check_overrides(wf, opts)?;
+        let missing: Vec<String> = wf
+            .env_refs
+            .iter()
+            .filter(|(name, _)| !waiting && !opts.env.contains_key(*name))
+            .map(|(name, loc)| format!("environment variable `{name}` is not set (used at {loc})"))
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::Environment(missing.join("\nerror: ")));
+        }
+        let warnings = register_env(wf, opts);
+        let vars = render::vars(wf, opts.env.clone(), &opts.vars, waiting)?;
+        let inputs = inputs(wf, opts)?;
+        Ok(Setup {
+            wf,
+            opts,
+            vars: to_value(&vars.value),
+            taint: vars.taint,
+            inputs,
+            input_origins: input_origins(wf, opts),
+            uploads: files::Uploads::new(wf, opts),
+            sources: Sources::new(),
+            clients: Clients::new(opts.http.clone()).map_err(Error::Environment)?,
+            warnings,
+        })
     }
 }
 
 /// Renders every request without sending anything or reading any secret
-/// source but the environment.
+/// source but the environment. Needs no async runtime.
 pub fn plan(wf: &Workflow, opts: &Options) -> Result<Plan> {
-    check_overrides(wf, opts)?;
-    let short = register_env(wf, opts);
-    let vars = render::vars(wf, opts.env.clone(), &opts.vars, true)?;
     opts.redactor.register(&Secret::new(PLAN_SECRET));
-    let mut warnings: Vec<String> = short;
+    let setup = Setup::new(wf, opts, true)?;
+    let mut warnings = setup.warnings.clone();
     warnings.extend(
         wf.env_refs
             .iter()
@@ -271,64 +310,13 @@ pub fn plan(wf: &Workflow, opts: &Options) -> Result<Plan> {
                 format!("env `{name}` is not set; `apply` will need it (used at {loc})")
             }),
     );
-    let clients = Clients::new(opts.http.clone()).map_err(Error::Environment)?;
-    let sources = Sources::new();
-    let past = journal::Past::default();
-    let inputs = inputs(wf, opts)?;
-    let walker = walker(
-        wf,
-        opts,
-        Mode::Plan,
-        (vars.value, vars.taint, inputs),
-        &sources,
-        &clients,
-        &past,
-    );
-    now(walker.check_all())?;
-    for w in walker.warnings.borrow().iter() {
-        if !warnings.contains(w) {
-            warnings.push(w.clone());
+    let (steps, walked) = walk::Plan::walk(&setup)?;
+    for w in walked {
+        if !warnings.contains(&w) {
+            warnings.push(w);
         }
     }
-    Ok(Plan {
-        steps: walker.planned.into_inner(),
-        warnings,
-    })
-}
-
-fn walker<'a>(
-    wf: &'a Workflow,
-    opts: &'a Options,
-    mode: Mode,
-    (vars, taint, inputs): (serde_json::Value, Taint, serde_json::Value),
-    sources: &'a Sources,
-    clients: &'a Clients,
-    past: &'a journal::Past,
-) -> Walker<'a> {
-    Walker {
-        wf,
-        opts,
-        mode,
-        uploads: files::Uploads::new(wf, opts),
-        input_origins: input_origins(wf, opts),
-        vars: to_value(&vars),
-        taint,
-        inputs,
-        sources,
-        clients,
-        past,
-        claimed: RefCell::new(HashSet::new()),
-        reserved: HashSet::new(),
-        collected: RefCell::new(Vec::new()),
-        collect: false,
-        journal: RefCell::new(None),
-        warnings: RefCell::new(Vec::new()),
-        said: RefCell::new(HashSet::new()),
-        planned: RefCell::new(Vec::new()),
-        reporter: None,
-        done: RefCell::new(Vec::new()),
-        began: std::cell::Cell::new(None),
-    }
+    Ok(Plan { steps, warnings })
 }
 
 fn journal_error(path: &std::path::Path, resume: bool, e: journal::OpenError) -> Error {
@@ -370,22 +358,8 @@ fn check_uncertain(past: &journal::Past, rerun: bool) -> Result<()> {
 }
 
 /// Runs the steps in order. `Err` means nothing was sent.
-pub async fn apply(
-    wf: &Workflow,
-    opts: &Options,
-    reporter: &mut dyn Reporter,
-) -> Result<RunReport> {
-    check_overrides(wf, opts)?;
-    let short = register_env(wf, opts);
-    let missing: Vec<String> = wf
-        .env_refs
-        .iter()
-        .filter(|(name, _)| !opts.env.contains_key(*name))
-        .map(|(name, loc)| format!("environment variable `{name}` is not set (used at {loc})"))
-        .collect();
-    if !missing.is_empty() {
-        return Err(Error::Environment(missing.join("\nerror: ")));
-    }
+pub async fn apply(wf: &Workflow, opts: &Options, reporter: &dyn Reporter) -> Result<RunReport> {
+    let setup = Setup::new(wf, opts, false)?;
     if let Some(path) = &opts.journal
         && let Some(dir) = journal::linked_dir(path, &wf.spec.root.dir)
     {
@@ -397,7 +371,7 @@ pub async fn apply(
     }
     // A resumed journal is locked and read first: the checks match steps
     // against it. A new one is emptied only once the checks pass.
-    let (mut journal, past) = match (&opts.journal, opts.resume) {
+    let (journal, past) = match (&opts.journal, opts.resume) {
         (Some(path), true) => {
             let (j, past) =
                 journal::Journal::open(path, true).map_err(|e| journal_error(path, true, e))?;
@@ -406,87 +380,49 @@ pub async fn apply(
         _ => (None, journal::Past::default()),
     };
     check_uncertain(&past, opts.rerun_uncertain)?;
-    let clients = Clients::new(opts.http.clone()).map_err(Error::Environment)?;
-    let sources = Sources::new();
-    let vars = render::vars(wf, opts.env.clone(), &opts.vars, false)?;
-    let inputs = inputs(wf, opts)?;
     // Resuming: first the requests known before the run, so a journal
     // record is kept for the step that matches it exactly (by key and
     // request) rather than claimed by an earlier step sending the same.
     let reserved = if past.is_empty() {
         HashSet::new()
     } else {
-        let empty = journal::Past::default();
-        let mut known = walker(
-            wf,
-            opts,
-            Mode::Preflight,
-            (vars.value.clone(), vars.taint.clone(), inputs.clone()),
-            &sources,
-            &clients,
-            &empty,
-        );
-        known.collect = true;
-        known.check_all().await?;
-        past.matching(&known.collected.borrow())
+        past.matching(&Collect::walk(&setup).await?)
     };
-    let mut preflight = walker(
-        wf,
-        opts,
-        Mode::Preflight,
-        (vars.value.clone(), vars.taint.clone(), inputs.clone()),
-        &sources,
-        &clients,
-        &past,
-    );
-    preflight.reserved = reserved.clone();
-    preflight.check_all().await?;
-    if journal.is_none()
-        && let Some(path) = &opts.journal
-    {
-        journal = Some(
+    let said = Preflight::walk(&setup, &Journalled::new(&past, reserved.clone())).await?;
+    let journal = match (journal, &opts.journal) {
+        (Some(j), _) => Some(j),
+        (None, Some(path)) => Some(
             journal::Journal::open(path, false)
                 .map_err(|e| journal_error(path, false, e))?
                 .0,
-        );
-    }
+        ),
+        (None, None) => None,
+    };
     let mut signals = Signals::new()?;
     if opts.http.insecure {
         reporter.warn("`--insecure`: TLS certificates are not checked; anyone on the path can read and change this run's traffic, credentials included");
     }
-    for w in short.iter().chain(preflight.warnings.borrow().iter()) {
+    for w in setup.warnings.iter().chain(&said) {
         reporter.warn(w);
     }
-    let reporter: RefCell<&mut dyn Reporter> = RefCell::new(reporter);
-    let mut walker = walker(
-        wf,
-        opts,
-        Mode::Apply,
-        (vars.value, vars.taint, inputs),
-        &sources,
-        &clients,
-        &past,
-    );
-    *walker.journal.borrow_mut() = journal;
-    walker.reserved = reserved;
+    let journalled = Journalled::new(&past, reserved);
     // What the checks warned about is not said again when the run meets it.
-    *walker.said.borrow_mut() = preflight.warnings.borrow().iter().cloned().collect();
-    walker.reporter = Some(&reporter);
+    let walk = Walk::new(&setup, Apply::new(&journalled, journal, reporter)).saying_once(said);
     let started = std::time::Instant::now();
     let outcome = tokio::select! {
-        r = walker.run() => Ok(r),
+        r = walk.root_flow() => Ok(r),
         signal = signals.next() => Err(signal),
     };
     let mut report = RunReport {
         ok: true,
-        steps: walker.done.take(),
+        steps: walk.mode.done.take(),
         duration: std::time::Duration::ZERO,
         interrupted: None,
         outputs: serde_json::Map::new(),
         shard: opts.shard,
     };
     match outcome {
-        Ok(outputs) => report.outputs = outputs?,
+        Ok(end) => report.outputs = end?.outputs,
         Err((code, name)) => {
             // The request in flight is abandoned; its journal shows it
             // started and never ended, which is the truth.
@@ -495,25 +431,30 @@ pub async fn apply(
             if let Some(step) = steps.get(report.steps.len()) {
                 let mut r = StepReport::new(step, StepStatus::Failed);
                 // It ran until the signal came.
-                r.duration = walker.began.get().map(|t| t.elapsed()).unwrap_or_default();
+                r.duration = walk
+                    .mode
+                    .began
+                    .get()
+                    .map(|t| t.elapsed())
+                    .unwrap_or_default();
                 r.fail(Failure::new(
                     FailureKind::MaybeSent,
                     format!(
                         "interrupted by {name}; the request may or may not have reached the server"
                     ),
                 ));
-                reporter.borrow_mut().step(&r);
+                reporter.step(&r);
                 report.steps.push(r);
             }
             for step in &steps[report.steps.len()..] {
                 let mut r = StepReport::new(step, StepStatus::Skipped);
                 r.skip_reason = Some(SkipReason::EarlierFailure);
-                reporter.borrow_mut().step(&r);
+                reporter.step(&r);
                 report.steps.push(r);
             }
         }
     }
-    walker.flush_warnings();
+    walk.flush_warnings();
     report.ok = report.interrupted.is_none()
         && !report
             .steps

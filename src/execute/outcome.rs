@@ -213,10 +213,10 @@ impl RunReport {
 
 /// Hears about a run as it happens.
 pub trait Reporter {
-    fn step(&mut self, step: &StepReport);
-    fn warn(&mut self, message: &str);
+    fn step(&self, step: &StepReport);
+    fn warn(&self, message: &str);
     /// A try failed and another follows after `note.wait`.
-    fn retry(&mut self, step: &str, note: &RetryNote) {
+    fn retry(&self, step: &str, note: &RetryNote) {
         self.warn(&format!(
             "{step}: try {} of {} in {}: {}",
             note.attempt,

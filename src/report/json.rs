@@ -131,9 +131,9 @@ pub fn plan(plan: &Plan) -> Value {
 }
 
 impl Reporter for JsonSink<'_> {
-    fn step(&mut self, _: &StepReport) {}
+    fn step(&self, _: &StepReport) {}
 
-    fn warn(&mut self, message: &str) {
+    fn warn(&self, message: &str) {
         self.out.stderr(&format!("warning: {message}"));
     }
 }

@@ -28,7 +28,7 @@ impl<'a> TextSink<'a> {
 }
 
 impl Reporter for TextSink<'_> {
-    fn step(&mut self, s: &StepReport) {
+    fn step(&self, s: &StepReport) {
         let mut line = format!(
             "{:<8}{:<nw$}  {:<aw$}",
             s.status.as_str(),
@@ -87,7 +87,7 @@ impl Reporter for TextSink<'_> {
         self.out.stdout(&line);
     }
 
-    fn warn(&mut self, message: &str) {
+    fn warn(&self, message: &str) {
         self.out.stderr(&format!("warning: {message}"));
     }
 }

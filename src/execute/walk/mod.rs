@@ -1,13 +1,19 @@
-//! The one walk over a workflow's steps, shared by `plan`, the checks
-//! before a run, and `apply`: conditions, loops (with their concurrency and
-//! shards), sub-workflows, each request rendered in the scope of the steps
-//! before it, its credential fetched, its request built and checked, then
-//! shown (plan), matched against the journal (the checks), or sent with
-//! its polling, pages, retries and success criteria (apply). A new kind of
-//! step changes this one place.
+//! The one walk over a workflow's steps — conditions, loops (with their
+//! concurrency and shards), sub-workflows, each request rendered in the
+//! scope of the steps before it and prepared ([`prepare`]) — shared by
+//! every command. What becomes of each prepared request is the [`Mode`]'s:
+//! [`plan::Plan`] shows it, [`preflight::Preflight`] matches it against the
+//! journal before a run (and [`preflight::Collect`] lists what is known
+//! before a resumed one), [`apply::Apply`] sends it. Each mode owns its
+//! state, so a reporter in plan, or collecting outside the checks, cannot
+//! be written. A new kind of step changes this file.
 
+mod apply;
+mod exchange;
 mod link;
-mod request;
+mod plan;
+mod preflight;
+mod prepare;
 mod resume;
 
 use std::cell::RefCell;
@@ -21,41 +27,117 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use serde_json::{Value, json};
 
-use super::journal::{Journal, Parts, Past, Record, State};
+pub(super) use apply::Apply;
+pub(super) use plan::Plan;
+pub(super) use preflight::{Collect, Preflight};
+pub(super) use resume::Journalled;
+
+use super::Setup;
+use super::journal::Parts;
 use super::outcome::{
-    Failure, FailureKind, ItemReport, PlannedStep, Reporter, RetryNote, SkipReason, StepReport,
-    StepStatus,
+    Failure, FailureKind, ItemReport, PlannedStep, RetryNote, SkipReason, StepReport, StepStatus,
 };
-use super::retry::{self, Outcome, Policy};
-use super::send::{self, Limits, Transport};
-use super::{Options, assert};
-use crate::check::{Bound, Run, Step, Workflow};
+use crate::check::{Bound, Run, Step};
 use crate::error::{Diagnostic, Error, Loc};
-use crate::http::{self, Clients};
-use crate::redact::Registered;
-use crate::render::{self, PLAN_SECRET, Renderer, Request, Taint, Token};
-use crate::resolve::{Context, Sources};
-use crate::secret::Secret;
-use crate::spec::Next;
+use crate::render::{self, Renderer, Request, Token};
+use crate::spec::{Located, Source};
 use crate::template::{FAILED, Live, Scope, to_value};
 
-/// What the walk does with each request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Mode {
-    /// Show it: values that wait for the run stay templates.
-    Plan,
-    /// Check everything knowable before the first request (settings,
-    /// URLs, the journal), sending nothing.
-    Preflight,
-    /// Send it.
-    Apply,
+/// What becomes of the requests a walk prepares, and what else differs
+/// between plan, the checks before a run, and apply.
+pub(super) trait Mode: Sized {
+    /// Apply sends. Plan and the checks send nothing: values that need an
+    /// earlier response wait for the run, every step is walked whether or
+    /// not an earlier one would fail, and a failure is invalid input
+    /// (exit 2, nothing sent) rather than a failed step.
+    const SENDS: bool;
+
+    /// Whether requests need what identifies them in a journal (to read,
+    /// write or collect).
+    fn identifies(&self) -> bool;
+
+    /// Plan cannot know whether an earlier step will fail, so it shows an
+    /// `if` that asks rather than evaluating it.
+    fn shows_failure_conditions(&self) -> bool {
+        false
+    }
+
+    /// The credential of `source` for a request: fetched (apply), its
+    /// settings checked (the checks), or a placeholder (plan).
+    async fn token(
+        &self,
+        walk: &Walk<'_, Self>,
+        source: &Source,
+        r: &Renderer<'_>,
+    ) -> Result<Token, Failure>;
+
+    /// What becomes of an action's prepared request.
+    async fn action(
+        &self,
+        walk: &Walk<'_, Self>,
+        act: &Act<'_>,
+        prepared: Prepared,
+        notes: Vec<String>,
+    ) -> Result<Unit, Error>;
+
+    /// What plan shows of a step it does not prepare a request for (one
+    /// skipped by its `if`, a sub-workflow with notes); others ignore it.
+    fn show(&self, _planned: PlannedStep) {}
+
+    /// A root step begins.
+    fn begins(&self) {}
+
+    /// A root step ended, with its report.
+    fn ended(&self, _walk: &Walk<'_, Self>, _report: &StepReport) {}
+}
+
+/// The warnings of a run, each said once: those said before (by the checks
+/// before the run) are not said again.
+#[derive(Default)]
+pub(super) struct Warnings {
+    said: RefCell<HashSet<String>>,
+    pending: RefCell<Vec<String>>,
+}
+
+impl Warnings {
+    /// Warnings already said: the run does not say them again.
+    pub fn said(said: impl IntoIterator<Item = String>) -> Warnings {
+        Warnings {
+            said: RefCell::new(said.into_iter().collect()),
+            pending: RefCell::default(),
+        }
+    }
+
+    pub fn add(&self, message: String) {
+        if self.said.borrow().contains(&message) {
+            return;
+        }
+        let mut pending = self.pending.borrow_mut();
+        if !pending.contains(&message) {
+            pending.push(message);
+        }
+    }
+
+    /// The warnings not said yet, now said.
+    pub fn take(&self) -> Vec<String> {
+        let taken: Vec<String> = self.pending.borrow_mut().drain(..).collect();
+        self.said.borrow_mut().extend(taken.iter().cloned());
+        taken
+    }
+}
+
+/// One walk of a workflow in mode `M`.
+pub(super) struct Walk<'a, M> {
+    pub setup: &'a Setup<'a>,
+    pub mode: M,
+    pub warnings: Warnings,
 }
 
 /// One run of a workflow: whose steps, with which inputs, and where its
 /// steps' results go. Journal keys and labels of a sub-workflow's steps
 /// start with the path of the step that used it (`each[3f2a…].create`,
 /// shown `each[2].create`).
-struct Frame {
+pub(super) struct Frame {
     flow: usize,
     inputs: minijinja::Value,
     /// Where the text of each input comes from, for the file paths it names.
@@ -67,8 +149,21 @@ struct Frame {
     label: String,
 }
 
+/// One action step (or loop item) as its requests see it: what it runs,
+/// where, and how the journal and messages name it.
+pub(super) struct Act<'s> {
+    pub step: &'s Step,
+    pub bound: &'s Bound,
+    pub frame: &'s Frame,
+    pub scope: &'s Scope,
+    /// The journal's key: the frame's path and the step's key.
+    pub key: String,
+    /// How messages name it: `steps[1] (create)`, `each[2].create`.
+    pub label: String,
+}
+
 /// A step's request, ready to show or send.
-struct Prepared {
+pub(super) struct Prepared {
     request: Request,
     /// Params still templates (plan only).
     deferred: Vec<String>,
@@ -77,18 +172,10 @@ struct Prepared {
     parts: Option<Parts>,
 }
 
-/// What the journal says about a request that is about to be sent.
-enum Resume {
-    /// Done in the earlier run: these are its outputs.
-    Done(Box<Record>),
-    /// Not done, or safe to do again.
-    Run,
-}
-
 /// One execution of a step's body: a request (with its polls or pages), or
 /// a sub-workflow. A loop has one per item.
 #[derive(Default)]
-struct Unit {
+pub(super) struct Unit {
     failure: Option<Failure>,
     skipped: Option<SkipReason>,
     http_status: Option<u16>,
@@ -145,147 +232,55 @@ impl Unit {
 
 type Local<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 
-/// How a workflow's steps ended: their reports, whether one failed (which
-/// makes the run exit 1), and the workflow's outputs.
-type FlowEnd = (Vec<StepReport>, bool, serde_json::Map<String, Value>);
-
-/// A reporter shared by the walk's concurrent items.
-pub(super) trait Hear {
-    fn step(&self, report: &StepReport);
-    fn warn(&self, message: &str);
-    fn retry(&self, step: &str, note: &RetryNote);
+/// How a workflow's steps ended.
+pub(super) struct FlowEnd {
+    pub reports: Vec<StepReport>,
+    /// A step failed without `continue_on_error`: the run exits 1.
+    pub failed: bool,
+    pub outputs: serde_json::Map<String, Value>,
 }
 
-impl Hear for RefCell<&mut dyn Reporter> {
-    fn step(&self, report: &StepReport) {
-        self.borrow_mut().step(report);
+impl<'a, M: Mode> Walk<'a, M> {
+    pub fn new(setup: &'a Setup<'a>, mode: M) -> Self {
+        Walk {
+            setup,
+            mode,
+            warnings: Warnings::default(),
+        }
     }
-    fn warn(&self, message: &str) {
-        self.borrow_mut().warn(message);
-    }
-    fn retry(&self, step: &str, note: &RetryNote) {
-        self.borrow_mut().retry(step, note);
-    }
-}
 
-pub(super) struct Walker<'a> {
-    pub wf: &'a Workflow,
-    pub opts: &'a Options,
-    pub mode: Mode,
-    /// What requests may upload.
-    pub uploads: super::files::Uploads,
-    /// Where the root workflow's inputs come from.
-    pub input_origins: BTreeMap<String, render::Origin>,
-    pub vars: minijinja::Value,
-    pub taint: Taint,
-    /// The root workflow's inputs.
-    pub inputs: serde_json::Value,
-    pub sources: &'a Sources,
-    pub clients: &'a Clients,
-    pub past: &'a Past,
-    /// Journal records already matched to a request of this run.
-    pub claimed: RefCell<HashSet<usize>>,
-    /// Journal records that a step of this run matches exactly (by key and
-    /// request): no other step may claim them by request alone.
-    pub reserved: HashSet<usize>,
-    /// (key, request) of every request known before the run (the checks).
-    pub collected: RefCell<Vec<(String, String)>>,
-    /// Whether to collect them (the first pass of a resumed run).
-    pub collect: bool,
-    pub journal: RefCell<Option<Journal>>,
-    /// Every warning of the run, each once.
-    pub warnings: RefCell<Vec<String>>,
-    /// Warnings already reported, by the checks before the run or earlier
-    /// in it: each is said once.
-    pub said: RefCell<HashSet<String>>,
-    pub planned: RefCell<Vec<PlannedStep>>,
-    /// Hears of each root step as it ends, and of retries (apply only).
-    pub reporter: Option<&'a dyn Hear>,
-    /// The root steps that have ended, for a run stopped by a signal.
-    pub done: RefCell<Vec<StepReport>>,
-    /// When the root step running now began (apply only): a run stopped
-    /// by a signal reports how long it ran.
-    pub began: std::cell::Cell<Option<Instant>>,
-}
+    /// With the warnings the checks before the run already said.
+    pub fn saying_once(mut self, said: Vec<String>) -> Self {
+        self.warnings = Warnings::said(said);
+        self
+    }
 
-impl Walker<'_> {
     fn warn(&self, message: String) {
-        if self.said.borrow().contains(&message) {
-            return;
-        }
-        let mut warnings = self.warnings.borrow_mut();
-        if !warnings.contains(&message) {
-            warnings.push(message);
-        }
+        self.warnings.add(message);
     }
 
-    /// Reports the warnings not reported yet.
-    pub fn flush_warnings(&self) {
-        if let Some(reporter) = self.reporter {
-            for w in self.warnings.borrow_mut().drain(..) {
-                reporter.warn(&w);
-                self.said.borrow_mut().insert(w);
-            }
-        }
-    }
-
-    fn register(&self, secrets: &[Secret]) {
-        for s in secrets {
-            if self.opts.redactor.register(s) == Registered::TooShort && !s.expose().is_empty() {
-                self.warn(format!(
-                    "a secret value is shorter than {} characters and cannot be masked in output",
-                    crate::redact::MIN_SECRET_LEN
-                ));
-            }
-        }
-    }
-
-    fn context<'c>(&'c self, notes: &'c dyn Fn(String)) -> Context<'c> {
-        Context {
-            env: &self.opts.env,
-            clients: self.clients,
-            redactor: &self.opts.redactor,
-            allow_http: self.opts.allow_http,
-            notes,
+    fn renderer<'s>(&'s self, scope: &'s Scope, frame: &'s Frame) -> Renderer<'s> {
+        Renderer {
+            templates: &self.setup.wf.templates,
+            scope,
+            plan: !M::SENDS,
+            known_steps: (!M::SENDS).then_some(&*frame.steps),
         }
     }
 
     /// Where the values that may name files come from, in `frame`.
     fn origins<'s>(&'s self, frame: &'s Frame) -> render::Origins<'s> {
         render::Origins {
-            vars: &self.wf.spec.vars,
-            given_vars: &self.opts.vars,
+            vars: &self.setup.wf.spec.vars,
+            given_vars: &self.setup.opts.vars,
             inputs: &frame.origins,
         }
-    }
-
-    fn renderer<'s>(&'s self, scope: &'s Scope, frame: &'s Frame) -> Renderer<'s> {
-        Renderer {
-            templates: &self.wf.templates,
-            scope,
-            plan: self.mode != Mode::Apply,
-            known_steps: (self.mode != Mode::Apply).then_some(&*frame.steps),
-        }
-    }
-
-    /// Whether requests need what identifies them (for a journal to read,
-    /// to write, or to collect before a resumed run).
-    fn identifies(&self) -> bool {
-        match self.mode {
-            Mode::Plan => false,
-            Mode::Preflight => !self.past.is_empty() || self.collect,
-            Mode::Apply => !self.past.is_empty() || self.journal.borrow().is_some(),
-        }
-    }
-
-    fn checking(&self) -> bool {
-        self.mode != Mode::Apply
     }
 
     /// A failure found while checking is invalid input (nothing is sent);
     /// while applying it fails the step.
     fn fail(&self, failure: Failure, loc: &Loc) -> Result<Unit, Error> {
-        if self.checking() {
+        if !M::SENDS {
             let loc = failure.loc.clone().unwrap_or_else(|| loc.clone());
             return Err(Error::spec(Diagnostic::new(failure.message, Some(loc))));
         }
@@ -296,8 +291,8 @@ impl Walker<'_> {
     fn root(&self) -> Frame {
         Frame {
             flow: 0,
-            inputs: to_value(&self.inputs),
-            origins: self.input_origins.clone(),
+            inputs: to_value(&self.setup.inputs),
+            origins: self.setup.input_origins.clone(),
             unknown_inputs: Vec::new(),
             steps: Live::new(),
             key: String::new(),
@@ -306,9 +301,9 @@ impl Walker<'_> {
     }
 
     fn scope(&self, frame: &Frame) -> Scope {
-        let (index, count) = self.opts.shard.unwrap_or((0, 1));
-        let scope = Scope::new(self.opts.env.clone())
-            .with("vars", self.vars.clone())
+        let (index, count) = self.setup.opts.shard.unwrap_or((0, 1));
+        let scope = Scope::new(self.setup.opts.env.clone())
+            .with("vars", self.setup.vars.clone())
             .with("inputs", frame.inputs.clone())
             .with("steps", frame.steps.value())
             .with("shard", to_value(&json!({"index": index, "count": count})));
@@ -322,35 +317,28 @@ impl Walker<'_> {
         }
     }
 
-    /// Walks the root workflow without sending (plan and the checks
-    /// before a run). `Err` for what makes the run invalid: nothing was sent.
-    pub async fn check_all(&self) -> Result<(), Error> {
+    /// Walks the root workflow. `Err` for what makes the run invalid:
+    /// nothing was sent.
+    pub async fn root_flow(&self) -> Result<FlowEnd, Error> {
         let root = self.root();
-        self.flow(&root, true).await.map(|_| ())
+        self.flow(&root, true).await
     }
 
-    /// Runs the root workflow (apply). Step failures are in the report.
-    pub async fn run(&self) -> Result<serde_json::Map<String, Value>, Error> {
-        let root = self.root();
-        self.flow(&root, true).await.map(|(_, _, outputs)| outputs)
-    }
-
-    /// Runs `frame`'s steps in order; returns their reports, whether one
-    /// failed (which makes the run exit 1), and the workflow's outputs.
+    /// Runs `frame`'s steps in order.
     fn flow<'s>(&'s self, frame: &'s Frame, top: bool) -> Local<'s, Result<FlowEnd, Error>> {
         Box::pin(async move {
-            let flow = &self.wf.flows[frame.flow];
+            let flow = &self.setup.wf.flows[frame.flow];
             let mut failed = false;
             let mut reports = Vec::new();
             for step in &flow.steps {
                 let begin = Instant::now();
                 if top {
-                    self.began.set(Some(begin));
+                    self.mode.begins();
                 }
                 let (mut report, value) = self.step(step, frame, failed).await?;
                 report.duration = begin.elapsed();
                 if report.status == StepStatus::Failed {
-                    if step.continue_on_error {
+                    if step.def.continue_on_error {
                         report.continued = true;
                     } else {
                         failed = true;
@@ -358,27 +346,27 @@ impl Walker<'_> {
                 }
                 // While checking, only a step resumed from the journal has
                 // results later templates may use; the others wait.
-                let known = self.mode == Mode::Apply || report.resumed;
-                if let Some(id) = step.id.as_ref().filter(|_| known) {
+                let known = M::SENDS || report.resumed;
+                if let Some(id) = step.def.id.as_ref().filter(|_| known) {
                     frame.steps.insert(id.clone(), to_value(&value));
                 }
-                if top && self.mode == Mode::Apply {
-                    self.flush_warnings();
-                    if let Some(reporter) = self.reporter {
-                        reporter.step(&report);
-                    }
-                    self.done.borrow_mut().push(report.clone());
+                if top {
+                    self.mode.ended(self, &report);
                 }
                 reports.push(report);
             }
             let outputs = self.flow_outputs(frame)?;
-            Ok((reports, failed, outputs))
+            Ok(FlowEnd {
+                reports,
+                failed,
+                outputs,
+            })
         })
     }
 
     /// A workflow's `outputs`, rendered over its steps and inputs.
     fn flow_outputs(&self, frame: &Frame) -> Result<serde_json::Map<String, Value>, Error> {
-        let flow = &self.wf.flows[frame.flow];
+        let flow = &self.setup.wf.flows[frame.flow];
         let scope = self.scope(frame);
         let r = self.renderer(&scope, frame);
         let mut out = serde_json::Map::new();
@@ -390,7 +378,7 @@ impl Walker<'_> {
                 Ok(v) => {
                     out.insert(name.clone(), v.value);
                 }
-                Err(e) if self.checking() => {
+                Err(e) if !M::SENDS => {
                     return Err(Error::spec(Diagnostic::new(
                         format!("output `{name}`: {e}"),
                         Some(output.loc.clone()),
@@ -422,41 +410,41 @@ impl Walker<'_> {
             (report, skipped_value(step, why))
         };
         let refs = step
+            .def
             .condition
             .as_ref()
-            .map(|c| self.wf.templates.refs_in(&c.value))
+            .map(|c| self.setup.wf.templates.refs_in(&c.value))
             .unwrap_or_default();
         let runs_after_failure = refs.uses_any(&["failure", "always"]);
-        if self.mode == Mode::Apply && failed && !runs_after_failure {
+        if M::SENDS && failed && !runs_after_failure {
             return Ok(skipped(report, SkipReason::EarlierFailure));
         }
         let scope = self
             .scope(frame)
             .with(FAILED, minijinja::Value::from(failed));
         let per_item = step
+            .def
             .each
             .as_ref()
             .is_some_and(|e| refs.uses_any(&[e.name.value.as_str(), "index"]));
         let mut notes = Vec::new();
-        if let Some(condition) = step.condition.as_ref().filter(|_| !per_item) {
-            match self.holds(condition, &scope, frame) {
+        if let Some(condition) = step.def.condition.as_ref().filter(|_| !per_item) {
+            match self.condition(&condition.value, &scope, frame) {
                 Ok(Some(true)) => {}
                 Ok(Some(false)) => {
-                    if self.mode == Mode::Plan {
-                        let label = format!("{}{}", frame.label, step.label());
-                        self.note_skipped(step, &label, condition);
-                    }
+                    let label = format!("{}{}", frame.label, step.def.label());
+                    self.mode.show(skipped_note(step, &label, condition));
                     return Ok(skipped(report, SkipReason::Condition));
                 }
                 Ok(None) => notes.push(format!("if {}", show(&condition.value))),
                 Err(f) => {
-                    let unit = self.fail(f.at(Some(condition.loc.clone())), &step.loc)?;
+                    let unit = self.fail(f.at(Some(condition.loc.clone())), &step.def.loc)?;
                     report.fail(unit.failure.expect("a failed unit"));
                     return Ok((report, json!({})));
                 }
             }
         }
-        if step.each.is_some() {
+        if step.def.each.is_some() {
             return self.each(step, frame, &scope, report, notes).await;
         }
         let unit = self.unit(step, frame, &scope, None, notes).await?;
@@ -465,8 +453,8 @@ impl Walker<'_> {
         Ok((report, value))
     }
 
-    /// Renders a condition: `Some(holds)`, or `None` when it waits for the
-    /// run (plan).
+    /// Renders a condition (an `if`, an `until`): `Some(holds)`, or `None`
+    /// when it waits for the run (plan).
     fn condition(
         &self,
         value: &Value,
@@ -474,8 +462,14 @@ impl Walker<'_> {
         frame: &Frame,
     ) -> Result<Option<bool>, Failure> {
         let r = self.renderer(scope, frame);
-        // Plan cannot know whether an earlier step will fail.
-        if self.mode == Mode::Plan && self.wf.templates.refs_in(value).uses_any(&["failure"]) {
+        if self.mode.shows_failure_conditions()
+            && self
+                .setup
+                .wf
+                .templates
+                .refs_in(value)
+                .uses_any(&["failure"])
+        {
             return Ok(None);
         }
         let rendered = match value {
@@ -498,42 +492,6 @@ impl Walker<'_> {
         }
     }
 
-    /// A step's `if`: `Some(holds)`, or `None` when it waits for the run
-    /// (plan), as whether an earlier step failed always does there.
-    fn holds(
-        &self,
-        condition: &crate::spec::Located<Value>,
-        scope: &Scope,
-        frame: &Frame,
-    ) -> Result<Option<bool>, Failure> {
-        if self.waits_for_failure(condition) {
-            return Ok(None);
-        }
-        self.condition(&condition.value, scope, frame)
-    }
-
-    /// Whether plan must show `condition` rather than evaluate it: whether
-    /// an earlier step fails is known only when the run gets there.
-    fn waits_for_failure(&self, condition: &crate::spec::Located<Value>) -> bool {
-        self.mode == Mode::Plan
-            && self
-                .wf
-                .templates
-                .refs_in(&condition.value)
-                .uses_any(&["failure"])
-    }
-
-    fn note_skipped(&self, step: &Step, label: &str, condition: &crate::spec::Located<Value>) {
-        self.planned.borrow_mut().push(PlannedStep {
-            name: step.name(),
-            label: label.to_string(),
-            action: step.target(),
-            request: None,
-            deferred: Vec::new(),
-            notes: vec![format!("skipped: if {} is false", show(&condition.value))],
-        });
-    }
-
     /// A `for_each` step: its items, `concurrency` at a time, in order.
     async fn each(
         &self,
@@ -543,14 +501,15 @@ impl Walker<'_> {
         mut report: StepReport,
         mut notes: Vec<String>,
     ) -> Result<(StepReport, Value), Error> {
-        let each = step.each.as_ref().expect("a loop");
+        let each = step.def.each.as_ref().expect("a loop");
         let r = self.renderer(scope, frame);
         let list = match &each.list.value {
             Value::String(s) if r.deferred(s) => {
                 // Plan: the list is known only when the run gets there.
                 notes.push(format!("for each {} of {s}", each.name.value));
-                if let Some(c) = &step.condition
+                if let Some(c) = &step.def.condition
                     && self
+                        .setup
                         .wf
                         .templates
                         .refs_in(&c.value)
@@ -567,45 +526,24 @@ impl Walker<'_> {
                 Err(e) => {
                     let f = Failure::new(FailureKind::Render, format!("for_each: {e}"))
                         .at(Some(each.list.loc.clone()));
-                    report.fail(self.fail(f, &step.loc)?.failure.expect("failed"));
+                    report.fail(self.fail(f, &step.def.loc)?.failure.expect("failed"));
                     return Ok((report, json!({"items": []})));
                 }
             },
         };
-        let items = match list {
-            Value::Array(items) if items.len() <= each.max_items => items,
-            Value::Array(items) => {
-                let f = Failure::new(
-                    FailureKind::Render,
-                    format!(
-                        "for_each: the list has {} items, more than `max_items` ({}); nothing was sent for this step",
-                        items.len(),
-                        each.max_items
-                    ),
-                )
-                .at(Some(each.list.loc.clone()));
-                report.fail(self.fail(f, &step.loc)?.failure.expect("failed"));
-                return Ok((report, json!({"items": []})));
-            }
-            other => {
-                let f = Failure::new(
-                    FailureKind::Render,
-                    format!(
-                        "for_each must render to a list, found {}",
-                        crate::spec::coerce::describe(&other)
-                    ),
-                )
-                .at(Some(each.list.loc.clone()));
-                report.fail(self.fail(f, &step.loc)?.failure.expect("failed"));
+        let items = match self.items(list, each) {
+            Ok(items) => items,
+            Err(f) => {
+                report.fail(self.fail(f, &step.def.loc)?.failure.expect("failed"));
                 return Ok((report, json!({"items": []})));
             }
         };
-        let (shard, count) = self.opts.shard.unwrap_or((0, 1));
+        let (shard, count) = self.setup.opts.shard.unwrap_or((0, 1));
         let sharded = each.shard && frame.flow == 0 && count > 1;
         let indices: Vec<usize> = (0..items.len())
             .filter(|i| !sharded || i % count == shard)
             .collect();
-        if self.mode == Mode::Plan {
+        if !M::SENDS {
             let mut note = format!("for each {} of {} items", each.name.value, items.len());
             if sharded {
                 note.push_str(&format!(
@@ -619,44 +557,9 @@ impl Walker<'_> {
             }
             notes.push(note);
         }
-        let mut results: Vec<Option<Unit>> = (0..indices.len()).map(|_| None).collect();
-        if self.checking() {
-            for (pos, &i) in indices.iter().enumerate() {
-                let unit = self
-                    .unit(step, frame, scope, Some((i, &items[i])), notes.clone())
-                    .await?;
-                results[pos] = Some(unit);
-            }
-        } else {
-            let mut pending = FuturesUnordered::new();
-            let mut next = 0;
-            let mut stop = false;
-            loop {
-                while !stop && pending.len() < each.concurrency && next < indices.len() {
-                    let pos = next;
-                    let i = indices[pos];
-                    let item = &items[i];
-                    pending.push(async move {
-                        let begin = Instant::now();
-                        let unit = self
-                            .unit(step, frame, scope, Some((i, item)), Vec::new())
-                            .await;
-                        (pos, unit, begin.elapsed())
-                    });
-                    next += 1;
-                }
-                let Some((pos, unit, elapsed)) = pending.next().await else {
-                    break;
-                };
-                let mut unit = unit?;
-                unit.duration = elapsed;
-                if unit.failure.is_some() && !step.continue_on_error {
-                    // Items in flight finish; no new one starts.
-                    stop = true;
-                }
-                results[pos] = Some(unit);
-            }
-        }
+        let results = self
+            .items_run(step, frame, scope, &items, &indices, notes)
+            .await?;
         let mut item_reports = Vec::new();
         let mut values = Vec::new();
         let mut failures = Vec::new();
@@ -708,6 +611,86 @@ impl Walker<'_> {
         Ok((report, json!({ "items": values })))
     }
 
+    /// A loop's rendered list, within `max_items`.
+    fn items(&self, list: Value, each: &crate::spec::Each) -> Result<Vec<Value>, Failure> {
+        let at = Some(each.list.loc.clone());
+        match list {
+            Value::Array(items) if items.len() <= each.max_items => Ok(items),
+            Value::Array(items) => Err(Failure::new(
+                FailureKind::Render,
+                format!(
+                    "for_each: the list has {} items, more than `max_items` ({}); nothing was sent for this step",
+                    items.len(),
+                    each.max_items
+                ),
+            )
+            .at(at)),
+            other => Err(Failure::new(
+                FailureKind::Render,
+                format!(
+                    "for_each must render to a list, found {}",
+                    crate::spec::coerce::describe(&other)
+                ),
+            )
+            .at(at)),
+        }
+    }
+
+    /// The loop's items at `indices`: one after the other while checking;
+    /// `concurrency` at a time when sending, and after a failure (without
+    /// `continue_on_error`) no new one starts. `None` for an item never
+    /// started.
+    async fn items_run(
+        &self,
+        step: &Step,
+        frame: &Frame,
+        scope: &Scope,
+        items: &[Value],
+        indices: &[usize],
+        notes: Vec<String>,
+    ) -> Result<Vec<Option<Unit>>, Error> {
+        let mut results: Vec<Option<Unit>> = (0..indices.len()).map(|_| None).collect();
+        if !M::SENDS {
+            for (pos, &i) in indices.iter().enumerate() {
+                let unit = self
+                    .unit(step, frame, scope, Some((i, &items[i])), notes.clone())
+                    .await?;
+                results[pos] = Some(unit);
+            }
+            return Ok(results);
+        }
+        let each = step.def.each.as_ref().expect("a loop");
+        let mut pending = FuturesUnordered::new();
+        let mut next = 0;
+        let mut stop = false;
+        loop {
+            while !stop && pending.len() < each.concurrency && next < indices.len() {
+                let pos = next;
+                let i = indices[pos];
+                let item = &items[i];
+                pending.push(async move {
+                    let begin = Instant::now();
+                    let unit = self
+                        .unit(step, frame, scope, Some((i, item)), Vec::new())
+                        .await;
+                    (pos, unit, begin.elapsed())
+                });
+                next += 1;
+            }
+            let Some((pos, unit, elapsed)) = pending.next().await else {
+                break;
+            };
+            let mut unit = unit?;
+            unit.duration = elapsed;
+            if unit.failure.is_some() && !step.def.continue_on_error {
+                // Items in flight finish; no new one starts.
+                stop = true;
+            }
+            results[pos] = Some(unit);
+        }
+        Ok(results)
+    }
+
     /// One execution of a step's body, with `item` (its index and value)
     /// in scope inside a loop.
     async fn unit(
@@ -720,21 +703,19 @@ impl Walker<'_> {
     ) -> Result<Unit, Error> {
         let begin = Instant::now();
         let mut scope = scope.clone();
-        if let (Some((index, value)), Some(each)) = (item, &step.each) {
+        if let (Some((index, value)), Some(each)) = (item, &step.def.each) {
             scope.set(&each.name.value, to_value(value));
             scope.set("index", minijinja::Value::from(index));
         }
         let label = match item {
-            Some((index, _)) => format!("{}{}[{index}]", frame.label, step.label()),
-            None => format!("{}{}", frame.label, step.label()),
+            Some((index, _)) => format!("{}{}[{index}]", frame.label, step.def.label()),
+            None => format!("{}{}", frame.label, step.def.label()),
         };
-        if let (Some(condition), Some(_)) = (&step.condition, item) {
-            match self.holds(condition, &scope, frame) {
+        if let (Some(condition), Some(_)) = (&step.def.condition, item) {
+            match self.condition(&condition.value, &scope, frame) {
                 Ok(Some(true)) => {}
                 Ok(Some(false)) => {
-                    if self.mode == Mode::Plan {
-                        self.note_skipped(step, &label, condition);
-                    }
+                    self.mode.show(skipped_note(step, &label, condition));
                     return Ok(Unit {
                         skipped: Some(SkipReason::Condition),
                         ..Unit::default()
@@ -746,7 +727,7 @@ impl Walker<'_> {
                         notes.push(note);
                     }
                 }
-                Err(f) => return self.fail(f.at(Some(condition.loc.clone())), &step.loc),
+                Err(f) => return self.fail(f.at(Some(condition.loc.clone())), &step.def.loc),
             }
         }
         let mut unit = match &step.run {
@@ -755,12 +736,30 @@ impl Walker<'_> {
                     .await?
             }
             Run::Action(bound) => {
-                self.action(step, bound, frame, &scope, &label, notes)
-                    .await?
+                let act = Act {
+                    step,
+                    bound,
+                    frame,
+                    scope: &scope,
+                    key: format!("{}{}", frame.key, step.def.key),
+                    label,
+                };
+                self.action(&act, notes).await?
             }
         };
         unit.duration = begin.elapsed();
         Ok(unit)
+    }
+
+    /// An action: its request prepared, then handed to the mode.
+    async fn action(&self, act: &Act<'_>, notes: Vec<String>) -> Result<Unit, Error> {
+        let r = self.renderer(act.scope, act.frame);
+        let origins = self.origins(act.frame);
+        let prepared = match self.prepare(act, &r, &origins, None).await {
+            Ok(p) => p,
+            Err(f) => return self.fail(f, &act.step.def.loc),
+        };
+        self.mode.action(self, act, prepared, notes).await
     }
 
     /// A sub-workflow: its inputs from `with`, its steps in a frame of
@@ -779,12 +778,9 @@ impl Walker<'_> {
         let r = self.renderer(scope, frame);
         let mut given = indexmap::IndexMap::new();
         let mut unknown = Vec::new();
-        for (name, value) in &step.with {
-            let sources = {
-                let mut s = Vec::new();
-                crate::template::visit_strings(&value.value, &mut |t| s.push(t.to_string()));
-                s
-            };
+        for (name, value) in &step.def.with {
+            let mut sources = Vec::new();
+            crate::template::visit_strings(&value.value, &mut |t| sources.push(t.to_string()));
             if sources.iter().any(|s| r.deferred(s)) {
                 unknown.push(name.clone());
                 continue;
@@ -796,26 +792,26 @@ impl Walker<'_> {
                 Err(e) => {
                     let f = Failure::new(FailureKind::Render, format!("with.{name}: {e}"))
                         .at(Some(value.loc.clone()));
-                    return self.fail(f, &step.loc);
+                    return self.fail(f, &step.def.loc);
                 }
             }
         }
         // Inputs that wait for the run (plan and the checks) stay unbound,
         // and the templates using them wait too; the others are bound.
-        let sub_inputs = &self.wf.flows[flow].inputs;
+        let sub_inputs = &self.setup.wf.flows[flow].inputs;
         let inputs = match render::bind_known_inputs(sub_inputs, &given, &unknown) {
             Ok(v) => v,
             Err(e) => {
                 let f = Failure::new(
                     FailureKind::Render,
-                    format!("uses `{}`: {e}", self.wf.flows[flow].file.name),
+                    format!("uses `{}`: {e}", self.setup.wf.flows[flow].file.name),
                 );
-                return self.fail(f, &step.loc);
+                return self.fail(f, &step.def.loc);
             }
         };
-        if self.mode == Mode::Plan && !notes.is_empty() {
-            self.planned.borrow_mut().push(PlannedStep {
-                name: step.name(),
+        if !notes.is_empty() {
+            self.mode.show(PlannedStep {
+                name: step.def.name(),
                 label: label.to_string(),
                 action: step.target(),
                 request: None,
@@ -827,49 +823,28 @@ impl Walker<'_> {
             Some((_, _)) => format!("[{}]", &digest(&inputs.to_string())[..12]),
             None => String::new(),
         };
-        // A sub-workflow's input comes from where the caller's `with:`
-        // value does, or (not given, or null) from the file that declares
-        // its default.
-        let caller = self.origins(frame);
-        let origins = sub_inputs
-            .iter()
-            .filter_map(|(name, input)| {
-                let with = step
-                    .with
-                    .get(name)
-                    .filter(|_| given.get(name).is_none_or(|v| !v.is_null()));
-                let origin = match with {
-                    Some(given) => {
-                        caller.of(&given.value, given.loc.file_name(), step.each.as_ref())?
-                    }
-                    None => {
-                        input.default.as_ref()?;
-                        render::Origin::Spec(input.loc.file_name().to_string())
-                    }
-                };
-                Some((name.clone(), origin))
-            })
-            .collect();
         let sub = Frame {
             flow,
             inputs: to_value(&inputs),
-            origins,
+            origins: self.sub_origins(step, frame, flow, &given),
             unknown_inputs: unknown,
             steps: Live::new(),
-            key: format!("{}{}{identity}.", frame.key, step.key),
+            key: format!("{}{}{identity}.", frame.key, step.def.key),
             label: format!("{label}."),
         };
-        let (steps, failed, outputs) = self.flow(&sub, false).await?;
+        let end = self.flow(&sub, false).await?;
         let mut unit = Unit {
-            outputs: Some(Value::Object(outputs)),
-            resumed: !steps.is_empty()
-                && steps
+            outputs: Some(Value::Object(end.outputs)),
+            resumed: !end.reports.is_empty()
+                && end
+                    .reports
                     .iter()
                     .all(|s| s.resumed || s.status == StepStatus::Skipped),
             ..Unit::default()
         };
-        if failed {
-            let first = steps
+        if end.failed {
+            let first = end
+                .reports
                 .iter()
                 .find(|s| s.status == StepStatus::Failed && !s.continued)
                 .and_then(|s| s.error.clone().map(|e| (s.name.clone(), e)));
@@ -881,8 +856,89 @@ impl Walker<'_> {
                 });
             }
         }
-        unit.steps = steps;
+        unit.steps = end.reports;
         Ok(unit)
+    }
+
+    /// Where each input of a sub-workflow comes from: where the caller's
+    /// `with:` value does, or (not given, or null) the file that declares
+    /// its default.
+    fn sub_origins(
+        &self,
+        step: &Step,
+        frame: &Frame,
+        flow: usize,
+        given: &indexmap::IndexMap<String, Value>,
+    ) -> BTreeMap<String, render::Origin> {
+        let caller = self.origins(frame);
+        self.setup.wf.flows[flow]
+            .inputs
+            .iter()
+            .filter_map(|(name, input)| {
+                let with = step
+                    .def
+                    .with
+                    .get(name)
+                    .filter(|_| given.get(name).is_none_or(|v| !v.is_null()));
+                let origin = match with {
+                    Some(given) => {
+                        caller.of(&given.value, given.loc.file_name(), step.def.each.as_ref())?
+                    }
+                    None => {
+                        input.default.as_ref()?;
+                        render::Origin::Spec(input.loc.file_name().to_string())
+                    }
+                };
+                Some((name.clone(), origin))
+            })
+            .collect()
+    }
+
+    /// The step's `outputs`, over its own response.
+    fn outputs(&self, act: &Act<'_>, unit: &mut Unit) -> Result<(), Failure> {
+        let step = act.step;
+        if step.def.outputs.is_empty() {
+            return Ok(());
+        }
+        let scope = response_scope(act.scope, unit);
+        let r = self.renderer(&scope, act.frame);
+        let mut out = serde_json::Map::new();
+        for (name, output) in &step.def.outputs {
+            let v = r
+                .render(&Value::String(output.value.clone()))
+                .map_err(|e| {
+                    Failure::new(FailureKind::Render, format!("output `{name}`: {e}"))
+                        .at(Some(output.loc.clone()))
+                })?;
+            out.insert(name.clone(), v.value);
+        }
+        unit.outputs = Some(Value::Object(out));
+        Ok(())
+    }
+}
+
+/// `scope` with the unit's own response bound: `response`, `status`,
+/// `headers`.
+fn response_scope(scope: &Scope, unit: &Unit) -> Scope {
+    scope
+        .clone()
+        .with(
+            "response",
+            to_value(unit.response.as_ref().unwrap_or(&Value::Null)),
+        )
+        .with("status", to_value(&json!(unit.http_status)))
+        .with("headers", to_value(&json!(unit.headers)))
+}
+
+/// What plan shows of a step its `if` skips.
+fn skipped_note(step: &Step, label: &str, condition: &Located<Value>) -> PlannedStep {
+    PlannedStep {
+        name: step.def.name(),
+        label: label.to_string(),
+        action: step.target(),
+        request: None,
+        deferred: Vec::new(),
+        notes: vec![format!("skipped: if {} is false", show(&condition.value))],
     }
 }
 
@@ -894,10 +950,10 @@ fn skipped_value(step: &Step, why: SkipReason) -> Value {
         ..Unit::default()
     }
     .value();
-    if step.each.is_some() || step.paginate.is_some() {
+    if step.def.each.is_some() || step.def.paginate.is_some() {
         value["items"] = json!([]);
     }
-    if step.paginate.is_some() {
+    if step.def.paginate.is_some() {
         value["pages"] = json!(0);
     }
     value

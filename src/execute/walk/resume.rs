@@ -1,23 +1,61 @@
 //! Resume: what the journal says about a request about to be sent — done
 //! in an earlier run (its outputs reused), to send, or refused (a completed
-//! POST or PATCH whose request changed, or whose outputs are gone).
+//! POST or PATCH whose request changed, or whose outputs are gone). Shared
+//! by the checks before a run and by apply, which both hold a
+//! [`Journalled`].
 
-use super::*;
+use std::cell::RefCell;
+use std::collections::HashSet;
 
-impl Walker<'_> {
-    /// What the journal says about this request of `step`: done (its
+use serde_json::Value;
+
+use super::{Act, Mode, Unit, Walk};
+use crate::check::{Step, Workflow};
+use crate::execute::journal::{Parts, Past, Record, State};
+use crate::execute::outcome::{Failure, FailureKind};
+
+/// What the journal says about a request that is about to be sent.
+pub(super) enum Resume {
+    /// Done in the earlier run: these are its outputs.
+    Done(Box<Record>),
+    /// Not done, or safe to do again.
+    Run,
+}
+
+/// A journal being resumed, and which of its records this run's requests
+/// have matched so far.
+pub(in crate::execute) struct Journalled<'a> {
+    pub past: &'a Past,
+    /// Records a step of this run matches exactly (by key and request): no
+    /// other step may claim them by request alone.
+    pub reserved: HashSet<usize>,
+    /// Records already matched to a request of this run.
+    claimed: RefCell<HashSet<usize>>,
+}
+
+impl<'a> Journalled<'a> {
+    pub fn new(past: &'a Past, reserved: HashSet<usize>) -> Self {
+        Journalled {
+            past,
+            reserved,
+            claimed: RefCell::default(),
+        }
+    }
+
+    /// What the journal says about this request of `act`: done (its
     /// outputs reused), to run, or refused (a completed POST or PATCH whose
     /// request changed, a POST or PATCH whose outputs are gone).
-    pub(super) fn resume(
+    pub(super) fn resume<M: Mode>(
         &self,
-        step: &Step,
-        key: &str,
-        label: &str,
+        walk: &Walk<'_, M>,
+        act: &Act<'_>,
         parts: &Parts,
     ) -> Result<Resume, Failure> {
         if self.past.is_empty() {
             return Ok(Resume::Run);
         }
+        let (step, key, label) = (act.step, act.key.as_str(), act.label.as_str());
+        let rerun_changed = walk.setup.opts.rerun_changed;
         let journal = |m: String| Failure::new(FailureKind::Journal, m);
         let fingerprint = parts.fingerprint();
         let method = parts.method.clone();
@@ -29,14 +67,14 @@ impl Walker<'_> {
             .or_else(|| self.past.moved(&fingerprint, &claimed, &self.reserved));
         if let Some((i, record)) = found {
             match record.state {
-                State::Ok if !record.complete && referenced_later(self.wf, step) => {
-                    if unsafe_method && !self.opts.rerun_changed {
+                State::Ok if !record.complete && referenced_later(walk.setup.wf, step) => {
+                    if unsafe_method && !rerun_changed {
                         return Err(journal(format!(
                             "{label} ({method}) completed in the journalled run, but its response held secrets, which the journal never stores, and a later step uses it; sending it again would repeat it. \
                              Start a new run, or pass `--rerun-changed` to send it again"
                         )));
                     }
-                    self.warn(format!(
+                    walk.warn(format!(
                         "{label}: its journalled outputs held secrets, which are never stored, and a later step uses them; running it again"
                     ));
                     claimed.insert(i);
@@ -49,7 +87,7 @@ impl Walker<'_> {
                 State::Started => {
                     // In flight when the run stopped: refused before the run
                     // for POST and PATCH without `--rerun-uncertain`.
-                    self.warn(format!(
+                    walk.warn(format!(
                         "{label}: it was in flight when the journalled run stopped; sending it again"
                     ));
                     claimed.insert(i);
@@ -63,19 +101,19 @@ impl Walker<'_> {
         }
         // A loop's items are told apart by their requests: a new request is
         // a new item, not a changed one.
-        if step.each.is_none()
-            && step.paginate.is_none()
+        if step.def.each.is_none()
+            && step.def.paginate.is_none()
             && let Some(earlier) = self.past.latest(key)
             && earlier.state == State::Ok
         {
             let changes = parts.changes_since(&earlier.parts).join(", ");
-            if unsafe_method && !self.opts.rerun_changed {
+            if unsafe_method && !rerun_changed {
                 return Err(journal(format!(
                     "{label} ({method}) completed in the journalled run, and its request changed since ({changes}); it is not sent again. \
                      Check, then resume with `--rerun-changed` to send it"
                 )));
             }
-            self.warn(format!(
+            walk.warn(format!(
                 "{label}: its request changed since the journalled run; running it again (changed: {changes})"
             ));
         }
@@ -100,13 +138,14 @@ pub(super) fn from_record(record: &Record) -> Unit {
 
 /// Whether a step after `step` (in its workflow) uses its outputs.
 fn referenced_later(wf: &Workflow, step: &Step) -> bool {
-    let Some(id) = &step.id else { return false };
+    let Some(id) = &step.def.id else { return false };
     wf.flows.iter().any(|flow| {
         flow.steps
             .iter()
             .position(|s| std::ptr::eq(s, step))
             .is_some_and(|at| {
                 flow.steps[at + 1..].iter().any(|later| {
+                    let later = &later.def;
                     let mut values: Vec<Value> =
                         later.params.values().map(|p| p.value.clone()).collect();
                     values.extend(later.with.values().map(|w| w.value.clone()));

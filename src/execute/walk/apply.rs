@@ -1,0 +1,402 @@
+//! `apply`: the walk that sends. A prepared request is sent once, polled
+//! `until` a condition holds, or followed page after page; its success
+//! criteria and outputs are checked; each root step is reported as it
+//! ends. Sending itself, with retries and journal records, is
+//! [`super::exchange`]'s.
+
+use std::cell::{Cell, RefCell};
+use std::time::Instant;
+
+use serde_json::Value;
+
+use super::link::next_link;
+use super::prepare::same_origin;
+use super::resume::Journalled;
+use super::{Act, Mode, Prepared, Unit, Walk, response_scope};
+use crate::error::Error;
+use crate::execute::journal::{Journal, Parts};
+use crate::execute::outcome::{Failure, FailureKind, Reporter, StepReport};
+use crate::render::{Renderer, Token};
+use crate::spec::{Next, Paginate, Source};
+
+/// Apply's state: the journal it writes, whom it reports to, and what has
+/// ended so far (a run stopped by a signal reports it).
+pub(in crate::execute) struct Apply<'a> {
+    pub journalled: &'a Journalled<'a>,
+    /// `None` with `--no-journal`.
+    pub journal: Option<RefCell<Journal>>,
+    pub reporter: &'a dyn Reporter,
+    /// The root steps that have ended.
+    pub done: RefCell<Vec<StepReport>>,
+    /// When the root step running now began.
+    pub began: Cell<Option<Instant>>,
+}
+
+impl<'a> Apply<'a> {
+    pub fn new(
+        journalled: &'a Journalled<'a>,
+        journal: Option<Journal>,
+        reporter: &'a dyn Reporter,
+    ) -> Self {
+        Apply {
+            journalled,
+            journal: journal.map(RefCell::new),
+            reporter,
+            done: RefCell::default(),
+            began: Cell::default(),
+        }
+    }
+}
+
+impl Walk<'_, Apply<'_>> {
+    /// Reports the warnings not reported yet.
+    pub fn flush_warnings(&self) {
+        for w in self.warnings.take() {
+            self.mode.reporter.warn(&w);
+        }
+    }
+}
+
+impl Mode for Apply<'_> {
+    const SENDS: bool = true;
+
+    fn identifies(&self) -> bool {
+        !self.journalled.past.is_empty() || self.journal.is_some()
+    }
+
+    async fn token(
+        &self,
+        walk: &Walk<'_, Self>,
+        source: &Source,
+        r: &Renderer<'_>,
+    ) -> Result<Token, Failure> {
+        let notes = |note| walk.warn(note);
+        walk.setup
+            .sources
+            .token(source, r, &walk.context(&notes))
+            .await
+            .map_err(|e| Failure::new(FailureKind::Token, e))
+    }
+
+    async fn action(
+        &self,
+        walk: &Walk<'_, Self>,
+        act: &Act<'_>,
+        prepared: Prepared,
+        _notes: Vec<String>,
+    ) -> Result<Unit, Error> {
+        let step = &act.step.def;
+        let mut unit = if let Some(paginate) = &step.paginate {
+            walk.pages(act, prepared, paginate).await
+        } else if step.until.is_some() {
+            walk.poll(act, prepared).await
+        } else {
+            walk.once(act, &prepared).await
+        };
+        if unit.failure.is_none() && !unit.resumed {
+            if let Err(f) = walk.outputs(act, &mut unit) {
+                unit.failure = Some(f);
+            }
+        } else if unit.resumed && unit.failure.is_none() {
+            // Outputs of a resumed request are computed again from what the
+            // journal kept.
+            let _ = walk.outputs(act, &mut unit);
+        }
+        Ok(unit)
+    }
+
+    fn begins(&self) {
+        self.began.set(Some(Instant::now()));
+    }
+
+    fn ended(&self, walk: &Walk<'_, Self>, report: &StepReport) {
+        walk.flush_warnings();
+        self.reporter.step(report);
+        self.done.borrow_mut().push(report.clone());
+    }
+}
+
+/// Where the next page is.
+enum NextPage {
+    Url(url::Url),
+    Cursor(String, Value),
+}
+
+fn is_blank(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::String(s) => s.trim().is_empty(),
+        _ => false,
+    }
+}
+
+impl Walk<'_, Apply<'_>> {
+    /// One request, then its success criteria.
+    async fn once(&self, act: &Act<'_>, prepared: &Prepared) -> Unit {
+        let mut unit = Unit::default();
+        if let Err(f) = self.request(act, prepared, &mut unit).await {
+            unit.failure = Some(f);
+        }
+        unit
+    }
+
+    /// `until`: the request again, `every` so often, until the condition
+    /// holds or `timeout` passes. The success criteria apply to the last
+    /// response only.
+    async fn poll(&self, act: &Act<'_>, prepared: Prepared) -> Unit {
+        let until = act.step.def.until.as_ref().expect("a polled step");
+        let started = Instant::now();
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let mut unit = Unit::default();
+            // Each try is one request; the journal records the step's end.
+            if let Err(f) = self.exchange(act, &prepared, &mut unit).await {
+                unit.failure = Some(f);
+                return unit;
+            }
+            let scope = response_scope(act.scope, &unit);
+            match self.condition(&until.condition.value, &scope, act.frame) {
+                Ok(Some(true)) => {
+                    if let Err(f) = self.criteria(act, &unit, &scope) {
+                        unit.failure = Some(f);
+                    }
+                    self.journal_end(act, &prepared, &unit);
+                    return unit;
+                }
+                Ok(_) => {}
+                Err(f) => {
+                    unit.failure = Some(f.at(Some(until.condition.loc.clone())));
+                    return unit;
+                }
+            }
+            let left = until.timeout.saturating_sub(started.elapsed());
+            if left.is_zero() {
+                unit.failure = Some(Failure::new(
+                    FailureKind::Timeout,
+                    format!(
+                        "`until` did not hold within {} ({attempts} tries); the last response was {} {}",
+                        crate::units::show(until.timeout),
+                        unit.http_status.unwrap_or_default(),
+                        unit.reason.clone().unwrap_or_default()
+                    ),
+                ));
+                self.journal_end(act, &prepared, &unit);
+                return unit;
+            }
+            tokio::time::sleep(until.every.min(left)).await;
+        }
+    }
+
+    /// Pages: the first request, then each next page (by `Link` or by a
+    /// cursor) until there is none, a page is empty, or `max_pages`.
+    async fn pages(&self, act: &Act<'_>, first: Prepared, paginate: &Paginate) -> Unit {
+        let r = self.renderer(act.scope, act.frame);
+        let origins = self.origins(act.frame);
+        let mut items = Vec::new();
+        let mut prepared = first;
+        let mut pages = 0;
+        let mut last;
+        loop {
+            let mut unit = Unit::default();
+            let page = Act {
+                label: format!("{} page {}", act.label, pages + 1),
+                key: act.key.clone(),
+                ..*act
+            };
+            if let Err(f) = self.request(&page, &prepared, &mut unit).await {
+                unit.failure = Some(f);
+                unit.pages = Some(pages);
+                unit.items = Some(items);
+                return unit;
+            }
+            pages += 1;
+            let response_scope = response_scope(act.scope, &unit);
+            let contributed = match self.page_items(&unit, paginate, &response_scope) {
+                Ok(v) => v,
+                Err(f) => {
+                    unit.failure = Some(f);
+                    return unit;
+                }
+            };
+            let empty = contributed.is_empty();
+            items.extend(contributed);
+            last = unit;
+            if empty {
+                break;
+            }
+            let next = match &paginate.next {
+                Next::Link => next_link(&last.headers, &prepared.request.url).map(NextPage::Url),
+                Next::Cursor(c) => {
+                    let (param, value) = (&c.param, &c.value);
+                    match self
+                        .setup
+                        .wf
+                        .templates
+                        .render_or_missing(&value.value, &response_scope)
+                    {
+                        Ok(Some(v)) if !is_blank(&v) => {
+                            Some(NextPage::Cursor(param.value.clone(), v))
+                        }
+                        Ok(_) => None,
+                        Err(e) => {
+                            last.failure = Some(
+                                Failure::new(
+                                    FailureKind::Render,
+                                    format!("paginate.next.value: {e}"),
+                                )
+                                .at(Some(value.loc.clone())),
+                            );
+                            break;
+                        }
+                    }
+                }
+            };
+            let Some(next) = next else { break };
+            if pages >= paginate.max_pages {
+                self.warn(format!(
+                    "{}: stopped after `max_pages` ({}) pages; there are more",
+                    act.label, paginate.max_pages
+                ));
+                break;
+            }
+            let following = match next {
+                NextPage::Url(url) => self.follow(&prepared, &url),
+                NextPage::Cursor(param, value) => {
+                    self.prepare(act, &r, &origins, Some((&param, &value)))
+                        .await
+                }
+            };
+            prepared = match following {
+                Ok(p) => p,
+                Err(f) => {
+                    last.failure = Some(f);
+                    break;
+                }
+            };
+        }
+        last.pages = Some(pages);
+        last.items = Some(items);
+        last
+    }
+
+    /// What one page contributes to the step's `items`: `paginate.items`
+    /// over its response, or the body when it is a list.
+    fn page_items(
+        &self,
+        unit: &Unit,
+        paginate: &Paginate,
+        response_scope: &crate::template::Scope,
+    ) -> Result<Vec<Value>, Failure> {
+        let contributed = match &paginate.items {
+            Some(items) => {
+                let ir = Renderer {
+                    templates: &self.setup.wf.templates,
+                    scope: response_scope,
+                    plan: false,
+                    known_steps: None,
+                };
+                ir.render(&Value::String(items.value.clone()))
+                    .map_err(|e| {
+                        Failure::new(FailureKind::Render, format!("paginate.items: {e}"))
+                            .at(Some(items.loc.clone()))
+                    })?
+                    .value
+            }
+            None => unit.response.clone().unwrap_or(Value::Null),
+        };
+        match contributed {
+            Value::Array(v) => Ok(v),
+            other => Err(Failure::new(
+                FailureKind::Render,
+                format!(
+                    "paginate: a page must contribute a list, found {}; say what each page contributes with `items:`",
+                    crate::spec::coerce::describe(&other)
+                ),
+            )
+            .at(Some(paginate.loc.clone()))),
+        }
+    }
+
+    /// The request for a `Link` next page: the same headers, the new URL;
+    /// auth dropped when the link leads to another origin, as for
+    /// redirects, and the auth query parameters the link left out added
+    /// back when it stays on the same origin.
+    fn follow(&self, from: &Prepared, next: &url::Url) -> Result<Prepared, Failure> {
+        let mut request = from.request.clone();
+        let origin = url::Url::parse(&request.url)
+            .map_err(|e| Failure::new(FailureKind::Render, format!("invalid URL: {e}")))?;
+        if !matches!(next.scheme(), "http" | "https") {
+            return Err(Failure::new(
+                FailureKind::Render,
+                format!("the next page's URL has the scheme `{}`", next.scheme()),
+            ));
+        }
+        if origin.scheme() == "https" && next.scheme() == "http" {
+            return Err(Failure::new(
+                FailureKind::Render,
+                "refused a next page on plain http after https",
+            ));
+        }
+        let same = same_origin(origin.as_str(), next.as_str());
+        let mut url = next.clone();
+        if !same {
+            let auth_headers = request.auth_headers.clone();
+            request.headers.retain(|(n, _)| {
+                !auth_headers.iter().any(|a| a.eq_ignore_ascii_case(n))
+                    && !n.eq_ignore_ascii_case("authorization")
+                    && !n.eq_ignore_ascii_case("cookie")
+            });
+            request.carries_auth = false;
+            let kept: Vec<(String, String)> = url
+                .query_pairs()
+                .filter(|(k, _)| !request.auth_query.iter().any(|a| a == k))
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            url.set_query(None);
+            if !kept.is_empty() {
+                url.query_pairs_mut().extend_pairs(&kept);
+            }
+        }
+        // What identifies the page: its URL without the auth added back.
+        let identity = url.to_string();
+        if same {
+            // An API that authenticates by query links to its next page
+            // without the key: the same origin gets it again, as sent.
+            let carried: Vec<String> = url.query_pairs().map(|(k, _)| k.into_owned()).collect();
+            let missing: Vec<(String, String)> = origin
+                .query_pairs()
+                .filter(|(k, _)| {
+                    request.auth_query.iter().any(|a| a == k) && !carried.iter().any(|c| c == k)
+                })
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            if !missing.is_empty() {
+                url.query_pairs_mut().extend_pairs(&missing);
+            }
+        }
+        request.url = url.to_string();
+        request.body = None;
+        let redactor = &self.setup.opts.redactor;
+        let parts = from.parts.as_ref().map(|p| {
+            let mut p = p.clone();
+            p.base_url_shown = redactor.redact(&identity);
+            p.base_url = Parts::new(
+                &p.app,
+                &p.action,
+                request.method,
+                &identity,
+                &p.path,
+                &[],
+                redactor,
+            )
+            .base_url;
+            p
+        });
+        Ok(Prepared {
+            request,
+            deferred: Vec::new(),
+            parts,
+        })
+    }
+}

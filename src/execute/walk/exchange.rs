@@ -1,0 +1,342 @@
+//! Sending one request as apply does: matched against the journal being
+//! resumed (and taken from it when it was done), journalled `started`
+//! before it leaves, sent with its retries, journalled with its answer, and
+//! checked against the step's success criteria.
+
+use serde_json::{Value, json};
+
+use super::apply::Apply;
+use super::resume::{Resume, from_record};
+use super::{Act, Prepared, Unit, Walk, show};
+use crate::execute::assert;
+use crate::execute::journal::{Parts, Record, State};
+use crate::execute::outcome::{Failure, FailureKind, RetryNote};
+use crate::execute::retry::{self, Outcome, Policy};
+use crate::execute::send::{self, Limits, Transport};
+use crate::http;
+use crate::render::Renderer;
+use crate::template::Scope;
+
+impl Walk<'_, Apply<'_>> {
+    /// Sends a request (or takes it from the journal), then checks the
+    /// step's success criteria on the response.
+    pub(super) async fn request(
+        &self,
+        act: &Act<'_>,
+        prepared: &Prepared,
+        unit: &mut Unit,
+    ) -> Result<(), Failure> {
+        // Without a journal to read or write, nothing identifies requests.
+        let parts = prepared.parts.as_ref();
+        if let Some(parts) = parts {
+            if let Resume::Done(record) = self.mode.journalled.resume(self, act, parts)? {
+                let from = from_record(&record);
+                unit.http_status = from.http_status;
+                unit.headers = from.headers;
+                unit.response = from.response;
+                unit.resumed = true;
+                return Ok(());
+            }
+            self.journal_record(act, parts, State::Started, None, None)?;
+        }
+        let sent = self.exchange(act, prepared, unit).await;
+        if let Err(f) = sent {
+            if f.kind == FailureKind::NotSent
+                && let Some(parts) = parts
+            {
+                // Nothing reached the server: the request is cleanly not done.
+                self.journal_record(act, parts, State::Failed, None, None)?;
+            }
+            return Err(f);
+        }
+        let scope = super::response_scope(act.scope, unit);
+        let checked = self.criteria(act, unit, &scope);
+        let state = if checked.is_ok() {
+            State::Ok
+        } else {
+            State::Failed
+        };
+        if let Some(parts) = parts {
+            self.journal_response(act, parts, state, unit)?;
+        }
+        checked
+    }
+
+    /// The step's success criteria on the unit's response: status, body,
+    /// headers, schema, `that`.
+    pub(super) fn criteria(
+        &self,
+        act: &Act<'_>,
+        unit: &Unit,
+        scope: &Scope,
+    ) -> Result<(), Failure> {
+        let expect = &act.step.expect;
+        let redactor = &self.setup.opts.redactor;
+        let status = unit.http_status.unwrap_or_default();
+        if !expect.accepts(status) {
+            let mut message = format!(
+                "expected {}, got {status} {}",
+                expect.expected_status(),
+                unit.reason.clone().unwrap_or_default()
+            );
+            if let Some(detail) = unit
+                .response
+                .as_ref()
+                .and_then(|b| api_message(b, redactor))
+            {
+                message.push_str(&format!(": {detail}"));
+            }
+            return Err(Failure::new(FailureKind::Status, message));
+        }
+        let body = unit.response.clone().unwrap_or(Value::Null);
+        assert::response(expect, &unit.headers, &body, redactor).map_err(|mut f| {
+            // Slack's `{"ok": false, "error": "channel_not_found"}`: say why.
+            if let Some(words) = api_words(&body, redactor)
+                && !f.message.contains(&words)
+            {
+                f.message
+                    .push_str(&format!(" (the response says \"{words}\")"));
+            }
+            f
+        })?;
+        let r = Renderer {
+            templates: &self.setup.wf.templates,
+            scope,
+            plan: false,
+            known_steps: None,
+        };
+        for that in &expect.that {
+            let holds = r
+                .render(&that.value)
+                .map_err(|e| {
+                    Failure::new(FailureKind::Render, format!("expect.that: {e}"))
+                        .at(Some(that.loc.clone()))
+                })?
+                .value;
+            match holds {
+                Value::Bool(true) => {}
+                Value::Bool(false) => {
+                    return Err(Failure::new(
+                        FailureKind::Assertion,
+                        format!("expect.that: {} is false", show(&that.value)),
+                    )
+                    .at(Some(that.loc.clone())));
+                }
+                other => {
+                    return Err(Failure::new(
+                        FailureKind::Render,
+                        format!(
+                            "expect.that: {} must render to true or false, found {}",
+                            show(&that.value),
+                            crate::spec::coerce::describe(&other)
+                        ),
+                    )
+                    .at(Some(that.loc.clone())));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The journal record that ends a polled step.
+    pub(super) fn journal_end(&self, act: &Act<'_>, prepared: &Prepared, unit: &Unit) {
+        let Some(parts) = &prepared.parts else { return };
+        let state = if unit.failure.is_none() {
+            State::Ok
+        } else {
+            State::Failed
+        };
+        let _ = self.journal_response(act, parts, state, unit);
+    }
+
+    /// The journal record of a request that was answered: its state and
+    /// what it answered (`status`, `headers`, `response`).
+    fn journal_response(
+        &self,
+        act: &Act<'_>,
+        parts: &Parts,
+        state: State,
+        unit: &Unit,
+    ) -> Result<(), Failure> {
+        let outputs = json!({
+            "status": unit.http_status,
+            "headers": unit.headers,
+            "response": unit.response,
+        });
+        self.journal_record(act, parts, state, unit.http_status, Some(outputs))
+    }
+
+    fn journal_record(
+        &self,
+        act: &Act<'_>,
+        parts: &Parts,
+        state: State,
+        http_status: Option<u16>,
+        outputs: Option<Value>,
+    ) -> Result<(), Failure> {
+        let Some(journal) = &self.mode.journal else {
+            return Ok(());
+        };
+        let (outputs, complete) = match outputs {
+            // What a later step's auth reads may be a credential: never stored.
+            Some(_) if act.step.feeds_auth => (None, false),
+            Some(o) => {
+                let redacted = self.setup.opts.redactor.redact_json(&o);
+                let complete = redacted == o;
+                (Some(redacted), complete)
+            }
+            None => (None, true),
+        };
+        let record = Record {
+            step: act.step.def.index,
+            key: act.key.clone(),
+            id: act.step.def.id.clone(),
+            action: act.bound.action.name.clone(),
+            label: act.label.clone(),
+            request: parts.fingerprint(),
+            parts: parts.clone(),
+            state,
+            http_status,
+            outputs,
+            complete,
+        };
+        let mut journal = journal.borrow_mut();
+        journal.record(&record).map_err(|e| {
+            Failure::new(
+                FailureKind::Journal,
+                format!(
+                    "cannot write the journal `{}`: {}; stopping before anything else is sent",
+                    journal.path.display(),
+                    e.to_string().to_lowercase()
+                ),
+            )
+        })
+    }
+
+    /// Sends a request with its retries; fills the unit's response.
+    pub(super) async fn exchange(
+        &self,
+        act: &Act<'_>,
+        prepared: &Prepared,
+        unit: &mut Unit,
+    ) -> Result<(), Failure> {
+        let (step, bound) = (act.step, act.bound);
+        let opts = self.setup.opts;
+        let policy = Policy::from(step.def.retry.or(bound.app.retry));
+        let timeouts = step.def.timeouts.or(bound.app.timeouts).or(opts.timeouts);
+        let limits = Limits {
+            connect: timeouts.connect.unwrap_or(http::CONNECT_TIMEOUT),
+            request: timeouts.request.unwrap_or(http::REQUEST_TIMEOUT),
+            max_body: opts.max_response_size.unwrap_or(http::MAX_BODY),
+        };
+        // A client that cannot be built means nothing was sent.
+        let client = self
+            .setup
+            .clients
+            .client(limits.connect)
+            .map_err(|e| Failure::new(FailureKind::NotSent, e))?;
+        let mut attempt = 1;
+        let result = loop {
+            let result = send::send(&client, &prepared.request, limits).await;
+            let outcome = match &result {
+                Ok(resp) if step.expect.accepts(resp.status) => break result,
+                Ok(resp) => Outcome::Answered {
+                    status: resp.status,
+                    retry_after: resp.headers.get("retry-after").map(String::as_str),
+                },
+                Err(Transport::NotSent(_)) => Outcome::NotSent,
+                Err(Transport::MaybeSent(_)) => Outcome::MaybeSent,
+                Err(Transport::Final(_)) => Outcome::Final,
+            };
+            match retry::next(&policy, bound.action.method, &outcome, attempt) {
+                Ok(Some(wait)) => {
+                    let reason = match &result {
+                        Ok(resp) => format!("{} {}", resp.status, resp.reason),
+                        Err(f) => f.message().to_string(),
+                    };
+                    let note = RetryNote {
+                        attempt: attempt + 1,
+                        of: policy.attempts,
+                        reason,
+                        wait,
+                    };
+                    self.mode.reporter.retry(&step.def.name(), &note);
+                    unit.retries.push(note);
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                Ok(None) => break result,
+                Err(why) => {
+                    self.warn(format!("{}: not retried: {why}", act.label));
+                    break result;
+                }
+            }
+        };
+        let tries = |mut message: String| {
+            if attempt > 1 {
+                message.push_str(&format!(" (after {attempt} tries)"));
+            }
+            message
+        };
+        match result {
+            Ok(response) => {
+                unit.http_status = Some(response.status);
+                unit.reason = Some(response.reason.clone());
+                unit.headers = response.headers;
+                unit.response = Some(response.body);
+                if attempt > 1 && !step.expect.accepts(response.status) {
+                    unit.reason = Some(tries(unit.reason.take().unwrap_or_default()));
+                }
+                Ok(())
+            }
+            Err(transport) => {
+                let kind = match transport {
+                    Transport::NotSent(_) => FailureKind::NotSent,
+                    _ => FailureKind::MaybeSent,
+                };
+                Err(Failure::new(kind, tries(transport.message().to_string())))
+            }
+        }
+    }
+}
+
+/// The API's own words about an error, from the usual fields.
+fn api_message(body: &Value, redactor: &crate::redact::Redactor) -> Option<String> {
+    let excerpt = |s: &str| http::excerpt(s, redactor);
+    match body {
+        Value::Object(map) => [
+            "message",
+            "error_description",
+            "errorMessage",
+            "error",
+            "detail",
+            "title",
+        ]
+        .iter()
+        .find_map(|k| match map.get(*k) {
+            Some(Value::String(s)) if !s.is_empty() => Some(excerpt(s)),
+            Some(v @ Value::Object(_)) => api_message(v, redactor),
+            _ => None,
+        })
+        .or_else(|| Some(excerpt(&body.to_string()))),
+        Value::String(s) if !s.trim().is_empty() => Some(excerpt(s)),
+        _ => None,
+    }
+}
+
+/// An error message an API put in its answer's usual fields, if any.
+fn api_words(body: &Value, redactor: &crate::redact::Redactor) -> Option<String> {
+    let map = body.as_object()?;
+    [
+        "error",
+        "message",
+        "error_description",
+        "errorMessage",
+        "detail",
+    ]
+    .iter()
+    .find_map(|k| match map.get(*k) {
+        Some(Value::String(s)) if !s.trim().is_empty() => Some(http::excerpt(s, redactor)),
+        _ => None,
+    })
+}

@@ -1,0 +1,196 @@
+//! A step's request, prepared: params rendered and typed, the credential
+//! taken from the mode, auth rendered (its secrets registered before
+//! anything could print them), the request built, and every check a
+//! request must pass before it may leave — `url_origin`, the files it
+//! uploads, its URL's scheme, auth over clear text — in that order, so the
+//! first problem is the one reported.
+
+use serde_json::Value;
+
+use super::{Act, Mode, Prepared, Walk};
+use crate::execute::journal::Parts;
+use crate::execute::outcome::{Failure, FailureKind};
+use crate::http;
+use crate::redact::Registered;
+use crate::render::{self, Renderer, Token};
+use crate::secret::Secret;
+
+impl<M: Mode> Walk<'_, M> {
+    /// Renders a step's params and auth and builds its request, with every
+    /// check a request must pass before it may leave. `set` replaces a
+    /// param (a pagination cursor).
+    pub(super) async fn prepare(
+        &self,
+        act: &Act<'_>,
+        r: &Renderer<'_>,
+        origins: &render::Origins<'_>,
+        set: Option<(&str, &Value)>,
+    ) -> Result<Prepared, Failure> {
+        let (step, bound) = (act.step, act.bound);
+        let opts = self.setup.opts;
+        let render_failure = |m: String| Failure::new(FailureKind::Render, m);
+        let params =
+            render::params(&step.def, &bound.action, r, origins, set).map_err(render_failure)?;
+        // `url:` replaces the base URL and path; plan shows it as written
+        // while it waits for the run.
+        let (target, target_waits) = match &step.def.url {
+            Some(u) if r.deferred(&u.value) => (None, Some(u.value.clone())),
+            Some(u) => (
+                Some(
+                    r.text(&u.value)
+                        .map_err(|e| render_failure(format!("url: {e}")))?,
+                ),
+                None,
+            ),
+            None => (None, None),
+        };
+        // `url_origin`: a `url` anywhere else is refused before anything
+        // (a credential source's token included) is fetched or sent.
+        if let (Some(t), Some(origin)) = (&target, &step.def.url_origin)
+            && let Some(outside) = http::outside_origin(t, &origin.value)
+        {
+            return Err(Failure::new(
+                FailureKind::Render,
+                format!(
+                    "`url` leads to `{outside}`, outside `url_origin` (`{}`); nothing was sent",
+                    http::show_origin(&origin.value)
+                ),
+            )
+            .at(step.def.url.as_ref().map(|u| u.loc.clone())));
+        }
+        let source = bound.auth.as_ref().and_then(|a| a.source.as_ref());
+        let token: Option<Token> = match source {
+            None => None,
+            Some(source) => Some(self.mode.token(self, source, r).await?),
+        };
+        let mut secrets = Vec::new();
+        if !M::SENDS {
+            // Plan's stand-in for what waits for the run prints as `***`.
+            secrets.push(Secret::new(render::PLAN_SECRET));
+        }
+        let auth = match &bound.auth {
+            Some(a) => {
+                let rendered = render::auth(a, token.as_ref(), r, &self.setup.taint, &mut secrets);
+                self.register(&secrets);
+                Some(rendered.map_err(render_failure)?)
+            }
+            None => {
+                self.register(&secrets);
+                None
+            }
+        };
+        let base_override = opts.base_url(&bound.app.name);
+        let effective_base = base_override
+            .map(str::to_string)
+            .or_else(|| auth.as_ref().and_then(|a| a.base_url.clone()))
+            .unwrap_or_else(|| bound.app.base_url.clone());
+        // The app's auth goes only to the app's origin; a step that names
+        // its own `auth:` sends it wherever its `url` says.
+        let auth = match (&target, &step.def.auth) {
+            (Some(t), None) if !same_origin(t, &effective_base) => None,
+            _ => auth,
+        };
+        // A `url` that waits for the run (plan) is shown as written; the
+        // app's base URL stands in while the request is built.
+        let stand_in = target_waits.as_ref().map(|_| effective_base.as_str());
+        let mut request = render::build_request(
+            &bound.app,
+            &bound.action,
+            &params,
+            auth.as_ref(),
+            base_override,
+            target.as_deref().or(stand_in),
+        )
+        .map_err(render_failure)?;
+        if let Some(template) = target_waits {
+            request.url = template;
+            return Ok(Prepared {
+                request,
+                deferred: params.deferred,
+                parts: None,
+            });
+        }
+        crate::execute::files::inspect(&mut request, &self.setup.uploads, opts.max_upload())
+            .map_err(|(param, message)| {
+                // Said at the value that names the file.
+                let loc = step
+                    .def
+                    .params
+                    .get(&param)
+                    .map(|p| p.loc.clone())
+                    .or_else(|| bound.action.params.get(&param).map(|p| p.loc.clone()));
+                render_failure(message).at(loc)
+            })?;
+        let url = url::Url::parse(&request.url)
+            .map_err(|e| render_failure(format!("invalid URL: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(render_failure(format!(
+                "the request URL's scheme `{}` is not http or https",
+                url.scheme()
+            )));
+        }
+        if request.carries_auth
+            && !opts.allow_http
+            && let Some(why) = self.setup.clients.config().clear_text_exposure(&url)
+        {
+            return Err(render_failure(why));
+        }
+        let parts = (params.deferred.is_empty() && self.mode.identifies()).then(|| {
+            let (base, path) = match &target {
+                Some(t) => (t.clone(), ""),
+                None => (effective_base.clone(), bound.action.path.as_str()),
+            };
+            Parts::new(
+                &bound.app.name,
+                &bound.action.name,
+                bound.action.method,
+                &base,
+                path,
+                &params.values,
+                &opts.redactor,
+            )
+        });
+        Ok(Prepared {
+            request,
+            deferred: params.deferred,
+            parts,
+        })
+    }
+
+    /// Masks `secrets` from now on; warns about one too short to mask.
+    pub(super) fn register(&self, secrets: &[Secret]) {
+        for s in secrets {
+            if self.setup.opts.redactor.register(s) == Registered::TooShort
+                && !s.expose().is_empty()
+            {
+                self.warn(format!(
+                    "a secret value is shorter than {} characters and cannot be masked in output",
+                    crate::redact::MIN_SECRET_LEN
+                ));
+            }
+        }
+    }
+
+    /// What a credential source needs from the run.
+    pub(super) fn context<'c>(&'c self, notes: &'c dyn Fn(String)) -> crate::resolve::Context<'c> {
+        crate::resolve::Context {
+            env: &self.setup.opts.env,
+            clients: &self.setup.clients,
+            redactor: &self.setup.opts.redactor,
+            allow_http: self.setup.opts.allow_http,
+            notes,
+        }
+    }
+}
+
+/// Whether two URLs share scheme, host and port.
+pub(super) fn same_origin(a: &str, b: &str) -> bool {
+    match (url::Url::parse(a), url::Url::parse(b)) {
+        (Ok(a), Ok(b)) => {
+            a.scheme() == b.scheme()
+                && a.host_str() == b.host_str()
+                && a.port_or_known_default() == b.port_or_known_default()
+        }
+        _ => false,
+    }
+}
