@@ -92,36 +92,38 @@ pub(super) trait Mode: Sized {
 }
 
 /// The warnings of a run, each said once: those said before (by the checks
-/// before the run) are not said again.
+/// before the run) are not said again. Shared by the loop items apply runs
+/// at once, hence the cell.
 #[derive(Default)]
-pub(super) struct Warnings {
-    said: RefCell<HashSet<String>>,
-    pending: RefCell<Vec<String>>,
+pub(super) struct Warnings(RefCell<Said>);
+
+#[derive(Default)]
+struct Said {
+    said: HashSet<String>,
+    pending: Vec<String>,
 }
 
 impl Warnings {
     /// Warnings already said: the run does not say them again.
     pub fn said(said: impl IntoIterator<Item = String>) -> Warnings {
-        Warnings {
-            said: RefCell::new(said.into_iter().collect()),
-            pending: RefCell::default(),
-        }
+        Warnings(RefCell::new(Said {
+            said: said.into_iter().collect(),
+            pending: Vec::new(),
+        }))
     }
 
     pub fn add(&self, message: String) {
-        if self.said.borrow().contains(&message) {
-            return;
-        }
-        let mut pending = self.pending.borrow_mut();
-        if !pending.contains(&message) {
-            pending.push(message);
+        let mut w = self.0.borrow_mut();
+        if !w.said.contains(&message) && !w.pending.contains(&message) {
+            w.pending.push(message);
         }
     }
 
     /// The warnings not said yet, now said.
     pub fn take(&self) -> Vec<String> {
-        let taken: Vec<String> = self.pending.borrow_mut().drain(..).collect();
-        self.said.borrow_mut().extend(taken.iter().cloned());
+        let mut w = self.0.borrow_mut();
+        let taken: Vec<String> = std::mem::take(&mut w.pending);
+        w.said.extend(taken.iter().cloned());
         taken
     }
 }
@@ -160,6 +162,17 @@ pub(super) struct Act<'s> {
     pub key: String,
     /// How messages name it: `steps[1] (create)`, `each[2].create`.
     pub label: String,
+}
+
+/// One execution of a step's body (the step, or one item of its loop):
+/// where it runs and how messages name it.
+struct Turn<'s> {
+    step: &'s Step,
+    frame: &'s Frame,
+    scope: &'s Scope,
+    /// Inside a loop: the item's index and value.
+    item: Option<(usize, &'s Value)>,
+    label: String,
 }
 
 /// A step's request, ready to show or send.
@@ -730,11 +743,15 @@ impl<'a, M: Mode> Walk<'a, M> {
                 Err(f) => return self.fail(f.at(Some(condition.loc.clone())), &step.def.loc),
             }
         }
+        let turn = Turn {
+            step,
+            frame,
+            scope: &scope,
+            item,
+            label,
+        };
         let mut unit = match &step.run {
-            Run::Uses(flow) => {
-                self.uses(step, frame, &scope, *flow, item, &label, notes)
-                    .await?
-            }
+            Run::Uses(flow) => self.uses(&turn, *flow, notes).await?,
             Run::Action(bound) => {
                 let act = Act {
                     step,
@@ -742,7 +759,7 @@ impl<'a, M: Mode> Walk<'a, M> {
                     frame,
                     scope: &scope,
                     key: format!("{}{}", frame.key, step.def.key),
-                    label,
+                    label: turn.label,
                 };
                 self.action(&act, notes).await?
             }
@@ -764,18 +781,9 @@ impl<'a, M: Mode> Walk<'a, M> {
 
     /// A sub-workflow: its inputs from `with`, its steps in a frame of
     /// their own, its outputs as the step's.
-    #[allow(clippy::too_many_arguments)]
-    async fn uses(
-        &self,
-        step: &Step,
-        frame: &Frame,
-        scope: &Scope,
-        flow: usize,
-        item: Option<(usize, &Value)>,
-        label: &str,
-        notes: Vec<String>,
-    ) -> Result<Unit, Error> {
-        let r = self.renderer(scope, frame);
+    async fn uses(&self, turn: &Turn<'_>, flow: usize, notes: Vec<String>) -> Result<Unit, Error> {
+        let (step, frame, label) = (turn.step, turn.frame, turn.label.as_str());
+        let r = self.renderer(turn.scope, frame);
         let mut given = indexmap::IndexMap::new();
         let mut unknown = Vec::new();
         for (name, value) in &step.def.with {
@@ -819,7 +827,7 @@ impl<'a, M: Mode> Walk<'a, M> {
                 notes,
             });
         }
-        let identity = match item {
+        let identity = match turn.item {
             Some((_, _)) => format!("[{}]", &digest(&inputs.to_string())[..12]),
             None => String::new(),
         };

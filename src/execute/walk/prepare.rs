@@ -31,54 +31,12 @@ impl<M: Mode> Walk<'_, M> {
         let render_failure = |m: String| Failure::new(FailureKind::Render, m);
         let params =
             render::params(&step.def, &bound.action, r, origins, set).map_err(render_failure)?;
-        // `url:` replaces the base URL and path; plan shows it as written
-        // while it waits for the run.
-        let (target, target_waits) = match &step.def.url {
-            Some(u) if r.deferred(&u.value) => (None, Some(u.value.clone())),
-            Some(u) => (
-                Some(
-                    r.text(&u.value)
-                        .map_err(|e| render_failure(format!("url: {e}")))?,
-                ),
-                None,
-            ),
-            None => (None, None),
+        let (target, target_waits) = match self.target(act, r)? {
+            Target::App => (None, None),
+            Target::Url(url) => (Some(url), None),
+            Target::Waits(template) => (None, Some(template)),
         };
-        // `url_origin`: a `url` anywhere else is refused before anything
-        // (a credential source's token included) is fetched or sent.
-        if let (Some(t), Some(origin)) = (&target, &step.def.url_origin)
-            && let Some(outside) = http::outside_origin(t, &origin.value)
-        {
-            return Err(Failure::new(
-                FailureKind::Render,
-                format!(
-                    "`url` leads to `{outside}`, outside `url_origin` (`{}`); nothing was sent",
-                    http::show_origin(&origin.value)
-                ),
-            )
-            .at(step.def.url.as_ref().map(|u| u.loc.clone())));
-        }
-        let source = bound.auth.as_ref().and_then(|a| a.source.as_ref());
-        let token: Option<Token> = match source {
-            None => None,
-            Some(source) => Some(self.mode.token(self, source, r).await?),
-        };
-        let mut secrets = Vec::new();
-        if !M::SENDS {
-            // Plan's stand-in for what waits for the run prints as `***`.
-            secrets.push(Secret::new(render::PLAN_SECRET));
-        }
-        let auth = match &bound.auth {
-            Some(a) => {
-                let rendered = render::auth(a, token.as_ref(), r, &self.setup.taint, &mut secrets);
-                self.register(&secrets);
-                Some(rendered.map_err(render_failure)?)
-            }
-            None => {
-                self.register(&secrets);
-                None
-            }
-        };
+        let auth = self.auth(act, r).await?;
         let base_override = opts.base_url(&bound.app.name);
         let effective_base = base_override
             .map(str::to_string)
@@ -110,31 +68,7 @@ impl<M: Mode> Walk<'_, M> {
                 parts: None,
             });
         }
-        crate::execute::files::inspect(&mut request, &self.setup.uploads, opts.max_upload())
-            .map_err(|(param, message)| {
-                // Said at the value that names the file.
-                let loc = step
-                    .def
-                    .params
-                    .get(&param)
-                    .map(|p| p.loc.clone())
-                    .or_else(|| bound.action.params.get(&param).map(|p| p.loc.clone()));
-                render_failure(message).at(loc)
-            })?;
-        let url = url::Url::parse(&request.url)
-            .map_err(|e| render_failure(format!("invalid URL: {e}")))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(render_failure(format!(
-                "the request URL's scheme `{}` is not http or https",
-                url.scheme()
-            )));
-        }
-        if request.carries_auth
-            && !opts.allow_http
-            && let Some(why) = self.setup.clients.config().clear_text_exposure(&url)
-        {
-            return Err(render_failure(why));
-        }
+        self.admit(act, &mut request)?;
         let parts = (params.deferred.is_empty() && self.mode.identifies()).then(|| {
             let (base, path) = match &target {
                 Some(t) => (t.clone(), ""),
@@ -155,6 +89,95 @@ impl<M: Mode> Walk<'_, M> {
             deferred: params.deferred,
             parts,
         })
+    }
+
+    /// Where a `url:` step sends: the rendered URL, or (plan) the template
+    /// that waits for the run. A URL outside `url_origin` is refused before
+    /// anything — a credential source's token included — is fetched.
+    fn target(&self, act: &Act<'_>, r: &Renderer<'_>) -> Result<Target, Failure> {
+        let step = &act.step.def;
+        let Some(u) = &step.url else {
+            return Ok(Target::App);
+        };
+        if r.deferred(&u.value) {
+            return Ok(Target::Waits(u.value.clone()));
+        }
+        let target = r
+            .text(&u.value)
+            .map_err(|e| Failure::new(FailureKind::Render, format!("url: {e}")))?;
+        if let Some(origin) = &step.url_origin
+            && let Some(outside) = http::outside_origin(&target, &origin.value)
+        {
+            return Err(Failure::new(
+                FailureKind::Render,
+                format!(
+                    "`url` leads to `{outside}`, outside `url_origin` (`{}`); nothing was sent",
+                    http::show_origin(&origin.value)
+                ),
+            )
+            .at(Some(u.loc.clone())));
+        }
+        Ok(Target::Url(target))
+    }
+
+    /// The step's auth, rendered with its source's token (from the mode);
+    /// every secret in it registered before anything could print it.
+    async fn auth(
+        &self,
+        act: &Act<'_>,
+        r: &Renderer<'_>,
+    ) -> Result<Option<render::RenderedAuth>, Failure> {
+        let Some(auth) = &act.bound.auth else {
+            return Ok(None);
+        };
+        let token: Option<Token> = match &auth.source {
+            None => None,
+            Some(source) => Some(self.mode.token(self, source, r).await?),
+        };
+        let mut secrets = Vec::new();
+        if !M::SENDS {
+            // Plan's stand-in for what waits for the run prints as `***`.
+            secrets.push(Secret::new(render::PLAN_SECRET));
+        }
+        let rendered = render::auth(auth, token.as_ref(), r, &self.setup.taint, &mut secrets);
+        self.register(&secrets);
+        rendered
+            .map(Some)
+            .map_err(|m| Failure::new(FailureKind::Render, m))
+    }
+
+    /// The checks a built request must pass before it may leave: the files
+    /// it uploads, its URL's scheme, auth over clear text.
+    fn admit(&self, act: &Act<'_>, request: &mut crate::render::Request) -> Result<(), Failure> {
+        let (step, bound, opts) = (act.step, act.bound, self.setup.opts);
+        let render_failure = |m: String| Failure::new(FailureKind::Render, m);
+        crate::execute::files::inspect(request, &self.setup.uploads, opts.max_upload()).map_err(
+            |(param, message)| {
+                // Said at the value that names the file.
+                let loc = step
+                    .def
+                    .params
+                    .get(&param)
+                    .map(|p| p.loc.clone())
+                    .or_else(|| bound.action.params.get(&param).map(|p| p.loc.clone()));
+                render_failure(message).at(loc)
+            },
+        )?;
+        let url = url::Url::parse(&request.url)
+            .map_err(|e| render_failure(format!("invalid URL: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(render_failure(format!(
+                "the request URL's scheme `{}` is not http or https",
+                url.scheme()
+            )));
+        }
+        if request.carries_auth
+            && !opts.allow_http
+            && let Some(why) = self.setup.clients.config().clear_text_exposure(&url)
+        {
+            return Err(render_failure(why));
+        }
+        Ok(())
     }
 
     /// Masks `secrets` from now on; warns about one too short to mask.
@@ -181,6 +204,16 @@ impl<M: Mode> Walk<'_, M> {
             notes,
         }
     }
+}
+
+/// Where a request goes.
+enum Target {
+    /// The app's base URL and the action's path.
+    App,
+    /// A `url:` step's rendered URL.
+    Url(String),
+    /// A `url:` template that waits for the run (plan).
+    Waits(String),
 }
 
 /// Whether two URLs share scheme, host and port.
