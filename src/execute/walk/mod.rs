@@ -1,20 +1,26 @@
-//! The one walk over a workflow's steps — conditions, loops (with their
-//! concurrency and shards), sub-workflows, each request rendered in the
-//! scope of the steps before it and prepared ([`prepare`]) — shared by
-//! every command. What becomes of each prepared request is the [`Mode`]'s:
-//! [`plan::Plan`] shows it, [`preflight::Preflight`] matches it against the
-//! journal before a run (and [`preflight::Collect`] lists what is known
-//! before a resumed one), [`apply::Apply`] sends it. Each mode owns its
-//! state, so a reporter in plan, or collecting outside the checks, cannot
-//! be written. A new kind of step changes this file.
+//! The one walk over a workflow's steps, shared by every command: each
+//! step's condition, then its body — an action's request rendered in the
+//! scope of the steps before it and prepared ([`prepare`]), a loop's items
+//! ([`each`]), a sub-workflow's steps ([`uses`]). What becomes of each
+//! prepared request is the [`Mode`]'s: [`plan::Plan`] shows it,
+//! [`preflight::Preflight`] matches it against the journal before a run
+//! (and [`preflight::Collect`] lists what is known before a resumed one),
+//! [`apply::Apply`] sends it ([`exchange`]). Each mode owns its state, so a
+//! reporter in plan, or collecting outside the checks, cannot be written.
+//!
+//! The walk takes `&self` throughout, because apply runs a loop's items
+//! concurrently on one thread: what a mode records as it goes sits in a
+//! cell of its own.
 
 mod apply;
+mod each;
 mod exchange;
 mod link;
 mod plan;
 mod preflight;
 mod prepare;
 mod resume;
+mod uses;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
@@ -23,8 +29,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
-use futures_util::stream::FuturesUnordered;
 use serde_json::{Value, json};
 
 pub(super) use apply::Apply;
@@ -35,7 +39,7 @@ pub(super) use resume::Journalled;
 use super::Setup;
 use super::journal::Parts;
 use super::outcome::{
-    Failure, FailureKind, ItemReport, PlannedStep, RetryNote, SkipReason, StepReport, StepStatus,
+    Failure, FailureKind, PlannedStep, RetryNote, SkipReason, StepReport, StepStatus,
 };
 use crate::check::{Bound, Run, Step};
 use crate::error::{Diagnostic, Error, Loc};
@@ -505,205 +509,6 @@ impl<'a, M: Mode> Walk<'a, M> {
         }
     }
 
-    /// A `for_each` step: its items, `concurrency` at a time, in order.
-    async fn each(
-        &self,
-        step: &Step,
-        frame: &Frame,
-        scope: &Scope,
-        mut report: StepReport,
-        mut notes: Vec<String>,
-    ) -> Result<(StepReport, Value), Error> {
-        let each = step.def.each.as_ref().expect("a loop");
-        let r = self.renderer(scope, frame);
-        let list = match &each.list.value {
-            Value::String(s) if r.deferred(s) => {
-                // Plan: the list is known only when the run gets there.
-                notes.push(format!("for each {} of {s}", each.name.value));
-                if let Some(c) = &step.def.condition
-                    && self
-                        .setup
-                        .wf
-                        .templates
-                        .refs_in(&c.value)
-                        .uses_any(&[each.name.value.as_str(), "index"])
-                {
-                    notes.push(format!("if {}", show(&c.value)));
-                }
-                let unit = self.unit(step, frame, scope, None, notes).await?;
-                fill(&mut report, unit);
-                return Ok((report, json!({"items": []})));
-            }
-            other => match r.render(other) {
-                Ok(v) => v.value,
-                Err(e) => {
-                    let f = Failure::new(FailureKind::Render, format!("for_each: {e}"))
-                        .at(Some(each.list.loc.clone()));
-                    report.fail(self.fail(f, &step.def.loc)?.failure.expect("failed"));
-                    return Ok((report, json!({"items": []})));
-                }
-            },
-        };
-        let items = match self.items(list, each) {
-            Ok(items) => items,
-            Err(f) => {
-                report.fail(self.fail(f, &step.def.loc)?.failure.expect("failed"));
-                return Ok((report, json!({"items": []})));
-            }
-        };
-        let (shard, count) = self.setup.opts.shard.unwrap_or((0, 1));
-        let sharded = each.shard && frame.flow == 0 && count > 1;
-        let indices: Vec<usize> = (0..items.len())
-            .filter(|i| !sharded || i % count == shard)
-            .collect();
-        if !M::SENDS {
-            let mut note = format!("for each {} of {} items", each.name.value, items.len());
-            if sharded {
-                note.push_str(&format!(
-                    " (shard {shard} of {count}: items {})",
-                    indices
-                        .iter()
-                        .map(usize::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            }
-            notes.push(note);
-        }
-        let results = self
-            .items_run(step, frame, scope, &items, &indices, notes)
-            .await?;
-        let mut item_reports = Vec::new();
-        let mut values = Vec::new();
-        let mut failures = Vec::new();
-        for (pos, unit) in results.into_iter().enumerate() {
-            let index = indices[pos];
-            let unit = unit.unwrap_or_else(|| Unit {
-                skipped: Some(SkipReason::EarlierFailure),
-                ..Unit::default()
-            });
-            let mut value = unit.value();
-            value["index"] = json!(index);
-            value["item"] = items[index].clone();
-            values.push(value);
-            if let Some(f) = &unit.failure {
-                failures.push((index, f.clone()));
-            }
-            item_reports.push(ItemReport {
-                index,
-                status: unit.status(),
-                skip_reason: unit.skipped,
-                http_status: unit.http_status,
-                duration: unit.duration,
-                response: unit.response,
-                error: unit.failure,
-                outputs: unit.outputs,
-                resumed: unit.resumed,
-                steps: unit.steps,
-            });
-        }
-        if let Some((index, first)) = failures.first() {
-            let more = if failures.len() > 1 {
-                format!(" ({} items failed)", failures.len())
-            } else {
-                String::new()
-            };
-            report.fail(Failure {
-                kind: first.kind,
-                message: format!("item {index}: {}{more}", first.message),
-                loc: first.loc.clone(),
-            });
-        }
-        // Done in an earlier run: every item that ran then, whatever its
-        // `if` skipped now.
-        report.resumed = item_reports.iter().any(|i| i.resumed)
-            && item_reports
-                .iter()
-                .all(|i| i.resumed || i.skip_reason == Some(SkipReason::Condition));
-        report.items = Some(item_reports);
-        Ok((report, json!({ "items": values })))
-    }
-
-    /// A loop's rendered list, within `max_items`.
-    fn items(&self, list: Value, each: &crate::spec::Each) -> Result<Vec<Value>, Failure> {
-        let at = Some(each.list.loc.clone());
-        match list {
-            Value::Array(items) if items.len() <= each.max_items => Ok(items),
-            Value::Array(items) => Err(Failure::new(
-                FailureKind::Render,
-                format!(
-                    "for_each: the list has {} items, more than `max_items` ({}); nothing was sent for this step",
-                    items.len(),
-                    each.max_items
-                ),
-            )
-            .at(at)),
-            other => Err(Failure::new(
-                FailureKind::Render,
-                format!(
-                    "for_each must render to a list, found {}",
-                    crate::spec::coerce::describe(&other)
-                ),
-            )
-            .at(at)),
-        }
-    }
-
-    /// The loop's items at `indices`: one after the other while checking;
-    /// `concurrency` at a time when sending, and after a failure (without
-    /// `continue_on_error`) no new one starts. `None` for an item never
-    /// started.
-    async fn items_run(
-        &self,
-        step: &Step,
-        frame: &Frame,
-        scope: &Scope,
-        items: &[Value],
-        indices: &[usize],
-        notes: Vec<String>,
-    ) -> Result<Vec<Option<Unit>>, Error> {
-        let mut results: Vec<Option<Unit>> = (0..indices.len()).map(|_| None).collect();
-        if !M::SENDS {
-            for (pos, &i) in indices.iter().enumerate() {
-                let unit = self
-                    .unit(step, frame, scope, Some((i, &items[i])), notes.clone())
-                    .await?;
-                results[pos] = Some(unit);
-            }
-            return Ok(results);
-        }
-        let each = step.def.each.as_ref().expect("a loop");
-        let mut pending = FuturesUnordered::new();
-        let mut next = 0;
-        let mut stop = false;
-        loop {
-            while !stop && pending.len() < each.concurrency && next < indices.len() {
-                let pos = next;
-                let i = indices[pos];
-                let item = &items[i];
-                pending.push(async move {
-                    let begin = Instant::now();
-                    let unit = self
-                        .unit(step, frame, scope, Some((i, item)), Vec::new())
-                        .await;
-                    (pos, unit, begin.elapsed())
-                });
-                next += 1;
-            }
-            let Some((pos, unit, elapsed)) = pending.next().await else {
-                break;
-            };
-            let mut unit = unit?;
-            unit.duration = elapsed;
-            if unit.failure.is_some() && !step.def.continue_on_error {
-                // Items in flight finish; no new one starts.
-                stop = true;
-            }
-            results[pos] = Some(unit);
-        }
-        Ok(results)
-    }
-
     /// One execution of a step's body, with `item` (its index and value)
     /// in scope inside a loop.
     async fn unit(
@@ -777,129 +582,6 @@ impl<'a, M: Mode> Walk<'a, M> {
             Err(f) => return self.fail(f, &act.step.def.loc),
         };
         self.mode.action(self, act, prepared, notes).await
-    }
-
-    /// A sub-workflow: its inputs from `with`, its steps in a frame of
-    /// their own, its outputs as the step's.
-    async fn uses(&self, turn: &Turn<'_>, flow: usize, notes: Vec<String>) -> Result<Unit, Error> {
-        let (step, frame, label) = (turn.step, turn.frame, turn.label.as_str());
-        let r = self.renderer(turn.scope, frame);
-        let mut given = indexmap::IndexMap::new();
-        let mut unknown = Vec::new();
-        for (name, value) in &step.def.with {
-            let mut sources = Vec::new();
-            crate::template::visit_strings(&value.value, &mut |t| sources.push(t.to_string()));
-            if sources.iter().any(|s| r.deferred(s)) {
-                unknown.push(name.clone());
-                continue;
-            }
-            match r.render(&value.value) {
-                Ok(v) => {
-                    given.insert(name.clone(), v.value);
-                }
-                Err(e) => {
-                    let f = Failure::new(FailureKind::Render, format!("with.{name}: {e}"))
-                        .at(Some(value.loc.clone()));
-                    return self.fail(f, &step.def.loc);
-                }
-            }
-        }
-        // Inputs that wait for the run (plan and the checks) stay unbound,
-        // and the templates using them wait too; the others are bound.
-        let sub_inputs = &self.setup.wf.flows[flow].inputs;
-        let inputs = match render::bind_known_inputs(sub_inputs, &given, &unknown) {
-            Ok(v) => v,
-            Err(e) => {
-                let f = Failure::new(
-                    FailureKind::Render,
-                    format!("uses `{}`: {e}", self.setup.wf.flows[flow].file.name),
-                );
-                return self.fail(f, &step.def.loc);
-            }
-        };
-        if !notes.is_empty() {
-            self.mode.show(PlannedStep {
-                name: step.def.name(),
-                label: label.to_string(),
-                action: step.target(),
-                request: None,
-                deferred: unknown.clone(),
-                notes,
-            });
-        }
-        let identity = match turn.item {
-            Some((_, _)) => format!("[{}]", &digest(&inputs.to_string())[..12]),
-            None => String::new(),
-        };
-        let sub = Frame {
-            flow,
-            inputs: to_value(&inputs),
-            origins: self.sub_origins(step, frame, flow, &given),
-            unknown_inputs: unknown,
-            steps: Live::new(),
-            key: format!("{}{}{identity}.", frame.key, step.def.key),
-            label: format!("{label}."),
-        };
-        let end = self.flow(&sub, false).await?;
-        let mut unit = Unit {
-            outputs: Some(Value::Object(end.outputs)),
-            resumed: !end.reports.is_empty()
-                && end
-                    .reports
-                    .iter()
-                    .all(|s| s.resumed || s.status == StepStatus::Skipped),
-            ..Unit::default()
-        };
-        if end.failed {
-            let first = end
-                .reports
-                .iter()
-                .find(|s| s.status == StepStatus::Failed && !s.continued)
-                .and_then(|s| s.error.clone().map(|e| (s.name.clone(), e)));
-            if let Some((name, e)) = first {
-                unit.failure = Some(Failure {
-                    kind: e.kind,
-                    message: format!("{name}: {}", e.message),
-                    loc: e.loc,
-                });
-            }
-        }
-        unit.steps = end.reports;
-        Ok(unit)
-    }
-
-    /// Where each input of a sub-workflow comes from: where the caller's
-    /// `with:` value does, or (not given, or null) the file that declares
-    /// its default.
-    fn sub_origins(
-        &self,
-        step: &Step,
-        frame: &Frame,
-        flow: usize,
-        given: &indexmap::IndexMap<String, Value>,
-    ) -> BTreeMap<String, render::Origin> {
-        let caller = self.origins(frame);
-        self.setup.wf.flows[flow]
-            .inputs
-            .iter()
-            .filter_map(|(name, input)| {
-                let with = step
-                    .def
-                    .with
-                    .get(name)
-                    .filter(|_| given.get(name).is_none_or(|v| !v.is_null()));
-                let origin = match with {
-                    Some(given) => {
-                        caller.of(&given.value, given.loc.file_name(), step.def.each.as_ref())?
-                    }
-                    None => {
-                        input.default.as_ref()?;
-                        render::Origin::Spec(input.loc.file_name().to_string())
-                    }
-                };
-                Some((name.clone(), origin))
-            })
-            .collect()
     }
 
     /// The step's `outputs`, over its own response.
