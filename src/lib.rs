@@ -59,6 +59,11 @@ pub mod cli;
 
 use std::path::Path;
 
+/// The README's examples, compiled as doctests so they keep working.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 pub use check::Workflow;
 pub use error::{Error, Result};
 pub use execute::{Options, Plan, apply, plan};
