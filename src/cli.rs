@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::error::{Error, exit};
 use crate::execute::Options;
+use crate::fsio;
 use crate::redact::Redactor;
 use crate::report::{self, Format, Out};
 use crate::spec::LoadOptions;
@@ -412,30 +413,14 @@ fn import(
     options: &crate::import::Options,
     output: Option<&std::path::Path>,
 ) -> Result<(), Error> {
-    use std::io::Read;
-    let mut text = String::new();
     let read = if source == std::path::Path::new("-") {
-        std::io::stdin()
-            .take(MAX_DESCRIPTION + 1)
-            .read_to_string(&mut text)
+        fsio::read_capped(std::io::stdin().lock(), MAX_DESCRIPTION)
     } else {
-        std::fs::File::open(source)
-            .and_then(|f| f.take(MAX_DESCRIPTION + 1).read_to_string(&mut text))
+        fsio::read_file(source, MAX_DESCRIPTION)
     };
-    read.map_err(|e| {
-        Error::Usage(format!(
-            "cannot read `{}`: {}",
-            source.display(),
-            e.to_string().to_lowercase()
-        ))
-    })?;
-    if text.len() as u64 > MAX_DESCRIPTION {
-        return Err(Error::Usage(format!(
-            "`{}` is larger than {} MiB",
-            source.display(),
-            MAX_DESCRIPTION >> 20
-        )));
-    }
+    let text = read
+        .and_then(fsio::text)
+        .map_err(|e| Error::Usage(format!("cannot read `{}`: {e}", source.display())))?;
     let catalog = crate::import::openapi(&text, options)
         .map_err(|e| Error::Usage(format!("`{}`: {e}", source.display())))?;
     match output {
@@ -443,7 +428,7 @@ fn import(
             Error::Environment(format!(
                 "cannot write `{}`: {}",
                 path.display(),
-                e.to_string().to_lowercase()
+                fsio::io_words(&e)
             ))
         }),
         None => {
@@ -492,7 +477,7 @@ fn options(out: &Out, args: &RunArgs, apply: bool) -> Result<Options, Error> {
                 Error::Environment(format!(
                     "cannot read `--cacert {}`: {}",
                     p.display(),
-                    e.to_string().to_lowercase()
+                    fsio::io_words(&e)
                 ))
             })
         })
@@ -536,28 +521,26 @@ fn options(out: &Out, args: &RunArgs, apply: bool) -> Result<Options, Error> {
     })
 }
 
+/// The largest `--inputs-file` read.
+const MAX_INPUTS_FILE: u64 = 1 << 20;
+
 /// `--inputs-file`: a YAML or JSON mapping, at most 1 MiB.
 fn inputs_file(
     path: &std::path::Path,
 ) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
-    use std::io::Read;
-    let cannot = |what: String| {
+    let cannot = |what: &dyn std::fmt::Display| {
         Error::Environment(format!(
             "cannot read the inputs file `{}`: {what}",
             path.display()
         ))
     };
-    let mut text = String::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take((1 << 20) + 1).read_to_string(&mut text))
-        .map_err(|e| cannot(e.to_string().to_lowercase()))?;
-    if text.len() > 1 << 20 {
-        return Err(cannot("larger than 1 MiB".into()));
-    }
+    let text = fsio::read_file(path, MAX_INPUTS_FILE)
+        .and_then(fsio::text)
+        .map_err(|e| cannot(&e))?;
     match serde_yaml::from_str::<serde_json::Value>(&text) {
         Ok(serde_json::Value::Object(map)) => Ok(map),
-        Ok(_) => Err(cannot("expected a mapping of input names to values".into())),
-        Err(_) => Err(cannot("not valid YAML or JSON".into())),
+        Ok(_) => Err(cannot(&"expected a mapping of input names to values")),
+        Err(_) => Err(cannot(&"not valid YAML or JSON")),
     }
 }
 
@@ -599,7 +582,7 @@ fn apply(out: &Out, args: &RunArgs) -> Result<u8, Error> {
             out.stderr(&format!(
                 "error: cannot write the outputs file `{}`: {}",
                 path.display(),
-                e.to_string().to_lowercase()
+                fsio::io_words(&e)
             ));
             return Ok(exit::STEP_FAILED.max(report.exit_code()));
         }
@@ -708,7 +691,7 @@ mod outputs_file {
             std::io::ErrorKind::NotADirectory => {
                 format!("`{}` is not a directory", dir.display())
             }
-            _ => e.to_string().to_lowercase(),
+            _ => crate::fsio::io_words(e),
         }
     }
 }

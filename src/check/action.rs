@@ -20,29 +20,6 @@ pub fn value_error(param: &Param, value: &Value) -> Option<String> {
     check_allowed(param.ty, allowed, &value).err()
 }
 
-/// The name of a body format as written.
-fn format_name(format: BodyFormat) -> &'static str {
-    match format {
-        BodyFormat::Json => "json",
-        BodyFormat::Form => "form",
-        BodyFormat::Multipart => "multipart",
-        BodyFormat::Raw => "raw",
-    }
-}
-
-fn type_word(ty: ParamType) -> &'static str {
-    match ty {
-        ParamType::String => "string",
-        ParamType::Integer => "integer",
-        ParamType::Number => "number",
-        ParamType::Boolean => "boolean",
-        ParamType::Array => "array",
-        ParamType::Object => "object",
-        ParamType::Any => "any",
-        ParamType::File => "file",
-    }
-}
-
 pub fn check(action: &Action) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let mut error = |message: String, loc: &Loc| {
@@ -61,7 +38,7 @@ pub fn check(action: &Action) -> Vec<Diagnostic> {
                 error(
                     format!(
                         "param `{name}`: `enum` does not apply to `type: {}` params",
-                        type_word(param.ty)
+                        param.ty.name()
                     ),
                     &at,
                 );
@@ -138,8 +115,8 @@ pub fn check(action: &Action) -> Vec<Diagnostic> {
                 error(
                     format!(
                         "param `{name}` is the whole body of a `body_format: {}` action, so it must be `type: object` (its fields are the body's fields), not `{}`",
-                        format_name(format),
-                        type_word(param.ty)
+                        format.name(),
+                        param.ty.name()
                     ),
                     &at,
                 );
@@ -164,7 +141,7 @@ pub fn check(action: &Action) -> Vec<Diagnostic> {
                 error(
                     format!(
                         "param `{name}`: `array_style` applies to arrays (and arrays inside objects), not to `type: {}`",
-                        type_word(param.ty)
+                        param.ty.name()
                     ),
                     &at,
                 );
@@ -177,7 +154,7 @@ pub fn check(action: &Action) -> Vec<Diagnostic> {
                         "param `{name}`: `array_style` applies to query params and to `form` and `multipart` bodies; {}",
                         match param.placement {
                             ParamIn::Body =>
-                                format!("a `{}` body sends arrays as they are", format_name(format)),
+                                format!("a `{}` body sends arrays as they are", format.name()),
                             ParamIn::Path => "a path param is sent as one segment".to_string(),
                             _ => "a header param is sent as one value".to_string(),
                         }
@@ -199,7 +176,7 @@ pub fn check(action: &Action) -> Vec<Diagnostic> {
                 error(
                     format!(
                         "param `{name}` is `type: file`, but a `{}` body cannot carry files: use `body_format: multipart` or `raw`",
-                        format_name(format)
+                        format.name()
                     ),
                     &param.loc,
                 );
@@ -256,7 +233,7 @@ pub fn check(action: &Action) -> Vec<Diagnostic> {
                             "param `{}` is the raw body of `{}`, so it must be `type: string` or `type: file`, not `{}`",
                             one.name,
                             action.name,
-                            type_word(one.ty)
+                            one.ty.name()
                         ),
                         &one.loc,
                     );
@@ -279,7 +256,7 @@ pub fn check(action: &Action) -> Vec<Diagnostic> {
             error(
                 format!(
                     "`content_type` is for `body_format: raw`; a `{}` body is sent as `{}`",
-                    format_name(format),
+                    format.name(),
                     match format {
                         BodyFormat::Form => "application/x-www-form-urlencoded",
                         BodyFormat::Multipart => "multipart/form-data",

@@ -9,6 +9,7 @@
 use std::path::{Component, Path, PathBuf};
 
 use crate::check::Workflow;
+use crate::fsio::io_words;
 use crate::render::{Checked, Request};
 use crate::spec::display;
 use crate::units::show_size;
@@ -239,16 +240,4 @@ pub(super) fn open_options() -> std::fs::OpenOptions {
         options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
     }
     options
-}
-
-/// An I/O error in words, without the OS error number.
-pub(super) fn io_words(e: &std::io::Error) -> String {
-    if e.kind() == std::io::ErrorKind::NotFound {
-        return "not found".to_string();
-    }
-    let text = e.to_string().to_lowercase();
-    match text.find(" (os error") {
-        Some(at) => text[..at].to_string(),
-        None => text,
-    }
 }

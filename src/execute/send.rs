@@ -64,12 +64,6 @@ fn method(m: Method) -> reqwest::Method {
     }
 }
 
-fn same_origin(a: &url::Url, b: &url::Url) -> bool {
-    a.scheme() == b.scheme()
-        && a.host_str() == b.host_str()
-        && a.port_or_known_default() == b.port_or_known_default()
-}
-
 pub async fn send(
     client: &reqwest::Client,
     request: &Request,
@@ -127,7 +121,7 @@ pub async fn send(
             body = None;
             headers.retain(|(n, _)| !n.eq_ignore_ascii_case("content-type"));
         }
-        if !same_origin(&origin, &next) {
+        if !http::same_origin(&origin, &next) {
             // Credentials stay with the origin they were meant for.
             if body.is_some() && request.body_carries_auth {
                 return Err(Transport::Final(format!(

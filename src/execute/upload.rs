@@ -7,7 +7,8 @@ use reqwest::multipart::{Form, Part};
 use tokio::io::AsyncReadExt;
 use tokio_util::io::ReaderStream;
 
-use super::files::{file_id, io_words, open_options};
+use super::files::{file_id, open_options};
+use crate::fsio::io_words;
 use crate::render::{Body, PartContent, Raw, Upload};
 
 /// `builder` with `body` attached. `Err` when a file cannot be opened or

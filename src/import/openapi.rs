@@ -47,11 +47,13 @@
 use super::Options;
 use super::auth;
 use super::catalog::{Action, Catalog, Entry, Location, Param};
-use super::error::{ImportError, closest};
+use super::error::ImportError;
 use super::load::Loaded;
 use super::names::{self, Namer};
-use super::schema::{Flat, Resolver, SchemaRef, Ty};
+use super::schema::{self, Flat, Resolver, SchemaRef};
 use super::text;
+use crate::error::closest;
+use crate::spec::{BodyFormat, ParamType};
 use indexmap::IndexMap;
 use openapiv3::{
     MediaType, Operation, Parameter, ParameterData, ParameterSchemaOrContent, PathItem, QueryStyle,
@@ -97,31 +99,24 @@ struct Draft {
 /// A request body as the catalog sends it.
 #[derive(Default)]
 struct Body {
-    format: Option<&'static str>,
+    format: Option<BodyFormat>,
     content_type: Option<String>,
     params: Vec<Draft>,
     comments: Vec<String>,
 }
 
-/// The media types a body can be sent as, best first.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Media {
-    Json,
-    Form,
-    Multipart,
-    Raw,
-}
-
-fn media_kind(media_type: &str) -> Media {
+/// The body format a media type is sent as; [`BodyFormat`]'s order is
+/// which the import prefers when a body offers several.
+fn media_kind(media_type: &str) -> BodyFormat {
     let essence = essence(media_type);
     if essence == "application/json" || essence.ends_with("+json") {
-        Media::Json
+        BodyFormat::Json
     } else if essence == "application/x-www-form-urlencoded" {
-        Media::Form
+        BodyFormat::Form
     } else if essence == "multipart/form-data" {
-        Media::Multipart
+        BodyFormat::Multipart
     } else {
-        Media::Raw
+        BodyFormat::Raw
     }
 }
 
@@ -252,7 +247,7 @@ fn check_filters(all: &[Op], options: &Options) -> Result<(), ImportError> {
         if !ids.contains(&id.as_str()) {
             return Err(ImportError::UnknownOperation {
                 id: id.clone(),
-                suggestion: closest(id, ids.iter().copied()),
+                suggestion: closest(id, ids.iter().copied()).map(str::to_string),
             });
         }
     }
@@ -266,7 +261,7 @@ fn check_filters(all: &[Op], options: &Options) -> Result<(), ImportError> {
         if !tags.contains(&tag.as_str()) {
             return Err(ImportError::UnknownTag {
                 tag: tag.clone(),
-                suggestion: closest(tag, tags.iter().copied()),
+                suggestion: closest(tag, tags.iter().copied()).map(str::to_string),
             });
         }
     }
@@ -420,7 +415,7 @@ impl<'a> Builder<'_, 'a> {
             drafts.push(match declared {
                 Some(p) => self.parameter(Location::Path, p.parameter_data_ref(), op.path)?,
                 None => Draft {
-                    param: param(Ty::String, Location::Path, true),
+                    param: param(ParamType::String, Location::Path, true),
                     wire: Some(hole.to_string()),
                     reserved: false,
                 },
@@ -518,8 +513,8 @@ impl<'a> Builder<'_, 'a> {
         let mut ty = flat.ty();
         // A parameter given as `content` is serialized by its media type
         // (JSON, mostly): the caller passes that text.
-        if from_content && matches!(ty, Ty::Object | Ty::Array) {
-            ty = Ty::String;
+        if from_content && matches!(ty, ParamType::Object | ParamType::Array) {
+            ty = ParamType::String;
         }
         let mut p = param(ty, location, data.required || location == Location::Path);
         p.description = data
@@ -560,22 +555,18 @@ impl<'a> Builder<'_, 'a> {
             .and_then(text::first_sentence)
             .or_else(|| flat.description.and_then(text::first_sentence));
         let mut out = Body {
-            format: match kind {
-                Media::Json => None,
-                Media::Form => Some("form"),
-                Media::Multipart => Some("multipart"),
-                Media::Raw => Some("raw"),
-            },
+            // `json` is the default, left unwritten.
+            format: (kind != BodyFormat::Json).then_some(kind),
             ..Body::default()
         };
-        if kind == Media::Raw {
+        if kind == BodyFormat::Raw {
             let essence = essence(media_type);
             let ty = if flat.binary {
-                Ty::File
-            } else if flat.declared == Some(Ty::String) || is_textual(&essence) {
-                Ty::String
+                ParamType::File
+            } else if flat.declared == Some(ParamType::String) || is_textual(&essence) {
+                ParamType::String
             } else {
-                Ty::File
+                ParamType::File
             };
             out.content_type = Some(if essence.contains('*') {
                 out.comments.push(format!(
@@ -622,7 +613,7 @@ impl<'a> Builder<'_, 'a> {
     /// which the server sets and a request never carries.
     fn property(
         &self,
-        kind: Media,
+        kind: BodyFormat,
         media: &MediaType,
         name: &str,
         property: Property<'a>,
@@ -635,9 +626,9 @@ impl<'a> Builder<'_, 'a> {
             return Ok(None);
         }
         let first = &flats[0];
-        let mut ty = Ty::unify(flats.iter().map(Flat::ty));
-        if kind == Media::Multipart && first.binary && ty == Ty::String {
-            ty = Ty::File;
+        let mut ty = schema::unify(flats.iter().map(Flat::ty));
+        if kind == BodyFormat::Multipart && first.binary && ty == ParamType::String {
+            ty = ParamType::File;
         }
         let mut p = param(ty, Location::Body, property.required);
         p.description = flats
@@ -663,8 +654,8 @@ impl<'a> Builder<'_, 'a> {
                     .filter(|d| flats.iter().all(|f| f.default == Some(*d))),
             );
         }
-        if kind == Media::Form
-            && ty == Ty::Array
+        if kind == BodyFormat::Form
+            && ty == ParamType::Array
             && let Some(encoding) = media.encoding.get(name)
             && encoding.style == Some(QueryStyle::DeepObject)
         {
@@ -726,7 +717,7 @@ fn object_shape<'a>(flat: &Flat<'a>) -> Option<Properties<'a>> {
 }
 
 /// A param with nothing but its type, place and requiredness.
-fn param(ty: Ty, location: Location, required: bool) -> Param {
+fn param(ty: ParamType, location: Location, required: bool) -> Param {
     Param {
         key: String::new(),
         ty,
@@ -742,19 +733,19 @@ fn param(ty: Ty, location: Location, required: bool) -> Param {
 }
 
 /// The enum of a scalar (or `any`) param: the values of its type, once each.
-fn enum_for(ty: Ty, flat: &Flat) -> Option<Vec<Value>> {
+fn enum_for(ty: ParamType, flat: &Flat) -> Option<Vec<Value>> {
     enum_of(ty, flat.enum_values()?)
 }
 
 /// The enum of a scalar (or `any`) param allowing `allowed`: those of its
 /// type, once each.
-fn enum_of(ty: Ty, allowed: Vec<Value>) -> Option<Vec<Value>> {
-    if matches!(ty, Ty::Array | Ty::Object | Ty::File) {
+fn enum_of(ty: ParamType, allowed: Vec<Value>) -> Option<Vec<Value>> {
+    if matches!(ty, ParamType::Array | ParamType::Object | ParamType::File) {
         return None;
     }
     let mut values: Vec<Value> = Vec::new();
     for value in allowed {
-        if ty.accepts(&value) && !value.is_null() && !values.contains(&value) {
+        if schema::accepts(ty, &value) && !value.is_null() && !values.contains(&value) {
             values.push(value);
         }
     }
@@ -762,14 +753,16 @@ fn enum_of(ty: Ty, allowed: Vec<Value>) -> Option<Vec<Value>> {
 }
 
 /// The default of a param, when it fits its type and is no template.
-fn default_for(ty: Ty, default: Option<&Value>) -> Option<Value> {
+fn default_for(ty: ParamType, default: Option<&Value>) -> Option<Value> {
     let default = default?;
     if default.is_null() || looks_like_template(default) {
         return None;
     }
     match (ty, default) {
-        (Ty::String, Value::Number(_) | Value::Bool(_)) => Some(Value::String(default.to_string())),
-        (ty, value) if ty.accepts(value) => Some(value.clone()),
+        (ParamType::String, Value::Number(_) | Value::Bool(_)) => {
+            Some(Value::String(default.to_string()))
+        }
+        (ty, value) if schema::accepts(ty, value) => Some(value.clone()),
         _ => None,
     }
 }
@@ -872,14 +865,20 @@ mod tests {
 
     #[test]
     fn template_defaults_are_dropped() {
-        assert_eq!(default_for(Ty::String, Some(&Value::from("{{ x }}"))), None);
         assert_eq!(
-            default_for(Ty::String, Some(&Value::from(30))),
+            default_for(ParamType::String, Some(&Value::from("{{ x }}"))),
+            None
+        );
+        assert_eq!(
+            default_for(ParamType::String, Some(&Value::from(30))),
             Some(Value::from("30"))
         );
-        assert_eq!(default_for(Ty::Integer, Some(&Value::from("30"))), None);
         assert_eq!(
-            default_for(Ty::Number, Some(&Value::from(3))),
+            default_for(ParamType::Integer, Some(&Value::from("30"))),
+            None
+        );
+        assert_eq!(
+            default_for(ParamType::Number, Some(&Value::from(3))),
             Some(Value::from(3))
         );
     }

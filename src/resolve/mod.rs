@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 pub use env::{Environment, environment};
 
 use crate::http::Clients;
-use crate::redact::{Redactor, Registered};
+use crate::redact::Redactor;
 use crate::render::{PLAN_SECRET, Renderer, Token};
 use crate::secret::Secret;
 use crate::spec::Source;
@@ -36,11 +36,8 @@ pub struct Context<'a> {
 impl Context<'_> {
     /// Masks `secret` from now on; says so when it is too short to mask.
     pub fn register(&self, secret: &Secret) {
-        if self.redactor.register(secret) == Registered::TooShort && !secret.expose().is_empty() {
-            (self.notes)(format!(
-                "a secret value is shorter than {} characters and cannot be masked in output",
-                crate::redact::MIN_SECRET_LEN
-            ));
+        if let Err(unmasked) = self.redactor.mask(secret) {
+            (self.notes)(unmasked.to_string());
         }
     }
 }

@@ -6,17 +6,9 @@ use serde_json::{Number, Value};
 
 use crate::spec::ParamType;
 
+/// [`ParamType::described`], under the name the run's set-up still calls.
 pub fn type_name(ty: ParamType) -> &'static str {
-    match ty {
-        ParamType::String => "a string",
-        ParamType::Integer => "an integer",
-        ParamType::Number => "a number",
-        ParamType::Boolean => "a boolean",
-        ParamType::Array => "an array",
-        ParamType::Object => "an object",
-        ParamType::Any => "any JSON value",
-        ParamType::File => "a file path",
-    }
+    ty.described()
 }
 
 /// How a message describes `value`: its kind and a short excerpt.
@@ -42,7 +34,7 @@ pub fn coerce(ty: ParamType, value: Value) -> Result<Value, String> {
     let fail = |value: &Value| {
         Err(format!(
             "expected {}, found {}",
-            type_name(ty),
+            ty.described(),
             describe(value)
         ))
     };

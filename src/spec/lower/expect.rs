@@ -126,11 +126,10 @@ impl Lower {
                     document: Arc::new(document),
                 }),
                 Err(e) => {
-                    let help = e
-                        .contains("outside the project root")
+                    let help = matches!(e, super::read::JsonFileError::Outside(_))
                         .then(|| Root::HELP.to_string());
                     self.diagnostics
-                        .push(Diagnostic::new(e, Some(loc)).with_help(help));
+                        .push(Diagnostic::new(e.to_string(), Some(loc)).with_help(help));
                     None
                 }
             }
