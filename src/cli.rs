@@ -141,10 +141,10 @@ struct RunArgs {
     #[arg(long)]
     allow_http: bool,
     /// Whole-request time limit, unless a step or app sets its own (`30s`, `2m`).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::units::parse_duration)]
     timeout: Option<Duration>,
     /// Connect time limit, unless a step or app sets its own.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::units::parse_duration)]
     connect_timeout: Option<Duration>,
     /// Largest response body read (`16MiB` by default).
     #[arg(long, value_name = "SIZE", value_parser = crate::units::parse_size)]
@@ -189,10 +189,6 @@ struct RunArgs {
     /// credential sources are always checked).
     #[arg(long)]
     insecure: bool,
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    crate::units::parse_duration(s)
 }
 
 fn parse_pair(s: &str) -> Result<(String, String), String> {
@@ -484,7 +480,7 @@ fn options(out: &Out, args: &RunArgs, apply: bool) -> Result<Options, Error> {
         .collect::<Result<_, _>>()?;
     let environment = crate::resolve::environment(args.env_file.as_deref())?;
     let proxies = crate::http::ProxyPolicy::from_env(|name| std::env::var(name).ok())
-        .map_err(Error::Environment)?;
+        .map_err(|e| Error::Environment(e.to_string()))?;
     Ok(Options {
         timeouts: crate::spec::Timeouts {
             connect: args.connect_timeout,

@@ -6,12 +6,12 @@ use serde_json::Value;
 
 use crate::error::{Diagnostic, Loc, ticked};
 use crate::http::header;
-use crate::spec::coerce::{check_allowed, coerce};
+use crate::spec::coerce::{ValueError, check_allowed, coerce};
 use crate::spec::{Action, BodyFormat, Param, ParamIn, ParamType};
 
 /// Why `value` cannot be the value of `param`: not of its type, or not one
 /// of its `enum`.
-pub fn value_error(param: &Param, value: &Value) -> Option<String> {
+pub fn value_error(param: &Param, value: &Value) -> Option<ValueError> {
     let value = match coerce(param.ty, value.clone()) {
         Ok(v) => v,
         Err(e) => return Some(e),
@@ -275,7 +275,7 @@ pub fn check(action: &Action) -> Vec<Diagnostic> {
         } else if let Err(e) =
             header::check_value("Content-Type", content_type, "the value of header")
         {
-            error(e, &at);
+            error(e.to_string(), &at);
         }
     }
     out

@@ -330,12 +330,12 @@ impl Checker<'_> {
             self.template(&p.value, &p.value_loc, site);
             if p.placement == Placement::Header {
                 if let Err(e) = header::check_name(&p.name) {
-                    self.error(Diagnostic::new(e, Some(p.loc.clone())));
+                    self.error(Diagnostic::new(e.to_string(), Some(p.loc.clone())));
                 }
                 if !is_template(&p.value)
                     && let Err(e) = header::check_value(&p.name, &p.value, "the value of header")
                 {
-                    self.error(Diagnostic::new(e, Some(p.loc.clone())));
+                    self.error(Diagnostic::new(e.to_string(), Some(p.loc.clone())));
                 }
             }
         }

@@ -88,7 +88,9 @@ pub async fn send(
             builder = builder.header(name, value);
         }
         if let Some(b) = body {
-            builder = upload::attach(builder, b).await.map_err(Transport::Final)?;
+            builder = upload::attach(builder, b)
+                .await
+                .map_err(|e| Transport::Final(e.to_string()))?;
         }
         http::mark_sent();
         let response = builder.send().await.map_err(|e| failure(&e, limits))?;

@@ -13,7 +13,7 @@ mod read;
 
 use std::time::Duration;
 
-pub use client::{Clients, Config, ProxyPolicy};
+pub use client::{ClientError, Clients, Config, ProxyPolicy};
 pub use errors::{describe, error_chain, excerpt, parse_retry_after};
 pub use read::{TooLarge, read_capped};
 

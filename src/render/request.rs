@@ -5,7 +5,8 @@
 use serde_json::Value;
 
 use crate::http::encode::{encode_component, encode_reserved_path};
-use crate::render::body::{self, Body};
+use crate::http::header::HeaderError;
+use crate::render::body::{self, Body, BodyError};
 use crate::render::form;
 use crate::render::{Params, RenderedAuth};
 use crate::spec::{Action, App, Method, ParamIn, Placement, holes};
@@ -43,8 +44,34 @@ fn is_dns_label(s: &str) -> bool {
         && !s.ends_with('-')
 }
 
-/// The request of `action` with `params` and `auth`; `target` (a step's
-/// `url:`) replaces the base URL and the path.
+/// Why the request of a step cannot be built from its rendered params.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    /// An auth parameter `in: subdomain`, by name.
+    #[error(
+        "auth parameter `{0}` is `in: subdomain` but its value is not a DNS label (letters, digits and `-`, at most 63)"
+    )]
+    Subdomain(String),
+    /// A step's `url:`, as rendered.
+    #[error("`url` must be an absolute http or https URL, found `{0}`")]
+    Target(String),
+    #[error("invalid base URL `{base}`: {error}")]
+    BaseUrl {
+        base: String,
+        error: url::ParseError,
+    },
+    /// A path placeholder, as written (`{owner}`).
+    #[error("placeholder `{0}` has no value")]
+    NoValue(String),
+    #[error(transparent)]
+    PathValue(#[from] PathValueError),
+    #[error(transparent)]
+    Header(#[from] HeaderError),
+    #[error(transparent)]
+    Body(#[from] BodyError),
+}
+
+/// [`assemble_request`] with its error in words: the form the walk calls.
 pub fn build_request(
     app: &App,
     action: &Action,
@@ -53,6 +80,19 @@ pub fn build_request(
     base_override: Option<&str>,
     target: Option<&str>,
 ) -> Result<Request, String> {
+    assemble_request(app, action, params, auth, base_override, target).map_err(|e| e.to_string())
+}
+
+/// The request of `action` with `params` and `auth`; `target` (a step's
+/// `url:`) replaces the base URL and the path.
+pub fn assemble_request(
+    app: &App,
+    action: &Action,
+    params: &Params,
+    auth: Option<&RenderedAuth>,
+    base_override: Option<&str>,
+    target: Option<&str>,
+) -> Result<Request, RequestError> {
     let auth_params = auth.map(|a| a.params.as_slice()).unwrap_or_default();
     let names = |placement: Placement| {
         auth_params
@@ -72,9 +112,7 @@ pub fn build_request(
         if *placement == Placement::Subdomain {
             let v = value.expose();
             if !is_dns_label(v) && v != crate::render::PLAN_SECRET {
-                return Err(format!(
-                    "auth parameter `{name}` is `in: subdomain` but its value is not a DNS label (letters, digits and `-`, at most 63)"
-                ));
+                return Err(RequestError::Subdomain(name.clone()));
             }
             base = base.replace(&format!("{{{name}}}"), v);
         }
@@ -84,11 +122,12 @@ pub fn build_request(
             let parsed = url::Url::parse(target)
                 .ok()
                 .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
-            parsed.ok_or_else(|| {
-                format!("`url` must be an absolute http or https URL, found `{target}`")
-            })?
+            parsed.ok_or_else(|| RequestError::Target(target.to_string()))?
         }
-        None => url::Url::parse(&base).map_err(|e| format!("invalid base URL `{base}`: {e}"))?,
+        None => url::Url::parse(&base).map_err(|error| RequestError::BaseUrl {
+            base: base.clone(),
+            error,
+        })?,
     };
 
     // Path: each placeholder filled by an encoded value; `{+name}` keeps
@@ -109,7 +148,7 @@ pub fn build_request(
                 .find(|(n, p, _)| n == hole.name && *p == Placement::Path)
             {
                 Some((_, _, secret)) => fill(secret.expose())?,
-                None => return Err(format!("placeholder `{}` has no value", hole.text)),
+                None => return Err(RequestError::NoValue(hole.text.to_string())),
             },
         };
         path = path.replacen(hole.text, &value, 1);
@@ -218,33 +257,62 @@ pub fn build_request(
     })
 }
 
+/// A value that cannot go into the path where its placeholder is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PathValueError {
+    /// In a `{+name}` placeholder (`hole`, as written).
+    #[error(
+        "path value `{value}` for `{hole}` has a `{part}` segment, which would change the path"
+    )]
+    DotSegment {
+        value: String,
+        hole: String,
+        part: String,
+    },
+    #[error(
+        "path value `{value}` for `{hole}` has an empty segment (a leading, trailing or double `/`)"
+    )]
+    EmptySegment { value: String, hole: String },
+    /// `.` or `..` for a `{name}` placeholder.
+    #[error("path value `{value}` for `{{{name}}}` would change the path")]
+    Dot { value: String, name: String },
+    #[error("path value for `{{{name}}}` is empty")]
+    Empty { name: String },
+}
+
 /// The value of a `{+name}` placeholder (written `hole`): its `/` kept,
 /// every segment encoded, and none of them empty, `.` or `..`.
-fn segments(hole: &str, value: &str) -> Result<String, String> {
+fn segments(hole: &str, value: &str) -> Result<String, PathValueError> {
     for part in value.split('/') {
         if part == "." || part == ".." {
-            return Err(format!(
-                "path value `{value}` for `{hole}` has a `{part}` segment, which would change the path"
-            ));
+            return Err(PathValueError::DotSegment {
+                value: value.to_string(),
+                hole: hole.to_string(),
+                part: part.to_string(),
+            });
         }
         if part.is_empty() {
-            return Err(format!(
-                "path value `{value}` for `{hole}` has an empty segment (a leading, trailing or double `/`)"
-            ));
+            return Err(PathValueError::EmptySegment {
+                value: value.to_string(),
+                hole: hole.to_string(),
+            });
         }
     }
     Ok(encode_reserved_path(value))
 }
 
 /// One path segment: encoded, and never `.` or `..`.
-fn segment(name: &str, value: &str) -> Result<String, String> {
+fn segment(name: &str, value: &str) -> Result<String, PathValueError> {
     if value == "." || value == ".." {
-        return Err(format!(
-            "path value `{value}` for `{{{name}}}` would change the path"
-        ));
+        return Err(PathValueError::Dot {
+            value: value.to_string(),
+            name: name.to_string(),
+        });
     }
     if value.is_empty() {
-        return Err(format!("path value for `{{{name}}}` is empty"));
+        return Err(PathValueError::Empty {
+            name: name.to_string(),
+        });
     }
     Ok(encode_component(value))
 }

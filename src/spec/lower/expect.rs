@@ -74,7 +74,8 @@ impl Lower {
         for (name, check) in raw.headers {
             let loc = at(&format!("headers.{name}"));
             if let Err(e) = crate::http::header::check_name(&name) {
-                self.diagnostics.push(Diagnostic::new(e, Some(loc)));
+                self.diagnostics
+                    .push(Diagnostic::new(e.to_string(), Some(loc)));
                 continue;
             }
             let mut tests = Vec::new();
