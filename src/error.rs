@@ -137,7 +137,7 @@ impl fmt::Debug for Loc {
 impl fmt::Display for Loc {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.file.name)?;
-        if let Some((line, col)) = self.line_col() {
+        if let Some(LineCol { line, col }) = self.line_col() {
             write!(f, ":{line}:{col}")?;
         }
         if !self.path().is_empty() {
@@ -196,7 +196,7 @@ impl Diagnostic {
     /// The offending line, masked, and a caret line under the node.
     fn snippet(&self) -> Option<(usize, String, String)> {
         let loc = self.loc.as_ref()?;
-        let (line_no, col) = loc.line_col()?;
+        let LineCol { line: line_no, col } = loc.line_col()?;
         let mut line = loc.source().line(line_no)?.to_string();
         let mut col = col.max(1);
         for mask in self.masks.iter().filter(|m| !m.is_empty()) {
@@ -423,7 +423,10 @@ mod tests {
     #[test]
     fn no_line_from_a_file_that_is_not_a_spec() {
         let file = File::new(".env", "TOKEN=ghp_abc\n".into(), false);
-        let d = Diagnostic::new("not a spec", Some(Loc::at(&file, "", Some((1, 1)))));
+        let d = Diagnostic::new(
+            "not a spec",
+            Some(Loc::at(&file, "", Some(LineCol { line: 1, col: 1 }))),
+        );
         assert_eq!(d.to_string(), "error: not a spec\n  --> .env:1:1");
     }
 

@@ -237,7 +237,10 @@ pub(super) fn file_id(meta: &std::fs::Metadata) -> Option<crate::render::FileId>
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
-        Some((meta.dev(), meta.ino()))
+        Some(crate::render::FileId {
+            device: meta.dev(),
+            inode: meta.ino(),
+        })
     }
     #[cfg(not(unix))]
     {

@@ -64,7 +64,11 @@ pub struct Upload {
 }
 
 /// Which file a file on disk is: its device and inode on Unix.
-pub type FileId = (u64, u64);
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileId {
+    pub device: u64,
+    pub inode: u64,
+}
 
 /// The file an upload reads, as the checks before sending found it.
 #[derive(Debug, Clone, PartialEq)]
