@@ -435,23 +435,13 @@ fn import(
 }
 
 fn validate(out: &Out, specs: &[PathBuf], files: FileArgs) -> ExitCode {
+    let mut sink = report::sink(Format::Text, out, None);
     let mut code = exit::OK;
     for path in specs {
         match crate::load_with(path, files.load()) {
-            Ok(wf) => {
-                for w in &wf.warnings {
-                    out.stderr(&w.to_string());
-                }
-                out.stdout(&format!(
-                    "ok  {}  ({} apps, {} actions, {} steps)",
-                    path.display(),
-                    wf.spec.apps.len(),
-                    wf.spec.actions.len(),
-                    wf.steps().len()
-                ))
-            }
+            Ok(wf) => sink.valid(path, &wf),
             Err(e) => {
-                out.stderr(&e.to_string());
+                sink.error(&e);
                 code = exit::INVALID;
             }
         }
