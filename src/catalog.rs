@@ -265,7 +265,7 @@ pub fn describe_text(entry: &Entry) -> String {
                     name.clone(),
                     p.ty.name().to_string(),
                     if p.required { "required" } else { "optional" }.to_string(),
-                    format!("in {}", format!("{:?}", p.placement).to_lowercase()),
+                    format!("in {}", p.placement.name()),
                     [extra.join(", "), p.description.clone().unwrap_or_default()]
                         .into_iter()
                         .filter(|s| !s.is_empty())
@@ -289,11 +289,7 @@ pub fn describe_text(entry: &Entry) -> String {
         Some(auth) => {
             out.push_str("\nauth:\n");
             for p in &auth.parameters {
-                out.push_str(&format!(
-                    "  {} in {}\n",
-                    p.name,
-                    format!("{:?}", p.placement).to_lowercase()
-                ));
+                out.push_str(&format!("  {} in {}\n", p.name, p.placement.name()));
             }
             if let Some(source) = &auth.source {
                 out.push_str(&format!("  a token from {}\n", source.name()));

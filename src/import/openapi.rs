@@ -351,12 +351,45 @@ fn base_url(server: Option<&Server>) -> (String, Option<String>) {
     )
 }
 
+/// Each draft's key: the wire name made plain; a key already taken gets
+/// `_<in>`, then a number. Also the path placeholders' new keys (and
+/// whether each is `{+reserved}`), for the path to be rewritten.
+fn keyed(drafts: Vec<Draft>) -> (Vec<Param>, HashMap<String, (String, bool)>) {
+    let mut used: HashSet<String> = HashSet::new();
+    let mut keys: HashMap<String, (String, bool)> = HashMap::new();
+    let mut params = Vec::with_capacity(drafts.len());
+    for mut draft in drafts {
+        let base = draft
+            .wire
+            .as_deref()
+            .map_or_else(|| "body".to_string(), names::param_key);
+        let located = format!("{base}_{}", draft.param.location.name());
+        let key = [base, located.clone()]
+            .into_iter()
+            .chain((2..).map(|n| format!("{located}_{n}")))
+            .find(|key| used.insert(key.clone()))
+            .expect("an unbounded range has a free key");
+        if draft.param.location == Location::Path
+            && let Some(wire) = &draft.wire
+        {
+            keys.entry(wire.clone())
+                .or_insert((key.clone(), draft.reserved));
+        }
+        draft.param.name = draft.wire.filter(|wire| *wire != key);
+        draft.param.key = key;
+        params.push(draft.param);
+    }
+    (params, keys)
+}
+
 struct Builder<'r, 'a> {
     resolver: &'r Resolver<'a>,
     base_url: &'r str,
 }
 
 impl<'a> Builder<'_, 'a> {
+    /// One operation as an action: its comments, its params from every
+    /// place they can be declared, their keys, its body.
     fn action(&self, name: String, op: &Op<'a>) -> Result<Action, ImportError> {
         let o = op.op;
         let description = o
@@ -364,6 +397,32 @@ impl<'a> Builder<'_, 'a> {
             .as_deref()
             .and_then(text::line)
             .or_else(|| o.description.as_deref().and_then(text::first_sentence));
+        let mut comments = self.origin_comments(op);
+        let merged = self.merged_parameters(op)?;
+        let mut drafts = self.drafts(op, &merged, &mut comments)?;
+        let body = match &o.request_body {
+            Some(r) => self.body(self.resolver.request_body(r)?)?,
+            None => Body::default(),
+        };
+        comments.extend(body.comments);
+        drafts.extend(body.params);
+        let (params, keys) = keyed(drafts);
+        Ok(Action {
+            name,
+            comments,
+            description,
+            method: op.method,
+            path: rewrite_path(op.path, &keys),
+            body_format: body.format,
+            content_type: body.content_type,
+            params,
+        })
+    }
+
+    /// Where the operation comes from (its id, its docs), whether it is
+    /// deprecated, and a server of its own.
+    fn origin_comments(&self, op: &Op<'a>) -> Vec<String> {
+        let o = op.op;
         let mut comments = Vec::new();
         let mut origin = Vec::new();
         if let Some(id) = &o.operation_id {
@@ -391,10 +450,13 @@ impl<'a> Builder<'_, 'a> {
                 ));
             }
         }
+        comments
+    }
 
-        // Path-level parameters, overridden by the operation's.
+    /// Path-level parameters, overridden by the operation's.
+    fn merged_parameters(&self, op: &Op<'a>) -> Result<Vec<&'a Parameter>, ImportError> {
         let mut merged: Vec<&'a Parameter> = Vec::new();
-        for r in op.item.parameters.iter().chain(&o.parameters) {
+        for r in op.item.parameters.iter().chain(&op.op.parameters) {
             let p = self.resolver.parameter(r)?;
             let same = |q: &&Parameter| {
                 q.parameter_data_ref().name == p.parameter_data_ref().name
@@ -405,7 +467,17 @@ impl<'a> Builder<'_, 'a> {
                 None => merged.push(p),
             }
         }
+        Ok(merged)
+    }
 
+    /// The params of the path (every placeholder, declared or not), the
+    /// query and the headers; what is left out is said in `comments`.
+    fn drafts(
+        &self,
+        op: &Op<'a>,
+        merged: &[&'a Parameter],
+        comments: &mut Vec<String>,
+    ) -> Result<Vec<Draft>, ImportError> {
         let holes = placeholders(op.path);
         let mut drafts = Vec::new();
         for hole in &holes {
@@ -421,12 +493,12 @@ impl<'a> Builder<'_, 'a> {
                 },
             });
         }
-        for p in &merged {
+        for p in merged {
             if let Parameter::Query { parameter_data, .. } = p {
                 drafts.push(self.parameter(Location::Query, parameter_data, op.path)?);
             }
         }
-        for p in &merged {
+        for p in merged {
             match p {
                 Parameter::Header { parameter_data, .. } => {
                     let ignored = ["accept", "content-type", "authorization"];
@@ -449,49 +521,7 @@ impl<'a> Builder<'_, 'a> {
                 _ => {}
             }
         }
-        let body = match &o.request_body {
-            Some(r) => self.body(self.resolver.request_body(r)?)?,
-            None => Body::default(),
-        };
-        comments.extend(body.comments);
-        drafts.extend(body.params);
-
-        // Keys: the wire name made plain; a key already taken gets `_<in>`.
-        let mut used: HashSet<String> = HashSet::new();
-        let mut keys: HashMap<String, (String, bool)> = HashMap::new();
-        let mut params = Vec::with_capacity(drafts.len());
-        for mut draft in drafts {
-            let base = draft
-                .wire
-                .as_deref()
-                .map_or_else(|| "body".to_string(), names::param_key);
-            let located = format!("{base}_{}", draft.param.location.name());
-            let key = [base, located.clone()]
-                .into_iter()
-                .chain((2..).map(|n| format!("{located}_{n}")))
-                .find(|key| used.insert(key.clone()))
-                .expect("an unbounded range has a free key");
-            if draft.param.location == Location::Path
-                && let Some(wire) = &draft.wire
-            {
-                keys.entry(wire.clone())
-                    .or_insert((key.clone(), draft.reserved));
-            }
-            draft.param.name = draft.wire.filter(|wire| *wire != key);
-            draft.param.key = key;
-            params.push(draft.param);
-        }
-
-        Ok(Action {
-            name,
-            comments,
-            description,
-            method: op.method,
-            path: rewrite_path(op.path, &keys),
-            body_format: body.format,
-            content_type: body.content_type,
-            params,
-        })
+        Ok(drafts)
     }
 
     /// A path, query or header parameter of an operation on `path`.

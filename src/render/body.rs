@@ -237,6 +237,39 @@ pub enum BodyError {
     WholeNotObject { param: String, found: String },
 }
 
+/// The file `param` uploads, named by `value`: the path as resolved when
+/// the params were rendered, its file name, its content type (`None`:
+/// guessed from its extension). Not checked yet.
+fn upload(params: &Params, param: &Param, value: &Value, content_type: Option<&str>) -> Upload {
+    let shown = form::scalar_text(value);
+    let resolved: Option<&FileParam> = params
+        .files
+        .iter()
+        .find(|(n, _)| *n == param.name)
+        .map(|(_, f)| f);
+    let path = resolved.map_or_else(|| PathBuf::from(&shown), |f| f.path.clone());
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| shown.clone());
+    let content_type = match content_type {
+        Some(t) => t.to_string(),
+        None => mime_guess::from_path(&path)
+            .first_raw()
+            .unwrap_or("application/octet-stream")
+            .to_string(),
+    };
+    Upload {
+        param: param.name.clone(),
+        shown,
+        path,
+        file_name,
+        content_type,
+        checked: None,
+        deferred: params.deferred.contains(&param.name),
+    }
+}
+
 /// The body of `action` from its body params, with auth's `body` fields
 /// merged in (over the params). `None` when nothing goes in the body.
 pub fn build(
@@ -254,33 +287,7 @@ pub fn build(
     let whole = in_body.iter().find(|(p, _)| p.whole_body).copied();
     let deferred = |name: &str| params.deferred.iter().any(|d| d == name);
     let file = |param: &Param, value: &Value, content_type: Option<&str>| {
-        let shown = form::scalar_text(value);
-        let resolved: Option<&FileParam> = params
-            .files
-            .iter()
-            .find(|(n, _)| *n == param.name)
-            .map(|(_, f)| f);
-        let path = resolved.map_or_else(|| PathBuf::from(&shown), |f| f.path.clone());
-        let file_name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| shown.clone());
-        let content_type = match content_type {
-            Some(t) => t.to_string(),
-            None => mime_guess::from_path(&path)
-                .first_raw()
-                .unwrap_or("application/octet-stream")
-                .to_string(),
-        };
-        Upload {
-            param: param.name.clone(),
-            shown,
-            path,
-            file_name,
-            content_type,
-            checked: None,
-            deferred: deferred(&param.name),
-        }
+        upload(params, param, value, content_type)
     };
     Ok(match action.body_format {
         BodyFormat::Json => match whole {

@@ -9,6 +9,7 @@ use crate::http::header::HeaderError;
 use crate::render::body::{self, Body, BodyError};
 use crate::render::form;
 use crate::render::{Params, RenderedAuth};
+use crate::secret::Secret;
 use crate::spec::{Action, App, Method, ParamIn, Placement, holes};
 
 /// A request ready to send (or to show, in `plan`).
@@ -101,9 +102,52 @@ pub fn assemble_request(
             .map(|(n, _, _)| n.clone())
             .collect::<Vec<_>>()
     };
-    let deferred = |name: &str| params.deferred.iter().any(|d| d == name);
+    let base = base_url(app, auth, base_override)?;
+    let mut url = match target {
+        Some(target) => url::Url::parse(target)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+            .ok_or_else(|| RequestError::Target(target.to_string()))?,
+        None => url::Url::parse(&base).map_err(|error| RequestError::BaseUrl { base, error })?,
+    };
+    // A step's `url` has its own path.
+    if target.is_none() {
+        let path = path(action, params, auth_params)?;
+        let joined = format!("{}{}", url.path().trim_end_matches('/'), path);
+        url.set_path(&joined);
+    }
+    let query = query(action, params, auth_params);
+    if !query.is_empty() {
+        url.query_pairs_mut().extend_pairs(&query);
+    }
+    let (mut headers, param_content_type) = headers(app, action, params, auth_params)?;
+    // Body: body params, with auth's `body` merged over them.
+    let body = body::build(action, params, auth.and_then(|a| a.body.as_ref()))?;
+    if let Some(b) = &body {
+        body_content_type(b, &mut headers, param_content_type);
+    }
+    Ok(Request {
+        method: action.method,
+        url: show_deferred(url.to_string(), params),
+        headers,
+        body,
+        auth_headers: names(Placement::Header),
+        auth_query: names(Placement::Query),
+        body_carries_auth: auth
+            .and_then(|a| a.body.as_ref())
+            .is_some_and(|b| !b.is_empty()),
+        carries_auth: !auth_params.is_empty(),
+    })
+}
 
-    // Host: the override, else auth's base URL, else the app's; then subdomains.
+/// The host: the override, else auth's base URL, else the app's; then
+/// auth's subdomains put in (checked even when a step's `url` replaces it).
+fn base_url(
+    app: &App,
+    auth: Option<&RenderedAuth>,
+    base_override: Option<&str>,
+) -> Result<String, RequestError> {
+    let auth_params = auth.map(|a| a.params.as_slice()).unwrap_or_default();
     let mut base = base_override
         .map(str::to_string)
         .or_else(|| auth.and_then(|a| a.base_url.clone()))
@@ -117,31 +161,26 @@ pub fn assemble_request(
             base = base.replace(&format!("{{{name}}}"), v);
         }
     }
-    let mut url = match target {
-        Some(target) => {
-            let parsed = url::Url::parse(target)
-                .ok()
-                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
-            parsed.ok_or_else(|| RequestError::Target(target.to_string()))?
-        }
-        None => url::Url::parse(&base).map_err(|error| RequestError::BaseUrl {
-            base: base.clone(),
-            error,
-        })?,
-    };
+    Ok(base)
+}
 
-    // Path: each placeholder filled by an encoded value; `{+name}` keeps
-    // the value's `/`. A step's `url` has its own path.
+/// The action's path, each placeholder filled by an encoded value (a
+/// param's, else an auth parameter's `in: path`); `{+name}` keeps the
+/// value's `/`.
+fn path(
+    action: &Action,
+    params: &Params,
+    auth_params: &[(String, Placement, Secret)],
+) -> Result<String, RequestError> {
     let mut path = action.path.clone();
-    let fill_path = target.is_none();
-    for hole in holes(&action.path).into_iter().filter(|_| fill_path) {
+    for hole in holes(&action.path) {
         let fill = |value: &str| match hole.reserved {
             true => segments(hole.text, value),
             false => segment(hole.name, value),
         };
         let param = params.values.iter().find(|(n, _)| n == hole.name);
         let value = match param {
-            Some((name, v)) if deferred(name) => text(v),
+            Some((name, v)) if params.deferred.contains(name) => text(v),
             Some((_, v)) => fill(&text(v))?,
             None => match auth_params
                 .iter()
@@ -153,13 +192,16 @@ pub fn assemble_request(
         };
         path = path.replacen(hole.text, &value, 1);
     }
-    if fill_path {
-        let joined = format!("{}{}", url.path().trim_end_matches('/'), path);
-        url.set_path(&joined);
-    }
+    Ok(path)
+}
 
-    // Query: params, then auth; arrays and objects as form fields
-    // (`tag=a&tag=b`, `filter[state]=open`).
+/// The query: params, then auth; arrays and objects as form fields
+/// (`tag=a&tag=b`, `filter[state]=open`).
+fn query(
+    action: &Action,
+    params: &Params,
+    auth_params: &[(String, Placement, Secret)],
+) -> Vec<(String, String)> {
     let mut query: Vec<(String, String)> = Vec::new();
     for (name, value) in &params.values {
         let param = &action.params[name];
@@ -172,11 +214,17 @@ pub fn assemble_request(
             query.push((name.clone(), value.expose().to_string()));
         }
     }
-    if !query.is_empty() {
-        url.query_pairs_mut().extend_pairs(&query);
-    }
+    query
+}
 
-    // Headers: the app's, then header params, then auth (which wins).
+/// The headers: the app's, then header params, then auth (which wins);
+/// and whether a header param set the `Content-Type`.
+fn headers(
+    app: &App,
+    action: &Action,
+    params: &Params,
+    auth_params: &[(String, Placement, Secret)],
+) -> Result<(Vec<(String, String)>, bool), RequestError> {
     let mut headers: Vec<(String, String)> = Vec::new();
     let mut set = |name: &str, value: String| {
         headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
@@ -209,30 +257,32 @@ pub fn assemble_request(
             set(name, value.expose().to_string());
         }
     }
+    Ok((headers, param_content_type))
+}
 
-    // Body: body params, with auth's `body` merged over them.
-    let body = body::build(action, params, auth.and_then(|a| a.body.as_ref()))?;
-    // The body's own type, unless the app or a header param set one. A
-    // multipart body's type carries its boundary, so it is always its own;
-    // a raw body's is the action's, unless a header param says otherwise.
-    if let Some(b) = &body {
-        let has = |headers: &[(String, String)]| {
-            headers
-                .iter()
-                .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
-        };
-        let own = match b {
-            Body::Multipart(_) => true,
-            Body::Raw { .. } => !param_content_type,
-            Body::Json(_) | Body::Form(_) => !has(&headers),
-        };
-        if own {
-            headers.retain(|(n, _)| !n.eq_ignore_ascii_case("content-type"));
-            headers.push(("Content-Type".to_string(), b.content_type().to_string()));
-        }
+/// The body's own type, unless the app or a header param set one. A
+/// multipart body's type carries its boundary, so it is always its own; a
+/// raw body's is the action's, unless a header param says otherwise.
+fn body_content_type(body: &Body, headers: &mut Vec<(String, String)>, param_content_type: bool) {
+    let has = |headers: &[(String, String)]| {
+        headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+    };
+    let own = match body {
+        Body::Multipart(_) => true,
+        Body::Raw { .. } => !param_content_type,
+        Body::Json(_) | Body::Form(_) => !has(headers),
+    };
+    if own {
+        headers.retain(|(n, _)| !n.eq_ignore_ascii_case("content-type"));
+        headers.push(("Content-Type".to_string(), body.content_type().to_string()));
     }
-    let mut url = url.to_string();
-    // Plan shows values that wait for an earlier step as their expression.
+}
+
+/// `url` with the values that wait for an earlier step (plan) shown as
+/// their expression, not encoded.
+fn show_deferred(mut url: String, params: &Params) -> String {
     for name in &params.deferred {
         if let Some((_, v)) = params.values.iter().find(|(n, _)| n == name) {
             let t = text(v);
@@ -243,18 +293,7 @@ pub fn assemble_request(
             );
         }
     }
-    Ok(Request {
-        method: action.method,
-        url,
-        headers,
-        body,
-        auth_headers: names(Placement::Header),
-        auth_query: names(Placement::Query),
-        body_carries_auth: auth
-            .and_then(|a| a.body.as_ref())
-            .is_some_and(|b| !b.is_empty()),
-        carries_auth: !auth_params.is_empty(),
-    })
+    url
 }
 
 /// A value that cannot go into the path where its placeholder is.

@@ -251,6 +251,18 @@ pub enum ParamIn {
     Body,
 }
 
+impl ParamIn {
+    /// Where the param goes, as a spec writes it (`in: query`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ParamIn::Path => "path",
+            ParamIn::Query => "query",
+            ParamIn::Header => "header",
+            ParamIn::Body => "body",
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Param {
@@ -296,6 +308,18 @@ pub enum Placement {
     Query,
     Path,
     Subdomain,
+}
+
+impl Placement {
+    /// Where the auth parameter goes, as a spec writes it (`in: subdomain`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Placement::Header => "header",
+            Placement::Query => "query",
+            Placement::Path => "path",
+            Placement::Subdomain => "subdomain",
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
