@@ -182,13 +182,6 @@ fn json_type(ty: ParamType) -> Option<&'static str> {
     })
 }
 
-fn type_word(ty: ParamType) -> &'static str {
-    match ty {
-        ParamType::File => "file",
-        other => json_type(other).unwrap_or("any"),
-    }
-}
-
 /// The params of `action` as a JSON Schema object (`type: object`,
 /// `properties`, `required`): a tool definition's `parameters`.
 pub fn parameters(action: &Action) -> Value {
@@ -270,9 +263,9 @@ pub fn describe_text(entry: &Entry) -> String {
                 }
                 [
                     name.clone(),
-                    type_word(p.ty).to_string(),
+                    p.ty.name().to_string(),
                     if p.required { "required" } else { "optional" }.to_string(),
-                    format!("in {}", format!("{:?}", p.placement).to_lowercase()),
+                    format!("in {}", p.placement.name()),
                     [extra.join(", "), p.description.clone().unwrap_or_default()]
                         .into_iter()
                         .filter(|s| !s.is_empty())
@@ -296,11 +289,7 @@ pub fn describe_text(entry: &Entry) -> String {
         Some(auth) => {
             out.push_str("\nauth:\n");
             for p in &auth.parameters {
-                out.push_str(&format!(
-                    "  {} in {}\n",
-                    p.name,
-                    format!("{:?}", p.placement).to_lowercase()
-                ));
+                out.push_str(&format!("  {} in {}\n", p.name, p.placement.name()));
             }
             if let Some(source) = &auth.source {
                 out.push_str(&format!("  a token from {}\n", source.name()));

@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::error::{Error, exit};
 use crate::execute::Options;
+use crate::fsio;
 use crate::redact::Redactor;
 use crate::report::{self, Format, Out};
 use crate::spec::LoadOptions;
@@ -140,10 +141,10 @@ struct RunArgs {
     #[arg(long)]
     allow_http: bool,
     /// Whole-request time limit, unless a step or app sets its own (`30s`, `2m`).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::units::parse_duration)]
     timeout: Option<Duration>,
     /// Connect time limit, unless a step or app sets its own.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::units::parse_duration)]
     connect_timeout: Option<Duration>,
     /// Largest response body read (`16MiB` by default).
     #[arg(long, value_name = "SIZE", value_parser = crate::units::parse_size)]
@@ -188,10 +189,6 @@ struct RunArgs {
     /// credential sources are always checked).
     #[arg(long)]
     insecure: bool,
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    crate::units::parse_duration(s)
 }
 
 fn parse_pair(s: &str) -> Result<(String, String), String> {
@@ -412,30 +409,14 @@ fn import(
     options: &crate::import::Options,
     output: Option<&std::path::Path>,
 ) -> Result<(), Error> {
-    use std::io::Read;
-    let mut text = String::new();
     let read = if source == std::path::Path::new("-") {
-        std::io::stdin()
-            .take(MAX_DESCRIPTION + 1)
-            .read_to_string(&mut text)
+        fsio::read_capped(std::io::stdin().lock(), MAX_DESCRIPTION)
     } else {
-        std::fs::File::open(source)
-            .and_then(|f| f.take(MAX_DESCRIPTION + 1).read_to_string(&mut text))
+        fsio::read_file(source, MAX_DESCRIPTION)
     };
-    read.map_err(|e| {
-        Error::Usage(format!(
-            "cannot read `{}`: {}",
-            source.display(),
-            e.to_string().to_lowercase()
-        ))
-    })?;
-    if text.len() as u64 > MAX_DESCRIPTION {
-        return Err(Error::Usage(format!(
-            "`{}` is larger than {} MiB",
-            source.display(),
-            MAX_DESCRIPTION >> 20
-        )));
-    }
+    let text = read
+        .and_then(fsio::text)
+        .map_err(|e| Error::Usage(format!("cannot read `{}`: {e}", source.display())))?;
     let catalog = crate::import::openapi(&text, options)
         .map_err(|e| Error::Usage(format!("`{}`: {e}", source.display())))?;
     match output {
@@ -443,7 +424,7 @@ fn import(
             Error::Environment(format!(
                 "cannot write `{}`: {}",
                 path.display(),
-                e.to_string().to_lowercase()
+                fsio::io_words(&e)
             ))
         }),
         None => {
@@ -454,23 +435,13 @@ fn import(
 }
 
 fn validate(out: &Out, specs: &[PathBuf], files: FileArgs) -> ExitCode {
+    let mut sink = report::sink(Format::Text, out, None);
     let mut code = exit::OK;
     for path in specs {
         match crate::load_with(path, files.load()) {
-            Ok(wf) => {
-                for w in &wf.warnings {
-                    out.stderr(&w.to_string());
-                }
-                out.stdout(&format!(
-                    "ok  {}  ({} apps, {} actions, {} steps)",
-                    path.display(),
-                    wf.spec.apps.len(),
-                    wf.spec.actions.len(),
-                    wf.steps().len()
-                ))
-            }
+            Ok(wf) => sink.valid(path, &wf),
             Err(e) => {
-                out.stderr(&e.to_string());
+                sink.error(&e);
                 code = exit::INVALID;
             }
         }
@@ -492,14 +463,14 @@ fn options(out: &Out, args: &RunArgs, apply: bool) -> Result<Options, Error> {
                 Error::Environment(format!(
                     "cannot read `--cacert {}`: {}",
                     p.display(),
-                    e.to_string().to_lowercase()
+                    fsio::io_words(&e)
                 ))
             })
         })
         .collect::<Result<_, _>>()?;
     let environment = crate::resolve::environment(args.env_file.as_deref())?;
     let proxies = crate::http::ProxyPolicy::from_env(|name| std::env::var(name).ok())
-        .map_err(Error::Environment)?;
+        .map_err(|e| Error::Environment(e.to_string()))?;
     Ok(Options {
         timeouts: crate::spec::Timeouts {
             connect: args.connect_timeout,
@@ -536,28 +507,26 @@ fn options(out: &Out, args: &RunArgs, apply: bool) -> Result<Options, Error> {
     })
 }
 
+/// The largest `--inputs-file` read.
+const MAX_INPUTS_FILE: u64 = 1 << 20;
+
 /// `--inputs-file`: a YAML or JSON mapping, at most 1 MiB.
 fn inputs_file(
     path: &std::path::Path,
 ) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
-    use std::io::Read;
-    let cannot = |what: String| {
+    let cannot = |what: &dyn std::fmt::Display| {
         Error::Environment(format!(
             "cannot read the inputs file `{}`: {what}",
             path.display()
         ))
     };
-    let mut text = String::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take((1 << 20) + 1).read_to_string(&mut text))
-        .map_err(|e| cannot(e.to_string().to_lowercase()))?;
-    if text.len() > 1 << 20 {
-        return Err(cannot("larger than 1 MiB".into()));
-    }
+    let text = fsio::read_file(path, MAX_INPUTS_FILE)
+        .and_then(fsio::text)
+        .map_err(|e| cannot(&e))?;
     match serde_yaml::from_str::<serde_json::Value>(&text) {
         Ok(serde_json::Value::Object(map)) => Ok(map),
-        Ok(_) => Err(cannot("expected a mapping of input names to values".into())),
-        Err(_) => Err(cannot("not valid YAML or JSON".into())),
+        Ok(_) => Err(cannot(&"expected a mapping of input names to values")),
+        Err(_) => Err(cannot(&"not valid YAML or JSON")),
     }
 }
 
@@ -599,7 +568,7 @@ fn apply(out: &Out, args: &RunArgs) -> Result<u8, Error> {
             out.stderr(&format!(
                 "error: cannot write the outputs file `{}`: {}",
                 path.display(),
-                e.to_string().to_lowercase()
+                fsio::io_words(&e)
             ));
             return Ok(exit::STEP_FAILED.max(report.exit_code()));
         }
@@ -708,7 +677,7 @@ mod outputs_file {
             std::io::ErrorKind::NotADirectory => {
                 format!("`{}` is not a directory", dir.display())
             }
-            _ => e.to_string().to_lowercase(),
+            _ => crate::fsio::io_words(e),
         }
     }
 }

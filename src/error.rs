@@ -137,7 +137,7 @@ impl fmt::Debug for Loc {
 impl fmt::Display for Loc {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.file.name)?;
-        if let Some((line, col)) = self.line_col() {
+        if let Some(LineCol { line, col }) = self.line_col() {
             write!(f, ":{line}:{col}")?;
         }
         if !self.path().is_empty() {
@@ -196,7 +196,7 @@ impl Diagnostic {
     /// The offending line, masked, and a caret line under the node.
     fn snippet(&self) -> Option<(usize, String, String)> {
         let loc = self.loc.as_ref()?;
-        let (line_no, col) = loc.line_col()?;
+        let LineCol { line: line_no, col } = loc.line_col()?;
         let mut line = loc.source().line(line_no)?.to_string();
         let mut col = col.max(1);
         for mask in self.masks.iter().filter(|m| !m.is_empty()) {
@@ -360,18 +360,32 @@ pub fn suggest<'a>(found: &str, candidates: impl IntoIterator<Item = &'a str>) -
         .unwrap_or_default()
 }
 
-/// The closest candidate to `found`, if one is close enough to be a typo.
+/// `did you mean `x`?` for the closest candidate to `found`, if one is close
+/// enough to be a typo: a diagnostic's help line.
 pub fn did_you_mean<'a>(
     found: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<String> {
-    let found_lower = found.to_lowercase();
+    closest(found, candidates).map(|c| format!("did you mean `{c}`?"))
+}
+
+/// How alike two names must be (Jaro-Winkler, 0 to 1) for one to be
+/// offered as a typo of the other: below this, suggestions are noise.
+const TYPO_SIMILARITY: f64 = 0.8;
+
+/// The candidate closest to `found`, if one is close enough to be a typo:
+/// every "did you mean" of the program goes through here, so they all
+/// agree. Case is ignored (`getuser` finds `getUser`); of equally close
+/// candidates the alphabetically first wins, so the answer does not depend
+/// on the order they come in.
+pub fn closest<'a>(found: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let found = found.to_lowercase();
     candidates
         .into_iter()
-        .map(|c| (strsim::jaro_winkler(&found_lower, &c.to_lowercase()), c))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| format!("did you mean `{c}`?"))
+        .map(|c| (strsim::jaro_winkler(&found, &c.to_lowercase()), c))
+        .filter(|(score, _)| *score > TYPO_SIMILARITY)
+        .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)))
+        .map(|(_, c)| c)
 }
 
 #[cfg(test)]
@@ -409,8 +423,31 @@ mod tests {
     #[test]
     fn no_line_from_a_file_that_is_not_a_spec() {
         let file = File::new(".env", "TOKEN=ghp_abc\n".into(), false);
-        let d = Diagnostic::new("not a spec", Some(Loc::at(&file, "", Some((1, 1)))));
+        let d = Diagnostic::new(
+            "not a spec",
+            Some(Loc::at(&file, "", Some(LineCol { line: 1, col: 1 }))),
+        );
         assert_eq!(d.to_string(), "error: not a spec\n  --> .env:1:1");
+    }
+
+    #[test]
+    fn one_did_you_mean_ignoring_case_and_order() {
+        assert_eq!(
+            closest("getuser", ["getUser", "listUsers"]),
+            Some("getUser")
+        );
+        assert_eq!(
+            closest("GITHUB_CREAT", ["GITHUB_CREATE"]),
+            Some("GITHUB_CREATE")
+        );
+        assert_eq!(closest("zzz", ["getUser"]), None);
+        // Equally close: the first by name, whatever the order given.
+        assert_eq!(closest("abcde", ["abcdz", "abcdy"]), Some("abcdy"));
+        assert_eq!(closest("abcde", ["abcdy", "abcdz"]), Some("abcdy"));
+        assert_eq!(
+            suggest("tittle", ["title"]),
+            " (did you mean `title`?)".to_string()
+        );
     }
 
     #[test]

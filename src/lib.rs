@@ -3,6 +3,7 @@
 //! The modules, each importing only from the ones listed before it:
 //!
 //! - [`units`]: durations and sizes as written in specs.
+//! - [`fsio`]: files read whole within a size cap; I/O errors in words.
 //! - [`secret`]: the [`Secret`] type.
 //! - [`source`]: spec files' text and the positions of their nodes.
 //! - [`error`]: the one [`Error`] type, diagnostics, exit codes.
@@ -41,6 +42,7 @@
 //! ```
 
 pub mod units;
+pub mod fsio;
 pub mod secret;
 pub mod source;
 pub mod error;

@@ -40,6 +40,13 @@ struct Inner {
     matcher: Option<Regex>,
 }
 
+/// A secret too short to mask: its `Display` is the warning a run gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "a secret value is shorter than {MIN_SECRET_LEN} characters and cannot be masked in output"
+)]
+pub struct Unmasked;
+
 /// What registering a secret did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Registered {
@@ -51,6 +58,16 @@ pub enum Registered {
 impl Redactor {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// [`Redactor::register`], with the warning to give when `secret` is
+    /// too short to mask: every such warning is worded here. An empty value
+    /// shows nothing, so needs no warning.
+    pub fn mask(&self, secret: &Secret) -> Result<(), Unmasked> {
+        match self.register(secret) {
+            Registered::TooShort if !secret.expose().is_empty() => Err(Unmasked),
+            _ => Ok(()),
+        }
     }
 
     /// Masks `secret` (in all its forms) in everything redacted from now on.

@@ -11,8 +11,13 @@ use std::sync::{Arc, OnceLock};
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::Marker;
 
-/// A 1-based line and column.
-pub type LineCol = (usize, usize);
+/// A 1-based line and column. Ordered by line, then column: the earlier
+/// of two places is the smaller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LineCol {
+    pub line: usize,
+    pub col: usize,
+}
 
 /// One file's text, as read.
 pub struct File {
@@ -187,7 +192,10 @@ impl Builder {
 
 impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, ev: Event, marker: Marker) {
-        let mark = (marker.line(), marker.col() + 1);
+        let mark = LineCol {
+            line: marker.line(),
+            col: marker.col() + 1,
+        };
         match ev {
             Event::Scalar(value, ..) => {
                 if let Some(path) = self.next_path(Some(&value), mark) {
@@ -213,21 +221,28 @@ impl MarkedEventReceiver for Builder {
 mod tests {
     use super::*;
 
+    fn at(line: usize, col: usize) -> LineCol {
+        LineCol { line, col }
+    }
+
     #[test]
     fn indexes_keys_and_values() {
         let p = Positions::index("version: 1\nsteps:\n  - id: a\n    params:\n      x: 1\n");
-        assert_eq!(p.value("version"), Some((1, 10)));
-        assert_eq!(p.key("steps[0].params.x"), Some((5, 7)));
-        assert_eq!(p.value("steps[0].params.x"), Some((5, 10)));
-        assert_eq!(p.value("steps[0].id"), Some((3, 9)));
-        assert_eq!(p.value("steps[0]"), Some((3, 5)));
+        assert_eq!(p.value("version"), Some(at(1, 10)));
+        assert_eq!(p.key("steps[0].params.x"), Some(at(5, 7)));
+        assert_eq!(p.value("steps[0].params.x"), Some(at(5, 10)));
+        assert_eq!(p.value("steps[0].id"), Some(at(3, 9)));
+        assert_eq!(p.value("steps[0]"), Some(at(3, 5)));
         assert!(p.duplicates.is_empty());
     }
 
     #[test]
     fn finds_keys_written_twice() {
         let p = Positions::index("vars:\n  a: 1\n  a: 2\n");
-        assert_eq!(p.duplicates, vec![("vars.a".to_string(), (2, 3), (3, 3))]);
+        assert_eq!(
+            p.duplicates,
+            vec![("vars.a".to_string(), at(2, 3), at(3, 3))]
+        );
     }
 
     #[test]

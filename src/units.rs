@@ -3,9 +3,19 @@
 
 use std::time::Duration;
 
+/// Text that is no duration; it holds the text, to show it back.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected a duration like `500ms`, `10s` or `2m`, found `{0}`")]
+pub struct BadDuration(pub String);
+
+/// Text that is no size; it holds the text, to show it back.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected a size like `16MiB`, `512KiB` or a number of bytes, found `{0}`")]
+pub struct BadSize(pub String);
+
 /// Parses `500ms`, `10s`, `2m`, `1h` and sums of them (`1m30s`).
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let bad = || format!("expected a duration like `500ms`, `10s` or `2m`, found `{text}`");
+pub fn parse_duration(text: &str) -> Result<Duration, BadDuration> {
+    let bad = || BadDuration(text.to_string());
     let s = text.trim();
     if s.is_empty() {
         return Err(bad());
@@ -34,9 +44,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 /// Parses a byte size: `1048576`, `512KiB`, `16MiB`, `1GiB` (also `KB`, `MB`).
-pub fn parse_size(text: &str) -> Result<usize, String> {
-    let bad =
-        || format!("expected a size like `16MiB`, `512KiB` or a number of bytes, found `{text}`");
+pub fn parse_size(text: &str) -> Result<usize, BadSize> {
+    let bad = || BadSize(text.to_string());
     let s = text.trim();
     let digits = s.chars().take_while(char::is_ascii_digit).count();
     if digits == 0 {

@@ -17,7 +17,19 @@ use crate::spec::{App, Auth, AuthParam, Descope, Header, Located, Source, Var};
 use crate::template::{Templates, is_template, visit_strings};
 
 /// A var and its name.
-type NamedVar<'a> = (&'a str, &'a Var);
+#[derive(Clone, Copy)]
+struct NamedVar<'a> {
+    name: &'a str,
+    var: &'a Var,
+}
+
+/// A literal credential found in a value: what it is, the literal text
+/// that holds it (to mask), and the var it came through, if any.
+struct Literal<'a> {
+    found: Finding,
+    piece: String,
+    var: Option<NamedVar<'a>>,
+}
 
 /// Known token formats: a prefix, what it is, and how many token characters
 /// (`[A-Za-z0-9._+/=-]`) must follow it for a match, so that ordinary words
@@ -143,7 +155,7 @@ impl Pieces<'_> {
     }
 
     /// The vars `value` uses, directly or through other vars, in spec order.
-    fn vars_used(&self, value: &str) -> Vec<(&str, &Var)> {
+    fn vars_used(&self, value: &str) -> Vec<NamedVar<'_>> {
         let mut names: Vec<String> = Vec::new();
         let mut todo: Vec<String> = self
             .templates
@@ -166,24 +178,32 @@ impl Pieces<'_> {
         self.vars
             .iter()
             .filter(|(n, _)| names.contains(n))
-            .map(|(n, v)| (n.as_str(), v))
+            .map(|(name, var)| NamedVar { name, var })
             .collect()
     }
 
     /// The first literal credential in `value` or in a var it uses: what
     /// was found, the literal text that holds it, and the var, if any.
-    fn credential(&self, value: &str) -> Option<(Finding, String, Option<NamedVar<'_>>)> {
+    fn credential(&self, value: &str) -> Option<Literal<'_>> {
         for piece in self.of(value) {
             if let Some(found) = literal_credential(&piece) {
-                return Some((found, piece, None));
+                return Some(Literal {
+                    found,
+                    piece,
+                    var: None,
+                });
             }
         }
-        for (name, var) in self.vars_used(value) {
+        for named in self.vars_used(value) {
             let mut texts = Vec::new();
-            visit_strings(&var.value, &mut |s| texts.extend(self.of(s)));
+            visit_strings(&named.var.value, &mut |s| texts.extend(self.of(s)));
             for piece in texts {
                 if let Some(found) = literal_credential(&piece) {
-                    return Some((found, piece, Some((name, var))));
+                    return Some(Literal {
+                        found,
+                        piece,
+                        var: Some(named),
+                    });
                 }
             }
         }
@@ -205,9 +225,11 @@ pub fn auth(auth: &Auth, pieces: &Pieces) -> Vec<Diagnostic> {
         for (field, value) in &body.value {
             let mut texts = Vec::new();
             visit_strings(value, &mut |s| texts.push(s.to_string()));
-            if let Some((found, piece, var)) = texts.iter().find_map(|t| pieces.credential(t)) {
+            if let Some(Literal { found, piece, var }) =
+                texts.iter().find_map(|t| pieces.credential(t))
+            {
                 let (message, loc) = match var {
-                    Some((name, v)) => (
+                    Some(NamedVar { name, var: v }) => (
                         format!(
                             "auth `body` field `{field}` uses var `{name}`, which holds a literal credential ({found})"
                         ),
@@ -241,9 +263,9 @@ pub fn parameter(p: &AuthParam, pieces: &Pieces) -> Option<Diagnostic> {
     if p.allow_literal {
         return None;
     }
-    let (found, piece, var) = pieces.credential(&p.value)?;
+    let Literal { found, piece, var } = pieces.credential(&p.value)?;
     let (message, loc) = match var {
-        Some((name, v)) => (
+        Some(NamedVar { name, var: v }) => (
             format!(
                 "auth parameter `{}` uses var `{name}`, which holds a literal credential ({found})",
                 p.name
@@ -635,7 +657,11 @@ mod tests {
 
     fn loc() -> Loc {
         let file = crate::source::File::named("spec.yaml");
-        Loc::at(&file, "auth.x.parameters[0].value", Some((8, 16)))
+        Loc::at(
+            &file,
+            "auth.x.parameters[0].value",
+            Some(crate::source::LineCol { line: 8, col: 16 }),
+        )
     }
 
     /// The diagnostic for parameter `p` in a spec with `vars`.

@@ -126,112 +126,86 @@ pub fn check(mut spec: Spec) -> Result<Workflow> {
         warnings: Vec::new(),
         env_refs: BTreeMap::new(),
     };
-    for app in spec.apps.values() {
-        // An app's and an action's own criteria compile whether or not a
-        // step uses them (each step compiles them again, merged with its own).
-        if let Some(e) = &app.expect {
-            expect::compile(&[e], &mut checker.diagnostics);
-        }
-        for action in app.actions.values() {
-            checker.action(action);
-            if let Some(e) = &action.expect {
-                expect::compile(&[e], &mut checker.diagnostics);
-            }
-        }
-    }
-    for (i, var) in spec.vars.values().enumerate() {
-        let site = Site {
-            vars_before: Some(i),
-            ..Site::default()
-        };
-        checker.value(&var.value, &var.loc, site);
-    }
-    for app in spec.apps.values() {
-        checker.diagnostics.extend(
-            app.headers
-                .iter()
-                .filter_map(|h| credentials::header(app, h)),
-        );
-    }
-    for (app_name, auth) in &spec.auth {
-        if !spec.apps.contains_key(app_name) {
-            let help = did_you_mean(app_name, spec.apps.keys().map(String::as_str));
-            checker.error(
-                Diagnostic::new(
-                    format!("auth for unknown app `{app_name}`"),
-                    Some(auth.loc.clone()),
-                )
-                .with_help(help),
-            );
-        }
-        checker.auth(auth, Site::default());
-    }
+    checker.definitions();
     checker.recursion();
-    let mut runs: Vec<Vec<Option<(Run, Expect)>>> = Vec::new();
-    for (f, flow) in flows.iter().enumerate() {
-        checker.inputs(flow);
-        let mut bound = Vec::new();
-        for step in &flow.steps {
-            bound.push(checker.step(f, step));
-        }
-        let site = Site {
-            flow: f,
-            steps_before: Some(flow.steps.len()),
-            inputs: true,
-            shard: true,
-            ..Site::default()
-        };
-        for output in flow.outputs.values() {
-            checker.template(&output.value, &output.loc, site);
-        }
-        runs.push(bound);
-    }
+    let runs = checker.flows();
     checker.uploads();
     // Literal credentials, once every template (vars' included) is compiled.
-    let pieces = credentials::Pieces {
-        templates: &checker.templates,
-        vars: &spec.vars,
-    };
-    let mut found = Vec::new();
-    for auth in spec.auth.values() {
-        found.extend(credentials::auth(auth, &pieces));
-    }
-    for flow in &flows {
-        for auth in flow.steps.iter().filter_map(|s| s.auth.as_ref()) {
-            found.extend(credentials::auth(auth, &pieces));
-        }
-    }
+    let found = literal_credentials(&spec, &flows, &checker.templates);
     let Checker {
         templates,
-        mut diagnostics,
+        diagnostics,
         warnings,
         env_refs,
         ..
     } = checker;
     // Each mistake is said once, however many steps meet it (an app's
     // criteria are compiled for every step of the app).
-    let mut diagnostics = {
-        let mut unique = Vec::with_capacity(diagnostics.len());
-        for d in diagnostics.drain(..) {
-            if !unique.contains(&d) {
-                unique.push(d);
-            }
-        }
-        unique
-    };
-    for d in found {
-        if !diagnostics.contains(&d) {
-            diagnostics.push(d);
-        }
-    }
+    let diagnostics = unique(diagnostics.into_iter().chain(found));
     if !diagnostics.is_empty() {
         return Err(Error::Spec(diagnostics));
     }
-    let flows = flows
+    let flows = bind(flows, runs, &templates);
+    let mut wf = Workflow {
+        spec,
+        templates,
+        flows,
+        env_refs,
+        warnings,
+    };
+    let (laundering, hints) = secrets::check(&wf);
+    if !laundering.is_empty() {
+        return Err(Error::Spec(unique(laundering)));
+    }
+    wf.warnings.extend(hints);
+    Ok(wf)
+}
+
+/// `diagnostics` without repeats, in the order first met.
+fn unique(diagnostics: impl IntoIterator<Item = Diagnostic>) -> Vec<Diagnostic> {
+    let mut unique: Vec<Diagnostic> = Vec::new();
+    for d in diagnostics {
+        if !unique.contains(&d) {
+            unique.push(d);
+        }
+    }
+    unique
+}
+
+/// Every literal credential in an auth object, the spec's or a step's.
+fn literal_credentials(
+    spec: &Spec,
+    flows: &[crate::spec::Flow],
+    templates: &Templates,
+) -> Vec<Diagnostic> {
+    let pieces = credentials::Pieces {
+        templates,
+        vars: &spec.vars,
+    };
+    let mut found = Vec::new();
+    for auth in spec.auth.values() {
+        found.extend(credentials::auth(auth, &pieces));
+    }
+    for flow in flows {
+        for auth in flow.steps.iter().filter_map(|s| s.auth.as_ref()) {
+            found.extend(credentials::auth(auth, &pieces));
+        }
+    }
+    found
+}
+
+/// The checked flows: each step with what it runs and its criteria, and
+/// whether a later step's auth reads it.
+fn bind(
+    flows: Vec<crate::spec::Flow>,
+    runs: Vec<Vec<Option<(Run, Expect)>>>,
+    templates: &Templates,
+) -> Vec<Flow> {
+    flows
         .into_iter()
         .zip(runs)
         .map(|(flow, runs)| {
-            let feeding = steps_feeding_auth(&templates, &flow.steps);
+            let feeding = steps_feeding_auth(templates, &flow.steps);
             Flow {
                 file: flow.file,
                 inputs: flow.inputs,
@@ -253,26 +227,7 @@ pub fn check(mut spec: Spec) -> Result<Workflow> {
                     .collect(),
             }
         })
-        .collect();
-    let mut wf = Workflow {
-        spec,
-        templates,
-        flows,
-        env_refs,
-        warnings,
-    };
-    let (laundering, hints) = secrets::check(&wf);
-    if !laundering.is_empty() {
-        let mut unique: Vec<Diagnostic> = Vec::new();
-        for d in laundering {
-            if !unique.contains(&d) {
-                unique.push(d);
-            }
-        }
-        return Err(Error::Spec(unique));
-    }
-    wf.warnings.extend(hints);
-    Ok(wf)
+        .collect()
 }
 
 pub(crate) struct Checker<'a> {
@@ -287,6 +242,77 @@ pub(crate) struct Checker<'a> {
 impl Checker<'_> {
     fn error(&mut self, d: Diagnostic) {
         self.diagnostics.push(d);
+    }
+
+    /// What the spec defines, whether or not a step uses it: apps and
+    /// their actions, vars, app headers, auth.
+    fn definitions(&mut self) {
+        let spec = self.spec;
+        for app in spec.apps.values() {
+            // An app's and an action's own criteria compile whether or not a
+            // step uses them (each step compiles them again, merged with its own).
+            if let Some(e) = &app.expect {
+                expect::compile(&[e], &mut self.diagnostics);
+            }
+            for action in app.actions.values() {
+                self.action(action);
+                if let Some(e) = &action.expect {
+                    expect::compile(&[e], &mut self.diagnostics);
+                }
+            }
+        }
+        for (i, var) in spec.vars.values().enumerate() {
+            let site = Site {
+                vars_before: Some(i),
+                ..Site::default()
+            };
+            self.value(&var.value, &var.loc, site);
+        }
+        for app in spec.apps.values() {
+            self.diagnostics.extend(
+                app.headers
+                    .iter()
+                    .filter_map(|h| credentials::header(app, h)),
+            );
+        }
+        for (app_name, auth) in &spec.auth {
+            if !spec.apps.contains_key(app_name) {
+                let help = did_you_mean(app_name, spec.apps.keys().map(String::as_str));
+                self.error(
+                    Diagnostic::new(
+                        format!("auth for unknown app `{app_name}`"),
+                        Some(auth.loc.clone()),
+                    )
+                    .with_help(help),
+                );
+            }
+            self.auth(auth, Site::default());
+        }
+    }
+
+    /// Every flow's inputs, steps and outputs; for each step, what it runs
+    /// and its criteria, when it can run at all.
+    fn flows(&mut self) -> Vec<Vec<Option<(Run, Expect)>>> {
+        let mut runs = Vec::new();
+        for (f, flow) in self.flows.iter().enumerate() {
+            self.inputs(flow);
+            let mut bound = Vec::new();
+            for step in &flow.steps {
+                bound.push(self.step(f, step));
+            }
+            let site = Site {
+                flow: f,
+                steps_before: Some(flow.steps.len()),
+                inputs: true,
+                shard: true,
+                ..Site::default()
+            };
+            for output in flow.outputs.values() {
+                self.template(&output.value, &output.loc, site);
+            }
+            runs.push(bound);
+        }
+        runs
     }
 
     fn value(&mut self, value: &Value, loc: &Loc, site: Site) {
@@ -330,12 +356,12 @@ impl Checker<'_> {
             self.template(&p.value, &p.value_loc, site);
             if p.placement == Placement::Header {
                 if let Err(e) = header::check_name(&p.name) {
-                    self.error(Diagnostic::new(e, Some(p.loc.clone())));
+                    self.error(Diagnostic::new(e.to_string(), Some(p.loc.clone())));
                 }
                 if !is_template(&p.value)
                     && let Err(e) = header::check_value(&p.name, &p.value, "the value of header")
                 {
-                    self.error(Diagnostic::new(e, Some(p.loc.clone())));
+                    self.error(Diagnostic::new(e.to_string(), Some(p.loc.clone())));
                 }
             }
         }

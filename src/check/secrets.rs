@@ -406,35 +406,75 @@ impl Pass<'_> {
         }
     }
 
+    /// What of `step` sees secrets and what it passes on: its loop item,
+    /// its request, its criteria, and its outputs, which later steps see.
     fn step(&mut self, step: &super::Step, reads: &[AuthRead], secrets: &mut Secrets) {
-        let wf = self.wf;
-        let mut item = None;
-        if let Some(each) = &step.each {
-            match &each.list.value {
-                Value::String(s) => {
-                    self.template(
-                        s,
-                        &each.list.loc,
-                        secrets,
-                        Use::Decides("`for_each` loops over"),
-                        false,
-                    );
-                }
-                // A literal list of secrets: each item is one, whole.
-                list => {
-                    if let Some(origin) = self.value(list, &each.list.loc, secrets, Use::Value) {
-                        let name = each.name.value.clone();
-                        secrets.add(
-                            &name,
-                            Vec::new(),
-                            false,
-                            Origin::derived(format!("the loop's `{name}`"), &origin),
-                        );
-                        item = Some(name);
-                    }
-                }
+        let item = self.loop_item(step, secrets);
+        self.request(step, secrets);
+        // The step's own response, where a later step's auth reads it.
+        let own = step
+            .id
+            .as_deref()
+            .map(|id| own_response(reads, id))
+            .unwrap_or_default();
+        for (root, segs, origin) in &own.paths {
+            secrets.add(root, segs.clone(), true, origin.clone());
+        }
+        self.criteria(step, secrets);
+        let mut tainted = self.step_outputs(step, &own, secrets);
+        for root in RESPONSE_ROOTS {
+            secrets.remove_root(root);
+        }
+        if let Some(name) = &item {
+            secrets.remove_root(name);
+        }
+        let Some(id) = &step.id else { return };
+        if let Run::Uses(target) = step.run {
+            let outputs = &self.wf.flows[target].outputs;
+            for (name, origin) in &self.outputs[target] {
+                let leaf = outputs
+                    .get(name)
+                    .is_some_and(|o| whole_expression(&o.value).is_none());
+                tainted.push((name.clone(), origin.clone(), leaf));
             }
         }
+        for (name, origin, leaf) in tainted {
+            publish_output(secrets, id, &name, origin, leaf);
+        }
+    }
+
+    /// `for_each:`: what it loops over, and the item's name when the list
+    /// is a literal list of secrets (each item is one, whole).
+    fn loop_item(&mut self, step: &super::Step, secrets: &mut Secrets) -> Option<String> {
+        let each = step.each.as_ref()?;
+        match &each.list.value {
+            Value::String(s) => {
+                self.template(
+                    s,
+                    &each.list.loc,
+                    secrets,
+                    Use::Decides("`for_each` loops over"),
+                    false,
+                );
+                None
+            }
+            list => {
+                let origin = self.value(list, &each.list.loc, secrets, Use::Value)?;
+                let name = each.name.value.clone();
+                secrets.add(
+                    &name,
+                    Vec::new(),
+                    false,
+                    Origin::derived(format!("the loop's `{name}`"), &origin),
+                );
+                Some(name)
+            }
+        }
+    }
+
+    /// What the step sends or decides before sending: `if`, auth, params,
+    /// `url`, and a sub-workflow's inputs.
+    fn request(&mut self, step: &super::Step, secrets: &mut Secrets) {
         if let Some(c) = &step.condition
             && let Value::String(s) = &c.value
         {
@@ -456,16 +496,10 @@ impl Pass<'_> {
                 }
             }
         }
-        // The step's own response, where a later step's auth reads it.
-        let own = step
-            .id
-            .as_deref()
-            .map(|id| own_response(reads, id))
-            .unwrap_or_default();
-        let roots = ["response", "headers", "status"];
-        for (root, segs, origin) in &own.paths {
-            secrets.add(root, segs.clone(), true, origin.clone());
-        }
+    }
+
+    /// What decides on the response: `expect.that`, `until`, `paginate`.
+    fn criteria(&mut self, step: &super::Step, secrets: &mut Secrets) {
         for that in &step.expect.that {
             if let Value::String(s) = &that.value {
                 self.template(
@@ -502,17 +536,28 @@ impl Pass<'_> {
                 );
             }
         }
+    }
+
+    /// The step's outputs that hold a secret: name, origin, and whether
+    /// the secret is only part of the output (a leaf). An output a later
+    /// step's auth reads sees the whole response as secret.
+    fn step_outputs(
+        &mut self,
+        step: &super::Step,
+        own: &Own,
+        secrets: &mut Secrets,
+    ) -> Vec<(String, Origin, bool)> {
         let mut tainted = Vec::new();
         for (name, output) in &step.outputs {
             let feeds = own.outputs.iter().find(|(n, _)| n == name || n.is_empty());
             if let Some((_, origin)) = feeds {
-                for root in roots {
+                for root in RESPONSE_ROOTS {
                     secrets.add(root, Vec::new(), false, origin.clone());
                 }
             }
             let t = self.template(&output.value, &output.loc, secrets, Use::Value, false);
             if feeds.is_some() {
-                for root in roots {
+                for root in RESPONSE_ROOTS {
                     secrets.remove_root(root);
                 }
                 for (root, segs, origin) in &own.paths {
@@ -527,48 +572,39 @@ impl Pass<'_> {
                 ));
             }
         }
-        for root in roots {
-            secrets.remove_root(root);
-        }
-        if let Some(name) = &item {
-            secrets.remove_root(name);
-        }
-        let Some(id) = &step.id else { return };
-        if let Run::Uses(target) = step.run {
-            let outputs = &wf.flows[target].outputs;
-            for (name, origin) in &self.outputs[target] {
-                let leaf = outputs
-                    .get(name)
-                    .is_some_and(|o| whole_expression(&o.value).is_none());
-                tainted.push((name.clone(), origin.clone(), leaf));
-            }
-        }
-        for (name, origin, leaf) in tainted {
-            let origin = Origin::derived(format!("output `{name}` of step `{id}`"), &origin);
-            secrets.add(
-                "steps",
-                vec![
-                    Seg::Key(id.clone()),
-                    Seg::Key("outputs".into()),
-                    Seg::Key(name.clone()),
-                ],
-                leaf,
-                origin.clone(),
-            );
-            secrets.add(
-                "steps",
-                vec![
-                    Seg::Key(id.clone()),
-                    Seg::Key("items".into()),
-                    Seg::Any,
-                    Seg::Key("outputs".into()),
-                    Seg::Key(name.clone()),
-                ],
-                leaf,
-                origin,
-            );
-        }
+        tainted
     }
+}
+
+/// The names a step's response goes by in its own templates.
+const RESPONSE_ROOTS: [&str; 3] = ["response", "headers", "status"];
+
+/// Output `name` of step `id` holds a secret: so do `steps.<id>.outputs`
+/// and every loop item's, from now on.
+fn publish_output(secrets: &mut Secrets, id: &str, name: &str, origin: Origin, leaf: bool) {
+    let origin = Origin::derived(format!("output `{name}` of step `{id}`"), &origin);
+    secrets.add(
+        "steps",
+        vec![
+            Seg::Key(id.to_string()),
+            Seg::Key("outputs".into()),
+            Seg::Key(name.to_string()),
+        ],
+        leaf,
+        origin.clone(),
+    );
+    secrets.add(
+        "steps",
+        vec![
+            Seg::Key(id.to_string()),
+            Seg::Key("items".into()),
+            Seg::Any,
+            Seg::Key("outputs".into()),
+            Seg::Key(name.to_string()),
+        ],
+        leaf,
+        origin,
+    );
 }
 
 /// A step's own response as its `expect.that`, `until`, `paginate` and

@@ -39,7 +39,34 @@ pub(super) struct Site<'a> {
     pub shard: bool,
 }
 
+/// The names a template at `site` may start from, as help lists them.
+fn in_scope<'a>(site: Site<'a>) -> Vec<&'a str> {
+    let mut names = vec!["env", "vars"];
+    if site.inputs {
+        names.push("inputs");
+    }
+    if site.steps_before.is_some() {
+        names.push("steps");
+    }
+    if site.shard {
+        names.push("shard");
+    }
+    if let Some(source) = site.source {
+        names.push(source);
+    }
+    if let Some(item) = site.item {
+        names.push(item);
+        names.push("index");
+    }
+    if site.response {
+        names.extend(RESPONSE_NAMES);
+    }
+    names
+}
+
 impl Checker<'_> {
+    /// Compiles `source` and checks every name it uses against what
+    /// `site` puts in scope.
     pub(super) fn template(&mut self, source: &str, loc: &Loc, site: Site) {
         let refs = match self.templates.add(source) {
             Ok(refs) => refs,
@@ -67,27 +94,8 @@ impl Checker<'_> {
                 )),
             );
         }
-        let var_names: Vec<&str> = match site.vars_before {
-            Some(n) => self.spec.vars.keys().take(n).map(String::as_str).collect(),
-            None => self.spec.vars.keys().map(String::as_str).collect(),
-        };
         for var in &refs.vars {
-            if var_names.contains(&var.as_str()) {
-                continue;
-            }
-            let itself = site
-                .vars_before
-                .and_then(|n| self.spec.vars.get_index(n))
-                .is_some_and(|(name, _)| name == var);
-            let message = if itself {
-                format!("var `{var}` refers to itself")
-            } else if self.spec.vars.contains_key(var) {
-                format!("var `{var}` is defined after this one; a var can only use earlier vars")
-            } else {
-                format!("unknown var `{var}`")
-            };
-            let help = did_you_mean(var, var_names.iter().copied());
-            self.error(Diagnostic::new(message, Some(loc.clone())).with_help(help));
+            self.var_ref(var, loc, site);
         }
         self.input_refs(&refs.inputs, refs.dynamic.contains("inputs"), loc, site);
         for (id, field) in &refs.steps {
@@ -103,75 +111,85 @@ impl Checker<'_> {
             ));
         }
         for name in &refs.other {
-            let name = name.as_str();
-            let known = GLOBALS.contains(&name)
-                || site.source == Some(name)
-                || (site.item.is_some() && (site.item == Some(name) || name == "index"))
-                || (site.response && RESPONSE_NAMES.contains(&name))
-                || (site.status_functions && STATUS_FUNCTIONS.contains(&name))
-                || (site.shard && name == "shard");
-            if known {
-                continue;
-            }
-            if STATUS_FUNCTIONS.contains(&name) {
-                self.error(
-                    Diagnostic::new(
-                        format!("`{name}()` can only be used in a step's `if`"),
-                        Some(loc.clone()),
-                    )
-                    .with_help(Some(
-                        "`if: \"{{ failure() }}\"` runs a step after an earlier one failed".into(),
-                    )),
-                );
-                continue;
-            }
-            if name == "index" || name == "item" {
-                self.error(
-                    Diagnostic::new(
-                        format!("`{name}` is only defined inside a step with `for_each`"),
-                        Some(loc.clone()),
-                    )
-                    .with_help(Some("a step's `for_each` names its item with `as` (default `item`) and its position `index`".into())),
-                );
-                continue;
-            }
-            if RESPONSE_NAMES.contains(&name) {
-                self.error(
-                    Diagnostic::new(
-                        format!("`{name}` is only defined in a step's `expect.that`, `until`, `outputs` and `paginate`, which see its own response"),
-                        Some(loc.clone()),
-                    )
-                    .with_help(Some("to use an earlier step's response, give it an `id` and write `steps.<id>.response`".into())),
-                );
-                continue;
-            }
-            let mut names = vec!["env", "vars"];
-            if site.inputs {
-                names.push("inputs");
-            }
-            if site.steps_before.is_some() {
-                names.push("steps");
-            }
-            if site.shard {
-                names.push("shard");
-            }
-            if let Some(source) = site.source {
-                names.push(source);
-            }
-            if let Some(item) = site.item {
-                names.push(item);
-                names.push("index");
-            }
-            if site.response {
-                names.extend(RESPONSE_NAMES);
-            }
-            let help = did_you_mean(name, names.iter().copied())
-                .or_else(|| Some(format!("templates here can use {}", ticked(&names))));
-            self.error(
-                Diagnostic::new(format!("unknown variable `{name}`"), Some(loc.clone()))
-                    .with_help(help),
-            );
+            self.other_ref(name, loc, site);
         }
+    }
+
+    /// `vars.<var>`: defined, and before the var that uses it.
+    fn var_ref(&mut self, var: &str, loc: &Loc, site: Site) {
+        let var_names: Vec<&str> = match site.vars_before {
+            Some(n) => self.spec.vars.keys().take(n).map(String::as_str).collect(),
+            None => self.spec.vars.keys().map(String::as_str).collect(),
+        };
+        if var_names.contains(&var) {
+            return;
+        }
+        let itself = site
+            .vars_before
+            .and_then(|n| self.spec.vars.get_index(n))
+            .is_some_and(|(name, _)| name == var);
+        let message = if itself {
+            format!("var `{var}` refers to itself")
+        } else if self.spec.vars.contains_key(var) {
+            format!("var `{var}` is defined after this one; a var can only use earlier vars")
+        } else {
+            format!("unknown var `{var}`")
+        };
+        let help = did_you_mean(var, var_names.iter().copied());
+        self.error(Diagnostic::new(message, Some(loc.clone())).with_help(help));
+    }
+
+    /// A name outside `env`, `vars`, `inputs` and `steps`: one the site
+    /// puts in scope, or a mistake said in the words that fit it.
+    fn other_ref(&mut self, name: &str, loc: &Loc, site: Site) {
+        let known = GLOBALS.contains(&name)
+            || site.source == Some(name)
+            || (site.item.is_some() && (site.item == Some(name) || name == "index"))
+            || (site.response && RESPONSE_NAMES.contains(&name))
+            || (site.status_functions && STATUS_FUNCTIONS.contains(&name))
+            || (site.shard && name == "shard");
+        if known {
+            return;
+        }
+        if STATUS_FUNCTIONS.contains(&name) {
+            self.error(
+                Diagnostic::new(
+                    format!("`{name}()` can only be used in a step's `if`"),
+                    Some(loc.clone()),
+                )
+                .with_help(Some(
+                    "`if: \"{{ failure() }}\"` runs a step after an earlier one failed".into(),
+                )),
+            );
+            return;
+        }
+        if name == "index" || name == "item" {
+            self.error(
+                Diagnostic::new(
+                    format!("`{name}` is only defined inside a step with `for_each`"),
+                    Some(loc.clone()),
+                )
+                .with_help(Some("a step's `for_each` names its item with `as` (default `item`) and its position `index`".into())),
+            );
+            return;
+        }
+        if RESPONSE_NAMES.contains(&name) {
+            self.error(
+                Diagnostic::new(
+                    format!("`{name}` is only defined in a step's `expect.that`, `until`, `outputs` and `paginate`, which see its own response"),
+                    Some(loc.clone()),
+                )
+                .with_help(Some("to use an earlier step's response, give it an `id` and write `steps.<id>.response`".into())),
+            );
+            return;
+        }
+        let names = in_scope(site);
+        let help = did_you_mean(name, names.iter().copied())
+            .or_else(|| Some(format!("templates here can use {}", ticked(&names))));
+        self.error(
+            Diagnostic::new(format!("unknown variable `{name}`"), Some(loc.clone()))
+                .with_help(help),
+        );
     }
 
     fn input_refs(

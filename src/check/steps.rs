@@ -26,42 +26,7 @@ impl Checker<'_> {
             ..Site::default()
         };
         if let Some(each) = &step.each {
-            if let Some(name) = item
-                && ["env", "vars", "inputs", "steps", "shard", "index"].contains(&name)
-            {
-                self.error(Diagnostic::new(
-                    format!("`as: {name}` would hide `{name}`; choose another name for the item"),
-                    Some(each.name.loc.clone()),
-                ));
-            }
-            match &each.list.value {
-                serde_json::Value::Array(_) => self.value(
-                    &each.list.value,
-                    &each.list.loc,
-                    Site { item: None, ..site },
-                ),
-                serde_json::Value::String(s) if is_template(s) => {
-                    self.template(s, &each.list.loc, Site { item: None, ..site })
-                }
-                other => self.error(
-                    Diagnostic::new(
-                        format!(
-                            "`for_each` must be a list or a template that renders one, found {}",
-                            crate::spec::coerce::describe(other)
-                        ),
-                        Some(each.list.loc.clone()),
-                    )
-                    .with_help(Some(
-                        "write `for_each: \"{{ inputs.repos }}\"` or a YAML list".into(),
-                    )),
-                ),
-            }
-            if each.shard && flow != 0 {
-                self.error(Diagnostic::new(
-                    "`shard: true` only applies to a loop of the root spec",
-                    Some(step.loc.clone()),
-                ));
-            }
+            self.each(step, each, site);
         }
         if let Some(condition) = &step.condition {
             let site = Site {
@@ -81,27 +46,85 @@ impl Checker<'_> {
             self.template(&output.value, &output.loc, response_site);
         }
         if let Some(uses) = &step.uses {
-            let target = uses.flow?;
-            if let Some(until) = &step.until {
-                self.error(Diagnostic::new(
-                    "`until` repeats a request; a step that `uses` a sub-workflow sends none itself",
-                    Some(until.condition.loc.clone()),
-                ));
-            }
-            if let Some(p) = &step.paginate {
-                self.error(Diagnostic::new(
-                    "`paginate` follows a request's pages; a step that `uses` a sub-workflow sends none itself",
-                    Some(p.loc.clone()),
-                ));
-            }
-            self.with(step, target, site);
-            let expect = expect::compile(&[&step.expect], &mut self.diagnostics);
-            for that in &expect.that {
-                self.condition(that, "expect.that", response_site);
-            }
-            return Some((Run::Uses(target), expect));
+            return Some(self.uses_step(step, uses.flow?, site));
         }
-        let name = step.action.as_ref()?;
+        self.action_step(step, step.action.as_ref()?, site)
+    }
+
+    /// `for_each:` and its item's name, in the loop's `site`.
+    fn each(&mut self, step: &crate::spec::Step, each: &crate::spec::Each, site: Site) {
+        let name = each.name.value.as_str();
+        if ["env", "vars", "inputs", "steps", "shard", "index"].contains(&name) {
+            self.error(Diagnostic::new(
+                format!("`as: {name}` would hide `{name}`; choose another name for the item"),
+                Some(each.name.loc.clone()),
+            ));
+        }
+        match &each.list.value {
+            serde_json::Value::Array(_) => self.value(
+                &each.list.value,
+                &each.list.loc,
+                Site { item: None, ..site },
+            ),
+            serde_json::Value::String(s) if is_template(s) => {
+                self.template(s, &each.list.loc, Site { item: None, ..site })
+            }
+            other => self.error(
+                Diagnostic::new(
+                    format!(
+                        "`for_each` must be a list or a template that renders one, found {}",
+                        crate::spec::coerce::describe(other)
+                    ),
+                    Some(each.list.loc.clone()),
+                )
+                .with_help(Some(
+                    "write `for_each: \"{{ inputs.repos }}\"` or a YAML list".into(),
+                )),
+            ),
+        }
+        if each.shard && site.flow != 0 {
+            self.error(Diagnostic::new(
+                "`shard: true` only applies to a loop of the root spec",
+                Some(step.loc.clone()),
+            ));
+        }
+    }
+
+    /// A step that runs the sub-workflow `target`: its inputs and its own
+    /// criteria; what only a request has is refused.
+    fn uses_step(&mut self, step: &crate::spec::Step, target: usize, site: Site) -> (Run, Expect) {
+        if let Some(until) = &step.until {
+            self.error(Diagnostic::new(
+                "`until` repeats a request; a step that `uses` a sub-workflow sends none itself",
+                Some(until.condition.loc.clone()),
+            ));
+        }
+        if let Some(p) = &step.paginate {
+            self.error(Diagnostic::new(
+                "`paginate` follows a request's pages; a step that `uses` a sub-workflow sends none itself",
+                Some(p.loc.clone()),
+            ));
+        }
+        self.with(step, target, site);
+        let expect = expect::compile(&[&step.expect], &mut self.diagnostics);
+        let response_site = Site {
+            response: true,
+            ..site
+        };
+        for that in &expect.that {
+            self.condition(that, "expect.that", response_site);
+        }
+        (Run::Uses(target), expect)
+    }
+
+    /// A step that runs the action `name`: its params, where they go, its
+    /// criteria (the app's, the action's, its own), polling and pages.
+    fn action_step(
+        &mut self,
+        step: &crate::spec::Step,
+        name: &crate::spec::Located<String>,
+        site: Site,
+    ) -> Option<(Run, Expect)> {
         let Some(action) = self.spec.action(&name.value) else {
             let help = did_you_mean(&name.value, self.spec.actions.keys().map(String::as_str));
             self.error(
@@ -120,54 +143,7 @@ impl Checker<'_> {
             .or_else(|| self.spec.auth.get(&action.app).cloned());
         self.step_params(step, action, site);
         match &step.url {
-            Some(url) => {
-                self.template(&url.value, &url.loc, site);
-                if !is_template(&url.value) {
-                    let valid = url::Url::parse(&url.value).is_ok_and(|u| {
-                        matches!(u.scheme(), "http" | "https") && u.host().is_some()
-                    });
-                    if !valid {
-                        self.error(Diagnostic::new(
-                            format!(
-                                "`url` must be an absolute http or https URL, found `{}`",
-                                url.value
-                            ),
-                            Some(url.loc.clone()),
-                        ));
-                    } else if let Some(origin) = &step.url_origin
-                        && let Some(outside) =
-                            crate::http::outside_origin(&url.value, &origin.value)
-                    {
-                        self.error(Diagnostic::new(
-                            format!(
-                                "`url` leads to `{outside}`, outside `url_origin` (`{}`)",
-                                crate::http::show_origin(&origin.value)
-                            ),
-                            Some(url.loc.clone()),
-                        ));
-                    }
-                } else if step.auth.is_some()
-                    && step.url_origin.is_none()
-                    && self
-                        .templates
-                        .refs(&url.value)
-                        .is_some_and(|r| !r.steps.is_empty() || r.dynamic.contains("steps"))
-                {
-                    // The step's own auth goes wherever an answer says.
-                    self.warnings.push(
-                        Diagnostic::warning(
-                            format!(
-                                "{} sends its own `auth:` to the `url` an earlier response gives, whatever origin that is",
-                                step.label()
-                            ),
-                            Some(url.loc.clone()),
-                        )
-                        .with_help(Some(
-                            "pin the origin the answer may name: `url_origin: https://uploads.example.com`".into(),
-                        )),
-                    );
-                }
-            }
+            Some(url) => self.step_url(step, url, site),
             None => self.placements(step, &app, action, auth.as_deref()),
         }
         let layers: Vec<&crate::spec::Expect> = [
@@ -179,48 +155,139 @@ impl Checker<'_> {
         .flatten()
         .collect();
         let expect = expect::compile(&layers, &mut self.diagnostics);
+        let response_site = Site {
+            response: true,
+            ..site
+        };
         for that in &expect.that {
             self.condition(that, "expect.that", response_site);
         }
         if let Some(until) = &step.until {
-            self.condition(&until.condition, "until", response_site);
-            let repeatable = !matches!(action.method, Method::POST | Method::PATCH)
-                || step.retry.or(app.retry).unsafe_methods == Some(true);
-            if !repeatable {
+            self.until(step, until, action, &app, response_site);
+        }
+        if let Some(p) = &step.paginate {
+            self.step_paginate(p, action, response_site);
+        }
+        self.without_id(step, action);
+        Some((
+            Run::Action(Bound {
+                app,
+                action: action.clone(),
+                auth,
+            }),
+            expect,
+        ))
+    }
+
+    /// A step's own `url:`: absolute http(s) when written out, inside its
+    /// `url_origin`; a warning when its own auth follows an answer's URL.
+    fn step_url(
+        &mut self,
+        step: &crate::spec::Step,
+        url: &crate::spec::Located<String>,
+        site: Site,
+    ) {
+        self.template(&url.value, &url.loc, site);
+        if !is_template(&url.value) {
+            let valid = url::Url::parse(&url.value)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+            if !valid {
+                self.error(Diagnostic::new(
+                    format!(
+                        "`url` must be an absolute http or https URL, found `{}`",
+                        url.value
+                    ),
+                    Some(url.loc.clone()),
+                ));
+            } else if let Some(origin) = &step.url_origin
+                && let Some(outside) = crate::http::outside_origin(&url.value, &origin.value)
+            {
+                self.error(Diagnostic::new(
+                    format!(
+                        "`url` leads to `{outside}`, outside `url_origin` (`{}`)",
+                        crate::http::show_origin(&origin.value)
+                    ),
+                    Some(url.loc.clone()),
+                ));
+            }
+        } else if step.auth.is_some()
+            && step.url_origin.is_none()
+            && self
+                .templates
+                .refs(&url.value)
+                .is_some_and(|r| !r.steps.is_empty() || r.dynamic.contains("steps"))
+        {
+            // The step's own auth goes wherever an answer says.
+            self.warnings.push(
+                Diagnostic::warning(
+                    format!(
+                        "{} sends its own `auth:` to the `url` an earlier response gives, whatever origin that is",
+                        step.label()
+                    ),
+                    Some(url.loc.clone()),
+                )
+                .with_help(Some(
+                    "pin the origin the answer may name: `url_origin: https://uploads.example.com`".into(),
+                )),
+            );
+        }
+    }
+
+    /// `until:`: a condition on the response, for a request that may be
+    /// repeated.
+    fn until(
+        &mut self,
+        step: &crate::spec::Step,
+        until: &crate::spec::Until,
+        action: &Action,
+        app: &App,
+        response_site: Site,
+    ) {
+        self.condition(&until.condition, "until", response_site);
+        let repeatable = !matches!(action.method, Method::POST | Method::PATCH)
+            || step.retry.or(app.retry).unsafe_methods == Some(true);
+        if !repeatable {
+            self.error(
+                Diagnostic::new(
+                    format!(
+                        "`until` repeats the request, and `{}` is a {:?}: repeating it could repeat its effect",
+                        action.name, action.method
+                    ),
+                    Some(until.condition.loc.clone()),
+                )
+                .with_help(Some("if repeating it is safe, say so with `retry: {unsafe: true}`".into())),
+            );
+        }
+    }
+
+    /// `paginate:`: its templates, and a cursor sent as one of the
+    /// action's params.
+    fn step_paginate(&mut self, p: &crate::spec::Paginate, action: &Action, response_site: Site) {
+        if let Next::Cursor(cursor) = &p.next {
+            let (param, value) = (&cursor.param, &cursor.value);
+            self.template(&value.value, &value.loc, response_site);
+            if !action.params.contains_key(&param.value) {
+                let help = did_you_mean(&param.value, action.params.keys().map(String::as_str));
                 self.error(
                     Diagnostic::new(
                         format!(
-                            "`until` repeats the request, and `{}` is a {:?}: repeating it could repeat its effect",
-                            action.name, action.method
+                            "`paginate.next.param`: `{}` is not a param of `{}`",
+                            param.value, action.name
                         ),
-                        Some(until.condition.loc.clone()),
+                        Some(param.loc.clone()),
                     )
-                    .with_help(Some("if repeating it is safe, say so with `retry: {unsafe: true}`".into())),
+                    .with_help(help),
                 );
             }
         }
-        if let Some(p) = &step.paginate {
-            if let Next::Cursor(cursor) = &p.next {
-                let (param, value) = (&cursor.param, &cursor.value);
-                self.template(&value.value, &value.loc, response_site);
-                if !action.params.contains_key(&param.value) {
-                    let help = did_you_mean(&param.value, action.params.keys().map(String::as_str));
-                    self.error(
-                        Diagnostic::new(
-                            format!(
-                                "`paginate.next.param`: `{}` is not a param of `{}`",
-                                param.value, action.name
-                            ),
-                            Some(param.loc.clone()),
-                        )
-                        .with_help(help),
-                    );
-                }
-            }
-            if let Some(items) = &p.items {
-                self.template(&items.value, &items.loc, response_site);
-            }
+        if let Some(items) = &p.items {
+            self.template(&items.value, &items.loc, response_site);
         }
+    }
+
+    /// A warning for a POST or PATCH step without an `id`: the journal
+    /// knows it by a key that moves when steps are added.
+    fn without_id(&mut self, step: &crate::spec::Step, action: &Action) {
         if step.id.is_none() && matches!(action.method, Method::POST | Method::PATCH) {
             self.warnings.push(
                 Diagnostic::warning(
@@ -236,14 +303,6 @@ impl Checker<'_> {
                 .with_help(Some("give the step an `id`".to_string())),
             );
         }
-        Some((
-            Run::Action(Bound {
-                app,
-                action: action.clone(),
-                auth,
-            }),
-            expect,
-        ))
     }
 
     /// A sub-workflow's inputs, given with `with:`.

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::outcome::{Failure, FailureKind};
-use crate::check::expect::{Expect, HeaderTestCompiled, Test};
+use crate::check::expect::{BodyAssert, Expect, HeaderAssert, HeaderTestCompiled, Test};
 use crate::redact::Redactor;
 
 /// The longest value quoted in a failure message.
@@ -39,105 +39,12 @@ pub fn response(
     redactor: &Redactor,
 ) -> Result<(), Failure> {
     for check in &expect.body {
-        let nodes: Vec<&Value> = check.path.query(body).all();
-        let what = format!("`{}`", check.shown);
-        match &check.test {
-            Test::Exists(true) if nodes.is_empty() => {
-                return Err(failure(
-                    format!("expect.body: {what} exists: expected at least one node, found none"),
-                    &check.loc,
-                ));
-            }
-            Test::Exists(false) if !nodes.is_empty() => {
-                return Err(failure(
-                    format!(
-                        "expect.body: {what} must not exist, found {}",
-                        shown(nodes[0], redactor)
-                    ),
-                    &check.loc,
-                ));
-            }
-            Test::Exists(_) => {}
-            _ if nodes.is_empty() => {
-                return Err(failure(
-                    format!("expect.body: {what} selects nothing in the response"),
-                    &check.loc,
-                ));
-            }
-            Test::Equals(expected) => {
-                if let Some(node) = nodes.iter().find(|n| !equal(n, expected)) {
-                    return Err(failure(
-                        format!(
-                            "expect.body: {what} equals {}: found {}",
-                            shown(expected, redactor),
-                            shown(node, redactor)
-                        ),
-                        &check.loc,
-                    ));
-                }
-            }
-            Test::Matches(re) => {
-                for node in &nodes {
-                    let ok = node.as_str().is_some_and(|s| re.is_match(s));
-                    if !ok {
-                        return Err(failure(
-                            format!(
-                                "expect.body: {what} matches `{}`: found {}",
-                                re.as_str(),
-                                shown(node, redactor)
-                            ),
-                            &check.loc,
-                        ));
-                    }
-                }
-            }
-            Test::Length(n) => {
-                for node in &nodes {
-                    let len = match node {
-                        Value::Array(a) => Some(a.len()),
-                        Value::Object(o) => Some(o.len()),
-                        Value::String(s) => Some(s.chars().count()),
-                        _ => None,
-                    };
-                    if len != Some(*n as usize) {
-                        let found = match len {
-                            Some(l) => format!("length {l}"),
-                            None => shown(node, redactor),
-                        };
-                        return Err(failure(
-                            format!("expect.body: {what} has length {n}: found {found}"),
-                            &check.loc,
-                        ));
-                    }
-                }
-            }
+        if let Some(problem) = body_problem(check, body, redactor) {
+            return Err(failure(format!("expect.body: {problem}"), &check.loc));
         }
     }
     for check in &expect.headers {
-        let value = headers.get(&check.name);
-        let what = format!("header `{}`", check.name);
-        let problem = match (&check.test, value) {
-            (HeaderTestCompiled::Exists(true), None) => {
-                Some(format!("{what} exists: it is missing"))
-            }
-            (HeaderTestCompiled::Exists(false), Some(v)) => Some(format!(
-                "{what} must be missing, found \"{}\"",
-                crate::http::excerpt(v, redactor)
-            )),
-            (HeaderTestCompiled::Exists(_), _) => None,
-            (_, None) => Some(format!("{what}: it is missing")),
-            (HeaderTestCompiled::Equals(e), Some(v)) if e != v => Some(format!(
-                "{what} equals \"{e}\": found \"{}\"",
-                crate::http::excerpt(v, redactor)
-            )),
-            (HeaderTestCompiled::Matches(re), Some(v)) if !re.is_match(v) => Some(format!(
-                "{what} matches `{}`: found \"{}\"",
-                re.as_str(),
-                crate::http::excerpt(v, redactor)
-            )),
-            _ => None,
-        };
-        if let Some(problem) = problem {
+        if let Some(problem) = header_problem(check, headers.get(&check.name), redactor) {
             return Err(failure(format!("expect.headers: {problem}"), &check.loc));
         }
     }
@@ -156,6 +63,84 @@ pub fn response(
         ));
     }
     Ok(())
+}
+
+/// What `body` fails of one `expect.body` criterion, if anything.
+fn body_problem(check: &BodyAssert, body: &Value, redactor: &Redactor) -> Option<String> {
+    let nodes: Vec<&Value> = check.path.query(body).all();
+    let what = format!("`{}`", check.shown);
+    match &check.test {
+        Test::Exists(true) if nodes.is_empty() => Some(format!(
+            "{what} exists: expected at least one node, found none"
+        )),
+        Test::Exists(false) if !nodes.is_empty() => Some(format!(
+            "{what} must not exist, found {}",
+            shown(nodes[0], redactor)
+        )),
+        Test::Exists(_) => None,
+        _ if nodes.is_empty() => Some(format!("{what} selects nothing in the response")),
+        Test::Equals(expected) => nodes.iter().find(|n| !equal(n, expected)).map(|node| {
+            format!(
+                "{what} equals {}: found {}",
+                shown(expected, redactor),
+                shown(node, redactor)
+            )
+        }),
+        Test::Matches(re) => nodes
+            .iter()
+            .find(|node| !node.as_str().is_some_and(|s| re.is_match(s)))
+            .map(|node| {
+                format!(
+                    "{what} matches `{}`: found {}",
+                    re.as_str(),
+                    shown(node, redactor)
+                )
+            }),
+        Test::Length(n) => nodes.iter().find_map(|node| {
+            let len = match node {
+                Value::Array(a) => Some(a.len()),
+                Value::Object(o) => Some(o.len()),
+                Value::String(s) => Some(s.chars().count()),
+                _ => None,
+            };
+            (len != Some(*n as usize)).then(|| {
+                let found = match len {
+                    Some(l) => format!("length {l}"),
+                    None => shown(node, redactor),
+                };
+                format!("{what} has length {n}: found {found}")
+            })
+        }),
+    }
+}
+
+/// What a header's `value` (`None`: missing) fails of one
+/// `expect.headers` criterion, if anything.
+fn header_problem(
+    check: &HeaderAssert,
+    value: Option<&String>,
+    redactor: &Redactor,
+) -> Option<String> {
+    let what = format!("header `{}`", check.name);
+    match (&check.test, value) {
+        (HeaderTestCompiled::Exists(true), None) => Some(format!("{what} exists: it is missing")),
+        (HeaderTestCompiled::Exists(false), Some(v)) => Some(format!(
+            "{what} must be missing, found \"{}\"",
+            crate::http::excerpt(v, redactor)
+        )),
+        (HeaderTestCompiled::Exists(_), _) => None,
+        (_, None) => Some(format!("{what}: it is missing")),
+        (HeaderTestCompiled::Equals(e), Some(v)) if e != v => Some(format!(
+            "{what} equals \"{e}\": found \"{}\"",
+            crate::http::excerpt(v, redactor)
+        )),
+        (HeaderTestCompiled::Matches(re), Some(v)) if !re.is_match(v) => Some(format!(
+            "{what} matches `{}`: found \"{}\"",
+            re.as_str(),
+            crate::http::excerpt(v, redactor)
+        )),
+        _ => None,
+    }
 }
 
 /// JSON equality where `1` equals `1.0`.

@@ -9,9 +9,88 @@
 use std::path::{Component, Path, PathBuf};
 
 use crate::check::Workflow;
+use crate::fsio::io_words;
 use crate::render::{Checked, Request};
 use crate::spec::display;
 use crate::units::show_size;
+
+/// Why a path may not be uploaded; it names the path and the flag that
+/// lifts the rule. `named` is the path as the spec gives it, with its
+/// resolved form after it when that differs; `resolved` as `--allow-upload`
+/// takes it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    /// One of the files refused everywhere; `what` says which.
+    #[error(
+        "{named} is {what}, which is never uploaded, even with `--allow-outside-root`; to send this exact file, pass `--allow-upload {resolved}`"
+    )]
+    Always {
+        named: String,
+        what: &'static str,
+        resolved: String,
+    },
+    #[error(
+        "{named} is outside the project root `{root}` (the git work tree of the root spec or, outside git, its directory); to send this exact file, pass `--allow-upload {resolved}`, or `--allow-outside-root` to allow any file"
+    )]
+    OutsideRoot {
+        named: String,
+        root: String,
+        resolved: String,
+    },
+}
+
+/// Why the file of a param cannot be sent, from the checks before a step
+/// or as it is opened to send. `shown` is the path as the spec gives it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("param `{param}`: {problem}")]
+pub struct FileError {
+    pub param: String,
+    pub problem: FileProblem,
+}
+
+/// What is wrong with a param's file: [`FileError`] names the param.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FileProblem {
+    #[error("file {0}")]
+    Refused(Refused),
+    /// `why` is [`io_words`]'.
+    #[error("cannot read file `{shown}`: {why}")]
+    Unreadable { shown: String, why: String },
+    #[error("`{shown}` is not a regular file")]
+    NotRegular { shown: String },
+    #[error(
+        "file `{shown}` is {}, larger than the upload limit of {}; raise `--max-upload-size` if it is expected",
+        show_size(*.size),
+        show_size(*.max)
+    )]
+    TooLarge { shown: String, size: u64, max: u64 },
+    #[error("file `{shown}` changed while it was checked")]
+    ChangedWhileChecked { shown: String },
+    #[error("file `{shown}` was never checked")]
+    NeverChecked { shown: String },
+    #[error("file `{shown}` was replaced since it was checked; nothing was sent")]
+    Replaced { shown: String },
+    #[error(
+        "file `{shown}` changed size since it was checked ({checked} bytes, now {now}); nothing was sent"
+    )]
+    Resized {
+        shown: String,
+        checked: u64,
+        now: u64,
+    },
+    #[error("`{0}` is not a valid content type")]
+    ContentType(String),
+}
+
+impl FileProblem {
+    /// An I/O error reading the file shown as `shown`.
+    pub fn unreadable(shown: &str, e: &std::io::Error) -> FileProblem {
+        FileProblem::Unreadable {
+            shown: shown.to_string(),
+            why: io_words(e),
+        }
+    }
+}
 
 /// What a run may upload. Every path is compared resolved: absolute, with
 /// every symbolic link resolved.
@@ -70,7 +149,7 @@ impl Uploads {
 
     /// `path` resolved, if a request may upload it; else why not, naming
     /// the path and the flag that lifts the rule.
-    fn admit(&self, path: &Path, shown: &str) -> Result<PathBuf, String> {
+    fn admit(&self, path: &Path, shown: &str) -> Result<PathBuf, Refused> {
         let lexical = lexical(path);
         let resolved = crate::spec::resolve(path);
         if self.allowed.contains(&resolved) {
@@ -82,17 +161,18 @@ impl Uploads {
             format!("`{shown}` (`{}`)", display(&resolved))
         };
         if let Some(what) = self.refused_as(&lexical, &resolved) {
-            return Err(format!(
-                "{named} is {what}, which is never uploaded, even with `--allow-outside-root`; to send this exact file, pass `--allow-upload {}`",
-                display(&resolved)
-            ));
+            return Err(Refused::Always {
+                named,
+                what,
+                resolved: display(&resolved),
+            });
         }
         if !self.allow_outside && !resolved.starts_with(&self.root) {
-            return Err(format!(
-                "{named} is outside the project root `{}` (the git work tree of the root spec or, outside git, its directory); to send this exact file, pass `--allow-upload {}`, or `--allow-outside-root` to allow any file",
-                display(&self.root),
-                display(&resolved)
-            ));
+            return Err(Refused::OutsideRoot {
+                named,
+                root: display(&self.root),
+                resolved: display(&resolved),
+            });
         }
         Ok(resolved)
     }
@@ -157,7 +237,10 @@ pub(super) fn file_id(meta: &std::fs::Metadata) -> Option<crate::render::FileId>
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
-        Some((meta.dev(), meta.ino()))
+        Some(crate::render::FileId {
+            device: meta.dev(),
+            inode: meta.ino(),
+        })
     }
     #[cfg(not(unix))]
     {
@@ -166,13 +249,23 @@ pub(super) fn file_id(meta: &std::fs::Metadata) -> Option<crate::render::FileId>
     }
 }
 
-/// Checks every file `request` uploads and records which file it is.
-/// `Err` names the param whose file is refused, and why.
+/// [`check_files`] with its error as the walk takes it: the param, and
+/// the message.
 pub(super) fn inspect(
     request: &mut Request,
     uploads: &Uploads,
     max: u64,
 ) -> Result<(), (String, String)> {
+    check_files(request, uploads, max).map_err(|e| (e.param.clone(), e.to_string()))
+}
+
+/// Checks every file `request` uploads and records which file it is.
+/// `Err` names the param whose file is refused, and why.
+pub(super) fn check_files(
+    request: &mut Request,
+    uploads: &Uploads,
+    max: u64,
+) -> Result<(), FileError> {
     let Some(body) = &mut request.body else {
         return Ok(());
     };
@@ -180,32 +273,33 @@ pub(super) fn inspect(
         if file.deferred {
             continue;
         }
-        check(file, uploads, max).map_err(|e| (file.param.clone(), e))?;
+        check(file, uploads, max).map_err(|problem| FileError {
+            param: file.param.clone(),
+            problem,
+        })?;
     }
     Ok(())
 }
 
 /// Checks one file: allowed, a regular file, not too large, openable.
-fn check(file: &mut crate::render::Upload, uploads: &Uploads, max: u64) -> Result<(), String> {
+fn check(file: &mut crate::render::Upload, uploads: &Uploads, max: u64) -> Result<(), FileProblem> {
     let shown = display(&file.path);
-    let what = format!("param `{}`", file.param);
     let resolved = uploads
         .admit(&file.path, &shown)
-        .map_err(|e| format!("{what}: file {e}"))?;
-    let cannot =
-        |e: std::io::Error| format!("{what}: cannot read file `{shown}`: {}", io_words(&e));
+        .map_err(FileProblem::Refused)?;
+    let cannot = |e: std::io::Error| FileProblem::unreadable(&shown, &e);
     // The resolved path has no link left in it: one that appears now is
     // not followed.
     let meta = std::fs::symlink_metadata(&resolved).map_err(cannot)?;
     if !meta.is_file() {
-        return Err(format!("{what}: `{shown}` is not a regular file"));
+        return Err(FileProblem::NotRegular { shown });
     }
     if meta.len() > max {
-        return Err(format!(
-            "{what}: file `{shown}` is {}, larger than the upload limit of {}; raise `--max-upload-size` if it is expected",
-            show_size(meta.len()),
-            show_size(max)
-        ));
+        return Err(FileProblem::TooLarge {
+            shown,
+            size: meta.len(),
+            max,
+        });
     }
     // Opened, not read: an unreadable file stops the run before it
     // starts. What was opened is what was looked at.
@@ -215,9 +309,7 @@ fn check(file: &mut crate::render::Upload, uploads: &Uploads, max: u64) -> Resul
         .map_err(cannot)?;
     let id = file_id(&meta);
     if file_id(&opened) != id || opened.len() != meta.len() {
-        return Err(format!(
-            "{what}: file `{shown}` changed while it was checked"
-        ));
+        return Err(FileProblem::ChangedWhileChecked { shown });
     }
     file.checked = Some(Checked {
         shown: from_cwd(&resolved),
@@ -239,16 +331,4 @@ pub(super) fn open_options() -> std::fs::OpenOptions {
         options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
     }
     options
-}
-
-/// An I/O error in words, without the OS error number.
-pub(super) fn io_words(e: &std::io::Error) -> String {
-    if e.kind() == std::io::ErrorKind::NotFound {
-        return "not found".to_string();
-    }
-    let text = e.to_string().to_lowercase();
-    match text.find(" (os error") {
-        Some(at) => text[..at].to_string(),
-        None => text,
-    }
 }

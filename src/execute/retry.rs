@@ -58,6 +58,29 @@ pub fn idempotent(method: Method) -> bool {
     )
 }
 
+/// A retry the server asked for, refused: it asked to wait longer than
+/// `retry.max_wait`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the server asked to wait {} before retrying, longer than the {} allowed (`retry.max_wait`)",
+    show_wait(*.asked),
+    crate::units::show(*.max_wait)
+)]
+pub struct WaitTooLong {
+    pub asked: Duration,
+    pub max_wait: Duration,
+}
+
+/// A wait as messages show it; `Duration::MAX` is what a `Retry-After` too
+/// large to count becomes.
+fn show_wait(wait: Duration) -> String {
+    if wait == Duration::MAX {
+        "longer than can be counted".to_string()
+    } else {
+        crate::units::show(wait)
+    }
+}
+
 /// Why and how long to wait before try `attempt + 1`, or `Err` with the
 /// reason not to when a retry was asked for but cannot be honoured.
 pub fn next(
@@ -65,7 +88,7 @@ pub fn next(
     method: Method,
     outcome: &Outcome,
     attempt: u32,
-) -> Result<Option<Duration>, String> {
+) -> Result<Option<Duration>, WaitTooLong> {
     if attempt >= policy.attempts {
         return Ok(None);
     }
@@ -89,15 +112,10 @@ pub fn next(
     }
     if let Some(asked) = asked.and_then(parse_retry_after) {
         if asked > policy.max_wait {
-            let shown = if asked == Duration::MAX {
-                "longer than can be counted".to_string()
-            } else {
-                crate::units::show(asked)
-            };
-            return Err(format!(
-                "the server asked to wait {shown} before retrying, longer than the {} allowed (`retry.max_wait`)",
-                crate::units::show(policy.max_wait)
-            ));
+            return Err(WaitTooLong {
+                asked,
+                max_wait: policy.max_wait,
+            });
         }
         return Ok(Some(asked));
     }
@@ -174,7 +192,10 @@ mod tests {
         );
         assert!(next(&p, Method::GET, &asked("3600"), 1).is_err());
         let huge = next(&p, Method::GET, &asked("99999999999999999999999"), 1).unwrap_err();
-        assert!(huge.contains("longer than can be counted"), "{huge}");
+        assert!(
+            huge.to_string().contains("longer than can be counted"),
+            "{huge}"
+        );
     }
 
     #[test]

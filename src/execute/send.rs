@@ -64,12 +64,6 @@ fn method(m: Method) -> reqwest::Method {
     }
 }
 
-fn same_origin(a: &url::Url, b: &url::Url) -> bool {
-    a.scheme() == b.scheme()
-        && a.host_str() == b.host_str()
-        && a.port_or_known_default() == b.port_or_known_default()
-}
-
 pub async fn send(
     client: &reqwest::Client,
     request: &Request,
@@ -94,7 +88,9 @@ pub async fn send(
             builder = builder.header(name, value);
         }
         if let Some(b) = body {
-            builder = upload::attach(builder, b).await.map_err(Transport::Final)?;
+            builder = upload::attach(builder, b)
+                .await
+                .map_err(|e| Transport::Final(e.to_string()))?;
         }
         http::mark_sent();
         let response = builder.send().await.map_err(|e| failure(&e, limits))?;
@@ -127,7 +123,7 @@ pub async fn send(
             body = None;
             headers.retain(|(n, _)| !n.eq_ignore_ascii_case("content-type"));
         }
-        if !same_origin(&origin, &next) {
+        if !http::same_origin(&origin, &next) {
             // Credentials stay with the origin they were meant for.
             if body.is_some() && request.body_carries_auth {
                 return Err(Transport::Final(format!(

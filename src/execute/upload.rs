@@ -7,12 +7,15 @@ use reqwest::multipart::{Form, Part};
 use tokio::io::AsyncReadExt;
 use tokio_util::io::ReaderStream;
 
-use super::files::{file_id, io_words, open_options};
+use super::files::{FileError, FileProblem, file_id, open_options};
 use crate::render::{Body, PartContent, Raw, Upload};
 
 /// `builder` with `body` attached. `Err` when a file cannot be opened or
 /// changed since it was checked: nothing was sent.
-pub(super) async fn attach(builder: RequestBuilder, body: &Body) -> Result<RequestBuilder, String> {
+pub(super) async fn attach(
+    builder: RequestBuilder,
+    body: &Body,
+) -> Result<RequestBuilder, FileError> {
     if let Some(bytes) = body.bytes() {
         return Ok(builder.body(bytes));
     }
@@ -27,11 +30,9 @@ pub(super) async fn attach(builder: RequestBuilder, body: &Body) -> Result<Reque
                         Part::stream_with_length(stream, len)
                             .file_name(file.file_name.clone())
                             .mime_str(&file.content_type)
-                            .map_err(|_| {
-                                format!(
-                                    "param `{}`: `{}` is not a valid content type",
-                                    file.param, file.content_type
-                                )
+                            .map_err(|_| FileError {
+                                param: file.param.clone(),
+                                problem: FileProblem::ContentType(file.content_type.clone()),
                             })?
                     }
                 };
@@ -56,31 +57,33 @@ pub(super) async fn attach(builder: RequestBuilder, body: &Body) -> Result<Reque
 /// The file that was checked, as a stream of exactly the size that was
 /// checked. Opened by its resolved path, never through a symbolic link,
 /// and refused when it is not the very file the checks looked at.
-async fn open(file: &Upload) -> Result<(reqwest::Body, u64), String> {
+async fn open(file: &Upload) -> Result<(reqwest::Body, u64), FileError> {
+    let fail = |problem| FileError {
+        param: file.param.clone(),
+        problem,
+    };
     let shown = crate::spec::display(&file.path);
-    let what = format!("param `{}`", file.param);
     let Some(checked) = &file.checked else {
-        return Err(format!("{what}: file `{shown}` was never checked"));
+        return Err(fail(FileProblem::NeverChecked { shown }));
     };
     let handle = tokio::fs::OpenOptions::from(open_options())
         .open(&checked.path)
         .await
-        .map_err(|e| format!("{what}: cannot read file `{shown}`: {}", io_words(&e)))?;
+        .map_err(|e| fail(FileProblem::unreadable(&shown, &e)))?;
     let meta = handle
         .metadata()
         .await
-        .map_err(|e| format!("{what}: cannot read file `{shown}`: {}", io_words(&e)))?;
+        .map_err(|e| fail(FileProblem::unreadable(&shown, &e)))?;
     if file_id(&meta) != checked.id {
-        return Err(format!(
-            "{what}: file `{shown}` was replaced since it was checked; nothing was sent"
-        ));
+        return Err(fail(FileProblem::Replaced { shown }));
     }
     let len = meta.len();
     if len != checked.size {
-        return Err(format!(
-            "{what}: file `{shown}` changed size since it was checked ({} bytes, now {len}); nothing was sent",
-            checked.size
-        ));
+        return Err(fail(FileProblem::Resized {
+            shown,
+            checked: checked.size,
+            now: len,
+        }));
     }
     let stream = ReaderStream::new(handle.take(len));
     Ok((reqwest::Body::wrap_stream(stream), len))

@@ -83,6 +83,18 @@ impl Config {
     }
 }
 
+/// Why the run's HTTP clients cannot be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// A proxy variable, by its upper-case name.
+    #[error("`{0}` is not a valid proxy URL")]
+    Proxy(&'static str),
+    #[error("cannot read the CA certificate: {0}")]
+    CaCert(reqwest::Error),
+    #[error("cannot build the HTTP client: {0}")]
+    Build(reqwest::Error),
+}
+
 /// `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY` and `NO_PROXY` (either case),
 /// read once. Loopback targets never use a proxy, whatever `NO_PROXY` says.
 #[derive(Clone, Default, Debug)]
@@ -94,13 +106,13 @@ pub struct ProxyPolicy {
 
 impl ProxyPolicy {
     /// Reads the variables through `var` (the process environment, usually).
-    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ProxyPolicy, String> {
+    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ProxyPolicy, ClientError> {
         let read = |upper: &str| {
             var(&upper.to_lowercase())
                 .or_else(|| var(upper))
                 .filter(|v| !v.trim().is_empty())
         };
-        let parse = |name: &str| -> Result<Option<Url>, String> {
+        let parse = |name: &'static str| -> Result<Option<Url>, ClientError> {
             let Some(value) = read(name) else {
                 return Ok(None);
             };
@@ -111,7 +123,7 @@ impl ProxyPolicy {
             };
             Url::parse(&value)
                 .map(Some)
-                .map_err(|_| format!("`{name}` is not a valid proxy URL"))
+                .map_err(|_| ClientError::Proxy(name))
         };
         let all = parse("ALL_PROXY")?;
         Ok(ProxyPolicy {
@@ -181,14 +193,18 @@ pub struct Clients {
 }
 
 impl Clients {
+    /// [`Clients::create`] with its error in words: the form the run's
+    /// set-up calls.
     pub fn new(config: Config) -> Result<Clients, String> {
+        Clients::create(config).map_err(|e| e.to_string())
+    }
+
+    /// The clients for `config`; its CA certificates are read here.
+    pub fn create(config: Config) -> Result<Clients, ClientError> {
         let roots = config
             .cacerts
             .iter()
-            .map(|pem| {
-                reqwest::Certificate::from_pem_bundle(pem)
-                    .map_err(|e| format!("cannot read the CA certificate: {e}"))
-            })
+            .map(|pem| reqwest::Certificate::from_pem_bundle(pem).map_err(ClientError::CaCert))
             .collect::<Result<Vec<_>, _>>()?
             .into_iter()
             .flatten()
@@ -204,17 +220,27 @@ impl Clients {
         &self.config
     }
 
-    /// The client for steps: `--insecure` applies.
+    /// [`Clients::for_steps`] with its error in words: the form the walk
+    /// calls.
     pub fn client(&self, connect_timeout: Duration) -> Result<reqwest::Client, String> {
+        self.for_steps(connect_timeout).map_err(|e| e.to_string())
+    }
+
+    /// The client for steps: `--insecure` applies.
+    pub fn for_steps(&self, connect_timeout: Duration) -> Result<reqwest::Client, ClientError> {
         self.build(connect_timeout, !self.config.insecure)
     }
 
     /// The client for credential sources: certificates are always checked.
-    pub fn verified(&self, connect_timeout: Duration) -> Result<reqwest::Client, String> {
+    pub fn verified(&self, connect_timeout: Duration) -> Result<reqwest::Client, ClientError> {
         self.build(connect_timeout, true)
     }
 
-    fn build(&self, connect_timeout: Duration, verify: bool) -> Result<reqwest::Client, String> {
+    fn build(
+        &self,
+        connect_timeout: Duration,
+        verify: bool,
+    ) -> Result<reqwest::Client, ClientError> {
         let mut built = self.built.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(client) = built.get(&(connect_timeout, verify)) {
             return Ok(client.clone());
@@ -235,9 +261,7 @@ impl Clients {
         if !verify {
             builder = builder.danger_accept_invalid_certs(true);
         }
-        let client = builder
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let client = builder.build().map_err(ClientError::Build)?;
         built.insert((connect_timeout, verify), client.clone());
         Ok(client)
     }

@@ -3,27 +3,37 @@
 
 use reqwest::header::{HeaderName, HeaderValue};
 
+/// Why a header name or value cannot be sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HeaderError {
+    #[error("`{0}` is not a valid header name (letters, digits and `-`, no spaces)")]
+    Name(String),
+    /// `what` names the header in the message (`the value of header`,
+    /// `header param`, `auth header`).
+    #[error("{what} `{name}` contains a line break or NUL, which would split the header")]
+    Split { what: &'static str, name: String },
+    #[error("{what} `{name}` contains a control character")]
+    Control { what: &'static str, name: String },
+}
+
 /// Why `name` cannot be a header name, if it cannot.
-pub fn check_name(name: &str) -> Result<(), String> {
+pub fn check_name(name: &str) -> Result<(), HeaderError> {
     HeaderName::from_bytes(name.as_bytes())
         .map(|_| ())
-        .map_err(|_| {
-            format!("`{name}` is not a valid header name (letters, digits and `-`, no spaces)")
-        })
+        .map_err(|_| HeaderError::Name(name.to_string()))
 }
 
 /// Why `value` cannot be the value of header `name`, if it cannot. `what`
 /// names the header in the message (`the value of header`, `header param`,
 /// `auth header`).
-pub fn check_value(name: &str, value: &str, what: &str) -> Result<(), String> {
+pub fn check_value(name: &str, value: &str, what: &'static str) -> Result<(), HeaderError> {
+    let name = name.to_string();
     if value.chars().any(|c| matches!(c, '\r' | '\n' | '\0')) {
-        return Err(format!(
-            "{what} `{name}` contains a line break or NUL, which would split the header"
-        ));
+        return Err(HeaderError::Split { what, name });
     }
     HeaderValue::from_str(value)
         .map(|_| ())
-        .map_err(|_| format!("{what} `{name}` contains a control character"))
+        .map_err(|_| HeaderError::Control { what, name })
 }
 
 #[cfg(test)]
@@ -35,15 +45,17 @@ mod tests {
         assert!(check_name("X-Api-Key").is_ok());
         assert!(check_name("X Api").is_err());
         assert!(check_value("A", "ok value", "header").is_ok());
-        assert!(
+        assert_eq!(
             check_value("A", "a\r\nB: c", "header")
                 .unwrap_err()
-                .contains("line break")
+                .to_string(),
+            "header `A` contains a line break or NUL, which would split the header"
         );
-        assert!(
+        assert_eq!(
             check_value("A", "a\u{7}", "header")
                 .unwrap_err()
-                .contains("control")
+                .to_string(),
+            "header `A` contains a control character"
         );
     }
 }

@@ -13,7 +13,7 @@ mod read;
 
 use std::time::Duration;
 
-pub use client::{Clients, Config, ProxyPolicy};
+pub use client::{ClientError, Clients, Config, ProxyPolicy};
 pub use errors::{describe, error_chain, excerpt, parse_retry_after};
 pub use read::{TooLarge, read_capped};
 
@@ -49,6 +49,23 @@ pub fn show_origin(url: &url::Url) -> String {
     url.origin().ascii_serialization()
 }
 
+/// Whether two URLs share scheme, host and port (a default port written
+/// out or not): where credentials may follow a redirect or a next page.
+pub fn same_origin(a: &url::Url, b: &url::Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
+/// [`same_origin`] for URLs as written; one that does not parse shares no
+/// origin with anything.
+pub fn same_origin_str(a: &str, b: &str) -> bool {
+    match (url::Url::parse(a), url::Url::parse(b)) {
+        (Ok(a), Ok(b)) => same_origin(&a, &b),
+        _ => false,
+    }
+}
+
 /// The origin of `target` when it differs from `origin`'s (scheme, host or
 /// port); `None` when they match, or when `target` is no http(s) URL at
 /// all (which other checks refuse).
@@ -57,4 +74,30 @@ pub fn outside_origin(target: &str, origin: &url::Url) -> Option<String> {
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https"))?;
     (target.origin() != origin.origin()).then(|| show_origin(&target))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_origin_is_scheme_host_and_port() {
+        assert!(same_origin_str(
+            "https://api.example.com/a",
+            "https://api.example.com:443/b?c"
+        ));
+        assert!(!same_origin_str(
+            "https://api.example.com",
+            "http://api.example.com"
+        ));
+        assert!(!same_origin_str(
+            "https://api.example.com",
+            "https://api.example.com:8443"
+        ));
+        assert!(!same_origin_str(
+            "https://a.example.com",
+            "https://b.example.com"
+        ));
+        assert!(!same_origin_str("not a url", "not a url"));
+    }
 }

@@ -10,8 +10,8 @@
 //! those inside a param's `{…}`); nothing depends on hash order, so the same input
 //! gives the same bytes.
 
-use super::schema::Ty;
 use super::yaml;
+use crate::spec::{BodyFormat, ParamType};
 use serde_json::Value;
 use std::fmt::Write;
 
@@ -40,7 +40,7 @@ pub struct Action {
     pub method: &'static str,
     pub path: String,
     /// `form`, `multipart` or `raw`; JSON is the default and not written.
-    pub body_format: Option<&'static str>,
+    pub body_format: Option<BodyFormat>,
     pub content_type: Option<String>,
     pub params: Vec<Param>,
 }
@@ -67,7 +67,7 @@ impl Location {
 #[derive(Clone, Debug)]
 pub struct Param {
     pub key: String,
-    pub ty: Ty,
+    pub ty: ParamType,
     pub required: bool,
     pub location: Location,
     /// The wire name, when it is not the key.
@@ -133,7 +133,7 @@ impl Action {
         let _ = writeln!(out, "        method: {}", self.method);
         let _ = writeln!(out, "        path: {}", yaml::block_string(&self.path));
         if let Some(format) = self.body_format {
-            let _ = writeln!(out, "        body_format: {format}");
+            let _ = writeln!(out, "        body_format: {}", format.name());
         }
         if let Some(content_type) = &self.content_type {
             let _ = writeln!(

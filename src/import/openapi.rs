@@ -47,11 +47,13 @@
 use super::Options;
 use super::auth;
 use super::catalog::{Action, Catalog, Entry, Location, Param};
-use super::error::{ImportError, closest};
+use super::error::ImportError;
 use super::load::Loaded;
 use super::names::{self, Namer};
-use super::schema::{Flat, Resolver, SchemaRef, Ty};
+use super::schema::{self, Flat, Resolver, SchemaRef};
 use super::text;
+use crate::error::closest;
+use crate::spec::{BodyFormat, ParamType};
 use indexmap::IndexMap;
 use openapiv3::{
     MediaType, Operation, Parameter, ParameterData, ParameterSchemaOrContent, PathItem, QueryStyle,
@@ -97,31 +99,24 @@ struct Draft {
 /// A request body as the catalog sends it.
 #[derive(Default)]
 struct Body {
-    format: Option<&'static str>,
+    format: Option<BodyFormat>,
     content_type: Option<String>,
     params: Vec<Draft>,
     comments: Vec<String>,
 }
 
-/// The media types a body can be sent as, best first.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Media {
-    Json,
-    Form,
-    Multipart,
-    Raw,
-}
-
-fn media_kind(media_type: &str) -> Media {
+/// The body format a media type is sent as; [`BodyFormat`]'s order is
+/// which the import prefers when a body offers several.
+fn media_kind(media_type: &str) -> BodyFormat {
     let essence = essence(media_type);
     if essence == "application/json" || essence.ends_with("+json") {
-        Media::Json
+        BodyFormat::Json
     } else if essence == "application/x-www-form-urlencoded" {
-        Media::Form
+        BodyFormat::Form
     } else if essence == "multipart/form-data" {
-        Media::Multipart
+        BodyFormat::Multipart
     } else {
-        Media::Raw
+        BodyFormat::Raw
     }
 }
 
@@ -252,7 +247,7 @@ fn check_filters(all: &[Op], options: &Options) -> Result<(), ImportError> {
         if !ids.contains(&id.as_str()) {
             return Err(ImportError::UnknownOperation {
                 id: id.clone(),
-                suggestion: closest(id, ids.iter().copied()),
+                suggestion: closest(id, ids.iter().copied()).map(str::to_string),
             });
         }
     }
@@ -266,7 +261,7 @@ fn check_filters(all: &[Op], options: &Options) -> Result<(), ImportError> {
         if !tags.contains(&tag.as_str()) {
             return Err(ImportError::UnknownTag {
                 tag: tag.clone(),
-                suggestion: closest(tag, tags.iter().copied()),
+                suggestion: closest(tag, tags.iter().copied()).map(str::to_string),
             });
         }
     }
@@ -356,12 +351,45 @@ fn base_url(server: Option<&Server>) -> (String, Option<String>) {
     )
 }
 
+/// Each draft's key: the wire name made plain; a key already taken gets
+/// `_<in>`, then a number. Also the path placeholders' new keys (and
+/// whether each is `{+reserved}`), for the path to be rewritten.
+fn keyed(drafts: Vec<Draft>) -> (Vec<Param>, HashMap<String, (String, bool)>) {
+    let mut used: HashSet<String> = HashSet::new();
+    let mut keys: HashMap<String, (String, bool)> = HashMap::new();
+    let mut params = Vec::with_capacity(drafts.len());
+    for mut draft in drafts {
+        let base = draft
+            .wire
+            .as_deref()
+            .map_or_else(|| "body".to_string(), names::param_key);
+        let located = format!("{base}_{}", draft.param.location.name());
+        let key = [base, located.clone()]
+            .into_iter()
+            .chain((2..).map(|n| format!("{located}_{n}")))
+            .find(|key| used.insert(key.clone()))
+            .expect("an unbounded range has a free key");
+        if draft.param.location == Location::Path
+            && let Some(wire) = &draft.wire
+        {
+            keys.entry(wire.clone())
+                .or_insert((key.clone(), draft.reserved));
+        }
+        draft.param.name = draft.wire.filter(|wire| *wire != key);
+        draft.param.key = key;
+        params.push(draft.param);
+    }
+    (params, keys)
+}
+
 struct Builder<'r, 'a> {
     resolver: &'r Resolver<'a>,
     base_url: &'r str,
 }
 
 impl<'a> Builder<'_, 'a> {
+    /// One operation as an action: its comments, its params from every
+    /// place they can be declared, their keys, its body.
     fn action(&self, name: String, op: &Op<'a>) -> Result<Action, ImportError> {
         let o = op.op;
         let description = o
@@ -369,6 +397,32 @@ impl<'a> Builder<'_, 'a> {
             .as_deref()
             .and_then(text::line)
             .or_else(|| o.description.as_deref().and_then(text::first_sentence));
+        let mut comments = self.origin_comments(op);
+        let merged = self.merged_parameters(op)?;
+        let mut drafts = self.drafts(op, &merged, &mut comments)?;
+        let body = match &o.request_body {
+            Some(r) => self.body(self.resolver.request_body(r)?)?,
+            None => Body::default(),
+        };
+        comments.extend(body.comments);
+        drafts.extend(body.params);
+        let (params, keys) = keyed(drafts);
+        Ok(Action {
+            name,
+            comments,
+            description,
+            method: op.method,
+            path: rewrite_path(op.path, &keys),
+            body_format: body.format,
+            content_type: body.content_type,
+            params,
+        })
+    }
+
+    /// Where the operation comes from (its id, its docs), whether it is
+    /// deprecated, and a server of its own.
+    fn origin_comments(&self, op: &Op<'a>) -> Vec<String> {
+        let o = op.op;
         let mut comments = Vec::new();
         let mut origin = Vec::new();
         if let Some(id) = &o.operation_id {
@@ -396,10 +450,13 @@ impl<'a> Builder<'_, 'a> {
                 ));
             }
         }
+        comments
+    }
 
-        // Path-level parameters, overridden by the operation's.
+    /// Path-level parameters, overridden by the operation's.
+    fn merged_parameters(&self, op: &Op<'a>) -> Result<Vec<&'a Parameter>, ImportError> {
         let mut merged: Vec<&'a Parameter> = Vec::new();
-        for r in op.item.parameters.iter().chain(&o.parameters) {
+        for r in op.item.parameters.iter().chain(&op.op.parameters) {
             let p = self.resolver.parameter(r)?;
             let same = |q: &&Parameter| {
                 q.parameter_data_ref().name == p.parameter_data_ref().name
@@ -410,7 +467,17 @@ impl<'a> Builder<'_, 'a> {
                 None => merged.push(p),
             }
         }
+        Ok(merged)
+    }
 
+    /// The params of the path (every placeholder, declared or not), the
+    /// query and the headers; what is left out is said in `comments`.
+    fn drafts(
+        &self,
+        op: &Op<'a>,
+        merged: &[&'a Parameter],
+        comments: &mut Vec<String>,
+    ) -> Result<Vec<Draft>, ImportError> {
         let holes = placeholders(op.path);
         let mut drafts = Vec::new();
         for hole in &holes {
@@ -420,18 +487,18 @@ impl<'a> Builder<'_, 'a> {
             drafts.push(match declared {
                 Some(p) => self.parameter(Location::Path, p.parameter_data_ref(), op.path)?,
                 None => Draft {
-                    param: param(Ty::String, Location::Path, true),
+                    param: param(ParamType::String, Location::Path, true),
                     wire: Some(hole.to_string()),
                     reserved: false,
                 },
             });
         }
-        for p in &merged {
+        for p in merged {
             if let Parameter::Query { parameter_data, .. } = p {
                 drafts.push(self.parameter(Location::Query, parameter_data, op.path)?);
             }
         }
-        for p in &merged {
+        for p in merged {
             match p {
                 Parameter::Header { parameter_data, .. } => {
                     let ignored = ["accept", "content-type", "authorization"];
@@ -454,49 +521,7 @@ impl<'a> Builder<'_, 'a> {
                 _ => {}
             }
         }
-        let body = match &o.request_body {
-            Some(r) => self.body(self.resolver.request_body(r)?)?,
-            None => Body::default(),
-        };
-        comments.extend(body.comments);
-        drafts.extend(body.params);
-
-        // Keys: the wire name made plain; a key already taken gets `_<in>`.
-        let mut used: HashSet<String> = HashSet::new();
-        let mut keys: HashMap<String, (String, bool)> = HashMap::new();
-        let mut params = Vec::with_capacity(drafts.len());
-        for mut draft in drafts {
-            let base = draft
-                .wire
-                .as_deref()
-                .map_or_else(|| "body".to_string(), names::param_key);
-            let located = format!("{base}_{}", draft.param.location.name());
-            let key = [base, located.clone()]
-                .into_iter()
-                .chain((2..).map(|n| format!("{located}_{n}")))
-                .find(|key| used.insert(key.clone()))
-                .expect("an unbounded range has a free key");
-            if draft.param.location == Location::Path
-                && let Some(wire) = &draft.wire
-            {
-                keys.entry(wire.clone())
-                    .or_insert((key.clone(), draft.reserved));
-            }
-            draft.param.name = draft.wire.filter(|wire| *wire != key);
-            draft.param.key = key;
-            params.push(draft.param);
-        }
-
-        Ok(Action {
-            name,
-            comments,
-            description,
-            method: op.method,
-            path: rewrite_path(op.path, &keys),
-            body_format: body.format,
-            content_type: body.content_type,
-            params,
-        })
+        Ok(drafts)
     }
 
     /// A path, query or header parameter of an operation on `path`.
@@ -518,8 +543,8 @@ impl<'a> Builder<'_, 'a> {
         let mut ty = flat.ty();
         // A parameter given as `content` is serialized by its media type
         // (JSON, mostly): the caller passes that text.
-        if from_content && matches!(ty, Ty::Object | Ty::Array) {
-            ty = Ty::String;
+        if from_content && matches!(ty, ParamType::Object | ParamType::Array) {
+            ty = ParamType::String;
         }
         let mut p = param(ty, location, data.required || location == Location::Path);
         p.description = data
@@ -560,22 +585,18 @@ impl<'a> Builder<'_, 'a> {
             .and_then(text::first_sentence)
             .or_else(|| flat.description.and_then(text::first_sentence));
         let mut out = Body {
-            format: match kind {
-                Media::Json => None,
-                Media::Form => Some("form"),
-                Media::Multipart => Some("multipart"),
-                Media::Raw => Some("raw"),
-            },
+            // `json` is the default, left unwritten.
+            format: (kind != BodyFormat::Json).then_some(kind),
             ..Body::default()
         };
-        if kind == Media::Raw {
+        if kind == BodyFormat::Raw {
             let essence = essence(media_type);
             let ty = if flat.binary {
-                Ty::File
-            } else if flat.declared == Some(Ty::String) || is_textual(&essence) {
-                Ty::String
+                ParamType::File
+            } else if flat.declared == Some(ParamType::String) || is_textual(&essence) {
+                ParamType::String
             } else {
-                Ty::File
+                ParamType::File
             };
             out.content_type = Some(if essence.contains('*') {
                 out.comments.push(format!(
@@ -622,7 +643,7 @@ impl<'a> Builder<'_, 'a> {
     /// which the server sets and a request never carries.
     fn property(
         &self,
-        kind: Media,
+        kind: BodyFormat,
         media: &MediaType,
         name: &str,
         property: Property<'a>,
@@ -635,9 +656,9 @@ impl<'a> Builder<'_, 'a> {
             return Ok(None);
         }
         let first = &flats[0];
-        let mut ty = Ty::unify(flats.iter().map(Flat::ty));
-        if kind == Media::Multipart && first.binary && ty == Ty::String {
-            ty = Ty::File;
+        let mut ty = schema::unify(flats.iter().map(Flat::ty));
+        if kind == BodyFormat::Multipart && first.binary && ty == ParamType::String {
+            ty = ParamType::File;
         }
         let mut p = param(ty, Location::Body, property.required);
         p.description = flats
@@ -663,8 +684,8 @@ impl<'a> Builder<'_, 'a> {
                     .filter(|d| flats.iter().all(|f| f.default == Some(*d))),
             );
         }
-        if kind == Media::Form
-            && ty == Ty::Array
+        if kind == BodyFormat::Form
+            && ty == ParamType::Array
             && let Some(encoding) = media.encoding.get(name)
             && encoding.style == Some(QueryStyle::DeepObject)
         {
@@ -726,7 +747,7 @@ fn object_shape<'a>(flat: &Flat<'a>) -> Option<Properties<'a>> {
 }
 
 /// A param with nothing but its type, place and requiredness.
-fn param(ty: Ty, location: Location, required: bool) -> Param {
+fn param(ty: ParamType, location: Location, required: bool) -> Param {
     Param {
         key: String::new(),
         ty,
@@ -742,19 +763,19 @@ fn param(ty: Ty, location: Location, required: bool) -> Param {
 }
 
 /// The enum of a scalar (or `any`) param: the values of its type, once each.
-fn enum_for(ty: Ty, flat: &Flat) -> Option<Vec<Value>> {
+fn enum_for(ty: ParamType, flat: &Flat) -> Option<Vec<Value>> {
     enum_of(ty, flat.enum_values()?)
 }
 
 /// The enum of a scalar (or `any`) param allowing `allowed`: those of its
 /// type, once each.
-fn enum_of(ty: Ty, allowed: Vec<Value>) -> Option<Vec<Value>> {
-    if matches!(ty, Ty::Array | Ty::Object | Ty::File) {
+fn enum_of(ty: ParamType, allowed: Vec<Value>) -> Option<Vec<Value>> {
+    if matches!(ty, ParamType::Array | ParamType::Object | ParamType::File) {
         return None;
     }
     let mut values: Vec<Value> = Vec::new();
     for value in allowed {
-        if ty.accepts(&value) && !value.is_null() && !values.contains(&value) {
+        if schema::accepts(ty, &value) && !value.is_null() && !values.contains(&value) {
             values.push(value);
         }
     }
@@ -762,14 +783,16 @@ fn enum_of(ty: Ty, allowed: Vec<Value>) -> Option<Vec<Value>> {
 }
 
 /// The default of a param, when it fits its type and is no template.
-fn default_for(ty: Ty, default: Option<&Value>) -> Option<Value> {
+fn default_for(ty: ParamType, default: Option<&Value>) -> Option<Value> {
     let default = default?;
     if default.is_null() || looks_like_template(default) {
         return None;
     }
     match (ty, default) {
-        (Ty::String, Value::Number(_) | Value::Bool(_)) => Some(Value::String(default.to_string())),
-        (ty, value) if ty.accepts(value) => Some(value.clone()),
+        (ParamType::String, Value::Number(_) | Value::Bool(_)) => {
+            Some(Value::String(default.to_string()))
+        }
+        (ty, value) if schema::accepts(ty, value) => Some(value.clone()),
         _ => None,
     }
 }
@@ -872,14 +895,20 @@ mod tests {
 
     #[test]
     fn template_defaults_are_dropped() {
-        assert_eq!(default_for(Ty::String, Some(&Value::from("{{ x }}"))), None);
         assert_eq!(
-            default_for(Ty::String, Some(&Value::from(30))),
+            default_for(ParamType::String, Some(&Value::from("{{ x }}"))),
+            None
+        );
+        assert_eq!(
+            default_for(ParamType::String, Some(&Value::from(30))),
             Some(Value::from("30"))
         );
-        assert_eq!(default_for(Ty::Integer, Some(&Value::from("30"))), None);
         assert_eq!(
-            default_for(Ty::Number, Some(&Value::from(3))),
+            default_for(ParamType::Integer, Some(&Value::from("30"))),
+            None
+        );
+        assert_eq!(
+            default_for(ParamType::Number, Some(&Value::from(3))),
             Some(Value::from(3))
         );
     }

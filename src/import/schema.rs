@@ -3,6 +3,7 @@
 //! runner type that fits.
 
 use super::error::ImportError;
+use crate::spec::ParamType;
 use indexmap::IndexMap;
 use openapiv3::{
     Components, OpenAPI, Parameter, ReferenceOr, RequestBody, Schema, SchemaKind, SecurityScheme,
@@ -23,91 +24,70 @@ struct Walk<'a> {
     fuel: usize,
 }
 
-/// A runner param type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ty {
-    String,
-    Integer,
-    Number,
-    Boolean,
-    Array,
-    Object,
-    Any,
-    File,
+/// The OpenAPI `type` a schema declares, as the runner's param type:
+/// JSON Schema's names are the runner's, and anything else fits `any`.
+fn declared_type(name: &str) -> ParamType {
+    match name {
+        "string" => ParamType::String,
+        "integer" => ParamType::Integer,
+        "number" => ParamType::Number,
+        "boolean" => ParamType::Boolean,
+        "array" => ParamType::Array,
+        "object" => ParamType::Object,
+        _ => ParamType::Any,
+    }
 }
 
-impl Ty {
-    pub fn name(self) -> &'static str {
-        match self {
-            Ty::String => "string",
-            Ty::Integer => "integer",
-            Ty::Number => "number",
-            Ty::Boolean => "boolean",
-            Ty::Array => "array",
-            Ty::Object => "object",
-            Ty::Any => "any",
-            Ty::File => "file",
+/// The type of a JSON value.
+fn type_of(value: &Value) -> ParamType {
+    match value {
+        Value::String(_) => ParamType::String,
+        Value::Number(n) if n.is_i64() || n.is_u64() => ParamType::Integer,
+        Value::Number(_) => ParamType::Number,
+        Value::Bool(_) => ParamType::Boolean,
+        Value::Array(_) => ParamType::Array,
+        Value::Object(_) => ParamType::Object,
+        Value::Null => ParamType::Any,
+    }
+}
+
+/// The one type accepting values of every type in `types`: their common
+/// type; `number` for integers and numbers; `string` for a string with
+/// other scalars (the runner turns a number or boolean into a string
+/// without loss, and the string branch accepts it); else `any`.
+pub fn unify(types: impl IntoIterator<Item = ParamType>) -> ParamType {
+    let mut set: Vec<ParamType> = Vec::new();
+    for ty in types {
+        if !set.contains(&ty) {
+            set.push(ty);
         }
     }
-
-    fn from_name(name: &str) -> Ty {
-        match name {
-            "string" => Ty::String,
-            "integer" => Ty::Integer,
-            "number" => Ty::Number,
-            "boolean" => Ty::Boolean,
-            "array" => Ty::Array,
-            "object" => Ty::Object,
-            _ => Ty::Any,
+    let only = |allowed: &[ParamType]| set.iter().all(|t| allowed.contains(t));
+    match set.as_slice() {
+        [] => ParamType::Any,
+        [one] => *one,
+        _ if only(&[ParamType::Integer, ParamType::Number]) => ParamType::Number,
+        _ if set.contains(&ParamType::String)
+            && only(&[
+                ParamType::String,
+                ParamType::Integer,
+                ParamType::Number,
+                ParamType::Boolean,
+            ]) =>
+        {
+            ParamType::String
         }
+        _ => ParamType::Any,
     }
+}
 
-    /// The type of a JSON value.
-    fn of(value: &Value) -> Ty {
-        match value {
-            Value::String(_) => Ty::String,
-            Value::Number(n) if n.is_i64() || n.is_u64() => Ty::Integer,
-            Value::Number(_) => Ty::Number,
-            Value::Bool(_) => Ty::Boolean,
-            Value::Array(_) => Ty::Array,
-            Value::Object(_) => Ty::Object,
-            Value::Null => Ty::Any,
-        }
-    }
-
-    /// The one type accepting values of every type in `types`: their common
-    /// type; `number` for integers and numbers; `string` for a string with
-    /// other scalars (the runner turns a number or boolean into a string
-    /// without loss, and the string branch accepts it); else `any`.
-    pub fn unify(types: impl IntoIterator<Item = Ty>) -> Ty {
-        let mut set: Vec<Ty> = Vec::new();
-        for ty in types {
-            if !set.contains(&ty) {
-                set.push(ty);
-            }
-        }
-        let only = |allowed: &[Ty]| set.iter().all(|t| allowed.contains(t));
-        match set.as_slice() {
-            [] => Ty::Any,
-            [one] => *one,
-            _ if only(&[Ty::Integer, Ty::Number]) => Ty::Number,
-            _ if set.contains(&Ty::String)
-                && only(&[Ty::String, Ty::Integer, Ty::Number, Ty::Boolean]) =>
-            {
-                Ty::String
-            }
-            _ => Ty::Any,
-        }
-    }
-
-    /// Whether `value` is a literal of this type.
-    pub fn accepts(self, value: &Value) -> bool {
-        match (self, value) {
-            (Ty::Any, _) => true,
-            (Ty::File, _) => false,
-            (Ty::Number, Value::Number(_)) => true,
-            (ty, value) => Ty::of(value) == ty,
-        }
+/// Whether `value` is a literal of type `ty`.
+pub fn accepts(ty: ParamType, value: &Value) -> bool {
+    match (ty, value) {
+        (ParamType::Any, _) => true,
+        (ParamType::File, _) => false,
+        (ParamType::Number, Value::Number(_)) => true,
+        (ty, value) => type_of(value) == ty,
     }
 }
 
@@ -140,7 +120,7 @@ impl<'a> From<&'a ReferenceOr<Box<Schema>>> for SchemaRef<'a> {
 #[derive(Default, Clone)]
 pub struct Flat<'a> {
     /// The declared type, if any (after `allOf`).
-    pub declared: Option<Ty>,
+    pub declared: Option<ParamType>,
     /// `type: "null"` and nothing else: dropped from `oneOf`/`anyOf`.
     pub null: bool,
     /// `format: binary` (or 3.1's `contentMediaType`).
@@ -159,26 +139,26 @@ pub struct Flat<'a> {
 impl<'a> Flat<'a> {
     /// The runner type: the declared one, else what the properties, items,
     /// enum or branches imply, else `any`. `file` is for the caller to decide.
-    pub fn ty(&self) -> Ty {
+    pub fn ty(&self) -> ParamType {
         if let Some(ty) = self.declared {
             return ty;
         }
         if !self.properties.is_empty() {
-            return Ty::Object;
+            return ParamType::Object;
         }
         if self.items.is_some() {
-            return Ty::Array;
+            return ParamType::Array;
         }
         if let Some(values) = &self.enumeration {
-            return Ty::unify(values.iter().map(Ty::of));
+            return unify(values.iter().map(type_of));
         }
         if !self.branches.is_empty() {
-            return Ty::unify(self.branches.iter().map(Flat::ty));
+            return unify(self.branches.iter().map(Flat::ty));
         }
         if !self.required.is_empty() {
-            return Ty::Object;
+            return ParamType::Object;
         }
-        Ty::Any
+        ParamType::Any
     }
 
     /// The allowed values: the enum, or the union of the branches' enums
@@ -204,7 +184,7 @@ impl<'a> Flat<'a> {
     /// Whether this is an object shape: properties or required names, and no
     /// other declared type.
     pub fn is_object(&self) -> bool {
-        self.ty() == Ty::Object
+        self.ty() == ParamType::Object
     }
 
     /// `other` (an `allOf` member) merged in: properties and required names
@@ -212,7 +192,7 @@ impl<'a> Flat<'a> {
     fn merge(&mut self, other: Flat<'a>) {
         self.declared = match (self.declared, other.declared) {
             (None, ty) => ty,
-            (Some(Ty::Number), Some(Ty::Integer)) => Some(Ty::Integer),
+            (Some(ParamType::Number), Some(ParamType::Integer)) => Some(ParamType::Integer),
             (ty, _) => ty,
         };
         self.binary |= other.binary;
@@ -303,7 +283,7 @@ impl<'a> Resolver<'a> {
         };
         match &schema.schema_kind {
             SchemaKind::Type(Type::String(s)) => {
-                flat.declared = Some(Ty::String);
+                flat.declared = Some(ParamType::String);
                 flat.binary = matches!(
                     s.format,
                     VariantOrUnknownOrEmpty::Item(StringFormat::Binary)
@@ -311,7 +291,7 @@ impl<'a> Resolver<'a> {
                 flat.enumeration = values(s.enumeration.iter().flatten().cloned());
             }
             SchemaKind::Type(Type::Number(n)) => {
-                flat.declared = Some(Ty::Number);
+                flat.declared = Some(ParamType::Number);
                 flat.enumeration = values(
                     n.enumeration
                         .iter()
@@ -320,15 +300,15 @@ impl<'a> Resolver<'a> {
                 );
             }
             SchemaKind::Type(Type::Integer(i)) => {
-                flat.declared = Some(Ty::Integer);
+                flat.declared = Some(ParamType::Integer);
                 flat.enumeration = values(i.enumeration.iter().flatten().copied());
             }
             SchemaKind::Type(Type::Boolean(b)) => {
-                flat.declared = Some(Ty::Boolean);
+                flat.declared = Some(ParamType::Boolean);
                 flat.enumeration = values(b.enumeration.iter().flatten().copied());
             }
             SchemaKind::Type(Type::Object(o)) => {
-                flat.declared = Some(Ty::Object);
+                flat.declared = Some(ParamType::Object);
                 flat.properties = o
                     .properties
                     .iter()
@@ -337,7 +317,7 @@ impl<'a> Resolver<'a> {
                 flat.required = o.required.iter().map(String::as_str).collect();
             }
             SchemaKind::Type(Type::Array(a)) => {
-                flat.declared = Some(Ty::Array);
+                flat.declared = Some(ParamType::Array);
                 flat.items = a.items.as_ref().map(SchemaRef::from);
             }
             SchemaKind::OneOf { one_of: branches } | SchemaKind::AnyOf { any_of: branches } => {
@@ -349,11 +329,11 @@ impl<'a> Resolver<'a> {
                     flat.merge(member);
                 }
             }
-            SchemaKind::Not { .. } => flat.declared = Some(Ty::Any),
+            SchemaKind::Not { .. } => flat.declared = Some(ParamType::Any),
             SchemaKind::Any(any) => {
                 match any.typ.as_deref() {
                     Some("null") => flat.null = true,
-                    Some(name) => flat.declared = Some(Ty::from_name(name)),
+                    Some(name) => flat.declared = Some(declared_type(name)),
                     None => {}
                 }
                 flat.binary = any.format.as_deref() == Some("binary");
@@ -503,19 +483,31 @@ mod tests {
 
     #[test]
     fn unify_finds_the_one_type_that_fits() {
-        assert_eq!(Ty::unify([Ty::String, Ty::String]), Ty::String);
-        assert_eq!(Ty::unify([Ty::Integer, Ty::Number]), Ty::Number);
         assert_eq!(
-            Ty::unify([Ty::Number, Ty::Integer, Ty::Integer]),
-            Ty::Number
+            unify([ParamType::String, ParamType::String]),
+            ParamType::String
         );
         assert_eq!(
-            Ty::unify([Ty::String, Ty::Integer, Ty::Boolean]),
-            Ty::String
+            unify([ParamType::Integer, ParamType::Number]),
+            ParamType::Number
         );
-        assert_eq!(Ty::unify([Ty::Integer, Ty::Boolean]), Ty::Any);
-        assert_eq!(Ty::unify([Ty::String, Ty::Array]), Ty::Any);
-        assert_eq!(Ty::unify([Ty::Object, Ty::Object]), Ty::Object);
-        assert_eq!(Ty::unify([]), Ty::Any);
+        assert_eq!(
+            unify([ParamType::Number, ParamType::Integer, ParamType::Integer]),
+            ParamType::Number
+        );
+        assert_eq!(
+            unify([ParamType::String, ParamType::Integer, ParamType::Boolean]),
+            ParamType::String
+        );
+        assert_eq!(
+            unify([ParamType::Integer, ParamType::Boolean]),
+            ParamType::Any
+        );
+        assert_eq!(unify([ParamType::String, ParamType::Array]), ParamType::Any);
+        assert_eq!(
+            unify([ParamType::Object, ParamType::Object]),
+            ParamType::Object
+        );
+        assert_eq!(unify([]), ParamType::Any);
     }
 }

@@ -64,7 +64,11 @@ pub struct Upload {
 }
 
 /// Which file a file on disk is: its device and inode on Unix.
-pub type FileId = (u64, u64);
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileId {
+    pub device: u64,
+    pub inode: u64,
+}
 
 /// The file an upload reads, as the checks before sending found it.
 #[derive(Debug, Clone, PartialEq)]
@@ -215,13 +219,64 @@ impl Body {
     }
 }
 
+/// Why a body cannot be built from its params and auth's `body` fields.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BodyError {
+    /// Auth's `body` fields and a whole-body param that is no object.
+    #[error(
+        "auth `body` fields cannot be merged into a body that is not an object (param `{param}` is the whole body)"
+    )]
+    MergeIntoWhole { param: String },
+    #[error("auth `body` fields cannot be merged into a raw body")]
+    MergeIntoRaw,
+    /// A whole-body form or multipart param that is no object; `found` as
+    /// [`crate::spec::coerce::describe`] shows it.
+    #[error(
+        "param `{param}` is the whole body, so it must be an object whose fields are the body's fields; found {found}"
+    )]
+    WholeNotObject { param: String, found: String },
+}
+
+/// The file `param` uploads, named by `value`: the path as resolved when
+/// the params were rendered, its file name, its content type (`None`:
+/// guessed from its extension). Not checked yet.
+fn upload(params: &Params, param: &Param, value: &Value, content_type: Option<&str>) -> Upload {
+    let shown = form::scalar_text(value);
+    let resolved: Option<&FileParam> = params
+        .files
+        .iter()
+        .find(|(n, _)| *n == param.name)
+        .map(|(_, f)| f);
+    let path = resolved.map_or_else(|| PathBuf::from(&shown), |f| f.path.clone());
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| shown.clone());
+    let content_type = match content_type {
+        Some(t) => t.to_string(),
+        None => mime_guess::from_path(&path)
+            .first_raw()
+            .unwrap_or("application/octet-stream")
+            .to_string(),
+    };
+    Upload {
+        param: param.name.clone(),
+        shown,
+        path,
+        file_name,
+        content_type,
+        checked: None,
+        deferred: params.deferred.contains(&param.name),
+    }
+}
+
 /// The body of `action` from its body params, with auth's `body` fields
 /// merged in (over the params). `None` when nothing goes in the body.
 pub fn build(
     action: &Action,
     params: &Params,
     auth_body: Option<&Map<String, Value>>,
-) -> Result<Option<Body>, String> {
+) -> Result<Option<Body>, BodyError> {
     let auth_body = auth_body.filter(|b| !b.is_empty());
     let in_body: Vec<(&Param, &Value)> = params
         .values
@@ -232,36 +287,8 @@ pub fn build(
     let whole = in_body.iter().find(|(p, _)| p.whole_body).copied();
     let deferred = |name: &str| params.deferred.iter().any(|d| d == name);
     let file = |param: &Param, value: &Value, content_type: Option<&str>| {
-        let shown = form::scalar_text(value);
-        let resolved: Option<&FileParam> = params
-            .files
-            .iter()
-            .find(|(n, _)| *n == param.name)
-            .map(|(_, f)| f);
-        let path = resolved.map_or_else(|| PathBuf::from(&shown), |f| f.path.clone());
-        let file_name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| shown.clone());
-        let content_type = match content_type {
-            Some(t) => t.to_string(),
-            None => mime_guess::from_path(&path)
-                .first_raw()
-                .unwrap_or("application/octet-stream")
-                .to_string(),
-        };
-        Upload {
-            param: param.name.clone(),
-            shown,
-            path,
-            file_name,
-            content_type,
-            checked: None,
-            deferred: deferred(&param.name),
-        }
+        upload(params, param, value, content_type)
     };
-    let merge_refused =
-        |what: &str| Err(format!("auth `body` fields cannot be merged into {what}"));
     Ok(match action.body_format {
         BodyFormat::Json => match whole {
             Some((param, value)) => {
@@ -270,10 +297,9 @@ pub fn build(
                     match &mut value {
                         Value::Object(map) => map.extend(extra.clone()),
                         _ => {
-                            return merge_refused(&format!(
-                                "a body that is not an object (param `{}` is the whole body)",
-                                param.name
-                            ));
+                            return Err(BodyError::MergeIntoWhole {
+                                param: param.name.clone(),
+                            });
                         }
                     }
                 }
@@ -323,7 +349,7 @@ pub fn build(
         }
         BodyFormat::Raw => {
             if auth_body.is_some() {
-                return merge_refused("a raw body");
+                return Err(BodyError::MergeIntoRaw);
             }
             let content_type = action.raw_content_type().to_string();
             match in_body.first() {
@@ -355,7 +381,7 @@ fn named_fields(
     value: &Value,
     deferred: bool,
     out: &mut Vec<(String, String)>,
-) -> Result<(), String> {
+) -> Result<(), BodyError> {
     let style = param.array_style();
     if !param.whole_body {
         form::fields(param.wire(), value, style, out);
@@ -373,11 +399,10 @@ fn named_fields(
             out.push((param.name.clone(), form::scalar_text(value)));
             Ok(())
         }
-        other => Err(format!(
-            "param `{}` is the whole body, so it must be an object whose fields are the body's fields; found {}",
-            param.name,
-            crate::spec::coerce::describe(other)
-        )),
+        other => Err(BodyError::WholeNotObject {
+            param: param.name.clone(),
+            found: crate::spec::coerce::describe(other),
+        }),
     }
 }
 
@@ -441,7 +466,9 @@ apps:
         );
         assert_eq!(
             build(&action("TAGS"), &p, Some(&auth_body())),
-            Err("auth `body` fields cannot be merged into a body that is not an object (param `tags` is the whole body)".to_string())
+            Err(BodyError::MergeIntoWhole {
+                param: "tags".to_string()
+            })
         );
         assert!(
             build(
@@ -468,7 +495,7 @@ apps:
             ])))
         );
         let err = build(&action("FORM"), &params(vec![("all", json!([1]))]), None).unwrap_err();
-        assert!(err.contains("must be an object"), "{err}");
+        assert!(err.to_string().contains("must be an object"), "{err}");
     }
 
     #[test]

@@ -18,11 +18,11 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-pub use body::{Body, Checked, FileId, Part, PartContent, Raw, Upload};
-pub use request::{Request, build_request};
+pub use body::{Body, BodyError, Checked, FileId, Part, PartContent, Raw, Upload};
+pub use request::{PathValueError, Request, RequestError, assemble_request, build_request};
 
 use crate::secret::Secret;
-use crate::spec::coerce::{check_allowed, coerce};
+use crate::spec::coerce::{ValueError, check_allowed, coerce};
 use crate::spec::{Auth, ParamType, Placement};
 use crate::template::{Live, Scope, TemplateError, Templates, to_value, visit_strings};
 
@@ -233,9 +233,24 @@ fn beside(file: &str, value: &str) -> PathBuf {
     dir.join(value)
 }
 
-/// Renders a step's params for `action`; `set` replaces one param's value
-/// (a pagination cursor). `origins` says where the text naming each file
-/// comes from.
+/// Why a step's param has no value to send.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParamError {
+    /// A file param whose path was computed, by param name.
+    #[error(
+        "param `{0}` names a file to upload, and its value is not literal text, one input or one var; {help}",
+        help = crate::check::uploads::HELP
+    )]
+    ComputedFile(String),
+    #[error("param `{param}`: {error}")]
+    Template { param: String, error: TemplateError },
+    #[error("param `{param}`: {error}")]
+    Value { param: String, error: ValueError },
+    #[error("param `{0}` is required but rendered to null")]
+    RequiredNull(String),
+}
+
+/// [`render_params`] with its error in words: the form the walk calls.
 pub fn params(
     step: &crate::spec::Step,
     action: &crate::spec::Action,
@@ -243,16 +258,28 @@ pub fn params(
     origins: &Origins,
     set: Option<(&str, &Value)>,
 ) -> Result<Params, String> {
+    render_params(step, action, r, origins, set).map_err(|e| e.to_string())
+}
+
+/// Renders a step's params for `action`; `set` replaces one param's value
+/// (a pagination cursor). `origins` says where the text naming each file
+/// comes from.
+pub fn render_params(
+    step: &crate::spec::Step,
+    action: &crate::spec::Action,
+    r: &Renderer,
+    origins: &Origins,
+    set: Option<(&str, &Value)>,
+) -> Result<Params, ParamError> {
     let mut out = Params {
         values: Vec::new(),
         deferred: Vec::new(),
         files: Vec::new(),
     };
-    let computed = |name: &str| {
-        format!(
-            "param `{name}` names a file to upload, and its value is not literal text, one input or one var; {}",
-            crate::check::uploads::HELP
-        )
+    let computed = |name: &str| ParamError::ComputedFile(name.to_string());
+    let value_error = |name: &str| {
+        let param = name.to_string();
+        move |error| ParamError::Value { param, error }
     };
     for (name, param) in &action.params {
         if let Some((set_name, value)) = set
@@ -261,8 +288,7 @@ pub fn params(
             if param.ty == ParamType::File {
                 return Err(computed(name));
             }
-            let value =
-                coerce(param.ty, value.clone()).map_err(|e| format!("param `{name}`: {e}"))?;
+            let value = coerce(param.ty, value.clone()).map_err(value_error(name))?;
             out.values.push((name.clone(), value));
             continue;
         }
@@ -272,7 +298,10 @@ pub fn params(
             Some(given) => {
                 origin = origins.of(&given.value, given.loc.file_name(), step.each.as_ref());
                 r.render(&given.value)
-                    .map_err(|e| format!("param `{name}`: {e}"))?
+                    .map_err(|error| ParamError::Template {
+                        param: name.clone(),
+                        error,
+                    })?
             }
             None => match &param.default {
                 Some(d) => {
@@ -292,13 +321,13 @@ pub fn params(
         }
         if rendered.value.is_null() {
             if param.required {
-                return Err(format!("param `{name}` is required but rendered to null"));
+                return Err(ParamError::RequiredNull(name.clone()));
             }
             continue;
         }
-        let value = coerce(param.ty, rendered.value).map_err(|e| format!("param `{name}`: {e}"))?;
+        let value = coerce(param.ty, rendered.value).map_err(value_error(name))?;
         if let Some(allowed) = &param.allowed {
-            check_allowed(param.ty, allowed, &value).map_err(|e| format!("param `{name}`: {e}"))?;
+            check_allowed(param.ty, allowed, &value).map_err(value_error(name))?;
         }
         if param.ty == ParamType::File
             && let Value::String(path) = &value
@@ -342,9 +371,16 @@ pub struct Taint {
     pub vars: BTreeSet<String>,
 }
 
-/// Renders auth. Everything secret in it is pushed to `secrets` as soon as
-/// it is known, even when rendering fails later, so the caller can register
-/// it before anything could print it.
+/// An auth value whose template failed: `what` names the value (`auth
+/// parameter `Authorization``, `auth `base_url``).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what}: {error}")]
+pub struct AuthValueError {
+    pub what: String,
+    pub error: TemplateError,
+}
+
+/// [`render_auth`] with its error in words: the form the walk calls.
 pub fn auth(
     auth: &Auth,
     token: Option<&Token>,
@@ -352,6 +388,19 @@ pub fn auth(
     taint: &Taint,
     secrets: &mut Vec<Secret>,
 ) -> Result<RenderedAuth, String> {
+    render_auth(auth, token, r, taint, secrets).map_err(|e| e.to_string())
+}
+
+/// Renders auth. Everything secret in it is pushed to `secrets` as soon as
+/// it is known, even when rendering fails later, so the caller can register
+/// it before anything could print it.
+pub fn render_auth(
+    auth: &Auth,
+    token: Option<&Token>,
+    r: &Renderer,
+    taint: &Taint,
+    secrets: &mut Vec<Secret>,
+) -> Result<RenderedAuth, AuthValueError> {
     let mut scope = r.scope.clone();
     if let Some(t) = token {
         scope.set(
@@ -365,14 +414,17 @@ pub fn auth(
     }
     let fallback = r.plan.then_some(PLAN_SECRET);
     // Renders one auth value, noting what in it came from outside the spec.
-    let mut render = |source: &str, what: &str| -> Result<Value, String> {
+    let mut render = |source: &str, what: &str| -> Result<Value, AuthValueError> {
         let (tracked, leaves) = scope.tracking(&["steps", "vars", "inputs"], fallback);
         let ar = r.with_scope(&tracked);
         let value = if ar.deferred(source) {
             Value::String(PLAN_SECRET.to_string())
         } else {
             ar.render(&Value::String(source.to_string()))
-                .map_err(|e| format!("{what}: {e}"))?
+                .map_err(|error| AuthValueError {
+                    what: what.to_string(),
+                    error,
+                })?
                 .value
         };
         let mut pieces: Vec<String> = tracked.env_used().into_iter().map(|(_, v)| v).collect();
@@ -445,9 +497,9 @@ pub fn auth(
 /// Renders every string of an auth `body` field through `render`.
 fn render_tree(
     value: &Value,
-    render: &mut impl FnMut(&str, &str) -> Result<Value, String>,
+    render: &mut impl FnMut(&str, &str) -> Result<Value, AuthValueError>,
     field: &str,
-) -> Result<Value, String> {
+) -> Result<Value, AuthValueError> {
     Ok(match value {
         Value::String(s) => render(s, &format!("auth `body` field `{field}`"))?,
         Value::Array(items) => Value::Array(
@@ -459,7 +511,7 @@ fn render_tree(
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(k, v)| Ok((k.clone(), render_tree(v, render, field)?)))
-                .collect::<Result<_, String>>()?,
+                .collect::<Result<_, AuthValueError>>()?,
         ),
         other => other.clone(),
     })
@@ -486,28 +538,52 @@ fn credential_part(value: &str) -> Secret {
     Secret::new(value)
 }
 
-/// Binds a workflow's `inputs` to the values `given` (from the command line
-/// or a caller's `with:`): each converted to its type, checked against its
-/// `enum`, defaults filled in, required ones present.
+/// Why a workflow's inputs cannot be bound to the values given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InputError {
+    /// `help` is [`crate::error::suggest`]'s, or empty.
+    #[error("unknown input `{name}`{help}")]
+    Unknown { name: String, help: String },
+    #[error("input `{name}`: {error}")]
+    Value { name: String, error: ValueError },
+    #[error("input `{0}` is required but not given")]
+    Missing(String),
+    /// Not one of the input's `enum`; `allowed` as messages list them,
+    /// `found` as [`crate::spec::coerce::describe`] shows it.
+    #[error("input `{name}` must be one of {allowed}, found {found}")]
+    NotAllowed {
+        name: String,
+        allowed: String,
+        found: String,
+    },
+}
+
+/// [`bind_known_inputs`] with nothing waiting and its error in words: the
+/// form the run's set-up calls.
 pub fn bind_inputs(
     inputs: &indexmap::IndexMap<String, crate::spec::Input>,
     given: &indexmap::IndexMap<String, Value>,
 ) -> Result<Value, String> {
-    bind_known_inputs(inputs, given, &[])
+    bind_known_inputs(inputs, given, &[]).map_err(|e| e.to_string())
 }
 
-/// [`bind_inputs`], leaving out the inputs named in `unknown`, whose values
-/// wait for the run (plan: a sub-workflow given an earlier response).
+/// Binds a workflow's `inputs` to the values `given` (from the command line
+/// or a caller's `with:`): each converted to its type, checked against its
+/// `enum`, defaults filled in, required ones present. The inputs named in
+/// `unknown` are left out: their values wait for the run (plan: a
+/// sub-workflow given an earlier response).
 pub fn bind_known_inputs(
     inputs: &indexmap::IndexMap<String, crate::spec::Input>,
     given: &indexmap::IndexMap<String, Value>,
     unknown: &[String],
-) -> Result<Value, String> {
+) -> Result<Value, InputError> {
     let mut out = serde_json::Map::new();
     for name in given.keys() {
         if !inputs.contains_key(name) {
-            let help = crate::error::suggest(name, inputs.keys().map(String::as_str));
-            return Err(format!("unknown input `{name}`{help}"));
+            return Err(InputError::Unknown {
+                name: name.clone(),
+                help: crate::error::suggest(name, inputs.keys().map(String::as_str)),
+            });
         }
     }
     for (name, input) in inputs {
@@ -515,30 +591,33 @@ pub fn bind_known_inputs(
             continue;
         }
         let value = match given.get(name).filter(|v| !v.is_null()) {
-            Some(v) => coerce(input.ty, v.clone()).map_err(|e| format!("input `{name}`: {e}"))?,
+            Some(v) => coerce(input.ty, v.clone()).map_err(|error| InputError::Value {
+                name: name.clone(),
+                error,
+            })?,
             None => match &input.default {
                 Some(d) => d.clone(),
-                None if input.required => {
-                    return Err(format!("input `{name}` is required but not given"));
-                }
+                None if input.required => return Err(InputError::Missing(name.clone())),
                 None => continue,
             },
         };
         if let Some(allowed) = &input.allowed
             && !allowed.contains(&value)
         {
-            return Err(format!(
-                "input `{name}` must be one of {}, found {}",
-                allowed
+            return Err(InputError::NotAllowed {
+                name: name.clone(),
+                allowed: allowed
                     .iter()
-                    .map(|v| format!(
-                        "`{}`",
-                        v.as_str().map(str::to_string).unwrap_or(v.to_string())
-                    ))
+                    .map(|v| {
+                        format!(
+                            "`{}`",
+                            v.as_str().map(str::to_string).unwrap_or(v.to_string())
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join(", "),
-                crate::spec::coerce::describe(&value)
-            ));
+                found: crate::spec::coerce::describe(&value),
+            });
         }
         out.insert(name.clone(), value);
     }

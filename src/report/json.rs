@@ -163,6 +163,22 @@ impl Sink for JsonSink<'_> {
         self.out.json(&crate::catalog::describe_json(entry));
     }
 
+    /// The warnings on stderr as text shows them, and in the document.
+    fn valid(&mut self, path: &std::path::Path, wf: &crate::check::Workflow) {
+        let warnings: Vec<String> = wf.warnings.iter().map(|w| w.to_string()).collect();
+        for w in &warnings {
+            self.out.stderr(w);
+        }
+        self.out.json(&json!({
+            "ok": true,
+            "spec": path.display().to_string(),
+            "apps": wf.spec.apps.len(),
+            "actions": wf.spec.actions.len(),
+            "steps": wf.steps().len(),
+            "warnings": warnings,
+        }));
+    }
+
     fn stopped(&mut self, message: &str) {
         self.out.stderr(message);
         self.out.json(&failed(message));

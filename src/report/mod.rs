@@ -28,8 +28,9 @@ pub enum Format {
 }
 
 /// Hears about a run as it happens (as a [`Reporter`]), then about how it
-/// ended; or about a plan; or about the error that stopped it before it
-/// started.
+/// ended; or about a plan; or about specs validated, actions listed or
+/// described; or about the error that stopped it before it started. Every
+/// command's output goes through one.
 pub trait Sink: Reporter {
     fn plan(&mut self, plan: &Plan);
     fn finish(&mut self, report: &RunReport);
@@ -38,6 +39,9 @@ pub trait Sink: Reporter {
     fn actions(&mut self, entries: &[&crate::catalog::Entry]);
     /// `runner describe`: one action.
     fn describe(&mut self, entry: &crate::catalog::Entry);
+    /// `runner validate`: the spec at `path` checked out, with `wf`'s
+    /// warnings; one that did not goes to [`Sink::error`].
+    fn valid(&mut self, path: &std::path::Path, wf: &Workflow);
     /// The template watchdog stopped the process: the last words.
     fn stopped(&mut self, message: &str);
 }

@@ -137,6 +137,19 @@ impl Sink for TextSink<'_> {
         self.out.stdout(&crate::catalog::describe_text(entry));
     }
 
+    fn valid(&mut self, path: &std::path::Path, wf: &Workflow) {
+        for w in &wf.warnings {
+            self.out.stderr(&w.to_string());
+        }
+        self.out.stdout(&format!(
+            "ok  {}  ({} apps, {} actions, {} steps)",
+            path.display(),
+            wf.spec.apps.len(),
+            wf.spec.actions.len(),
+            wf.steps().len()
+        ));
+    }
+
     fn stopped(&mut self, message: &str) {
         self.out.stderr(message);
     }

@@ -19,6 +19,7 @@ use crate::http;
 use crate::render::{Renderer, Token};
 use crate::secret::Secret;
 use crate::spec::Located;
+use crate::template::TemplateError;
 
 pub use crate::spec::Descope as Spec;
 
@@ -145,6 +146,79 @@ struct ErrorBody {
     error_message: String,
 }
 
+/// Why Descope gave no token: its settings, the call, or its answer.
+/// Messages name the request (never the key).
+#[derive(Debug, thiserror::Error)]
+pub enum DescopeError {
+    /// A setting's template failed; `what` is its field (`project_id`).
+    #[error("descope `{what}`: {error}")]
+    Setting {
+        what: &'static str,
+        error: TemplateError,
+    },
+    #[error("the Descope project id is not set: set `{PROJECT_ID_VAR}` or `descope.project_id`")]
+    NoProjectId,
+    #[error(
+        "the Descope management key is not set: set `{MANAGEMENT_KEY_VAR}` or `descope.management_key`"
+    )]
+    NoManagementKey,
+    #[error("descope: `base_url` is not a valid URL (`{0}`)")]
+    BadBaseUrl(String),
+    #[error("descope: `base_url` must be an http or https URL, found `{0}`")]
+    BaseUrlScheme(String),
+    /// The key would cross the network in clear text; why, in words.
+    #[error("descope: {0}")]
+    ClearText(String),
+    /// A field of the token request (`app_id`, `scopes`) failed to render.
+    #[error("descope: {0}")]
+    Request(TemplateError),
+    #[error(transparent)]
+    Client(#[from] http::ClientError),
+    #[error(
+        "descope did not answer within {}s when fetching the token of {what}",
+        .timeout.as_secs_f64()
+    )]
+    Timeout { what: String, timeout: Duration },
+    /// `chain` is [`http::error_chain`]'s.
+    #[error("cannot reach descope at `{base_url}` to fetch the token of {what}: {chain}")]
+    Unreachable {
+        base_url: String,
+        what: String,
+        chain: String,
+    },
+    /// `size` as [`http::TooLarge::size`] shows it.
+    #[error("descope answered {status} for {what} with a body larger than {size}")]
+    TooLarge {
+        status: reqwest::StatusCode,
+        what: String,
+        size: String,
+    },
+    #[error("descope's answer ({status}) for {what} broke off: {chain}")]
+    BrokeOff {
+        status: reqwest::StatusCode,
+        what: String,
+        chain: String,
+    },
+    #[error("descope answered {status} for {what} without a `token.accessToken`")]
+    NoToken {
+        status: reqwest::StatusCode,
+        what: String,
+    },
+    /// An error status: what Descope said about it (`detail`), then what
+    /// to do (`hints`, each after `; `).
+    #[error(
+        "descope answered {status} when fetching the token of {what}{}{}",
+        .detail.as_ref().map(|d| format!(": {d}")).unwrap_or_default(),
+        .hints.iter().map(|h| format!("; {h}")).collect::<String>()
+    )]
+    Refused {
+        status: reqwest::StatusCode,
+        what: String,
+        detail: Option<String>,
+        hints: Vec<String>,
+    },
+}
+
 /// A fetched token and every secret that came with it.
 pub struct Fetched {
     pub token: Token,
@@ -159,7 +233,7 @@ pub async fn fetch(
     timeout: Duration,
     redactor: &crate::redact::Redactor,
     on_retry: &mut dyn FnMut(&str, Duration),
-) -> Result<Fetched, String> {
+) -> Result<Fetched, DescopeError> {
     let (path, body) = request.endpoint();
     let url = format!("{}{}", settings.base_url.trim_end_matches('/'), path);
     let auth = Secret::new(format!(
@@ -182,18 +256,13 @@ pub async fn fetch(
         http::mark_sent();
         let mut response = match sent {
             Ok(r) => r,
-            Err(e) if e.is_timeout() => {
-                return Err(format!(
-                    "descope did not answer within {}s when fetching the token of {what}",
-                    timeout.as_secs_f64()
-                ));
-            }
+            Err(e) if e.is_timeout() => return Err(DescopeError::Timeout { what, timeout }),
             Err(e) => {
-                return Err(format!(
-                    "cannot reach descope at `{}` to fetch the token of {what}: {}",
-                    settings.base_url,
-                    http::error_chain(&e)
-                ));
+                return Err(DescopeError::Unreachable {
+                    base_url: settings.base_url.clone(),
+                    what,
+                    chain: http::error_chain(&e),
+                });
             }
         };
         let status = response.status();
@@ -223,22 +292,23 @@ pub async fn fetch(
         let text = match http::read_capped(&mut response, http::MAX_BODY).await {
             Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
             Err(Ok(too_large)) => {
-                return Err(format!(
-                    "descope answered {status} for {what} with a body larger than {}",
-                    too_large.size()
-                ));
+                return Err(DescopeError::TooLarge {
+                    status,
+                    what,
+                    size: too_large.size(),
+                });
             }
             Err(Err(e)) => {
-                return Err(format!(
-                    "descope's answer ({status}) for {what} broke off: {}",
-                    http::error_chain(&e)
-                ));
+                return Err(DescopeError::BrokeOff {
+                    status,
+                    what,
+                    chain: http::error_chain(&e),
+                });
             }
         };
         if status.is_success() {
-            let parsed: TokenResponse = serde_json::from_str(&text).map_err(|_| {
-                format!("descope answered {status} for {what} without a `token.accessToken`")
-            })?;
+            let parsed: TokenResponse =
+                serde_json::from_str(&text).map_err(|_| DescopeError::NoToken { status, what })?;
             return Ok(Fetched {
                 token: Token {
                     source: "descope",
@@ -252,48 +322,69 @@ pub async fn fetch(
                 refresh_token: parsed.token.refresh_token.map(Secret::new),
             });
         }
-        let err: ErrorBody = serde_json::from_str(&text).unwrap_or_default();
-        let mut message = format!("descope answered {status} when fetching the token of {what}");
-        let details: Vec<&str> = [&err.error_code, &err.error_description, &err.error_message]
-            .into_iter()
-            .map(String::as_str)
-            .filter(|s| !s.is_empty())
-            .collect();
-        if !details.is_empty() {
-            message.push_str(&format!(": {}", details.join(": ")));
-        } else if !text.trim().is_empty() {
-            message.push_str(&format!(": {}", http::excerpt(&text, redactor)));
+        return Err(refusal(status, what, &text, request, asked_wait, redactor));
+    }
+}
+
+/// Descope's answer to a call that failed, in words: what it said (its
+/// error fields, else an excerpt of its body) and what to do about it.
+fn refusal(
+    status: reqwest::StatusCode,
+    what: String,
+    text: &str,
+    request: &TokenRequest,
+    asked_wait: Option<Duration>,
+    redactor: &crate::redact::Redactor,
+) -> DescopeError {
+    let err: ErrorBody = serde_json::from_str(text).unwrap_or_default();
+    let details: Vec<&str> = [&err.error_code, &err.error_description, &err.error_message]
+        .into_iter()
+        .map(String::as_str)
+        .filter(|s| !s.is_empty())
+        .collect();
+    let detail = if !details.is_empty() {
+        Some(details.join(": "))
+    } else if !text.trim().is_empty() {
+        Some(http::excerpt(text, redactor))
+    } else {
+        None
+    };
+    let mut hints = Vec::new();
+    if status.as_u16() == 404 {
+        let mut hint = format!(
+            "the user never connected app `{}`, or connected it with other scopes",
+            request.app_id
+        );
+        if request.scopes.is_some() {
+            hint.push_str(" (drop `scopes` to get the latest token whatever its scopes)");
         }
-        if status.as_u16() == 404 {
-            message.push_str(&format!(
-                "; the user never connected app `{}`, or connected it with other scopes",
-                request.app_id
-            ));
-            if request.scopes.is_some() {
-                message.push_str(" (drop `scopes` to get the latest token whatever its scopes)");
-            }
-        }
-        if status.as_u16() == 401 || status.as_u16() == 403 {
-            message.push_str(&format!(
-                "; check `{PROJECT_ID_VAR}` and `{MANAGEMENT_KEY_VAR}`"
-            ));
-        }
-        if let Some(wait) = asked_wait.filter(|w| *w > MAX_RETRY_AFTER) {
-            let asked = if wait == Duration::MAX {
-                "longer than can be counted".to_string()
-            } else {
-                format!("{} s", wait.as_secs())
-            };
-            message.push_str(&format!(
-                "; rate limited, and descope asked to wait {asked} (more than {} s)",
-                MAX_RETRY_AFTER.as_secs()
-            ));
-        } else if status.as_u16() == 429 {
-            message.push_str("; rate limited, retries ran out");
-        } else if RETRY_STATUSES.contains(&status.as_u16()) {
-            message.push_str(&format!("; gave up after {} retries", RETRY_WAITS.len()));
-        }
-        return Err(message);
+        hints.push(hint);
+    }
+    if status.as_u16() == 401 || status.as_u16() == 403 {
+        hints.push(format!(
+            "check `{PROJECT_ID_VAR}` and `{MANAGEMENT_KEY_VAR}`"
+        ));
+    }
+    if let Some(wait) = asked_wait.filter(|w| *w > MAX_RETRY_AFTER) {
+        let asked = if wait == Duration::MAX {
+            "longer than can be counted".to_string()
+        } else {
+            format!("{} s", wait.as_secs())
+        };
+        hints.push(format!(
+            "rate limited, and descope asked to wait {asked} (more than {} s)",
+            MAX_RETRY_AFTER.as_secs()
+        ));
+    } else if status.as_u16() == 429 {
+        hints.push("rate limited, retries ran out".to_string());
+    } else if RETRY_STATUSES.contains(&status.as_u16()) {
+        hints.push(format!("gave up after {} retries", RETRY_WAITS.len()));
+    }
+    DescopeError::Refused {
+        status,
+        what,
+        detail,
+        hints,
     }
 }
 
@@ -308,44 +399,37 @@ pub struct Descope {
 impl Descope {
     /// The settings, from the spec first, then the environment: what
     /// `plan` and the checks before a run need, without calling Descope.
-    pub fn settings(d: &Spec, r: &Renderer, ctx: &Context) -> Result<Settings, String> {
+    pub fn settings(d: &Spec, r: &Renderer, ctx: &Context) -> Result<Settings, DescopeError> {
         let setting = |field: &Option<Located<String>>,
                        var: &str,
-                       what: &str|
-         -> Result<Option<String>, String> {
+                       what: &'static str|
+         -> Result<Option<String>, DescopeError> {
             match field {
                 Some(f) => r
                     .text(&f.value)
                     .map(Some)
-                    .map_err(|e| format!("descope `{what}`: {e}")),
+                    .map_err(|error| DescopeError::Setting { what, error }),
                 None => Ok(ctx.env.get(var).filter(|v| !v.is_empty()).cloned()),
             }
         };
-        let project_id = setting(&d.project_id, PROJECT_ID_VAR, "project_id")?.ok_or_else(|| {
-            format!("the Descope project id is not set: set `{PROJECT_ID_VAR}` or `descope.project_id`")
-        })?;
+        let project_id = setting(&d.project_id, PROJECT_ID_VAR, "project_id")?
+            .ok_or(DescopeError::NoProjectId)?;
         let key = setting(&d.management_key, MANAGEMENT_KEY_VAR, "management_key")?
-            .ok_or_else(|| {
-                format!(
-                    "the Descope management key is not set: set `{MANAGEMENT_KEY_VAR}` or `descope.management_key`"
-                )
-            })?;
+            .ok_or(DescopeError::NoManagementKey)?;
         let management_key = Secret::new(key);
         // Registered at once: nothing printed from here on may show it.
         ctx.register(&management_key);
         let base = setting(&d.base_url, BASE_URL_VAR, "base_url")?;
         let base_url = base_url(base, &project_id);
-        let parsed = url::Url::parse(&base_url)
-            .map_err(|_| format!("descope: `base_url` is not a valid URL (`{base_url}`)"))?;
+        let parsed =
+            url::Url::parse(&base_url).map_err(|_| DescopeError::BadBaseUrl(base_url.clone()))?;
         if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(format!(
-                "descope: `base_url` must be an http or https URL, found `{base_url}`"
-            ));
+            return Err(DescopeError::BaseUrlScheme(base_url));
         }
         if !ctx.allow_http
             && let Some(why) = ctx.clients.config().clear_text_exposure(&parsed)
         {
-            return Err(format!("descope: {why}"));
+            return Err(DescopeError::ClearText(why));
         }
         Ok(Settings {
             base_url,
@@ -360,8 +444,8 @@ impl Descope {
         d: &Spec,
         r: &Renderer<'_>,
         ctx: &Context<'_>,
-    ) -> Result<Token, String> {
-        let text = |f: &Located<String>| r.text(&f.value).map_err(|e| format!("descope: {e}"));
+    ) -> Result<Token, DescopeError> {
+        let text = |f: &Located<String>| r.text(&f.value).map_err(DescopeError::Request);
         let request = TokenRequest {
             app_id: text(&d.app_id)?,
             user_id: d.user_id.as_ref().map(text).transpose()?,

@@ -4,7 +4,6 @@
 //! memory.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -29,16 +28,10 @@ pub fn environment(env_file: Option<&Path>) -> Result<Environment> {
         None => Some(Path::new(".env").to_path_buf()).filter(|p| p.is_file()),
     };
     if let Some(path) = file {
-        let cannot = |what: String| {
+        let cannot = |what: crate::fsio::ReadError| {
             Error::Environment(format!("cannot read env file `{}`: {what}", path.display()))
         };
-        let mut bytes = Vec::new();
-        std::fs::File::open(&path)
-            .and_then(|f| f.take(MAX_ENV_FILE + 1).read_to_end(&mut bytes))
-            .map_err(|e| cannot(io_error(&e)))?;
-        if bytes.len() as u64 > MAX_ENV_FILE {
-            return Err(cannot(format!("larger than {} MiB", MAX_ENV_FILE >> 20)));
-        }
+        let bytes = crate::fsio::read_file(&path, MAX_ENV_FILE).map_err(cannot)?;
         for item in dotenvy::from_read_iter(bytes.as_slice()) {
             let (k, v) = item.map_err(|e| {
                 Error::Environment(format!(
@@ -61,19 +54,11 @@ pub fn environment(env_file: Option<&Path>) -> Result<Environment> {
     })
 }
 
-fn io_error(e: &std::io::Error) -> String {
-    let text = e.to_string().to_lowercase();
-    match text.find(" (os error") {
-        Some(at) => text[..at].to_string(),
-        None => text,
-    }
-}
-
 /// dotenvy's message without the line's content, which may hold a secret.
 fn env_error(e: &dotenvy::Error) -> String {
     match e {
         dotenvy::Error::LineParse(_, index) => format!("cannot parse it at character {index}"),
-        dotenvy::Error::Io(io) => io_error(io),
+        dotenvy::Error::Io(io) => crate::fsio::io_words(io),
         _ => "cannot parse it".to_string(),
     }
 }

@@ -6,8 +6,9 @@
 //!
 //! Adding a source (OAuth2, a credential helper) touches: a variant of
 //! `spec::Source` and its raw form in `spec/raw.rs` (with its lowering in
-//! `spec/lower.rs`), a module here, and one arm in each `match` of
-//! [`Sources`]. See `docs/spec.md`, "Adding an auth source".
+//! `spec/lower.rs`), a module here, one arm in each `match` of
+//! [`Sources`], and a variant of [`SourceError`] for the module's errors.
+//! See `docs/spec.md`, "Adding an auth source".
 
 pub mod descope;
 mod env;
@@ -17,7 +18,7 @@ use std::collections::BTreeMap;
 pub use env::{Environment, environment};
 
 use crate::http::Clients;
-use crate::redact::{Redactor, Registered};
+use crate::redact::Redactor;
 use crate::render::{PLAN_SECRET, Renderer, Token};
 use crate::secret::Secret;
 use crate::spec::Source;
@@ -36,11 +37,8 @@ pub struct Context<'a> {
 impl Context<'_> {
     /// Masks `secret` from now on; says so when it is too short to mask.
     pub fn register(&self, secret: &Secret) {
-        if self.redactor.register(secret) == Registered::TooShort && !secret.expose().is_empty() {
-            (self.notes)(format!(
-                "a secret value is shorter than {} characters and cannot be masked in output",
-                crate::redact::MIN_SECRET_LEN
-            ));
+        if let Err(unmasked) = self.redactor.mask(secret) {
+            (self.notes)(unmasked.to_string());
         }
     }
 }
@@ -56,12 +54,18 @@ impl Sources {
         Sources::default()
     }
 
+    /// [`Sources::verify`] with its error in words: the form the walk calls.
+    pub fn check(&self, source: &Source, r: &Renderer, ctx: &Context) -> Result<(), String> {
+        self.verify(source, r, ctx).map_err(|e| e.to_string())
+    }
+
     /// Whether `source` has everything it needs (settings, a safe
     /// connection), without fetching anything: checked before a run starts.
-    pub fn check(&self, source: &Source, r: &Renderer, ctx: &Context) -> Result<(), String> {
+    pub fn verify(&self, source: &Source, r: &Renderer, ctx: &Context) -> Result<(), SourceError> {
         match source {
-            Source::Descope(d) => descope::Descope::settings(d, r, ctx).map(|_| ()),
+            Source::Descope(d) => descope::Descope::settings(d, r, ctx).map(|_| ())?,
         }
+        Ok(())
     }
 
     /// What `plan` shows for the source's token.
@@ -73,15 +77,32 @@ impl Sources {
         }
     }
 
-    /// The token of `source`, fetched once per run for the same request.
+    /// [`Sources::fetch`] with its error in words: the form the walk calls.
     pub async fn token(
         &self,
         source: &Source,
         r: &Renderer<'_>,
         ctx: &Context<'_>,
     ) -> Result<Token, String> {
+        self.fetch(source, r, ctx).await.map_err(|e| e.to_string())
+    }
+
+    /// The token of `source`, fetched once per run for the same request.
+    pub async fn fetch(
+        &self,
+        source: &Source,
+        r: &Renderer<'_>,
+        ctx: &Context<'_>,
+    ) -> Result<Token, SourceError> {
         match source {
-            Source::Descope(d) => self.descope.token(d, r, ctx).await,
+            Source::Descope(d) => Ok(self.descope.token(d, r, ctx).await?),
         }
     }
+}
+
+/// Why a credential source gave no token: one variant per source.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error(transparent)]
+    Descope(#[from] descope::DescopeError),
 }

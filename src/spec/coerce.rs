@@ -6,17 +6,9 @@ use serde_json::{Number, Value};
 
 use crate::spec::ParamType;
 
+/// [`ParamType::described`], under the name the run's set-up still calls.
 pub fn type_name(ty: ParamType) -> &'static str {
-    match ty {
-        ParamType::String => "a string",
-        ParamType::Integer => "an integer",
-        ParamType::Number => "a number",
-        ParamType::Boolean => "a boolean",
-        ParamType::Array => "an array",
-        ParamType::Object => "an object",
-        ParamType::Any => "any JSON value",
-        ParamType::File => "a file path",
-    }
+    ty.described()
 }
 
 /// How a message describes `value`: its kind and a short excerpt.
@@ -37,14 +29,31 @@ pub fn describe(value: &Value) -> String {
     format!("{kind} `{text}`")
 }
 
-/// `value` as `ty`, or a message saying what was expected and found.
-pub fn coerce(ty: ParamType, value: Value) -> Result<Value, String> {
+/// Why a value does not fit its param: not of its type, or not one of its
+/// `enum`. What was found is kept as [`describe`] shows it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    #[error("expected {}, found {found}", .expected.described())]
+    Type { expected: ParamType, found: String },
+    /// `allowed` as [`show_allowed`] shows it.
+    #[error("expected one of {allowed}, found {found}")]
+    NotAllowed { allowed: String, found: String },
+    /// An item of an array param, by index.
+    #[error("item {index}: expected one of {allowed}, found {found}")]
+    ItemNotAllowed {
+        index: usize,
+        allowed: String,
+        found: String,
+    },
+}
+
+/// `value` as `ty`, or what was expected and found.
+pub fn coerce(ty: ParamType, value: Value) -> Result<Value, ValueError> {
     let fail = |value: &Value| {
-        Err(format!(
-            "expected {}, found {}",
-            type_name(ty),
-            describe(value)
-        ))
+        Err(ValueError::Type {
+            expected: ty,
+            found: describe(value),
+        })
     };
     match (ty, value) {
         (ParamType::Any, v) => Ok(v),
@@ -89,7 +98,7 @@ pub fn coerce(ty: ParamType, value: Value) -> Result<Value, String> {
 /// `enum` (each converted to `ty` like a value, so `enum: [1, 2]` of a
 /// string param allows `"1"`); for an array, whether each item is. `Err`
 /// says what was expected and what was found.
-pub fn check_allowed(ty: ParamType, allowed: &[Value], value: &Value) -> Result<(), String> {
+pub fn check_allowed(ty: ParamType, allowed: &[Value], value: &Value) -> Result<(), ValueError> {
     let scalar = matches!(
         ty,
         ParamType::String | ParamType::Integer | ParamType::Number | ParamType::Boolean
@@ -107,19 +116,18 @@ pub fn check_allowed(ty: ParamType, allowed: &[Value], value: &Value) -> Result<
     }
     if let Value::Array(items) = value {
         return match items.iter().enumerate().find(|(_, item)| !ok(item)) {
-            Some((i, item)) => Err(format!(
-                "item {i}: expected one of {}, found {}",
-                show_allowed(&allowed),
-                describe(item)
-            )),
+            Some((index, item)) => Err(ValueError::ItemNotAllowed {
+                index,
+                allowed: show_allowed(&allowed),
+                found: describe(item),
+            }),
             None => Ok(()),
         };
     }
-    Err(format!(
-        "expected one of {}, found {}",
-        show_allowed(&allowed),
-        describe(value)
-    ))
+    Err(ValueError::NotAllowed {
+        allowed: show_allowed(&allowed),
+        found: describe(value),
+    })
 }
 
 /// Equal as values: numbers by their value (`1` is `1.0`).
@@ -187,7 +195,7 @@ mod tests {
     #[test]
     fn lossy_conversions_fail_with_both_sides() {
         assert_eq!(
-            coerce(ParamType::Integer, json!("forty")),
+            coerce(ParamType::Integer, json!("forty")).map_err(|e| e.to_string()),
             Err("expected an integer, found a string `\"forty\"`".to_string())
         );
         assert!(coerce(ParamType::Integer, json!(1.5)).is_err());
@@ -213,11 +221,12 @@ mod tests {
             Ok(())
         );
         assert_eq!(
-            check_allowed(any, &allowed, &json!("bogus")),
+            check_allowed(any, &allowed, &json!("bogus")).map_err(|e| e.to_string()),
             Err("expected one of `open`, `closed`, `2`, found a string `\"bogus\"`".to_string())
         );
         assert_eq!(
-            check_allowed(ParamType::Array, &allowed, &json!(["open", "x"])),
+            check_allowed(ParamType::Array, &allowed, &json!(["open", "x"]))
+                .map_err(|e| e.to_string()),
             Err(
                 "item 1: expected one of `open`, `closed`, `2`, found a string `\"x\"`".to_string()
             )

@@ -6,8 +6,10 @@
 //! in quotes, comments and block scalars is skipped, and outside a flow
 //! collection a bracket opens one only where a value can start.
 
+use crate::source::LineCol;
+
 /// Where the first bracket deeper than `max` opens, if any.
-pub fn too_deep(text: &str, max: usize) -> Option<(usize, usize)> {
+pub fn too_deep(text: &str, max: usize) -> Option<LineCol> {
     let mut depth = 0usize;
     let mut block_scalar: Option<usize> = None;
     for (n, line) in text.lines().enumerate() {
@@ -42,7 +44,10 @@ pub fn too_deep(text: &str, max: usize) -> Option<(usize, usize)> {
                 b'[' | b'{' if depth > 0 || value_start(prev) => {
                     depth += 1;
                     if depth > max {
-                        return Some((n + 1, i + 1));
+                        return Some(LineCol {
+                            line: n + 1,
+                            col: i + 1,
+                        });
                     }
                 }
                 b']' | b'}' if depth > 0 => depth -= 1,
@@ -103,10 +108,19 @@ mod tests {
     #[test]
     fn counts_real_nesting_only() {
         let deep = format!("a: {}", "[".repeat(200));
-        assert_eq!(too_deep(&deep, 128), Some((1, 4 + 128)));
+        assert_eq!(
+            too_deep(&deep, 128),
+            Some(LineCol {
+                line: 1,
+                col: 4 + 128
+            })
+        );
         assert_eq!(
             too_deep(&format!("a:\n  - {}", "{".repeat(129)), 128),
-            Some((2, 5 + 128))
+            Some(LineCol {
+                line: 2,
+                col: 5 + 128
+            })
         );
         let fine = [
             "a: [[1, [2]], {b: [c]}]",
@@ -118,13 +132,22 @@ mod tests {
         for text in fine {
             assert_eq!(too_deep(text, 3), None, "{text}");
         }
-        assert_eq!(too_deep("a: [[[", 2), Some((1, 6)));
+        assert_eq!(too_deep("a: [[[", 2), Some(LineCol { line: 1, col: 6 }));
         // After a tag or an anchor, a bracket still opens a collection.
-        assert_eq!(too_deep("a: !!seq [[[", 2), Some((1, 12)));
-        assert_eq!(too_deep("a: &x !!seq [[[", 2), Some((1, 15)));
-        assert_eq!(too_deep("- !t\t{{{", 2), Some((1, 8)));
+        assert_eq!(
+            too_deep("a: !!seq [[[", 2),
+            Some(LineCol { line: 1, col: 12 })
+        );
+        assert_eq!(
+            too_deep("a: &x !!seq [[[", 2),
+            Some(LineCol { line: 1, col: 15 })
+        );
+        assert_eq!(too_deep("- !t\t{{{", 2), Some(LineCol { line: 1, col: 8 }));
         assert_eq!(too_deep("a: &x \"[[[\"", 2), None);
-        assert_eq!(too_deep("a: [\"]]\", [[", 2), Some((1, 12)));
+        assert_eq!(
+            too_deep("a: [\"]]\", [[", 2),
+            Some(LineCol { line: 1, col: 12 })
+        );
     }
 
     #[test]

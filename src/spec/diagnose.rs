@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use super::raw;
 use crate::error::{Diagnostic, Loc, did_you_mean, ticked};
-use crate::source::File;
+use crate::source::{File, LineCol};
 
 /// Top-level keys of a spec: a mapping of only these is a spec that lacks
 /// its `version`, not some other file.
@@ -45,7 +45,10 @@ pub(super) fn parse(name: &str, text: String) -> Result<(Arc<File>, raw::File), 
     let path = err.path().to_string();
     let path = if path == "." { String::new() } else { path };
     let inner = err.into_inner();
-    let line_col = inner.location().map(|l| (l.line(), l.column()));
+    let line_col = inner.location().map(|l| LineCol {
+        line: l.line(),
+        col: l.column(),
+    });
     let mut message = inner.to_string();
     // serde_yaml prefixes the path and appends positions; we show both apart.
     if let Some((prefix, rest)) = message.split_once(": ")
@@ -84,7 +87,7 @@ pub(super) fn parse(name: &str, text: String) -> Result<(Arc<File>, raw::File), 
                 Diagnostic::new(
                     format!(
                         "key `{key}` appears twice in one mapping (first at line {}, column {})",
-                        first.0, first.1
+                        first.line, first.col
                     ),
                     Some(Loc::at(&file, path.clone(), Some(*again))),
                 )
@@ -102,7 +105,7 @@ pub(super) fn parse(name: &str, text: String) -> Result<(Arc<File>, raw::File), 
         path = path.chars().take(77).collect::<String>() + "...";
     }
     let (mut message, mut help) = humanize(&message);
-    let tab_on_line = line_col.is_some_and(|(line, _)| {
+    let tab_on_line = line_col.is_some_and(|LineCol { line, .. }| {
         file.text()
             .lines()
             .nth(line.saturating_sub(1))
@@ -162,7 +165,7 @@ fn first_key_is_version(text: &str) -> bool {
 
 /// `message` without serde_yaml's ` at line N column M` (the first is shown
 /// apart; later ones, for an opening quote or bracket, stay in words).
-fn strip_positions(message: &str, shown: Option<(usize, usize)>) -> String {
+fn strip_positions(message: &str, shown: Option<LineCol>) -> String {
     let mut out = String::new();
     let mut rest = message;
     while let Some(at) = rest.find(" at line ") {
@@ -176,7 +179,10 @@ fn strip_positions(message: &str, shown: Option<(usize, usize)>) -> String {
             continue;
         };
         let col: String = tail.chars().take_while(char::is_ascii_digit).collect();
-        let position = (line.parse().unwrap_or(0), col.parse().unwrap_or(0));
+        let position = LineCol {
+            line: line.parse().unwrap_or(0),
+            col: col.parse().unwrap_or(0),
+        };
         if Some(position) != shown {
             out.push_str(&format!(" (line {line}, column {col})"));
         }

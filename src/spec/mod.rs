@@ -15,7 +15,7 @@ use std::path::Path;
 
 use crate::error::Result;
 pub use model::*;
-pub use read::{Root, display, resolve};
+pub use read::{JsonFileError, OutsideRoot, Root, display, resolve};
 
 /// How to load: what the command line says about reading files.
 #[derive(Debug, Clone, Copy, Default)]

@@ -154,7 +154,9 @@ pub enum Method {
     OPTIONS,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+/// How an action's body is encoded. The variants are in order of
+/// preference (the import takes the first a request body offers).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BodyFormat {
     #[default]
@@ -162,6 +164,18 @@ pub enum BodyFormat {
     Form,
     Multipart,
     Raw,
+}
+
+impl BodyFormat {
+    /// The format as a spec writes it (`body_format: multipart`).
+    pub fn name(self) -> &'static str {
+        match self {
+            BodyFormat::Json => "json",
+            BodyFormat::Form => "form",
+            BodyFormat::Multipart => "multipart",
+            BodyFormat::Raw => "raw",
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -198,6 +212,36 @@ pub enum ParamType {
     File,
 }
 
+impl ParamType {
+    /// The type as a spec writes it (`type: integer`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ParamType::String => "string",
+            ParamType::Integer => "integer",
+            ParamType::Number => "number",
+            ParamType::Boolean => "boolean",
+            ParamType::Array => "array",
+            ParamType::Object => "object",
+            ParamType::Any => "any",
+            ParamType::File => "file",
+        }
+    }
+
+    /// What a message calls a value of the type (`expected an integer`).
+    pub fn described(self) -> &'static str {
+        match self {
+            ParamType::String => "a string",
+            ParamType::Integer => "an integer",
+            ParamType::Number => "a number",
+            ParamType::Boolean => "a boolean",
+            ParamType::Array => "an array",
+            ParamType::Object => "an object",
+            ParamType::Any => "any JSON value",
+            ParamType::File => "a file path",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ParamIn {
@@ -205,6 +249,18 @@ pub enum ParamIn {
     Query,
     Header,
     Body,
+}
+
+impl ParamIn {
+    /// Where the param goes, as a spec writes it (`in: query`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ParamIn::Path => "path",
+            ParamIn::Query => "query",
+            ParamIn::Header => "header",
+            ParamIn::Body => "body",
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -252,6 +308,18 @@ pub enum Placement {
     Query,
     Path,
     Subdomain,
+}
+
+impl Placement {
+    /// Where the auth parameter goes, as a spec writes it (`in: subdomain`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Placement::Header => "header",
+            Placement::Query => "query",
+            Placement::Path => "path",
+            Placement::Subdomain => "subdomain",
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use super::lower::Lower;
 use super::{Spec, diagnose};
 use crate::error::{Diagnostic, Error, Loc, Result};
+use crate::fsio::{self, ReadError};
 use crate::source::{File, item};
 
 /// Where files named by a spec may be read from: the git work tree that
@@ -38,15 +39,41 @@ impl Root {
     }
 
     /// `path` if it is inside the root (or reading outside is allowed), else
-    /// a message naming the path, never anything it holds.
-    pub fn check(&self, path: &Path, shown: &str) -> std::result::Result<(), String> {
+    /// an error naming the path, never anything it holds.
+    pub fn check(&self, path: &Path, shown: &str) -> std::result::Result<(), OutsideRoot> {
         if self.allow_outside || resolve(path).starts_with(&self.dir) {
             return Ok(());
         }
-        Err(format!("`{shown}` is outside the project root"))
+        Err(OutsideRoot {
+            shown: shown.to_string(),
+        })
     }
 
     pub const HELP: &str = "specs may only name files inside the git work tree of the root spec (or, outside git, its directory); pass `--allow-outside-root` to lift this";
+}
+
+/// A file a spec names lies outside the project [`Root`]; [`Root::HELP`]
+/// says what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{shown}` is outside the project root")]
+pub struct OutsideRoot {
+    /// The path as messages show it.
+    pub shown: String,
+}
+
+/// Why a JSON document a spec names (a schema) cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum JsonFileError {
+    #[error(transparent)]
+    Outside(#[from] OutsideRoot),
+    #[error("cannot read the schema `{shown}`: {why}")]
+    Read { shown: String, why: ReadError },
+    #[error("the schema `{shown}` is not valid JSON (line {line}, column {column})")]
+    NotJson {
+        shown: String,
+        line: usize,
+        column: usize,
+    },
 }
 
 /// `path` made absolute with symlinks resolved as far as it exists, and
@@ -217,9 +244,10 @@ impl Reader {
             let include_path = base.join(include);
             let shown = display(&include_path);
             let at = Loc::value(&file, item("include", i));
-            if let Err(message) = self.root.check(&include_path, &shown) {
+            if let Err(outside) = self.root.check(&include_path, &shown) {
                 self.diagnostics.push(
-                    Diagnostic::new(message, Some(at)).with_help(Some(Root::HELP.to_string())),
+                    Diagnostic::new(outside.to_string(), Some(at))
+                        .with_help(Some(Root::HELP.to_string())),
                 );
                 continue;
             }
@@ -233,9 +261,9 @@ impl Reader {
             None => Vec::new(),
         };
         for uses in pending {
-            if let Err(message) = self.root.check(&uses.path, &uses.shown) {
+            if let Err(outside) = self.root.check(&uses.path, &uses.shown) {
                 self.diagnostics.push(
-                    Diagnostic::new(message, Some(uses.loc))
+                    Diagnostic::new(outside.to_string(), Some(uses.loc))
                         .with_help(Some(Root::HELP.to_string())),
                 );
                 continue;
@@ -271,42 +299,8 @@ const MAX_SPEC_BYTES: u64 = 8 << 20;
 
 /// Reads a spec file: a regular file (not `/dev/zero`, not a FIFO) of at
 /// most [`MAX_SPEC_BYTES`], in UTF-8.
-fn read_spec(path: &Path) -> std::result::Result<String, String> {
-    read_limited(path, MAX_SPEC_BYTES)
-}
-
-/// A regular file of at most `max` bytes, in UTF-8.
-fn read_limited(path: &Path, max: u64) -> std::result::Result<String, String> {
-    use std::io::Read;
-    let describe = |e: std::io::Error| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            "not found".to_string()
-        } else {
-            strip_os_error(&e.to_string().to_lowercase())
-        }
-    };
-    let meta = std::fs::metadata(path).map_err(describe)?;
-    if meta.is_dir() {
-        return Err("is a directory".to_string());
-    }
-    if !meta.is_file() {
-        return Err("not a regular file".to_string());
-    }
-    if meta.len() > max {
-        return Err(format!("larger than {} MiB", max >> 20));
-    }
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(max + 1).read_to_end(&mut bytes))
-        .map_err(describe)?;
-    if bytes.len() as u64 > max {
-        return Err(format!("larger than {} MiB", max >> 20));
-    }
-    String::from_utf8(bytes).map_err(|e| {
-        let before = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-        let line = before.iter().filter(|b| **b == b'\n').count() + 1;
-        format!("not valid UTF-8 (line {line})")
-    })
+fn read_spec(path: &Path) -> std::result::Result<String, ReadError> {
+    fsio::text(fsio::read_regular(path, MAX_SPEC_BYTES)?)
 }
 
 /// The largest JSON document (a schema) a spec may name.
@@ -314,22 +308,21 @@ const MAX_JSON_BYTES: u64 = 8 << 20;
 
 /// Reads a JSON document a spec names (a schema): inside the project root,
 /// a regular file of at most 8 MiB. Messages never quote the file.
-pub fn read_json(root: &Root, path: &Path, shown: &str) -> Result<serde_json::Value, String> {
+pub fn read_json(
+    root: &Root,
+    path: &Path,
+    shown: &str,
+) -> std::result::Result<serde_json::Value, JsonFileError> {
     root.check(path, shown)?;
-    let text = read_limited(path, MAX_JSON_BYTES)
-        .map_err(|what| format!("cannot read the schema `{shown}`: {what}"))?;
-    serde_json::from_str(&text).map_err(|e| {
-        format!(
-            "the schema `{shown}` is not valid JSON (line {}, column {})",
-            e.line(),
-            e.column()
-        )
+    let text = fsio::read_regular(path, MAX_JSON_BYTES)
+        .and_then(fsio::text)
+        .map_err(|why| JsonFileError::Read {
+            shown: shown.to_string(),
+            why,
+        })?;
+    serde_json::from_str(&text).map_err(|e| JsonFileError::NotJson {
+        shown: shown.to_string(),
+        line: e.line(),
+        column: e.column(),
     })
-}
-
-fn strip_os_error(message: &str) -> String {
-    match message.find(" (os error") {
-        Some(at) => message[..at].to_string(),
-        None => message.to_string(),
-    }
 }

@@ -700,40 +700,7 @@ impl<'s> Analyzer<'s, '_> {
                     None => None,
                 }
             }
-            Expr::BinOp(b) => {
-                use ast::BinOpKind as K;
-                let left = self.expr(&b.left);
-                let right = self.expr(&b.right);
-                match b.op {
-                    // The secret's text survives whole in the result.
-                    K::Concat | K::Add => join(left, right),
-                    // `a or b`, `a and b` test `a` and yield either.
-                    K::ScAnd | K::ScOr => match left {
-                        Some(o) => self.refuse(e, "tests the truth of", &o),
-                        None => right,
-                    },
-                    K::Eq | K::Ne | K::Lt | K::Lte | K::Gt | K::Gte | K::In => {
-                        match left.or(right) {
-                            Some(o) => self.refuse(e, "compares", &o),
-                            None => None,
-                        }
-                    }
-                    op => {
-                        let name = match op {
-                            K::Sub => "-",
-                            K::Mul => "*",
-                            K::Div => "/",
-                            K::FloorDiv => "//",
-                            K::Rem => "%",
-                            _ => "**",
-                        };
-                        match left.or(right) {
-                            Some(o) => self.refuse(e, format!("applies `{name}` to"), &o),
-                            None => None,
-                        }
-                    }
-                }
-            }
+            Expr::BinOp(b) => self.bin_op(e, b),
             Expr::Compare(c) => {
                 let mut t = self.expr(&c.expr);
                 for op in &c.ops {
@@ -792,6 +759,41 @@ impl<'s> Analyzer<'s, '_> {
                     t = join(t, self.expr(v));
                 }
                 t
+            }
+        }
+    }
+
+    /// A binary operation: `+` and `~` keep a secret's text whole; the
+    /// others decide on it or compute from it.
+    fn bin_op(&mut self, e: &Expr<'s>, b: &ast::BinOp<'s>) -> T {
+        use ast::BinOpKind as K;
+        let left = self.expr(&b.left);
+        let right = self.expr(&b.right);
+        match b.op {
+            // The secret's text survives whole in the result.
+            K::Concat | K::Add => join(left, right),
+            // `a or b`, `a and b` test `a` and yield either.
+            K::ScAnd | K::ScOr => match left {
+                Some(o) => self.refuse(e, "tests the truth of", &o),
+                None => right,
+            },
+            K::Eq | K::Ne | K::Lt | K::Lte | K::Gt | K::Gte | K::In => match left.or(right) {
+                Some(o) => self.refuse(e, "compares", &o),
+                None => None,
+            },
+            op => {
+                let name = match op {
+                    K::Sub => "-",
+                    K::Mul => "*",
+                    K::Div => "/",
+                    K::FloorDiv => "//",
+                    K::Rem => "%",
+                    _ => "**",
+                };
+                match left.or(right) {
+                    Some(o) => self.refuse(e, format!("applies `{name}` to"), &o),
+                    None => None,
+                }
             }
         }
     }

@@ -23,90 +23,17 @@ impl Lower {
             .status
             .map(|s| self.statuses(&at("status"), s))
             .unwrap_or_default();
-        let mut body = Vec::new();
-        for (i, check) in raw.body.into_iter().enumerate() {
-            let loc = at(&format!("body[{i}]"));
-            let mut tests = Vec::new();
-            if let Some(e) = check.exists {
-                tests.push(BodyTest::Exists(e));
-            }
-            if let Some(v) = check.equals
-                && let Some(v) = self.json(&item(&child(path, "body"), i), v)
-            {
-                let at_equals = at(&format!("body[{i}].equals"));
-                if let Some(d) = templated_equals(&check.path, &v, &at_equals) {
-                    self.diagnostics.push(d);
-                }
-                tests.push(BodyTest::Equals(v));
-            }
-            if let Some(m) = check.matches {
-                tests.push(BodyTest::Matches(m));
-            }
-            if let Some(n) = check.length {
-                tests.push(BodyTest::Length(n));
-            }
-            match tests.len() {
-                1 => body.push(BodyCheck {
-                    path: check.path,
-                    test: tests.remove(0),
-                    loc,
-                }),
-                0 => self.diagnostics.push(
-                    Diagnostic::new(
-                        format!("`expect.body` check of `{}` says nothing to check", check.path),
-                        Some(loc),
-                    )
-                    .with_help(Some("add one of `exists`, `equals`, `matches`, `length`".into())),
-                ),
-                _ => self.diagnostics.push(
-                    Diagnostic::new(
-                        format!(
-                            "`expect.body` check of `{}` has more than one of `exists`, `equals`, `matches`, `length`",
-                            check.path
-                        ),
-                        Some(loc),
-                    )
-                    .with_help(Some("write one check per entry".into())),
-                ),
-            }
-        }
-        let mut headers = Vec::new();
-        for (name, check) in raw.headers {
-            let loc = at(&format!("headers.{name}"));
-            if let Err(e) = crate::http::header::check_name(&name) {
-                self.diagnostics.push(Diagnostic::new(e, Some(loc)));
-                continue;
-            }
-            let mut tests = Vec::new();
-            if let Some(e) = check.exists {
-                tests.push(HeaderTest::Exists(e));
-            }
-            if let Some(v) = check.equals {
-                let shown = format!("headers['{}']", name.to_lowercase());
-                let at_equals = at(&format!("headers.{name}.equals"));
-                if let Some(d) = templated_equals(&shown, &Value::String(v.clone()), &at_equals) {
-                    self.diagnostics.push(d);
-                }
-                tests.push(HeaderTest::Equals(v));
-            }
-            if let Some(m) = check.matches {
-                tests.push(HeaderTest::Matches(m));
-            }
-            if tests.len() != 1 {
-                self.diagnostics.push(Diagnostic::new(
-                    format!(
-                        "`expect.headers.{name}` needs exactly one of `exists`, `equals`, `matches`"
-                    ),
-                    Some(loc),
-                ));
-                continue;
-            }
-            headers.push(HeaderCheck {
-                name: name.to_lowercase(),
-                test: tests.remove(0),
-                loc,
-            });
-        }
+        let body = raw
+            .body
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, check)| self.body_check(path, i, check, &at))
+            .collect();
+        let headers = raw
+            .headers
+            .into_iter()
+            .filter_map(|(name, check)| self.header_check(name, check, &at))
+            .collect();
         let mut that = Vec::new();
         for (i, t) in raw.that.into_iter().enumerate() {
             if let Some(value) = self.json(&item(&child(path, "that"), i), t) {
@@ -116,31 +43,141 @@ impl Lower {
                 });
             }
         }
-        let schema = raw.schema.and_then(|p| {
-            let loc = at("schema");
-            let full = self.dir.join(&p);
-            let shown = super::read::display(&full);
-            match super::read::read_json(&self.root, &full, &shown) {
-                Ok(document) => Some(Schema {
-                    path: Located { value: p, loc },
-                    document: Arc::new(document),
-                }),
-                Err(e) => {
-                    let help = e
-                        .contains("outside the project root")
-                        .then(|| Root::HELP.to_string());
-                    self.diagnostics
-                        .push(Diagnostic::new(e, Some(loc)).with_help(help));
-                    None
-                }
-            }
-        });
+        let schema = raw.schema.and_then(|p| self.schema(p, at("schema")));
         Expect {
             status,
             body,
             headers,
             that,
             schema,
+        }
+    }
+
+    /// `expect.body[i]`: a JSONPath and exactly one test of what it finds.
+    fn body_check(
+        &mut self,
+        path: &str,
+        i: usize,
+        check: raw::BodyCheck,
+        at: &dyn Fn(&str) -> Loc,
+    ) -> Option<BodyCheck> {
+        let loc = at(&format!("body[{i}]"));
+        let mut tests = Vec::new();
+        if let Some(e) = check.exists {
+            tests.push(BodyTest::Exists(e));
+        }
+        if let Some(v) = check.equals
+            && let Some(v) = self.json(&item(&child(path, "body"), i), v)
+        {
+            let at_equals = at(&format!("body[{i}].equals"));
+            if let Some(d) = templated_equals(&check.path, &v, &at_equals) {
+                self.diagnostics.push(d);
+            }
+            tests.push(BodyTest::Equals(v));
+        }
+        if let Some(m) = check.matches {
+            tests.push(BodyTest::Matches(m));
+        }
+        if let Some(n) = check.length {
+            tests.push(BodyTest::Length(n));
+        }
+        match tests.len() {
+            1 => Some(BodyCheck {
+                path: check.path,
+                test: tests.remove(0),
+                loc,
+            }),
+            0 => {
+                self.diagnostics.push(
+                    Diagnostic::new(
+                        format!(
+                            "`expect.body` check of `{}` says nothing to check",
+                            check.path
+                        ),
+                        Some(loc),
+                    )
+                    .with_help(Some(
+                        "add one of `exists`, `equals`, `matches`, `length`".into(),
+                    )),
+                );
+                None
+            }
+            _ => {
+                self.diagnostics.push(
+                    Diagnostic::new(
+                        format!(
+                            "`expect.body` check of `{}` has more than one of `exists`, `equals`, `matches`, `length`",
+                            check.path
+                        ),
+                        Some(loc),
+                    )
+                    .with_help(Some("write one check per entry".into())),
+                );
+                None
+            }
+        }
+    }
+
+    /// `expect.headers.<name>`: a valid header name and exactly one test.
+    fn header_check(
+        &mut self,
+        name: String,
+        check: raw::HeaderCheck,
+        at: &dyn Fn(&str) -> Loc,
+    ) -> Option<HeaderCheck> {
+        let loc = at(&format!("headers.{name}"));
+        if let Err(e) = crate::http::header::check_name(&name) {
+            self.diagnostics
+                .push(Diagnostic::new(e.to_string(), Some(loc)));
+            return None;
+        }
+        let mut tests = Vec::new();
+        if let Some(e) = check.exists {
+            tests.push(HeaderTest::Exists(e));
+        }
+        if let Some(v) = check.equals {
+            let shown = format!("headers['{}']", name.to_lowercase());
+            let at_equals = at(&format!("headers.{name}.equals"));
+            if let Some(d) = templated_equals(&shown, &Value::String(v.clone()), &at_equals) {
+                self.diagnostics.push(d);
+            }
+            tests.push(HeaderTest::Equals(v));
+        }
+        if let Some(m) = check.matches {
+            tests.push(HeaderTest::Matches(m));
+        }
+        if tests.len() != 1 {
+            self.diagnostics.push(Diagnostic::new(
+                format!(
+                    "`expect.headers.{name}` needs exactly one of `exists`, `equals`, `matches`"
+                ),
+                Some(loc),
+            ));
+            return None;
+        }
+        Some(HeaderCheck {
+            name: name.to_lowercase(),
+            test: tests.remove(0),
+            loc,
+        })
+    }
+
+    /// `expect.schema`: a JSON file inside the project root, read now.
+    fn schema(&mut self, p: String, loc: Loc) -> Option<Schema> {
+        let full = self.dir.join(&p);
+        let shown = super::read::display(&full);
+        match super::read::read_json(&self.root, &full, &shown) {
+            Ok(document) => Some(Schema {
+                path: Located { value: p, loc },
+                document: Arc::new(document),
+            }),
+            Err(e) => {
+                let help = matches!(e, super::read::JsonFileError::Outside(_))
+                    .then(|| Root::HELP.to_string());
+                self.diagnostics
+                    .push(Diagnostic::new(e.to_string(), Some(loc)).with_help(help));
+                None
+            }
         }
     }
 

@@ -240,13 +240,15 @@ impl Lower {
         for (header, value) in raw.headers.iter() {
             let header_path = child(&child(path, "headers"), header);
             if let Err(e) = crate::http::header::check_name(header) {
-                self.diagnostics
-                    .push(Diagnostic::new(e, Some(self.key_loc(&header_path))));
+                self.diagnostics.push(Diagnostic::new(
+                    e.to_string(),
+                    Some(self.key_loc(&header_path)),
+                ));
             } else if let Err(e) =
                 crate::http::header::check_value(header, value, "the value of header")
             {
                 self.diagnostics
-                    .push(Diagnostic::new(e, Some(self.loc(&header_path))));
+                    .push(Diagnostic::new(e.to_string(), Some(self.loc(&header_path))));
             }
         }
         let timeouts = self.timeouts(&child(path, "timeout"), raw.timeout);
@@ -472,7 +474,7 @@ impl Lower {
         parsed
             .map_err(|e| {
                 self.diagnostics
-                    .push(Diagnostic::new(e, Some(self.loc(path))))
+                    .push(Diagnostic::new(e.to_string(), Some(self.loc(path))))
             })
             .ok()
     }

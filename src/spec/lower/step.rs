@@ -1,50 +1,157 @@
 //! Lowering a step: what it runs, its params and inputs, its loop,
-//! condition, polling, pagination and outputs.
+//! condition, polling, pagination and outputs, a method for each.
 
 use super::*;
 
+/// Where the step being lowered is: its YAML path, and the label messages
+/// name it by (`steps[2] (comment)`).
+struct StepAt {
+    file: Arc<File>,
+    path: String,
+    label: String,
+}
+
+impl StepAt {
+    /// The place `sub` below the step, named after the step's label.
+    fn labelled(&self, sub: &str) -> Loc {
+        let full = child(&self.path, sub);
+        Loc::value(&self.file, &full).labelled(full.replacen(&self.path, &self.label, 1))
+    }
+
+    /// The step itself.
+    fn here(&self) -> Loc {
+        Loc::value(&self.file, &self.path).labelled(self.label.clone())
+    }
+}
+
 impl Lower {
-    pub(super) fn step(&mut self, flow: usize, index: usize, path: &str, raw: raw::Step) -> Step {
-        let label = step_label(index, raw.id.as_deref());
-        let file = self.file.clone();
-        let labelled = |sub: &str| {
-            let full = child(path, sub);
-            Loc::value(&file, &full).labelled(full.replacen(path, &label, 1))
+    /// One step, construct by construct; the diagnostics come in the order
+    /// the constructs are lowered.
+    pub(super) fn step(
+        &mut self,
+        flow: usize,
+        index: usize,
+        path: &str,
+        mut raw: raw::Step,
+    ) -> Step {
+        let at = StepAt {
+            file: self.file.clone(),
+            path: path.to_string(),
+            label: step_label(index, raw.id.as_deref()),
         };
-        let here = Loc::value(&self.file, path).labelled(label.clone());
-        if raw.id.as_deref() == Some("") {
+        self.step_id(flow, raw.id.as_deref(), &at);
+        self.what_runs(&raw, &at);
+        let url_origin = raw
+            .url_origin
+            .as_deref()
+            .and_then(|o| self.url_origin(o, raw.url.is_some(), at.labelled("url_origin")));
+        self.only_for_requests(&raw, &at);
+        let params = self.given_values(&at, "params", std::mem::take(&mut raw.params));
+        let with = self.given_values(&at, "with", std::mem::take(&mut raw.with));
+        let auth = raw.auth.take().map(|a| {
+            let mut auth = self.auth(&child(path, "auth"), a);
+            let shown = auth.loc.path().replacen(path, &at.label, 1);
+            auth.loc = auth.loc.labelled(shown);
+            Arc::new(auth)
+        });
+        let key = self.step_key(flow, &raw);
+        let expect = raw
+            .expect
+            .take()
+            .map(|e| self.expect(&child(path, "expect"), Some(&at.label), e))
+            .unwrap_or_default();
+        let each = self.each(&mut raw, &at);
+        let condition = raw.condition.take().and_then(|c| {
+            Some(Located {
+                value: self.json(&child(path, "if"), c)?,
+                loc: at.labelled("if"),
+            })
+        });
+        let until = self.until(raw.until.take(), raw.poll.take(), &at);
+        let paginate = self.step_paginate(raw.paginate.take(), &each, &until, &at);
+        let outputs = std::mem::take(&mut raw.outputs)
+            .into_iter()
+            .map(|(name, value)| {
+                let loc = at.labelled(&format!("outputs.{name}"));
+                (name, Located { value, loc })
+            })
+            .collect();
+        Step {
+            index,
+            key,
+            id: raw.id,
+            description: raw.description,
+            action: raw.action.map(|value| Located {
+                value,
+                loc: at.labelled("action"),
+            }),
+            url: raw.url.map(|value| Located {
+                value,
+                loc: at.labelled("url"),
+            }),
+            url_origin,
+            uses: raw.uses.map(|value| Uses {
+                path: Located {
+                    value,
+                    loc: at.labelled("uses"),
+                },
+                flow: None,
+            }),
+            params,
+            with,
+            auth,
+            continue_on_error: raw.continue_on_error,
+            expect,
+            timeouts: self.timeouts(&child(path, "timeout"), raw.timeout),
+            retry: self.retry(&child(path, "retry"), raw.retry),
+            each,
+            condition,
+            until,
+            paginate,
+            outputs,
+            loc: at.here(),
+        }
+    }
+
+    /// `id:`: a name, used once in its flow.
+    fn step_id(&mut self, flow: usize, id: Option<&str>, at: &StepAt) {
+        if id == Some("") {
             self.diagnostics.push(Diagnostic::new(
                 "step id is empty; give the step a name or leave `id` out",
-                Some(labelled("id")),
+                Some(at.labelled("id")),
             ));
-        } else if let Some(id) = &raw.id {
+        } else if let Some(id) = id {
             if !is_name(id) {
                 self.diagnostics.push(Diagnostic::new(
                     format!("step id `{id}` must be a name made of letters, digits and `_` (it is used as `steps.{id}` in templates)"),
-                    Some(labelled("id")),
+                    Some(at.labelled("id")),
                 ));
             }
             if let Some(first) = self.flows[flow]
                 .steps
                 .iter()
-                .find(|s| s.id.as_ref() == Some(id))
+                .find(|s| s.id.as_deref() == Some(id))
             {
                 self.diagnostics.push(Diagnostic::new(
                     format!("step id `{id}` is used twice (first by {})", first.label()),
-                    Some(labelled("id")),
+                    Some(at.labelled("id")),
                 ));
             }
         }
+    }
+
+    /// `action:` or `uses:`, exactly one; a `url` only with an action.
+    fn what_runs(&mut self, raw: &raw::Step, at: &StepAt) {
         match (&raw.action, &raw.uses) {
             (Some(_), Some(_)) => self.diagnostics.push(
                 Diagnostic::new(
                     "a step runs either an `action` or a sub-workflow (`uses`), not both",
-                    Some(here.clone()),
+                    Some(at.here()),
                 )
                 .with_help(Some("split it into two steps".into())),
             ),
             (None, None) => self.diagnostics.push(
-                Diagnostic::new("missing key `action`", Some(here.clone())).with_help(Some(
+                Diagnostic::new("missing key `action`", Some(at.here())).with_help(Some(
                     "a step runs an `action` (or, with `uses`, another spec file's steps)".into(),
                 )),
             ),
@@ -53,18 +160,19 @@ impl Lower {
         if raw.uses.is_some() && raw.url.is_some() {
             self.diagnostics.push(Diagnostic::new(
                 "`url` replaces an action's URL; a step that `uses` a sub-workflow sends no request itself",
-                Some(labelled("url")),
+                Some(at.labelled("url")),
             ));
         }
-        let url_origin = raw
-            .url_origin
-            .as_deref()
-            .and_then(|o| self.url_origin(o, raw.url.is_some(), labelled("url_origin")));
+    }
+
+    /// Keys that mean something only for a request (on a `uses` step), or
+    /// only for a sub-workflow (`with:` on an action step).
+    fn only_for_requests(&mut self, raw: &raw::Step, at: &StepAt) {
         if raw.uses.is_some() && !raw.params.is_empty() {
             self.diagnostics.push(
                 Diagnostic::new(
                     "a step that `uses` a sub-workflow takes `with:`, not `params:`",
-                    Some(labelled("params")),
+                    Some(at.labelled("params")),
                 )
                 .with_help(Some("rename `params` to `with`".into())),
             );
@@ -102,7 +210,7 @@ impl Lower {
                     self.diagnostics.push(
                         Diagnostic::new(
                             format!("`{key}` would have no effect: a step that `uses` a sub-workflow sends no request itself"),
-                            Some(labelled(key)),
+                            Some(at.labelled(key)),
                         )
                         .with_help(Some(help.into())),
                     );
@@ -113,33 +221,34 @@ impl Lower {
             self.diagnostics.push(
                 Diagnostic::new(
                     "`with:` gives a sub-workflow its inputs; an action takes `params:`",
-                    Some(labelled("with")),
+                    Some(at.labelled("with")),
                 )
                 .with_help(Some("rename `with` to `params`".into())),
             );
         }
-        let mut params = IndexMap::new();
-        for (name, value) in raw.params {
-            let param_path = child(&child(path, "params"), &name);
-            if let Some(value) = self.json(&param_path, value) {
-                let loc = labelled(&format!("params.{name}"));
-                params.insert(name, Located { value, loc });
+    }
+
+    /// `params:` or `with:` (`key`): each value as JSON, located.
+    fn given_values(
+        &mut self,
+        at: &StepAt,
+        key: &str,
+        raw: raw::Map<serde_yaml::Value>,
+    ) -> IndexMap<String, Located<Value>> {
+        let mut out = IndexMap::new();
+        for (name, value) in raw {
+            let value_path = child(&child(&at.path, key), &name);
+            if let Some(value) = self.json(&value_path, value) {
+                let loc = at.labelled(&format!("{key}.{name}"));
+                out.insert(name, Located { value, loc });
             }
         }
-        let mut with = IndexMap::new();
-        for (name, value) in raw.with {
-            let with_path = child(&child(path, "with"), &name);
-            if let Some(value) = self.json(&with_path, value) {
-                let loc = labelled(&format!("with.{name}"));
-                with.insert(name, Located { value, loc });
-            }
-        }
-        let auth = raw.auth.map(|a| {
-            let mut auth = self.auth(&child(path, "auth"), a);
-            let shown = auth.loc.path().replacen(path, &label, 1);
-            auth.loc = auth.loc.labelled(shown);
-            Arc::new(auth)
-        });
+        out
+    }
+
+    /// What the journal and `steps.<key>` know the step by: its id, else
+    /// what it runs, numbered from the second use in the flow.
+    fn step_key(&mut self, flow: usize, raw: &raw::Step) -> String {
         let target = raw
             .action
             .clone()
@@ -147,22 +256,23 @@ impl Lower {
             .unwrap_or_default();
         let uses = self.action_uses.entry((flow, target.clone())).or_insert(0);
         *uses += 1;
-        let key = match &raw.id {
+        match &raw.id {
             Some(id) => id.clone(),
             None if *uses == 1 => target,
             None => format!("{target}#{uses}"),
-        };
-        let expect = raw
-            .expect
-            .map(|e| self.expect(&child(path, "expect"), Some(&label), e))
-            .unwrap_or_default();
-        let each = raw.for_each.and_then(|list| {
+        }
+    }
+
+    /// `for_each:` with `as`, `concurrency`, `max_items` and `shard`, which
+    /// mean nothing without it.
+    fn each(&mut self, raw: &mut raw::Step, at: &StepAt) -> Option<Each> {
+        let each = raw.for_each.take().and_then(|list| {
             let list = Located {
-                value: self.json(&child(path, "for_each"), list)?,
-                loc: labelled("for_each"),
+                value: self.json(&child(&at.path, "for_each"), list)?,
+                loc: at.labelled("for_each"),
             };
             let name = raw.item_name.clone().unwrap_or_else(|| "item".to_string());
-            let name_loc = labelled(if raw.item_name.is_some() {
+            let name_loc = at.labelled(if raw.item_name.is_some() {
                 "as"
             } else {
                 "for_each"
@@ -179,14 +289,14 @@ impl Lower {
                     format!(
                         "`concurrency` must be between 1 and {MAX_CONCURRENCY}, found {concurrency}"
                     ),
-                    Some(labelled("concurrency")),
+                    Some(at.labelled("concurrency")),
                 ));
             }
             let max_items = raw.max_items.unwrap_or(DEFAULT_MAX_ITEMS);
             if max_items == 0 {
                 self.diagnostics.push(Diagnostic::new(
                     "`max_items` must be at least 1",
-                    Some(labelled("max_items")),
+                    Some(at.labelled("max_items")),
                 ));
             }
             Some(Each {
@@ -210,113 +320,78 @@ impl Lower {
                 if given {
                     self.diagnostics.push(Diagnostic::new(
                         format!("`{key}` only applies to a step with `for_each`"),
-                        Some(labelled(key)),
+                        Some(at.labelled(key)),
                     ));
                 }
             }
         }
-        let condition = raw.condition.and_then(|c| {
-            Some(Located {
-                value: self.json(&child(path, "if"), c)?,
-                loc: labelled("if"),
-            })
-        });
-        let poll = raw.poll;
-        let until = match raw.until {
-            Some(c) => {
-                let (every, timeout) = match &poll {
-                    Some(p) => (
-                        self.duration(&child(&child(path, "poll"), "every"), p.every.as_deref()),
-                        self.duration(
-                            &child(&child(path, "poll"), "timeout"),
-                            p.timeout.as_deref(),
-                        ),
-                    ),
-                    None => (None, None),
-                };
-                self.json(&child(path, "until"), c).map(|value| Until {
-                    condition: Located {
-                        value,
-                        loc: labelled("until"),
-                    },
-                    every: every.unwrap_or(DEFAULT_POLL_EVERY),
-                    timeout: timeout.unwrap_or(DEFAULT_POLL_TIMEOUT),
-                })
+        each
+    }
+
+    /// `until:` with its `poll:` timing; `poll` alone is a mistake.
+    fn until(
+        &mut self,
+        until: Option<serde_yaml::Value>,
+        poll: Option<raw::Poll>,
+        at: &StepAt,
+    ) -> Option<Until> {
+        let Some(c) = until else {
+            if poll.is_some() {
+                self.diagnostics.push(
+                    Diagnostic::new(
+                        "`poll` says how often to repeat the step, but there is no `until` saying when to stop",
+                        Some(at.labelled("poll")),
+                    )
+                    .with_help(Some("add `until: \"{{ response.status == 'completed' }}\"`".into())),
+                );
             }
-            None => {
-                if poll.is_some() {
-                    self.diagnostics.push(
-                        Diagnostic::new(
-                            "`poll` says how often to repeat the step, but there is no `until` saying when to stop",
-                            Some(labelled("poll")),
-                        )
-                        .with_help(Some("add `until: \"{{ response.status == 'completed' }}\"`".into())),
-                    );
-                }
-                None
-            }
+            return None;
         };
-        let paginate = raw.paginate.and_then(|p| self.paginate(path, &labelled, p));
-        if paginate.is_some() && each.is_some() {
+        let poll_path = child(&at.path, "poll");
+        let (every, timeout) = match &poll {
+            Some(p) => (
+                self.duration(&child(&poll_path, "every"), p.every.as_deref()),
+                self.duration(&child(&poll_path, "timeout"), p.timeout.as_deref()),
+            ),
+            None => (None, None),
+        };
+        self.json(&child(&at.path, "until"), c).map(|value| Until {
+            condition: Located {
+                value,
+                loc: at.labelled("until"),
+            },
+            every: every.unwrap_or(DEFAULT_POLL_EVERY),
+            timeout: timeout.unwrap_or(DEFAULT_POLL_TIMEOUT),
+        })
+    }
+
+    /// `paginate:`, which neither loops nor polls.
+    fn step_paginate(
+        &mut self,
+        raw: Option<raw::Paginate>,
+        each: &Option<Each>,
+        until: &Option<Until>,
+        at: &StepAt,
+    ) -> Option<Paginate> {
+        let paginate = raw.and_then(|p| self.paginate(&|sub| at.labelled(sub), p))?;
+        if each.is_some() {
             self.diagnostics.push(
                 Diagnostic::new(
                     "a step cannot both loop (`for_each`) and paginate",
-                    Some(labelled("paginate")),
+                    Some(at.labelled("paginate")),
                 )
                 .with_help(Some(
                     "page inside a loop with `uses:`: a sub-workflow whose step paginates".into(),
                 )),
             );
         }
-        if paginate.is_some() && until.is_some() {
+        if until.is_some() {
             self.diagnostics.push(Diagnostic::new(
                 "a step cannot both poll (`until`) and paginate",
-                Some(labelled("paginate")),
+                Some(at.labelled("paginate")),
             ));
         }
-        let outputs = raw
-            .outputs
-            .into_iter()
-            .map(|(name, value)| {
-                let loc = labelled(&format!("outputs.{name}"));
-                (name, Located { value, loc })
-            })
-            .collect();
-        Step {
-            index,
-            key,
-            id: raw.id,
-            description: raw.description,
-            action: raw.action.map(|value| Located {
-                value,
-                loc: labelled("action"),
-            }),
-            url: raw.url.map(|value| Located {
-                value,
-                loc: labelled("url"),
-            }),
-            url_origin,
-            uses: raw.uses.map(|value| Uses {
-                path: Located {
-                    value,
-                    loc: labelled("uses"),
-                },
-                flow: None,
-            }),
-            params,
-            with,
-            auth,
-            continue_on_error: raw.continue_on_error,
-            expect,
-            timeouts: self.timeouts(&child(path, "timeout"), raw.timeout),
-            retry: self.retry(&child(path, "retry"), raw.retry),
-            each,
-            condition,
-            until,
-            paginate,
-            outputs,
-            loc: here,
-        }
+        Some(paginate)
     }
 
     /// `url_origin:` as an origin, `scheme://host[:port]`; it only means
@@ -369,12 +444,7 @@ impl Lower {
         })
     }
 
-    fn paginate(
-        &mut self,
-        path: &str,
-        labelled: &dyn Fn(&str) -> Loc,
-        raw: raw::Paginate,
-    ) -> Option<Paginate> {
+    fn paginate(&mut self, labelled: &dyn Fn(&str) -> Loc, raw: raw::Paginate) -> Option<Paginate> {
         let next = match raw.next {
             serde_yaml::Value::String(s) if s == "link" => Next::Link,
             serde_yaml::Value::Mapping(_) => {
@@ -428,7 +498,6 @@ impl Lower {
                 Some(labelled("paginate.max_pages")),
             ));
         }
-        let _ = path;
         Some(Paginate {
             next,
             items: raw.items.map(|value| Located {
