@@ -249,23 +249,9 @@ pub(super) fn file_id(meta: &std::fs::Metadata) -> Option<crate::render::FileId>
     }
 }
 
-/// [`check_files`] with its error as the walk takes it: the param, and
-/// the message.
-pub(super) fn inspect(
-    request: &mut Request,
-    uploads: &Uploads,
-    max: u64,
-) -> Result<(), (String, String)> {
-    check_files(request, uploads, max).map_err(|e| (e.param.clone(), e.to_string()))
-}
-
 /// Checks every file `request` uploads and records which file it is.
 /// `Err` names the param whose file is refused, and why.
-pub(super) fn check_files(
-    request: &mut Request,
-    uploads: &Uploads,
-    max: u64,
-) -> Result<(), FileError> {
+pub(super) fn inspect(request: &mut Request, uploads: &Uploads, max: u64) -> Result<(), FileError> {
     let Some(body) = &mut request.body else {
         return Ok(());
     };

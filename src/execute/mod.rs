@@ -110,7 +110,7 @@ pub fn inputs(wf: &Workflow, opts: &Options) -> Result<serde_json::Value> {
         serde_yaml::from_str::<serde_json::Value>(text).map_err(|_| {
             Error::Usage(format!(
                 "input `{name}`: `{text}` is not valid YAML for {}",
-                crate::spec::coerce::type_name(input.ty)
+                input.ty.described()
             ))
         })
     };
@@ -138,7 +138,7 @@ pub fn inputs(wf: &Workflow, opts: &Options) -> Result<serde_json::Value> {
             )));
         }
     }
-    render::bind_inputs(declared, &given).map_err(Error::Usage)
+    render::bind_known_inputs(declared, &given, &[]).map_err(|e| Error::Usage(e.to_string()))
 }
 
 /// Where the root workflow's inputs come from: whoever runs it
@@ -290,7 +290,8 @@ impl<'a> Setup<'a> {
             input_origins: input_origins(wf, opts),
             uploads: files::Uploads::new(wf, opts),
             sources: Sources::new(),
-            clients: Clients::new(opts.http.clone()).map_err(Error::Environment)?,
+            clients: Clients::create(opts.http.clone())
+                .map_err(|e| Error::Environment(e.to_string()))?,
             warnings,
         })
     }
@@ -333,7 +334,7 @@ fn journal_error(path: &std::path::Path, resume: bool, e: journal::OpenError) ->
             "cannot {} the journal `{}`: {}",
             if resume { "read" } else { "write" },
             path.display(),
-            e.to_string().to_lowercase()
+            crate::fsio::io_words(&e)
         ),
     };
     Error::Environment(message)

@@ -89,6 +89,11 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// A template, a value or a request that could not be rendered.
+    pub fn render(error: impl std::fmt::Display) -> Failure {
+        Failure::new(FailureKind::Render, error.to_string())
+    }
+
     pub fn new(kind: FailureKind, message: impl Into<String>) -> Failure {
         Failure {
             kind,

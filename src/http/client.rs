@@ -193,12 +193,6 @@ pub struct Clients {
 }
 
 impl Clients {
-    /// [`Clients::create`] with its error in words: the form the run's
-    /// set-up calls.
-    pub fn new(config: Config) -> Result<Clients, String> {
-        Clients::create(config).map_err(|e| e.to_string())
-    }
-
     /// The clients for `config`; its CA certificates are read here.
     pub fn create(config: Config) -> Result<Clients, ClientError> {
         let roots = config
@@ -218,12 +212,6 @@ impl Clients {
 
     pub fn config(&self) -> &Config {
         &self.config
-    }
-
-    /// [`Clients::for_steps`] with its error in words: the form the walk
-    /// calls.
-    pub fn client(&self, connect_timeout: Duration) -> Result<reqwest::Client, String> {
-        self.for_steps(connect_timeout).map_err(|e| e.to_string())
     }
 
     /// The client for steps: `--insecure` applies.

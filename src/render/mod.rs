@@ -19,7 +19,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 pub use body::{Body, BodyError, Checked, FileId, Part, PartContent, Raw, Upload};
-pub use request::{PathValueError, Request, RequestError, assemble_request, build_request};
+pub use request::{PathValueError, Request, RequestError, build_request};
 
 use crate::secret::Secret;
 use crate::spec::coerce::{ValueError, check_allowed, coerce};
@@ -250,21 +250,10 @@ pub enum ParamError {
     RequiredNull(String),
 }
 
-/// [`render_params`] with its error in words: the form the walk calls.
-pub fn params(
-    step: &crate::spec::Step,
-    action: &crate::spec::Action,
-    r: &Renderer,
-    origins: &Origins,
-    set: Option<(&str, &Value)>,
-) -> Result<Params, String> {
-    render_params(step, action, r, origins, set).map_err(|e| e.to_string())
-}
-
 /// Renders a step's params for `action`; `set` replaces one param's value
 /// (a pagination cursor). `origins` says where the text naming each file
 /// comes from.
-pub fn render_params(
+pub fn params(
     step: &crate::spec::Step,
     action: &crate::spec::Action,
     r: &Renderer,
@@ -380,21 +369,10 @@ pub struct AuthValueError {
     pub error: TemplateError,
 }
 
-/// [`render_auth`] with its error in words: the form the walk calls.
-pub fn auth(
-    auth: &Auth,
-    token: Option<&Token>,
-    r: &Renderer,
-    taint: &Taint,
-    secrets: &mut Vec<Secret>,
-) -> Result<RenderedAuth, String> {
-    render_auth(auth, token, r, taint, secrets).map_err(|e| e.to_string())
-}
-
 /// Renders auth. Everything secret in it is pushed to `secrets` as soon as
 /// it is known, even when rendering fails later, so the caller can register
 /// it before anything could print it.
-pub fn render_auth(
+pub fn auth(
     auth: &Auth,
     token: Option<&Token>,
     r: &Renderer,
@@ -556,15 +534,6 @@ pub enum InputError {
         allowed: String,
         found: String,
     },
-}
-
-/// [`bind_known_inputs`] with nothing waiting and its error in words: the
-/// form the run's set-up calls.
-pub fn bind_inputs(
-    inputs: &indexmap::IndexMap<String, crate::spec::Input>,
-    given: &indexmap::IndexMap<String, Value>,
-) -> Result<Value, String> {
-    bind_known_inputs(inputs, given, &[]).map_err(|e| e.to_string())
 }
 
 /// Binds a workflow's `inputs` to the values `given` (from the command line

@@ -72,21 +72,9 @@ pub enum RequestError {
     Body(#[from] BodyError),
 }
 
-/// [`assemble_request`] with its error in words: the form the walk calls.
-pub fn build_request(
-    app: &App,
-    action: &Action,
-    params: &Params,
-    auth: Option<&RenderedAuth>,
-    base_override: Option<&str>,
-    target: Option<&str>,
-) -> Result<Request, String> {
-    assemble_request(app, action, params, auth, base_override, target).map_err(|e| e.to_string())
-}
-
 /// The request of `action` with `params` and `auth`; `target` (a step's
 /// `url:`) replaces the base URL and the path.
-pub fn assemble_request(
+pub fn build_request(
     app: &App,
     action: &Action,
     params: &Params,

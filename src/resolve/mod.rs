@@ -54,11 +54,6 @@ impl Sources {
         Sources::default()
     }
 
-    /// [`Sources::verify`] with its error in words: the form the walk calls.
-    pub fn check(&self, source: &Source, r: &Renderer, ctx: &Context) -> Result<(), String> {
-        self.verify(source, r, ctx).map_err(|e| e.to_string())
-    }
-
     /// Whether `source` has everything it needs (settings, a safe
     /// connection), without fetching anything: checked before a run starts.
     pub fn verify(&self, source: &Source, r: &Renderer, ctx: &Context) -> Result<(), SourceError> {
@@ -75,16 +70,6 @@ impl Sources {
             access_token: Secret::new(PLAN_SECRET),
             token_type: "Bearer".to_string(),
         }
-    }
-
-    /// [`Sources::fetch`] with its error in words: the form the walk calls.
-    pub async fn token(
-        &self,
-        source: &Source,
-        r: &Renderer<'_>,
-        ctx: &Context<'_>,
-    ) -> Result<Token, String> {
-        self.fetch(source, r, ctx).await.map_err(|e| e.to_string())
     }
 
     /// The token of `source`, fetched once per run for the same request.

@@ -6,11 +6,6 @@ use serde_json::{Number, Value};
 
 use crate::spec::ParamType;
 
-/// [`ParamType::described`], under the name the run's set-up still calls.
-pub fn type_name(ty: ParamType) -> &'static str {
-    ty.described()
-}
-
 /// How a message describes `value`: its kind and a short excerpt.
 pub fn describe(value: &Value) -> String {
     let kind = match value {

@@ -10,7 +10,6 @@ use std::time::Instant;
 use serde_json::Value;
 
 use super::link::next_link;
-use super::prepare::same_origin;
 use super::resume::Journalled;
 use super::{Act, Mode, Prepared, Unit, Walk, response_scope};
 use crate::error::Error;
@@ -73,9 +72,9 @@ impl Mode for Apply<'_> {
         let notes = |note| walk.warn(note);
         walk.setup
             .sources
-            .token(source, r, &walk.context(&notes))
+            .fetch(source, r, &walk.context(&notes))
             .await
-            .map_err(|e| Failure::new(FailureKind::Token, e))
+            .map_err(|e| Failure::new(FailureKind::Token, e.to_string()))
     }
 
     async fn action(
@@ -338,7 +337,7 @@ impl Walk<'_, Apply<'_>> {
                 "refused a next page on plain http after https",
             ));
         }
-        let same = same_origin(origin.as_str(), next.as_str());
+        let same = crate::http::same_origin(&origin, next);
         let mut url = next.clone();
         if !same {
             let auth_headers = request.auth_headers.clone();

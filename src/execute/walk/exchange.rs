@@ -207,7 +207,7 @@ impl Walk<'_, Apply<'_>> {
                 format!(
                     "cannot write the journal `{}`: {}; stopping before anything else is sent",
                     journal.path.display(),
-                    e.to_string().to_lowercase()
+                    crate::fsio::io_words(&e)
                 ),
             )
         })
@@ -233,8 +233,8 @@ impl Walk<'_, Apply<'_>> {
         let client = self
             .setup
             .clients
-            .client(limits.connect)
-            .map_err(|e| Failure::new(FailureKind::NotSent, e))?;
+            .for_steps(limits.connect)
+            .map_err(|e| Failure::new(FailureKind::NotSent, e.to_string()))?;
         let mut attempt = 1;
         let result = loop {
             let result = send::send(&client, &prepared.request, limits).await;

@@ -138,7 +138,7 @@ fn check_source<M: Mode>(
     let notes = |note| walk.warn(note);
     walk.setup
         .sources
-        .check(source, r, &walk.context(&notes))
-        .map_err(|e| Failure::new(FailureKind::Token, e))?;
+        .verify(source, r, &walk.context(&notes))
+        .map_err(|e| Failure::new(FailureKind::Token, e.to_string()))?;
     Ok(Sources::placeholder(source))
 }

@@ -11,7 +11,6 @@ use super::{Act, Mode, Prepared, Walk};
 use crate::execute::journal::Parts;
 use crate::execute::outcome::{Failure, FailureKind};
 use crate::http;
-use crate::redact::Registered;
 use crate::render::{self, Renderer, Token};
 use crate::secret::Secret;
 
@@ -28,9 +27,8 @@ impl<M: Mode> Walk<'_, M> {
     ) -> Result<Prepared, Failure> {
         let (step, bound) = (act.step, act.bound);
         let opts = self.setup.opts;
-        let render_failure = |m: String| Failure::new(FailureKind::Render, m);
         let params =
-            render::params(&step.def, &bound.action, r, origins, set).map_err(render_failure)?;
+            render::params(&step.def, &bound.action, r, origins, set).map_err(Failure::render)?;
         let (target, target_waits) = match self.target(act, r)? {
             Target::App => (None, None),
             Target::Url(url) => (Some(url), None),
@@ -45,7 +43,7 @@ impl<M: Mode> Walk<'_, M> {
         // The app's auth goes only to the app's origin; a step that names
         // its own `auth:` sends it wherever its `url` says.
         let auth = match (&target, &step.def.auth) {
-            (Some(t), None) if !same_origin(t, &effective_base) => None,
+            (Some(t), None) if !http::same_origin_str(t, &effective_base) => None,
             _ => auth,
         };
         // A `url` that waits for the run (plan) is shown as written; the
@@ -59,7 +57,7 @@ impl<M: Mode> Walk<'_, M> {
             base_override,
             target.as_deref().or(stand_in),
         )
-        .map_err(render_failure)?;
+        .map_err(Failure::render)?;
         if let Some(template) = target_waits {
             request.url = template;
             return Ok(Prepared {
@@ -141,9 +139,7 @@ impl<M: Mode> Walk<'_, M> {
         }
         let rendered = render::auth(auth, token.as_ref(), r, &self.setup.taint, &mut secrets);
         self.register(&secrets);
-        rendered
-            .map(Some)
-            .map_err(|m| Failure::new(FailureKind::Render, m))
+        rendered.map(Some).map_err(Failure::render)
     }
 
     /// The checks a built request must pass before it may leave: the files
@@ -152,15 +148,15 @@ impl<M: Mode> Walk<'_, M> {
         let (step, bound, opts) = (act.step, act.bound, self.setup.opts);
         let render_failure = |m: String| Failure::new(FailureKind::Render, m);
         crate::execute::files::inspect(request, &self.setup.uploads, opts.max_upload()).map_err(
-            |(param, message)| {
+            |e| {
                 // Said at the value that names the file.
                 let loc = step
                     .def
                     .params
-                    .get(&param)
+                    .get(&e.param)
                     .map(|p| p.loc.clone())
-                    .or_else(|| bound.action.params.get(&param).map(|p| p.loc.clone()));
-                render_failure(message).at(loc)
+                    .or_else(|| bound.action.params.get(&e.param).map(|p| p.loc.clone()));
+                Failure::render(e).at(loc)
             },
         )?;
         let url = url::Url::parse(&request.url)
@@ -183,13 +179,8 @@ impl<M: Mode> Walk<'_, M> {
     /// Masks `secrets` from now on; warns about one too short to mask.
     pub(super) fn register(&self, secrets: &[Secret]) {
         for s in secrets {
-            if self.setup.opts.redactor.register(s) == Registered::TooShort
-                && !s.expose().is_empty()
-            {
-                self.warn(format!(
-                    "a secret value is shorter than {} characters and cannot be masked in output",
-                    crate::redact::MIN_SECRET_LEN
-                ));
+            if let Err(unmasked) = self.setup.opts.redactor.mask(s) {
+                self.warn(unmasked.to_string());
             }
         }
     }
@@ -214,16 +205,4 @@ enum Target {
     Url(String),
     /// A `url:` template that waits for the run (plan).
     Waits(String),
-}
-
-/// Whether two URLs share scheme, host and port.
-pub(super) fn same_origin(a: &str, b: &str) -> bool {
-    match (url::Url::parse(a), url::Url::parse(b)) {
-        (Ok(a), Ok(b)) => {
-            a.scheme() == b.scheme()
-                && a.host_str() == b.host_str()
-                && a.port_or_known_default() == b.port_or_known_default()
-        }
-        _ => false,
-    }
 }
