@@ -69,13 +69,6 @@ pub struct Step {
     pub feeds_auth: bool,
 }
 
-impl std::ops::Deref for Step {
-    type Target = crate::spec::Step;
-    fn deref(&self) -> &crate::spec::Step {
-        &self.def
-    }
-}
-
 /// What a step runs.
 #[derive(Debug)]
 pub enum Run {
@@ -107,7 +100,8 @@ impl Step {
             Run::Action(b) => b.action.name.clone(),
             Run::Uses(_) => format!(
                 "uses {}",
-                self.uses
+                self.def
+                    .uses
                     .as_ref()
                     .map(|u| u.path.value.as_str())
                     .unwrap_or("")

@@ -324,7 +324,7 @@ impl Pass<'_> {
         for auth in self.wf.flows[flow]
             .steps
             .iter()
-            .filter_map(|s| s.auth.as_ref())
+            .filter_map(|s| s.def.auth.as_ref())
         {
             let mut sources: Vec<&str> = auth.parameters.iter().map(|p| p.value.as_str()).collect();
             sources.extend(auth.base_url.iter().map(|b| b.value.as_str()));
@@ -349,7 +349,7 @@ impl Pass<'_> {
                 }
                 if computed {
                     for s in &self.wf.flows[flow].steps {
-                        if let Some(id) = &s.id {
+                        if let Some(id) = &s.def.id {
                             out.push(AuthRead {
                                 id: id.clone(),
                                 rest: Vec::new(),
@@ -413,6 +413,7 @@ impl Pass<'_> {
         self.request(step, secrets);
         // The step's own response, where a later step's auth reads it.
         let own = step
+            .def
             .id
             .as_deref()
             .map(|id| own_response(reads, id))
@@ -428,7 +429,7 @@ impl Pass<'_> {
         if let Some(name) = &item {
             secrets.remove_root(name);
         }
-        let Some(id) = &step.id else { return };
+        let Some(id) = &step.def.id else { return };
         if let Run::Uses(target) = step.run {
             let outputs = &self.wf.flows[target].outputs;
             for (name, origin) in &self.outputs[target] {
@@ -446,7 +447,7 @@ impl Pass<'_> {
     /// `for_each:`: what it loops over, and the item's name when the list
     /// is a literal list of secrets (each item is one, whole).
     fn loop_item(&mut self, step: &super::Step, secrets: &mut Secrets) -> Option<String> {
-        let each = step.each.as_ref()?;
+        let each = step.def.each.as_ref()?;
         match &each.list.value {
             Value::String(s) => {
                 self.template(
@@ -475,22 +476,22 @@ impl Pass<'_> {
     /// What the step sends or decides before sending: `if`, auth, params,
     /// `url`, and a sub-workflow's inputs.
     fn request(&mut self, step: &super::Step, secrets: &mut Secrets) {
-        if let Some(c) = &step.condition
+        if let Some(c) = &step.def.condition
             && let Value::String(s) = &c.value
         {
             self.template(s, &c.loc, secrets, Use::Decides("`if` decides on"), false);
         }
-        if let Some(auth) = &step.auth {
+        if let Some(auth) = &step.def.auth {
             self.auth(auth, secrets);
         }
-        for given in step.params.values() {
+        for given in step.def.params.values() {
             self.value(&given.value, &given.loc, secrets, Use::Value);
         }
-        if let Some(url) = &step.url {
+        if let Some(url) = &step.def.url {
             self.template(&url.value, &url.loc, secrets, Use::Value, false);
         }
         if let Run::Uses(target) = step.run {
-            for (name, given) in &step.with {
+            for (name, given) in &step.def.with {
                 if let Some(origin) = self.value(&given.value, &given.loc, secrets, Use::Value) {
                     self.inputs[target].entry(name.clone()).or_insert(origin);
                 }
@@ -511,7 +512,7 @@ impl Pass<'_> {
                 );
             }
         }
-        if let Some(until) = &step.until
+        if let Some(until) = &step.def.until
             && let Value::String(s) = &until.condition.value
         {
             self.template(
@@ -522,7 +523,7 @@ impl Pass<'_> {
                 false,
             );
         }
-        if let Some(p) = &step.paginate {
+        if let Some(p) = &step.def.paginate {
             if let crate::spec::Next::Cursor(c) = &p.next {
                 self.template(&c.value.value, &c.value.loc, secrets, Use::Value, false);
             }
@@ -548,7 +549,7 @@ impl Pass<'_> {
         secrets: &mut Secrets,
     ) -> Vec<(String, Origin, bool)> {
         let mut tainted = Vec::new();
-        for (name, output) in &step.outputs {
+        for (name, output) in &step.def.outputs {
             let feeds = own.outputs.iter().find(|(n, _)| n == name || n.is_empty());
             if let Some((_, origin)) = feeds {
                 for root in RESPONSE_ROOTS {

@@ -133,7 +133,7 @@ impl Uploads {
             .flows
             .iter()
             .flat_map(|f| f.steps.iter())
-            .filter_map(|s| s.auth.as_deref());
+            .filter_map(|s| s.def.auth.as_deref());
         for auth in wf.spec.auth.values().map(|a| &**a).chain(step_auth) {
             for file in auth.source.iter().flat_map(|s| s.files()) {
                 refused.push((resolve(&file), "a file an auth source reads"));

@@ -167,8 +167,8 @@ pub struct ItemReport {
 impl StepReport {
     pub fn new(step: &crate::check::Step, status: StepStatus) -> Self {
         StepReport {
-            id: step.id.clone(),
-            name: step.name(),
+            id: step.def.id.clone(),
+            name: step.def.name(),
             action: step.target(),
             status,
             skip_reason: None,

@@ -21,7 +21,7 @@ impl<'a> TextSink<'a> {
         let steps = wf.map(|wf| wf.steps()).unwrap_or_default();
         TextSink {
             out,
-            name_width: steps.iter().map(|s| s.name().len()).max().unwrap_or(0),
+            name_width: steps.iter().map(|s| s.def.name().len()).max().unwrap_or(0),
             action_width: steps.iter().map(|s| s.target().len()).max().unwrap_or(0),
         }
     }
