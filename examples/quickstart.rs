@@ -119,7 +119,7 @@ async fn main() -> std::process::ExitCode {
         env: Arc::new(env),
         base_urls,
         vars,
-        inputs: runner::execute::Inputs {
+        inputs: runner::Inputs {
             args: inputs,
             ..Default::default()
         },

@@ -24,7 +24,7 @@ pub struct Entry {
 }
 
 /// Every `.yaml` file under `dir`, sorted.
-pub fn specs_under(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn specs_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut dirs = vec![dir.to_path_buf()];
     while let Some(d) = dirs.pop() {
@@ -51,7 +51,7 @@ pub fn specs_under(dir: &Path) -> Vec<PathBuf> {
 
 /// Every action of the specs at `paths` (and what they include), each once
 /// (the first spec that defines it wins), in the order found.
-pub fn load(paths: &[PathBuf], options: LoadOptions) -> Result<Vec<Entry>> {
+pub(crate) fn load(paths: &[PathBuf], options: LoadOptions) -> Result<Vec<Entry>> {
     let mut out = Vec::new();
     let mut seen = BTreeSet::new();
     for path in paths {
@@ -78,7 +78,11 @@ pub fn load(paths: &[PathBuf], options: LoadOptions) -> Result<Vec<Entry>> {
 
 /// The entries of `app` (if given) whose name, path or description holds
 /// every word of `query`, case-insensitively.
-pub fn filter<'a>(entries: &'a [Entry], app: Option<&str>, query: &[String]) -> Vec<&'a Entry> {
+pub(crate) fn filter<'a>(
+    entries: &'a [Entry],
+    app: Option<&str>,
+    query: &[String],
+) -> Vec<&'a Entry> {
     let words: Vec<String> = query
         .iter()
         .flat_map(|q| q.split_whitespace())
@@ -101,7 +105,7 @@ pub fn filter<'a>(entries: &'a [Entry], app: Option<&str>, query: &[String]) -> 
 }
 
 /// The first line of an action's description.
-pub fn summary(action: &Action) -> &str {
+pub(crate) fn summary(action: &Action) -> &str {
     action
         .description
         .as_deref()
@@ -110,7 +114,7 @@ pub fn summary(action: &Action) -> &str {
 }
 
 /// One line per action: name, method, path, summary.
-pub fn list_text(entries: &[&Entry]) -> String {
+pub(crate) fn list_text(entries: &[&Entry]) -> String {
     let name_width = entries
         .iter()
         .map(|e| e.action.name.len())
@@ -141,7 +145,7 @@ pub fn list_text(entries: &[&Entry]) -> String {
     out
 }
 
-pub fn list_json(entries: &[&Entry]) -> Value {
+pub(crate) fn list_json(entries: &[&Entry]) -> Value {
     Value::Array(
         entries
             .iter()
@@ -159,7 +163,7 @@ pub fn list_json(entries: &[&Entry]) -> Value {
 }
 
 /// The action named `name`, with a suggestion when there is none.
-pub fn find<'a>(entries: &'a [Entry], name: &str) -> Result<&'a Entry> {
+pub(crate) fn find<'a>(entries: &'a [Entry], name: &str) -> Result<&'a Entry> {
     entries
         .iter()
         .find(|e| e.action.name == name)
@@ -184,7 +188,7 @@ fn json_type(ty: ParamType) -> Option<&'static str> {
 
 /// The params of `action` as a JSON Schema object (`type: object`,
 /// `properties`, `required`): a tool definition's `parameters`.
-pub fn parameters(action: &Action) -> Value {
+pub(crate) fn parameters(action: &Action) -> Value {
     let mut properties = serde_json::Map::new();
     let mut required = Vec::new();
     for (name, param) in &action.params {
@@ -220,7 +224,7 @@ pub fn parameters(action: &Action) -> Value {
     })
 }
 
-pub fn describe_json(entry: &Entry) -> Value {
+pub(crate) fn describe_json(entry: &Entry) -> Value {
     json!({
         "name": entry.action.name,
         "app": entry.app.name,
@@ -231,7 +235,7 @@ pub fn describe_json(entry: &Entry) -> Value {
     })
 }
 
-pub fn describe_text(entry: &Entry) -> String {
+pub(crate) fn describe_text(entry: &Entry) -> String {
     let a = &entry.action;
     let mut out = format!(
         "{}  (app `{}`, from {})\n",

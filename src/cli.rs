@@ -590,7 +590,7 @@ mod outputs_file {
     /// Whether the outputs can be written to `path`: not a symbolic link
     /// nor anything but a regular file, in a directory that takes a new
     /// file (one is created and removed to find out).
-    pub fn check(path: &Path) -> Result<(), Error> {
+    pub(super) fn check(path: &Path) -> Result<(), Error> {
         let refuse = |why: String| {
             Error::Environment(format!(
                 "cannot write the outputs file `{}`: {why}",
@@ -616,7 +616,7 @@ mod outputs_file {
 
     /// Writes `text` to a new file beside `path`, then renames it over
     /// `path` (a link there is replaced, never followed).
-    pub fn write(path: &Path, text: &str) -> std::io::Result<()> {
+    pub(super) fn write(path: &Path, text: &str) -> std::io::Result<()> {
         let (mut file, temp) = create_temp(path)?;
         let written = file
             .write_all(text.as_bytes())

@@ -13,7 +13,7 @@ use std::path::Path;
 /// Why a file could not be read; its `Display` is the reason alone (`not
 /// found`, `larger than 1 MiB`), for the caller to name the file around it.
 #[derive(Debug, thiserror::Error)]
-pub enum ReadError {
+pub(crate) enum ReadError {
     #[error("{}", io_words(.0))]
     Io(#[from] std::io::Error),
     #[error("is a directory")]
@@ -31,7 +31,7 @@ pub enum ReadError {
 
 /// An I/O error in words: lower case, without the OS error number, and
 /// `not found` for a missing file.
-pub fn io_words(e: &std::io::Error) -> String {
+pub(crate) fn io_words(e: &std::io::Error) -> String {
     if e.kind() == std::io::ErrorKind::NotFound {
         return "not found".to_string();
     }
@@ -44,7 +44,7 @@ pub fn io_words(e: &std::io::Error) -> String {
 
 /// All of `reader`, refusing more than `max` bytes. Reads at most one byte
 /// past the cap, so an endless reader costs nothing.
-pub fn read_capped(reader: impl Read, max: u64) -> Result<Vec<u8>, ReadError> {
+pub(crate) fn read_capped(reader: impl Read, max: u64) -> Result<Vec<u8>, ReadError> {
     let mut bytes = Vec::new();
     reader.take(max + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > max {
@@ -55,14 +55,14 @@ pub fn read_capped(reader: impl Read, max: u64) -> Result<Vec<u8>, ReadError> {
 
 /// The file at `path`, at most `max` bytes. Anything that opens is read, a
 /// pipe too (`--env-file <(op inject …)`).
-pub fn read_file(path: &Path, max: u64) -> Result<Vec<u8>, ReadError> {
+pub(crate) fn read_file(path: &Path, max: u64) -> Result<Vec<u8>, ReadError> {
     read_capped(std::fs::File::open(path)?, max)
 }
 
 /// The regular file at `path` (not a directory, not `/dev/zero`, not a
 /// FIFO that would block), at most `max` bytes: checked before it is
 /// opened, and its length checked again as it is read.
-pub fn read_regular(path: &Path, max: u64) -> Result<Vec<u8>, ReadError> {
+pub(crate) fn read_regular(path: &Path, max: u64) -> Result<Vec<u8>, ReadError> {
     let meta = std::fs::metadata(path)?;
     if meta.is_dir() {
         return Err(ReadError::Directory);
@@ -77,7 +77,7 @@ pub fn read_regular(path: &Path, max: u64) -> Result<Vec<u8>, ReadError> {
 }
 
 /// `bytes` as UTF-8 text, or the line where it stops being UTF-8.
-pub fn text(bytes: Vec<u8>) -> Result<String, ReadError> {
+pub(crate) fn text(bytes: Vec<u8>) -> Result<String, ReadError> {
     String::from_utf8(bytes).map_err(|e| {
         let before = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         ReadError::NotUtf8(before.iter().filter(|b| **b == b'\n').count() + 1)

@@ -2,23 +2,23 @@
 //!
 //! The modules, each importing only from the ones listed before it:
 //!
-//! - [`units`]: durations and sizes as written in specs.
-//! - [`fsio`]: files read whole within a size cap; I/O errors in words.
-//! - [`secret`]: the [`Secret`] type.
-//! - [`source`]: spec files' text and the positions of their nodes.
-//! - [`error`]: the one [`Error`] type, diagnostics, exit codes.
-//! - [`redact`]: the redactor every byte of output passes through.
-//! - [`http`]: HTTP plumbing shared by steps and credential sources.
-//! - [`template`]: compiled templates, their scope, their bounds.
-//! - [`spec`]: files and includes into a located model.
-//! - [`catalog`]: listing and describing the actions of app catalogs.
-//! - [`check`]: static validation into a runnable [`Workflow`].
-//! - [`render`]: templates into values, values into requests.
-//! - [`resolve`]: the environment and credential sources.
-//! - [`execute`]: the walk over the steps: plan, checks, apply, journal.
-//! - [`report`]: text and JSON output.
-//! - [`import`]: OpenAPI descriptions into app catalogs.
-//! - [`cli`]: the command line.
+//! - `units`: durations and sizes as written in specs.
+//! - `fsio`: files read whole within a size cap; I/O errors in words.
+//! - `secret`: the [`Secret`] type.
+//! - `source`: spec files' text and the positions of their nodes.
+//! - `error`: the one [`Error`] type, diagnostics, exit codes.
+//! - `redact`: the redactor every byte of output passes through.
+//! - `http`: HTTP plumbing shared by steps and credential sources.
+//! - `template`: compiled templates, their scope, their bounds.
+//! - `spec`: files and includes into a located model.
+//! - `catalog`: listing and describing the actions of app catalogs.
+//! - `check`: static validation into a runnable [`Workflow`].
+//! - `render`: templates into values, values into requests.
+//! - `resolve`: the environment and credential sources.
+//! - `execute`: the walk over the steps: plan, checks, apply, journal.
+//! - `report`: text and JSON output.
+//! - `import`: OpenAPI descriptions into app catalogs.
+//! - `cli`: the command line.
 //!
 //! Templates are bounded by fuel, value-size and depth checks; a few
 //! minijinja operations do work fuel cannot meter, so a program that renders
@@ -41,20 +41,23 @@
 //! # Ok(()) }
 //! ```
 
-pub mod units;
-pub mod fsio;
-pub mod secret;
-pub mod source;
+// What the crate does not export is `pub(crate)`: `pub` means API.
+#![warn(unreachable_pub)]
+
+pub(crate) mod units;
+pub(crate) mod fsio;
+pub(crate) mod secret;
+pub(crate) mod source;
 pub mod error;
-pub mod redact;
-pub mod http;
+pub(crate) mod redact;
+pub(crate) mod http;
 pub mod template;
-pub mod spec;
-pub mod catalog;
-pub mod check;
-pub mod render;
+pub(crate) mod spec;
+pub(crate) mod catalog;
+pub(crate) mod check;
+pub(crate) mod render;
 pub mod resolve;
-pub mod execute;
+pub(crate) mod execute;
 pub mod report;
 pub mod import;
 pub mod cli;
@@ -66,11 +69,20 @@ use std::path::Path;
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+// The library's API: the pipeline's entry points and what they take and
+// give. The modules above are the crate's own but for `error`, `template`
+// (for programs that render templates, like the fuzz targets), `resolve`
+// (the environment), `report` (the output sinks), `import` and `cli`.
 pub use check::Workflow;
 pub use error::{Error, Result};
-pub use execute::{Options, Plan, apply, plan};
+pub use execute::{
+    Failure, FailureKind, Inputs, ItemReport, Options, Plan, PlannedStep, Reporter, RetryNote,
+    RunReport, SkipReason, StepReport, StepStatus, apply, plan,
+};
+pub use http::Config as HttpConfig;
+pub use redact::Redactor;
 pub use secret::Secret;
-pub use spec::LoadOptions;
+pub use spec::{LoadOptions, Timeouts};
 
 /// Reads and checks a spec: everything `validate` does.
 pub fn load(path: &Path) -> Result<Workflow> {

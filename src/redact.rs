@@ -19,7 +19,7 @@ use regex::Regex;
 use crate::secret::Secret;
 
 /// Values shorter than this are not masked: they would blank unrelated text.
-pub const MIN_SECRET_LEN: usize = 4;
+pub(crate) const MIN_SECRET_LEN: usize = 4;
 
 /// Base64 fragments shorter than this are not masked on their own: they
 /// would match unrelated text.

@@ -105,7 +105,7 @@ impl Positions {
 }
 
 /// `parent.key`, or `key` at the root.
-pub fn child(parent: &str, key: &str) -> String {
+pub(crate) fn child(parent: &str, key: &str) -> String {
     if parent.is_empty() {
         key.to_string()
     } else {
@@ -114,7 +114,7 @@ pub fn child(parent: &str, key: &str) -> String {
 }
 
 /// `parent[index]`.
-pub fn item(parent: &str, index: usize) -> String {
+pub(crate) fn item(parent: &str, index: usize) -> String {
     format!("{parent}[{index}]")
 }
 

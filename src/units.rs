@@ -6,15 +6,15 @@ use std::time::Duration;
 /// Text that is no duration; it holds the text, to show it back.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("expected a duration like `500ms`, `10s` or `2m`, found `{0}`")]
-pub struct BadDuration(pub String);
+pub(crate) struct BadDuration(pub String);
 
 /// Text that is no size; it holds the text, to show it back.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("expected a size like `16MiB`, `512KiB` or a number of bytes, found `{0}`")]
-pub struct BadSize(pub String);
+pub(crate) struct BadSize(pub String);
 
 /// Parses `500ms`, `10s`, `2m`, `1h` and sums of them (`1m30s`).
-pub fn parse_duration(text: &str) -> Result<Duration, BadDuration> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, BadDuration> {
     let bad = || BadDuration(text.to_string());
     let s = text.trim();
     if s.is_empty() {
@@ -44,7 +44,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, BadDuration> {
 }
 
 /// Parses a byte size: `1048576`, `512KiB`, `16MiB`, `1GiB` (also `KB`, `MB`).
-pub fn parse_size(text: &str) -> Result<usize, BadSize> {
+pub(crate) fn parse_size(text: &str) -> Result<usize, BadSize> {
     let bad = || BadSize(text.to_string());
     let s = text.trim();
     let digits = s.chars().take_while(char::is_ascii_digit).count();
@@ -63,7 +63,7 @@ pub fn parse_size(text: &str) -> Result<usize, BadSize> {
 }
 
 /// `1500ms` as `1.5 s`, `250ms` as `250 ms`: how messages show a duration.
-pub fn show(d: Duration) -> String {
+pub(crate) fn show(d: Duration) -> String {
     if d < Duration::from_secs(1) {
         format!("{} ms", d.as_millis())
     } else {
@@ -77,7 +77,7 @@ pub fn show(d: Duration) -> String {
 }
 
 /// `12.3 KiB`, `3.0 MiB`, `512 bytes`: how messages and plans show a size.
-pub fn show_size(bytes: u64) -> String {
+pub(crate) fn show_size(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
     if bytes < 1024 {
         return format!("{bytes} bytes");

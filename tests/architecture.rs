@@ -17,10 +17,10 @@ fn src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
 }
 
-/// The modules `lib.rs` documents, in its order (`//! - [`name`]: ...`).
+/// The modules `lib.rs` documents, in its order (`//! - `name`: ...`).
 fn documented_order(lib: &str) -> Vec<String> {
     lib.lines()
-        .filter_map(|l| l.strip_prefix("//! - [`"))
+        .filter_map(|l| l.strip_prefix("//! - `"))
         .filter_map(|l| l.split('`').next())
         .map(str::to_string)
         .collect()
@@ -31,8 +31,10 @@ fn declared(lib: &str) -> BTreeSet<String> {
     lib.lines()
         .map(str::trim)
         .filter_map(|l| {
-            let l = l.strip_prefix("pub ").unwrap_or(l);
-            let l = l.strip_prefix("(crate) ").unwrap_or(l);
+            let l = l
+                .strip_prefix("pub(crate) ")
+                .or_else(|| l.strip_prefix("pub "))
+                .unwrap_or(l);
             l.strip_prefix("mod ")
         })
         .map(|l| l.trim_end_matches(';').to_string())
@@ -370,7 +372,7 @@ fn planted(files: &[(&str, &str)]) -> tempfile::TempDir {
     };
     write(
         "lib.rs",
-        "//! - [`low`]: below\n//! - [`high`]: above\npub mod low;\npub mod high;\npub use high::{Thing, other::Other};\n\n/// Loads.\npub fn load() {\n    low::go()\n}\n",
+        "//! - `low`: below\n//! - `high`: above\npub mod low;\npub mod high;\npub use high::{Thing, other::Other};\n\n/// Loads.\npub fn load() {\n    low::go()\n}\n",
     );
     write("high.rs", "pub struct Thing;\n");
     for (name, text) in files {

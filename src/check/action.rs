@@ -11,7 +11,7 @@ use crate::spec::{Action, BodyFormat, Param, ParamIn, ParamType};
 
 /// Why `value` cannot be the value of `param`: not of its type, or not one
 /// of its `enum`.
-pub fn value_error(param: &Param, value: &Value) -> Option<ValueError> {
+pub(super) fn value_error(param: &Param, value: &Value) -> Option<ValueError> {
     let value = match coerce(param.ty, value.clone()) {
         Ok(v) => v,
         Err(e) => return Some(e),
@@ -29,7 +29,7 @@ impl Errors {
     }
 }
 
-pub fn check(action: &Action) -> Vec<Diagnostic> {
+pub(super) fn check(action: &Action) -> Vec<Diagnostic> {
     let mut errors = Errors(Vec::new());
     let in_body: Vec<&Param> = action
         .params

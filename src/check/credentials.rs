@@ -88,14 +88,14 @@ const MIN_SWITCH_RATIO: f64 = 0.2;
 /// What a literal value was taken for. Holds no part of the value beyond a
 /// well-known prefix, so it can be printed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Finding {
+pub(crate) struct Finding {
     /// Where in the value the credential is.
     pub place: Place,
     pub kind: Kind,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Place {
+pub(crate) enum Place {
     /// The value itself (or its first word).
     Whole,
     /// The word after an auth scheme like `Bearer`, kept for the message.
@@ -105,7 +105,7 @@ pub enum Place {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// A known token format.
     Prefix {
         what: &'static str,
@@ -141,7 +141,7 @@ impl fmt::Display for Finding {
 
 /// Where literal text comes from: the templates (for the literal pieces of
 /// a template) and the vars (whose literals reach an auth value that uses them).
-pub struct Pieces<'a> {
+pub(crate) struct Pieces<'a> {
     pub templates: &'a Templates,
     pub vars: &'a IndexMap<String, Var>,
 }
@@ -215,7 +215,7 @@ impl Pieces<'_> {
 /// parameters (unless `allow_literal: true`), `body` fields, and the
 /// credential source's settings (Descope's `management_key` and
 /// `project_id`).
-pub fn auth(auth: &Auth, pieces: &Pieces) -> Vec<Diagnostic> {
+pub(crate) fn auth(auth: &Auth, pieces: &Pieces) -> Vec<Diagnostic> {
     let mut out: Vec<Diagnostic> = auth
         .parameters
         .iter()
@@ -259,7 +259,7 @@ pub fn auth(auth: &Auth, pieces: &Pieces) -> Vec<Diagnostic> {
 
 /// An auth parameter whose value holds a literal credential, or uses a var
 /// that does.
-pub fn parameter(p: &AuthParam, pieces: &Pieces) -> Option<Diagnostic> {
+pub(crate) fn parameter(p: &AuthParam, pieces: &Pieces) -> Option<Diagnostic> {
     if p.allow_literal {
         return None;
     }
@@ -293,7 +293,7 @@ pub fn parameter(p: &AuthParam, pieces: &Pieces) -> Option<Diagnostic> {
 
 /// An app header holding a literal credential: app headers are literal and
 /// sent to every action, so credentials belong in `auth:`.
-pub fn header(app: &App, h: &Header) -> Option<Diagnostic> {
+pub(crate) fn header(app: &App, h: &Header) -> Option<Diagnostic> {
     let found = literal_credential(&h.value)?;
     let masked = h.value.clone();
     Some(
@@ -374,7 +374,7 @@ fn env_var_for_param(param: &str) -> String {
 /// credential; a `project_id` is public, so it only counts when it has a
 /// known credential format (a key pasted into the wrong field). The entropy
 /// rule is not applied to it: real project ids are random-looking.
-pub fn descope(d: &Descope, pieces: &Pieces) -> Vec<Diagnostic> {
+pub(crate) fn descope(d: &Descope, pieces: &Pieces) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let key = d.management_key.as_ref().and_then(|k| {
         if is_literal(&k.value) {
@@ -448,7 +448,7 @@ fn is_literal(value: &str) -> bool {
 ///   `application/vnd.github+json`, `2022-11-28`, `some-team-name`,
 ///   `my-project-2024-production` or `https://api.example.com/v1` pass, while
 ///   random tokens, hex digests and UUIDs do not.
-pub fn literal_credential(value: &str) -> Option<Finding> {
+pub(crate) fn literal_credential(value: &str) -> Option<Finding> {
     if is_template(value) {
         return None;
     }
@@ -584,7 +584,7 @@ fn is_basic_credentials(word: &str) -> bool {
 }
 
 /// Shannon entropy of the characters of `s`, in bits per character.
-pub fn shannon_entropy(s: &str) -> f64 {
+pub(crate) fn shannon_entropy(s: &str) -> f64 {
     let mut counts = std::collections::HashMap::new();
     let mut total = 0usize;
     for c in s.chars() {

@@ -97,7 +97,7 @@ impl std::fmt::Debug for SchemaAssert {
 
 /// Compiles the criteria of `layers` (app, action, step, in that order),
 /// with each problem as a diagnostic.
-pub fn compile(layers: &[&spec::Expect], diagnostics: &mut Vec<Diagnostic>) -> Expect {
+pub(crate) fn compile(layers: &[&spec::Expect], diagnostics: &mut Vec<Diagnostic>) -> Expect {
     let mut out = Expect::default();
     for layer in layers {
         if !layer.status.is_empty() {

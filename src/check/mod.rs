@@ -5,12 +5,12 @@
 //! compiled.
 
 mod action;
-pub mod credentials;
-pub mod expect;
+pub(crate) mod credentials;
+pub(crate) mod expect;
 mod secrets;
 mod site;
 mod steps;
-pub mod uploads;
+pub(crate) mod uploads;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -23,8 +23,8 @@ use crate::spec::coerce::coerce;
 use crate::spec::{Action, App, Auth, Located, Placement, Spec};
 use crate::template::{Templates, is_template, visit_strings};
 
-pub use expect::Expect;
-pub use site::RESPONSE_NAMES;
+pub(crate) use expect::Expect;
+pub(crate) use site::RESPONSE_NAMES;
 use site::Site;
 
 /// A checked spec: safe to render and run.
@@ -55,7 +55,7 @@ impl Workflow {
 
 /// Steps that run together, bound, with the inputs they are given and the
 /// outputs they give.
-pub type Flow = crate::spec::Flow<Step>;
+pub(crate) type Flow = crate::spec::Flow<Step>;
 
 /// A step bound to what it runs.
 #[derive(Debug)]
@@ -110,7 +110,7 @@ impl Step {
     }
 }
 
-pub fn check(mut spec: Spec) -> Result<Workflow> {
+pub(crate) fn check(mut spec: Spec) -> Result<Workflow> {
     let flows = std::mem::take(&mut spec.flows);
     let mut checker = Checker {
         spec: &spec,
@@ -504,7 +504,7 @@ fn steps_feeding_auth(
 }
 
 /// The authority part of a URL template (`{ws}.example.com:8080`).
-pub fn host_part(url: &str) -> &str {
+pub(crate) fn host_part(url: &str) -> &str {
     let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
     rest.split(['/', '?', '#']).next().unwrap_or(rest)
 }

@@ -89,7 +89,7 @@ const CONFIGURATION_WORDS: &[&str] = &[
 
 /// Whether an env variable's name reads like configuration rather than a
 /// credential (`GITHUB_REPOSITORY`, `DRY_RUN`).
-pub fn looks_like_configuration(name: &str) -> bool {
+pub(super) fn looks_like_configuration(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
     let words: Vec<&str> = upper.split(|c: char| !c.is_ascii_alphanumeric()).collect();
     !words.iter().any(|w| SECRET_WORDS.contains(w))

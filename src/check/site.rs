@@ -14,7 +14,7 @@ const GLOBALS: &[&str] = &["range", "dict", "namespace", "loop"];
 /// What `steps.<id>` holds.
 const STEP_FIELDS: &[&str] = &["status", "headers", "response", "outputs", "items", "pages"];
 /// The names of the response a step's own templates see.
-pub const RESPONSE_NAMES: &[&str] = &["response", "status", "headers"];
+pub(crate) const RESPONSE_NAMES: &[&str] = &["response", "status", "headers"];
 
 /// Where a template is: what is in scope there.
 #[derive(Clone, Copy, Default)]

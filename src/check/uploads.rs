@@ -17,7 +17,7 @@ use super::Checker;
 
 /// How a value that names a file (or a list of files) is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Form<'a> {
+pub(crate) enum Form<'a> {
     /// Literal text, or a literal list or mapping: no template in it.
     Literal,
     /// Exactly `{{ inputs.NAME }}`.
@@ -31,7 +31,7 @@ pub enum Form<'a> {
 }
 
 /// How `value` is written; `item` is the loop item's name, inside a loop.
-pub fn form<'a>(value: &'a Value, item: Option<&str>) -> Form<'a> {
+pub(crate) fn form<'a>(value: &'a Value, item: Option<&str>) -> Form<'a> {
     let source = match value {
         Value::String(s) => s,
         other => {
@@ -67,14 +67,14 @@ pub fn form<'a>(value: &'a Value, item: Option<&str>) -> Form<'a> {
 }
 
 /// Whether a var's spec value is literal text: no template anywhere in it.
-pub fn literal(value: &Value) -> bool {
+pub(crate) fn literal(value: &Value) -> bool {
     let mut templated = false;
     visit_strings(value, &mut |s| templated |= is_template(s));
     !templated
 }
 
 /// What is allowed, said once for every refusal.
-pub const HELP: &str = "a file to upload is named by the spec or by whoever runs it: write a literal path, or exactly `{{ inputs.NAME }}`, `{{ vars.NAME }}` (a var whose value is literal text) or the item of a loop over a literal list, an input or such a var (`{{ item }}`)";
+pub(crate) const HELP: &str = "a file to upload is named by the spec or by whoever runs it: write a literal path, or exactly `{{ inputs.NAME }}`, `{{ vars.NAME }}` (a var whose value is literal text) or the item of a loop over a literal list, an input or such a var (`{{ item }}`)";
 
 /// A value that names a file to upload, and what messages call it.
 struct Named<'s> {

@@ -32,7 +32,7 @@ fn failure(message: String, at: &crate::error::Loc) -> Failure {
 }
 
 /// Checks the body, header and schema criteria of `expect`.
-pub fn response(
+pub(super) fn response(
     expect: &Expect,
     headers: &BTreeMap<String, String>,
     body: &Value,

@@ -19,7 +19,7 @@ use crate::units::show_size;
 /// resolved form after it when that differs; `resolved` as `--allow-upload`
 /// takes it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Refused {
+pub(super) enum Refused {
     /// One of the files refused everywhere; `what` says which.
     #[error(
         "{named} is {what}, which is never uploaded, even with `--allow-outside-root`; to send this exact file, pass `--allow-upload {resolved}`"
@@ -43,14 +43,14 @@ pub enum Refused {
 /// or as it is opened to send. `shown` is the path as the spec gives it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("param `{param}`: {problem}")]
-pub struct FileError {
+pub(super) struct FileError {
     pub param: String,
     pub problem: FileProblem,
 }
 
 /// What is wrong with a param's file: [`FileError`] names the param.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum FileProblem {
+pub(super) enum FileProblem {
     #[error("file {0}")]
     Refused(Refused),
     /// `why` is [`io_words`]'.
@@ -84,7 +84,7 @@ pub enum FileProblem {
 
 impl FileProblem {
     /// An I/O error reading the file shown as `shown`.
-    pub fn unreadable(shown: &str, e: &std::io::Error) -> FileProblem {
+    pub(super) fn unreadable(shown: &str, e: &std::io::Error) -> FileProblem {
         FileProblem::Unreadable {
             shown: shown.to_string(),
             why: io_words(e),
@@ -95,7 +95,7 @@ impl FileProblem {
 /// What a run may upload. Every path is compared resolved: absolute, with
 /// every symbolic link resolved.
 #[derive(Debug, Clone, Default)]
-pub struct Uploads {
+pub(crate) struct Uploads {
     /// The project root: the git work tree of the root spec or, outside
     /// git, its directory.
     root: PathBuf,
@@ -120,7 +120,7 @@ const REFUSED_DIRS: &[(&str, &str)] = &[
 
 impl Uploads {
     /// The rules for running `wf` with `opts`.
-    pub fn new(wf: &Workflow, opts: &super::Options) -> Uploads {
+    pub(crate) fn new(wf: &Workflow, opts: &super::Options) -> Uploads {
         let resolve = |p: &PathBuf| crate::spec::resolve(p);
         let mut refused: Vec<(PathBuf, &'static str)> = Vec::new();
         if let Some(journal) = &opts.journal {

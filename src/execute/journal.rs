@@ -27,7 +27,7 @@ use crate::spec::Method;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum State {
+pub(super) enum State {
     Started,
     Ok,
     Failed,
@@ -35,7 +35,7 @@ pub enum State {
 
 /// What identifies a request, and what is shown when it changed.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Parts {
+pub(super) struct Parts {
     pub app: String,
     pub action: String,
     pub method: String,
@@ -50,7 +50,7 @@ pub struct Parts {
 }
 
 impl Parts {
-    pub fn new(
+    pub(super) fn new(
         app: &str,
         action: &str,
         method: Method,
@@ -74,7 +74,7 @@ impl Parts {
     }
 
     /// `sha256:` of everything that identifies the request.
-    pub fn fingerprint(&self) -> String {
+    pub(super) fn fingerprint(&self) -> String {
         let canonical = serde_json::json!({
             "app": self.app,
             "action": self.action,
@@ -87,7 +87,7 @@ impl Parts {
     }
 
     /// What differs from `earlier`, in words.
-    pub fn changes_since(&self, earlier: &Parts) -> Vec<String> {
+    pub(super) fn changes_since(&self, earlier: &Parts) -> Vec<String> {
         let mut out = Vec::new();
         if self.app != earlier.app || self.action != earlier.action {
             out.push(format!("action `{}` → `{}`", earlier.action, self.action));
@@ -130,7 +130,7 @@ fn digest(bytes: &[u8]) -> String {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Record {
+pub(super) struct Record {
     /// Where the step was in the run that wrote the record: for people
     /// reading the journal; records are matched by key and request.
     #[serde(default)]
@@ -157,19 +157,19 @@ pub struct Record {
 }
 
 impl Record {
-    pub fn method(&self) -> &str {
+    pub(super) fn method(&self) -> &str {
         &self.parts.method
     }
 
     /// Whether sending it again could repeat a side effect.
-    pub fn is_unsafe(&self) -> bool {
+    pub(super) fn is_unsafe(&self) -> bool {
         matches!(self.method(), "POST" | "PATCH")
     }
 }
 
 /// The default journal of a spec: `.runner/<file>.jsonl` beside it, or
 /// `.runner/<file>.shard-I-of-N.jsonl` for one shard of a run.
-pub fn default_path(spec: &Path, shard: Option<(usize, usize)>) -> PathBuf {
+pub(crate) fn default_path(spec: &Path, shard: Option<(usize, usize)>) -> PathBuf {
     let dir = spec.parent().unwrap_or(Path::new("")).join(".runner");
     let name = spec
         .file_name()
@@ -186,7 +186,7 @@ pub fn default_path(spec: &Path, shard: Option<(usize, usize)>) -> PathBuf {
 /// `.runner -> ../../elsewhere` would put the journal outside the tree.
 /// Directories above the root are the user's business, and those that do
 /// not exist yet are created as plain directories.
-pub fn linked_dir(path: &Path, root: &Path) -> Option<PathBuf> {
+pub(super) fn linked_dir(path: &Path, root: &Path) -> Option<PathBuf> {
     let dir = path.parent()?;
     let mut prefix = PathBuf::new();
     for component in dir.components() {
@@ -217,7 +217,7 @@ pub fn linked_dir(path: &Path, root: &Path) -> Option<PathBuf> {
 
 /// Why a journal cannot be used.
 #[derive(Debug)]
-pub enum OpenError {
+pub(super) enum OpenError {
     /// Another run holds it.
     Locked,
     /// It is a symbolic link.
@@ -225,7 +225,7 @@ pub enum OpenError {
     Io(std::io::Error),
 }
 
-pub struct Journal {
+pub(super) struct Journal {
     file: File,
     pub path: PathBuf,
 }
@@ -234,7 +234,7 @@ impl Journal {
     /// Opens and locks the journal at `path`: a new one (an old one is
     /// emptied), or with `resume` the continuation of one, with what it
     /// recorded.
-    pub fn open(path: &Path, resume: bool) -> Result<(Journal, Past), OpenError> {
+    pub(super) fn open(path: &Path, resume: bool) -> Result<(Journal, Past), OpenError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             let fresh = !dir.exists();
             std::fs::create_dir_all(dir).map_err(OpenError::Io)?;
@@ -293,7 +293,7 @@ impl Journal {
     }
 
     /// Appends one record and syncs it to disk before returning.
-    pub fn record(&mut self, record: &Record) -> std::io::Result<()> {
+    pub(super) fn record(&mut self, record: &Record) -> std::io::Result<()> {
         let mut line = serde_json::to_string(record).map_err(std::io::Error::other)?;
         line.push('\n');
         self.file.write_all(line.as_bytes())?;
@@ -305,7 +305,7 @@ impl Journal {
 /// and the record that ended it), in order. The same request may have been
 /// sent several times (two identical loop items), and each counts once.
 #[derive(Debug, Default)]
-pub struct Past {
+pub(super) struct Past {
     entries: Vec<Record>,
     by_request: HashMap<(String, String), Vec<usize>>,
 }
@@ -340,13 +340,13 @@ impl Past {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 
     /// A send of exactly this step and request not yet claimed by this run:
     /// a completed one first, else one in flight, else a failed one.
-    pub fn exact(
+    pub(super) fn exact(
         &self,
         key: &str,
         request: &str,
@@ -367,7 +367,7 @@ impl Past {
 
     /// A completed send of the same request under another key, not yet
     /// claimed by this run, nor `reserved` for the step it exactly matches.
-    pub fn moved(
+    pub(super) fn moved(
         &self,
         request: &str,
         claimed: &HashSet<usize>,
@@ -382,7 +382,7 @@ impl Past {
     }
 
     /// The sends that exactly match one of `requests` (key, request).
-    pub fn matching(&self, requests: &[(String, String)]) -> HashSet<usize> {
+    pub(super) fn matching(&self, requests: &[(String, String)]) -> HashSet<usize> {
         requests
             .iter()
             .filter_map(|key| self.by_request.get(key))
@@ -392,12 +392,12 @@ impl Past {
     }
 
     /// The latest send of the step `key` (any request).
-    pub fn latest(&self, key: &str) -> Option<&Record> {
+    pub(super) fn latest(&self, key: &str) -> Option<&Record> {
         self.entries.iter().rev().find(|r| r.key == key)
     }
 
     /// Sends whose end was never recorded.
-    pub fn uncertain(&self) -> impl Iterator<Item = &Record> {
+    pub(super) fn uncertain(&self) -> impl Iterator<Item = &Record> {
         self.entries.iter().filter(|r| r.state == State::Started)
     }
 }

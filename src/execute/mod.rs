@@ -27,7 +27,7 @@ use crate::secret::Secret;
 use crate::spec::Timeouts;
 use crate::template::to_value;
 
-pub use journal::default_path as default_journal_path;
+pub(crate) use journal::default_path as default_journal_path;
 pub use outcome::{
     Failure, FailureKind, ItemReport, Plan, PlannedStep, Reporter, RetryNote, RunReport,
     SkipReason, StepReport, StepStatus,
@@ -63,7 +63,7 @@ pub struct Options {
     /// `--max-response-size`, in bytes.
     pub max_response_size: Option<usize>,
     /// `--max-upload-size`, in bytes: the largest file a request uploads
-    /// (default [`http::MAX_UPLOAD`]).
+    /// (default 100 MiB).
     pub max_upload_size: Option<u64>,
     /// Where to journal the run; `None`: no journal.
     pub journal: Option<PathBuf>,
@@ -94,7 +94,7 @@ pub struct Inputs {
 /// The root workflow's inputs, typed: `--input`, then `--inputs-file`, then
 /// `RUNNER_INPUT_<NAME>`, then the default. A missing required input, a
 /// wrong type or a value outside `enum` is an error: nothing is sent.
-pub fn inputs(wf: &Workflow, opts: &Options) -> Result<serde_json::Value> {
+pub(crate) fn inputs(wf: &Workflow, opts: &Options) -> Result<serde_json::Value> {
     let declared = &wf.root().inputs;
     let parse = |name: &str, text: &str| -> Result<serde_json::Value> {
         let input = declared.get(name).ok_or_else(|| {

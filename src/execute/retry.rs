@@ -11,14 +11,14 @@ use crate::http::parse_retry_after;
 
 use crate::spec::{Method, Retry};
 
-pub const DEFAULT_ATTEMPTS: u32 = 3;
-pub const DEFAULT_BACKOFF: Duration = Duration::from_millis(500);
+pub(super) const DEFAULT_ATTEMPTS: u32 = 3;
+pub(super) const DEFAULT_BACKOFF: Duration = Duration::from_millis(500);
 /// The longest wait between tries, `Retry-After` included.
-pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(30);
+pub(super) const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(30);
 
 /// A step's retry settings with every default filled in.
 #[derive(Debug, Clone, Copy)]
-pub struct Policy {
+pub(super) struct Policy {
     pub attempts: u32,
     pub backoff: Duration,
     pub max_wait: Duration,
@@ -26,7 +26,7 @@ pub struct Policy {
 }
 
 impl Policy {
-    pub fn from(retry: Retry) -> Policy {
+    pub(super) fn from(retry: Retry) -> Policy {
         Policy {
             attempts: retry.attempts.unwrap_or(DEFAULT_ATTEMPTS).max(1),
             backoff: retry.backoff.unwrap_or(DEFAULT_BACKOFF),
@@ -37,7 +37,7 @@ impl Policy {
 }
 
 /// What a try came to, as far as retrying goes.
-pub enum Outcome<'a> {
+pub(super) enum Outcome<'a> {
     /// The request never reached the server.
     NotSent,
     /// It may have reached the server (a timeout, a reset).
@@ -51,7 +51,7 @@ pub enum Outcome<'a> {
     },
 }
 
-pub fn idempotent(method: Method) -> bool {
+pub(super) fn idempotent(method: Method) -> bool {
     matches!(
         method,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE
@@ -66,7 +66,7 @@ pub fn idempotent(method: Method) -> bool {
     show_wait(*.asked),
     crate::units::show(*.max_wait)
 )]
-pub struct WaitTooLong {
+pub(super) struct WaitTooLong {
     pub asked: Duration,
     pub max_wait: Duration,
 }
@@ -83,7 +83,7 @@ fn show_wait(wait: Duration) -> String {
 
 /// Why and how long to wait before try `attempt + 1`, or `Err` with the
 /// reason not to when a retry was asked for but cannot be honoured.
-pub fn next(
+pub(super) fn next(
     policy: &Policy,
     method: Method,
     outcome: &Outcome,
@@ -124,7 +124,7 @@ pub fn next(
 
 /// Exponential backoff with jitter: between half and all of
 /// `backoff * 2^(attempt-1)`, never more than `max_wait`.
-pub fn backoff(policy: &Policy, attempt: u32) -> Duration {
+pub(super) fn backoff(policy: &Policy, attempt: u32) -> Duration {
     let exp = policy
         .backoff
         .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)))

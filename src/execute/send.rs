@@ -17,7 +17,7 @@ const MAX_REDIRECTS: usize = 10;
 
 /// The limits one request is sent under.
 #[derive(Debug, Clone, Copy)]
-pub struct Limits {
+pub(super) struct Limits {
     pub connect: Duration,
     pub request: Duration,
     pub max_body: usize,
@@ -25,7 +25,7 @@ pub struct Limits {
 
 /// Why a request got no usable response.
 #[derive(Debug)]
-pub enum Transport {
+pub(super) enum Transport {
     /// It never reached the server: any method may be tried again.
     NotSent(String),
     /// It may have reached the server.
@@ -35,7 +35,7 @@ pub enum Transport {
 }
 
 impl Transport {
-    pub fn message(&self) -> &str {
+    pub(super) fn message(&self) -> &str {
         match self {
             Transport::NotSent(m) | Transport::MaybeSent(m) | Transport::Final(m) => m,
         }
@@ -44,7 +44,7 @@ impl Transport {
 
 /// What a step's response left for later steps and for the report.
 #[derive(Debug, Clone)]
-pub struct Response {
+pub(super) struct Response {
     pub status: u16,
     pub reason: String,
     pub headers: BTreeMap<String, String>,
@@ -64,7 +64,7 @@ fn method(m: Method) -> reqwest::Method {
     }
 }
 
-pub async fn send(
+pub(super) async fn send(
     client: &reqwest::Client,
     request: &Request,
     limits: Limits,

@@ -186,7 +186,7 @@ fn in_network(host: &str, entry: &str) -> bool {
 
 /// The run's clients: one per (connect timeout, whether certificates are
 /// checked) — in practice one or two — each reused for every request.
-pub struct Clients {
+pub(crate) struct Clients {
     config: Config,
     roots: Vec<reqwest::Certificate>,
     built: Mutex<HashMap<(Duration, bool), reqwest::Client>>,
@@ -194,7 +194,7 @@ pub struct Clients {
 
 impl Clients {
     /// The clients for `config`; its CA certificates are read here.
-    pub fn create(config: Config) -> Result<Clients, ClientError> {
+    pub(crate) fn create(config: Config) -> Result<Clients, ClientError> {
         let roots = config
             .cacerts
             .iter()
@@ -210,17 +210,23 @@ impl Clients {
         })
     }
 
-    pub fn config(&self) -> &Config {
+    pub(crate) fn config(&self) -> &Config {
         &self.config
     }
 
     /// The client for steps: `--insecure` applies.
-    pub fn for_steps(&self, connect_timeout: Duration) -> Result<reqwest::Client, ClientError> {
+    pub(crate) fn for_steps(
+        &self,
+        connect_timeout: Duration,
+    ) -> Result<reqwest::Client, ClientError> {
         self.build(connect_timeout, !self.config.insecure)
     }
 
     /// The client for credential sources: certificates are always checked.
-    pub fn verified(&self, connect_timeout: Duration) -> Result<reqwest::Client, ClientError> {
+    pub(crate) fn verified(
+        &self,
+        connect_timeout: Duration,
+    ) -> Result<reqwest::Client, ClientError> {
         self.build(connect_timeout, true)
     }
 

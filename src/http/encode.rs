@@ -32,13 +32,13 @@ const RESERVED: &AsciiSet = &COMPONENT
     .remove(b';')
     .remove(b'=');
 
-pub fn encode_component(value: &str) -> String {
+pub(crate) fn encode_component(value: &str) -> String {
     utf8_percent_encode(value, COMPONENT).to_string()
 }
 
 /// A value for a `{+name}` placeholder: `/` kept, but never `?` or `#`,
 /// which would end the path.
-pub fn encode_reserved_path(value: &str) -> String {
+pub(crate) fn encode_reserved_path(value: &str) -> String {
     const PATH: &AsciiSet = &RESERVED.add(b'?').add(b'#');
     utf8_percent_encode(value, PATH).to_string()
 }

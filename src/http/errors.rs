@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use crate::redact::Redactor;
 
 /// A transport error in words, without the URL (which may hold a secret).
-pub fn describe(e: &reqwest::Error) -> String {
+pub(crate) fn describe(e: &reqwest::Error) -> String {
     let what = if e.is_timeout() {
         "the request timed out"
     } else if e.is_connect() {
@@ -26,7 +26,7 @@ pub fn describe(e: &reqwest::Error) -> String {
 
 /// The innermost cause of an error, in words, without reqwest's URL-bearing
 /// top line or the OS error number.
-pub fn error_chain(e: &reqwest::Error) -> String {
+pub(crate) fn error_chain(e: &reqwest::Error) -> String {
     let mut innermost = None;
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
@@ -47,7 +47,7 @@ pub fn error_chain(e: &reqwest::Error) -> String {
 
 /// `Retry-After` in seconds or as an HTTP date. A number of seconds too
 /// large to count is `Duration::MAX`: longer than any wait allowed.
-pub fn parse_retry_after(value: &str) -> Option<Duration> {
+pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
     let value = value.trim();
     if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
         return Some(
@@ -66,7 +66,7 @@ const EXCERPT: usize = 300;
 
 /// At most 300 characters of `text`, on one line. Secrets are masked
 /// first, so neither cutting nor folding whitespace can split one.
-pub fn excerpt(text: &str, redactor: &Redactor) -> String {
+pub(crate) fn excerpt(text: &str, redactor: &Redactor) -> String {
     let masked = redactor.redact(text);
     let one_line: String = masked.split_whitespace().collect::<Vec<_>>().join(" ");
     if one_line.chars().count() > EXCERPT {

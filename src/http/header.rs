@@ -5,7 +5,7 @@ use reqwest::header::{HeaderName, HeaderValue};
 
 /// Why a header name or value cannot be sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum HeaderError {
+pub(crate) enum HeaderError {
     #[error("`{0}` is not a valid header name (letters, digits and `-`, no spaces)")]
     Name(String),
     /// `what` names the header in the message (`the value of header`,
@@ -17,7 +17,7 @@ pub enum HeaderError {
 }
 
 /// Why `name` cannot be a header name, if it cannot.
-pub fn check_name(name: &str) -> Result<(), HeaderError> {
+pub(crate) fn check_name(name: &str) -> Result<(), HeaderError> {
     HeaderName::from_bytes(name.as_bytes())
         .map(|_| ())
         .map_err(|_| HeaderError::Name(name.to_string()))
@@ -26,7 +26,7 @@ pub fn check_name(name: &str) -> Result<(), HeaderError> {
 /// Why `value` cannot be the value of header `name`, if it cannot. `what`
 /// names the header in the message (`the value of header`, `header param`,
 /// `auth header`).
-pub fn check_value(name: &str, value: &str, what: &'static str) -> Result<(), HeaderError> {
+pub(crate) fn check_value(name: &str, value: &str, what: &'static str) -> Result<(), HeaderError> {
     let name = name.to_string();
     if value.chars().any(|c| matches!(c, '\r' | '\n' | '\0')) {
         return Err(HeaderError::Split { what, name });

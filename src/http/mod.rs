@@ -6,52 +6,55 @@
 //! Nothing here knows about specs or steps.
 
 mod client;
-pub mod encode;
+pub(crate) mod encode;
 mod errors;
-pub mod header;
+pub(crate) mod header;
 mod read;
 
 use std::time::Duration;
 
-pub use client::{ClientError, Clients, Config, ProxyPolicy};
-pub use errors::{describe, error_chain, excerpt, parse_retry_after};
-pub use read::{TooLarge, read_capped};
+pub use client::Config;
+pub(crate) use client::ProxyPolicy;
+pub(crate) use client::{ClientError, Clients};
+pub(crate) use errors::{describe, error_chain, excerpt, parse_retry_after};
+pub(crate) use read::{TooLarge, read_capped};
 
 /// The largest response body read unless `--max-response-size` says otherwise.
-pub const MAX_BODY: usize = 16 * 1024 * 1024;
+pub(crate) const MAX_BODY: usize = 16 * 1024 * 1024;
 /// The largest file uploaded unless `--max-upload-size` says otherwise.
-pub const MAX_UPLOAD: u64 = 100 * 1024 * 1024;
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const MAX_UPLOAD: u64 = 100 * 1024 * 1024;
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// `runner/<version>`: every request says who sends it.
-pub fn user_agent() -> String {
+pub(crate) fn user_agent() -> String {
     format!("runner/{}", env!("CARGO_PKG_VERSION"))
 }
 
 /// Whether this process has sent any request yet: what decides between exit
 /// codes 1 and 2 when the run must stop abruptly.
-pub static SENT_ANY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+pub(crate) static SENT_ANY: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
 
 /// Marks that a request is about to leave.
-pub fn mark_sent() {
+pub(crate) fn mark_sent() {
     SENT_ANY.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// Whether any request has left this process.
-pub fn sent_any() -> bool {
+pub(crate) fn sent_any() -> bool {
     SENT_ANY.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// `scheme://host[:port]` of a URL, the port only when it is not the
 /// scheme's default.
-pub fn show_origin(url: &url::Url) -> String {
+pub(crate) fn show_origin(url: &url::Url) -> String {
     url.origin().ascii_serialization()
 }
 
 /// Whether two URLs share scheme, host and port (a default port written
 /// out or not): where credentials may follow a redirect or a next page.
-pub fn same_origin(a: &url::Url, b: &url::Url) -> bool {
+pub(crate) fn same_origin(a: &url::Url, b: &url::Url) -> bool {
     a.scheme() == b.scheme()
         && a.host_str() == b.host_str()
         && a.port_or_known_default() == b.port_or_known_default()
@@ -59,7 +62,7 @@ pub fn same_origin(a: &url::Url, b: &url::Url) -> bool {
 
 /// [`same_origin`] for URLs as written; one that does not parse shares no
 /// origin with anything.
-pub fn same_origin_str(a: &str, b: &str) -> bool {
+pub(crate) fn same_origin_str(a: &str, b: &str) -> bool {
     match (url::Url::parse(a), url::Url::parse(b)) {
         (Ok(a), Ok(b)) => same_origin(&a, &b),
         _ => false,
@@ -69,7 +72,7 @@ pub fn same_origin_str(a: &str, b: &str) -> bool {
 /// The origin of `target` when it differs from `origin`'s (scheme, host or
 /// port); `None` when they match, or when `target` is no http(s) URL at
 /// all (which other checks refuse).
-pub fn outside_origin(target: &str, origin: &url::Url) -> Option<String> {
+pub(crate) fn outside_origin(target: &str, origin: &url::Url) -> Option<String> {
     let target = url::Url::parse(target)
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https"))?;

@@ -3,13 +3,13 @@
 
 /// The body was larger than the cap.
 #[derive(Debug)]
-pub struct TooLarge {
+pub(crate) struct TooLarge {
     pub max: usize,
 }
 
 impl TooLarge {
     /// `16 MiB` or `1000 bytes`.
-    pub fn size(&self) -> String {
+    pub(crate) fn size(&self) -> String {
         let max = self.max;
         if max >= 1 << 20 && max.is_multiple_of(1 << 20) {
             format!("{} MiB", max >> 20)
@@ -21,7 +21,7 @@ impl TooLarge {
 
 /// The whole body, or `Err(Ok(TooLarge))` past `max` bytes, or
 /// `Err(Err(e))` when the body broke off.
-pub async fn read_capped(
+pub(crate) async fn read_capped(
     response: &mut reqwest::Response,
     max: usize,
 ) -> Result<Vec<u8>, Result<TooLarge, reqwest::Error>> {

@@ -22,7 +22,7 @@ use openapiv3::{APIKeyLocation, OAuth2Flows, OpenAPI, SecurityScheme};
 
 /// Comment lines (without `# `) describing the auth of `app`; empty when the
 /// document declares no security scheme.
-pub fn skeleton(
+pub(super) fn skeleton(
     doc: &OpenAPI,
     resolver: &Resolver<'_>,
     app: &str,

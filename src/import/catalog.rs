@@ -15,7 +15,7 @@ use crate::spec::{BodyFormat, ParamType};
 use serde_json::Value;
 use std::fmt::Write;
 
-pub struct Catalog {
+pub(super) struct Catalog {
     /// Comment lines above `version: 1` (empty lines allowed).
     pub header: Vec<String>,
     pub app: String,
@@ -26,13 +26,13 @@ pub struct Catalog {
     pub entries: Vec<Entry>,
 }
 
-pub enum Entry {
+pub(super) enum Entry {
     Action(Action),
     /// An operation that is not an action (TRACE): a comment in its place.
     Skipped(String),
 }
 
-pub struct Action {
+pub(super) struct Action {
     pub name: String,
     /// Comment lines above the action (operationId, docs, caveats).
     pub comments: Vec<String>,
@@ -46,7 +46,7 @@ pub struct Action {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
-pub enum Location {
+pub(super) enum Location {
     Path,
     Query,
     Header,
@@ -54,7 +54,7 @@ pub enum Location {
 }
 
 impl Location {
-    pub fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         match self {
             Location::Path => "path",
             Location::Query => "query",
@@ -65,7 +65,7 @@ impl Location {
 }
 
 #[derive(Clone, Debug)]
-pub struct Param {
+pub(super) struct Param {
     pub key: String,
     pub ty: ParamType,
     pub required: bool,
@@ -80,7 +80,7 @@ pub struct Param {
 }
 
 impl Catalog {
-    pub fn to_yaml(&self) -> String {
+    pub(super) fn to_yaml(&self) -> String {
         let mut out = String::new();
         for line in &self.header {
             comment(&mut out, "", line);

@@ -7,7 +7,7 @@ use openapiv3::{OpenAPI, PathItem};
 use serde_json::Value;
 
 /// A description ready to map.
-pub struct Loaded {
+pub(super) struct Loaded {
     pub doc: OpenAPI,
     /// The `openapi` field, e.g. `3.1.0`.
     pub version: String,
@@ -15,7 +15,7 @@ pub struct Loaded {
     pub notes: Vec<String>,
 }
 
-pub fn load(source: &str) -> Result<Loaded, ImportError> {
+pub(super) fn load(source: &str) -> Result<Loaded, ImportError> {
     let mut raw = parse(source)?;
     let Some(root) = raw.as_object() else {
         return Err(ImportError::NotOpenApi(

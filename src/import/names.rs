@@ -34,7 +34,7 @@ fn words(text: &str) -> Vec<String> {
 }
 
 /// `snake_case`, ASCII only (other letters dropped).
-pub fn snake(text: &str) -> String {
+pub(super) fn snake(text: &str) -> String {
     let words: Vec<String> = words(text)
         .iter()
         .map(|w| {
@@ -49,13 +49,13 @@ pub fn snake(text: &str) -> String {
 }
 
 /// `UPPER_SNAKE_CASE`, ASCII only.
-pub fn upper_snake(text: &str) -> String {
+pub(super) fn upper_snake(text: &str) -> String {
     snake(text).to_ascii_uppercase()
 }
 
 /// Upper-cased with every non-alphanumeric character as `_`: the default
 /// prefix and the environment-variable stem of an app (`my-api` → `MY_API`).
-pub fn shout(text: &str) -> String {
+pub(super) fn shout(text: &str) -> String {
     text.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() {
@@ -68,7 +68,7 @@ pub fn shout(text: &str) -> String {
 }
 
 /// Whether `name` can be a param key as it is: `[a-z_][a-z0-9_]*`.
-pub fn is_plain_key(name: &str) -> bool {
+pub(super) fn is_plain_key(name: &str) -> bool {
     let mut chars = name.chars();
     chars
         .next()
@@ -80,7 +80,7 @@ pub fn is_plain_key(name: &str) -> bool {
 /// snake_case form (`X-GitHub-Api-Version` → `x_git_hub_api_version`,
 /// `page[size]` → `page_size`, `+1` → `plus_1`), never empty and never
 /// starting with a digit.
-pub fn param_key(name: &str) -> String {
+pub(super) fn param_key(name: &str) -> String {
     if is_plain_key(name) {
         return name.to_string();
     }
@@ -101,14 +101,14 @@ pub fn param_key(name: &str) -> String {
 /// first free suffix `_2`, `_3`, … . Names `reserve`d up front are never
 /// handed out as a suffixed form, so a later natural `X_2` keeps its name.
 #[derive(Default)]
-pub struct Namer {
+pub(super) struct Namer {
     reserved: HashSet<String>,
     given: HashSet<String>,
 }
 
 impl Namer {
     /// A namer that will not use `natural` names as suffixed forms.
-    pub fn reserving<'a>(natural: impl IntoIterator<Item = &'a str>) -> Self {
+    pub(super) fn reserving<'a>(natural: impl IntoIterator<Item = &'a str>) -> Self {
         Namer {
             reserved: natural.into_iter().map(str::to_string).collect(),
             given: HashSet::new(),
@@ -117,7 +117,7 @@ impl Namer {
 
     /// `name`, or else the first of `name_2`, `name_3`, … neither given nor
     /// reserved.
-    pub fn give(&mut self, name: &str) -> String {
+    pub(super) fn give(&mut self, name: &str) -> String {
         let given = std::iter::once(name.to_string())
             .chain(
                 (2..)

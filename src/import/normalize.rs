@@ -71,7 +71,7 @@ const SCHEME_TYPES: &[&str] = &["apiKey", "http", "oauth2", "openIdConnect"];
 
 /// Normalizes `doc` in place; returns notes for the output's header (security
 /// schemes that were dropped).
-pub fn normalize(doc: &mut Value) -> Vec<String> {
+pub(super) fn normalize(doc: &mut Value) -> Vec<String> {
     let Some(root) = doc.as_object_mut() else {
         return Vec::new();
     };

@@ -63,7 +63,7 @@ use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 
 /// Where a description names no usable server.
-pub const PLACEHOLDER_HOST: &str = "https://example.invalid";
+pub(super) const PLACEHOLDER_HOST: &str = "https://example.invalid";
 
 /// One operation of the document.
 struct Op<'a> {
@@ -138,7 +138,7 @@ fn is_textual(essence: &str) -> bool {
             .any(|t| essence.contains(t))
 }
 
-pub fn build(loaded: &Loaded, options: &Options) -> Result<Catalog, ImportError> {
+pub(super) fn build(loaded: &Loaded, options: &Options) -> Result<Catalog, ImportError> {
     let doc = &loaded.doc;
     let app = options.app.trim();
     if app.is_empty() {

@@ -55,7 +55,7 @@ fn type_of(value: &Value) -> ParamType {
 /// type; `number` for integers and numbers; `string` for a string with
 /// other scalars (the runner turns a number or boolean into a string
 /// without loss, and the string branch accepts it); else `any`.
-pub fn unify(types: impl IntoIterator<Item = ParamType>) -> ParamType {
+pub(super) fn unify(types: impl IntoIterator<Item = ParamType>) -> ParamType {
     let mut set: Vec<ParamType> = Vec::new();
     for ty in types {
         if !set.contains(&ty) {
@@ -82,7 +82,7 @@ pub fn unify(types: impl IntoIterator<Item = ParamType>) -> ParamType {
 }
 
 /// Whether `value` is a literal of type `ty`.
-pub fn accepts(ty: ParamType, value: &Value) -> bool {
+pub(super) fn accepts(ty: ParamType, value: &Value) -> bool {
     match (ty, value) {
         (ParamType::Any, _) => true,
         (ParamType::File, _) => false,
@@ -93,7 +93,7 @@ pub fn accepts(ty: ParamType, value: &Value) -> bool {
 
 /// A schema position: a reference or a schema written in place.
 #[derive(Clone, Copy)]
-pub enum SchemaRef<'a> {
+pub(super) enum SchemaRef<'a> {
     Ref(&'a str),
     Inline(&'a Schema),
 }
@@ -118,7 +118,7 @@ impl<'a> From<&'a ReferenceOr<Box<Schema>>> for SchemaRef<'a> {
 
 /// A schema flattened: what the catalog needs of it.
 #[derive(Default, Clone)]
-pub struct Flat<'a> {
+pub(super) struct Flat<'a> {
     /// The declared type, if any (after `allOf`).
     pub declared: Option<ParamType>,
     /// `type: "null"` and nothing else: dropped from `oneOf`/`anyOf`.
@@ -139,7 +139,7 @@ pub struct Flat<'a> {
 impl<'a> Flat<'a> {
     /// The runner type: the declared one, else what the properties, items,
     /// enum or branches imply, else `any`. `file` is for the caller to decide.
-    pub fn ty(&self) -> ParamType {
+    pub(super) fn ty(&self) -> ParamType {
         if let Some(ty) = self.declared {
             return ty;
         }
@@ -163,7 +163,7 @@ impl<'a> Flat<'a> {
 
     /// The allowed values: the enum, or the union of the branches' enums
     /// when every branch has one.
-    pub fn enum_values(&self) -> Option<Vec<Value>> {
+    pub(super) fn enum_values(&self) -> Option<Vec<Value>> {
         if let Some(values) = &self.enumeration {
             return Some(values.clone());
         }
@@ -183,7 +183,7 @@ impl<'a> Flat<'a> {
 
     /// Whether this is an object shape: properties or required names, and no
     /// other declared type.
-    pub fn is_object(&self) -> bool {
+    pub(super) fn is_object(&self) -> bool {
         self.ty() == ParamType::Object
     }
 
@@ -216,19 +216,19 @@ impl<'a> Flat<'a> {
 }
 
 /// Follows references by name into `components`.
-pub struct Resolver<'a> {
+pub(super) struct Resolver<'a> {
     components: Option<&'a Components>,
 }
 
 impl<'a> Resolver<'a> {
-    pub fn new(doc: &'a OpenAPI) -> Self {
+    pub(super) fn new(doc: &'a OpenAPI) -> Self {
         Resolver {
             components: doc.components.as_ref(),
         }
     }
 
     /// The schema at `r`, flattened.
-    pub fn flatten(&self, r: SchemaRef<'a>) -> Result<Flat<'a>, ImportError> {
+    pub(super) fn flatten(&self, r: SchemaRef<'a>) -> Result<Flat<'a>, ImportError> {
         let mut walk = Walk {
             stack: Vec::new(),
             fuel: FUEL,
@@ -373,7 +373,10 @@ impl<'a> Resolver<'a> {
         Ok(out)
     }
 
-    pub fn parameter(&self, r: &'a ReferenceOr<Parameter>) -> Result<&'a Parameter, ImportError> {
+    pub(super) fn parameter(
+        &self,
+        r: &'a ReferenceOr<Parameter>,
+    ) -> Result<&'a Parameter, ImportError> {
         follow(r, |reference| {
             lookup(
                 self.components.map(|c| &c.parameters),
@@ -383,7 +386,7 @@ impl<'a> Resolver<'a> {
         })
     }
 
-    pub fn request_body(
+    pub(super) fn request_body(
         &self,
         r: &'a ReferenceOr<RequestBody>,
     ) -> Result<&'a RequestBody, ImportError> {
@@ -396,7 +399,7 @@ impl<'a> Resolver<'a> {
         })
     }
 
-    pub fn security_scheme(
+    pub(super) fn security_scheme(
         &self,
         r: &'a ReferenceOr<SecurityScheme>,
     ) -> Result<&'a SecurityScheme, ImportError> {

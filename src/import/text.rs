@@ -3,7 +3,7 @@
 //! [`MAX_CHARS`] characters.
 
 /// The longest description written, in characters (an ellipsis included).
-pub const MAX_CHARS: usize = 200;
+pub(super) const MAX_CHARS: usize = 200;
 
 /// Abbreviations whose period does not end a sentence.
 const ABBREVIATIONS: &[&str] = &[
@@ -11,13 +11,13 @@ const ABBREVIATIONS: &[&str] = &[
 ];
 
 /// `text` on one line, capped: for summaries, which are short already.
-pub fn line(text: &str) -> Option<String> {
+pub(super) fn line(text: &str) -> Option<String> {
     let flat = collapse(&clean(text));
     (!flat.is_empty()).then(|| cap(&flat))
 }
 
 /// The first sentence of the first paragraph of `text`, on one line, capped.
-pub fn first_sentence(text: &str) -> Option<String> {
+pub(super) fn first_sentence(text: &str) -> Option<String> {
     let paragraph = text
         .split("\n\n")
         .map(str::trim)

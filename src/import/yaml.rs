@@ -28,7 +28,7 @@ const SPECIAL_WORDS: &[&str] = &[
 const PLAIN_INNER: &str = " _-./()'+=@$%~!?&*<>^|";
 
 /// Whether `text` may be written as a plain scalar.
-pub fn is_plain(text: &str) -> bool {
+pub(super) fn is_plain(text: &str) -> bool {
     let Some(first) = text.chars().next() else {
         return false;
     };
@@ -41,7 +41,7 @@ pub fn is_plain(text: &str) -> bool {
 }
 
 /// Whether `text` may be written as a plain scalar in block context.
-pub fn is_plain_block(text: &str) -> bool {
+pub(super) fn is_plain_block(text: &str) -> bool {
     let chars: Vec<char> = text.chars().collect();
     let Some(&first) = chars.first() else {
         return false;
@@ -67,7 +67,7 @@ fn printable(c: char) -> bool {
 }
 
 /// `text` as a scalar anywhere: plain when safe, else double-quoted.
-pub fn string(text: &str) -> String {
+pub(super) fn string(text: &str) -> String {
     if is_plain(text) {
         return text.to_string();
     }
@@ -75,7 +75,7 @@ pub fn string(text: &str) -> String {
 }
 
 /// `text` as a scalar that is a mapping value on its own line.
-pub fn block_string(text: &str) -> String {
+pub(super) fn block_string(text: &str) -> String {
     if is_plain_block(text) {
         return text.to_string();
     }
@@ -105,7 +105,7 @@ fn quoted(text: &str) -> String {
 
 /// `text` fit for a `# comment`: every character YAML would read as a line
 /// break, or does not allow, replaced by a space; leading spaces kept.
-pub fn comment_text(text: &str) -> String {
+pub(super) fn comment_text(text: &str) -> String {
     let safe: String = text
         .chars()
         .map(|c| if printable(c) { c } else { ' ' })
@@ -114,7 +114,7 @@ pub fn comment_text(text: &str) -> String {
 }
 
 /// `value` in flow style: `[a, b]`, `{k: v}`, scalars as [`string`] does.
-pub fn flow(value: &Value) -> String {
+pub(super) fn flow(value: &Value) -> String {
     let mut out = String::new();
     write_flow(value, &mut out);
     out

@@ -221,7 +221,7 @@ impl Body {
 
 /// Why a body cannot be built from its params and auth's `body` fields.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum BodyError {
+pub(crate) enum BodyError {
     /// Auth's `body` fields and a whole-body param that is no object.
     #[error(
         "auth `body` fields cannot be merged into a body that is not an object (param `{param}` is the whole body)"
@@ -272,7 +272,7 @@ fn upload(params: &Params, param: &Param, value: &Value, content_type: Option<&s
 
 /// The body of `action` from its body params, with auth's `body` fields
 /// merged in (over the params). `None` when nothing goes in the body.
-pub fn build(
+pub(super) fn build(
     action: &Action,
     params: &Params,
     auth_body: Option<&Map<String, Value>>,

@@ -12,7 +12,7 @@ use crate::spec::ArrayStyle;
 
 /// The fields `value` is sent as under `key`, appended to `out`. Nulls, and
 /// empty arrays and objects, send nothing.
-pub fn fields(key: &str, value: &Value, style: ArrayStyle, out: &mut Vec<(String, String)>) {
+pub(crate) fn fields(key: &str, value: &Value, style: ArrayStyle, out: &mut Vec<(String, String)>) {
     match value {
         Value::Null => {}
         Value::Object(map) => {
@@ -36,7 +36,7 @@ pub fn fields(key: &str, value: &Value, style: ArrayStyle, out: &mut Vec<(String
 
 /// A scalar as a form value: strings as they are, numbers and booleans as
 /// JSON writes them.
-pub fn scalar_text(value: &Value) -> String {
+pub(crate) fn scalar_text(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
         other => other.to_string(),
@@ -44,7 +44,7 @@ pub fn scalar_text(value: &Value) -> String {
 }
 
 /// `application/x-www-form-urlencoded` text of `pairs`.
-pub fn encode(pairs: &[(String, String)]) -> String {
+pub(crate) fn encode(pairs: &[(String, String)]) -> String {
     url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(pairs)
         .finish()

@@ -9,7 +9,7 @@
 //! them), whatever route it took. Literal text of the spec is public.
 
 mod body;
-pub mod form;
+pub(crate) mod form;
 mod request;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -18,8 +18,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-pub use body::{Body, BodyError, Checked, FileId, Part, PartContent, Raw, Upload};
-pub use request::{PathValueError, Request, RequestError, build_request};
+pub(crate) use body::{Body, Checked, FileId, PartContent, Raw, Upload};
+pub(crate) use request::{Request, build_request};
 
 use crate::secret::Secret;
 use crate::spec::coerce::{ValueError, check_allowed, coerce};
@@ -28,16 +28,16 @@ use crate::template::{Live, Scope, TemplateError, Templates, to_value, visit_str
 
 /// Shown in plan wherever a secret would go; registered with the redactor so
 /// it prints as `***` like a real secret.
-pub const PLAN_SECRET: &str = "runner-plan-secret-placeholder";
+pub(crate) const PLAN_SECRET: &str = "runner-plan-secret-placeholder";
 
 /// The scope name listing the inputs of a sub-workflow whose values wait
 /// for the run (plan and the checks before a run): templates using them
 /// wait too.
-pub const UNKNOWN_INPUTS: &str = "__runner_unknown_inputs";
+pub(crate) const UNKNOWN_INPUTS: &str = "__runner_unknown_inputs";
 
 /// Renders templates either for real (`apply`) or for `plan`, where values
 /// that need an earlier response or an unset env var stay as their source.
-pub struct Renderer<'a> {
+pub(crate) struct Renderer<'a> {
     pub templates: &'a Templates,
     pub scope: &'a Scope,
     pub plan: bool,
@@ -47,14 +47,14 @@ pub struct Renderer<'a> {
 }
 
 /// A rendered value, and whether some of it was left as source text (plan only).
-pub struct Rendered {
+pub(crate) struct Rendered {
     pub value: Value,
     pub deferred: bool,
 }
 
 impl Renderer<'_> {
     /// Whether `source` must wait for the run (plan only).
-    pub fn deferred(&self, source: &str) -> bool {
+    pub(crate) fn deferred(&self, source: &str) -> bool {
         let unknown_step = |id: &str| self.known_steps.is_none_or(|known| known.get(id).is_none());
         // A name the scope does not bind yet (a loop item whose list is not
         // known, a response) waits for the run.
@@ -84,7 +84,7 @@ impl Renderer<'_> {
             })
     }
 
-    pub fn render(&self, value: &Value) -> Result<Rendered, TemplateError> {
+    pub(crate) fn render(&self, value: &Value) -> Result<Rendered, TemplateError> {
         let mut sources = Vec::new();
         visit_strings(value, &mut |s| sources.push(s.to_string()));
         if sources.iter().any(|s| self.deferred(s)) {
@@ -119,7 +119,7 @@ impl Renderer<'_> {
     }
 
     /// Renders a template that must yield text.
-    pub fn text(&self, source: &str) -> Result<String, TemplateError> {
+    pub(crate) fn text(&self, source: &str) -> Result<String, TemplateError> {
         Ok(
             match self.render(&Value::String(source.to_string()))?.value {
                 Value::String(s) => s,
@@ -140,7 +140,7 @@ impl Renderer<'_> {
 
 /// A step's params after rendering, typing and defaults; optional params
 /// that were not given (or rendered to null) are left out.
-pub struct Params {
+pub(crate) struct Params {
     pub values: Vec<(String, Value)>,
     /// Names of params whose value is still a template (plan only).
     pub deferred: Vec<String>,
@@ -151,7 +151,7 @@ pub struct Params {
 
 /// The file a `type: file` param names.
 #[derive(Debug, Clone, PartialEq)]
-pub struct FileParam {
+pub(crate) struct FileParam {
     /// The value, resolved against its [`Origin`]: beside the spec file
     /// whose literal text it is, or from the current directory when
     /// whoever runs the spec gave it.
@@ -162,7 +162,7 @@ pub struct FileParam {
 /// Where the text naming a file comes from, which says what a relative
 /// path is relative to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Origin {
+pub(crate) enum Origin {
     /// Literal text of this spec file (a param, a literal var, a literal
     /// loop list, a `with:`, a default): relative to the file's directory.
     Spec(String),
@@ -173,7 +173,7 @@ pub enum Origin {
 
 impl Origin {
     /// `value`, a path, resolved against this origin.
-    pub fn resolve(&self, value: &str) -> PathBuf {
+    pub(crate) fn resolve(&self, value: &str) -> PathBuf {
         match self {
             Origin::Spec(file) => beside(file, value),
             Origin::Outside => PathBuf::from(value),
@@ -184,7 +184,7 @@ impl Origin {
 /// Where the values that may name files come from, in one workflow run:
 /// what [`crate::check::uploads`] allows (literal text, one input, one
 /// var, a loop item over those) traced to its [`Origin`].
-pub struct Origins<'a> {
+pub(crate) struct Origins<'a> {
     pub vars: &'a indexmap::IndexMap<String, crate::spec::Var>,
     /// `--var NAME=VALUE`.
     pub given_vars: &'a [(String, String)],
@@ -195,7 +195,7 @@ pub struct Origins<'a> {
 impl Origins<'_> {
     /// The origin of var `name`: the command line when `--var` gives it,
     /// else the spec file that defines it.
-    pub fn var(&self, name: &str) -> Option<Origin> {
+    pub(crate) fn var(&self, name: &str) -> Option<Origin> {
         if self.given_vars.iter().any(|(n, _)| n == name) {
             return Some(Origin::Outside);
         }
@@ -207,7 +207,7 @@ impl Origins<'_> {
 
     /// The origin of `value`, written in the spec file `written_in` in a
     /// step with the loop `each`; `None` when the value is computed.
-    pub fn of(
+    pub(crate) fn of(
         &self,
         value: &Value,
         written_in: &str,
@@ -235,7 +235,7 @@ fn beside(file: &str, value: &str) -> PathBuf {
 
 /// Why a step's param has no value to send.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ParamError {
+pub(crate) enum ParamError {
     /// A file param whose path was computed, by param name.
     #[error(
         "param `{0}` names a file to upload, and its value is not literal text, one input or one var; {help}",
@@ -253,7 +253,7 @@ pub enum ParamError {
 /// Renders a step's params for `action`; `set` replaces one param's value
 /// (a pagination cursor). `origins` says where the text naming each file
 /// comes from.
-pub fn params(
+pub(crate) fn params(
     step: &crate::spec::Step,
     action: &crate::spec::Action,
     r: &Renderer,
@@ -338,7 +338,7 @@ pub fn params(
 /// A credential from a source, as auth templates see it
 /// (`descope.access_token`, `descope.token_type`).
 #[derive(Debug, Clone)]
-pub struct Token {
+pub(crate) struct Token {
     /// The name templates see it under (`descope`).
     pub source: &'static str,
     pub access_token: Secret,
@@ -347,7 +347,7 @@ pub struct Token {
 
 /// Auth after rendering.
 #[derive(Debug, Default)]
-pub struct RenderedAuth {
+pub(crate) struct RenderedAuth {
     pub params: Vec<(String, Placement, Secret)>,
     pub base_url: Option<String>,
     pub body: Option<serde_json::Map<String, Value>>,
@@ -356,7 +356,7 @@ pub struct RenderedAuth {
 /// What in the scope comes from outside the spec, beyond `env` and step
 /// responses: vars derived from them (or given with `--var`), and inputs.
 #[derive(Debug, Default, Clone)]
-pub struct Taint {
+pub(crate) struct Taint {
     pub vars: BTreeSet<String>,
 }
 
@@ -364,7 +364,7 @@ pub struct Taint {
 /// parameter `Authorization``, `auth `base_url``).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{what}: {error}")]
-pub struct AuthValueError {
+pub(crate) struct AuthValueError {
     pub what: String,
     pub error: TemplateError,
 }
@@ -372,7 +372,7 @@ pub struct AuthValueError {
 /// Renders auth. Everything secret in it is pushed to `secrets` as soon as
 /// it is known, even when rendering fails later, so the caller can register
 /// it before anything could print it.
-pub fn auth(
+pub(crate) fn auth(
     auth: &Auth,
     token: Option<&Token>,
     r: &Renderer,
@@ -518,7 +518,7 @@ fn credential_part(value: &str) -> Secret {
 
 /// Why a workflow's inputs cannot be bound to the values given.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum InputError {
+pub(crate) enum InputError {
     /// `help` is [`crate::error::suggest`]'s, or empty.
     #[error("unknown input `{name}`{help}")]
     Unknown { name: String, help: String },
@@ -541,7 +541,7 @@ pub enum InputError {
 /// `enum`, defaults filled in, required ones present. The inputs named in
 /// `unknown` are left out: their values wait for the run (plan: a
 /// sub-workflow given an earlier response).
-pub fn bind_known_inputs(
+pub(crate) fn bind_known_inputs(
     inputs: &indexmap::IndexMap<String, crate::spec::Input>,
     given: &indexmap::IndexMap<String, Value>,
     unknown: &[String],
@@ -594,7 +594,7 @@ pub fn bind_known_inputs(
 }
 
 /// The vars after rendering, and which of them come from outside the spec.
-pub struct Vars {
+pub(crate) struct Vars {
     pub value: Value,
     pub taint: Taint,
 }
@@ -602,7 +602,7 @@ pub struct Vars {
 /// Renders every var in order, each seeing the ones before it. A `--var`
 /// overriding a list or object var is read as YAML and must have that
 /// shape; other overrides are text.
-pub fn vars(
+pub(crate) fn vars(
     wf: &crate::check::Workflow,
     env: Arc<std::collections::BTreeMap<String, String>>,
     overrides: &[(String, String)],

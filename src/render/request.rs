@@ -47,7 +47,7 @@ fn is_dns_label(s: &str) -> bool {
 
 /// Why the request of a step cannot be built from its rendered params.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RequestError {
+pub(crate) enum RequestError {
     /// An auth parameter `in: subdomain`, by name.
     #[error(
         "auth parameter `{0}` is `in: subdomain` but its value is not a DNS label (letters, digits and `-`, at most 63)"
@@ -74,7 +74,7 @@ pub enum RequestError {
 
 /// The request of `action` with `params` and `auth`; `target` (a step's
 /// `url:`) replaces the base URL and the path.
-pub fn build_request(
+pub(crate) fn build_request(
     app: &App,
     action: &Action,
     params: &Params,
@@ -286,7 +286,7 @@ fn show_deferred(mut url: String, params: &Params) -> String {
 
 /// A value that cannot go into the path where its placeholder is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PathValueError {
+pub(crate) enum PathValueError {
     /// In a `{+name}` placeholder (`hole`, as written).
     #[error(
         "path value `{value}` for `{hole}` has a `{part}` segment, which would change the path"

@@ -7,12 +7,12 @@ use super::{Out, Sink};
 use crate::error::Error;
 use crate::execute::{Plan, Reporter, RunReport, StepReport};
 
-pub struct JsonSink<'a> {
+pub(crate) struct JsonSink<'a> {
     out: &'a Out,
 }
 
 impl<'a> JsonSink<'a> {
-    pub fn new(out: &'a Out) -> Self {
+    pub(crate) fn new(out: &'a Out) -> Self {
         JsonSink { out }
     }
 }
@@ -25,7 +25,7 @@ fn failure(e: Option<&crate::execute::Failure>) -> (Value, Value) {
 }
 
 /// One step, as the run document holds it.
-pub fn step(s: &StepReport) -> Value {
+pub(super) fn step(s: &StepReport) -> Value {
     let (error, kind) = failure(s.error.as_ref());
     let mut v = json!({
         "id": s.id,
@@ -85,7 +85,7 @@ pub fn step(s: &StepReport) -> Value {
 }
 
 /// The run document.
-pub fn run(report: &RunReport) -> Value {
+pub(super) fn run(report: &RunReport) -> Value {
     let steps: Vec<Value> = report.steps.iter().map(step).collect();
     let mut doc = json!({ "ok": report.ok, "steps": steps, "outputs": report.outputs });
     if let Some((index, count)) = report.shard {
@@ -96,12 +96,12 @@ pub fn run(report: &RunReport) -> Value {
 
 /// The document for a run that could not start (or was stopped by the
 /// template watchdog): nothing in it ran.
-pub fn failed(message: &str) -> Value {
+pub(super) fn failed(message: &str) -> Value {
     json!({ "ok": false, "error": message, "steps": [] })
 }
 
 /// The plan document.
-pub fn plan(plan: &Plan) -> Value {
+pub(super) fn plan(plan: &Plan) -> Value {
     let steps: Vec<Value> = plan
         .steps
         .iter()

@@ -1,6 +1,6 @@
-//! What the user sees, one file per format behind one [`Sink`]: [`text`]
-//! (step lines as they finish, a summary), [`json`] (one document for
-//! machines), [`plan`] (the requests a run would send). Every byte goes out
+//! What the user sees, one file per format behind one [`Sink`]: `text`
+//! (step lines as they finish, a summary), `json` (one document for
+//! machines), `plan` (the requests a run would send). Every byte goes out
 //! through [`Out`], which redacts it, once.
 
 mod json;
@@ -16,8 +16,8 @@ use crate::error::Error;
 use crate::execute::{Plan, Reporter, RunReport};
 use crate::redact::Redactor;
 
-pub use json::JsonSink;
-pub use text::TextSink;
+pub(crate) use json::JsonSink;
+pub(crate) use text::TextSink;
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -66,7 +66,7 @@ impl Out {
         Out { redactor }
     }
 
-    pub fn redactor(&self) -> &Redactor {
+    pub(crate) fn redactor(&self) -> &Redactor {
         &self.redactor
     }
 
@@ -77,19 +77,19 @@ impl Out {
     }
 
     /// `text` as it is (no newline added), redacted.
-    pub fn stdout_raw(&self, text: &str) {
+    pub(crate) fn stdout_raw(&self, text: &str) {
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(self.redactor.redact(text).as_bytes());
         let _ = out.flush();
     }
 
-    pub fn stderr(&self, text: &str) {
+    pub(crate) fn stderr(&self, text: &str) {
         let _ = writeln!(std::io::stderr().lock(), "{}", self.redactor.redact(text));
     }
 
     /// One JSON document on stdout; strings (keys included) are redacted
     /// as values, so masking never breaks the document.
-    pub fn json(&self, value: &Value) {
+    pub(crate) fn json(&self, value: &Value) {
         let value = self.redactor.redact_json(value);
         let mut out = std::io::stdout().lock();
         let _ = writeln!(

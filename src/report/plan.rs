@@ -3,7 +3,7 @@
 
 use crate::execute::Plan;
 
-pub fn text(plan: &Plan) -> String {
+pub(super) fn text(plan: &Plan) -> String {
     let mut out = String::new();
     let mut requests = 0;
     for s in &plan.steps {

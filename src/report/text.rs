@@ -10,14 +10,14 @@ fn millis(d: std::time::Duration) -> String {
     format!("{} ms", d.as_millis())
 }
 
-pub struct TextSink<'a> {
+pub(crate) struct TextSink<'a> {
     out: &'a Out,
     name_width: usize,
     action_width: usize,
 }
 
 impl<'a> TextSink<'a> {
-    pub fn new(out: &'a Out, wf: Option<&Workflow>) -> Self {
+    pub(crate) fn new(out: &'a Out, wf: Option<&Workflow>) -> Self {
         let steps = wf.map(|wf| wf.steps()).unwrap_or_default();
         TextSink {
             out,

@@ -21,13 +21,13 @@ use crate::secret::Secret;
 use crate::spec::Located;
 use crate::template::TemplateError;
 
-pub use crate::spec::Descope as Spec;
+pub(crate) use crate::spec::Descope as Spec;
 
-pub const DEFAULT_BASE_URL: &str = "https://api.descope.com";
-pub const PROJECT_ID_VAR: &str = Spec::PROJECT_ID_VAR;
-pub const MANAGEMENT_KEY_VAR: &str = Spec::MANAGEMENT_KEY_VAR;
-pub const BASE_URL_VAR: &str = Spec::BASE_URL_VAR;
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_BASE_URL: &str = "https://api.descope.com";
+pub(crate) const PROJECT_ID_VAR: &str = Spec::PROJECT_ID_VAR;
+pub(crate) const MANAGEMENT_KEY_VAR: &str = Spec::MANAGEMENT_KEY_VAR;
+pub(crate) const BASE_URL_VAR: &str = Spec::BASE_URL_VAR;
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Statuses Descope's SDKs retry, and the waits before each retry.
 const RETRY_STATUSES: &[u16] = &[503, 520, 521, 522, 524, 530];
@@ -41,15 +41,15 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 /// Where and as whom to call Descope.
 #[derive(Debug, Clone)]
-pub struct Settings {
-    pub project_id: String,
-    pub management_key: Secret,
-    pub base_url: String,
+pub(crate) struct Settings {
+    pub(crate) project_id: String,
+    pub(crate) management_key: Secret,
+    pub(crate) base_url: String,
 }
 
 /// Descope's base URL: explicit, else derived from the project id the way
 /// Descope's SDKs do for regional projects, else the global one.
-pub fn base_url(explicit: Option<String>, project_id: &str) -> String {
+pub(crate) fn base_url(explicit: Option<String>, project_id: &str) -> String {
     if let Some(url) = explicit.filter(|u| !u.is_empty()) {
         return url.trim_end_matches('/').to_string();
     }
@@ -63,17 +63,17 @@ pub fn base_url(explicit: Option<String>, project_id: &str) -> String {
 
 /// Which token to fetch.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct TokenRequest {
-    pub app_id: String,
-    pub user_id: Option<String>,
-    pub tenant_id: Option<String>,
+pub(crate) struct TokenRequest {
+    pub(crate) app_id: String,
+    pub(crate) user_id: Option<String>,
+    pub(crate) tenant_id: Option<String>,
     /// `None`: the latest token, whatever its scopes.
-    pub scopes: Option<Vec<String>>,
+    pub(crate) scopes: Option<Vec<String>>,
 }
 
 impl TokenRequest {
     /// The endpoint and JSON body, exactly as Descope documents them.
-    pub fn endpoint(&self) -> (&'static str, Value) {
+    pub(crate) fn endpoint(&self) -> (&'static str, Value) {
         let mut body = json!({ "appId": self.app_id });
         let path = match (&self.user_id, &self.scopes) {
             (Some(user), scopes) => {
@@ -104,7 +104,7 @@ impl TokenRequest {
     }
 
     /// `app `github` for user `u1``: how errors name the request (never the key).
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let mut s = format!("app `{}`", self.app_id);
         if let Some(u) = &self.user_id {
             s.push_str(&format!(" for user `{u}`"));
@@ -149,7 +149,7 @@ struct ErrorBody {
 /// Why Descope gave no token: its settings, the call, or its answer.
 /// Messages name the request (never the key).
 #[derive(Debug, thiserror::Error)]
-pub enum DescopeError {
+pub(crate) enum DescopeError {
     /// A setting's template failed; `what` is its field (`project_id`).
     #[error("descope `{what}`: {error}")]
     Setting {
@@ -220,13 +220,13 @@ pub enum DescopeError {
 }
 
 /// A fetched token and every secret that came with it.
-pub struct Fetched {
-    pub token: Token,
-    pub refresh_token: Option<Secret>,
+pub(crate) struct Fetched {
+    pub(crate) token: Token,
+    pub(crate) refresh_token: Option<Secret>,
 }
 
 /// Fetches one token, retrying as Descope's SDKs do; `on_retry` hears of each wait.
-pub async fn fetch(
+pub(crate) async fn fetch(
     client: &reqwest::Client,
     settings: &Settings,
     request: &TokenRequest,
@@ -392,14 +392,18 @@ fn refusal(
 /// The lock is held across a fetch, so loop items that need the same
 /// token wait for one call instead of making several.
 #[derive(Default)]
-pub struct Descope {
+pub(crate) struct Descope {
     tokens: tokio::sync::Mutex<HashMap<(String, String, TokenRequest), Token>>,
 }
 
 impl Descope {
     /// The settings, from the spec first, then the environment: what
     /// `plan` and the checks before a run need, without calling Descope.
-    pub fn settings(d: &Spec, r: &Renderer, ctx: &Context) -> Result<Settings, DescopeError> {
+    pub(crate) fn settings(
+        d: &Spec,
+        r: &Renderer,
+        ctx: &Context,
+    ) -> Result<Settings, DescopeError> {
         let setting = |field: &Option<Located<String>>,
                        var: &str,
                        what: &'static str|
@@ -439,7 +443,7 @@ impl Descope {
     }
 
     /// The token `d` asks for: from this run's cache, else fetched.
-    pub async fn token(
+    pub(crate) async fn token(
         &self,
         d: &Spec,
         r: &Renderer<'_>,

@@ -1,16 +1,16 @@
 //! Secrets and settings from outside the spec: the process environment
 //! (and `.env`), and credential sources, each one module behind
-//! [`Sources`]. A source's token is fetched lazily, at most once per run
+//! `Sources`. A source's token is fetched lazily, at most once per run
 //! for the same request, and everything secret it brings is registered
 //! with the redactor before anything could print it.
 //!
 //! Adding a source (OAuth2, a credential helper) touches: a variant of
 //! `spec::Source` and its raw form in `spec/raw.rs` (with its lowering in
 //! `spec/lower.rs`), a module here, one arm in each `match` of
-//! [`Sources`], and a variant of [`SourceError`] for the module's errors.
+//! `Sources`, and a variant of `SourceError` for the module's errors.
 //! See `docs/spec.md`, "Adding an auth source".
 
-pub mod descope;
+pub(crate) mod descope;
 mod env;
 
 use std::collections::BTreeMap;
@@ -24,19 +24,19 @@ use crate::secret::Secret;
 use crate::spec::Source;
 
 /// What a source needs from the run.
-pub struct Context<'a> {
-    pub env: &'a BTreeMap<String, String>,
-    pub clients: &'a Clients,
-    pub redactor: &'a Redactor,
+pub(crate) struct Context<'a> {
+    pub(crate) env: &'a BTreeMap<String, String>,
+    pub(crate) clients: &'a Clients,
+    pub(crate) redactor: &'a Redactor,
     /// `--allow-http`: credentials may go over plain http to other hosts.
-    pub allow_http: bool,
+    pub(crate) allow_http: bool,
     /// Hears of retries, and of secrets too short to mask.
-    pub notes: &'a dyn Fn(String),
+    pub(crate) notes: &'a dyn Fn(String),
 }
 
 impl Context<'_> {
     /// Masks `secret` from now on; says so when it is too short to mask.
-    pub fn register(&self, secret: &Secret) {
+    pub(crate) fn register(&self, secret: &Secret) {
         if let Err(unmasked) = self.redactor.mask(secret) {
             (self.notes)(unmasked.to_string());
         }
@@ -45,18 +45,23 @@ impl Context<'_> {
 
 /// The run's credential sources and their per-run state.
 #[derive(Default)]
-pub struct Sources {
+pub(crate) struct Sources {
     descope: descope::Descope,
 }
 
 impl Sources {
-    pub fn new() -> Sources {
+    pub(crate) fn new() -> Sources {
         Sources::default()
     }
 
     /// Whether `source` has everything it needs (settings, a safe
     /// connection), without fetching anything: checked before a run starts.
-    pub fn verify(&self, source: &Source, r: &Renderer, ctx: &Context) -> Result<(), SourceError> {
+    pub(crate) fn verify(
+        &self,
+        source: &Source,
+        r: &Renderer,
+        ctx: &Context,
+    ) -> Result<(), SourceError> {
         match source {
             Source::Descope(d) => descope::Descope::settings(d, r, ctx).map(|_| ())?,
         }
@@ -64,7 +69,7 @@ impl Sources {
     }
 
     /// What `plan` shows for the source's token.
-    pub fn placeholder(source: &Source) -> Token {
+    pub(crate) fn placeholder(source: &Source) -> Token {
         Token {
             source: source.name(),
             access_token: Secret::new(PLAN_SECRET),
@@ -73,7 +78,7 @@ impl Sources {
     }
 
     /// The token of `source`, fetched once per run for the same request.
-    pub async fn fetch(
+    pub(crate) async fn fetch(
         &self,
         source: &Source,
         r: &Renderer<'_>,
@@ -87,7 +92,7 @@ impl Sources {
 
 /// Why a credential source gave no token: one variant per source.
 #[derive(Debug, thiserror::Error)]
-pub enum SourceError {
+pub(crate) enum SourceError {
     #[error(transparent)]
     Descope(#[from] descope::DescopeError),
 }

@@ -7,7 +7,7 @@ use serde_json::{Number, Value};
 use crate::spec::ParamType;
 
 /// How a message describes `value`: its kind and a short excerpt.
-pub fn describe(value: &Value) -> String {
+pub(crate) fn describe(value: &Value) -> String {
     let kind = match value {
         Value::Null => return "null".to_string(),
         Value::Bool(_) => "a boolean",
@@ -27,7 +27,7 @@ pub fn describe(value: &Value) -> String {
 /// Why a value does not fit its param: not of its type, or not one of its
 /// `enum`. What was found is kept as [`describe`] shows it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ValueError {
+pub(crate) enum ValueError {
     #[error("expected {}, found {found}", .expected.described())]
     Type { expected: ParamType, found: String },
     /// `allowed` as [`show_allowed`] shows it.
@@ -43,7 +43,7 @@ pub enum ValueError {
 }
 
 /// `value` as `ty`, or what was expected and found.
-pub fn coerce(ty: ParamType, value: Value) -> Result<Value, ValueError> {
+pub(crate) fn coerce(ty: ParamType, value: Value) -> Result<Value, ValueError> {
     let fail = |value: &Value| {
         Err(ValueError::Type {
             expected: ty,
@@ -93,7 +93,11 @@ pub fn coerce(ty: ParamType, value: Value) -> Result<Value, ValueError> {
 /// `enum` (each converted to `ty` like a value, so `enum: [1, 2]` of a
 /// string param allows `"1"`); for an array, whether each item is. `Err`
 /// says what was expected and what was found.
-pub fn check_allowed(ty: ParamType, allowed: &[Value], value: &Value) -> Result<(), ValueError> {
+pub(crate) fn check_allowed(
+    ty: ParamType,
+    allowed: &[Value],
+    value: &Value,
+) -> Result<(), ValueError> {
     let scalar = matches!(
         ty,
         ParamType::String | ParamType::Integer | ParamType::Number | ParamType::Boolean
@@ -137,7 +141,7 @@ fn same(a: &Value, b: &Value) -> bool {
 
 /// `` `open`, `closed` `` (strings bare, other values as JSON), the first
 /// ten of a long list.
-pub fn show_allowed(allowed: &[Value]) -> String {
+pub(crate) fn show_allowed(allowed: &[Value]) -> String {
     const SHOWN: usize = 10;
     let mut out = allowed
         .iter()

@@ -9,7 +9,7 @@
 use crate::source::LineCol;
 
 /// Where the first bracket deeper than `max` opens, if any.
-pub fn too_deep(text: &str, max: usize) -> Option<LineCol> {
+pub(super) fn too_deep(text: &str, max: usize) -> Option<LineCol> {
     let mut depth = 0usize;
     let mut block_scalar: Option<usize> = None;
     for (n, line) in text.lines().enumerate() {

@@ -19,7 +19,7 @@ const SPEC_KEYS: &[&str] = &[
 ];
 
 /// How deeply flow collections (`[...]`, `{...}`) may nest.
-pub const MAX_DEPTH: usize = 128;
+pub(super) const MAX_DEPTH: usize = 128;
 
 /// Parses `text` (read from the file named `name`).
 pub(super) fn parse(name: &str, text: String) -> Result<(Arc<File>, raw::File), Vec<Diagnostic>> {

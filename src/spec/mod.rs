@@ -3,11 +3,11 @@
 //! ([`lower`]). Every node knows where it was written; cross-references are
 //! checked by `check`.
 
-pub mod coerce;
+pub(crate) mod coerce;
 mod depth;
 mod diagnose;
 mod lower;
-pub mod model;
+pub(crate) mod model;
 mod raw;
 mod read;
 
@@ -15,7 +15,7 @@ use std::path::Path;
 
 use crate::error::Result;
 pub use model::*;
-pub use read::{JsonFileError, OutsideRoot, Root, display, resolve};
+pub(crate) use read::{Root, display, resolve};
 
 /// How to load: what the command line says about reading files.
 #[derive(Debug, Clone, Copy, Default)]
@@ -25,7 +25,7 @@ pub struct LoadOptions {
 }
 
 /// Loads the spec at `path` and every file it includes.
-pub fn load(path: &Path, options: LoadOptions) -> Result<Spec> {
+pub(crate) fn load(path: &Path, options: LoadOptions) -> Result<Spec> {
     let mut reader = read::Reader::new(Root::of(path, options.allow_outside_root));
     let file = display(path);
     reader.file(path, &file, None, None);
@@ -34,7 +34,7 @@ pub fn load(path: &Path, options: LoadOptions) -> Result<Spec> {
 
 /// Loads a spec from text (includes are still read from disk, relative to
 /// the current directory). For tools and fuzzing.
-pub fn load_str(name: &str, source: &str, options: LoadOptions) -> Result<Spec> {
+pub(crate) fn load_str(name: &str, source: &str, options: LoadOptions) -> Result<Spec> {
     let mut reader = read::Reader::new(Root::of(Path::new(name), options.allow_outside_root));
     reader.source(Path::new(name), name, source.to_string(), None, None);
     reader.finish(name.to_string())

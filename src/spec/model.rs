@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::error::Loc;
 use crate::source::File;
-pub use crate::spec::raw::{ArrayStyle, BodyFormat, Method, ParamIn, ParamType, Placement};
+pub(crate) use crate::spec::raw::{ArrayStyle, BodyFormat, Method, ParamIn, ParamType, Placement};
 
 #[derive(Debug)]
 pub struct Spec {
@@ -442,7 +442,7 @@ impl Step {
     }
 }
 
-pub fn step_label(index: usize, id: Option<&str>) -> String {
+pub(crate) fn step_label(index: usize, id: Option<&str>) -> String {
     match id {
         Some(id) => format!("steps[{index}] ({id})"),
         None => format!("steps[{index}]"),
@@ -450,7 +450,7 @@ pub fn step_label(index: usize, id: Option<&str>) -> String {
 }
 
 /// The `{name}` placeholders in `text`, in order.
-pub fn placeholders(text: &str) -> Vec<&str> {
+pub(crate) fn placeholders(text: &str) -> Vec<&str> {
     holes(text)
         .into_iter()
         .filter(|h| !h.reserved)
@@ -460,13 +460,13 @@ pub fn placeholders(text: &str) -> Vec<&str> {
 
 /// The placeholders of an action's path, in order: `{name}` and
 /// `{+name}` (RFC 6570 reserved expansion: `/` kept) alike, by name.
-pub fn path_placeholders(text: &str) -> Vec<&str> {
+pub(crate) fn path_placeholders(text: &str) -> Vec<&str> {
     holes(text).into_iter().map(|h| h.name).collect()
 }
 
 /// One placeholder of a path: `{name}`, or `{+name}` when `reserved`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Hole<'a> {
+pub(crate) struct Hole<'a> {
     pub name: &'a str,
     pub reserved: bool,
     /// As written, braces included.
@@ -474,7 +474,7 @@ pub struct Hole<'a> {
 }
 
 /// Every `{name}` and `{+name}` in `text`, in order.
-pub fn holes(text: &str) -> Vec<Hole<'_>> {
+pub(crate) fn holes(text: &str) -> Vec<Hole<'_>> {
     let mut out = Vec::new();
     let mut offset = 0;
     while let Some(start) = text[offset..].find('{') {

@@ -10,11 +10,11 @@ use serde::de::{Deserializer, MapAccess, Visitor};
 
 /// What serde says when a mapping holds a key twice; the loader turns it
 /// into a message naming both places.
-pub const DUPLICATE_KEY: &str = "duplicate key";
+pub(super) const DUPLICATE_KEY: &str = "duplicate key";
 
 /// A mapping in the spec's order that refuses a key written twice.
 #[derive(Debug)]
-pub struct Map<V>(pub IndexMap<String, V>);
+pub(super) struct Map<V>(pub IndexMap<String, V>);
 
 impl<V> Default for Map<V> {
     fn default() -> Self {
@@ -63,7 +63,7 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for Map<V> {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct File {
+pub(super) struct File {
     pub version: u64,
     #[serde(default)]
     pub include: Vec<String>,
@@ -86,7 +86,7 @@ pub struct File {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Input {
+pub(super) struct Input {
     #[serde(rename = "type")]
     pub ty: ParamType,
     #[serde(default)]
@@ -101,7 +101,7 @@ pub struct Input {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct App {
+pub(super) struct App {
     #[serde(default)]
     pub description: Option<String>,
     pub base_url: String,
@@ -121,7 +121,7 @@ pub struct App {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Retry {
+pub(super) struct Retry {
     /// Every try, the first included.
     #[serde(default)]
     pub attempts: Option<u32>,
@@ -136,13 +136,15 @@ pub struct Retry {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Timeout {
+pub(super) struct Timeout {
     #[serde(default)]
     pub connect: Option<String>,
     #[serde(default)]
     pub request: Option<String>,
 }
 
+// Named as specs, journals and messages write them.
+#[allow(clippy::upper_case_acronyms)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub enum Method {
     GET,
@@ -180,7 +182,7 @@ impl BodyFormat {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Action {
+pub(super) struct Action {
     #[serde(default)]
     pub description: Option<String>,
     pub method: Method,
@@ -265,7 +267,7 @@ impl ParamIn {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Param {
+pub(super) struct Param {
     #[serde(rename = "type")]
     pub ty: ParamType,
     #[serde(default)]
@@ -324,7 +326,7 @@ impl Placement {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Auth {
+pub(super) struct Auth {
     #[serde(default)]
     pub parameters: Vec<AuthParam>,
     #[serde(default)]
@@ -337,7 +339,7 @@ pub struct Auth {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AuthParam {
+pub(super) struct AuthParam {
     pub name: String,
     #[serde(rename = "in")]
     pub placement: Placement,
@@ -349,7 +351,7 @@ pub struct AuthParam {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Descope {
+pub(super) struct Descope {
     pub app_id: String,
     #[serde(default)]
     pub user_id: Option<String>,
@@ -367,7 +369,7 @@ pub struct Descope {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Step {
+pub(super) struct Step {
     #[serde(default)]
     pub id: Option<String>,
     #[serde(default)]
@@ -427,7 +429,7 @@ pub struct Step {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Poll {
+pub(super) struct Poll {
     #[serde(default)]
     pub every: Option<String>,
     #[serde(default)]
@@ -436,7 +438,7 @@ pub struct Poll {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Paginate {
+pub(super) struct Paginate {
     /// `link` (RFC 8288 `rel="next"`), or `{param, value}` for a cursor.
     pub next: serde_yaml::Value,
     #[serde(default)]
@@ -447,14 +449,14 @@ pub struct Paginate {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Cursor {
+pub(super) struct Cursor {
     pub param: String,
     pub value: String,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Expect {
+pub(super) struct Expect {
     /// A status or a list of them; checked by the loader, which can say
     /// which value is wrong.
     #[serde(default)]
@@ -474,7 +476,7 @@ pub struct Expect {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct BodyCheck {
+pub(super) struct BodyCheck {
     pub path: String,
     #[serde(default)]
     pub exists: Option<bool>,
@@ -488,7 +490,7 @@ pub struct BodyCheck {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct HeaderCheck {
+pub(super) struct HeaderCheck {
     #[serde(default)]
     pub exists: Option<bool>,
     #[serde(default)]

@@ -63,7 +63,7 @@ pub struct OutsideRoot {
 
 /// Why a JSON document a spec names (a schema) cannot be used.
 #[derive(Debug, thiserror::Error)]
-pub enum JsonFileError {
+pub(crate) enum JsonFileError {
     #[error(transparent)]
     Outside(#[from] OutsideRoot),
     #[error("cannot read the schema `{shown}`: {why}")]
@@ -78,7 +78,7 @@ pub enum JsonFileError {
 
 /// `path` made absolute with symlinks resolved as far as it exists, and
 /// `.`/`..` folded in the rest.
-pub fn resolve(path: &Path) -> PathBuf {
+pub(crate) fn resolve(path: &Path) -> PathBuf {
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let mut existing = absolute.as_path();
     let mut rest = Vec::new();
@@ -107,7 +107,7 @@ pub fn resolve(path: &Path) -> PathBuf {
 }
 
 /// How the user named a path in messages (`/` separators everywhere).
-pub fn display(path: &Path) -> String {
+pub(crate) fn display(path: &Path) -> String {
     path.to_string_lossy().replace('\\', "/")
 }
 
@@ -308,7 +308,7 @@ const MAX_JSON_BYTES: u64 = 8 << 20;
 
 /// Reads a JSON document a spec names (a schema): inside the project root,
 /// a regular file of at most 8 MiB. Messages never quote the file.
-pub fn read_json(
+pub(super) fn read_json(
     root: &Root,
     path: &Path,
     shown: &str,

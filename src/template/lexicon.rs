@@ -8,11 +8,11 @@ use minijinja::syntax::SyntaxConfig;
 
 /// Names a template uses as filters and as tests, and its literal texts.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Lexicon {
-    pub filters: Vec<String>,
-    pub tests: Vec<String>,
+pub(crate) struct Lexicon {
+    pub(crate) filters: Vec<String>,
+    pub(crate) tests: Vec<String>,
     /// Text outside tags, and string literals inside them.
-    pub literals: Vec<String>,
+    pub(crate) literals: Vec<String>,
 }
 
 /// Filters whose string arguments name tests (`select("odd")`), and the
@@ -24,7 +24,7 @@ const TEST_TAKING: &[(&str, usize)] = &[
     ("rejectattr", 1),
 ];
 
-pub fn scan(source: &str) -> Lexicon {
+pub(super) fn scan(source: &str) -> Lexicon {
     let mut lex = Lexicon::default();
     let tokens: Vec<Token> = tokenize(source, false, SyntaxConfig::default())
         .filter_map(Result::ok)

@@ -6,15 +6,15 @@ use minijinja::value::{Value as JValue, ValueKind};
 use minijinja::{Error, ErrorKind};
 
 /// How deeply a value may nest.
-pub const MAX_DEPTH: usize = 128;
+pub(super) const MAX_DEPTH: usize = 128;
 /// How many items and string bytes a value may hold.
-pub const MAX_ITEMS: usize = 1_000_000;
-pub const MAX_BYTES: usize = 16 << 20;
+pub(super) const MAX_ITEMS: usize = 1_000_000;
+pub(super) const MAX_BYTES: usize = 16 << 20;
 
 /// Fails for values nested more than [`MAX_DEPTH`] deep or larger than
 /// [`MAX_ITEMS`] / [`MAX_BYTES`], without recursing and without walking
 /// more than the budget.
-pub fn check(value: &JValue) -> Result<(), Error> {
+pub(super) fn check(value: &JValue) -> Result<(), Error> {
     let too_big = || {
         Error::new(
             ErrorKind::InvalidOperation,

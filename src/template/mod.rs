@@ -3,7 +3,7 @@
 //!
 //! The environment is locked down: strict undefined, no loader (so no file
 //! can be read), no `debug`, a fuel budget against runaway loops, bounds on
-//! the size and depth of values (see [`limits`]), and a watchdog for the
+//! the size and depth of values (see `limits`), and a watchdog for the
 //! work fuel cannot meter (see [`watchdog`]). Filters and tests are checked
 //! when a template is compiled, so an unknown one fails validation rather
 //! than a run halfway.
@@ -12,7 +12,7 @@ mod lexicon;
 mod limits;
 mod names;
 mod scope;
-pub mod taint;
+pub(crate) mod taint;
 pub mod watchdog;
 
 use std::collections::{BTreeSet, HashMap};
@@ -23,16 +23,17 @@ use minijinja::value::Value as JValue;
 use minijinja::{Environment, ErrorKind, State, UndefinedBehavior};
 use serde_json::Value;
 
-pub use lexicon::Lexicon;
-pub use scope::{EnvObject, Leaves, Live, Scope};
+pub(crate) use lexicon::Lexicon;
+pub(crate) use scope::Live;
+pub use scope::Scope;
 
 /// The fuel one render may burn: plenty for real templates, a stop for `range(10**9)`.
 const FUEL: u64 = 50_000;
 const CAPTURE: &str = "__runner_value";
 /// The context name that tells the status functions whether the run failed.
-pub const FAILED: &str = "__runner_failed";
+pub(crate) const FAILED: &str = "__runner_failed";
 /// Names every template may use without a scope binding them.
-pub const BUILTINS: &[&str] = &[
+pub(crate) const BUILTINS: &[&str] = &[
     "range",
     "dict",
     "namespace",
@@ -42,7 +43,7 @@ pub const BUILTINS: &[&str] = &[
     "joiner",
 ];
 /// Functions that only make sense in a step's `if`.
-pub const STATUS_FUNCTIONS: &[&str] = &["success", "failure", "always"];
+pub(crate) const STATUS_FUNCTIONS: &[&str] = &["success", "failure", "always"];
 
 /// What a template refers to, found statically.
 #[derive(Debug, Default, Clone)]
@@ -50,26 +51,26 @@ pub struct Refs {
     /// `env.NAME` lookups.
     pub env: BTreeSet<String>,
     /// `vars.NAME` lookups.
-    pub vars: BTreeSet<String>,
+    pub(crate) vars: BTreeSet<String>,
     /// `inputs.NAME` lookups.
-    pub inputs: BTreeSet<String>,
+    pub(crate) inputs: BTreeSet<String>,
     /// `steps.ID` (with the attribute after it, when there is one).
-    pub steps: Vec<(String, Option<String>)>,
+    pub(crate) steps: Vec<(String, Option<String>)>,
     /// `steps.ID.outputs.NAME`.
-    pub step_outputs: Vec<(String, String)>,
+    pub(crate) step_outputs: Vec<(String, String)>,
     /// Top-level names other than `env`, `vars`, `inputs`, `steps`.
-    pub other: BTreeSet<String>,
+    pub(crate) other: BTreeSet<String>,
     /// The template subscripts a root (`env[name]`) so not every name is known.
     pub dynamic: BTreeSet<String>,
 }
 
 impl Refs {
-    pub fn uses_steps(&self) -> bool {
+    pub(crate) fn uses_steps(&self) -> bool {
         !self.steps.is_empty() || self.dynamic.contains("steps")
     }
 
     /// Whether the template reads any of `names` at the top level.
-    pub fn uses_any(&self, names: &[&str]) -> bool {
+    pub(crate) fn uses_any(&self, names: &[&str]) -> bool {
         names.iter().any(|n| self.other.contains(*n))
     }
 
@@ -96,7 +97,7 @@ struct Compiled {
 
 /// A template failed to compile or render; the caller adds the location.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TemplateError(pub String);
+pub struct TemplateError(pub(crate) String);
 
 impl fmt::Display for TemplateError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -230,12 +231,12 @@ impl fmt::Debug for Templates {
 }
 
 /// Whether `s` contains template syntax at all; plain strings skip minijinja.
-pub fn is_template(s: &str) -> bool {
+pub(crate) fn is_template(s: &str) -> bool {
     s.contains("{{") || s.contains("{%") || s.contains("{#")
 }
 
 /// The expression of a string that is exactly one `{{ expression }}`.
-pub fn whole_expression(s: &str) -> Option<&str> {
+pub(crate) fn whole_expression(s: &str) -> Option<&str> {
     let inner = s.trim().strip_prefix("{{")?.strip_suffix("}}")?;
     if inner.contains("{{") || inner.contains("}}") || inner.contains("{%") || inner.contains("{#")
     {
@@ -363,13 +364,13 @@ impl Templates {
     }
 
     /// What `source` refers to; `None` for plain strings.
-    pub fn refs(&self, source: &str) -> Option<&Refs> {
+    pub(crate) fn refs(&self, source: &str) -> Option<&Refs> {
         self.compiled.get(source).map(|c| &c.refs)
     }
 
     /// Literal text of `source`: outside its tags and its string literals
     /// (all of it, for a plain string).
-    pub fn literals(&self, source: &str) -> Vec<String> {
+    pub(crate) fn literals(&self, source: &str) -> Vec<String> {
         match self.compiled.get(source) {
             Some(c) => c.lexicon.literals.clone(),
             None if is_template(source) => lexicon::scan(source).literals,
@@ -403,7 +404,7 @@ impl Templates {
 
     /// Renders one string; `None` when it reads something that is not
     /// there (a missing field, a null): for a cursor, which ends pages.
-    pub fn render_or_missing(
+    pub(crate) fn render_or_missing(
         &self,
         source: &str,
         scope: &Scope,
@@ -471,7 +472,7 @@ impl Templates {
     }
 }
 
-pub fn visit_strings(value: &Value, f: &mut impl FnMut(&str)) {
+pub(crate) fn visit_strings(value: &Value, f: &mut impl FnMut(&str)) {
     match value {
         Value::String(s) => f(s),
         Value::Array(items) => items.iter().for_each(|v| visit_strings(v, f)),

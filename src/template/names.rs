@@ -13,13 +13,13 @@ use minijinja::machinery::ast::{self, CallArg, Expr, Stmt};
 
 /// Root names read, and the attribute chains read from them.
 #[derive(Debug, Default)]
-pub struct Names {
-    pub top: HashSet<String>,
+pub(super) struct Names {
+    pub(crate) top: HashSet<String>,
     /// `steps.issue.response`, or the bare root when no attribute follows.
-    pub nested: HashSet<String>,
+    pub(crate) nested: HashSet<String>,
 }
 
-pub fn of(tree: &Stmt) -> Names {
+pub(super) fn of(tree: &Stmt) -> Names {
     let mut w = Walk {
         names: Names::default(),
         bound: vec![HashSet::new()],

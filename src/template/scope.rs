@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use minijinja::value::{Enumerator, Object, ObjectRepr, Value as JValue, ValueKind};
 
 /// The process environment as templates see it.
-pub struct EnvObject {
+pub(crate) struct EnvObject {
     vars: Arc<BTreeMap<String, String>>,
     used: Mutex<BTreeSet<String>>,
     /// What an unset variable reads as (plan's secret placeholder), if anything.
@@ -56,23 +56,23 @@ impl Object for EnvObject {
 /// A map that grows during a run: each step's result is added when the
 /// step ends. Templates only ever read names added before them.
 #[derive(Debug, Default)]
-pub struct Live {
+pub(crate) struct Live {
     map: RwLock<BTreeMap<String, JValue>>,
 }
 
 impl Live {
-    pub fn new() -> Arc<Live> {
+    pub(crate) fn new() -> Arc<Live> {
         Arc::default()
     }
 
-    pub fn insert(&self, key: impl Into<String>, value: JValue) {
+    pub(crate) fn insert(&self, key: impl Into<String>, value: JValue) {
         self.map
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(key.into(), value);
     }
 
-    pub fn get(&self, key: &str) -> Option<JValue> {
+    pub(crate) fn get(&self, key: &str) -> Option<JValue> {
         self.map
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -80,7 +80,7 @@ impl Live {
             .cloned()
     }
 
-    pub fn value(self: &Arc<Self>) -> JValue {
+    pub(crate) fn value(self: &Arc<Self>) -> JValue {
         JValue::from_dyn_object(self.clone())
     }
 }
@@ -108,7 +108,7 @@ impl Object for Live {
 
 /// Strings a template read, each with the name under the root it came
 /// from (`steps.issue...` → `issue`).
-pub type Leaves = Arc<Mutex<Vec<(String, String)>>>;
+pub(crate) type Leaves = Arc<Mutex<Vec<(String, String)>>>;
 
 /// A value whose string leaves are recorded as they are read.
 #[derive(Debug)]
@@ -197,17 +197,17 @@ impl Scope {
         self
     }
 
-    pub fn set(&mut self, name: &str, value: JValue) {
+    pub(crate) fn set(&mut self, name: &str, value: JValue) {
         self.names.insert(name.to_string(), value);
     }
 
-    pub fn get(&self, name: &str) -> Option<&JValue> {
+    pub(crate) fn get(&self, name: &str) -> Option<&JValue> {
         self.names.get(name)
     }
 
     /// The same scope with fresh env tracking; with a `fallback`, unset env
     /// variables read as it (plan's secret placeholder).
-    pub fn fresh_env(&self, fallback: Option<&'static str>) -> Scope {
+    pub(crate) fn fresh_env(&self, fallback: Option<&'static str>) -> Scope {
         Scope {
             env: Arc::new(EnvObject {
                 vars: self.env.vars.clone(),
@@ -220,7 +220,7 @@ impl Scope {
 
     /// The same scope (with fresh env tracking), where the string leaves
     /// read from each of `roots` are recorded as `(root, name below it, leaf)`.
-    pub fn tracking(
+    pub(crate) fn tracking(
         &self,
         roots: &[&str],
         fallback: Option<&'static str>,
@@ -244,7 +244,7 @@ impl Scope {
         (scope, all)
     }
 
-    pub fn has_env(&self, name: &str) -> bool {
+    pub(crate) fn has_env(&self, name: &str) -> bool {
         self.env.fallback.is_some() || self.env.vars.contains_key(name)
     }
 

@@ -29,7 +29,7 @@ use minijinja::syntax::SyntaxConfig;
 
 /// The filters a secret may pass through: their results are forms the
 /// redactor masks.
-pub const PRESERVING_FILTERS: &[&str] = &[
+pub(crate) const PRESERVING_FILTERS: &[&str] = &[
     "b64encode",
     "urlencode",
     "urlencode_component",
@@ -44,16 +44,16 @@ const PRESERVING_TESTS: &[&str] = &["defined", "undefined"];
 
 /// Where a secret comes from, as messages name it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Origin {
+pub(crate) struct Origin {
     /// `env `TOKEN``, `var `auth` (built from env `TOKEN`)`.
-    pub what: String,
+    pub(crate) what: String,
     /// The env variable at its root, if it is one: the help suggests
     /// passing configuration as an input instead.
-    pub env: Option<String>,
+    pub(crate) env: Option<String>,
 }
 
 impl Origin {
-    pub fn env(name: &str) -> Origin {
+    pub(crate) fn env(name: &str) -> Origin {
         Origin {
             what: format!("env `{name}`"),
             env: Some(name.to_string()),
@@ -61,14 +61,14 @@ impl Origin {
     }
 
     /// A secret named `what`, derived from `from`.
-    pub fn derived(what: impl fmt::Display, from: &Origin) -> Origin {
+    pub(crate) fn derived(what: impl fmt::Display, from: &Origin) -> Origin {
         Origin {
             what: format!("{what} (built from {})", from.root()),
             env: from.env.clone(),
         }
     }
 
-    pub fn other(what: impl Into<String>) -> Origin {
+    pub(crate) fn other(what: impl Into<String>) -> Origin {
         Origin {
             what: what.into(),
             env: None,
@@ -92,7 +92,7 @@ impl fmt::Display for Origin {
 
 /// One segment of a path into the context.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Seg {
+pub(crate) enum Seg {
     Key(String),
     /// Any one segment: every item of a list (`steps.open.items[*]`).
     Any,
@@ -119,7 +119,7 @@ struct SecretPath {
 
 /// The secrets a template may read, as paths into its context.
 #[derive(Debug, Clone, Default)]
-pub struct Secrets {
+pub(crate) struct Secrets {
     /// Every `env.NAME` is a secret.
     env: bool,
     by_root: HashMap<String, Vec<SecretPath>>,
@@ -127,7 +127,7 @@ pub struct Secrets {
 
 impl Secrets {
     /// Every env value a secret, nothing else yet.
-    pub fn with_env() -> Secrets {
+    pub(crate) fn with_env() -> Secrets {
         Secrets {
             env: true,
             by_root: HashMap::new(),
@@ -135,7 +135,7 @@ impl Secrets {
     }
 
     /// `root.segs...` holds a secret; with `leaf`, it is the secret text.
-    pub fn add(&mut self, root: &str, segs: Vec<Seg>, leaf: bool, origin: Origin) {
+    pub(crate) fn add(&mut self, root: &str, segs: Vec<Seg>, leaf: bool, origin: Origin) {
         self.by_root
             .entry(root.to_string())
             .or_default()
@@ -143,17 +143,17 @@ impl Secrets {
     }
 
     /// Forgets every secret below `root`.
-    pub fn remove_root(&mut self, root: &str) {
+    pub(crate) fn remove_root(&mut self, root: &str) {
         self.by_root.remove(root);
     }
 
     /// Whether a template reading `root` could read a secret.
-    pub fn has_root(&self, root: &str) -> bool {
+    pub(crate) fn has_root(&self, root: &str) -> bool {
         (root == "env" && self.env) || self.by_root.contains_key(root)
     }
 
     /// Whether a template reading `root.first...` could read a secret.
-    pub fn has(&self, root: &str, first: &str) -> bool {
+    pub(crate) fn has(&self, root: &str, first: &str) -> bool {
         if root == "env" {
             return self.env;
         }
@@ -167,12 +167,12 @@ impl Secrets {
 
 /// A use of a secret the redactor could not follow.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
+pub(crate) struct Refusal {
     /// The expression, as written.
-    pub expression: String,
+    pub(crate) expression: String,
     /// What it does to the secret: `applies filter `reverse` to`.
-    pub verb: String,
-    pub origin: Origin,
+    pub(crate) verb: String,
+    pub(crate) origin: Origin,
 }
 
 impl fmt::Display for Refusal {
@@ -187,10 +187,10 @@ impl fmt::Display for Refusal {
 
 /// What the analysis of one template found.
 #[derive(Debug, Default)]
-pub struct Analysis {
+pub(crate) struct Analysis {
     /// The template's value derives from a secret.
-    pub output: Option<Origin>,
-    pub refused: Vec<Refusal>,
+    pub(crate) output: Option<Origin>,
+    pub(crate) refused: Vec<Refusal>,
 }
 
 /// Taint of a value: clean, or derived from the secret `Origin`.
@@ -201,7 +201,7 @@ fn join(a: T, b: T) -> T {
 }
 
 /// Analyzes `source` against the `secrets` in its scope.
-pub fn analyze(source: &str, secrets: &Secrets) -> Analysis {
+pub(crate) fn analyze(source: &str, secrets: &Secrets) -> Analysis {
     let Ok(tree) = parse(source, "<template>", SyntaxConfig::default()) else {
         // Compiling it already failed and was reported.
         return Analysis::default();
@@ -226,7 +226,7 @@ pub fn analyze(source: &str, secrets: &Secrets) -> Analysis {
 /// Every constant path below `root` that `source` reads (`steps.login.response.token`
 /// → `["login", "response", "token"]`), and whether it subscripts `root`
 /// itself (or a path below it) by a computed key.
-pub fn paths(source: &str, root: &str) -> (Vec<Vec<String>>, bool) {
+pub(crate) fn paths(source: &str, root: &str) -> (Vec<Vec<String>>, bool) {
     let Ok(tree) = parse(source, "<template>", SyntaxConfig::default()) else {
         return (Vec::new(), false);
     };

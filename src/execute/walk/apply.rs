@@ -32,7 +32,7 @@ pub(in crate::execute) struct Apply<'a> {
 }
 
 impl<'a> Apply<'a> {
-    pub fn new(
+    pub(crate) fn new(
         journalled: &'a Journalled<'a>,
         journal: Option<Journal>,
         reporter: &'a dyn Reporter,
@@ -49,7 +49,7 @@ impl<'a> Apply<'a> {
 
 impl Walk<'_, Apply<'_>> {
     /// Reports the warnings not reported yet.
-    pub fn flush_warnings(&self) {
+    pub(crate) fn flush_warnings(&self) {
         for w in self.warnings.take() {
             self.mode.reporter.warn(&w);
         }

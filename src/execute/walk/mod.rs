@@ -109,14 +109,14 @@ struct Said {
 
 impl Warnings {
     /// Warnings already said: the run does not say them again.
-    pub fn said(said: impl IntoIterator<Item = String>) -> Warnings {
+    pub(super) fn said(said: impl IntoIterator<Item = String>) -> Warnings {
         Warnings(RefCell::new(Said {
             said: said.into_iter().collect(),
             pending: Vec::new(),
         }))
     }
 
-    pub fn add(&self, message: String) {
+    pub(super) fn add(&self, message: String) {
         let mut w = self.0.borrow_mut();
         if !w.said.contains(&message) && !w.pending.contains(&message) {
             w.pending.push(message);
@@ -124,7 +124,7 @@ impl Warnings {
     }
 
     /// The warnings not said yet, now said.
-    pub fn take(&self) -> Vec<String> {
+    pub(super) fn take(&self) -> Vec<String> {
         let mut w = self.0.borrow_mut();
         let taken: Vec<String> = std::mem::take(&mut w.pending);
         w.said.extend(taken.iter().cloned());
@@ -258,7 +258,7 @@ pub(super) struct FlowEnd {
 }
 
 impl<'a, M: Mode> Walk<'a, M> {
-    pub fn new(setup: &'a Setup<'a>, mode: M) -> Self {
+    pub(super) fn new(setup: &'a Setup<'a>, mode: M) -> Self {
         Walk {
             setup,
             mode,
@@ -267,7 +267,7 @@ impl<'a, M: Mode> Walk<'a, M> {
     }
 
     /// With the warnings the checks before the run already said.
-    pub fn saying_once(mut self, said: Vec<String>) -> Self {
+    pub(super) fn saying_once(mut self, said: Vec<String>) -> Self {
         self.warnings = Warnings::said(said);
         self
     }
@@ -336,7 +336,7 @@ impl<'a, M: Mode> Walk<'a, M> {
 
     /// Walks the root workflow. `Err` for what makes the run invalid:
     /// nothing was sent.
-    pub async fn root_flow(&self) -> Result<FlowEnd, Error> {
+    pub(super) async fn root_flow(&self) -> Result<FlowEnd, Error> {
         let root = self.root();
         self.flow(&root, true).await
     }

@@ -27,7 +27,7 @@ pub(in crate::execute) struct Plan {
 
 impl Plan {
     /// Walks the workflow; the requests it would send, and its warnings.
-    pub fn walk(setup: &Setup<'_>) -> Result<(Vec<PlannedStep>, Vec<String>), Error> {
+    pub(crate) fn walk(setup: &Setup<'_>) -> Result<(Vec<PlannedStep>, Vec<String>), Error> {
         let walk = Walk::new(setup, Plan::default());
         {
             let mut future = std::pin::pin!(walk.root_flow());

@@ -29,7 +29,7 @@ pub(in crate::execute) struct Collect {
 
 impl Collect {
     /// `(key, fingerprint)` of every request known before the run.
-    pub async fn walk(setup: &Setup<'_>) -> Result<Vec<(String, String)>, Error> {
+    pub(crate) async fn walk(setup: &Setup<'_>) -> Result<Vec<(String, String)>, Error> {
         let walk = Walk::new(setup, Collect::default());
         let _: FlowEnd = walk.root_flow().await?;
         Ok(walk.mode.known.into_inner())
@@ -75,7 +75,7 @@ pub(in crate::execute) struct Preflight<'a> {
 
 impl<'a> Preflight<'a> {
     /// Walks the workflow; its warnings.
-    pub async fn walk(
+    pub(crate) async fn walk(
         setup: &Setup<'_>,
         journalled: &'a Journalled<'a>,
     ) -> Result<Vec<String>, Error> {

@@ -34,7 +34,7 @@ pub(in crate::execute) struct Journalled<'a> {
 }
 
 impl<'a> Journalled<'a> {
-    pub fn new(past: &'a Past, reserved: HashSet<usize>) -> Self {
+    pub(crate) fn new(past: &'a Past, reserved: HashSet<usize>) -> Self {
         Journalled {
             past,
             reserved,

@@ -21,16 +21,16 @@ use crate::template::is_template;
 use crate::units;
 
 /// The most items a loop runs at once.
-pub const MAX_CONCURRENCY: u64 = 64;
+pub(super) const MAX_CONCURRENCY: u64 = 64;
 /// The most items a loop takes unless it says otherwise.
-pub const DEFAULT_MAX_ITEMS: u64 = 10_000;
+pub(super) const DEFAULT_MAX_ITEMS: u64 = 10_000;
 /// The most pages a step reads unless it says otherwise.
-pub const DEFAULT_MAX_PAGES: u64 = 100;
-pub const DEFAULT_POLL_EVERY: Duration = Duration::from_secs(2);
-pub const DEFAULT_POLL_TIMEOUT: Duration = Duration::from_secs(300);
+pub(super) const DEFAULT_MAX_PAGES: u64 = 100;
+pub(super) const DEFAULT_POLL_EVERY: Duration = Duration::from_secs(2);
+pub(super) const DEFAULT_POLL_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// A name templates can use: letters, digits and `_`, not starting with a digit.
-pub fn is_name(s: &str) -> bool {
+pub(super) fn is_name(s: &str) -> bool {
     s.chars()
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
