@@ -113,8 +113,8 @@ async fn runs_steps_in_order_with_earlier_responses() {
     let out = ws
         .runner(["apply", "main.yaml"])
         .env("GITHUB_TOKEN", TOKEN)
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
+        .await
+        .code(0);
 
     let reqs = server.received().await;
     assert_eq!(reqs.len(), 2);
@@ -161,8 +161,8 @@ async fn json_output_is_one_document() {
     let out = ws
         .runner(["apply", "main.yaml", "--output", "json"])
         .env("GITHUB_TOKEN", TOKEN)
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
+        .await
+        .code(0);
     let doc = out.json();
     assert_eq!(doc["ok"], json!(true));
     let steps = doc["steps"].as_array().expect("steps");
@@ -192,8 +192,8 @@ async fn failed_step_skips_the_rest_and_exits_1() {
     let out = ws
         .runner(["apply", "main.yaml", "--output", "json"])
         .env("GITHUB_TOKEN", TOKEN)
-        .await;
-    assert_eq!(out.code, 1, "{out:?}");
+        .await
+        .code(1);
     assert_eq!(server.received().await.len(), 1);
     let doc = out.json();
     assert_eq!(doc["ok"], json!(false));
@@ -230,8 +230,7 @@ steps:
     params: {owner: o, repo: r, title: never}
 "#,
     );
-    let out = ws.runner(["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let out = ws.runner(["apply", "main.yaml"]).await.code(1);
     let stdout = squash(&out.stdout);
     assert!(
         stdout.contains("failed list GITHUB_LIST_ISSUES 500 Internal Server Error"),
@@ -283,8 +282,8 @@ steps:
     let out = ws
         .runner(["apply", "main.yaml"])
         .env("KEY", "k&y=secret value")
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
+        .await
+        .code(0);
     let reqs = server.received().await;
     let r = &reqs[0];
     // A slash in a path value stays inside its segment.
@@ -356,8 +355,8 @@ steps:
         ])
         .env("WS", "acme")
         .env("HOOK", "hook-SECRET-77")
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
+        .await
+        .code(0);
     let reqs = server.received().await;
     let r = &reqs[0];
     assert_eq!(r.header("host"), Some(&*format!("acme.chat.test:{port}")));
@@ -397,12 +396,11 @@ steps:
       parameters: [{name: X-Api-Key, in: header, value: "{{ env.OTHER }}-{{ steps.me.response.data.viewer.login }}"}]
 "#,
     );
-    let out = ws
-        .runner(["apply", "main.yaml"])
+    ws.runner(["apply", "main.yaml"])
         .env("GITHUB_TOKEN", TOKEN)
         .env("OTHER", "other-key-123")
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
+        .await
+        .code(0);
     let reqs = server.received().await;
     assert_eq!(
         reqs[0].json(),
@@ -420,12 +418,7 @@ steps:
 async fn invalid_environment_sends_nothing() {
     let server = github_server().await;
     let ws = workspace(&server, WORKFLOW);
-    let out = ws.runner(["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(
-        out.stderr.contains("error: environment variable `GITHUB_TOKEN` is not set (used at main.yaml:11:16: auth.github.parameters[0].value)"),
-        "{out:?}"
-    );
+    ws.runner(["apply", "main.yaml"]).await.code(2).stderr_has("error: environment variable `GITHUB_TOKEN` is not set (used at main.yaml:11:16: auth.github.parameters[0].value)");
     assert!(server.received().await.is_empty());
 }
 
@@ -439,8 +432,8 @@ async fn a_value_that_cannot_be_typed_fails_before_anything_is_sent() {
     let out = ws
         .runner(["apply", "main.yaml"])
         .env("GITHUB_TOKEN", TOKEN)
-        .await;
-    assert_eq!(out.code, 2, "{out:?}");
+        .await
+        .code(2);
     assert!(
         out.stderr
             .contains("param `milestone`: expected an integer, found a string `\"octo\"`"),
@@ -459,17 +452,13 @@ async fn runtime_type_error_fails_the_step() {
         .start()
         .await;
     let ws = workspace(&server, WORKFLOW);
-    let out = ws
-        .runner(["apply", "main.yaml"])
+    ws.runner(["apply", "main.yaml"])
         .env("GITHUB_TOKEN", TOKEN)
-        .await;
-    assert_eq!(out.code, 1, "{out:?}");
-    assert!(
-        out.stdout.contains(
-            "error: param `issue_number`: expected an integer, found a string `\"not-a-number\"`"
-        ),
-        "{out:?}"
-    );
+        .await
+        .code(1)
+        .stdout_has(
+            "error: param `issue_number`: expected an integer, found a string `\"not-a-number\"`",
+        );
     assert_eq!(server.received().await.len(), 1);
 }
 
@@ -483,22 +472,19 @@ async fn vars_env_file_and_real_env_precedence() {
     .env_file(".env", &[("GITHUB_TOKEN", "from-dotenv-file-1")])
     .env_file("other.env", &[("GITHUB_TOKEN", "from-other-file-2")]);
 
-    let out = ws
-        .runner(["apply", "main.yaml", "--var", "owner=octo"])
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner(["apply", "main.yaml", "--var", "owner=octo"])
+        .await
+        .code(0);
 
-    let out = ws
-        .runner(["apply", "main.yaml", "--var", "owner=octo"])
+    ws.runner(["apply", "main.yaml", "--var", "owner=octo"])
         .args(["--env-file", "other.env"])
-        .await;
-    assert_eq!(out.code, 0);
+        .await
+        .code(0);
 
-    let out = ws
-        .runner(["apply", "main.yaml", "--var", "owner=octo"])
+    ws.runner(["apply", "main.yaml", "--var", "owner=octo"])
         .env("GITHUB_TOKEN", "from-real-env-3")
-        .await;
-    assert_eq!(out.code, 0);
+        .await
+        .code(0);
 
     let auths: Vec<String> = server
         .received()
@@ -518,8 +504,8 @@ async fn vars_env_file_and_real_env_precedence() {
 
     let out = ws
         .runner(["apply", "main.yaml", "--var", "ownr=octo"])
-        .await;
-    assert_eq!(out.code, 2);
+        .await
+        .code(2);
     assert!(
         out.stderr
             .contains("`--var ownr=...` names no var of the spec (did you mean `owner`?)"),
@@ -541,8 +527,8 @@ async fn credentials_never_go_over_plain_http_to_other_hosts() {
     let out = ws
         .runner(["apply", "main.yaml", "--resolve", &resolve])
         .env("GITHUB_TOKEN", TOKEN)
-        .await;
-    assert_eq!(out.code, 2, "{out:?}");
+        .await
+        .code(2);
     assert!(
         out.stderr
             .contains("refusing to send credentials over plain http to `api.github.test`"),
@@ -550,11 +536,10 @@ async fn credentials_never_go_over_plain_http_to_other_hosts() {
     );
     assert!(server.received().await.is_empty());
 
-    let out = ws
-        .runner(["apply", "main.yaml", "--resolve", &resolve, "--allow-http"])
+    ws.runner(["apply", "main.yaml", "--resolve", &resolve, "--allow-http"])
         .env("GITHUB_TOKEN", TOKEN)
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
+        .await
+        .code(0);
     assert_eq!(server.received().await.len(), 2);
 }
 
@@ -564,16 +549,15 @@ async fn base_url_override_sends_an_app_elsewhere() {
     let ws = Workspace::new()
         .file("apps/github.yaml", &catalog("https://api.github.com"))
         .file("main.yaml", WORKFLOW);
-    let out = ws
-        .runner([
-            "apply",
-            "main.yaml",
-            "--base-url",
-            &format!("github={}/api/v3", server.uri()),
-        ])
-        .env("GITHUB_TOKEN", TOKEN)
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner([
+        "apply",
+        "main.yaml",
+        "--base-url",
+        &format!("github={}/api/v3", server.uri()),
+    ])
+    .env("GITHUB_TOKEN", TOKEN)
+    .await
+    .code(0);
     assert_eq!(server.received().await.len(), 2);
 }
 
@@ -589,8 +573,7 @@ steps:
     params: {owner: "..", repo: r}
 "#,
     );
-    let out = ws.runner(["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 2, "{out:?}");
+    let out = ws.runner(["apply", "main.yaml"]).await.code(2);
     assert!(
         out.stderr
             .contains("path value `..` for `{owner}` would change the path"),
@@ -609,8 +592,8 @@ steps:
     let out = ws
         .runner(["apply", "main.yaml"])
         .env("EVIL", "a\r\nX-Injected: 1")
-        .await;
-    assert_eq!(out.code, 2, "{out:?}");
+        .await
+        .code(2);
     assert!(
         out.stderr
             .contains("header param `X-Trace` contains a line break or NUL"),
@@ -639,8 +622,11 @@ steps:
 "#,
     );
     for bad in ["evil.com/x?", "a.b", "-lead", ""] {
-        let out = ws.runner(["apply", "main.yaml"]).env("WS", bad).await;
-        assert_eq!(out.code, 2, "{bad}: {out:?}");
+        let out = ws
+            .runner(["apply", "main.yaml"])
+            .env("WS", bad)
+            .await
+            .code_for(2, format_args!("{bad}"));
         assert!(
             out.stderr
                 .contains("is `in: subdomain` but its value is not a DNS label"),

@@ -248,8 +248,7 @@ async fn form_bodies_nest_objects_in_brackets_with_each_array_style() {
 "#
     );
     let ws = workspace(&server, "{}", &steps);
-    let out = ws.runner(["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner(["apply", "main.yaml"]).await.code(0);
     let reqs = server.received().await;
     assert_eq!(reqs.len(), 4);
     for r in &reqs {
@@ -290,8 +289,7 @@ async fn form_bodies_nest_objects_in_brackets_with_each_array_style() {
     );
 
     // Plan shows the encoded text.
-    let out = ws.runner(["plan", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = ws.runner(["plan", "main.yaml"]).await.code(0);
     assert!(
         out.stdout
             .contains("  | amount=5&expand%5B0%5D=a&expand%5B1%5D=b&metadata%5Bk%5D=v\n"),
@@ -312,8 +310,7 @@ async fn query_objects_and_arrays_are_form_fields_and_scalars_stay_as_they_were(
       tags: [t1, t2]
 "#;
     let ws = workspace(&server, "{}", steps);
-    let out = ws.runner(["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner(["apply", "main.yaml"]).await.code(0);
     let reqs = server.received().await;
     assert_eq!(
         reqs[0].url.query(),
@@ -343,8 +340,7 @@ async fn multipart_sends_text_parts_and_files_streamed_from_disk() {
     );
     ws.write_bytes("img/cat.png", &png);
     ws.write("notes.txt", "line one\r\n--not a boundary\r\n");
-    let out = ws.runner(["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner(["apply", "main.yaml"]).await.code(0);
     let reqs = server.received().await;
     assert_eq!(reqs.len(), 1);
     let content_type = reqs[0].header("content-type").unwrap().to_string();
@@ -373,8 +369,7 @@ async fn multipart_sends_text_parts_and_files_streamed_from_disk() {
     );
 
     // Plan lists the parts, files by name, type and size, never their bytes.
-    let out = ws.runner(["plan", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = ws.runner(["plan", "main.yaml"]).await.code(0);
     let expected = "  Content-Type: multipart/form-data
   | title: Hello
   | tags: a
@@ -409,8 +404,7 @@ async fn a_raw_file_body_is_streamed_byte_for_byte() {
 "#,
     );
     ws.write_bytes("data/archive.bin", &data);
-    let out = ws.runner(["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner(["apply", "main.yaml"]).await.code(0);
     let reqs = server.received().await;
     assert_eq!(reqs[0].url.path(), "/blobs/archive.zip");
     assert_eq!(reqs[0].header("content-type"), Some("application/zip"));
@@ -420,8 +414,7 @@ async fn a_raw_file_body_is_streamed_byte_for_byte() {
     assert_eq!(reqs[1].header("content-type"), Some("text/csv"));
     assert_eq!(reqs[1].body, b"a,b\n1,2\n");
 
-    let out = ws.runner(["plan", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = ws.runner(["plan", "main.yaml"]).await.code(0);
     assert!(
         out.stdout
             .contains("  | @data/archive.bin (application/zip, 3.0 MiB)\n"),
@@ -450,8 +443,7 @@ async fn a_file_is_opened_again_for_a_redirect_that_keeps_the_body() {
         "  - action: PUT_BLOB\n    params: {name: old, blob: blob.bin}\n",
     );
     ws.write_bytes("blob.bin", &data);
-    let out = ws.runner(["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner(["apply", "main.yaml"]).await.code(0);
     let reqs = server.received().await;
     assert_eq!(reqs.len(), 2);
     assert_eq!(reqs[1].url.path(), "/blobs/new");
@@ -471,23 +463,16 @@ async fn a_file_over_the_upload_limit_stops_the_run_before_anything_is_sent() {
     );
     ws.write_bytes("big.bin", &binary(3 << 20));
     for command in ["apply", "plan"] {
-        let out = ws
+        ws
             .runner([command, "main.yaml", "--max-upload-size", "1MiB"])
-            .await;
-        assert_eq!(out.code, 2, "{out:?}");
-        assert!(
-            out.stderr.contains(
-                "param `blob`: file `big.bin` is 3.0 MiB, larger than the upload limit of 1.0 MiB; raise `--max-upload-size`"
-            ),
-            "{out:?}"
-        );
+            .await
+            .code(2).stderr_has("param `blob`: file `big.bin` is 3.0 MiB, larger than the upload limit of 1.0 MiB; raise `--max-upload-size`");
     }
     assert!(server.received().await.is_empty());
     // Under the limit it goes.
-    let out = ws
-        .runner(["apply", "main.yaml", "--max-upload-size", "4MiB"])
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner(["apply", "main.yaml", "--max-upload-size", "4MiB"])
+        .await
+        .code(0);
     assert_eq!(server.received().await.len(), 2);
 }
 
@@ -511,8 +496,7 @@ steps:
     ws.write("specs/files/beside-spec.txt", "beside the spec");
     ws.write("specs/default.txt", "the var's default, beside the spec");
     ws.write("given/on-the-command-line.txt", "from the cwd");
-    let out = ws.runner(["apply", "specs/main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner(["apply", "specs/main.yaml"]).await.code(0);
     // A path given on the command line is confined to the project root
     // too (here `specs/`, outside git): `--allow-upload` admits this one.
     let given = [
@@ -521,19 +505,17 @@ steps:
         "--var",
         "upload=given/on-the-command-line.txt",
     ];
-    let out = ws.runner(given).await;
-    assert_eq!(out.code, 2, "{out:?}");
+    let out = ws.runner(given).await.code(2);
     assert!(
         out.stderr
             .contains("file `given/on-the-command-line.txt` (`")
             && out.stderr.contains("is outside the project root"),
         "{out:?}"
     );
-    let out = ws
-        .runner(given)
+    ws.runner(given)
         .args(["--allow-upload", "given/on-the-command-line.txt"])
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
+        .await
+        .code(0);
     let bodies: Vec<String> = server
         .received()
         .await
@@ -558,24 +540,22 @@ steps:
             "--var",
             "upload=specs/nowhere.txt",
         ])
-        .await;
-    assert_eq!(out.code, 2, "{out:?}");
+        .await
+        .code(2);
     assert!(
         out.stderr
             .contains("param `blob`: cannot read file `specs/nowhere.txt`: not found"),
         "{out:?}"
     );
     // A spec may not name a file outside the project root.
-    let out = ws
-        .runner(["apply", "specs/main.yaml", "--var", "upload=x"])
-        .await;
-    assert_eq!(out.code, 2, "{out:?}");
+    ws.runner(["apply", "specs/main.yaml", "--var", "upload=x"])
+        .await
+        .code(2);
     ws.write(
         "specs/main.yaml",
         "version: 1\ninclude: [api.yaml]\nsteps:\n  - action: PUT_BLOB\n    params: {name: a, blob: ../given/on-the-command-line.txt}\n",
     );
-    let out = ws.runner(["apply", "specs/main.yaml"]).await;
-    assert_eq!(out.code, 2, "{out:?}");
+    let out = ws.runner(["apply", "specs/main.yaml"]).await.code(2);
     assert!(
         out.stderr
             .contains("file `specs/../given/on-the-command-line.txt` (`")
@@ -584,10 +564,9 @@ steps:
                 .contains("/given/on-the-command-line.txt`) is outside the project root"),
         "{out:?}"
     );
-    let out = ws
-        .runner(["apply", "specs/main.yaml", "--allow-outside-root"])
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner(["apply", "specs/main.yaml", "--allow-outside-root"])
+        .await
+        .code(0);
     assert_eq!(server.received().await.len(), 5);
 }
 
@@ -617,8 +596,7 @@ async fn a_file_that_is_gone_when_its_step_runs_fails_its_step() {
         "version: 1\ninclude: [api.yaml]\nsteps:\n  - id: state\n    action: GET_STATE\n  - action: PUT_BLOB\n    params: {name: x, blob: gone.bin}\n",
     );
     ws.write("gone.bin", "here before the run");
-    let out = ws.runner(["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let out = ws.runner(["apply", "main.yaml"]).await.code(1);
     assert!(
         out.stdout
             .contains("param `blob`: cannot read file `gone.bin`: not found"),
@@ -643,8 +621,7 @@ async fn whole_body_params_send_arrays_and_scalars_as_the_body() {
     params: {value: null}
 "#,
     );
-    let out = ws.runner(["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner(["apply", "main.yaml"]).await.code(0);
     let reqs = server.received().await;
     assert_eq!(reqs[0].body, br#"["bug","ui"]"#);
     assert_eq!(reqs[1].body, b"42");
@@ -668,8 +645,7 @@ async fn wire_names_name_headers_query_keys_json_keys_and_form_fields() {
     params: {note: hi}
 "#,
     );
-    let out = ws.runner(["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner(["apply", "main.yaml"]).await.code(0);
     let reqs = server.received().await;
     assert_eq!(reqs[0].header("idempotency-key"), Some("k-1"));
     assert!(reqs[0].header("idempotency_key").is_none());
@@ -690,8 +666,7 @@ async fn type_any_sends_values_as_given() {
     params: {extra: 1.5, label: [x]}
 "#,
     );
-    let out = ws.runner(["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner(["apply", "main.yaml"]).await.code(0);
     let reqs = server.received().await;
     assert_eq!(
         reqs[0].body,
@@ -710,12 +685,10 @@ async fn reserved_expansion_keeps_slashes_and_encodes_the_rest() {
     params: {owner: o, repo: r, path: "{{ vars.path }}"}
 "#,
     );
-    let out = ws.runner(["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
-    let out = ws
-        .runner(["apply", "main.yaml", "--var", "path=dir/a b?c#d%e.md"])
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner(["apply", "main.yaml"]).await.code(0);
+    ws.runner(["apply", "main.yaml", "--var", "path=dir/a b?c#d%e.md"])
+        .await
+        .code(0);
     let paths: Vec<String> = server
         .received()
         .await
@@ -740,8 +713,8 @@ async fn reserved_expansion_keeps_slashes_and_encodes_the_rest() {
     ] {
         let out = ws
             .runner(["apply", "main.yaml", "--var", &format!("path={bad}")])
-            .await;
-        assert_eq!(out.code, 2, "{bad}: {out:?}");
+            .await
+            .code_for(2, format_args!("{bad}"));
         assert!(
             out.stderr
                 .contains(&format!("path value `{bad}` for `{{+path}}` {why}")),
@@ -765,8 +738,7 @@ async fn enum_refuses_a_literal_at_validate_and_a_rendered_value_before_sending(
     params: {state: "{{ vars.state }}", per_page: "50"}
 "#,
     );
-    let out = ws.runner(["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner(["apply", "main.yaml"]).await.code(0);
     assert_eq!(
         server.received().await[0].url.query(),
         Some("state=open&per_page=50")
@@ -774,16 +746,10 @@ async fn enum_refuses_a_literal_at_validate_and_a_rendered_value_before_sending(
 
     // Known before the run: nothing is sent.
     for command in ["plan", "apply"] {
-        let out = ws
+        ws
             .runner([command, "main.yaml", "--var", "state=everything"])
-            .await;
-        assert_eq!(out.code, 2, "{out:?}");
-        assert!(
-            out.stderr.contains(
-                "param `state`: expected one of `open`, `closed`, `all`, found a string `\"everything\"`"
-            ),
-            "{out:?}"
-        );
+            .await
+            .code(2).stderr_has("param `state`: expected one of `open`, `closed`, `all`, found a string `\"everything\"`");
     }
     assert_eq!(server.received().await.len(), 1);
 
@@ -792,8 +758,7 @@ async fn enum_refuses_a_literal_at_validate_and_a_rendered_value_before_sending(
         "main.yaml",
         "version: 1\ninclude: [api.yaml]\nsteps:\n  - action: LIST\n    params: {per_page: 20}\n",
     );
-    let out = ws.runner(["validate", "main.yaml"]).run();
-    assert_eq!(out.code, 2, "{out:?}");
+    let out = ws.runner(["validate", "main.yaml"]).run().code(2);
     assert!(
         squash(&out.stderr).contains(
             "error: param `per_page`: expected one of `10`, `50`, found an integer `20`\n--> main.yaml:5:24: steps[0].params.per_page"
@@ -813,13 +778,8 @@ steps:
     params: {state: "{{ steps.current.response.state }}"}
 "#,
     );
-    let out = ws.runner(["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 1, "{out:?}");
-    assert!(
-        out.stdout.contains(
-            "param `state`: expected one of `open`, `closed`, `all`, found a string `\"bogus\"`"
-        ),
-        "{out:?}"
+    ws.runner(["apply", "main.yaml"]).await.code(1).stdout_has(
+        "param `state`: expected one of `open`, `closed`, `all`, found a string `\"bogus\"`",
     );
     assert_eq!(server.requests().await, ["GET /issues", "GET /state"]);
 }

@@ -24,26 +24,26 @@ fn import_writes_a_catalog_that_validates_and_is_the_same_every_time() {
         "security.yaml",
         "openapi-3.1.yaml",
     ] {
-        let out = ws
-            .runner([
-                "import",
-                "openapi",
-                &fixture(source),
-                "--app",
-                "demo",
-                "-o",
-                "demo.yaml",
-            ])
-            .run();
-        assert_eq!(out.code, 0, "{source}: {out:?}");
+        ws.runner([
+            "import",
+            "openapi",
+            &fixture(source),
+            "--app",
+            "demo",
+            "-o",
+            "demo.yaml",
+        ])
+        .run()
+        .code_for(0, format_args!("{source}"));
         let first = ws.read("demo.yaml");
-        let out = ws.runner(["validate", "demo.yaml"]).run();
-        assert_eq!(out.code, 0, "{source} does not validate: {out:?}\n{first}");
+        ws.runner(["validate", "demo.yaml"])
+            .run()
+            .code_for(0, format_args!("{source} does not validate:\n{first}\n"));
         // To stdout too, byte for byte the same.
         let again = ws
             .runner(["import", "openapi", &fixture(source), "--app", "demo"])
-            .run();
-        assert_eq!(again.code, 0);
+            .run()
+            .code(0);
         assert_eq!(again.stdout, first, "{source}");
     }
 }
@@ -63,27 +63,26 @@ fn import_filters_by_tag_and_operation_and_refuses_swagger_2() {
             "--operation",
             "repos/get-content",
         ])
-        .run();
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(out.stdout.contains("GITHUB_ISSUES_CREATE:"), "{out:?}");
+        .run()
+        .code(0)
+        .stdout_has("GITHUB_ISSUES_CREATE:");
     assert!(
         out.stdout
             .contains("/repos/{owner}/{repo}/contents/{+path}")
     );
     assert_eq!(out.stdout.matches("method:").count(), 2);
-    let out = ws
-        .runner([
-            "import",
-            "openapi",
-            &fixture("github-subset.json"),
-            "--app",
-            "github",
-            "--operation",
-            "issues/craete",
-        ])
-        .run();
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(out.stderr.contains("issues/create"), "{out:?}");
+    ws.runner([
+        "import",
+        "openapi",
+        &fixture("github-subset.json"),
+        "--app",
+        "github",
+        "--operation",
+        "issues/craete",
+    ])
+    .run()
+    .code(2)
+    .stderr_has("issues/create");
     let out = ws
         .runner([
             "import",
@@ -92,9 +91,9 @@ fn import_filters_by_tag_and_operation_and_refuses_swagger_2() {
             "--app",
             "old",
         ])
-        .run();
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(out.stderr.contains("Swagger 2.0"), "{out:?}");
+        .run()
+        .code(2)
+        .stderr_has("Swagger 2.0");
     assert!(out.stdout.is_empty());
 }
 
@@ -147,8 +146,7 @@ steps:
 #[test]
 fn actions_lists_filters_and_speaks_json() {
     let ws = workspace();
-    let out = ws.runner(["actions"]).run();
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = ws.runner(["actions"]).run().code(0);
     assert!(
         out.stdout
             .contains("PETS_ADOPT  POST /pets/{id}/adoptions  Adopt a pet\n"),
@@ -158,8 +156,8 @@ fn actions_lists_filters_and_speaks_json() {
     assert!(out.stdout.ends_with("3 actions\n"), "{out:?}");
     let out = ws
         .runner(["actions", "--app", "pets", "--query", "LIST the"])
-        .run();
-    assert_eq!(out.code, 0);
+        .run()
+        .code(0);
     assert!(out.stdout.starts_with("PETS_LIST"), "{out:?}");
     assert!(out.stdout.ends_with("1 action\n"), "{out:?}");
     let out = ws
@@ -176,16 +174,16 @@ fn actions_lists_filters_and_speaks_json() {
         out.json(),
         json!([{"name": "SHOP_ORDER", "app": "shop", "method": "POST", "path": "/orders", "description": "Place an order"}])
     );
-    let out = ws.runner(["actions", "--app", "pet"]).run();
-    assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("did you mean `pets`?"), "{out:?}");
+    ws.runner(["actions", "--app", "pet"])
+        .run()
+        .code(2)
+        .stderr_has("did you mean `pets`?");
 }
 
 #[test]
 fn describe_gives_params_auth_and_a_tool_definition() {
     let ws = workspace();
-    let out = ws.runner(["describe", "PETS_LIST"]).run();
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = ws.runner(["describe", "PETS_LIST"]).run().code(0);
     let text = crate::harness::squash(&out.stdout);
     assert!(
         text.contains("limit integer optional in query default 20; how many"),
@@ -219,9 +217,10 @@ fn describe_gives_params_auth_and_a_tool_definition() {
         json!(["cat", "dog"])
     );
     assert_eq!(enums["parameters"]["required"], json!([]));
-    let out = ws.runner(["describe", "PETS_LSIT"]).run();
-    assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("did you mean `PETS_LIST`?"), "{out:?}");
+    ws.runner(["describe", "PETS_LSIT"])
+        .run()
+        .code(2)
+        .stderr_has("did you mean `PETS_LIST`?");
 }
 
 /// A step that uploads to the URL an earlier response gave.
@@ -284,12 +283,11 @@ async fn a_url_from_a_response_gets_the_apps_auth_only_on_its_origin() {
             .reply("POST /u/42", json_reply(200, json!({"ok": true})))
             .await;
         let ws = Workspace::new().file("main.yaml", &upload_spec(&api.uri(), explicit));
-        let out = ws
-            .runner(["apply", "main.yaml", "--no-journal"])
+        ws.runner(["apply", "main.yaml", "--no-journal"])
             .env("API_TOKEN", "api-token-0001")
             .env("UPLOAD_TOKEN", "upload-token-02")
-            .await;
-        assert_eq!(out.code, 0, "{out:?}");
+            .await
+            .code(0);
         let target = if same_origin { &api } else { &uploads };
         let got = target.received().await;
         let put = got
@@ -320,8 +318,8 @@ async fn a_url_that_is_not_absolute_http_fails_its_step_and_plan_shows_the_templ
     let out = ws
         .runner(["apply", "main.yaml", "--no-journal", "--output", "json"])
         .env("API_TOKEN", "api-token-0001")
-        .await;
-    assert_eq!(out.code, 1, "{out:?}");
+        .await
+        .code(1);
     assert_eq!(out.step(1)["error_kind"], json!("render"));
     assert!(
         out.step_error(1)
@@ -332,8 +330,8 @@ async fn a_url_that_is_not_absolute_http_fails_its_step_and_plan_shows_the_templ
     let plan = ws
         .runner(["plan", "main.yaml"])
         .env("API_TOKEN", "api-token-0001")
-        .await;
-    assert_eq!(plan.code, 0, "{plan:?}");
+        .await
+        .code(0);
     assert!(
         plan.stdout
             .contains("POST {{ steps.start.response.upload_url }}"),
@@ -347,8 +345,7 @@ async fn a_url_that_is_not_absolute_http_fails_its_step_and_plan_shows_the_templ
             "/relative/path",
         ),
     );
-    let out = ws.runner(["validate", "main.yaml"]).run();
-    assert_eq!(out.code, 2, "{out:?}");
+    let out = ws.runner(["validate", "main.yaml"]).run().code(2);
     assert!(
         out.stderr
             .contains("`url` must be an absolute http or https URL"),

@@ -44,8 +44,7 @@ steps:
 async fn plan_prints_requests_sends_nothing_and_needs_no_secret() {
     let server = Server::start().await;
     let ws = Workspace::new().file("s.yaml", &SPEC.replace("BASE", &server.uri()));
-    let out = ws.runner(["plan", "s.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = ws.runner(["plan", "s.yaml"]).await.code(0);
     let base = server.uri();
     let expected = format!(
         "steps[0] (issue)  CREATE
@@ -84,8 +83,8 @@ steps[1]  COMMENT
     let out = ws
         .runner(["plan", "s.yaml", "--output", "json", "--var", "owner=other"])
         .env("GITHUB_TOKEN", "real-token-value")
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
+        .await
+        .code(0);
     let doc = out.json();
     assert_eq!(
         doc["steps"][0]["url"],
@@ -106,12 +105,10 @@ fn validate_reads_no_environment_and_takes_many_files() {
     let ws = Workspace::new()
         .file("a.yaml", &SPEC.replace("BASE", "https://api.example.com"))
         .file("b.yaml", "version: 1\nsteps:\n  - action: NOPE\n");
-    let out = ws.runner(["validate", "a.yaml"]).run();
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = ws.runner(["validate", "a.yaml"]).run().code(0);
     assert_eq!(out.stdout, "ok  a.yaml  (1 apps, 2 actions, 2 steps)\n");
 
-    let out = ws.runner(["validate", "a.yaml", "b.yaml"]).run();
-    assert_eq!(out.code, 2, "{out:?}");
+    let out = ws.runner(["validate", "a.yaml", "b.yaml"]).run().code(2);
     assert!(out.stdout.contains("ok  a.yaml"));
     assert!(
         out.stderr
@@ -130,8 +127,7 @@ fn usage_errors_exit_2() {
         vec!["plan", "x.yaml", "--resolve", "nonsense"],
         vec!["apply", "x.yaml", "--var", "novalue"],
     ] {
-        let out = ws.runner(&args).run();
-        assert_eq!(out.code, 2, "{args:?}: {out:?}");
+        ws.runner(&args).run().code_for(2, format_args!("{args:?}"));
     }
     let out = ws
         .runner(["apply", "missing.yaml", "--output", "json"])
@@ -155,12 +151,12 @@ fn runaway_templates_are_stopped() {
             "slow.yaml",
             "version: 1\nvars:\n  a: \"{{ 1 in [0] * 100000000 }}\"\n",
         );
-    let out = ws.runner(["plan", "big.yaml"]).run();
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(out.stderr.contains("value too large"), "{out:?}");
+    ws.runner(["plan", "big.yaml"])
+        .run()
+        .code(2)
+        .stderr_has("value too large");
 
-    let out = ws.runner(["validate", "slow.yaml"]).run();
-    assert_eq!(out.code, 2, "{out:?}");
+    let out = ws.runner(["validate", "slow.yaml"]).run().code(2);
     assert!(
         out.stderr
             .contains("a template took longer than 2 s to compile or render"),

@@ -43,8 +43,10 @@ fn literal_token_fails_validate_plan_and_apply() {
         )),
     );
     for command in ["validate", "plan", "apply"] {
-        let out = ws.runner([command, "main.yaml"]).run();
-        assert_eq!(out.code, 2, "{command}: {out:?}");
+        let out = ws
+            .runner([command, "main.yaml"])
+            .run()
+            .code_for(2, format_args!("{command}"));
         assert!(
             out.stderr.contains(
                 "auth parameter `Authorization` holds a literal credential \
@@ -70,8 +72,10 @@ fn json_output_hides_the_token_too() {
         )),
     );
     for command in ["plan", "apply"] {
-        let out = ws.runner([command, "main.yaml", "--output", "json"]).run();
-        assert_eq!(out.code, 2, "{command}: {out:?}");
+        let out = ws
+            .runner([command, "main.yaml", "--output", "json"])
+            .run()
+            .code_for(2, format_args!("{command}"));
         assert!(
             out.stderr.contains("literal credential"),
             "{command}: {out:?}"
@@ -88,8 +92,7 @@ fn allow_literal_passes_validate() {
             "      - {{name: Authorization, in: header, value: \"Bearer {TOKEN}\", allow_literal: true}}"
         )),
     );
-    let out = ws.runner(["validate", "main.yaml"]).run();
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = ws.runner(["validate", "main.yaml"]).run().code(0);
     assert!(out.stdout.starts_with("ok  main.yaml"), "{out:?}");
 }
 
@@ -102,12 +105,11 @@ fn allow_literal_is_per_parameter() {
              - {{name: Authorization, in: header, value: \"token {TOKEN}\"}}"
         )),
     );
-    let out = ws.runner(["validate", "main.yaml"]).run();
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(
-        out.stderr.contains("auth parameter `Authorization`"),
-        "{out:?}"
-    );
+    let out = ws
+        .runner(["validate", "main.yaml"])
+        .run()
+        .code(2)
+        .stderr_has("auth parameter `Authorization`");
     assert!(!out.stderr.contains("X-Fixture"), "{out:?}");
     assert_token_hidden(&out);
 }
@@ -118,11 +120,13 @@ fn templated_value_passes() {
         "main.yaml",
         &spec("      - {name: Authorization, in: header, value: \"Bearer {{ env.T }}\"}"),
     );
-    let out = ws.runner(["validate", "main.yaml"]).run();
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner(["validate", "main.yaml"]).run().code(0);
     // plan renders it from the environment: the token in the env is fine.
-    let out = ws.runner(["plan", "main.yaml"]).env("T", TOKEN).run();
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = ws
+        .runner(["plan", "main.yaml"])
+        .env("T", TOKEN)
+        .run()
+        .code(0);
     assert_token_hidden(&out);
 }
 
@@ -141,8 +145,7 @@ fn ordinary_literal_values_pass() {
       - {name: Authorization, in: header, value: \"Bearer {{ env.T }}\"}",
         ),
     );
-    let out = ws.runner(["validate", "main.yaml"]).run();
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner(["validate", "main.yaml"]).run().code(0);
 }
 
 #[test]
@@ -166,8 +169,10 @@ steps:
 "#,
     );
     for command in ["validate", "plan", "apply"] {
-        let out = ws.runner([command, "main.yaml"]).run();
-        assert_eq!(out.code, 2, "{command}: {out:?}");
+        let out = ws
+            .runner([command, "main.yaml"])
+            .run()
+            .code_for(2, format_args!("{command}"));
         assert!(
             out.stderr
                 .contains("descope `management_key` holds a literal credential"),

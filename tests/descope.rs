@@ -187,8 +187,7 @@ async fn user_token_with_scopes_becomes_the_bearer_header() {
         .start()
         .await;
     let ws = workspace(&server, USER_SCOPED);
-    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = runner(&ws, &server, &["apply", "main.yaml"]).await.code(0);
 
     let reqs = server.received().await;
     assert_eq!(reqs.len(), 2, "{reqs:?}");
@@ -242,8 +241,7 @@ steps:
   - action: GET_USER
 "#,
     );
-    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = runner(&ws, &server, &["apply", "main.yaml"]).await.code(0);
     let d = descope_requests(&server).await;
     assert_eq!(d.len(), 1);
     assert_descope_request(&d[0], USER_LATEST, body);
@@ -274,8 +272,7 @@ steps:
   - action: GET_USER
 "#,
     );
-    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = runner(&ws, &server, &["apply", "main.yaml"]).await.code(0);
     assert_eq!(descope_requests(&server).await.len(), 1);
     assert_no_secrets(&out);
 }
@@ -306,8 +303,7 @@ steps:
   - action: GET_USER
 "#,
     );
-    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = runner(&ws, &server, &["apply", "main.yaml"]).await.code(0);
     let d = descope_requests(&server).await;
     assert_eq!(d.len(), 1);
     assert_descope_request(&d[0], TENANT_TOKEN, body);
@@ -344,8 +340,7 @@ steps:
   - action: GET_USER
 "#,
     );
-    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = runner(&ws, &server, &["apply", "main.yaml"]).await.code(0);
     let d = descope_requests(&server).await;
     assert_eq!(d.len(), 1);
     assert_descope_request(&d[0], TENANT_LATEST, body);
@@ -401,8 +396,7 @@ steps:
         tenant_id: "{{ vars.tenant_id }}"
 "#,
     );
-    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = runner(&ws, &server, &["apply", "main.yaml"]).await.code(0);
     let d = descope_requests(&server).await;
     assert_eq!(d.len(), 2);
     assert_descope_request(&d[0], USER_TOKEN, scoped);
@@ -451,8 +445,7 @@ steps:
   - action: GET_USER
 "#,
     );
-    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = runner(&ws, &server, &["apply", "main.yaml"]).await.code(0);
     let a = api_requests(&server).await;
     assert_eq!(a.len(), 1);
     let auths: Vec<&str> = a[0]
@@ -496,8 +489,9 @@ steps:
       per_page: 5
 "#,
     );
-    let out = runner(&ws, &server, &["apply", "main.yaml", "--output", "json"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = runner(&ws, &server, &["apply", "main.yaml", "--output", "json"])
+        .await
+        .code(0);
     let a = api_requests(&server).await;
     assert_eq!(a.len(), 1);
     assert_eq!(a[0].url.path(), "/api/user/repos");
@@ -548,8 +542,7 @@ steps:
         scopes: [user, public_repo]
 "#,
     );
-    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = runner(&ws, &server, &["apply", "main.yaml"]).await.code(0);
     assert_eq!(descope_requests(&server).await.len(), 1);
     let a = api_requests(&server).await;
     assert_eq!(a.len(), 4);
@@ -606,8 +599,7 @@ steps:
         user_id: u-456
 "#,
     );
-    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = runner(&ws, &server, &["apply", "main.yaml"]).await.code(0);
     let d = descope_requests(&server).await;
     assert_eq!(d.len(), 2);
     assert_eq!(d[0].json()["userId"], json!("u-123"));
@@ -654,8 +646,7 @@ async fn step_level_descope_auth_applies_to_that_step_only() {
           value: "{{ descope.token_type }} {{ descope.access_token }}"
 "#,
     );
-    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = runner(&ws, &server, &["apply", "main.yaml"]).await.code(0);
     assert_eq!(descope_requests(&server).await.len(), 1);
     let a = api_requests(&server).await;
     assert_eq!(a.len(), 2);
@@ -707,8 +698,8 @@ steps:
         .env("MY_KEY", MGMT_KEY)
         .env("DESCOPE_PROJECT_ID", "P2fromenv")
         .env("DESCOPE_BASE_URL", "http://127.0.0.1:9")
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
+        .await
+        .code(0);
     assert_eq!(descope_requests(&server).await.len(), 1);
     assert_no_secrets(&out);
 }
@@ -737,8 +728,7 @@ async fn access_token_expiry_as_number_string_or_absent() {
         ));
     }
     let ws = workspace(&server, &steps);
-    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = runner(&ws, &server, &["apply", "main.yaml"]).await.code(0);
     let a = api_requests(&server).await;
     let auths: Vec<Option<&str>> = a.iter().map(|r| r.header("authorization")).collect();
     let expected: Vec<String> = cases
@@ -788,8 +778,9 @@ async fn secrets_echoed_by_the_api_are_masked_in_json_output() {
         .await;
     let rest = USER_SCOPED.to_string() + "  - id: repos\n    action: LIST_REPOS\n";
     let ws = workspace(&server, &rest);
-    let out = runner(&ws, &server, &["apply", "main.yaml", "--output", "json"]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let out = runner(&ws, &server, &["apply", "main.yaml", "--output", "json"])
+        .await
+        .code(1);
     let doc = out.json();
     assert_eq!(doc["ok"], json!(false));
     assert_eq!(doc["steps"][0]["status"], json!("ok"));
@@ -807,12 +798,10 @@ async fn secrets_echoed_by_the_api_are_masked_in_json_output() {
     assert_no_secrets(&out);
 
     // And the same run as text.
-    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 1, "{out:?}");
-    assert!(
-        out.stdout.contains("bad credentials *** / *** / ***"),
-        "{out:?}"
-    );
+    let out = runner(&ws, &server, &["apply", "main.yaml"])
+        .await
+        .code(1)
+        .stdout_has("bad credentials *** / *** / ***");
     assert_no_secrets(&out);
 }
 
@@ -841,8 +830,9 @@ async fn descope_401_fails_the_step_with_descopes_words() {
         &server,
         &(USER_SCOPED.to_string() + "  - action: LIST_REPOS\n"),
     );
-    let out = runner(&ws, &server, &["apply", "main.yaml", "--output", "json"]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let out = runner(&ws, &server, &["apply", "main.yaml", "--output", "json"])
+        .await
+        .code(1);
     assert!(api_requests(&server).await.is_empty());
     let doc = out.json();
     assert_eq!(doc["ok"], json!(false));
@@ -863,10 +853,11 @@ async fn descope_401_fails_the_step_with_descopes_words() {
     }
     assert_no_secrets(&out);
 
-    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 1, "{out:?}");
-    assert!(out.stdout.contains("E011003"), "{out:?}");
-    assert!(out.stdout.contains("failed"), "{out:?}");
+    let out = runner(&ws, &server, &["apply", "main.yaml"])
+        .await
+        .code(1)
+        .stdout_has("E011003")
+        .stdout_has("failed");
     assert_no_secrets(&out);
 }
 
@@ -889,8 +880,7 @@ async fn descope_404_suggests_dropping_scopes() {
         .start()
         .await;
     let ws = workspace(&server, USER_SCOPED);
-    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let out = runner(&ws, &server, &["apply", "main.yaml"]).await.code(1);
     assert!(api_requests(&server).await.is_empty());
     for part in [
         "404",
@@ -934,10 +924,11 @@ steps:
   - action: GET_USER
 "#,
     );
-    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 1, "{out:?}");
-    assert!(out.stdout.contains("never connected"), "{out:?}");
-    assert!(out.stdout.contains("user `u-999`"), "{out:?}");
+    let out = runner(&ws, &server, &["apply", "main.yaml"])
+        .await
+        .code(1)
+        .stdout_has("never connected")
+        .stdout_has("user `u-999`");
     assert_no_secrets(&out);
 }
 
@@ -966,8 +957,7 @@ async fn rate_limited_then_ok_retries_after_retry_after() {
         .start()
         .await;
     let ws = workspace(&server, USER_SCOPED);
-    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = runner(&ws, &server, &["apply", "main.yaml"]).await.code(0);
     let d = descope_requests(&server).await;
     assert_eq!(d.len(), 2);
     assert_eq!(d[0].json(), d[1].json());
@@ -1001,8 +991,7 @@ async fn unavailable_then_ok_succeeds() {
         .await;
     let ws = workspace(&server, USER_SCOPED);
     let started = std::time::Instant::now();
-    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = runner(&ws, &server, &["apply", "main.yaml"]).await.code(0);
     // The first wait is short (100 ms), not the later 5 s ones.
     assert!(started.elapsed() < std::time::Duration::from_secs(4));
     assert_eq!(descope_requests(&server).await.len(), 2);
@@ -1031,8 +1020,9 @@ async fn unavailable_forever_gives_up_with_a_clear_message() {
         .start()
         .await;
     let ws = workspace(&server, USER_SCOPED);
-    let out = runner(&ws, &server, &["apply", "main.yaml", "--output", "json"]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let out = runner(&ws, &server, &["apply", "main.yaml", "--output", "json"])
+        .await
+        .code(1);
     assert_eq!(descope_requests(&server).await.len(), 4);
     assert!(api_requests(&server).await.is_empty());
     let doc = out.json();
@@ -1066,9 +1056,10 @@ async fn a_success_without_an_access_token_fails_the_step() {
         .start()
         .await;
     let ws = workspace(&server, USER_SCOPED);
-    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 1, "{out:?}");
-    assert!(out.stdout.contains("accessToken"), "{out:?}");
+    let out = runner(&ws, &server, &["apply", "main.yaml"])
+        .await
+        .code(1)
+        .stdout_has("accessToken");
     assert!(api_requests(&server).await.is_empty());
     assert_no_secrets(&out);
 }
@@ -1083,9 +1074,9 @@ async fn missing_project_id_exits_2_and_sends_nothing() {
         .runner(["apply", "main.yaml"])
         .env("DESCOPE_MANAGEMENT_KEY", MGMT_KEY)
         .env("DESCOPE_BASE_URL", server.uri())
-        .await;
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(out.stderr.contains("DESCOPE_PROJECT_ID"), "{out:?}");
+        .await
+        .code(2)
+        .stderr_has("DESCOPE_PROJECT_ID");
     assert!(server.received().await.is_empty());
     assert_no_secrets(&out);
 }
@@ -1103,9 +1094,9 @@ async fn missing_management_key_exits_2_and_sends_nothing() {
         .runner(["apply", "main.yaml", "--output", "json"])
         .env("DESCOPE_PROJECT_ID", PROJECT_ID)
         .env("DESCOPE_BASE_URL", server.uri())
-        .await;
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(out.stderr.contains("DESCOPE_MANAGEMENT_KEY"), "{out:?}");
+        .await
+        .code(2)
+        .stderr_has("DESCOPE_MANAGEMENT_KEY");
     assert_eq!(out.json()["ok"], json!(false));
     assert!(server.received().await.is_empty());
     assert_no_secrets(&out);
@@ -1115,11 +1106,11 @@ async fn missing_management_key_exits_2_and_sends_nothing() {
 async fn empty_management_key_counts_as_missing() {
     let server = Server::start().await;
     let ws = workspace(&server, USER_SCOPED);
-    let out = runner(&ws, &server, &["apply", "main.yaml"])
+    runner(&ws, &server, &["apply", "main.yaml"])
         .env("DESCOPE_MANAGEMENT_KEY", "")
-        .await;
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(out.stderr.contains("DESCOPE_MANAGEMENT_KEY"), "{out:?}");
+        .await
+        .code(2)
+        .stderr_has("DESCOPE_MANAGEMENT_KEY");
     assert!(server.received().await.is_empty());
 }
 
@@ -1142,12 +1133,10 @@ fn auth_line_is_masked(plan: &str, prefix: &str) -> bool {
 async fn plan_shows_the_bearer_scheme_and_masks_only_the_token() {
     let server = Server::start().await;
     let ws = workspace(&server, USER_SCOPED);
-    let out = runner(&ws, &server, &["plan", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(
-        out.stdout.contains("  Authorization: Bearer ***\n"),
-        "{out:?}"
-    );
+    runner(&ws, &server, &["plan", "main.yaml"])
+        .await
+        .code(0)
+        .stdout_has(" Authorization: Bearer ***\n");
     let out = runner(&ws, &server, &["plan", "main.yaml", "--output", "json"]).await;
     assert_eq!(
         out.json()["steps"][0]["headers"]["Authorization"],
@@ -1160,15 +1149,15 @@ async fn plan_shows_the_bearer_scheme_and_masks_only_the_token() {
 async fn plan_and_validate_never_call_descope() {
     let server = Server::start().await;
     let ws = workspace(&server, USER_SCOPED);
-    let out = runner(&ws, &server, &["plan", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = runner(&ws, &server, &["plan", "main.yaml"]).await.code(0);
     assert!(auth_line_is_masked(&out.stdout, "Bearer "), "{out:?}");
     assert!(!out.stdout.contains(PLAN_PLACEHOLDER), "{out:?}");
     assert!(out.stdout.contains("/api/user"), "{out:?}");
     assert_no_secrets(&out);
 
-    let out = runner(&ws, &server, &["plan", "main.yaml", "--output", "json"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = runner(&ws, &server, &["plan", "main.yaml", "--output", "json"])
+        .await
+        .code(0);
     let doc = out.json();
     let auth = &doc["steps"][0]["headers"]["Authorization"];
     assert!(
@@ -1177,8 +1166,7 @@ async fn plan_and_validate_never_call_descope() {
     );
     assert_no_secrets(&out);
 
-    let out = ws.runner(["validate", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = ws.runner(["validate", "main.yaml"]).await.code(0);
     assert!(out.stdout.starts_with("ok  main.yaml"), "{out:?}");
 
     assert!(server.received().await.is_empty());
@@ -1200,8 +1188,7 @@ steps:
   - action: GET_USER
 "#,
     );
-    let out = runner(&ws, &server, &["plan", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = runner(&ws, &server, &["plan", "main.yaml"]).await.code(0);
     assert!(auth_line_is_masked(&out.stdout, "token "), "{out:?}");
     assert!(!out.stdout.contains(PLAN_PLACEHOLDER), "{out:?}");
     assert!(!out.stdout.contains("Bearer"), "{out:?}");
@@ -1220,11 +1207,11 @@ steps:
   - action: GET_USER
 "#,
     );
-    let out = ws.runner(["validate", "main.yaml"]).await;
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(out.stderr.contains("user_id"), "{out:?}");
-    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 2, "{out:?}");
+    ws.runner(["validate", "main.yaml"])
+        .await
+        .code(2)
+        .stderr_has("user_id");
+    runner(&ws, &server, &["apply", "main.yaml"]).await.code(2);
     assert!(server.received().await.is_empty());
 }
 
@@ -1243,9 +1230,10 @@ steps:
   - action: GET_USER
 "#,
     );
-    let out = ws.runner(["validate", "main.yaml"]).await;
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(out.stderr.contains("descope"), "{out:?}");
+    ws.runner(["validate", "main.yaml"])
+        .await
+        .code(2)
+        .stderr_has("descope");
 }
 
 /// The management key is a credential like any other: plain `http://` is
@@ -1272,8 +1260,8 @@ async fn management_key_never_goes_over_plain_http_to_other_hosts() {
         .arg("--resolve")
         .arg(format!("descope.invalid:{port}:127.0.0.1"))
         .env("DESCOPE_BASE_URL", format!("http://descope.invalid:{port}"))
-        .await;
-    assert_eq!(out.code, 2, "{out:?}");
+        .await
+        .code(2);
     assert!(out.all().contains("--allow-http"), "{out:?}");
     assert!(server.received().await.is_empty());
     assert_no_secrets(&out);
@@ -1331,8 +1319,8 @@ async fn shipped_github_descope_example_runs() {
             &base,
         ],
     )
-    .await;
-    assert_eq!(out.code, 0, "{out:?}");
+    .await
+    .code(0);
     assert_eq!(descope_requests(&server).await.len(), 1);
     let a = api_requests(&server).await;
     assert_eq!(a.len(), 3);
@@ -1381,13 +1369,13 @@ steps:
   - action: GET_USER
 "#,
     );
-    assert_eq!(ws.runner(["validate", "main.yaml"]).await.code, 0);
+    ws.runner(["validate", "main.yaml"]).await.code(0);
     let out = ws
         .runner(["apply", "main.yaml"])
         .env("DESCOPE_MANAGEMENT_KEY", MGMT_KEY)
         .env("DESCOPE_BASE_URL", server.uri())
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
+        .await
+        .code(0);
     let d = descope_requests(&server).await;
     assert_eq!(
         d[0].header("authorization"),

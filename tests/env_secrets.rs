@@ -96,8 +96,8 @@ async fn plan_never_prints_an_env_value_a_step_reads() {
             let out = ws
                 .runner(["plan", "main.yaml", "--output", output])
                 .env("CI_SECRET", SECRET)
-                .await;
-            assert_eq!(out.code, 0, "{params}: {out:?}");
+                .await
+                .code_for(0, format_args!("{params}"));
             assert!(out.stdout.contains("***"), "{params}: {out:?}");
             assert_clean(&out, &[SECRET]);
         }
@@ -108,8 +108,8 @@ async fn plan_never_prints_an_env_value_a_step_reads() {
     let out = ws
         .runner(["plan", "main.yaml", "--output", "json"])
         .env("CI_SECRET", SECRET)
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
+        .await
+        .code(0);
     assert_eq!(
         out.step(0)["body"],
         json!({"title": "***", "tags": ["***"]})
@@ -139,8 +139,10 @@ async fn every_entry_of_an_env_file_is_a_secret_read_or_not() {
         for command in ["plan", "apply"] {
             let mut all = vec![command, "main.yaml", "--output", "json"];
             all.extend(&args);
-            let out = ws.runner(all).await;
-            assert_eq!(out.code, 0, "{file} {command}: {out:?}");
+            let out = ws
+                .runner(all)
+                .await
+                .code_for(0, format_args!("{file} {command}"));
             assert_clean(&out, &[READ, UNREAD]);
         }
         assert_hidden(&ws.read(".runner/main.yaml.jsonl"), &[READ, UNREAD]);
@@ -184,8 +186,8 @@ outputs:
                 "out.json",
             ])
             .env("CI_SECRET", SECRET)
-            .await;
-        assert_eq!(out.code, 0, "{out:?}");
+            .await
+            .code(0);
         assert_clean(&out, &[SECRET]);
         let file = ws.read("out.json");
         assert_hidden(&file, &[SECRET]);
@@ -226,8 +228,8 @@ steps:
     let out = ws
         .runner(["apply", "main.yaml", "--output", "json"])
         .env("PLAIN", PLAIN)
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
+        .await
+        .code(0);
     // An input given by `RUNNER_INPUT_*` (here from the env file) and an
     // env variable no template reads are not secrets.
     assert_eq!(
@@ -243,8 +245,11 @@ async fn a_value_too_short_to_mask_is_named_in_a_warning() {
         "steps:\n  - {id: one, action: GET_THING, params: {id: x, q: \"{{ env.REGION }}\"}}\n";
     let ws = Workspace::new().file("main.yaml", &spec(&server.uri(), steps));
     for command in ["plan", "apply"] {
-        let out = ws.runner([command, "main.yaml"]).env("REGION", "eu").await;
-        assert_eq!(out.code, 0, "{out:?}");
+        let out = ws
+            .runner([command, "main.yaml"])
+            .env("REGION", "eu")
+            .await
+            .code(0);
         assert!(
             out.stderr
                 .contains("env `REGION` is shorter than 4 characters")
@@ -269,8 +274,8 @@ async fn refused(rest: &str, files: &[(&str, &str)], expected: &[&str]) {
             .runner([command, "main.yaml"])
             .env("CI_SECRET", SECRET)
             .env("DRY_RUN", "1")
-            .await;
-        assert_eq!(out.code, 2, "{command}: {rest}\n{out:?}");
+            .await
+            .code_for(2, format_args!("{command}: {rest}"));
         for e in expected {
             assert!(
                 out.stderr.contains(e),
@@ -393,8 +398,7 @@ async fn a_secret_laundered_through_vars_outputs_or_a_sub_workflow_is_refused() 
             "vars:\n  both: {user: bob, token: \"{{ env.CI_SECRET }}\"}\nsteps:\n  - {id: one, action: GET_THING, params: {id: x, q: \"{{ vars.both.user | upper }}\"}}\n",
         ),
     );
-    let out = ws.runner(["validate", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner(["validate", "main.yaml"]).await.code(0);
     // A step output built from env, read by a later step.
     refused(
         r#"steps:
@@ -530,8 +534,8 @@ async fn conditions_and_loops_cannot_rest_on_a_secret() {
     let out = ws
         .runner(["apply", "main.yaml", "--output", "json"])
         .env("RUNNER_INPUT_DRY_RUN", "1")
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
+        .await
+        .code(0);
     assert_eq!(out.step(0)["skip_reason"], json!("condition"), "{out:?}");
     assert!(server.received().await.is_empty());
 }
@@ -549,14 +553,13 @@ async fn the_operations_the_redactor_follows_are_allowed_and_sent_for_real() {
       note: "{{ env.OTHER | default('fallback') | trim }}"
 "#;
     let ws = Workspace::new().file("main.yaml", &spec(&server.uri(), steps));
-    let out = ws.runner(["validate", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner(["validate", "main.yaml"]).await.code(0);
     let out = ws
         .runner(["apply", "main.yaml", "--output", "json"])
         .env("CI_SECRET", SECRET)
         .env("OTHER", " other-Secret-987654 ")
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
+        .await
+        .code(0);
     assert_clean(&out, &[SECRET, "other-Secret-987654"]);
     let sent = &server.received().await[0];
     assert_eq!(sent.url.query(), Some(format!("q={SECRET}").as_str()));
@@ -572,9 +575,10 @@ fn urlencode_is_a_filter_validate_knows() {
             "steps:\n  - {id: one, action: GET_THING, params: {id: x, q: \"{{ {'a': 'b c'} | urlencode }}\"}}\n",
         ),
     );
-    let out = ws.runner(["plan", "main.yaml"]).run();
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(out.stdout.contains("q=a%3Db%2520c"), "{out:?}");
+    ws.runner(["plan", "main.yaml"])
+        .run()
+        .code(0)
+        .stdout_has("q=a%3Db%2520c");
 }
 
 // ----------------------------------------------------------------- hints
@@ -594,8 +598,7 @@ steps:
 "#,
         ),
     );
-    let out = ws.runner(["validate", "main.yaml"]).run();
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = ws.runner(["validate", "main.yaml"]).run().code(0);
     assert!(
         out.stderr
             .contains("warning: env `GITHUB_REPOSITORY` looks like configuration")
@@ -635,11 +638,10 @@ async fn a_response_holding_an_env_value_is_journalled_masked_and_not_reused() {
   - {id: get, action: GET_THING, params: {id: "{{ steps.post.response.id }}"}}
 "#;
     let ws = Workspace::new().file("main.yaml", &spec(&server.uri(), steps));
-    let first = ws
-        .runner(["apply", "main.yaml"])
+    ws.runner(["apply", "main.yaml"])
         .env("CI_SECRET", SECRET)
-        .await;
-    assert_eq!(first.code, 1, "{first:?}");
+        .await
+        .code(1);
     let journal = ws.read(".runner/main.yaml.jsonl");
     assert_hidden(&journal, &[SECRET]);
     // The journal kept a masked answer, not the real one: resuming cannot
@@ -647,22 +649,21 @@ async fn a_response_holding_an_env_value_is_journalled_masked_and_not_reused() {
     let resumed = ws
         .runner(["apply", "main.yaml", "--resume", ".runner/main.yaml.jsonl"])
         .env("CI_SECRET", SECRET)
-        .await;
-    assert_eq!(resumed.code, 2, "{resumed:?}");
-    assert!(resumed.stderr.contains("held secrets"), "{resumed:?}");
+        .await
+        .code(2)
+        .stderr_has("held secrets");
     assert_clean(&resumed, &[SECRET]);
     assert_eq!(server.received().await.len(), 2);
     // `--rerun-changed` sends it again, on purpose.
-    let again = ws
-        .runner([
-            "apply",
-            "main.yaml",
-            "--resume",
-            ".runner/main.yaml.jsonl",
-            "--rerun-changed",
-        ])
-        .env("CI_SECRET", SECRET)
-        .await;
-    assert_eq!(again.code, 0, "{again:?}");
+    ws.runner([
+        "apply",
+        "main.yaml",
+        "--resume",
+        ".runner/main.yaml.jsonl",
+        "--rerun-changed",
+    ])
+    .env("CI_SECRET", SECRET)
+    .await
+    .code(0);
     assert_eq!(server.received().await.len(), 4);
 }

@@ -94,8 +94,7 @@ async fn a_step_timeout_fails_the_step_naming_the_limit() {
         "  - id: slow\n    action: DO_POST\n    timeout: 200ms\n",
     ));
     let started = Instant::now();
-    let out = apply(&ws, &[]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let out = apply(&ws, &[]).await.code(1);
     assert!(
         started.elapsed() < Duration::from_secs(3),
         "the timeout did not cut the request short: {:?}",
@@ -127,8 +126,7 @@ async fn an_app_timeout_on_an_idempotent_step_is_retried() {
         "  - id: slow\n    action: DO_GET\n",
     ));
     let started = Instant::now();
-    let out = apply(&ws, &[]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let out = apply(&ws, &[]).await.code(1);
     assert!(started.elapsed() < Duration::from_secs(3), "{out:?}");
     assert_eq!(server.received().await.len(), 2);
     let e = out.step_error(0);
@@ -169,8 +167,7 @@ async fn timeouts_step_over_app_over_command_line() {
         "    timeout: 200ms",
         "  - id: patient\n    action: DO_POST\n    timeout: 3s\n    continue_on_error: true\n  - id: hasty\n    action: DO_POST\n",
     ));
-    let out = apply(&ws, &["--timeout", "3s"]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let out = apply(&ws, &["--timeout", "3s"]).await.code(1);
     // The step's own 3 s beats the app's 200 ms.
     assert_eq!(out.step(0)["status"], json!("ok"), "{out:?}");
     // The app's 200 ms beats `--timeout 3s`.
@@ -196,8 +193,7 @@ async fn the_command_line_timeout_applies_when_the_spec_sets_none() {
         "  - id: slow\n    action: DO_POST\n",
     ));
     let started = Instant::now();
-    let out = apply(&ws, &["--timeout", "250ms"]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let out = apply(&ws, &["--timeout", "250ms"]).await.code(1);
     assert!(started.elapsed() < Duration::from_secs(3), "{out:?}");
     let e = out.step_error(0);
     assert!(
@@ -217,8 +213,7 @@ async fn a_body_that_stalls_after_the_headers_hits_the_request_timeout() {
         "  - id: stalled\n    action: DO_POST\n    timeout: 300ms\n",
     ));
     let started = Instant::now();
-    let out = apply(&ws, &[]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let out = apply(&ws, &[]).await.code(1);
     assert!(started.elapsed() < Duration::from_secs(3), "{out:?}");
     assert!(
         out.step_error(0)
@@ -249,8 +244,7 @@ async fn get_503_503_200_is_retried_to_success() {
         FAST,
         "  - id: flaky\n    action: DO_GET\n",
     ));
-    let out = apply(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply(&ws, &[]).await.code(0);
     assert_eq!(server.received().await.len(), 3);
     let s = out.step(0);
     assert_eq!(s["status"], json!("ok"));
@@ -284,8 +278,7 @@ async fn post_503_is_not_retried() {
         FAST,
         "  - id: create\n    action: DO_POST\n    params: {name: x}\n",
     ));
-    let out = apply(&ws, &[]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let out = apply(&ws, &[]).await.code(1);
     assert_eq!(server.received().await.len(), 1);
     assert_eq!(out.step(0)["http_status"], json!(503));
     assert_eq!(out.step(0)["retries"], json!([]));
@@ -313,8 +306,7 @@ async fn post_429_then_201_is_retried() {
         FAST,
         "  - id: create\n    action: DO_POST\n    params: {name: x}\n",
     ));
-    let out = apply(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply(&ws, &[]).await.code(0);
     let reqs = server.received().await;
     assert_eq!(reqs.len(), 2);
     // The same request both times.
@@ -342,8 +334,7 @@ async fn post_503_is_retried_when_the_step_says_unsafe() {
         "",
         "  - id: create\n    action: DO_POST\n    retry: {unsafe: true, backoff: 10ms}\n",
     ));
-    let out = apply(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply(&ws, &[]).await.code(0);
     assert_eq!(server.received().await.len(), 2);
     assert_eq!(
         out.step(0)["retries"][0]["reason"],
@@ -365,8 +356,7 @@ async fn step_retry_settings_override_the_apps_field_by_field() {
         "    retry: {attempts: 2, backoff: 10ms}",
         "  - id: create\n    action: DO_POST\n    retry: {unsafe: true}\n",
     ));
-    let out = apply(&ws, &[]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let out = apply(&ws, &[]).await.code(1);
     assert_eq!(server.received().await.len(), 2, "{out:?}");
     let retries = out.step(0)["retries"].clone();
     assert_eq!(retries.as_array().map(Vec::len), Some(1));
@@ -389,8 +379,7 @@ async fn one_attempt_turns_retries_off() {
         "",
         "  - id: once\n    action: DO_GET\n    retry: {attempts: 1}\n",
     ));
-    let out = apply(&ws, &[]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let out = apply(&ws, &[]).await.code(1);
     assert_eq!(server.received().await.len(), 1);
     assert_eq!(out.step(0)["retries"], json!([]));
 }
@@ -427,8 +416,9 @@ async fn retry_matrix() {
                 "  - id: s\n    action: DO_{m}\n    retry: {{backoff: 5ms, unsafe: {unsafe_methods}}}\n"
             ),
         ));
-        let out = apply(&ws, &[]).await;
-        assert_eq!(out.code, 1, "{m} {status}: {out:?}");
+        let out = apply(&ws, &[])
+            .await
+            .code_for(1, format_args!("{m} {status}"));
         let n = server.received().await.len();
         assert_eq!(
             n, expected,
@@ -459,8 +449,7 @@ async fn retry_after_in_seconds_is_honoured() {
         "  - id: limited\n    action: DO_GET\n",
     ));
     let started = Instant::now();
-    let out = apply(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply(&ws, &[]).await.code(0);
     assert!(started.elapsed() >= Duration::from_secs(1), "{out:?}");
     assert_eq!(server.received().await.len(), 2);
     assert_eq!(
@@ -492,8 +481,7 @@ async fn retry_after_as_an_http_date_is_honoured() {
         "",
         "  - id: limited\n    action: DO_GET\n",
     ));
-    let out = apply(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply(&ws, &[]).await.code(0);
     assert_eq!(server.received().await.len(), 2);
     let retries = out.step(0)["retries"].clone();
     assert_eq!(retries.as_array().map(Vec::len), Some(1), "{out:?}");
@@ -529,8 +517,7 @@ async fn retry_after_beyond_max_wait_is_not_retried() {
             &format!("  - id: limited\n    action: DO_GET\n    retry: {retry}\n"),
         ));
         let started = Instant::now();
-        let out = apply(&ws, &[]).await;
-        assert_eq!(out.code, 1, "{out:?}");
+        let out = apply(&ws, &[]).await.code(1);
         assert!(started.elapsed() < Duration::from_secs(5), "{out:?}");
         assert_eq!(server.received().await.len(), 1, "{retry_after}: {out:?}");
         assert_eq!(out.step(0)["retries"], json!([]));
@@ -560,8 +547,7 @@ async fn connection_refused_is_retried_for_every_method() {
         "    retry: {attempts: 3, backoff: 10ms}",
         "  - id: fetch\n    action: DO_GET\n    continue_on_error: true\n  - id: create\n    action: DO_POST\n    params: {name: x}\n",
     ));
-    let out = apply(&ws, &[]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let out = apply(&ws, &[]).await.code(1);
     for (i, name) in [(0, "fetch"), (1, "create")] {
         let s = out.step(i);
         assert_eq!(s["status"], json!("failed"), "{out:?}");
@@ -607,8 +593,7 @@ async fn an_expected_503_is_not_retried() {
         FAST,
         "  - id: probe\n    action: DO_GET\n    expect: {status: [503]}\n",
     ));
-    let out = apply(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply(&ws, &[]).await.code(0);
     assert_eq!(server.received().await.len(), 1);
     let s = out.step(0);
     assert_eq!(s["status"], json!("ok"));
@@ -637,8 +622,7 @@ async fn a_response_over_the_size_cap_fails_the_step() {
         FAST,
         "  - id: small\n    action: DO_POST\n  - id: big\n    action: DO_GET\n",
     ));
-    let out = apply(&ws, &["--max-response-size", "1KiB"]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let out = apply(&ws, &["--max-response-size", "1KiB"]).await.code(1);
     assert_eq!(out.step(0)["status"], json!("ok"), "{out:?}");
     assert_eq!(out.step(0)["response"], json!("y".repeat(1000)));
     let e = out.step_error(1);
@@ -651,8 +635,7 @@ async fn a_response_over_the_size_cap_fails_the_step() {
     assert!(!out.stdout.contains(&"x".repeat(100)), "{out:?}");
 
     // Without the cap, the same body is fine.
-    let out = apply(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    apply(&ws, &[]).await.code(0);
 }
 
 /// An HTTP server on 127.0.0.1 that answers every connection with
@@ -690,14 +673,12 @@ async fn a_chunked_response_over_the_size_cap_fails_the_step() {
     response.extend_from_slice(b"0\r\n\r\n");
     let base = raw_server(response, Duration::ZERO);
     let ws = workspace(&spec(&base, FAST, "  - id: stream\n    action: DO_GET\n"));
-    let out = apply(&ws, &["--max-response-size", "1KiB"]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let out = apply(&ws, &["--max-response-size", "1KiB"]).await.code(1);
     let e = out.step_error(0);
     assert!(e.contains("`--max-response-size`"), "{out:?}");
     assert_eq!(out.step(0)["retries"], json!([]));
 
-    let out = apply(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply(&ws, &[]).await.code(0);
     assert_eq!(out.step(0)["response"], json!("z".repeat(4096)));
 }
 
@@ -746,16 +727,19 @@ async fn malformed_bodies_are_reported_as_text() {
             FAST,
             "  - id: odd\n    action: DO_GET\n",
         ));
-        let out = apply(&ws, &[]).await;
-        assert_eq!(out.code, 0, "{expected}: {out:?}");
+        let out = apply(&ws, &[])
+            .await
+            .code_for(0, format_args!("{expected}"));
         let s = out.step(0);
         assert_eq!(s["status"], json!("ok"));
         assert_eq!(s["http_status"], json!(status));
         assert_eq!(s["response"], expected, "{out:?}");
 
         // And in text, the same run just says ok.
-        let out = ws.runner(["apply", "main.yaml", "--no-journal"]).await;
-        assert_eq!(out.code, 0, "{out:?}");
+        let out = ws
+            .runner(["apply", "main.yaml", "--no-journal"])
+            .await
+            .code(0);
         assert!(out.stdout.starts_with("ok"), "{out:?}");
         assert!(!out.stderr.contains("panicked"), "{out:?}");
     }
@@ -789,8 +773,7 @@ async fn a_malformed_error_body_and_a_later_step_using_it_fail_cleanly() {
     params: {name: plain}
 "#,
     ));
-    let out = apply(&ws, &[]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let out = apply(&ws, &[]).await.code(1);
     assert!(!out.stderr.contains("panicked"), "{out:?}");
     assert_eq!(out.step(0)["response"], json!("not json"));
     // `steps.odd.response` is a string: it has no `id`.
@@ -846,8 +829,7 @@ async fn a_redirect_to_another_origin_carries_no_auth() {
         "{AUTH}{}",
         spec(&origin.uri(), FAST, "  - id: go\n    action: GO\n")
     ));
-    let out = apply(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply(&ws, &[]).await.code(0);
     assert_eq!(out.step(0)["response"], json!({"landed": true}));
 
     let first = origin.received().await;
@@ -930,8 +912,7 @@ async fn a_same_origin_redirect_keeps_auth() {
         "{AUTH}{}",
         spec(&server.uri(), FAST, "  - id: go\n    action: GO\n")
     ));
-    let out = apply(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply(&ws, &[]).await.code(0);
     let reqs = server.received().await;
     assert_eq!(reqs.len(), 2);
     assert_eq!(reqs[1].url.path(), "/landing");
@@ -967,8 +948,7 @@ async fn see_other_and_post_after_301_302_become_get_without_body() {
             FAST,
             "  - id: submit\n    action: SUBMIT\n    params: {name: x}\n",
         ));
-        let out = apply(&ws, &[]).await;
-        assert_eq!(out.code, 0, "{status}: {out:?}");
+        let out = apply(&ws, &[]).await.code_for(0, format_args!("{status}"));
         assert_eq!(out.step(0)["response"], json!({"done": true}));
         let reqs = server.received().await;
         assert_eq!(reqs.len(), 2, "{status}");
@@ -993,8 +973,7 @@ async fn a_303_after_put_becomes_get() {
         FAST,
         "  - id: put\n    action: DO_PUT\n    params: {name: x}\n",
     ));
-    let out = apply(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    apply(&ws, &[]).await.code(0);
     let reqs = server.received().await;
     assert_eq!(reqs.len(), 2);
     assert_eq!(reqs[0].method.as_str(), "PUT");
@@ -1016,8 +995,7 @@ async fn temporary_and_permanent_redirects_keep_method_and_body() {
             FAST,
             "  - id: submit\n    action: SUBMIT\n    params: {name: x}\n",
         ));
-        let out = apply(&ws, &[]).await;
-        assert_eq!(out.code, 0, "{status}: {out:?}");
+        let out = apply(&ws, &[]).await.code_for(0, format_args!("{status}"));
         assert_eq!(out.step(0)["http_status"], json!(201));
         let reqs = server.received().await;
         assert_eq!(reqs.len(), 2, "{status}");
@@ -1039,8 +1017,7 @@ async fn a_redirect_loop_stops_after_ten() {
         .start()
         .await;
     let ws = workspace(&spec(&server.uri(), FAST, "  - id: go\n    action: GO\n"));
-    let out = apply(&ws, &[]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let out = apply(&ws, &[]).await.code(1);
     assert!(
         out.step_error(0).contains("more than 10 redirects"),
         "{out:?}"
@@ -1083,8 +1060,7 @@ async fn a_connect_timeout_names_the_connect_limit() {
             "version: 1\napps:\n  api:\n    base_url: http://{addr}\n    timeout: {{connect: 300ms, request: 5s}}\n    actions:\n      GET: {{method: GET, path: /x}}\nsteps:\n  - action: GET\n    retry: {{attempts: 1}}\n"
         ),
     );
-    let out = ws.runner(["apply", "s.yaml", "--no-journal"]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let out = ws.runner(["apply", "s.yaml", "--no-journal"]).await.code(1);
     assert!(
         out.stdout
             .contains("connecting timed out after 300 ms (the connect timeout"),

@@ -156,8 +156,7 @@ async fn apply_journals_beside_the_spec_by_default() {
     let server = Server::start().await;
     mount_shop(&server, "p-17", 99, 200).await;
     let ws = Workspace::new().file("specs/main.yaml", &spec(&server.uri(), "", FIVE_STEPS));
-    let out = apply(&ws, &["specs/main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    apply(&ws, &["specs/main.yaml"]).await.code(0);
 
     assert!(!ws.exists(".runner"), "journal beside the cwd");
     assert_eq!(ws.read("specs/.runner/.gitignore"), "*\n");
@@ -199,8 +198,7 @@ async fn apply_journals_beside_the_spec_by_default() {
     assert_eq!(recs[5]["http_status"], json!(200));
 
     // A new run (not a resume) starts a new journal.
-    let out = apply(&ws, &["specs/main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    apply(&ws, &["specs/main.yaml"]).await.code(0);
     assert_eq!(records(&ws, "specs/.runner/main.yaml.jsonl").len(), 10);
 }
 
@@ -210,18 +208,17 @@ async fn no_journal_and_a_journal_elsewhere() {
     mount_shop(&server, "p-17", 99, 200).await;
     let ws = Workspace::new().file("main.yaml", &spec(&server.uri(), "", FIVE_STEPS));
 
-    let out = apply(&ws, &["main.yaml", "--no-journal"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    apply(&ws, &["main.yaml", "--no-journal"]).await.code(0);
     assert!(!ws.exists(".runner"));
 
-    let out = apply(&ws, &["main.yaml", "--journal", "runs/today.jsonl"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    apply(&ws, &["main.yaml", "--journal", "runs/today.jsonl"])
+        .await
+        .code(0);
     assert!(!ws.exists(".runner"));
     assert_eq!(records(&ws, "runs/today.jsonl").len(), 10);
 
     // `plan` sends nothing and journals nothing.
-    let out = ws.runner(["plan", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner(["plan", "main.yaml"]).await.code(0);
     assert!(!ws.exists(".runner"));
 }
 
@@ -230,8 +227,7 @@ async fn resume_runs_only_what_did_not_succeed() {
     let server = Server::start().await;
     mount_shop(&server, "p-17", 99, 500).await;
     let ws = Workspace::new().file("main.yaml", &spec(&server.uri(), "", FIVE_STEPS));
-    let out = apply(&ws, &["main.yaml"]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    apply(&ws, &["main.yaml"]).await.code(1);
     assert_eq!(
         server.requests().await,
         [
@@ -258,8 +254,9 @@ async fn resume_runs_only_what_did_not_succeed() {
     // p-99 and item 100.
     server.reset().await;
     mount_shop(&server, "p-99", 100, 200).await;
-    let out = apply(&ws, &["main.yaml", "--resume", JOURNAL, "--output", "json"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply(&ws, &["main.yaml", "--resume", JOURNAL, "--output", "json"])
+        .await
+        .code(0);
     let sent = server.requests().await;
     assert_eq!(
         sent,
@@ -298,8 +295,9 @@ async fn resume_runs_only_what_did_not_succeed() {
     // Everything is done now: resuming again sends nothing.
     server.reset().await;
     mount_shop(&server, "p-99", 100, 200).await;
-    let out = apply(&ws, &["main.yaml", "--resume", JOURNAL]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply(&ws, &["main.yaml", "--resume", JOURNAL])
+        .await
+        .code(0);
     assert!(server.requests().await.is_empty(), "{out:?}");
     let done = out
         .stdout
@@ -322,25 +320,18 @@ async fn resume_runs_a_step_again_when_its_request_changed() {
     params: {project: "{{ steps.project.response.id }}"}
 "#;
     ws.write("main.yaml", &spec(&server.uri(), "", steps));
-    let out = apply(&ws, &["main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    apply(&ws, &["main.yaml"]).await.code(0);
     let before = records(&ws, JOURNAL);
 
     server.reset().await;
     mount_shop(&server, "p-17", 99, 200).await;
     // A completed POST whose request changed is not sent again silently.
-    let refused = apply(
+    apply(
         &ws,
         &["main.yaml", "--resume", JOURNAL, "--var", "name=other"],
     )
-    .await;
-    assert_eq!(refused.code, 2, "{refused:?}");
-    assert!(
-        refused.stderr.contains(
-            "steps[0] (project) (POST) completed in the journalled run, and its request changed since (param `name`); it is not sent again"
-        ),
-        "{refused:?}"
-    );
+    .await
+    .code(2).stderr_has("steps[0] (project) (POST) completed in the journalled run, and its request changed since (param `name`); it is not sent again");
     assert!(server.received().await.is_empty());
     // `--rerun-changed` says yes.
     let out = apply(
@@ -356,14 +347,8 @@ async fn resume_runs_a_step_again_when_its_request_changed() {
             "json",
         ],
     )
-    .await;
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(
-        out.stderr.contains(
-            "warning: steps[0] (project): its request changed since the journalled run; running it again"
-        ),
-        "{out:?}"
-    );
+    .await
+    .code(0).stderr_has("warning: steps[0] (project): its request changed since the journalled run; running it again");
     let reqs = server.received().await;
     assert_eq!(reqs.len(), 1, "{out:?}");
     assert_eq!(reqs[0].json(), json!({"name": "other"}));
@@ -403,8 +388,7 @@ async fn outputs_holding_secrets_are_stored_redacted_and_rerun_when_used() {
         .start()
         .await;
     let ws = Workspace::new().file("main.yaml", &spec(&server.uri(), auth, steps));
-    let out = apply(&ws, &["main.yaml"]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    apply(&ws, &["main.yaml"]).await.code(1);
     let text = ws.read(JOURNAL);
     assert!(
         !text.contains(TOKEN),
@@ -428,14 +412,9 @@ async fn outputs_holding_secrets_are_stored_redacted_and_rerun_when_used() {
         .await;
     server.reply("GET", ResponseTemplate::new(200)).await;
     // Sending the completed POST again would repeat it: that takes a yes.
-    let refused = apply(&ws, &["main.yaml", "--resume", JOURNAL]).await;
-    assert_eq!(refused.code, 2, "{refused:?}");
-    assert!(
-        refused.stderr.contains(
-            "steps[0] (login) (POST) completed in the journalled run, but its response held secrets"
-        ),
-        "{refused:?}"
-    );
+    apply(&ws, &["main.yaml", "--resume", JOURNAL])
+        .await
+        .code(2).stderr_has("steps[0] (login) (POST) completed in the journalled run, but its response held secrets");
     assert!(server.received().await.is_empty());
     let out = apply(
         &ws,
@@ -448,12 +427,8 @@ async fn outputs_holding_secrets_are_stored_redacted_and_rerun_when_used() {
             "json",
         ],
     )
-    .await;
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(
-        out.stderr.contains("steps[0] (login): its journalled outputs held secrets, which are never stored, and a later step uses them; running it again"),
-        "{out:?}"
-    );
+    .await
+    .code(0).stderr_has("steps[0] (login): its journalled outputs held secrets, which are never stored, and a later step uses them; running it again");
     // `login` is run again (later steps need its real outputs); `probe`'s
     // outputs are used by nobody, so its redacted record is enough.
     assert_eq!(
@@ -477,8 +452,9 @@ async fn resume_needs_a_readable_journal() {
     let server = Server::start().await;
     mount_shop(&server, "p-17", 99, 200).await;
     let ws = Workspace::new().file("main.yaml", &spec(&server.uri(), "", FIVE_STEPS));
-    let out = apply(&ws, &["main.yaml", "--resume", "nowhere.jsonl"]).await;
-    assert_eq!(out.code, 2, "{out:?}");
+    let out = apply(&ws, &["main.yaml", "--resume", "nowhere.jsonl"])
+        .await
+        .code(2);
     assert!(
         out.stderr
             .contains("cannot read the journal `nowhere.jsonl`"),
@@ -499,16 +475,18 @@ async fn a_post_that_timed_out_is_uncertain_on_resume() {
         .start()
         .await;
     let ws = Workspace::new().file("main.yaml", &spec(&server.uri(), "", FIVE_STEPS));
-    let out = apply(&ws, &["main.yaml", "--timeout", "200ms"]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    apply(&ws, &["main.yaml", "--timeout", "200ms"])
+        .await
+        .code(1);
     // It may have reached the server: the journal does not say it failed.
     assert_eq!(
         states(&records(&ws, JOURNAL)),
         steps_states(&[(0, "started")])
     );
-    let out = apply(&ws, &["main.yaml", "--resume", JOURNAL]).await;
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(out.stderr.contains("--rerun-uncertain"), "{out:?}");
+    apply(&ws, &["main.yaml", "--resume", JOURNAL])
+        .await
+        .code(2)
+        .stderr_has("--rerun-uncertain");
     assert_eq!(server.received().await.len(), 1);
 }
 
@@ -620,8 +598,7 @@ async fn killed_mid_step(held: Held, signal: &str) -> (Workspace, Server, Run) {
 /// refuses, `--resume --rerun-uncertain` sends it again and finishes.
 async fn resume_after_an_uncertain_post(ws: &Workspace, server: &Server) {
     let journal_before = ws.read(JOURNAL);
-    let out = apply(ws, &["main.yaml", "--resume", JOURNAL]).await;
-    assert_eq!(out.code, 2, "{out:?}");
+    let out = apply(ws, &["main.yaml", "--resume", JOURNAL]).await.code(2);
     assert!(
         out.stderr.contains(
             "steps[1] (item) (`CREATE_ITEM`, POST) was in flight when the journalled run stopped"
@@ -639,14 +616,9 @@ async fn resume_after_an_uncertain_post(ws: &Workspace, server: &Server) {
         "exit 2 must leave the journal alone"
     );
 
-    let out = apply(ws, &["main.yaml", "--resume", JOURNAL, "--rerun-uncertain"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(
-        out.stderr.contains(
-            "warning: steps[1] (item): it was in flight when the journalled run stopped; sending it again"
-        ),
-        "{out:?}"
-    );
+    let out = apply(ws, &["main.yaml", "--resume", JOURNAL, "--rerun-uncertain"])
+        .await
+        .code(0).stderr_has("warning: steps[1] (item): it was in flight when the journalled run stopped; sending it again");
     let first = out.stdout.lines().next().unwrap_or_default();
     assert!(
         first.starts_with("ok") && first.contains("(done in an earlier run, per the journal)"),
@@ -721,14 +693,9 @@ async fn sigint_mid_put_exits_130_and_resume_sends_it_again_with_a_warning() {
     );
 
     // A PUT may be repeated: no `--rerun-uncertain` needed, only a warning.
-    let out = apply(&ws, &["main.yaml", "--resume", JOURNAL, "--output", "json"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(
-        out.stderr.contains(
-            "warning: steps[1] (update): it was in flight when the journalled run stopped; sending it again"
-        ),
-        "{out:?}"
-    );
+    let out = apply(&ws, &["main.yaml", "--resume", JOURNAL, "--output", "json"])
+        .await
+        .code(0).stderr_has("warning: steps[1] (update): it was in flight when the journalled run stopped; sending it again");
     assert_eq!(out.step(0)["resumed"], json!(true));
     assert_eq!(out.step(1)["resumed"], json!(false));
     assert_eq!(

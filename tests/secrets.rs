@@ -94,8 +94,9 @@ async fn apply_success_and_failure_in_text_and_json() {
             ),
         );
         for output in ["text", "json"] {
-            let out = with_secrets(ws.runner(["apply", "s.yaml", "--output", output])).await;
-            assert_eq!(out.code, if status == 200 { 0 } else { 1 }, "{out:?}");
+            let out = with_secrets(ws.runner(["apply", "s.yaml", "--output", output]))
+                .await
+                .code(if status == 200 { 0 } else { 1 });
             // The echoed request shows in the JSON response and in the error text.
             if output == "json" || status != 200 {
                 assert!(out.all().contains("***"), "{out:?}");
@@ -128,8 +129,7 @@ async fn plan_and_validate() {
         vec!["plan", "s.yaml", "--output", "json"],
         vec!["validate", "s.yaml"],
     ] {
-        let out = with_secrets(ws.runner(&args)).run();
-        assert_eq!(out.code, 0, "{out:?}");
+        let out = with_secrets(ws.runner(&args)).run().code(0);
         assert_clean(&out);
     }
 }
@@ -174,8 +174,9 @@ async fn transport_errors_and_spec_errors() {
         (vec!["apply", "crlf.yaml"], 2),
         (vec!["apply", "crlf.yaml", "--output", "json"], 2),
     ] {
-        let out = with_secrets(ws.runner(&args)).await;
-        assert_eq!(out.code, code, "{args:?}: {out:?}");
+        let out = with_secrets(ws.runner(&args))
+            .await
+            .code_for(code, format_args!("{args:?}"));
         assert_clean(&out);
     }
 }
@@ -194,8 +195,10 @@ async fn secrets_from_env_files_and_step_outputs() {
             ],
         )
         .file("s.yaml", &spec(&srv.uri(), steps));
-    let out = ws.runner(["apply", "s.yaml", "--output", "json"]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let out = ws
+        .runner(["apply", "s.yaml", "--output", "json"])
+        .await
+        .code(1);
     assert_clean(&out);
 }
 
@@ -226,8 +229,8 @@ steps:
         .runner(["apply", "s.yaml", "--output", "json", "--no-journal"])
         .env("SHORT", "ab")
         .env("CERT", "first-line-SECRET\nsecond-line-SECRET")
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
+        .await
+        .code(0);
     assert!(
         out.stderr
             .contains("a secret value is shorter than 4 characters and cannot be masked"),

@@ -90,32 +90,30 @@ async fn certificates_are_checked_and_a_private_ca_needs_cacert() {
     let (port, served) = tls_server().await;
     let ws = Workspace::new().file("s.yaml", &spec(&format!("https://localhost:{port}")));
 
-    let out = ws
-        .runner(["apply", "s.yaml", "--no-journal"])
+    ws.runner(["apply", "s.yaml", "--no-journal"])
         .env("TOKEN", "tls-token-value")
-        .await;
-    assert_eq!(out.code, 1, "{out:?}");
-    assert!(out.stdout.contains("certificate"), "{out:?}");
+        .await
+        .code(1)
+        .stdout_has("certificate");
     assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 0);
 
-    let out = ws
-        .runner([
-            "apply",
-            "s.yaml",
-            "--no-journal",
-            "--cacert",
-            &format!("{FIXTURES}/ca.pem"),
-        ])
-        .env("TOKEN", "tls-token-value")
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner([
+        "apply",
+        "s.yaml",
+        "--no-journal",
+        "--cacert",
+        &format!("{FIXTURES}/ca.pem"),
+    ])
+    .env("TOKEN", "tls-token-value")
+    .await
+    .code(0);
     assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 1);
 
     let out = ws
         .runner(["apply", "s.yaml", "--no-journal", "--insecure"])
         .env("TOKEN", "tls-token-value")
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
+        .await
+        .code(0);
     assert!(
         out.stderr
             .contains("warning: `--insecure`: TLS certificates are not checked"),
@@ -142,11 +140,10 @@ async fn http_proxy_and_no_proxy_are_honoured() {
     );
     let resolve = format!("api.example.test:{port}:127.0.0.1");
 
-    let out = ws
-        .runner(["apply", "s.yaml", "--no-journal", "--resolve", &resolve])
+    ws.runner(["apply", "s.yaml", "--no-journal", "--resolve", &resolve])
         .env("HTTP_PROXY", proxy.uri())
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
+        .await
+        .code(0);
     let via_proxy = proxy.received().await;
     assert_eq!(via_proxy.len(), 1);
     assert_eq!(
@@ -155,12 +152,11 @@ async fn http_proxy_and_no_proxy_are_honoured() {
     );
     assert!(direct.received().await.is_empty());
 
-    let out = ws
-        .runner(["apply", "s.yaml", "--no-journal", "--resolve", &resolve])
+    ws.runner(["apply", "s.yaml", "--no-journal", "--resolve", &resolve])
         .env("HTTP_PROXY", proxy.uri())
         .env("NO_PROXY", "api.example.test")
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
+        .await
+        .code(0);
     assert_eq!(proxy.received().await.len(), 1);
     assert_eq!(direct.received().await.len(), 1);
 }

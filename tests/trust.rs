@@ -403,8 +403,7 @@ steps:
     async fn resume_after_edit(before: &str, after: &str, resent: &[&str]) -> Run {
         let server = shop_server(false).await;
         let ws = Workspace::new().file("main.yaml", &shop(&server.uri(), before));
-        let first = ws.runner(["apply", "main.yaml"]).await;
-        assert_eq!(first.code, 1, "{first:?}");
+        ws.runner(["apply", "main.yaml"]).await.code(1);
         let sent_first = server.requests().await;
 
         server.reset().await;
@@ -425,8 +424,7 @@ steps:
             resent,
             "first run sent {sent_first:?}; the resumed run: {out:?}"
         );
-        assert_eq!(out.code, 0, "{out:?}");
-        out
+        out.code(0)
     }
 
     /// The ids of the steps `out` reports as done in the earlier run.
@@ -558,21 +556,22 @@ steps:
         // `beta` may be sent again; the new `gamma` only with a yes.
         let server = shop_server(false).await;
         let ws = Workspace::new().file("main.yaml", &shop(&server.uri(), UNNAMED));
-        assert_eq!(ws.runner(["apply", "main.yaml"]).await.code, 1);
+        ws.runner(["apply", "main.yaml"]).await.code(1);
         server.reset().await;
         mount(&server, true).await;
         let after = format!("  - action: CREATE_PROJECT\n    params: {{name: gamma}}\n{UNNAMED}");
         ws.write("main.yaml", &shop(&server.uri(), &after));
         let journal = ws.read(JOURNAL);
-        let out = ws.runner(["apply", "main.yaml", "--resume", JOURNAL]).await;
-        assert_eq!(out.code, 2, "{out:?}");
-        assert!(out.stderr.contains("steps[0] (POST) completed in the journalled run, and its request changed since (param `name`)"), "{out:?}");
+        let out = ws
+            .runner(["apply", "main.yaml", "--resume", JOURNAL])
+            .await
+            .code(2).stderr_has("steps[0] (POST) completed in the journalled run, and its request changed since (param `name`)");
         assert!(server.received().await.is_empty(), "{out:?}");
         assert_eq!(ws.read(JOURNAL), journal);
         let out = ws
             .runner(["apply", "main.yaml", "--resume", JOURNAL, "--rerun-changed"])
-            .await;
-        assert_eq!(out.code, 0, "{out:?}");
+            .await
+            .code(0);
         let bodies: Vec<Value> = server
             .received()
             .await
@@ -601,8 +600,7 @@ steps:
         let running = ws.runner(["apply", "main.yaml"]).spawn();
         arrival(&mut arrived).await;
         kill9(running.id());
-        let out = running.wait().await;
-        assert_eq!(out.code, -1, "{out:?}");
+        running.wait().await.code(-1);
         let recs = records(&ws.read(JOURNAL));
         assert_eq!(
             recs.last().map(|r| r["state"].clone()),
@@ -613,8 +611,10 @@ steps:
 
         ws.write("main.yaml", &shop(&server.uri(), after));
         let journal = ws.read(JOURNAL);
-        let out = ws.runner(["apply", "main.yaml", "--resume", JOURNAL]).await;
-        assert_eq!(out.code, 2, "{out:?}");
+        let out = ws
+            .runner(["apply", "main.yaml", "--resume", JOURNAL])
+            .await
+            .code(2);
         assert!(
             out.stderr.contains(
                 "steps[2] (item) (`ADD_ITEM`, POST) was in flight when the journalled run stopped"
@@ -624,16 +624,15 @@ steps:
         assert_eq!(server.requests().await, before, "exit 2 sent something");
         assert_eq!(ws.read(JOURNAL), journal, "exit 2 wrote the journal");
 
-        let out = ws
-            .runner([
-                "apply",
-                "main.yaml",
-                "--resume",
-                JOURNAL,
-                "--rerun-uncertain",
-            ])
-            .await;
-        assert_eq!(out.code, 0, "{out:?}");
+        ws.runner([
+            "apply",
+            "main.yaml",
+            "--resume",
+            JOURNAL,
+            "--rerun-uncertain",
+        ])
+        .await
+        .code(0);
         let sent = server.requests().await;
         let count = |r: &str| sent.iter().filter(|s| *s == r).count();
         assert_eq!(count("POST /projects"), 1, "{sent:?}");
@@ -704,14 +703,12 @@ steps:
     params: {project: "{{ steps.project.response.id }}"}
 "#;
         ws.write("main.yaml", &shop(&server.uri(), after));
-        let out = ws.runner(["apply", "main.yaml", "--resume", JOURNAL]).await;
-        assert_eq!(out.code, 2, "{out:?}");
-        assert!(
-            out.stderr.contains(
-                "(rename) (`RENAME_PROJECT`, PATCH) was in flight when the journalled run stopped"
-            ),
-            "{out:?}"
-        );
+        ws.runner(["apply", "main.yaml", "--resume", JOURNAL])
+            .await
+            .code(2)
+            .stderr_has(
+                "(rename) (`RENAME_PROJECT`, PATCH) was in flight when the journalled run stopped",
+            );
         assert_eq!(server.requests().await, FIRST_SENT[..4]);
         let out = ws
             .runner([
@@ -721,8 +718,8 @@ steps:
                 JOURNAL,
                 "--rerun-uncertain",
             ])
-            .await;
-        assert_eq!(out.code, 0, "{out:?}");
+            .await
+            .code(0);
         assert_eq!(
             server.requests().await[4..],
             ["PATCH /projects/p-17", "GET /projects/p-17/status"]
@@ -743,7 +740,7 @@ steps:
         );
         let server = shop_server(false).await;
         let ws = Workspace::new().file("main.yaml", &shop(&server.uri(), CREATED));
-        assert_eq!(ws.runner(["apply", "main.yaml"]).await.code, 1);
+        ws.runner(["apply", "main.yaml"]).await.code(1);
         server.reset().await;
         mount(&server, true).await;
         ws.write("main.yaml", &shop(&server.uri(), &after));
@@ -756,8 +753,8 @@ steps:
                 "--output",
                 "json",
             ])
-            .await;
-        assert_eq!(out.code, 0, "{out:?}");
+            .await
+            .code(0);
         assert_eq!(
             server.requests().await,
             ["POST /projects", "GET /projects/p-17/status"]
@@ -790,7 +787,7 @@ steps:
     ) {
         let server = shop_server(false).await;
         let ws = Workspace::new().file("main.yaml", &shop(&server.uri(), CREATED));
-        assert_eq!(ws.runner(["apply", "main.yaml"]).await.code, 1);
+        ws.runner(["apply", "main.yaml"]).await.code(1);
         server.reset().await;
         mount(&server, true).await;
         ws.write("main.yaml", &edit(shop(&server.uri(), CREATED)));
@@ -799,8 +796,8 @@ steps:
         let out = ws
             .runner(["apply", "main.yaml", "--resume", JOURNAL])
             .args(args)
-            .await;
-        assert_eq!(out.code, 2, "{out:?}");
+            .await
+            .code(2);
         let change = change(&server.uri());
         let method = if change.contains("→ PATCH") {
             "PATCH"
@@ -824,12 +821,8 @@ steps:
         let out = ws
             .runner(["apply", "main.yaml", "--resume", JOURNAL, "--rerun-changed"])
             .args(args)
-            .await;
-        assert_eq!(out.code, 0, "{out:?}");
-        assert!(
-            out.stderr.contains("warning: steps[0] (project): its request changed since the journalled run; running it again"),
-            "{out:?}"
-        );
+            .await
+            .code(0).stderr_has("warning: steps[0] (project): its request changed since the journalled run; running it again");
         let sent = other.unwrap_or(&server).requests().await;
         assert_eq!(sent.len(), 2, "{sent:?}: {out:?}");
         assert!(sent[1].ends_with("/status"), "{sent:?}");
@@ -917,10 +910,10 @@ steps:
             shop(&server.uri(), steps).replace("steps:\n", "vars:\n  name: first\nsteps:\n")
         };
         let ws = Workspace::new().file("main.yaml", &spec(steps));
-        assert_eq!(ws.runner(["apply", "main.yaml"]).await.code, 1);
+        ws.runner(["apply", "main.yaml"]).await.code(1);
         server.reset().await;
         mount(&server, true).await;
-        let out = ws
+        ws
             .runner([
                 "apply",
                 "main.yaml",
@@ -929,9 +922,8 @@ steps:
                 "--var",
                 "name=second",
             ])
-            .await;
-        assert_eq!(out.code, 2, "{out:?}");
-        assert!(out.stderr.contains("steps[0] (rename) (PATCH) completed in the journalled run, and its request changed since (param `name`); it is not sent again"), "{out:?}");
+            .await
+            .code(2).stderr_has("steps[0] (rename) (PATCH) completed in the journalled run, and its request changed since (param `name`); it is not sent again");
         assert!(server.received().await.is_empty());
     }
 
@@ -954,7 +946,7 @@ steps:
         let spec =
             |base: &str| shop(base, steps).replace("steps:\n", "vars:\n  reason: stale\nsteps:\n");
         let ws = Workspace::new().file("main.yaml", &spec(&server.uri()));
-        assert_eq!(ws.runner(["apply", "main.yaml"]).await.code, 1);
+        ws.runner(["apply", "main.yaml"]).await.code(1);
         assert_eq!(server.received().await.len(), 4);
 
         // Another base URL for the whole app: every step runs again there.
@@ -970,8 +962,8 @@ steps:
                 "--base-url",
                 &base,
             ])
-            .await;
-        assert_eq!(out.code, 0, "{out:?}");
+            .await
+            .code(0);
         assert!(server.received().await.is_empty(), "{out:?}");
         assert_eq!(
             other.requests().await,
@@ -1006,7 +998,7 @@ steps:
         // A new path for the PUT and new params for the DELETE.
         let ws = Workspace::new().file("main.yaml", &spec(&server.uri()));
         mount(&server, false).await;
-        assert_eq!(ws.runner(["apply", "main.yaml"]).await.code, 1);
+        ws.runner(["apply", "main.yaml"]).await.code(1);
         server.reset().await;
         mount(&server, true).await;
         ws.write(
@@ -1025,8 +1017,8 @@ steps:
                 "--var",
                 "reason=gone",
             ])
-            .await;
-        assert_eq!(out.code, 0, "{out:?}");
+            .await
+            .code(0);
         assert_eq!(
             server.requests().await,
             [
@@ -1059,8 +1051,10 @@ steps:
 "#;
         let ws = Workspace::new().file("main.yaml", &shop("https://shop.example.com", steps));
         for command in ["validate", "plan"] {
-            let out = ws.runner([command, "main.yaml"]).run();
-            assert_eq!(out.code, 0, "{command}: {out:?}");
+            let out = ws
+                .runner([command, "main.yaml"])
+                .run()
+                .code_for(0, format_args!("{command}"));
             for (label, method, key, action) in [
                 ("steps[1]", "POST", "CREATE_PROJECT", "CREATE_PROJECT"),
                 ("steps[3]", "POST", "CREATE_PROJECT#3", "CREATE_PROJECT"),
@@ -1109,8 +1103,11 @@ steps:
             &["--journal", JOURNAL][..],
             &["--journal", "./.runner/../.runner/main.yaml.jsonl"][..],
         ] {
-            let out = ws.runner(["apply", "main.yaml"]).args(extra).await;
-            assert_eq!(out.code, 2, "{extra:?}: {out:?}");
+            let out = ws
+                .runner(["apply", "main.yaml"])
+                .args(extra)
+                .await
+                .code_for(2, format_args!("{extra:?}"));
             assert!(
                 out.stderr.contains("is in use by another run"),
                 "{extra:?}: {out:?}"
@@ -1130,16 +1127,17 @@ steps:
         );
 
         // Another journal belongs to another run: that one goes ahead.
-        let out = ws
-            .runner(["apply", "main.yaml", "--journal", "other.jsonl"])
-            .await;
-        assert_eq!(out.code, 0, "{out:?}");
+        ws.runner(["apply", "main.yaml", "--journal", "other.jsonl"])
+            .await
+            .code(0);
 
         // The lock dies with its holder: no lock file is left behind.
         kill9(first.id());
         first.wait().await;
-        let out = ws.runner(["apply", "main.yaml", "--resume", JOURNAL]).await;
-        assert_eq!(out.code, 2, "{out:?}");
+        let out = ws
+            .runner(["apply", "main.yaml", "--resume", JOURNAL])
+            .await
+            .code(2);
         assert!(!out.stderr.contains("in use"), "{out:?}");
         assert!(out.stderr.contains("was in flight"), "{out:?}");
         let mut files: Vec<String> = std::fs::read_dir(dir_of(&ws).join(".runner"))
@@ -1170,8 +1168,11 @@ steps:
             (vec!["--resume", "link.jsonl"], "link.jsonl"),
             (vec!["--resume", JOURNAL, "--rerun-changed"], JOURNAL),
         ] {
-            let out = ws.runner(["apply", "main.yaml"]).args(&args).await;
-            assert_eq!(out.code, 2, "{args:?}: {out:?}");
+            let out = ws
+                .runner(["apply", "main.yaml"])
+                .args(&args)
+                .await
+                .code_for(2, format_args!("{args:?}"));
             let expected = format!(
                 "the journal `{shown}` is a symbolic link; journals are never written through one"
             );
@@ -1181,19 +1182,17 @@ steps:
             assert!(!ws.exists("made-by-runner.txt"), "{args:?}");
         }
         // A real journal that later became a link is not resumed through it.
-        let out = ws
-            .runner(["apply", "main.yaml", "--journal", "real.jsonl"])
-            .await;
-        assert_eq!(out.code, 0, "{out:?}");
+        ws.runner(["apply", "main.yaml", "--journal", "real.jsonl"])
+            .await
+            .code(0);
         server.reset().await;
         let real = ws.read("real.jsonl");
         std::fs::rename(dir.join("real.jsonl"), dir.join("moved.jsonl")).unwrap();
         symlink(dir.join("moved.jsonl"), dir.join("real.jsonl")).unwrap();
-        let out = ws
-            .runner(["apply", "main.yaml", "--resume", "real.jsonl"])
-            .await;
-        assert_eq!(out.code, 2, "{out:?}");
-        assert!(out.stderr.contains("is a symbolic link"), "{out:?}");
+        ws.runner(["apply", "main.yaml", "--resume", "real.jsonl"])
+            .await
+            .code(2)
+            .stderr_has("is a symbolic link");
         assert_eq!(ws.read("moved.jsonl"), real);
         assert!(server.received().await.is_empty());
     }
@@ -1215,10 +1214,9 @@ steps:
         // holding something else) is emptied and made the owner's only.
         let old = ws.write("old.jsonl", "not a journal\n");
         chmod(&old, 0o666);
-        let out = ws
-            .runner(["apply", "main.yaml", "--journal", "old.jsonl"])
-            .await;
-        assert_eq!(out.code, 1, "{out:?}");
+        ws.runner(["apply", "main.yaml", "--journal", "old.jsonl"])
+            .await
+            .code(1);
         assert_eq!(mode(&old), 0o600);
         assert!(!ws.read("old.jsonl").contains("not a journal"));
 
@@ -1226,15 +1224,13 @@ steps:
         chmod(&old, 0o644);
         server.reset().await;
         mount(&server, true).await;
-        let out = ws
-            .runner(["apply", "main.yaml", "--resume", "old.jsonl"])
-            .await;
-        assert_eq!(out.code, 0, "{out:?}");
+        ws.runner(["apply", "main.yaml", "--resume", "old.jsonl"])
+            .await
+            .code(0);
         assert_eq!(mode(&old), 0o600);
 
         // A new one is born that way.
-        let out = ws.runner(["apply", "main.yaml"]).await;
-        assert_eq!(out.code, 0, "{out:?}");
+        ws.runner(["apply", "main.yaml"]).await.code(0);
         assert_eq!(mode(&dir.join(JOURNAL)), 0o600);
     }
 
@@ -1287,8 +1283,8 @@ steps:
                 .runner(["apply", "main.yaml"])
                 .env("BASE", &base)
                 .env("TOKEN", "tok-Unusable-0123456789")
-                .await;
-            assert_eq!(out.code, 2, "{base}: {out:?}");
+                .await
+                .code_for(2, format_args!("{base}"));
             assert!(out.stderr.contains(why), "{base}: {out:?}");
             assert!(server.received().await.is_empty(), "{base}: {out:?}");
             if ws.exists(JOURNAL) {
@@ -1297,12 +1293,11 @@ steps:
             assert_hidden(&out.all(), &["tok-Unusable-0123456789"]);
         }
         // The same spec with a usable URL runs: the refusals were the URLs'.
-        let out = ws
-            .runner(["apply", "main.yaml"])
+        ws.runner(["apply", "main.yaml"])
             .env("BASE", server.uri())
             .env("TOKEN", "tok-Unusable-0123456789")
-            .await;
-        assert_eq!(out.code, 1, "{out:?}");
+            .await
+            .code(1);
         assert_eq!(server.requests().await, ["POST /projects", "GET /me"]);
     }
 
@@ -1319,8 +1314,10 @@ steps:
         ] {
             for command in ["apply", "plan"] {
                 let arg = format!("shop={url}");
-                let out = ws.runner([command, "main.yaml", "--base-url", &arg]).run();
-                assert_eq!(out.code, 2, "{command} {arg}: {out:?}");
+                let out = ws
+                    .runner([command, "main.yaml", "--base-url", &arg])
+                    .run()
+                    .code_for(2, format_args!("{command} {arg}"));
                 assert!(
                     out.stderr.contains(&format!(
                         "`--base-url shop={url}`: expected an http or https URL"
@@ -1369,8 +1366,11 @@ mod files {
         shielded: &str,
     ) {
         for command in ["validate", "plan", "apply"] {
-            let out = ws.runner([command, spec]).args(extra).await;
-            assert_eq!(out.code, 2, "{command} {spec}: {out:?}");
+            let out = ws
+                .runner([command, spec])
+                .args(extra)
+                .await
+                .code_for(2, format_args!("{command} {spec}"));
             assert!(
                 out.stderr.contains(expected),
                 "{command} {spec}: expected `{expected}`: {out:?}"
@@ -1444,8 +1444,10 @@ mod files {
             )
             .await;
             // The outside catalog's app never became part of the spec.
-            let out = ws.runner(["validate", "project/main.yaml"]).await;
-            assert!(out.stderr.contains("--allow-outside-root"), "{out:?}");
+            let out = ws
+                .runner(["validate", "project/main.yaml"])
+                .await
+                .stderr_has("--allow-outside-root");
             assert!(!out.all().contains("other.example.com"), "{out:?}");
         }
     }
@@ -1491,12 +1493,10 @@ mod files {
         }
         // A link that stays inside is followed.
         ws.write("project/main.yaml", &root(&server.uri(), &["alias.yaml"]));
-        let out = ws.runner(["validate", "project/main.yaml"]).await;
-        assert_eq!(out.code, 0, "{out:?}");
-        assert!(
-            out.stdout.contains("(2 apps, 2 actions, 1 steps)"),
-            "{out:?}"
-        );
+        ws.runner(["validate", "project/main.yaml"])
+            .await
+            .code(0)
+            .stdout_has("(2 apps, 2 actions, 1 steps)");
     }
 
     #[tokio::test(flavor = "multi_thread")]
@@ -1519,8 +1519,9 @@ mod files {
                 ),
             ] {
                 ws.write(&spec, &root(&server.uri(), &[include]));
-                let out = ws.runner(["validate", &spec]).await;
-                assert_eq!(out.code, 0, "{spec}: {out:?}");
+                ws.runner(["validate", &spec])
+                    .await
+                    .code_for(0, format_args!("{spec}"));
             }
             // Out of the work tree: refused.
             let spec = format!("{tree}/specs/main.yaml");
@@ -1538,10 +1539,9 @@ mod files {
             .await;
         let ws = layout(&server, &["../outside.yaml"]);
         for command in ["validate", "plan", "apply"] {
-            let out = ws
-                .runner([command, "project/main.yaml", "--allow-outside-root"])
-                .await;
-            assert_eq!(out.code, 0, "{command}: {out:?}");
+            ws.runner([command, "project/main.yaml", "--allow-outside-root"])
+                .await
+                .code_for(0, format_args!("{command}"));
         }
         assert_eq!(server.requests().await, ["GET /me"]);
         // An outside file that is not a spec is still described by type only.
@@ -1647,10 +1647,11 @@ mod files {
     fn a_spec_with_a_mistake_still_shows_its_line() {
         // The contrast: lines of specs are shown (with a caret).
         let ws = Workspace::new().file("main.yaml", "version: 1\nstepz: []\n");
-        let out = ws.runner(["validate", "main.yaml"]).run();
-        assert_eq!(out.code, 2, "{out:?}");
-        assert!(out.stderr.contains(" 2 | stepz: []"), "{out:?}");
-        assert!(out.stderr.contains("   | ^^^^^"), "{out:?}");
+        ws.runner(["validate", "main.yaml"])
+            .run()
+            .code(2)
+            .stderr_has(" 2 | stepz: []")
+            .stderr_has(" | ^^^^^");
     }
 }
 
@@ -1722,8 +1723,7 @@ apps:
             for (k, v) in env {
                 cmd = cmd.env(k, v);
             }
-            let out = cmd.await;
-            assert_eq!(out.code, code, "{output}: {out:?}");
+            let out = cmd.await.code_for(code, format_args!("{output}"));
             assert_clean(&out, secrets);
             if journal == Journal::Checked {
                 assert_hidden(&ws.read(".runner/main.yaml.jsonl"), secrets);
@@ -1760,8 +1760,8 @@ apps:
                 .env("K2", secrets[1])
                 .env("K3", secrets[2])
                 .env("K4", secrets[3])
-                .await;
-            assert_eq!(out.code, 0, "{out:?}");
+                .await
+                .code(0);
             assert_clean(&out, &secrets);
             // What is not secret stays readable.
             assert!(
@@ -1927,8 +1927,11 @@ apps:
                 "{value}: {:?}",
                 runs[0]
             );
-            let out = ws.runner(["plan", "main.yaml"]).env("TOKEN", TOKEN).await;
-            assert_eq!(out.code, 0, "{out:?}");
+            let out = ws
+                .runner(["plan", "main.yaml"])
+                .env("TOKEN", TOKEN)
+                .await
+                .code(0);
             assert_clean(&out, &[TOKEN, &sent]);
         }
     }
@@ -1989,8 +1992,7 @@ apps:
             .start()
             .await;
         let ws = Workspace::new().file("main.yaml", &api(&server.uri(), "", "", steps));
-        let out = ws.runner(["apply", "main.yaml"]).await;
-        assert_eq!(out.code, 0, "{out:?}");
+        let out = ws.runner(["apply", "main.yaml"]).await.code(0);
         assert_clean(&out, &[ISSUED]);
         assert_hidden(&ws.read(".runner/main.yaml.jsonl"), &[ISSUED]);
     }
@@ -2086,8 +2088,8 @@ apps:
                 ])
                 .env("CLIENT_SECRET", CLIENT_SECRET)
                 .env("TENANT", TENANT)
-                .await;
-            assert_eq!(out.code, 0, "{out:?}");
+                .await
+                .code(0);
             assert_clean(&out, &[CLIENT_SECRET, TENANT, VAR_TOKEN]);
             // Literal text of the spec stays readable.
             assert!(out.stdout.contains("acme-client"), "{out:?}");
@@ -2121,8 +2123,8 @@ apps:
                     .runner([command, "main.yaml", "--no-journal"])
                     .env("BASE", &base)
                     .env("TOKEN", "tok-Base0123456789")
-                    .await;
-                assert_eq!(out.code, 2, "{command} {base}: {out:?}");
+                    .await
+                    .code_for(2, format_args!("{command} {base}"));
                 assert_clean(&out, &[PASS, "tok-Base0123456789"]);
             }
             assert!(server.received().await.is_empty());
@@ -2170,8 +2172,8 @@ apps:
                     .env("DESCOPE_PROJECT_ID", PROJECT)
                     .env("DESCOPE_MANAGEMENT_KEY", KEY)
                     .env("DESCOPE_BASE_URL", server.uri())
-                    .await;
-                assert_eq!(out.code, 1, "{out:?}");
+                    .await
+                    .code(1);
                 assert!(out.all().contains("descope answered"), "{out:?}");
                 assert_clean(&out, &[KEY]);
             }
@@ -2247,8 +2249,7 @@ apps:
             for (k, v) in env {
                 cmd = cmd.env(k, v);
             }
-            let out = cmd.await;
-            assert_eq!(out.code, 2, "{command}: {text}\n{out:?}");
+            let out = cmd.await.code_for(2, format_args!("{command}: {text}"));
             assert!(
                 out.stderr.contains(expected),
                 "{command}: expected `{expected}`:\n{text}\n{out:?}"
@@ -2383,18 +2384,16 @@ apps:
             b.reply("GET", json_reply(200, json!({"there": true})))
                 .await;
             let ws = Workspace::new().file("main.yaml", &spec(&a.uri(), "", later));
-            let out = ws.runner(["validate", "main.yaml"]).await;
-            assert_eq!(out.code, 0, "{out:?}");
-            let out = ws
-                .runner(["plan", "main.yaml"])
+            ws.runner(["validate", "main.yaml"]).await.code(0);
+            ws.runner(["plan", "main.yaml"])
                 .env("TOKEN", "tok-Later0123456789")
-                .await;
-            assert_eq!(out.code, 0, "{out:?}");
+                .await
+                .code(0);
             let out = ws
                 .runner(["apply", "main.yaml", "--output", "json"])
                 .env("TOKEN", "tok-Later0123456789")
-                .await;
-            assert_eq!(out.code, code, "{api}: {out:?}");
+                .await
+                .code_for(code, format_args!("{api}"));
             assert_eq!(a.requests().await, ["POST /things"], "{api}: {out:?}");
             let recs = records(&ws.read(".runner/main.yaml.jsonl"));
             if code == 0 {
@@ -2459,8 +2458,8 @@ apps:
             let out = ws
                 .runner(["apply", "main.yaml", "--no-journal"])
                 .args(&args)
-                .await;
-            assert_eq!(out.code, 0, "{args:?}: {out:?}");
+                .await
+                .code_for(0, format_args!("{args:?}"));
             let reqs = server.received().await;
             assert_eq!(reqs.len(), 2, "{args:?}: {out:?}");
             assert_eq!(reqs[1].url.path(), path, "{args:?}");
@@ -2478,8 +2477,9 @@ apps:
         let issue = "  - id: issue\n    action: ISSUE\n    params: {owner: \"{{ vars.owner }}\", repo: \"{{ vars.repos[0] }}\", title: \"{{ vars.settings | tojson }}\"}\n";
         let server = api().await;
         let ws = Workspace::new().file("main.yaml", &spec(&server.uri(), VARS, issue));
-        let out = ws.runner(["apply", "main.yaml", "--no-journal"]).await;
-        assert_eq!(out.code, 0, "{out:?}");
+        ws.runner(["apply", "main.yaml", "--no-journal"])
+            .await
+            .code(0);
         server.reset().await;
         for (arg, expected) in [
             (
@@ -2497,8 +2497,10 @@ apps:
             ("settings=draft", "var `settings` is a mapping in the spec"),
         ] {
             for command in ["plan", "apply"] {
-                let out = ws.runner([command, "main.yaml", "--var", arg]).await;
-                assert_eq!(out.code, 2, "{command} {arg}: {out:?}");
+                let out = ws
+                    .runner([command, "main.yaml", "--var", arg])
+                    .await
+                    .code_for(2, format_args!("{command} {arg}"));
                 assert!(out.stderr.contains(expected), "{command} {arg}: {out:?}");
             }
             assert!(server.received().await.is_empty(), "{arg}");
@@ -2525,8 +2527,10 @@ apps:
             ),
         ] {
             for command in ["plan", "apply"] {
-                let out = ws.runner([command, "main.yaml", "--base-url", &arg]).await;
-                assert_eq!(out.code, 2, "{command} {arg}: {out:?}");
+                let out = ws
+                    .runner([command, "main.yaml", "--base-url", &arg])
+                    .await
+                    .code_for(2, format_args!("{command} {arg}"));
                 assert!(out.stderr.contains(expected), "{command} {arg}: {out:?}");
             }
         }
@@ -2534,8 +2538,9 @@ apps:
         assert!(other.received().await.is_empty());
         // The right name is taken.
         let arg = format!("github={}", other.uri());
-        let out = ws.runner(["apply", "main.yaml", "--base-url", &arg]).await;
-        assert_eq!(out.code, 0, "{out:?}");
+        ws.runner(["apply", "main.yaml", "--base-url", &arg])
+            .await
+            .code(0);
         assert_eq!(other.requests().await, ["GET /x"]);
     }
 
@@ -2581,12 +2586,11 @@ mod reach {
             for var in ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"] {
                 api.reset().await;
                 api.reply("", json_reply(200, json!({}))).await;
-                let out = ws
-                    .runner(["apply", "main.yaml", "--no-journal"])
+                ws.runner(["apply", "main.yaml", "--no-journal"])
                     .env("TOKEN", TOKEN)
                     .env(var, proxy.uri())
-                    .await;
-                assert_eq!(out.code, 0, "{host} {var}: {out:?}");
+                    .await
+                    .code_for(0, format_args!("{host} {var}"));
                 assert!(
                     proxy.received().await.is_empty(),
                     "{host} {var}: the proxy got it"
@@ -2638,8 +2642,8 @@ mod reach {
                 .env("DESCOPE_MANAGEMENT_KEY", "mgmt-Reach-0123456789")
                 .env("DESCOPE_BASE_URL", server.uri())
                 .env(var, proxy.uri())
-                .await;
-            assert_eq!(out.code, 0, "{var}: {out:?}");
+                .await
+                .code_for(0, format_args!("{var}"));
             assert!(proxy.received().await.is_empty(), "{var}: the proxy got it");
             assert_eq!(
                 server.requests().await,
@@ -2666,8 +2670,8 @@ mod reach {
             let out = ws
                 .runner(["apply", "main.yaml", "--no-journal", "--resolve", &resolve])
                 .env("TOKEN", TOKEN)
-                .await;
-            assert_eq!(out.code, 2, "{resolve}: {out:?}");
+                .await
+                .code_for(2, format_args!("{resolve}"));
             assert!(
                 out.stderr
                     .contains("refusing to send credentials over plain http to `localhost`"),
@@ -2677,18 +2681,17 @@ mod reach {
         }
         // `--allow-http` says yes (0.0.0.0 reaches the server on 127.0.0.1).
         let resolve = format!("localhost:{port}:0.0.0.0");
-        let out = ws
-            .runner([
-                "apply",
-                "main.yaml",
-                "--no-journal",
-                "--resolve",
-                &resolve,
-                "--allow-http",
-            ])
-            .env("TOKEN", TOKEN)
-            .await;
-        assert_eq!(out.code, 0, "{resolve}: {out:?}");
+        ws.runner([
+            "apply",
+            "main.yaml",
+            "--no-journal",
+            "--resolve",
+            &resolve,
+            "--allow-http",
+        ])
+        .env("TOKEN", TOKEN)
+        .await
+        .code_for(0, format_args!("{resolve}"));
         api.reset().await;
         api.reply("", json_reply(200, json!({}))).await;
         // An override for another port does not apply, and one to
@@ -2697,11 +2700,10 @@ mod reach {
             format!("localhost:{}:0.0.0.0", port.wrapping_add(1)),
             format!("localhost:{port}:127.0.0.1"),
         ] {
-            let out = ws
-                .runner(["apply", "main.yaml", "--no-journal", "--resolve", &resolve])
+            ws.runner(["apply", "main.yaml", "--no-journal", "--resolve", &resolve])
                 .env("TOKEN", TOKEN)
-                .await;
-            assert_eq!(out.code, 0, "{resolve}: {out:?}");
+                .await
+                .code_for(0, format_args!("{resolve}"));
         }
         assert_eq!(api.received().await.len(), 2);
     }
@@ -2718,26 +2720,25 @@ mod reach {
         let out = ws
             .runner(["apply", "main.yaml", "--no-journal", "--resolve", &resolve])
             .env("TOKEN", TOKEN)
-            .await;
-        assert_eq!(out.code, 2, "{out:?}");
+            .await
+            .code(2);
         assert!(
             out.stderr
                 .contains("refusing to send credentials over plain http to `api.example.test`"),
             "{out:?}"
         );
         assert!(api.received().await.is_empty());
-        let out = ws
-            .runner([
-                "apply",
-                "main.yaml",
-                "--no-journal",
-                "--resolve",
-                &resolve,
-                "--allow-http",
-            ])
-            .env("TOKEN", TOKEN)
-            .await;
-        assert_eq!(out.code, 0, "{out:?}");
+        ws.runner([
+            "apply",
+            "main.yaml",
+            "--no-journal",
+            "--resolve",
+            &resolve,
+            "--allow-http",
+        ])
+        .env("TOKEN", TOKEN)
+        .await
+        .code(0);
         assert_eq!(api.received().await.len(), 1);
     }
 
@@ -2754,8 +2755,8 @@ mod reach {
                 .env("DESCOPE_PROJECT_ID", "P2reach")
                 .env("DESCOPE_MANAGEMENT_KEY", "mgmt-Reach-0123456789")
                 .env("DESCOPE_BASE_URL", format!("http://localhost:{port}"))
-                .await;
-            assert_eq!(out.code, 2, "{resolve}: {out:?}");
+                .await
+                .code_for(2, format_args!("{resolve}"));
             assert!(
                 out.stderr.contains(
                     "descope: refusing to send credentials over plain http to `localhost`"
@@ -2866,8 +2867,8 @@ mod reach {
                 .env("DESCOPE_PROJECT_ID", "P2reach")
                 .env("DESCOPE_MANAGEMENT_KEY", "mgmt-Reach-0123456789")
                 .env("DESCOPE_BASE_URL", format!("https://localhost:{port}"))
-                .await;
-            assert_eq!(out.code, code, "{args:?}: {out:?}");
+                .await
+                .code_for(code, format_args!("{args:?}"));
             assert_eq!(served.load(Ordering::SeqCst), fetched, "{args:?}: {out:?}");
             let sent = api.received().await;
             if code == 0 {
@@ -2967,8 +2968,8 @@ mod bounded {
                 let started = Instant::now();
                 let out = within(ws.runner([command, "main.yaml"]), Duration::from_secs(3))
                     .await
-                    .unwrap_or_else(|| panic!("{command} on {what} still ran after 3 s"));
-                assert_eq!(out.code, 2, "{command} {what}: {out:?}");
+                    .unwrap_or_else(|| panic!("{command} on {what} still ran after 3 s"))
+                    .code_for(2, format_args!("{command} {what}"));
                 assert!(
                     out.stderr.contains("nests deeper than 128 levels"),
                     "{command} {what}: {out:?}"
@@ -2997,8 +2998,7 @@ mod bounded {
                 "main.yaml",
                 &with_var(&base, "1").replace("version: 1\n", "version: 1\ninclude: [deep.yaml]\n"),
             );
-        let out = ws.runner(["validate", "main.yaml"]).await;
-        assert_eq!(out.code, 2, "{out:?}");
+        let out = ws.runner(["validate", "main.yaml"]).await.code(2);
         assert!(
             out.stderr
                 .contains("error: the document nests deeper than 128 levels\n  --> deep.yaml:3:"),
@@ -3009,8 +3009,7 @@ mod bounded {
             "main.yaml",
             &with_var(&base, &format!("{}{}", depth("[", 100), depth("]", 100))),
         );
-        let out = ws.runner(["validate", "main.yaml"]).await;
-        assert_eq!(out.code, 0, "{out:?}");
+        ws.runner(["validate", "main.yaml"]).await.code(0);
     }
 
     /// The binary under test with `args`, run in `dir` with its address
@@ -3080,10 +3079,9 @@ mod bounded {
         assert!(started.elapsed() < Duration::from_secs(2));
 
         for (file, code) in [("big.env", 2), ("fits.env", 0)] {
-            let out = ws
-                .runner(["apply", "main.yaml", "--no-journal", "--env-file", file])
-                .await;
-            assert_eq!(out.code, code, "{file}: {out:?}");
+            ws.runner(["apply", "main.yaml", "--no-journal", "--env-file", file])
+                .await
+                .code_for(code, format_args!("{file}"));
         }
         let got = server.received().await;
         assert_eq!(got.len(), 1);
@@ -3093,34 +3091,32 @@ mod bounded {
         );
 
         // A pipe (`--env-file <(op inject ...)`) is read like a file.
-        let out = ws
-            .runner([
-                "apply",
-                "main.yaml",
-                "--no-journal",
-                "--env-file",
-                "/dev/stdin",
-            ])
-            .stdin("KEY=k-FromAPipe-0123456789\n")
-            .await;
-        assert_eq!(out.code, 0, "{out:?}");
+        ws.runner([
+            "apply",
+            "main.yaml",
+            "--no-journal",
+            "--env-file",
+            "/dev/stdin",
+        ])
+        .stdin("KEY=k-FromAPipe-0123456789\n")
+        .await
+        .code(0);
         let got = server.received().await;
         assert_eq!(
             got[1].headers.get("x-key").unwrap(),
             "k-FromAPipe-0123456789"
         );
-        let out = ws
-            .runner([
-                "apply",
-                "main.yaml",
-                "--no-journal",
-                "--env-file",
-                "/dev/stdin",
-            ])
-            .stdin(vec![b'#'; 3 << 20])
-            .await;
-        assert_eq!(out.code, 2, "{out:?}");
-        assert!(out.stderr.contains("larger than 1 MiB"), "{out:?}");
+        ws.runner([
+            "apply",
+            "main.yaml",
+            "--no-journal",
+            "--env-file",
+            "/dev/stdin",
+        ])
+        .stdin(vec![b'#'; 3 << 20])
+        .await
+        .code(2)
+        .stderr_has("larger than 1 MiB");
         assert_eq!(server.received().await.len(), 2);
     }
 
@@ -3166,7 +3162,7 @@ mod bounded {
             ("apply, slow param", runs.1),
             ("apply, slow var", runs.2),
         ] {
-            assert_eq!(out.code, 2, "{what}: {out:?}");
+            let out = out.code_for(2, what);
             let doc: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| {
                 panic!("{what}: stdout is not one JSON document ({e}): {out:?}")
             });
@@ -3256,8 +3252,10 @@ mod bounded {
         for (text, expected) in cases {
             let ws = Workspace::new().file("main.yaml", &text);
             for command in ["validate", "plan", "apply"] {
-                let out = ws.runner([command, "main.yaml"]).run();
-                assert_eq!(out.code, 2, "{command}:\n{text}\n{out:?}");
+                let out = ws
+                    .runner([command, "main.yaml"])
+                    .run()
+                    .code_for(2, format_args!("{command}:\n{text}"));
                 assert!(
                     out.stderr.contains(expected),
                     "{command}: expected `{expected}`:\n{text}\n{out:?}"
@@ -3288,8 +3286,8 @@ mod bounded {
             let ws = Workspace::new().file("main.yaml", &spec);
             let out = ws
                 .runner(["apply", "main.yaml", "--no-journal", "--output", "json"])
-                .await;
-            assert_eq!(out.code, 1, "{method} {status}: {out:?}");
+                .await
+                .code_for(1, format_args!("{method} {status}"));
             assert_eq!(
                 server.received().await.len(),
                 1,
@@ -3346,8 +3344,9 @@ steps:
             server.uri()
         );
         let ws = Workspace::new().file("main.yaml", &spec);
-        let out = ws.runner(["apply", "main.yaml", "--no-journal"]).await;
-        assert_eq!(out.code, 0, "{out:?}");
+        ws.runner(["apply", "main.yaml", "--no-journal"])
+            .await
+            .code(0);
         let got = server.received().await;
         let types: Vec<Vec<String>> = got
             .iter()
@@ -3376,8 +3375,7 @@ steps:
             json!({"name": "b"})
         );
         // `plan` shows the same headers.
-        let out = ws.runner(["plan", "main.yaml"]).await;
-        assert_eq!(out.code, 0, "{out:?}");
+        let out = ws.runner(["plan", "main.yaml"]).await.code(0);
         assert_eq!(
             out.stdout
                 .matches("Content-Type: application/json; charset=utf-8")

@@ -104,8 +104,10 @@ async fn refused_everywhere(ws: &Workspace, server: &Server, args: &[&str], expe
         if command != "validate" {
             argv.extend(args);
         }
-        let out = ws.runner(&argv).await;
-        assert_eq!(out.code, 2, "{command}: {out:?}");
+        let out = ws
+            .runner(&argv)
+            .await
+            .code_for(2, format_args!("{command}"));
         for e in expected {
             assert!(
                 out.stderr.contains(e),
@@ -188,8 +190,10 @@ async fn a_loop_over_a_response_list_never_uploads_its_items() {
         ],
     )
     .await;
-    let out = ws.runner(["validate", "specs/main.yaml"]).await;
-    assert!(out.stderr.contains("3 errors"), "{out:?}");
+    let out = ws
+        .runner(["validate", "specs/main.yaml"])
+        .await
+        .stderr_has("3 errors");
     assert!(
         out.stderr
             .contains("but `{{ path }}` is an item of the list `{{ steps.meta.response.files | reverse | list }}`"),
@@ -239,8 +243,10 @@ async fn a_response_passed_to_a_sub_workflow_never_names_a_file() {
         ],
     )
     .await;
-    let out = ws.runner(["validate", "specs/main.yaml"]).await;
-    assert!(out.stderr.contains("4 errors"), "{out:?}");
+    let out = ws
+        .runner(["validate", "specs/main.yaml"])
+        .await
+        .stderr_has("4 errors");
     for line in [8, 10, 12, 15] {
         assert!(
             out.stderr.contains(&format!("specs/main.yaml:{line}:")),
@@ -260,8 +266,7 @@ async fn a_response_passed_to_a_sub_workflow_never_names_a_file() {
     with: {files: "{{ inputs.files }}"}
 "#,
     );
-    let out = ws.runner(["apply", "specs/main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner(["apply", "specs/main.yaml"]).await.code(0);
     assert_eq!(bodies(&server).await, ["a", "a", "a"]);
 }
 
@@ -297,8 +302,7 @@ async fn a_page_cursor_never_sets_a_file() {
       items: "{{ [] }}"
 "#,
     );
-    let out = ws.runner(["apply", "specs/main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner(["apply", "specs/main.yaml"]).await.code(0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -346,17 +350,16 @@ async fn computed_paths_are_refused_whatever_their_shape() {
             ],
         )
         .await;
-        let out = ws
-            .runner([
-                "apply",
-                "specs/main.yaml",
-                "--var",
-                "owner=acme",
-                "--allow-outside-root",
-            ])
-            .env("UPLOAD", "/etc/passwd")
-            .await;
-        assert_eq!(out.code, 2, "{shape}: {out:?}");
+        ws.runner([
+            "apply",
+            "specs/main.yaml",
+            "--var",
+            "owner=acme",
+            "--allow-outside-root",
+        ])
+        .env("UPLOAD", "/etc/passwd")
+        .await
+        .code_for(2, format_args!("{shape}"));
     }
     // A loop over a computed list, or over a computed var.
     for (list, why) in [
@@ -447,8 +450,7 @@ inputs:
     ] {
         ws.write(name, name);
     }
-    let out = ws.runner(["validate", "specs/main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner(["validate", "specs/main.yaml"]).await.code(0);
     let args = [
         "apply",
         "specs/main.yaml",
@@ -457,8 +459,10 @@ inputs:
         "--input",
         "many=[data/m1.txt, data/m2.txt]",
     ];
-    let out = ws.runner(args).args(["--input", "up=data/input.txt"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner(args)
+        .args(["--input", "up=data/input.txt"])
+        .await
+        .code(0);
     let sent = bodies(&server).await;
     let raw: Vec<&str> = sent
         .iter()
@@ -488,11 +492,10 @@ inputs:
         .collect();
     assert!(parts[0].contains("specs/files/l1.txt") && parts[1].contains("specs/files/l2.txt"));
     // An input given in the environment is the command line's too.
-    let out = ws
-        .runner(args)
+    ws.runner(args)
         .env("RUNNER_INPUT_UP", "data/input.txt")
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
+        .await
+        .code(0);
     assert_eq!(bodies(&server).await[sent.len() + 3], "data/input.txt");
 }
 
@@ -519,8 +522,11 @@ async fn paths_from_the_command_line_are_confined_too() {
         vec!["--input".to_string(), format!("up={sibling}")],
     ] {
         for command in ["plan", "apply"] {
-            let out = ws.runner([command, "specs/main.yaml"]).args(&given).await;
-            assert_eq!(out.code, 2, "{given:?}: {out:?}");
+            let out = ws
+                .runner([command, "specs/main.yaml"])
+                .args(&given)
+                .await
+                .code_for(2, format_args!("{given:?}"));
             assert!(
                 out.stderr.contains("is outside the project root")
                     && out.stderr.contains("pass `--allow-upload ")
@@ -535,11 +541,10 @@ async fn paths_from_the_command_line_are_confined_too() {
         vec!["--allow-upload", absolute],
         vec!["--allow-outside-root"],
     ] {
-        let out = ws
-            .runner(["apply", "specs/main.yaml", "--var", &format!("f={sibling}")])
+        ws.runner(["apply", "specs/main.yaml", "--var", &format!("f={sibling}")])
             .args(&lift)
-            .await;
-        assert_eq!(out.code, 0, "{out:?}");
+            .await
+            .code(0);
     }
     assert_eq!(
         bodies(&server).await,
@@ -587,8 +592,11 @@ async fn confinement_is_decided_after_symbolic_links() {
                 &format!("  - action: PUT_FILE\n    params: {{f: {value}}}\n"),
             );
             for command in ["plan", "apply"] {
-                let out = ws.runner([command, "specs/main.yaml"]).args(&args).await;
-                assert_eq!(out.code, 2, "{path}: {out:?}");
+                let out = ws
+                    .runner([command, "specs/main.yaml"])
+                    .args(&args)
+                    .await
+                    .code_for(2, format_args!("{path}"));
                 assert!(
                     out.stderr.contains(why) && out.stderr.contains("pass `--allow-upload "),
                     "{path}: {out:?}"
@@ -599,8 +607,8 @@ async fn confinement_is_decided_after_symbolic_links() {
                     let out = ws
                         .runner([command, "specs/main.yaml", "--allow-outside-root"])
                         .args(&args)
-                        .await;
-                    assert_eq!(out.code, 2, "{path}: {out:?}");
+                        .await
+                        .code_for(2, format_args!("{path}"));
                     assert!(out.stderr.contains(why), "{path}: {out:?}");
                 }
             }
@@ -613,15 +621,13 @@ async fn confinement_is_decided_after_symbolic_links() {
         "",
         "  - action: PUT_FILE\n    params: {f: ../files/ok.txt}\n",
     );
-    let out = ws.runner(["plan", "specs/main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = ws.runner(["plan", "specs/main.yaml"]).await.code(0);
     assert!(
         out.stdout
             .contains("  | @../files/ok.txt -> data/real.txt (text/plain, 4 bytes)\n"),
         "{out:?}"
     );
-    let out = ws.runner(["apply", "specs/main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner(["apply", "specs/main.yaml"]).await.code(0);
     assert_eq!(bodies(&server).await, ["real"]);
 }
 
@@ -667,8 +673,8 @@ async fn secrets_are_never_uploaded_even_with_allow_outside_root() {
                     .runner([command, "specs/main.yaml"])
                     .args(flags)
                     .args(lift)
-                    .await;
-                assert_eq!(out.code, 2, "{path} {lift:?}: {out:?}");
+                    .await
+                    .code_for(2, format_args!("{path} {lift:?}"));
                 assert!(
                     out.stderr.contains(why)
                         && out
@@ -687,17 +693,16 @@ async fn secrets_are_never_uploaded_even_with_allow_outside_root() {
         "",
         "  - action: PUT_FILE\n    params: {f: ../.git/config}\n  - action: PUT_FILE\n    params: {f: .env.local}\n",
     );
-    let out = ws
-        .runner([
-            "apply",
-            "specs/main.yaml",
-            "--allow-upload",
-            ".git/config",
-            "--allow-upload",
-            "specs/.env.local",
-        ])
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner([
+        "apply",
+        "specs/main.yaml",
+        "--allow-upload",
+        ".git/config",
+        "--allow-upload",
+        "specs/.env.local",
+    ])
+    .await
+    .code(0);
     assert_eq!(server.received().await.len(), 2);
 }
 
@@ -717,15 +722,11 @@ async fn allow_upload_admits_that_exact_file_only() {
     let a = format!("{dir}/a.txt");
     let b = format!("{dir}/b.txt");
     for command in ["plan", "apply"] {
-        let out = ws
-            .runner([command, "specs/main.yaml", "--var", &format!("f={b}")])
+        ws.runner([command, "specs/main.yaml", "--var", &format!("f={b}")])
             .args(["--allow-upload", &a])
-            .await;
-        assert_eq!(out.code, 2, "{out:?}");
-        assert!(
-            out.stderr.contains("is outside the project root"),
-            "{out:?}"
-        );
+            .await
+            .code(2)
+            .stderr_has("is outside the project root");
     }
     assert!(server.received().await.is_empty());
     // The same file however it is written: as given, spelled otherwise,
@@ -735,11 +736,10 @@ async fn allow_upload_admits_that_exact_file_only() {
     ws.symlink("links/a", &a);
     for allowed in [a.as_str(), spelled.as_str(), "links/a"] {
         for command in ["plan", "apply"] {
-            let out = ws
-                .runner([command, "specs/main.yaml", "--var", &format!("f={a}")])
+            ws.runner([command, "specs/main.yaml", "--var", &format!("f={a}")])
                 .args(["--allow-upload", allowed])
-                .await;
-            assert_eq!(out.code, 0, "{allowed}: {out:?}");
+                .await
+                .code_for(0, format_args!("{allowed}"));
         }
     }
     assert_eq!(bodies(&server).await, ["file a", "file a", "file a"]);
@@ -755,14 +755,11 @@ async fn plan_shows_the_file_each_upload_reads_and_its_size_never_its_content() 
     );
     ws.write("specs/docs/report.txt", "the report's own words");
     ws.write("data/given.txt", "given words");
-    let out = ws.runner(["plan", "specs/main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(
-        out.stdout.contains(
-            "  | file: @docs/report.txt -> specs/docs/report.txt (text/plain, 22 bytes)\n"
-        ),
-        "{out:?}"
-    );
+    let out = ws
+        .runner(["plan", "specs/main.yaml"])
+        .await
+        .code(0)
+        .stdout_has(" | file: @docs/report.txt -> specs/docs/report.txt (text/plain, 22 bytes)\n");
     assert!(
         out.stdout
             .contains("  | @docs/report.txt -> specs/docs/report.txt (text/plain, 22 bytes)\n"),
@@ -777,8 +774,8 @@ async fn plan_shows_the_file_each_upload_reads_and_its_size_never_its_content() 
             "--output",
             "json",
         ])
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
+        .await
+        .code(0);
     assert_eq!(
         out.step(0)["body"][1],
         json!({"name": "file", "file": "data/given.txt", "reads": "data/given.txt", "content_type": "text/plain", "size": 11})
@@ -833,8 +830,8 @@ async fn the_file_sent_is_the_file_that_was_checked() {
     );
     let out = ws
         .runner(["apply", "specs/main.yaml", "--output", "json"])
-        .await;
-    assert_eq!(out.code, 1, "{out:?}");
+        .await
+        .code(1);
     assert!(
         out.step_error(0).contains(
             "param `f`: file `specs/data.txt` was replaced since it was checked; nothing was sent"
@@ -891,8 +888,8 @@ async fn a_link_moved_during_the_run_fails_its_step_and_sends_nothing() {
     );
     let out = ws
         .runner(["apply", "specs/main.yaml", "--output", "json"])
-        .await;
-    assert_eq!(out.code, 1, "{out:?}");
+        .await
+        .code(1);
     assert!(out.step_error(1).contains("is an env file"), "{out:?}");
     assert_eq!(server.requests().await, ["GET /meta"]);
     assert!(!out.all().contains("dotenv-secret"), "{out:?}");

@@ -173,8 +173,9 @@ mod outputs {
         }
         for (path, why) in &cases {
             for command in ["apply", "plan"] {
-                let out = runner(&ws, command, "main.yaml", &["--outputs-file", path]).await;
-                assert_eq!(out.code, 2, "{command} {path}: {out:?}");
+                let out = runner(&ws, command, "main.yaml", &["--outputs-file", path])
+                    .await
+                    .code_for(2, format_args!("{command} {path}"));
                 assert!(
                     out.stderr
                         .contains(&format!("cannot write the outputs file `{path}`: {why}")),
@@ -214,8 +215,9 @@ mod outputs {
             "dangling.json",
         ] {
             for command in ["apply", "plan"] {
-                let out = runner(&ws, command, "main.yaml", &["--outputs-file", link]).await;
-                assert_eq!(out.code, 2, "{command} {link}: {out:?}");
+                let out = runner(&ws, command, "main.yaml", &["--outputs-file", link])
+                    .await
+                    .code_for(2, format_args!("{command} {link}"));
                 assert!(
                     out.stderr.contains(&format!(
                         "cannot write the outputs file `{link}`: it is a symbolic link"
@@ -244,8 +246,9 @@ mod outputs {
 
         // An existing file, in a directory of its own; a new one beside the spec.
         for path in ["out/outputs.json", "fresh.json"] {
-            let out = runner(&ws, "apply", "main.yaml", &["--outputs-file", path]).await;
-            assert_eq!(out.code, 0, "{path}: {out:?}");
+            runner(&ws, "apply", "main.yaml", &["--outputs-file", path])
+                .await
+                .code_for(0, format_args!("{path}"));
             let written: serde_json::Value = serde_json::from_str(&ws.read(path)).unwrap();
             assert_eq!(written, json!({"id": 7}), "{path}");
             assert_eq!(mode(&ws.path().join(path)), 0o600, "{path}");
@@ -263,14 +266,14 @@ mod outputs {
             .start()
             .await;
         let ws = Workspace::new().file("main.yaml", &spec(&failing.uri(), CREATE));
-        let out = runner(
+        runner(
             &ws,
             "apply",
             "main.yaml",
             &["--outputs-file", "failed.json"],
         )
-        .await;
-        assert_eq!(out.code, 1, "{out:?}");
+        .await
+        .code(1);
         let written: serde_json::Value = serde_json::from_str(&ws.read("failed.json")).unwrap();
         assert_eq!(written, json!({"id": null}));
         assert_eq!(mode(&ws.path().join("failed.json")), 0o600);
@@ -291,8 +294,8 @@ mod journal_dirs {
     }
 
     /// `apply` is refused with exit 2, nothing sent, naming `dir`.
-    fn refused(out: &Run, dir: &str, what: &str) {
-        assert_eq!(out.code, 2, "{what}: {out:?}");
+    fn refused(out: Run, dir: &str, what: &str) {
+        let out = out.code_for(2, what);
         assert!(
             out.stderr.contains(&format!(
                 "would be written through `{dir}`, a symbolic link"
@@ -312,7 +315,7 @@ mod journal_dirs {
         std::fs::create_dir(ws.path().join("outside")).unwrap();
         symlink("../outside", ws.path().join("specs/.runner"));
         let out = runner(&ws, "apply", "specs/main.yaml", &[]).await;
-        refused(&out, "specs/.runner", "relative link out of the project");
+        refused(out, "specs/.runner", "relative link out of the project");
         assert_eq!(listing(&ws.path().join("outside")), Vec::<String>::new());
 
         // Resuming through it is refused too, even with a journal there.
@@ -324,14 +327,14 @@ mod journal_dirs {
             &["--resume", "specs/.runner/main.yaml.jsonl"],
         )
         .await;
-        refused(&out, "specs/.runner", "--resume through the link");
+        refused(out, "specs/.runner", "--resume through the link");
         assert_eq!(ws.read("outside/main.yaml.jsonl"), "");
 
         // An absolute link, from the spec's own directory.
         let ws = Workspace::new().file("main.yaml", &spec(&server.uri(), CREATE));
         symlink(outside.path(), ws.path().join(".runner"));
         let out = runner(&ws, "apply", "main.yaml", &[]).await;
-        refused(&out, ".runner", "absolute link");
+        refused(out, ".runner", "absolute link");
         assert_eq!(listing(outside.path()), Vec::<String>::new());
 
         // In a git work tree, a link that stays inside it is refused too.
@@ -340,7 +343,7 @@ mod journal_dirs {
         std::fs::create_dir(ws.path().join("state")).unwrap();
         symlink("../state", ws.path().join("specs/.runner"));
         let out = runner(&ws, "apply", "specs/main.yaml", &[]).await;
-        refused(&out, "specs/.runner", "link inside a git work tree");
+        refused(out, "specs/.runner", "link inside a git work tree");
         assert_eq!(listing(&ws.path().join("state")), Vec::<String>::new());
 
         assert!(
@@ -374,7 +377,7 @@ mod journal_dirs {
             ),
         ] {
             let out = runner(&ws, "apply", "main.yaml", &["--journal", &journal]).await;
-            refused(&out, &dir, &journal);
+            refused(out, &dir, &journal);
         }
         assert_eq!(listing(outside.path()), Vec::<String>::new());
         assert_eq!(listing(&ws.path().join("elsewhere")), Vec::<String>::new());
@@ -394,14 +397,14 @@ mod journal_dirs {
         std::fs::create_dir(outside.path().join("real")).unwrap();
         symlink("real", outside.path().join("link"));
         let journal = outside.path().join("link/run.jsonl");
-        let out = runner(
+        runner(
             &ws,
             "apply",
             "main.yaml",
             &["--journal", &journal.display().to_string()],
         )
-        .await;
-        assert_eq!(out.code, 0, "{out:?}");
+        .await
+        .code(0);
         assert_eq!(listing(&outside.path().join("real")), ["run.jsonl"]);
     }
 }
@@ -455,8 +458,10 @@ mod schemas {
             let ws = Workspace::new()
                 .file("main.yaml", &spec("https://api.example.com", &steps))
                 .file(&file, &schema.replace("SECRET", SECRET));
-            let out = ws.runner(["validate", "main.yaml"]).run();
-            assert_eq!(out.code, 2, "{schema}: {out:?}");
+            let out = ws
+                .runner(["validate", "main.yaml"])
+                .run()
+                .code_for(2, format_args!("{schema}"));
             assert!(
                 out.stderr.contains(&format!(
                     "error: schema `{file}` is not a valid JSON Schema: {expected}"
@@ -552,8 +557,7 @@ mod url_origin {
                     &upload_steps(FROM_ANSWER, Some(&origin), own_auth),
                 ),
             );
-            let out = apply(&ws).await;
-            assert_eq!(out.code, 1, "{origin}: {out:?}");
+            let out = apply(&ws).await.code_for(1, format_args!("{origin}"));
             assert_eq!(out.step(1)["error_kind"], json!("render"), "{out:?}");
             let shown = origin.trim_end_matches('/');
             assert!(
@@ -596,11 +600,11 @@ mod url_origin {
                 let steps = upload_steps(&written, Some("https://uploads.example.com"), own_auth);
                 let ws = Workspace::new()
                     .file("main.yaml", &spec(&api.uri(), &format!("{vars}{steps}")));
-                let out = apply(&ws).await;
-                assert_eq!(out.code, 2, "{written}: {out:?}");
+                let out = apply(&ws).await.code_for(2, format_args!("{written}"));
                 assert!(out.all().contains(&message), "{written}: {out:?}");
-                let out = ws.runner(["validate", "main.yaml"]).run();
-                assert_eq!(out.code, validated, "{written}: {out:?}");
+                ws.runner(["validate", "main.yaml"])
+                    .run()
+                    .code_for(validated, format_args!("{written}"));
             }
         }
         assert!(api.received().await.is_empty(), "exit 2 must send nothing");
@@ -620,8 +624,7 @@ mod url_origin {
                 "main.yaml",
                 &spec(&api.uri(), &upload_steps(FROM_ANSWER, Some(&pinned), true)),
             );
-            let out = apply(&ws).await;
-            assert_eq!(out.code, 0, "{pinned}: {out:?}");
+            apply(&ws).await.code_for(0, format_args!("{pinned}"));
         }
         let got = uploads.received().await;
         assert_eq!(got.len(), 2);
@@ -650,8 +653,7 @@ mod url_origin {
             FROM_ANSWER,
             "https://{{ steps.start.response.bucket }}.files.example.com/upload",
         ] {
-            let out = validate(&upload_steps(url, None, true));
-            assert_eq!(out.code, 0, "{out:?}");
+            let out = validate(&upload_steps(url, None, true)).code(0);
             assert!(
                 out.stderr
                     .contains(&format!("warning: steps[1] (put) {warning}")),
@@ -678,8 +680,7 @@ mod url_origin {
                 "a URL written in the spec",
             ),
         ] {
-            let out = validate(&steps);
-            assert_eq!(out.code, 0, "{why}: {out:?}");
+            let out = validate(&steps).code_for(0, format_args!("{why}"));
             assert!(!out.stderr.contains(warning), "{why}: {out:?}");
         }
     }
@@ -779,8 +780,7 @@ outputs:
             .mount(&server)
             .await;
         let ws = Workspace::new().file("main.yaml", &spec_with_auth(&base, QUERY_AUTH, PAGED));
-        let out = apply(&ws).await;
-        assert_eq!(out.code, 0, "{out:?}");
+        let out = apply(&ws).await.code(0);
         assert_eq!(out.json()["outputs"]["ns"], json!([1, 2, 3, 4]));
         assert_eq!(
             queries(&server).await,
@@ -811,8 +811,7 @@ outputs:
                 "main.yaml",
                 &spec_with_auth(&first.uri(), QUERY_AUTH, PAGED),
             );
-            let out = apply(&ws).await;
-            assert_eq!(out.code, 0, "{link}: {out:?}");
+            let out = apply(&ws).await.code_for(0, format_args!("{link}"));
             assert_eq!(out.json()["outputs"]["ns"], json!([1, 2]));
             assert_eq!(
                 queries(&first).await,
@@ -891,8 +890,7 @@ mod signals {
             matches!(waited, Ok(Some(()))),
             "the held request never arrived: {out:?}"
         );
-        assert_eq!(out.code, 143, "{out:?}");
-        out
+        out.code(143)
     }
 
     fn at_least_held(out: &Run, i: usize) {

@@ -191,6 +191,49 @@ impl Run {
     pub fn all(&self) -> String {
         format!("{}\n{}", self.stdout, self.stderr)
     }
+
+    // ------------------------------------------------ assertions in the chain
+    //
+    // Each checks one thing and hands the run back, so a test reads
+    // `let out = ws.runner([...]).await.code(2).stderr_has("...");`. A
+    // failure names the test's line and prints the whole run.
+
+    /// Asserts that the run exited with `expected` (-1: ended by a signal).
+    #[track_caller]
+    pub fn code(self, expected: i32) -> Self {
+        if self.code != expected {
+            panic!("expected exit {expected}, got {self:?}");
+        }
+        self
+    }
+
+    /// [`Run::code`], saying first which case of a table this run was
+    /// (`format_args!("{command} {arg}")`).
+    #[track_caller]
+    pub fn code_for(self, expected: i32, case: impl std::fmt::Display) -> Self {
+        if self.code != expected {
+            panic!("{case}: expected exit {expected}, got {self:?}");
+        }
+        self
+    }
+
+    /// Asserts that standard error holds `needle`.
+    #[track_caller]
+    pub fn stderr_has(self, needle: &str) -> Self {
+        if !self.stderr.contains(needle) {
+            panic!("expected `{needle}` on stderr: {self:?}");
+        }
+        self
+    }
+
+    /// Asserts that standard output holds `needle`.
+    #[track_caller]
+    pub fn stdout_has(self, needle: &str) -> Self {
+        if !self.stdout.contains(needle) {
+            panic!("expected `{needle}` on stdout: {self:?}");
+        }
+        self
+    }
 }
 
 impl std::fmt::Debug for Run {

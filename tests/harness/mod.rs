@@ -11,10 +11,13 @@
 //!     .start()
 //!     .await;
 //! let ws = Workspace::new().file("main.yaml", &spec(&server.uri()));
-//! let out = ws.runner(["apply", "main.yaml"]).env("TOKEN", "t-1").await;
-//! assert_eq!(out.code, 0, "{out:?}");
+//! let out = ws.runner(["apply", "main.yaml"]).env("TOKEN", "t-1").await.code(0);
 //! assert_eq!(server.received().await[0].json(), json!({"title": "T"}));
 //! ```
+//!
+//! A [`Run`] checks itself in the chain: `.code(2)`, `.code_for(2, case)`
+//! in a table, `.stderr_has("…")`, `.stdout_has("…")`; each failure prints
+//! the whole run (exit, stdout, stderr).
 //!
 //! A test without a server is a plain `#[test]`: it ends the same chain
 //! with `.run()` instead of `.await`.

@@ -42,8 +42,7 @@ steps:
     params: {id: "3"}
 "#;
     let ws = workspace(&server.uri(), rest);
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply_json(&ws, &[]).await.code(0);
     assert_eq!(server.requests().await, ["GET /items/3"]);
     for id in ["literal", "templated"] {
         let s = step(&out, id);
@@ -62,8 +61,7 @@ steps:
     assert!(text.contains("1 ok, 2 skipped in"), "{out:?}");
 
     // Made true from outside, the step runs.
-    let out = apply_json(&ws, &["--input", "flag=true"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply_json(&ws, &["--input", "flag=true"]).await.code(0);
     assert_eq!(step(&out, "templated")["status"], json!("ok"));
 }
 
@@ -91,8 +89,7 @@ async fn after_a_failure_only_failure_and_always_steps_run() {
     params: {id: always}
 "#;
     let ws = workspace(&server.uri(), rest);
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let out = apply_json(&ws, &[]).await.code(1);
     assert_eq!(
         server.requests().await,
         ["GET /items/boom", "PUT /items/cleanup", "GET /items/always"]
@@ -118,8 +115,7 @@ async fn after_a_failure_only_failure_and_always_steps_run() {
     // Without a failure, the cleanup is skipped by its condition.
     let quiet = rest.replace("params: {id: boom}", "params: {id: fine}");
     ws.write("main.yaml", &super::spec(&server.uri(), &quiet));
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply_json(&ws, &[]).await.code(0);
     assert_eq!(step(&out, "cleanup")["skip_reason"], json!("condition"));
     for id in ["next", "on_success", "always"] {
         assert_eq!(step(&out, id)["status"], json!("ok"), "{out:?}");
@@ -144,8 +140,7 @@ async fn a_failure_under_continue_on_error_does_not_trigger_failure() {
     params: {id: next}
 "#;
     let ws = workspace(&server.uri(), rest);
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply_json(&ws, &[]).await.code(0);
     assert_eq!(
         server.requests().await,
         ["GET /items/boom", "GET /items/next"]
@@ -175,8 +170,7 @@ steps:
     params: {id: "named-{{ n }}"}
 "#;
     let ws = workspace(&server.uri(), rest);
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply_json(&ws, &[]).await.code(0);
     assert_eq!(
         server.requests().await,
         [
@@ -221,8 +215,7 @@ async fn a_condition_that_is_not_a_boolean_fails_with_kind_render() {
     params: {id: "3"}
 "#;
     let ws = workspace(&server.uri(), rest);
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let out = apply_json(&ws, &[]).await.code(1);
     assert_eq!(server.requests().await, ["GET /items/1"]);
     let weird = step(&out, "weird");
     assert_eq!(weird["status"], json!("failed"));
@@ -247,8 +240,7 @@ steps:
 "#;
     server.reset().await;
     ws.write("main.yaml", &super::spec(&server.uri(), known));
-    let out = apply_text(&ws, &[]).await;
-    assert_eq!(out.code, 2, "{out:?}");
+    let out = apply_text(&ws, &[]).await.code(2);
     assert!(
         out.stderr
             .contains("the condition must render to true or false, found a string `\"yes\"`"),
@@ -285,8 +277,7 @@ outputs:
   outputs: "{{ steps.maybe.outputs }}"
 "#;
     let ws = workspace(&server.uri(), rest);
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply_json(&ws, &[]).await.code(0);
     assert_eq!(server.requests().await, ["GET /items/fallback-0"]);
     assert_eq!(step(&out, "follow_up")["skip_reason"], json!("condition"));
     assert_eq!(

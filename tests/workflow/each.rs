@@ -73,8 +73,7 @@ steps:
     params: {id: "{{ row.id }}", name: "{{ row.name }} #{{ index }}"}
 "#;
     let ws = workspace(&server.uri(), rest);
-    let out = apply_json(&ws, &["--input", "ids=[i1, i2]"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply_json(&ws, &["--input", "ids=[i1, i2]"]).await.code(0);
     assert_eq!(
         server.requests().await,
         [
@@ -144,8 +143,7 @@ outputs:
         let h = held.remove(&format!("/items/n{done}")).expect("held");
         h.answer(200, json!({"id": format!("n{done}")}));
     }
-    let out = ends_sending_nothing_more(&mut gate, run).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = ends_sending_nothing_more(&mut gate, run).await.code(0);
     assert_eq!(gate.max_in_flight(), 3);
 
     let ids: Vec<Value> = (0..6).map(|i| json!({"id": format!("n{i}")})).collect();
@@ -182,8 +180,7 @@ async fn a_failed_request_stops_the_loop_and_fails_the_step() {
     let b = gate.next().await;
     assert_eq!(b.json(), json!({"name": "b"}));
     b.answer(422, json!({"message": "name taken"}));
-    let out = ends_sending_nothing_more(&mut gate, run).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let out = ends_sending_nothing_more(&mut gate, run).await.code(1);
 
     let each = step(&out, "each");
     assert_eq!(each["status"], json!("failed"));
@@ -234,8 +231,7 @@ async fn a_failed_item_starts_no_new_item_and_those_in_flight_finish() {
     assert_eq!(first.target, "/items/a");
     // Answered after the failure: it still finishes, and nothing else starts.
     first.answer(200, json!({"id": "a"}));
-    let out = ends_sending_nothing_more(&mut gate, run).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let out = ends_sending_nothing_more(&mut gate, run).await.code(1);
     assert_eq!(
         item_field(&out, "each", "status"),
         [
@@ -286,8 +282,7 @@ async fn continue_on_error_runs_every_item_and_reports_each_failure() {
     params: {id: "later"}
 "#;
     let ws = workspace(&server.uri(), rest);
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply_json(&ws, &[]).await.code(0);
     assert_eq!(
         server.requests().await,
         [
@@ -345,15 +340,7 @@ async fn continue_on_error_runs_every_item_and_reports_each_failure() {
     assert_eq!(step(&out, "later")["status"], json!("ok"));
 
     // Text: the step's line says which items failed, each one on its own.
-    let out = apply_text(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(out.stdout.contains("2 of 4 items ok"), "{out:?}");
-    assert!(
-        out.stdout.contains(
-            "error: item 1: expected a 2xx status, got 404 Not Found: gone (2 items failed) (continuing: `continue_on_error`)"
-        ),
-        "{out:?}"
-    );
+    let out = apply_text(&ws, &[]).await.code(0).stdout_has("2 of 4 items ok").stdout_has("error: item 1: expected a 2xx status, got 404 Not Found: gone (2 items failed) (continuing: `continue_on_error`)");
     assert!(
         out.stdout
             .contains("[3] error: expected a 2xx status, got 404 Not Found: gone"),
@@ -381,13 +368,8 @@ async fn more_than_max_items_is_an_error_before_any_item_is_sent() {
     params: {id: "{{ item }}"}
 "#;
     let ws = workspace(&server.uri(), known);
-    let out = apply_text(&ws, &[]).await;
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(
-        out.stderr.contains(
-            "for_each: the list has 3 items, more than `max_items` (2); nothing was sent for this step"
-        ),
-        "{out:?}"
+    let out = apply_text(&ws, &[]).await.code(2).stderr_has(
+        "for_each: the list has 3 items, more than `max_items` (2); nothing was sent for this step",
     );
     let line = super::line_of(&ws.read("main.yaml"), "for_each: [a, b, c]");
     assert!(
@@ -407,8 +389,7 @@ async fn more_than_max_items_is_an_error_before_any_item_is_sent() {
     params: {id: "{{ item }}"}
 "#;
     ws.write("main.yaml", &super::spec(&server.uri(), unknown));
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let out = apply_json(&ws, &[]).await.code(1);
     assert_eq!(server.requests().await, ["GET /items"]);
     let each = step(&out, "each");
     assert_eq!(each["status"], json!("failed"));
@@ -452,8 +433,7 @@ outputs:
   second: "{{ steps.fan.items[1] }}"
 "#;
     let ws = workspace(&server.uri(), rest);
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply_json(&ws, &[]).await.code(0);
     let put = server.received().await.pop().expect("a request");
     assert_eq!(put.url.path(), "/items/20");
     assert_eq!(put.json(), json!({"name": "two 200 2"}));

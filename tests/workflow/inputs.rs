@@ -51,9 +51,8 @@ async fn run(ws: &Workspace, args: &[&str], env: &[(&str, &str)]) -> Run {
     cmd.await
 }
 
-fn outputs(out: &Run) -> Value {
-    assert_eq!(out.code, 0, "{out:?}");
-    out.json()["outputs"].clone()
+fn outputs(out: Run) -> Value {
+    out.code(0).json()["outputs"].clone()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -66,11 +65,11 @@ async fn inputs_come_from_flags_then_file_then_environment_then_default() {
         ("RUNNER_INPUT_LABEL", "bug"),
     ];
     assert_eq!(
-        outputs(&run(&ws, &[], &env).await),
+        outputs(run(&ws, &[], &env).await),
         json!({"a": "env-a", "b": 1, "c": ["e1"], "d": "dflt", "e": false, "label": "bug"})
     );
     assert_eq!(
-        outputs(&run(&ws, &["--inputs-file", "inputs.yaml"], &env).await),
+        outputs(run(&ws, &["--inputs-file", "inputs.yaml"], &env).await),
         json!({"a": "file-a", "b": 2, "c": ["e1"], "d": "dflt", "e": false, "label": "bug"})
     );
     let flags = [
@@ -82,12 +81,12 @@ async fn inputs_come_from_flags_then_file_then_environment_then_default() {
         "c=[x, {y: 1}]",
     ];
     assert_eq!(
-        outputs(&run(&ws, &flags, &env).await),
+        outputs(run(&ws, &flags, &env).await),
         json!({"a": "flag-a", "b": 2, "c": ["x", {"y": 1}], "d": "dflt", "e": false, "label": "bug"})
     );
     assert_eq!(
         outputs(
-            &run(
+            run(
                 &ws,
                 &["--inputs-file", "inputs.json", "--input", "a=j"],
                 &[]
@@ -98,7 +97,7 @@ async fn inputs_come_from_flags_then_file_then_environment_then_default() {
     );
     // Text for a string input is the string, whatever YAML would make of it.
     assert_eq!(
-        outputs(&run(&ws, &["--input", "a=yes", "--input", "e=true"], &[]).await)["a"],
+        outputs(run(&ws, &["--input", "a=yes", "--input", "e=true"], &[]).await)["a"],
         json!("yes")
     );
     assert_eq!(
@@ -171,8 +170,9 @@ async fn a_missing_mistyped_or_unknown_input_is_exit_2_with_nothing_sent() {
         ),
     ];
     for (args, env, message) in cases {
-        let out = run(&ws, args, env).await;
-        assert_eq!(out.code, 2, "{args:?}: {out:?}");
+        let out = run(&ws, args, env)
+            .await
+            .code_for(2, format_args!("{args:?}"));
         assert!(out.stderr.contains(message), "{args:?}: {out:?}");
         assert!(server.received().await.is_empty(), "{args:?}: {out:?}");
     }

@@ -63,8 +63,7 @@ fn expected() -> Value {
 async fn workflow_outputs_follow_the_summary_in_text() {
     let server = server().await;
     let ws = workspace(&server.uri(), OUTPUTS);
-    let out = apply_text(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply_text(&ws, &[]).await.code(0);
     let lines: Vec<&str> = out.stdout.lines().collect();
     let summary = lines
         .iter()
@@ -88,14 +87,14 @@ async fn workflow_outputs_follow_the_summary_in_text() {
 async fn outputs_in_json_and_in_an_outputs_file() {
     let server = server().await;
     let ws = workspace(&server.uri(), OUTPUTS);
+    // The directory does not exist: the file cannot be written, and the
+    // run says so before it sends anything (#13).
     let out = apply_json(
         &ws,
         &["--outputs-file", "out/outputs.json", "--input", "label=bug"],
     )
-    .await;
-    // The directory does not exist: the file cannot be written, and the
-    // run says so before it sends anything (#13).
-    assert_eq!(out.code, 2, "{out:?}");
+    .await
+    .code(2);
     assert!(
         out.stderr
             .contains("error: cannot write the outputs file `out/outputs.json`"),
@@ -110,8 +109,8 @@ async fn outputs_in_json_and_in_an_outputs_file() {
         &ws,
         &["--outputs-file", "outputs.json", "--input", "label=bug"],
     )
-    .await;
-    assert_eq!(out.code, 0, "{out:?}");
+    .await
+    .code(0);
     let mut want = expected();
     want["label"] = json!("bug");
     let doc = out.json();
@@ -147,11 +146,12 @@ outputs:
   id: "{{ steps.login.outputs.id }}"
 "#;
     let ws = workspace(&server.uri(), rest);
-    let out = apply_text(&ws, &["--outputs-file", "outputs.json"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(out.stdout.contains("header = Bearer ***\n"), "{out:?}");
-    assert!(out.stdout.contains("token = ***\n"), "{out:?}");
-    assert!(out.stdout.contains("id = 1"), "{out:?}");
+    let out = apply_text(&ws, &["--outputs-file", "outputs.json"])
+        .await
+        .code(0)
+        .stdout_has("header = Bearer ***\n")
+        .stdout_has("token = ***\n")
+        .stdout_has("id = 1");
     let file = ws.read("outputs.json");
     assert!(!out.all().contains(TOKEN), "{out:?}");
     assert!(!file.contains(TOKEN), "{file}");
@@ -161,8 +161,7 @@ outputs:
         json!({"header": "Bearer ***", "token": "***", "id": 1})
     );
 
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply_json(&ws, &[]).await.code(0);
     assert!(!out.all().contains(TOKEN), "{out:?}");
     assert_eq!(out.json()["outputs"]["token"], json!("***"));
     assert_eq!(

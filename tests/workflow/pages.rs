@@ -81,8 +81,7 @@ outputs:
 async fn link_pagination_over_five_pages() {
     let server = paged(5, None).await;
     let ws = workspace(&server.uri(), &ALL.replace("MAX", "50"));
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply_json(&ws, &[]).await.code(0);
     assert_eq!(
         queries(&server).await,
         [
@@ -152,8 +151,9 @@ outputs:
             )
             .await;
         let ws = workspace(&server.uri(), steps);
-        let out = apply_json(&ws, &[]).await;
-        assert_eq!(out.code, 0, "{last}: {out:?}");
+        let out = apply_json(&ws, &[])
+            .await
+            .code_for(0, format_args!("{last}"));
         assert_eq!(
             queries(&server).await,
             [
@@ -176,8 +176,7 @@ outputs:
 async fn an_empty_page_ends_the_pages() {
     let server = paged(6, Some(3)).await;
     let ws = workspace(&server.uri(), &ALL.replace("MAX", "50"));
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply_json(&ws, &[]).await.code(0);
     assert_eq!(
         queries(&server).await,
         ["/items ", "/items page=2", "/items page=3", "/items/3 "]
@@ -190,8 +189,7 @@ async fn an_empty_page_ends_the_pages() {
 async fn max_pages_stops_with_a_warning() {
     let server = paged(5, None).await;
     let ws = workspace(&server.uri(), &ALL.replace("MAX", "2"));
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply_json(&ws, &[]).await.code(0);
     assert_eq!(
         queries(&server).await,
         ["/items ", "/items page=2", "/items/2 "]
@@ -226,8 +224,7 @@ outputs:
   all: "{{ steps.all.items }}"
 "#;
     let ws = workspace(&server.uri(), &steps.replace("@ITEMS@", ""));
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let out = apply_json(&ws, &[]).await.code(1);
     let all = step(&out, "all");
     assert_eq!(all["status"], json!("failed"));
     assert_eq!(all["error_kind"], json!("render"));
@@ -250,8 +247,7 @@ outputs:
     server
         .reply("GET /items/x", json_reply(200, json!({})))
         .await;
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply_json(&ws, &[]).await.code(0);
     assert_eq!(out.json()["outputs"]["all"], json!([1, 2]));
 }
 
@@ -279,8 +275,7 @@ outputs:
   ns: "{{ steps.all.items | map(attribute='n') | list }}"
 "#;
     let ws = workspace(&first.uri(), steps);
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply_json(&ws, &[]).await.code(0);
     let mine = first.received().await;
     assert_eq!(mine.len(), 1);
     assert_eq!(

@@ -73,8 +73,8 @@ fn plan_expands_known_loops_and_shows_conditions_polls_and_pages() {
     let out = ws
         .runner(["plan", "main.yaml"])
         .env("API_TOKEN", TOKEN)
-        .run();
-    assert_eq!(out.code, 0, "{out:?}");
+        .run()
+        .code(0);
     let has = |block: &str| {
         assert!(out.stdout.contains(block), "expected:\n{block}\n{out:?}");
     };
@@ -130,8 +130,8 @@ fn plan_expands_known_loops_and_shows_conditions_polls_and_pages() {
             "run=false",
         ])
         .env("API_TOKEN", TOKEN)
-        .run();
-    assert_eq!(out.code, 0, "{out:?}");
+        .run()
+        .code(0);
     let steps = out.json()["steps"].clone();
     let off = steps
         .as_array()

@@ -114,8 +114,7 @@ async fn sigkill_mid_loop_then_resume_never_sends_a_completed_post_item_again() 
 
     // The POST in flight may have happened: resuming takes a yes.
     let journal = ws.read(JOURNAL);
-    let out = apply_text(&ws, &["--resume", JOURNAL]).await;
-    assert_eq!(out.code, 2, "{out:?}");
+    let out = apply_text(&ws, &["--resume", JOURNAL]).await.code(2);
     assert!(
         out.stderr.contains(
             "steps[0] (each)[2] (`CREATE_ITEM`, POST) was in flight when the journalled run stopped"
@@ -129,8 +128,9 @@ async fn sigkill_mid_loop_then_resume_never_sends_a_completed_post_item_again() 
     );
     assert_eq!(ws.read(JOURNAL), journal, "exit 2 leaves the journal alone");
 
-    let out = apply_json(&ws, &["--resume", JOURNAL, "--rerun-uncertain"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply_json(&ws, &["--resume", JOURNAL, "--rerun-uncertain"])
+        .await
+        .code(0);
     // Said once, though both the checks before the run and the run meet it.
     assert_eq!(
         out.stderr
@@ -167,8 +167,9 @@ async fn a_reordered_list_on_resume_sends_nothing_that_was_done() {
         .start()
         .await;
     let ws = workspace(&server.uri(), LOOP);
-    let out = apply_json(&ws, &["--input", "names=[a, b, c]"]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    apply_json(&ws, &["--input", "names=[a, b, c]"])
+        .await
+        .code(1);
     assert_eq!(created(&server).await, ["a", "b"]);
 
     // Fixed; the list comes back in another order: `a` is done, whatever
@@ -177,8 +178,9 @@ async fn a_reordered_list_on_resume_sends_nothing_that_was_done() {
     server
         .reply("POST /items", json_reply(201, json!({"ok": 2})))
         .await;
-    let out = apply_json(&ws, &["--resume", JOURNAL, "--input", "names=[c, b, a]"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply_json(&ws, &["--resume", JOURNAL, "--input", "names=[c, b, a]"])
+        .await
+        .code(0);
     assert_eq!(created(&server).await, ["c", "b"]);
     assert_eq!(
         item_field(&out, "each", "resumed"),
@@ -194,8 +196,9 @@ async fn a_reordered_list_on_resume_sends_nothing_that_was_done() {
     server
         .reply("POST /items", json_reply(201, json!({"ok": 3})))
         .await;
-    let out = apply_json(&ws, &["--resume", JOURNAL, "--input", "names=[b, a, c]"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply_json(&ws, &["--resume", JOURNAL, "--input", "names=[b, a, c]"])
+        .await
+        .code(0);
     assert!(server.received().await.is_empty(), "{out:?}");
     assert_eq!(step(&out, "each")["resumed"], json!(true));
     assert_eq!(

@@ -44,8 +44,9 @@ async fn three_shards_cover_every_item_exactly_once() {
         server.reset().await;
         server_routes(&server).await;
         let shard = format!("{i}/3");
-        let out = apply_json(&ws, &["--shard", &shard]).await;
-        assert_eq!(out.code, 0, "{shard}: {out:?}");
+        let out = apply_json(&ws, &["--shard", &shard])
+            .await
+            .code_for(0, format_args!("{shard}"));
         let doc = out.json();
         assert_eq!(doc["shard"], json!({"index": i, "count": 3}), "{shard}");
         assert_eq!(doc["outputs"]["shard"], json!(shard));
@@ -89,8 +90,7 @@ async fn three_shards_cover_every_item_exactly_once() {
     // Without `--shard`: one shard of one, every item, the usual journal.
     server.reset().await;
     server_routes(&server).await;
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply_json(&ws, &[]).await.code(0);
     let doc = out.json();
     assert!(doc.get("shard").is_none(), "{out:?}");
     assert_eq!(doc["outputs"]["shard"], json!("0/1"));
@@ -119,8 +119,8 @@ async fn plan_shows_which_items_a_shard_runs() {
     let out = ws
         .runner(["plan", "main.yaml", "--shard", "1/3"])
         .env("API_TOKEN", TOKEN)
-        .run();
-    assert_eq!(out.code, 0, "{out:?}");
+        .run()
+        .code(0);
     assert!(
         out.stdout
             .contains("(for each item of 7 items (shard 1 of 3: items 1, 4))"),
@@ -159,8 +159,8 @@ async fn plan_shows_which_items_a_shard_runs() {
     let out = ws
         .runner(["plan", "main.yaml", "--shard", "1/3", "--output", "json"])
         .env("API_TOKEN", TOKEN)
-        .run();
-    assert_eq!(out.code, 0, "{out:?}");
+        .run()
+        .code(0);
     let labels: Vec<String> = out.json()["steps"]
         .as_array()
         .expect("steps")

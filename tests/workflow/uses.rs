@@ -60,8 +60,7 @@ outputs:
   sub: "{{ steps.sub.outputs }}"
 "#;
     let ws = workspace(&server.uri(), rest).file("flows/one.yaml", ONE);
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply_json(&ws, &[]).await.code(0);
     assert_eq!(
         server.requests().await,
         [
@@ -119,8 +118,7 @@ outputs:
   ids: "{{ steps.each.items | map(attribute='outputs.id') | list }}"
 "#;
     let ws = workspace(&server.uri(), rest).file("flows/one.yaml", ONE);
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply_json(&ws, &[]).await.code(0);
     assert_eq!(
         server.requests().await,
         [
@@ -181,8 +179,7 @@ async fn a_sub_workflow_is_journalled_and_resumed_inside() {
     with: {name: "{{ item }}"}
 "#;
     let ws = workspace(&server.uri(), rest).file("flows/two.yaml", TWO);
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let out = apply_json(&ws, &[]).await.code(1);
     assert_eq!(server.received().await.len(), 4);
     let each = step(&out, "each");
     assert_eq!(
@@ -223,8 +220,7 @@ async fn a_sub_workflow_is_journalled_and_resumed_inside() {
     server.reset().await;
     server.reply("POST /items", Echo).await;
     server.reply("POST /jobs", json_reply(201, json!({}))).await;
-    let out = apply_json(&ws, &["--resume", journal]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply_json(&ws, &["--resume", journal]).await.code(0);
     let sent = server.received().await;
     assert_eq!(sent.len(), 1, "{out:?}");
     assert_eq!(sent[0].url.path(), "/jobs");
@@ -275,10 +271,8 @@ outputs:
         .file("apps/extra.yaml", &extra)
         .file("flows/own.yaml", own)
         .file("flows/one.yaml", ONE);
-    let out = ws.runner(["validate", "main.yaml"]).run();
-    assert_eq!(out.code, 0, "{out:?}");
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner(["validate", "main.yaml"]).run().code(0);
+    let out = apply_json(&ws, &[]).await.code(0);
     assert_eq!(
         server.requests().await,
         ["GET /extra", "GET /extra", "POST /items", "GET /items/n2"]
