@@ -314,10 +314,8 @@ async fn path_and_subdomain_placements_with_auth_base_url_and_body() {
         .start()
         .await;
     let port = server.port();
-    let ws = Workspace::new().file(
-        "main.yaml",
-        &format!(
-            r#"version: 1
+    let ws = Workspace::main(&format!(
+        r#"version: 1
 apps:
   chat:
     base_url: http://{{workspace}}.chat.test:{port}/api
@@ -343,8 +341,7 @@ steps:
   - action: POST_MESSAGE
     params: {{channel: general, text: "hi there", tags: [a, b]}}
 "#
-        ),
-    );
+    ));
     let out = ws
         .runner([
             "apply",
@@ -418,7 +415,10 @@ steps:
 async fn invalid_environment_sends_nothing() {
     let server = github_server().await;
     let ws = workspace(&server, WORKFLOW);
-    ws.runner(["apply", "main.yaml"]).await.code(2).stderr_has("error: environment variable `GITHUB_TOKEN` is not set (used at main.yaml:11:16: auth.github.parameters[0].value)");
+    ws.runner(["apply", "main.yaml"])
+        .await
+        .code(2)
+        .stderr_has("error: environment variable `GITHUB_TOKEN` is not set (used at main.yaml:11:16: auth.github.parameters[0].value)");
     assert!(server.received().await.is_empty());
 }
 
@@ -605,8 +605,7 @@ steps:
 #[tokio::test(flavor = "multi_thread")]
 async fn a_subdomain_value_must_be_a_dns_label() {
     let server = Server::start().await;
-    let ws = Workspace::new().file(
-        "main.yaml",
+    let ws = Workspace::main(
         r#"version: 1
 apps:
   chat:

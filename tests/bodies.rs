@@ -466,7 +466,8 @@ async fn a_file_over_the_upload_limit_stops_the_run_before_anything_is_sent() {
         ws
             .runner([command, "main.yaml", "--max-upload-size", "1MiB"])
             .await
-            .code(2).stderr_has("param `blob`: file `big.bin` is 3.0 MiB, larger than the upload limit of 1.0 MiB; raise `--max-upload-size`");
+            .code(2)
+            .stderr_has("param `blob`: file `big.bin` is 3.0 MiB, larger than the upload limit of 1.0 MiB; raise `--max-upload-size`");
     }
     assert!(server.received().await.is_empty());
     // Under the limit it goes.
@@ -749,7 +750,8 @@ async fn enum_refuses_a_literal_at_validate_and_a_rendered_value_before_sending(
         ws
             .runner([command, "main.yaml", "--var", "state=everything"])
             .await
-            .code(2).stderr_has("param `state`: expected one of `open`, `closed`, `all`, found a string `\"everything\"`");
+            .code(2)
+            .stderr_has("param `state`: expected one of `open`, `closed`, `all`, found a string `\"everything\"`");
     }
     assert_eq!(server.received().await.len(), 1);
 

@@ -282,7 +282,7 @@ async fn a_url_from_a_response_gets_the_apps_auth_only_on_its_origin() {
         uploads
             .reply("POST /u/42", json_reply(200, json!({"ok": true})))
             .await;
-        let ws = Workspace::new().file("main.yaml", &upload_spec(&api.uri(), explicit));
+        let ws = Workspace::main(&upload_spec(&api.uri(), explicit));
         ws.runner(["apply", "main.yaml", "--no-journal"])
             .env("API_TOKEN", "api-token-0001")
             .env("UPLOAD_TOKEN", "upload-token-02")
@@ -314,7 +314,7 @@ async fn a_url_that_is_not_absolute_http_fails_its_step_and_plan_shows_the_templ
         )
         .start()
         .await;
-    let ws = Workspace::new().file("main.yaml", &upload_spec(&api.uri(), false));
+    let ws = Workspace::main(&upload_spec(&api.uri(), false));
     let out = ws
         .runner(["apply", "main.yaml", "--no-journal", "--output", "json"])
         .env("API_TOKEN", "api-token-0001")
@@ -338,13 +338,10 @@ async fn a_url_that_is_not_absolute_http_fails_its_step_and_plan_shows_the_templ
         "{plan:?}"
     );
     // A literal that is no URL is refused by `validate`.
-    let ws = Workspace::new().file(
-        "main.yaml",
-        &upload_spec(&api.uri(), false).replace(
-            "\"{{ steps.start.response.upload_url }}\"",
-            "/relative/path",
-        ),
-    );
+    let ws = Workspace::main(&upload_spec(&api.uri(), false).replace(
+        "\"{{ steps.start.response.upload_url }}\"",
+        "/relative/path",
+    ));
     let out = ws.runner(["validate", "main.yaml"]).run().code(2);
     assert!(
         out.stderr

@@ -36,12 +36,9 @@ fn assert_token_hidden(out: &Run) {
 
 #[test]
 fn literal_token_fails_validate_plan_and_apply() {
-    let ws = Workspace::new().file(
-        "main.yaml",
-        &spec(&format!(
-            "      - {{name: Authorization, in: header, value: \"Bearer {TOKEN}\"}}"
-        )),
-    );
+    let ws = Workspace::main(&spec(&format!(
+        "      - {{name: Authorization, in: header, value: \"Bearer {TOKEN}\"}}"
+    )));
     for command in ["validate", "plan", "apply"] {
         let out = ws
             .runner([command, "main.yaml"])
@@ -65,12 +62,9 @@ fn literal_token_fails_validate_plan_and_apply() {
 
 #[test]
 fn json_output_hides_the_token_too() {
-    let ws = Workspace::new().file(
-        "main.yaml",
-        &spec(&format!(
-            "      - {{name: token, in: query, value: {TOKEN}}}"
-        )),
-    );
+    let ws = Workspace::main(&spec(&format!(
+        "      - {{name: token, in: query, value: {TOKEN}}}"
+    )));
     for command in ["plan", "apply"] {
         let out = ws
             .runner([command, "main.yaml", "--output", "json"])
@@ -86,25 +80,19 @@ fn json_output_hides_the_token_too() {
 
 #[test]
 fn allow_literal_passes_validate() {
-    let ws = Workspace::new().file(
-        "main.yaml",
-        &spec(&format!(
-            "      - {{name: Authorization, in: header, value: \"Bearer {TOKEN}\", allow_literal: true}}"
-        )),
-    );
+    let ws = Workspace::main(&spec(&format!(
+        "      - {{name: Authorization, in: header, value: \"Bearer {TOKEN}\", allow_literal: true}}"
+    )));
     let out = ws.runner(["validate", "main.yaml"]).run().code(0);
     assert!(out.stdout.starts_with("ok  main.yaml"), "{out:?}");
 }
 
 #[test]
 fn allow_literal_is_per_parameter() {
-    let ws = Workspace::new().file(
-        "main.yaml",
-        &spec(&format!(
-            "      - {{name: X-Fixture, in: header, value: \"{TOKEN}\", allow_literal: true}}\n      \
+    let ws = Workspace::main(&spec(&format!(
+        "      - {{name: X-Fixture, in: header, value: \"{TOKEN}\", allow_literal: true}}\n      \
              - {{name: Authorization, in: header, value: \"token {TOKEN}\"}}"
-        )),
-    );
+    )));
     let out = ws
         .runner(["validate", "main.yaml"])
         .run()
@@ -116,10 +104,9 @@ fn allow_literal_is_per_parameter() {
 
 #[test]
 fn templated_value_passes() {
-    let ws = Workspace::new().file(
-        "main.yaml",
-        &spec("      - {name: Authorization, in: header, value: \"Bearer {{ env.T }}\"}"),
-    );
+    let ws = Workspace::main(&spec(
+        "      - {name: Authorization, in: header, value: \"Bearer {{ env.T }}\"}",
+    ));
     ws.runner(["validate", "main.yaml"]).run().code(0);
     // plan renders it from the environment: the token in the env is fine.
     let out = ws
@@ -132,10 +119,8 @@ fn templated_value_passes() {
 
 #[test]
 fn ordinary_literal_values_pass() {
-    let ws = Workspace::new().file(
-        "main.yaml",
-        &spec(
-            "      - {name: Accept, in: header, value: application/json}
+    let ws = Workspace::main(&spec(
+        "      - {name: Accept, in: header, value: application/json}
       - {name: X-GitHub-Api-Version, in: header, value: 2022-11-28}
       - {name: X-Accept, in: header, value: application/vnd.github+json}
       - {name: X-Team, in: header, value: some-team-name}
@@ -143,15 +128,13 @@ fn ordinary_literal_values_pass() {
       - {name: X-Project, in: header, value: my-project-2024-production}
       - {name: origin, in: query, value: \"https://api.example.com/v1\"}
       - {name: Authorization, in: header, value: \"Bearer {{ env.T }}\"}",
-        ),
-    );
+    ));
     ws.runner(["validate", "main.yaml"]).run().code(0);
 }
 
 #[test]
 fn literal_descope_management_key_fails() {
-    let ws = Workspace::new().file(
-        "main.yaml",
+    let ws = Workspace::main(
         r#"version: 1
 apps:
   example:

@@ -64,7 +64,7 @@ fn spec(server: &Server, rest: &str) -> String {
 }
 
 fn workspace(server: &Server, rest: &str) -> Workspace {
-    Workspace::new().file("main.yaml", &spec(server, rest))
+    Workspace::main(&spec(server, rest))
 }
 
 /// The binary with Descope configured to talk to `server`.

@@ -58,10 +58,6 @@ const AUTH: &str = r#"auth:
         value: "{{ env.API_KEY }}"
 "#;
 
-fn workspace(text: &str) -> Workspace {
-    Workspace::new().file("main.yaml", text)
-}
-
 /// `apply --output json` without a journal, plus `extra` arguments.
 async fn apply(ws: &Workspace, extra: &[&str]) -> Run {
     ws.runner(["apply", "main.yaml", "--no-journal", "--output", "json"])
@@ -88,7 +84,7 @@ async fn a_step_timeout_fails_the_step_naming_the_limit() {
         )
         .start()
         .await;
-    let ws = workspace(&spec(
+    let ws = Workspace::main(&spec(
         &server.uri(),
         "",
         "  - id: slow\n    action: DO_POST\n    timeout: 200ms\n",
@@ -120,7 +116,7 @@ async fn an_app_timeout_on_an_idempotent_step_is_retried() {
         )
         .start()
         .await;
-    let ws = workspace(&spec(
+    let ws = Workspace::main(&spec(
         &server.uri(),
         "    timeout: {connect: 2s, request: 200ms}\n    retry: {attempts: 2, backoff: 10ms}",
         "  - id: slow\n    action: DO_GET\n",
@@ -162,7 +158,7 @@ async fn timeouts_step_over_app_over_command_line() {
         )
         .start()
         .await;
-    let ws = workspace(&spec(
+    let ws = Workspace::main(&spec(
         &server.uri(),
         "    timeout: 200ms",
         "  - id: patient\n    action: DO_POST\n    timeout: 3s\n    continue_on_error: true\n  - id: hasty\n    action: DO_POST\n",
@@ -187,7 +183,7 @@ async fn the_command_line_timeout_applies_when_the_spec_sets_none() {
         )
         .start()
         .await;
-    let ws = workspace(&spec(
+    let ws = Workspace::main(&spec(
         &server.uri(),
         "",
         "  - id: slow\n    action: DO_POST\n",
@@ -207,7 +203,7 @@ async fn a_body_that_stalls_after_the_headers_hits_the_request_timeout() {
     // The status line and headers come at once; the body never finishes.
     let response = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"partial\":".to_vec();
     let base = raw_server(response, Duration::from_secs(3));
-    let ws = workspace(&spec(
+    let ws = Workspace::main(&spec(
         &base,
         "",
         "  - id: stalled\n    action: DO_POST\n    timeout: 300ms\n",
@@ -239,7 +235,7 @@ async fn get_503_503_200_is_retried_to_success() {
         )
         .start()
         .await;
-    let ws = workspace(&spec(
+    let ws = Workspace::main(&spec(
         &server.uri(),
         FAST,
         "  - id: flaky\n    action: DO_GET\n",
@@ -273,7 +269,7 @@ async fn post_503_is_not_retried() {
         .reply("POST", ResponseTemplate::new(503))
         .start()
         .await;
-    let ws = workspace(&spec(
+    let ws = Workspace::main(&spec(
         &server.uri(),
         FAST,
         "  - id: create\n    action: DO_POST\n    params: {name: x}\n",
@@ -301,7 +297,7 @@ async fn post_429_then_201_is_retried() {
         )
         .start()
         .await;
-    let ws = workspace(&spec(
+    let ws = Workspace::main(&spec(
         &server.uri(),
         FAST,
         "  - id: create\n    action: DO_POST\n    params: {name: x}\n",
@@ -329,7 +325,7 @@ async fn post_503_is_retried_when_the_step_says_unsafe() {
         )
         .start()
         .await;
-    let ws = workspace(&spec(
+    let ws = Workspace::main(&spec(
         &server.uri(),
         "",
         "  - id: create\n    action: DO_POST\n    retry: {unsafe: true, backoff: 10ms}\n",
@@ -351,7 +347,7 @@ async fn step_retry_settings_override_the_apps_field_by_field() {
     // attempts and backoff come from the app, `unsafe` from the step: had the
     // step's `retry` replaced the app's wholesale, the default 3 attempts
     // and 500 ms backoff would apply.
-    let ws = workspace(&spec(
+    let ws = Workspace::main(&spec(
         &server.uri(),
         "    retry: {attempts: 2, backoff: 10ms}",
         "  - id: create\n    action: DO_POST\n    retry: {unsafe: true}\n",
@@ -374,7 +370,7 @@ async fn one_attempt_turns_retries_off() {
         .reply("GET", ResponseTemplate::new(503))
         .start()
         .await;
-    let ws = workspace(&spec(
+    let ws = Workspace::main(&spec(
         &server.uri(),
         "",
         "  - id: once\n    action: DO_GET\n    retry: {attempts: 1}\n",
@@ -409,7 +405,7 @@ async fn retry_matrix() {
     for &(m, status, unsafe_methods, expected) in cases {
         server.reset().await;
         server.reply(m, ResponseTemplate::new(status)).await;
-        let ws = workspace(&spec(
+        let ws = Workspace::main(&spec(
             &server.uri(),
             "",
             &format!(
@@ -443,7 +439,7 @@ async fn retry_after_in_seconds_is_honoured() {
         )
         .start()
         .await;
-    let ws = workspace(&spec(
+    let ws = Workspace::main(&spec(
         &server.uri(),
         FAST,
         "  - id: limited\n    action: DO_GET\n",
@@ -476,7 +472,7 @@ async fn retry_after_as_an_http_date_is_honoured() {
         )
         .start()
         .await;
-    let ws = workspace(&spec(
+    let ws = Workspace::main(&spec(
         &server.uri(),
         "",
         "  - id: limited\n    action: DO_GET\n",
@@ -511,7 +507,7 @@ async fn retry_after_beyond_max_wait_is_not_retried() {
             )
             .start()
             .await;
-        let ws = workspace(&spec(
+        let ws = Workspace::main(&spec(
             &server.uri(),
             "",
             &format!("  - id: limited\n    action: DO_GET\n    retry: {retry}\n"),
@@ -542,7 +538,7 @@ async fn retry_after_beyond_max_wait_is_not_retried() {
 #[tokio::test(flavor = "multi_thread")]
 async fn connection_refused_is_retried_for_every_method() {
     let base = format!("http://127.0.0.1:{}", dead_port());
-    let ws = workspace(&spec(
+    let ws = Workspace::main(&spec(
         &base,
         "    retry: {attempts: 3, backoff: 10ms}",
         "  - id: fetch\n    action: DO_GET\n    continue_on_error: true\n  - id: create\n    action: DO_POST\n    params: {name: x}\n",
@@ -588,7 +584,7 @@ async fn an_expected_503_is_not_retried() {
         .reply("GET", json_reply(503, json!({"state": "down"})))
         .start()
         .await;
-    let ws = workspace(&spec(
+    let ws = Workspace::main(&spec(
         &server.uri(),
         FAST,
         "  - id: probe\n    action: DO_GET\n    expect: {status: [503]}\n",
@@ -617,7 +613,7 @@ async fn a_response_over_the_size_cap_fails_the_step() {
         )
         .start()
         .await;
-    let ws = workspace(&spec(
+    let ws = Workspace::main(&spec(
         &server.uri(),
         FAST,
         "  - id: small\n    action: DO_POST\n  - id: big\n    action: DO_GET\n",
@@ -672,7 +668,7 @@ async fn a_chunked_response_over_the_size_cap_fails_the_step() {
     }
     response.extend_from_slice(b"0\r\n\r\n");
     let base = raw_server(response, Duration::ZERO);
-    let ws = workspace(&spec(&base, FAST, "  - id: stream\n    action: DO_GET\n"));
+    let ws = Workspace::main(&spec(&base, FAST, "  - id: stream\n    action: DO_GET\n"));
     let out = apply(&ws, &["--max-response-size", "1KiB"]).await.code(1);
     let e = out.step_error(0);
     assert!(e.contains("`--max-response-size`"), "{out:?}");
@@ -722,7 +718,7 @@ async fn malformed_bodies_are_reported_as_text() {
                 ResponseTemplate::new(status).set_body_raw(body, mime),
             )
             .await;
-        let ws = workspace(&spec(
+        let ws = Workspace::main(&spec(
             &server.uri(),
             FAST,
             "  - id: odd\n    action: DO_GET\n",
@@ -759,7 +755,7 @@ async fn a_malformed_error_body_and_a_later_step_using_it_fail_cleanly() {
         )
         .start()
         .await;
-    let ws = workspace(&spec(
+    let ws = Workspace::main(&spec(
         &server.uri(),
         FAST,
         r#"  - id: odd
@@ -825,7 +821,7 @@ async fn a_redirect_to_another_origin_carries_no_auth() {
     other
         .reply("/landing", json_reply(200, json!({"landed": true})))
         .await;
-    let ws = workspace(&format!(
+    let ws = Workspace::main(&format!(
         "{AUTH}{}",
         spec(&origin.uri(), FAST, "  - id: go\n    action: GO\n")
     ));
@@ -878,7 +874,7 @@ async fn a_307_to_another_origin_does_not_carry_auth_body_fields() {
     body:
       client_secret: "{{ env.API_KEY }}"
 "#;
-    let ws = workspace(&format!(
+    let ws = Workspace::main(&format!(
         "{auth}{}",
         spec(
             &origin.uri(),
@@ -908,7 +904,7 @@ async fn a_same_origin_redirect_keeps_auth() {
         .reply("/landing", json_reply(200, json!({"landed": true})))
         .start()
         .await;
-    let ws = workspace(&format!(
+    let ws = Workspace::main(&format!(
         "{AUTH}{}",
         spec(&server.uri(), FAST, "  - id: go\n    action: GO\n")
     ));
@@ -943,7 +939,7 @@ async fn see_other_and_post_after_301_302_become_get_without_body() {
         server
             .reply("/result", json_reply(200, json!({"done": true})))
             .await;
-        let ws = workspace(&spec(
+        let ws = Workspace::main(&spec(
             &server.uri(),
             FAST,
             "  - id: submit\n    action: SUBMIT\n    params: {name: x}\n",
@@ -968,7 +964,7 @@ async fn a_303_after_put_becomes_get() {
         .reply("/result", ResponseTemplate::new(200))
         .start()
         .await;
-    let ws = workspace(&spec(
+    let ws = Workspace::main(&spec(
         &server.uri(),
         FAST,
         "  - id: put\n    action: DO_PUT\n    params: {name: x}\n",
@@ -990,7 +986,7 @@ async fn temporary_and_permanent_redirects_keep_method_and_body() {
         server
             .reply("/again", json_reply(201, json!({"id": 3})))
             .await;
-        let ws = workspace(&spec(
+        let ws = Workspace::main(&spec(
             &server.uri(),
             FAST,
             "  - id: submit\n    action: SUBMIT\n    params: {name: x}\n",
@@ -1016,7 +1012,7 @@ async fn a_redirect_loop_stops_after_ten() {
         .reply("/start", redirect(302, "/start"))
         .start()
         .await;
-    let ws = workspace(&spec(&server.uri(), FAST, "  - id: go\n    action: GO\n"));
+    let ws = Workspace::main(&spec(&server.uri(), FAST, "  - id: go\n    action: GO\n"));
     let out = apply(&ws, &[]).await.code(1);
     assert!(
         out.step_error(0).contains("more than 10 redirects"),

@@ -3,14 +3,14 @@
 //! SIGTERM, SIGINT or SIGKILL leaves behind. Mock servers on 127.0.0.1.
 
 use std::os::unix::process::ExitStatusExt;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
+use wiremock::ResponseTemplate;
 use wiremock::matchers::path_regex;
-use wiremock::{Respond, ResponseTemplate};
 
+use crate::harness::hold::{HoldFirst, signal_when_held};
 use crate::harness::{RequestExt, Run, Server, Workspace, json_reply};
 
 const JOURNAL: &str = ".runner/main.yaml.jsonl";
@@ -206,7 +206,7 @@ async fn apply_journals_beside_the_spec_by_default() {
 async fn no_journal_and_a_journal_elsewhere() {
     let server = Server::start().await;
     mount_shop(&server, "p-17", 99, 200).await;
-    let ws = Workspace::new().file("main.yaml", &spec(&server.uri(), "", FIVE_STEPS));
+    let ws = Workspace::main(&spec(&server.uri(), "", FIVE_STEPS));
 
     apply(&ws, &["main.yaml", "--no-journal"]).await.code(0);
     assert!(!ws.exists(".runner"));
@@ -226,7 +226,7 @@ async fn no_journal_and_a_journal_elsewhere() {
 async fn resume_runs_only_what_did_not_succeed() {
     let server = Server::start().await;
     mount_shop(&server, "p-17", 99, 500).await;
-    let ws = Workspace::new().file("main.yaml", &spec(&server.uri(), "", FIVE_STEPS));
+    let ws = Workspace::main(&spec(&server.uri(), "", FIVE_STEPS));
     apply(&ws, &["main.yaml"]).await.code(1);
     assert_eq!(
         server.requests().await,
@@ -331,7 +331,8 @@ async fn resume_runs_a_step_again_when_its_request_changed() {
         &["main.yaml", "--resume", JOURNAL, "--var", "name=other"],
     )
     .await
-    .code(2).stderr_has("steps[0] (project) (POST) completed in the journalled run, and its request changed since (param `name`); it is not sent again");
+    .code(2)
+    .stderr_has("steps[0] (project) (POST) completed in the journalled run, and its request changed since (param `name`); it is not sent again");
     assert!(server.received().await.is_empty());
     // `--rerun-changed` says yes.
     let out = apply(
@@ -348,7 +349,8 @@ async fn resume_runs_a_step_again_when_its_request_changed() {
         ],
     )
     .await
-    .code(0).stderr_has("warning: steps[0] (project): its request changed since the journalled run; running it again");
+    .code(0)
+    .stderr_has("warning: steps[0] (project): its request changed since the journalled run; running it again");
     let reqs = server.received().await;
     assert_eq!(reqs.len(), 1, "{out:?}");
     assert_eq!(reqs[0].json(), json!({"name": "other"}));
@@ -387,7 +389,7 @@ async fn outputs_holding_secrets_are_stored_redacted_and_rerun_when_used() {
         .reply("GET", ResponseTemplate::new(500))
         .start()
         .await;
-    let ws = Workspace::new().file("main.yaml", &spec(&server.uri(), auth, steps));
+    let ws = Workspace::main(&spec(&server.uri(), auth, steps));
     apply(&ws, &["main.yaml"]).await.code(1);
     let text = ws.read(JOURNAL);
     assert!(
@@ -414,7 +416,8 @@ async fn outputs_holding_secrets_are_stored_redacted_and_rerun_when_used() {
     // Sending the completed POST again would repeat it: that takes a yes.
     apply(&ws, &["main.yaml", "--resume", JOURNAL])
         .await
-        .code(2).stderr_has("steps[0] (login) (POST) completed in the journalled run, but its response held secrets");
+        .code(2)
+        .stderr_has("steps[0] (login) (POST) completed in the journalled run, but its response held secrets");
     assert!(server.received().await.is_empty());
     let out = apply(
         &ws,
@@ -428,7 +431,8 @@ async fn outputs_holding_secrets_are_stored_redacted_and_rerun_when_used() {
         ],
     )
     .await
-    .code(0).stderr_has("steps[0] (login): its journalled outputs held secrets, which are never stored, and a later step uses them; running it again");
+    .code(0)
+    .stderr_has("steps[0] (login): its journalled outputs held secrets, which are never stored, and a later step uses them; running it again");
     // `login` is run again (later steps need its real outputs); `probe`'s
     // outputs are used by nobody, so its redacted record is enough.
     assert_eq!(
@@ -451,7 +455,7 @@ async fn outputs_holding_secrets_are_stored_redacted_and_rerun_when_used() {
 async fn resume_needs_a_readable_journal() {
     let server = Server::start().await;
     mount_shop(&server, "p-17", 99, 200).await;
-    let ws = Workspace::new().file("main.yaml", &spec(&server.uri(), "", FIVE_STEPS));
+    let ws = Workspace::main(&spec(&server.uri(), "", FIVE_STEPS));
     let out = apply(&ws, &["main.yaml", "--resume", "nowhere.jsonl"])
         .await
         .code(2);
@@ -474,7 +478,7 @@ async fn a_post_that_timed_out_is_uncertain_on_resume() {
         )
         .start()
         .await;
-    let ws = Workspace::new().file("main.yaml", &spec(&server.uri(), "", FIVE_STEPS));
+    let ws = Workspace::main(&spec(&server.uri(), "", FIVE_STEPS));
     apply(&ws, &["main.yaml", "--timeout", "200ms"])
         .await
         .code(1);
@@ -492,27 +496,6 @@ async fn a_post_that_timed_out_is_uncertain_on_resume() {
 
 // ---------------------------------------------------------------- signals
 
-/// Answers with `status` and `body`; the first request is announced on
-/// `arrived` and held for 5 s, long enough to kill the client meanwhile.
-struct HoldFirst {
-    arrived: mpsc::UnboundedSender<()>,
-    seen: AtomicUsize,
-    status: u16,
-    body: Value,
-}
-
-impl Respond for HoldFirst {
-    fn respond(&self, _: &wiremock::Request) -> ResponseTemplate {
-        let response = json_reply(self.status, self.body.clone());
-        if self.seen.fetch_add(1, Ordering::SeqCst) == 0 {
-            let _ = self.arrived.send(());
-            response.set_delay(Duration::from_secs(5))
-        } else {
-            response
-        }
-    }
-}
-
 /// Which step is in flight when the signal comes.
 #[derive(Clone, Copy)]
 enum Held {
@@ -526,11 +509,9 @@ enum Held {
 /// runner while the second step's request is held by the server.
 async fn killed_mid_step(held: Held, signal: &str) -> (Workspace, Server, Run) {
     let (tx, mut arrived) = mpsc::unbounded_channel();
-    let hold = |status, body| HoldFirst {
-        arrived: tx.clone(),
-        seen: AtomicUsize::new(0),
-        status,
-        body,
+    // The first request held 5 s, long enough to kill the client meanwhile.
+    let hold = |status, body| {
+        HoldFirst::announcing(tx.clone(), json_reply(status, body)).holding(Duration::from_secs(5))
     };
     let server = Server::build()
         .reply("POST /projects", json_reply(201, json!({"id": "p-17"})))
@@ -574,23 +555,10 @@ async fn killed_mid_step(held: Held, signal: &str) -> (Workspace, Server, Run) {
     params: {{project: "{{{{ steps.project.response.id }}}}"}}
 "#
     );
-    let ws = Workspace::new().file("main.yaml", &spec(&server.uri(), "", &steps));
+    let ws = Workspace::main(&spec(&server.uri(), "", &steps));
 
     let running = ws.runner(["apply", "main.yaml"]).spawn();
-    let pid = running.id().to_string();
-    let waited = tokio::time::timeout(Duration::from_secs(30), arrived.recv()).await;
-    let killed = std::process::Command::new("kill")
-        .args([&format!("-{signal}"), &pid])
-        .status()
-        .expect("kill");
-    assert!(killed.success());
-    let out = running.wait().await;
-    assert!(
-        matches!(waited, Ok(Some(()))),
-        "the held request never arrived:\n{}\n{}",
-        out.stdout,
-        out.stderr
-    );
+    let out = signal_when_held(running, &mut arrived, &format!("-{signal}")).await;
     (ws, server, out)
 }
 
@@ -618,7 +586,8 @@ async fn resume_after_an_uncertain_post(ws: &Workspace, server: &Server) {
 
     let out = apply(ws, &["main.yaml", "--resume", JOURNAL, "--rerun-uncertain"])
         .await
-        .code(0).stderr_has("warning: steps[1] (item): it was in flight when the journalled run stopped; sending it again");
+        .code(0)
+        .stderr_has("warning: steps[1] (item): it was in flight when the journalled run stopped; sending it again");
     let first = out.stdout.lines().next().unwrap_or_default();
     assert!(
         first.starts_with("ok") && first.contains("(done in an earlier run, per the journal)"),
@@ -639,7 +608,7 @@ async fn resume_after_an_uncertain_post(ws: &Workspace, server: &Server) {
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_mid_post_exits_143_and_resume_needs_rerun_uncertain() {
     let (ws, server, out) = killed_mid_step(Held::Post, "TERM").await;
-    assert_eq!(out.status.code(), Some(143), "{out:?}");
+    let out = out.code(143);
     let stdout = &out.stdout;
     let lines: Vec<&str> = stdout.lines().collect();
     assert!(lines[0].starts_with("ok"), "{out:?}");
@@ -670,7 +639,7 @@ async fn sigterm_mid_post_exits_143_and_resume_needs_rerun_uncertain() {
 #[tokio::test(flavor = "multi_thread")]
 async fn sigkill_mid_post_leaves_a_journal_that_resumes_the_same_way() {
     let (ws, server, out) = killed_mid_step(Held::Post, "KILL").await;
-    assert_eq!(out.status.code(), None, "{out:?}");
+    let out = out.code(-1);
     assert_eq!(out.status.signal(), Some(9), "{out:?}");
     // Every line parses (checked by `records`), and the last says started.
     let recs = records(&ws, JOURNAL);
@@ -684,7 +653,7 @@ async fn sigkill_mid_post_leaves_a_journal_that_resumes_the_same_way() {
 #[tokio::test(flavor = "multi_thread")]
 async fn sigint_mid_put_exits_130_and_resume_sends_it_again_with_a_warning() {
     let (ws, server, out) = killed_mid_step(Held::Put, "INT").await;
-    assert_eq!(out.status.code(), Some(130), "{out:?}");
+    let out = out.code(130);
     assert!(out.stdout.contains("interrupted by SIGINT"), "{out:?}");
     let recs = records(&ws, JOURNAL);
     assert_eq!(
@@ -695,7 +664,8 @@ async fn sigint_mid_put_exits_130_and_resume_sends_it_again_with_a_warning() {
     // A PUT may be repeated: no `--rerun-uncertain` needed, only a warning.
     let out = apply(&ws, &["main.yaml", "--resume", JOURNAL, "--output", "json"])
         .await
-        .code(0).stderr_has("warning: steps[1] (update): it was in flight when the journalled run stopped; sending it again");
+        .code(0)
+        .stderr_has("warning: steps[1] (update): it was in flight when the journalled run stopped; sending it again");
     assert_eq!(out.step(0)["resumed"], json!(true));
     assert_eq!(out.step(1)["resumed"], json!(false));
     assert_eq!(

@@ -82,7 +82,7 @@ pub fn spec(base: &str, rest: &str) -> String {
 
 /// `main.yaml` holding [`spec`].
 pub fn workspace(base: &str, rest: &str) -> Workspace {
-    Workspace::new().file("main.yaml", &spec(base, rest))
+    Workspace::main(&spec(base, rest))
 }
 
 /// `runner apply main.yaml ARGS --output json`, with the token set.

@@ -22,6 +22,12 @@
 //! A test without a server is a plain `#[test]`: it ends the same chain
 //! with `.run()` instead of `.await`.
 //!
+//! Beside them: [`specs`] builds spec texts (and holds the catalogs several
+//! modules share), [`shop`] is one such catalog with the server that plays
+//! it, [`leaks`] checks that no form of a secret was printed, [`hold`] keeps
+//! a request in flight while the test acts on the runner, and [`journal`]
+//! reads what a run journalled.
+//!
 //! # Which binary
 //!
 //! Tests run `env!("CARGO_BIN_EXE_runner")`, the binary cargo built with
@@ -33,7 +39,12 @@
 //! directly (`fuzz_corpus`) are not affected by it.
 
 mod command;
+pub mod hold;
+pub mod journal;
+pub mod leaks;
+pub mod shop;
 mod server;
+pub mod specs;
 mod workspace;
 
 pub use command::{Cmd, Run};

@@ -340,7 +340,11 @@ async fn continue_on_error_runs_every_item_and_reports_each_failure() {
     assert_eq!(step(&out, "later")["status"], json!("ok"));
 
     // Text: the step's line says which items failed, each one on its own.
-    let out = apply_text(&ws, &[]).await.code(0).stdout_has("2 of 4 items ok").stdout_has("error: item 1: expected a 2xx status, got 404 Not Found: gone (2 items failed) (continuing: `continue_on_error`)");
+    let out = apply_text(&ws, &[])
+        .await
+        .code(0)
+        .stdout_has("2 of 4 items ok")
+        .stdout_has("error: item 1: expected a 2xx status, got 404 Not Found: gone (2 items failed) (continuing: `continue_on_error`)");
     assert!(
         out.stdout
             .contains("[3] error: expected a 2xx status, got 404 Not Found: gone"),

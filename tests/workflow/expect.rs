@@ -257,7 +257,10 @@ async fn a_schema_violation_is_reported_with_its_instance_path() {
         .await;
     let ws = workspace(&server.uri(), &one_step("      schema: schemas/issue.json"))
         .file("schemas/issue.json", ISSUE_SCHEMA);
-    let out = apply_text(&ws, &[]).await.code(1).stdout_has("error: expect.schema: the body does not satisfy `schemas/issue.json` at `/labels/1`: 3 is not of type \"string\"");
+    let out = apply_text(&ws, &[])
+        .await
+        .code(1)
+        .stdout_has("error: expect.schema: the body does not satisfy `schemas/issue.json` at `/labels/1`: 3 is not of type \"string\"");
     // Pointing at the criterion in the spec.
     let line = super::line_of(&ws.read("main.yaml"), "schema: schemas/issue.json");
     assert!(

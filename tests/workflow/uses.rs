@@ -266,8 +266,7 @@ outputs:
         "version: 1\ninclude: [apps/extra.yaml]\n",
         1,
     );
-    let ws = crate::harness::Workspace::new()
-        .file("main.yaml", &text)
+    let ws = crate::harness::Workspace::main(&text)
         .file("apps/extra.yaml", &extra)
         .file("flows/own.yaml", own)
         .file("flows/one.yaml", ONE);

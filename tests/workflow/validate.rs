@@ -329,7 +329,11 @@ fn sub_workflows_must_exist_inside_the_root_take_their_inputs_and_not_recurse() 
     );
     let text = spec(NOWHERE, "steps:\n  - id: a\n    uses: flows/a.yaml\n");
     ws.write("main.yaml", &text);
-    let out = ws.runner(["validate", "main.yaml"]).run().code(2).stderr_has("sub-workflows use each other in a cycle: `flows/a.yaml` -> `flows/b.yaml` -> `flows/a.yaml`").stderr_has("flows/b.yaml:4:");
+    let out = ws.runner(["validate", "main.yaml"])
+        .run()
+        .code(2)
+        .stderr_has("sub-workflows use each other in a cycle: `flows/a.yaml` -> `flows/b.yaml` -> `flows/a.yaml`")
+        .stderr_has("flows/b.yaml:4:");
     assert_eq!(out.stderr.matches("in a cycle").count(), 1, "{out:?}");
 
     // Outside the project root (the spec's directory, outside git).
@@ -482,12 +486,9 @@ apps:
         expect:
           headers: {Content-Type: {matches: "(json"}}
 "#;
-    let ws = Workspace::new().file(
-        "main.yaml",
-        &format!(
-            "{catalog}steps:\n  - id: a\n    action: USED_GET\n  - id: b\n    action: USED_GET\n"
-        ),
-    );
+    let ws = Workspace::main(&format!(
+        "{catalog}steps:\n  - id: a\n    action: USED_GET\n  - id: b\n    action: USED_GET\n"
+    ));
     let out = ws.runner(["validate", "main.yaml"]).run().code(2);
     // Two steps meet the app's default: it is said once.
     assert_eq!(

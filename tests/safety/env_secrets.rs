@@ -1,15 +1,16 @@
-//! Issue #13, "the environment is secret, and so is everything derived
-//! from it": every value a template reads through `env`, and every entry of
-//! an env file, is masked wherever it goes (plan, report, outputs, outputs
-//! file, journal); a template may pass a secret only through operations the
-//! redactor follows, and `validate` refuses the others, naming the
+//! The environment is secret, and so is everything derived from it: every
+//! value a template reads through `env`, and every entry of an env file, is
+//! masked wherever it goes (plan, report, outputs, outputs file, journal);
+//! a template may pass a secret only through operations the redactor
+//! follows, and `validate` refuses the others (laundering), naming the
 //! expression and where the secret came from.
 
 use serde_json::{Value, json};
 use wiremock::Request;
 
+use crate::harness::hold::Echo;
+use crate::harness::leaks::{assert_clean, assert_hidden};
 use crate::harness::{RequestExt, Server, Workspace, json_reply};
-use crate::trust::{Echo, assert_clean, assert_hidden};
 
 const SECRET: &str = "ci-Secret_0123456789abcdef";
 
@@ -91,7 +92,7 @@ async fn plan_never_prints_an_env_value_a_step_reads() {
     ];
     for (vars, params) in cases {
         let steps = format!("{vars}steps:\n  - {{id: one, action: GET_THING, {params}}}\n");
-        let ws = Workspace::new().file("main.yaml", &spec(&server.uri(), &steps));
+        let ws = Workspace::main(&spec(&server.uri(), &steps));
         for output in ["text", "json"] {
             let out = ws
                 .runner(["plan", "main.yaml", "--output", output])
@@ -104,7 +105,7 @@ async fn plan_never_prints_an_env_value_a_step_reads() {
     }
     // A POST's JSON body too, with `b64encode` inside a list.
     let steps = "steps:\n  - id: post\n    action: SUBMIT\n    params: {title: \"{{ env.CI_SECRET }}\", tags: [\"{{ env.CI_SECRET | b64encode }}\"]}\n";
-    let ws = Workspace::new().file("main.yaml", &spec(&server.uri(), steps));
+    let ws = Workspace::main(&spec(&server.uri(), steps));
     let out = ws
         .runner(["plan", "main.yaml", "--output", "json"])
         .env("CI_SECRET", SECRET)
@@ -133,8 +134,7 @@ async fn every_entry_of_an_env_file_is_a_secret_read_or_not() {
     let steps =
         "steps:\n  - {id: one, action: GET_THING, params: {id: x, q: \"{{ env.READ_ME }}\"}}\n";
     for (file, args) in [(".env", vec![]), ("ci.env", vec!["--env-file", "ci.env"])] {
-        let ws = Workspace::new()
-            .file("main.yaml", &spec(&server.uri(), steps))
+        let ws = Workspace::main(&spec(&server.uri(), steps))
             .env_file(file, &[("READ_ME", READ), ("NEVER_READ", UNREAD)]);
         for command in ["plan", "apply"] {
             let mut all = vec![command, "main.yaml", "--output", "json"];
@@ -174,7 +174,7 @@ outputs:
   title: "{{ steps.post.outputs.title }}"
   raw: "{{ steps.post.response }}"
 "#;
-    let ws = Workspace::new().file("main.yaml", &spec(&server.uri(), steps));
+    let ws = Workspace::main(&spec(&server.uri(), steps));
     for output in ["text", "json"] {
         let out = ws
             .runner([
@@ -222,8 +222,7 @@ async fn only_what_templates_read_is_masked_and_inputs_are_not_secrets() {
 steps:
   - {id: post, action: SUBMIT, params: {title: "{{ inputs.title }}"}}
 "#;
-    let ws = Workspace::new()
-        .file("main.yaml", &spec(&server.uri(), steps))
+    let ws = Workspace::main(&spec(&server.uri(), steps))
         .file(".env", &format!("RUNNER_INPUT_TITLE=\"{TITLE}\"\n"));
     let out = ws
         .runner(["apply", "main.yaml", "--output", "json"])
@@ -243,7 +242,7 @@ async fn a_value_too_short_to_mask_is_named_in_a_warning() {
     let server = quiet().await;
     let steps =
         "steps:\n  - {id: one, action: GET_THING, params: {id: x, q: \"{{ env.REGION }}\"}}\n";
-    let ws = Workspace::new().file("main.yaml", &spec(&server.uri(), steps));
+    let ws = Workspace::main(&spec(&server.uri(), steps));
     for command in ["plan", "apply"] {
         let out = ws
             .runner([command, "main.yaml"])
@@ -265,7 +264,7 @@ async fn a_value_too_short_to_mask_is_named_in_a_warning() {
 /// each of `expected`; nothing is sent.
 async fn refused(rest: &str, files: &[(&str, &str)], expected: &[&str]) {
     let server = quiet().await;
-    let mut ws = Workspace::new().file("main.yaml", &spec(&server.uri(), rest));
+    let mut ws = Workspace::main(&spec(&server.uri(), rest));
     for (name, text) in files {
         ws = ws.file(name, text);
     }
@@ -391,13 +390,10 @@ async fn a_secret_laundered_through_vars_outputs_or_a_sub_workflow_is_refused() 
     .await;
     // The record's other field stays usable: only the secret's path counts.
     let server = quiet().await;
-    let ws = Workspace::new().file(
-        "main.yaml",
-        &spec(
-            &server.uri(),
-            "vars:\n  both: {user: bob, token: \"{{ env.CI_SECRET }}\"}\nsteps:\n  - {id: one, action: GET_THING, params: {id: x, q: \"{{ vars.both.user | upper }}\"}}\n",
-        ),
-    );
+    let ws = Workspace::main(&spec(
+        &server.uri(),
+        "vars:\n  both: {user: bob, token: \"{{ env.CI_SECRET }}\"}\nsteps:\n  - {id: one, action: GET_THING, params: {id: x, q: \"{{ vars.both.user | upper }}\"}}\n",
+    ));
     ws.runner(["validate", "main.yaml"]).await.code(0);
     // A step output built from env, read by a later step.
     refused(
@@ -524,13 +520,10 @@ async fn conditions_and_loops_cannot_rest_on_a_secret() {
     .await;
     // The configuration as an input works, from the environment.
     let server = quiet().await;
-    let ws = Workspace::new().file(
-        "main.yaml",
-        &spec(
-            &server.uri(),
-            "inputs:\n  dry_run: {type: string, default: '0'}\nsteps:\n  - {id: one, if: \"{{ inputs.dry_run != '1' }}\", action: GET_THING, params: {id: x}}\n",
-        ),
-    );
+    let ws = Workspace::main(&spec(
+        &server.uri(),
+        "inputs:\n  dry_run: {type: string, default: '0'}\nsteps:\n  - {id: one, if: \"{{ inputs.dry_run != '1' }}\", action: GET_THING, params: {id: x}}\n",
+    ));
     let out = ws
         .runner(["apply", "main.yaml", "--output", "json"])
         .env("RUNNER_INPUT_DRY_RUN", "1")
@@ -552,7 +545,7 @@ async fn the_operations_the_redactor_follows_are_allowed_and_sent_for_real() {
       q: "{{ env.CI_SECRET | urlencode_component }}"
       note: "{{ env.OTHER | default('fallback') | trim }}"
 "#;
-    let ws = Workspace::new().file("main.yaml", &spec(&server.uri(), steps));
+    let ws = Workspace::main(&spec(&server.uri(), steps));
     ws.runner(["validate", "main.yaml"]).await.code(0);
     let out = ws
         .runner(["apply", "main.yaml", "--output", "json"])
@@ -568,13 +561,10 @@ async fn the_operations_the_redactor_follows_are_allowed_and_sent_for_real() {
 
 #[test]
 fn urlencode_is_a_filter_validate_knows() {
-    let ws = Workspace::new().file(
-        "main.yaml",
-        &spec(
-            "http://127.0.0.1:9",
-            "steps:\n  - {id: one, action: GET_THING, params: {id: x, q: \"{{ {'a': 'b c'} | urlencode }}\"}}\n",
-        ),
-    );
+    let ws = Workspace::main(&spec(
+        "http://127.0.0.1:9",
+        "steps:\n  - {id: one, action: GET_THING, params: {id: x, q: \"{{ {'a': 'b c'} | urlencode }}\"}}\n",
+    ));
     ws.runner(["plan", "main.yaml"])
         .run()
         .code(0)
@@ -585,19 +575,16 @@ fn urlencode_is_a_filter_validate_knows() {
 
 #[test]
 fn validate_suggests_an_input_for_configuration_read_from_env() {
-    let ws = Workspace::new().file(
-        "main.yaml",
-        &spec(
-            "http://127.0.0.1:9",
-            r#"auth:
+    let ws = Workspace::main(&spec(
+        "http://127.0.0.1:9",
+        r#"auth:
   api:
     parameters:
       - {name: Authorization, in: header, value: "Bearer {{ env.GITHUB_TOKEN }}"}
 steps:
   - {id: one, action: GET_THING, params: {id: "{{ env.GITHUB_REPOSITORY }}", q: "{{ env.API_TOKEN }}"}}
 "#,
-        ),
-    );
+    ));
     let out = ws.runner(["validate", "main.yaml"]).run().code(0);
     assert!(
         out.stderr
@@ -637,7 +624,7 @@ async fn a_response_holding_an_env_value_is_journalled_masked_and_not_reused() {
   - {id: post, action: SUBMIT, params: {title: "{{ env.CI_SECRET }}"}}
   - {id: get, action: GET_THING, params: {id: "{{ steps.post.response.id }}"}}
 "#;
-    let ws = Workspace::new().file("main.yaml", &spec(&server.uri(), steps));
+    let ws = Workspace::main(&spec(&server.uri(), steps));
     ws.runner(["apply", "main.yaml"])
         .env("CI_SECRET", SECRET)
         .await

@@ -1,11 +1,11 @@
 //! A file to upload is named by the spec's author or by whoever runs the
-//! spec, never by an API (#13). Attacks by class: paths from responses
-//! (params, loops, sub-workflows, page cursors), paths computed by
-//! templates, symbolic links at every level, the files refused everywhere
-//! (`.env*`, `.git/`, `.runner/`, journals, `--env-file`), and what
-//! `--allow-upload` and `--allow-outside-root` do and do not lift. Each
-//! against a server on 127.0.0.1 that records what it received: "nothing
-//! was sent" is checked there.
+//! spec, never by an API. Attacks by class: paths from responses (params,
+//! loops, sub-workflows, page cursors), paths computed by templates,
+//! symbolic links at every level, the files refused everywhere (`.env*`,
+//! `.git/`, `.runner/`, journals, `--env-file`), and what `--allow-upload`
+//! and `--allow-outside-root` do and do not lift. Each against a server on
+//! 127.0.0.1 that records what it received: "nothing was sent" is checked
+//! there.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
