@@ -4,55 +4,53 @@
 use serde_json::json;
 use wiremock::ResponseTemplate;
 
+use crate::harness::specs::Spec;
 use crate::harness::{RequestExt, Server, Workspace, json_reply, squash};
 
 const TOKEN: &str = "ghp_TestToken0123456789abcdef";
 
-/// The catalog used by most tests, pointed at `base`.
-fn catalog(base: &str) -> String {
-    format!(
-        r#"version: 1
-apps:
-  github:
-    base_url: {base}/api/v3
-    headers:
-      Accept: application/vnd.github+json
-    actions:
-      GITHUB_CREATE_ISSUE:
+/// GitHub's issues, comments and GraphQL.
+const ACTIONS: &str = r#"      GITHUB_CREATE_ISSUE:
         method: POST
-        path: /repos/{{owner}}/{{repo}}/issues
+        path: /repos/{owner}/{repo}/issues
         params:
-          owner: {{type: string, required: true}}
-          repo: {{type: string, required: true}}
-          title: {{type: string, required: true}}
-          body: {{type: string}}
-          labels: {{type: array}}
-          milestone: {{type: integer}}
+          owner: {type: string, required: true}
+          repo: {type: string, required: true}
+          title: {type: string, required: true}
+          body: {type: string}
+          labels: {type: array}
+          milestone: {type: integer}
       GITHUB_CREATE_ISSUE_COMMENT:
         method: POST
-        path: /repos/{{owner}}/{{repo}}/issues/{{issue_number}}/comments
+        path: /repos/{owner}/{repo}/issues/{issue_number}/comments
         params:
-          owner: {{type: string, required: true}}
-          repo: {{type: string, required: true}}
-          issue_number: {{type: integer, required: true}}
-          body: {{type: string, required: true}}
+          owner: {type: string, required: true}
+          repo: {type: string, required: true}
+          issue_number: {type: integer, required: true}
+          body: {type: string, required: true}
       GITHUB_LIST_ISSUES:
         method: GET
-        path: /repos/{{owner}}/{{repo}}/issues
+        path: /repos/{owner}/{repo}/issues
         params:
-          owner: {{type: string, required: true}}
-          repo: {{type: string, required: true}}
-          labels: {{type: array}}
-          per_page: {{type: integer, default: 30}}
-          state: {{type: string}}
-          X-Trace: {{type: string, in: header}}
+          owner: {type: string, required: true}
+          repo: {type: string, required: true}
+          labels: {type: array}
+          per_page: {type: integer, default: 30}
+          state: {type: string}
+          X-Trace: {type: string, in: header}
       GITHUB_GRAPHQL:
         method: POST
         path: /graphql
         params:
-          query: {{type: string, default: "query {{ viewer {{ login }} }}"}}
-"#
-    )
+          query: {type: string, default: "query { viewer { login } }"}
+"#;
+
+/// The catalog used by most tests, pointed at `base`.
+fn catalog(base: &str) -> String {
+    Spec::app("github", &format!("{base}/api/v3"))
+        .headers(&[("Accept", "application/vnd.github+json")])
+        .actions(ACTIONS)
+        .build()
 }
 
 const WORKFLOW: &str = r#"version: 1

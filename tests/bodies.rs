@@ -6,122 +6,119 @@
 use serde_json::json;
 use wiremock::ResponseTemplate;
 
+use crate::harness::specs::Spec;
 use crate::harness::{RequestExt, Server, Workspace, json_reply, squash};
 
-/// Every action of these tests, pointed at `base`.
-fn catalog(base: &str) -> String {
-    format!(
-        r#"version: 1
-apps:
-  api:
-    base_url: {base}
-    actions:
-      FORM_REPEAT:
+/// Forms, searches, uploads and raw bodies.
+const ACTIONS: &str = r#"      FORM_REPEAT:
         method: POST
         path: /form
         body_format: form
         params:
-          amount: {{type: integer}}
-          metadata: {{type: object}}
-          expand: {{type: array}}
-          note: {{type: string, name: "metadata[note]"}}
+          amount: {type: integer}
+          metadata: {type: object}
+          expand: {type: array}
+          note: {type: string, name: "metadata[note]"}
       FORM_BRACKETS:
         method: POST
         path: /form
         body_format: form
         params:
-          metadata: {{type: object, array_style: brackets}}
-          expand: {{type: array, array_style: brackets}}
+          metadata: {type: object, array_style: brackets}
+          expand: {type: array, array_style: brackets}
       FORM_INDEXED:
         method: POST
         path: /form
         body_format: form
         params:
-          metadata: {{type: object, array_style: indexed}}
-          expand: {{type: array, array_style: indexed}}
+          metadata: {type: object, array_style: indexed}
+          expand: {type: array, array_style: indexed}
       FORM_WHOLE:
         method: POST
         path: /form
         body_format: form
         params:
-          fields: {{type: object, whole_body: true, array_style: indexed}}
+          fields: {type: object, whole_body: true, array_style: indexed}
       SEARCH:
         method: GET
         path: /search
         params:
-          q: {{type: string}}
-          filter: {{type: object}}
-          expand: {{type: array, array_style: indexed}}
-          page_size: {{type: integer, name: "page[size]"}}
-          tags: {{type: array}}
+          q: {type: string}
+          filter: {type: object}
+          expand: {type: array, array_style: indexed}
+          page_size: {type: integer, name: "page[size]"}
+          tags: {type: array}
       UPLOAD:
         method: POST
         path: /upload
         body_format: multipart
         params:
-          title: {{type: string}}
-          tags: {{type: array}}
-          meta: {{type: object, array_style: indexed}}
-          photo: {{type: file}}
-          notes: {{type: file, name: attachment}}
+          title: {type: string}
+          tags: {type: array}
+          meta: {type: object, array_style: indexed}
+          photo: {type: file}
+          notes: {type: file, name: attachment}
       PUT_BLOB:
         method: PUT
-        path: /blobs/{{name}}
+        path: /blobs/{name}
         body_format: raw
         content_type: application/zip
         params:
-          name: {{type: string}}
-          blob: {{type: file}}
+          name: {type: string}
+          blob: {type: file}
       PUT_TEXT:
         method: POST
         path: /text
         body_format: raw
         content_type: text/csv
         params:
-          text: {{type: string}}
+          text: {type: string}
       SET_TAGS:
         method: PUT
         path: /tags
         params:
-          tags: {{type: array, whole_body: true}}
+          tags: {type: array, whole_body: true}
       SET_COUNT:
         method: POST
         path: /count
         params:
-          count: {{type: integer, whole_body: true}}
+          count: {type: integer, whole_body: true}
       SET_ANYTHING:
         method: POST
         path: /anything
         params:
-          value: {{type: any, whole_body: true}}
+          value: {type: any, whole_body: true}
       CREATE:
         method: POST
         path: /things
         params:
-          idempotency_key: {{type: string, in: header, name: Idempotency-Key}}
-          page_size: {{type: integer, in: query, name: "page[size]"}}
-          plus_one: {{type: integer, name: "+1"}}
-          order: {{type: string, name: "metadata[order_id]"}}
-          extra: {{type: any}}
-          label: {{type: any}}
+          idempotency_key: {type: string, in: header, name: Idempotency-Key}
+          page_size: {type: integer, in: query, name: "page[size]"}
+          plus_one: {type: integer, name: "+1"}
+          order: {type: string, name: "metadata[order_id]"}
+          extra: {type: any}
+          label: {type: any}
       CONTENTS:
         method: GET
-        path: /repos/{{owner}}/{{repo}}/contents/{{+path}}
+        path: /repos/{owner}/{repo}/contents/{+path}
         params:
-          owner: {{type: string}}
-          repo: {{type: string}}
-          path: {{type: string}}
+          owner: {type: string}
+          repo: {type: string}
+          path: {type: string}
       LIST:
         method: GET
         path: /issues
         params:
-          state: {{type: string, enum: [open, closed, all]}}
-          per_page: {{type: integer, enum: [10, 50]}}
+          state: {type: string, enum: [open, closed, all]}
+          per_page: {type: integer, enum: [10, 50]}
       GET_STATE:
         method: GET
         path: /state
-"#
-    )
+"#;
+
+/// Every action of these tests, pointed at `base`.
+fn catalog(base: &str) -> String {
+    Spec::app("api", base).actions(ACTIONS).build()
 }
 
 /// A server answering 200 to everything.

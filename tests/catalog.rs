@@ -5,6 +5,7 @@
 
 use serde_json::{Value, json};
 
+use crate::harness::specs::Spec;
 use crate::harness::{RequestExt, Server, Workspace, json_reply};
 
 fn fixture(name: &str) -> String {
@@ -223,6 +224,25 @@ fn describe_gives_params_auth_and_a_tool_definition() {
         .stderr_has("did you mean `PETS_LIST`?");
 }
 
+/// Ask for an upload URL, then upload to it.
+const UPLOAD_STEPS: &str = r#"  - id: start
+    action: START
+  - id: put
+    action: UPLOAD
+    url: "{{ steps.start.response.upload_url }}"
+    params: {name: report.csv}
+"#;
+
+/// Asking for an upload URL, and uploading to it.
+const UPLOAD_ACTIONS: &str = r#"      START: {method: POST, path: /files.getUploadURL}
+      UPLOAD:
+        method: POST
+        path: /unused/{id}
+        params:
+          id: {type: string, required: true}
+          name: {type: string}
+"#;
+
 /// A step that uploads to the URL an earlier response gave.
 fn upload_spec(api: &str, explicit_auth: bool) -> String {
     let auth = if explicit_auth {
@@ -230,32 +250,12 @@ fn upload_spec(api: &str, explicit_auth: bool) -> String {
     } else {
         ""
     };
-    format!(
-        r#"version: 1
-apps:
-  files:
-    base_url: {api}
-    actions:
-      START: {{method: POST, path: /files.getUploadURL}}
-      UPLOAD:
-        method: POST
-        path: /unused/{{id}}
-        params:
-          id: {{type: string, required: true}}
-          name: {{type: string}}
-auth:
-  files:
-    parameters:
-      - {{name: Authorization, in: header, value: "Bearer {{{{ env.API_TOKEN }}}}"}}
-steps:
-  - id: start
-    action: START
-  - id: put
-    action: UPLOAD
-    url: "{{{{ steps.start.response.upload_url }}}}"
-    params: {{name: report.csv}}
-{auth}"#
-    )
+    Spec::app("files", api)
+        .actions(UPLOAD_ACTIONS)
+        .bearer("files", "API_TOKEN")
+        .steps(UPLOAD_STEPS)
+        .then(auth)
+        .build()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -2,28 +2,23 @@
 //! whose auth holds a literal token, exit 2 before anything is sent, and
 //! never print the token.
 
+use crate::harness::specs::Spec;
 use crate::harness::{Run, Workspace};
 
 /// An obviously fake GitHub token.
 const TOKEN: &str = "ghp_FAKE0123456789abcdefFAKE0123456789ab";
 
+/// Who am I.
+const ACTIONS: &str = r#"      WHOAMI: {method: GET, path: /me}
+"#;
+
 /// A spec for an app on a closed local port: nothing could be sent anyway.
 fn spec(parameters: &str) -> String {
-    format!(
-        r#"version: 1
-apps:
-  example:
-    base_url: http://127.0.0.1:9
-    actions:
-      WHOAMI: {{method: GET, path: /me}}
-auth:
-  example:
-    parameters:
-{parameters}
-steps:
-  - action: WHOAMI
-"#
-    )
+    Spec::app("example", "http://127.0.0.1:9")
+        .actions(ACTIONS)
+        .auth("example", &format!("{parameters}\n"))
+        .steps("  - action: WHOAMI\n")
+        .build()
 }
 
 /// No part of the token beyond its `ghp_` prefix shows up.

@@ -58,6 +58,25 @@ const AUTH: &str = r#"auth:
         value: "{{ env.API_KEY }}"
 "#;
 
+/// A server answering every request `route` matches with `response`.
+async fn answering(route: &str, response: ResponseTemplate) -> Server {
+    Server::build().reply(route, response).start().await
+}
+
+/// A server answering `route` with `responses` in turn (the last one
+/// from then on).
+async fn in_turn(route: &str, responses: Vec<ResponseTemplate>) -> Server {
+    Server::build()
+        .reply_in_turn(route, responses)
+        .start()
+        .await
+}
+
+/// `main.yaml`: [`spec`] at `base`.
+fn main_at(base: &str, app_extra: &str, steps: &str) -> Workspace {
+    Workspace::main(&spec(base, app_extra, steps))
+}
+
 /// `apply --output json` without a journal, plus `extra` arguments.
 async fn apply(ws: &Workspace, extra: &[&str]) -> Run {
     ws.runner(["apply", "main.yaml", "--no-journal", "--output", "json"])
@@ -77,18 +96,16 @@ fn dead_port() -> u16 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_step_timeout_fails_the_step_naming_the_limit() {
-    let server = Server::build()
-        .reply(
-            "POST",
-            ResponseTemplate::new(201).set_delay(Duration::from_secs(3)),
-        )
-        .start()
-        .await;
-    let ws = Workspace::main(&spec(
+    let server = answering(
+        "POST",
+        ResponseTemplate::new(201).set_delay(Duration::from_secs(3)),
+    )
+    .await;
+    let ws = main_at(
         &server.uri(),
         "",
         "  - id: slow\n    action: DO_POST\n    timeout: 200ms\n",
-    ));
+    );
     let started = Instant::now();
     let out = apply(&ws, &[]).await.code(1);
     assert!(
@@ -109,18 +126,16 @@ async fn a_step_timeout_fails_the_step_naming_the_limit() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_app_timeout_on_an_idempotent_step_is_retried() {
-    let server = Server::build()
-        .reply(
-            "GET",
-            ResponseTemplate::new(200).set_delay(Duration::from_secs(3)),
-        )
-        .start()
-        .await;
-    let ws = Workspace::main(&spec(
+    let server = answering(
+        "GET",
+        ResponseTemplate::new(200).set_delay(Duration::from_secs(3)),
+    )
+    .await;
+    let ws = main_at(
         &server.uri(),
         "    timeout: {connect: 2s, request: 200ms}\n    retry: {attempts: 2, backoff: 10ms}",
         "  - id: slow\n    action: DO_GET\n",
-    ));
+    );
     let started = Instant::now();
     let out = apply(&ws, &[]).await.code(1);
     assert!(started.elapsed() < Duration::from_secs(3), "{out:?}");
@@ -151,18 +166,16 @@ async fn an_app_timeout_on_an_idempotent_step_is_retried() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn timeouts_step_over_app_over_command_line() {
-    let server = Server::build()
-        .reply(
-            "POST",
-            ResponseTemplate::new(201).set_delay(Duration::from_millis(500)),
-        )
-        .start()
-        .await;
-    let ws = Workspace::main(&spec(
+    let server = answering(
+        "POST",
+        ResponseTemplate::new(201).set_delay(Duration::from_millis(500)),
+    )
+    .await;
+    let ws = main_at(
         &server.uri(),
         "    timeout: 200ms",
         "  - id: patient\n    action: DO_POST\n    timeout: 3s\n    continue_on_error: true\n  - id: hasty\n    action: DO_POST\n",
-    ));
+    );
     let out = apply(&ws, &["--timeout", "3s"]).await.code(1);
     // The step's own 3 s beats the app's 200 ms.
     assert_eq!(out.step(0)["status"], json!("ok"), "{out:?}");
@@ -176,18 +189,12 @@ async fn timeouts_step_over_app_over_command_line() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_command_line_timeout_applies_when_the_spec_sets_none() {
-    let server = Server::build()
-        .reply(
-            "POST",
-            ResponseTemplate::new(201).set_delay(Duration::from_secs(3)),
-        )
-        .start()
-        .await;
-    let ws = Workspace::main(&spec(
-        &server.uri(),
-        "",
-        "  - id: slow\n    action: DO_POST\n",
-    ));
+    let server = answering(
+        "POST",
+        ResponseTemplate::new(201).set_delay(Duration::from_secs(3)),
+    )
+    .await;
+    let ws = main_at(&server.uri(), "", "  - id: slow\n    action: DO_POST\n");
     let started = Instant::now();
     let out = apply(&ws, &["--timeout", "250ms"]).await.code(1);
     assert!(started.elapsed() < Duration::from_secs(3), "{out:?}");
@@ -203,11 +210,11 @@ async fn a_body_that_stalls_after_the_headers_hits_the_request_timeout() {
     // The status line and headers come at once; the body never finishes.
     let response = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"partial\":".to_vec();
     let base = raw_server(response, Duration::from_secs(3));
-    let ws = Workspace::main(&spec(
+    let ws = main_at(
         &base,
         "",
         "  - id: stalled\n    action: DO_POST\n    timeout: 300ms\n",
-    ));
+    );
     let started = Instant::now();
     let out = apply(&ws, &[]).await.code(1);
     assert!(started.elapsed() < Duration::from_secs(3), "{out:?}");
@@ -224,22 +231,16 @@ const FAST: &str = "    retry: {backoff: 10ms}";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn get_503_503_200_is_retried_to_success() {
-    let server = Server::build()
-        .reply_in_turn(
-            "GET",
-            vec![
-                ResponseTemplate::new(503),
-                ResponseTemplate::new(503),
-                json_reply(200, json!({"ok": 1})),
-            ],
-        )
-        .start()
-        .await;
-    let ws = Workspace::main(&spec(
-        &server.uri(),
-        FAST,
-        "  - id: flaky\n    action: DO_GET\n",
-    ));
+    let server = in_turn(
+        "GET",
+        vec![
+            ResponseTemplate::new(503),
+            ResponseTemplate::new(503),
+            json_reply(200, json!({"ok": 1})),
+        ],
+    )
+    .await;
+    let ws = main_at(&server.uri(), FAST, "  - id: flaky\n    action: DO_GET\n");
     let out = apply(&ws, &[]).await.code(0);
     assert_eq!(server.received().await.len(), 3);
     let s = out.step(0);
@@ -265,15 +266,12 @@ async fn get_503_503_200_is_retried_to_success() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn post_503_is_not_retried() {
-    let server = Server::build()
-        .reply("POST", ResponseTemplate::new(503))
-        .start()
-        .await;
-    let ws = Workspace::main(&spec(
+    let server = answering("POST", ResponseTemplate::new(503)).await;
+    let ws = main_at(
         &server.uri(),
         FAST,
         "  - id: create\n    action: DO_POST\n    params: {name: x}\n",
-    ));
+    );
     let out = apply(&ws, &[]).await.code(1);
     assert_eq!(server.received().await.len(), 1);
     assert_eq!(out.step(0)["http_status"], json!(503));
@@ -287,21 +285,19 @@ async fn post_503_is_not_retried() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn post_429_then_201_is_retried() {
-    let server = Server::build()
-        .reply_in_turn(
-            "POST",
-            vec![
-                ResponseTemplate::new(429),
-                json_reply(201, json!({"id": 7})),
-            ],
-        )
-        .start()
-        .await;
-    let ws = Workspace::main(&spec(
+    let server = in_turn(
+        "POST",
+        vec![
+            ResponseTemplate::new(429),
+            json_reply(201, json!({"id": 7})),
+        ],
+    )
+    .await;
+    let ws = main_at(
         &server.uri(),
         FAST,
         "  - id: create\n    action: DO_POST\n    params: {name: x}\n",
-    ));
+    );
     let out = apply(&ws, &[]).await.code(0);
     let reqs = server.received().await;
     assert_eq!(reqs.len(), 2);
@@ -318,18 +314,16 @@ async fn post_429_then_201_is_retried() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn post_503_is_retried_when_the_step_says_unsafe() {
-    let server = Server::build()
-        .reply_in_turn(
-            "POST",
-            vec![ResponseTemplate::new(503), ResponseTemplate::new(201)],
-        )
-        .start()
-        .await;
-    let ws = Workspace::main(&spec(
+    let server = in_turn(
+        "POST",
+        vec![ResponseTemplate::new(503), ResponseTemplate::new(201)],
+    )
+    .await;
+    let ws = main_at(
         &server.uri(),
         "",
         "  - id: create\n    action: DO_POST\n    retry: {unsafe: true, backoff: 10ms}\n",
-    ));
+    );
     let out = apply(&ws, &[]).await.code(0);
     assert_eq!(server.received().await.len(), 2);
     assert_eq!(
@@ -340,18 +334,15 @@ async fn post_503_is_retried_when_the_step_says_unsafe() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn step_retry_settings_override_the_apps_field_by_field() {
-    let server = Server::build()
-        .reply("POST", ResponseTemplate::new(503))
-        .start()
-        .await;
+    let server = answering("POST", ResponseTemplate::new(503)).await;
     // attempts and backoff come from the app, `unsafe` from the step: had the
     // step's `retry` replaced the app's wholesale, the default 3 attempts
     // and 500 ms backoff would apply.
-    let ws = Workspace::main(&spec(
+    let ws = main_at(
         &server.uri(),
         "    retry: {attempts: 2, backoff: 10ms}",
         "  - id: create\n    action: DO_POST\n    retry: {unsafe: true}\n",
-    ));
+    );
     let out = apply(&ws, &[]).await.code(1);
     assert_eq!(server.received().await.len(), 2, "{out:?}");
     let retries = out.step(0)["retries"].clone();
@@ -366,15 +357,12 @@ async fn step_retry_settings_override_the_apps_field_by_field() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_attempt_turns_retries_off() {
-    let server = Server::build()
-        .reply("GET", ResponseTemplate::new(503))
-        .start()
-        .await;
-    let ws = Workspace::main(&spec(
+    let server = answering("GET", ResponseTemplate::new(503)).await;
+    let ws = main_at(
         &server.uri(),
         "",
         "  - id: once\n    action: DO_GET\n    retry: {attempts: 1}\n",
-    ));
+    );
     let out = apply(&ws, &[]).await.code(1);
     assert_eq!(server.received().await.len(), 1);
     assert_eq!(out.step(0)["retries"], json!([]));
@@ -405,13 +393,13 @@ async fn retry_matrix() {
     for &(m, status, unsafe_methods, expected) in cases {
         server.reset().await;
         server.reply(m, ResponseTemplate::new(status)).await;
-        let ws = Workspace::main(&spec(
+        let ws = main_at(
             &server.uri(),
             "",
             &format!(
                 "  - id: s\n    action: DO_{m}\n    retry: {{backoff: 5ms, unsafe: {unsafe_methods}}}\n"
             ),
-        ));
+        );
         let out = apply(&ws, &[])
             .await
             .code_for(1, format_args!("{m} {status}"));
@@ -429,21 +417,15 @@ async fn retry_matrix() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn retry_after_in_seconds_is_honoured() {
-    let server = Server::build()
-        .reply_in_turn(
-            "GET",
-            vec![
-                ResponseTemplate::new(429).insert_header("Retry-After", "1"),
-                ResponseTemplate::new(200),
-            ],
-        )
-        .start()
-        .await;
-    let ws = Workspace::main(&spec(
-        &server.uri(),
-        FAST,
-        "  - id: limited\n    action: DO_GET\n",
-    ));
+    let server = in_turn(
+        "GET",
+        vec![
+            ResponseTemplate::new(429).insert_header("Retry-After", "1"),
+            ResponseTemplate::new(200),
+        ],
+    )
+    .await;
+    let ws = main_at(&server.uri(), FAST, "  - id: limited\n    action: DO_GET\n");
     let started = Instant::now();
     let out = apply(&ws, &[]).await.code(0);
     assert!(started.elapsed() >= Duration::from_secs(1), "{out:?}");
@@ -462,21 +444,15 @@ async fn retry_after_in_seconds_is_honoured() {
 #[tokio::test(flavor = "multi_thread")]
 async fn retry_after_as_an_http_date_is_honoured() {
     let soon = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(2));
-    let server = Server::build()
-        .reply_in_turn(
-            "GET",
-            vec![
-                ResponseTemplate::new(503).insert_header("Retry-After", &*soon),
-                ResponseTemplate::new(200),
-            ],
-        )
-        .start()
-        .await;
-    let ws = Workspace::main(&spec(
-        &server.uri(),
-        "",
-        "  - id: limited\n    action: DO_GET\n",
-    ));
+    let server = in_turn(
+        "GET",
+        vec![
+            ResponseTemplate::new(503).insert_header("Retry-After", &*soon),
+            ResponseTemplate::new(200),
+        ],
+    )
+    .await;
+    let ws = main_at(&server.uri(), "", "  - id: limited\n    action: DO_GET\n");
     let out = apply(&ws, &[]).await.code(0);
     assert_eq!(server.received().await.len(), 2);
     let retries = out.step(0)["retries"].clone();
@@ -500,18 +476,16 @@ async fn retry_after_beyond_max_wait_is_not_retried() {
         ("3600".to_string(), "{backoff: 10ms, max_wait: 5s}", "5 s"),
         (in_two_hours, "{backoff: 10ms}", "30 s"),
     ] {
-        let server = Server::build()
-            .reply(
-                "GET",
-                ResponseTemplate::new(503).insert_header("Retry-After", &*retry_after),
-            )
-            .start()
-            .await;
-        let ws = Workspace::main(&spec(
+        let server = answering(
+            "GET",
+            ResponseTemplate::new(503).insert_header("Retry-After", &*retry_after),
+        )
+        .await;
+        let ws = main_at(
             &server.uri(),
             "",
             &format!("  - id: limited\n    action: DO_GET\n    retry: {retry}\n"),
-        ));
+        );
         let started = Instant::now();
         let out = apply(&ws, &[]).await.code(1);
         assert!(started.elapsed() < Duration::from_secs(5), "{out:?}");
@@ -538,11 +512,11 @@ async fn retry_after_beyond_max_wait_is_not_retried() {
 #[tokio::test(flavor = "multi_thread")]
 async fn connection_refused_is_retried_for_every_method() {
     let base = format!("http://127.0.0.1:{}", dead_port());
-    let ws = Workspace::main(&spec(
+    let ws = main_at(
         &base,
         "    retry: {attempts: 3, backoff: 10ms}",
         "  - id: fetch\n    action: DO_GET\n    continue_on_error: true\n  - id: create\n    action: DO_POST\n    params: {name: x}\n",
-    ));
+    );
     let out = apply(&ws, &[]).await.code(1);
     for (i, name) in [(0, "fetch"), (1, "create")] {
         let s = out.step(i);
@@ -580,15 +554,12 @@ async fn connection_refused_is_retried_for_every_method() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_expected_503_is_not_retried() {
-    let server = Server::build()
-        .reply("GET", json_reply(503, json!({"state": "down"})))
-        .start()
-        .await;
-    let ws = Workspace::main(&spec(
+    let server = answering("GET", json_reply(503, json!({"state": "down"}))).await;
+    let ws = main_at(
         &server.uri(),
         FAST,
         "  - id: probe\n    action: DO_GET\n    expect: {status: [503]}\n",
-    ));
+    );
     let out = apply(&ws, &[]).await.code(0);
     assert_eq!(server.received().await.len(), 1);
     let s = out.step(0);
@@ -613,11 +584,11 @@ async fn a_response_over_the_size_cap_fails_the_step() {
         )
         .start()
         .await;
-    let ws = Workspace::main(&spec(
+    let ws = main_at(
         &server.uri(),
         FAST,
         "  - id: small\n    action: DO_POST\n  - id: big\n    action: DO_GET\n",
-    ));
+    );
     let out = apply(&ws, &["--max-response-size", "1KiB"]).await.code(1);
     assert_eq!(out.step(0)["status"], json!("ok"), "{out:?}");
     assert_eq!(out.step(0)["response"], json!("y".repeat(1000)));
@@ -668,7 +639,7 @@ async fn a_chunked_response_over_the_size_cap_fails_the_step() {
     }
     response.extend_from_slice(b"0\r\n\r\n");
     let base = raw_server(response, Duration::ZERO);
-    let ws = Workspace::main(&spec(&base, FAST, "  - id: stream\n    action: DO_GET\n"));
+    let ws = main_at(&base, FAST, "  - id: stream\n    action: DO_GET\n");
     let out = apply(&ws, &["--max-response-size", "1KiB"]).await.code(1);
     let e = out.step_error(0);
     assert!(e.contains("`--max-response-size`"), "{out:?}");
@@ -718,11 +689,7 @@ async fn malformed_bodies_are_reported_as_text() {
                 ResponseTemplate::new(status).set_body_raw(body, mime),
             )
             .await;
-        let ws = Workspace::main(&spec(
-            &server.uri(),
-            FAST,
-            "  - id: odd\n    action: DO_GET\n",
-        ));
+        let ws = main_at(&server.uri(), FAST, "  - id: odd\n    action: DO_GET\n");
         let out = apply(&ws, &[])
             .await
             .code_for(0, format_args!("{expected}"));
@@ -755,7 +722,7 @@ async fn a_malformed_error_body_and_a_later_step_using_it_fail_cleanly() {
         )
         .start()
         .await;
-    let ws = Workspace::main(&spec(
+    let ws = main_at(
         &server.uri(),
         FAST,
         r#"  - id: odd
@@ -768,7 +735,7 @@ async fn a_malformed_error_body_and_a_later_step_using_it_fail_cleanly() {
     action: DO_POST
     params: {name: plain}
 "#,
-    ));
+    );
     let out = apply(&ws, &[]).await.code(1);
     assert!(!out.stderr.contains("panicked"), "{out:?}");
     assert_eq!(out.step(0)["response"], json!("not json"));
@@ -857,13 +824,11 @@ async fn a_redirect_to_another_origin_carries_no_auth() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_307_to_another_origin_does_not_carry_auth_body_fields() {
     let other = Server::start().await;
-    let origin = Server::build()
-        .reply(
-            "/submit",
-            redirect(307, &format!("{}/landing", other.uri())),
-        )
-        .start()
-        .await;
+    let origin = answering(
+        "/submit",
+        redirect(307, &format!("{}/landing", other.uri())),
+    )
+    .await;
     other.reply("/landing", ResponseTemplate::new(201)).await;
     let auth = r#"auth:
   api:
@@ -939,11 +904,11 @@ async fn see_other_and_post_after_301_302_become_get_without_body() {
         server
             .reply("/result", json_reply(200, json!({"done": true})))
             .await;
-        let ws = Workspace::main(&spec(
+        let ws = main_at(
             &server.uri(),
             FAST,
             "  - id: submit\n    action: SUBMIT\n    params: {name: x}\n",
-        ));
+        );
         let out = apply(&ws, &[]).await.code_for(0, format_args!("{status}"));
         assert_eq!(out.step(0)["response"], json!({"done": true}));
         let reqs = server.received().await;
@@ -964,11 +929,11 @@ async fn a_303_after_put_becomes_get() {
         .reply("/result", ResponseTemplate::new(200))
         .start()
         .await;
-    let ws = Workspace::main(&spec(
+    let ws = main_at(
         &server.uri(),
         FAST,
         "  - id: put\n    action: DO_PUT\n    params: {name: x}\n",
-    ));
+    );
     apply(&ws, &[]).await.code(0);
     let reqs = server.received().await;
     assert_eq!(reqs.len(), 2);
@@ -986,11 +951,11 @@ async fn temporary_and_permanent_redirects_keep_method_and_body() {
         server
             .reply("/again", json_reply(201, json!({"id": 3})))
             .await;
-        let ws = Workspace::main(&spec(
+        let ws = main_at(
             &server.uri(),
             FAST,
             "  - id: submit\n    action: SUBMIT\n    params: {name: x}\n",
-        ));
+        );
         let out = apply(&ws, &[]).await.code_for(0, format_args!("{status}"));
         assert_eq!(out.step(0)["http_status"], json!(201));
         let reqs = server.received().await;
@@ -1008,11 +973,8 @@ async fn temporary_and_permanent_redirects_keep_method_and_body() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_redirect_loop_stops_after_ten() {
-    let server = Server::build()
-        .reply("/start", redirect(302, "/start"))
-        .start()
-        .await;
-    let ws = Workspace::main(&spec(&server.uri(), FAST, "  - id: go\n    action: GO\n"));
+    let server = answering("/start", redirect(302, "/start")).await;
+    let ws = main_at(&server.uri(), FAST, "  - id: go\n    action: GO\n");
     let out = apply(&ws, &[]).await.code(1);
     assert!(
         out.step_error(0).contains("more than 10 redirects"),

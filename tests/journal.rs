@@ -11,52 +11,51 @@ use wiremock::ResponseTemplate;
 use wiremock::matchers::path_regex;
 
 use crate::harness::hold::{HoldFirst, signal_when_held};
+use crate::harness::specs::Spec;
 use crate::harness::{RequestExt, Run, Server, Workspace, json_reply};
 
 const JOURNAL: &str = ".runner/main.yaml.jsonl";
 const TOKEN: &str = "shop_Journal0123456789abcdef";
 
-fn spec(base: &str, auth: &str, steps: &str) -> String {
-    format!(
-        r#"version: 1
-apps:
-  shop:
-    base_url: {base}
-    retry: {{backoff: 10ms}}
-    actions:
-      CREATE_PROJECT:
+/// Projects, items in them, a status check and publishing.
+const ACTIONS: &str = r#"      CREATE_PROJECT:
         method: POST
         path: /projects
         params:
-          name: {{type: string, required: true}}
+          name: {type: string, required: true}
       CREATE_ITEM:
         method: POST
-        path: /projects/{{project}}/items
+        path: /projects/{project}/items
         params:
-          project: {{type: string, required: true}}
-          title: {{type: string, required: true}}
+          project: {type: string, required: true}
+          title: {type: string, required: true}
       GET_STATUS:
         method: GET
-        path: /projects/{{project}}/status
+        path: /projects/{project}/status
         params:
-          project: {{type: string, required: true}}
+          project: {type: string, required: true}
       UPDATE_ITEM:
         method: PUT
-        path: /projects/{{project}}/items/{{item}}
+        path: /projects/{project}/items/{item}
         params:
-          project: {{type: string, required: true}}
-          item: {{type: integer, required: true}}
-          state: {{type: string}}
+          project: {type: string, required: true}
+          item: {type: integer, required: true}
+          state: {type: string}
       PUBLISH:
         method: POST
-        path: /projects/{{project}}/publish
+        path: /projects/{project}/publish
         params:
-          project: {{type: string, required: true}}
-{auth}vars:
-  name: demo
-steps:
-{steps}"#
-    )
+          project: {type: string, required: true}
+"#;
+
+fn spec(base: &str, auth: &str, steps: &str) -> String {
+    Spec::app("shop", base)
+        .retry("{backoff: 10ms}")
+        .actions(ACTIONS)
+        .then(auth)
+        .then("vars:\n  name: demo\n")
+        .steps(steps)
+        .build()
 }
 
 /// Create a project and an item in it (POSTs), check the project's status,

@@ -4,6 +4,7 @@
 use serde_json::json;
 use wiremock::{Request, Respond, ResponseTemplate};
 
+use crate::harness::specs::Spec;
 use crate::harness::{Cmd, Run, Server, Workspace};
 
 const SECRET: &str = "s3cr3t-Token_Value/with+chars=";
@@ -28,26 +29,26 @@ impl Respond for Echo {
     }
 }
 
-fn spec(base: &str, steps: &str) -> String {
-    format!(
-        r#"version: 1
-apps:
-  api:
-    base_url: {base}
-    actions:
-      GET_THING:
+/// One GET.
+/// The secrets, placed in a header, in a Basic header and in the query.
+const AUTH: &str = r#"      - {name: Authorization, in: header, value: "Bearer {{ env.API_TOKEN }}"}
+      - {name: X-Basic, in: header, value: "Basic {{ (env.API_USER ~ ':' ~ env.API_PASS) | b64encode }}"}
+      - {name: token, in: query, value: "{{ env.API_TOKEN }}"}
+"#;
+
+const ACTIONS: &str = r#"      GET_THING:
         method: GET
-        path: /things/{{id}}
+        path: /things/{id}
         params:
-          id: {{type: string, required: true}}
-auth:
-  api:
-    parameters:
-      - {{name: Authorization, in: header, value: "Bearer {{{{ env.API_TOKEN }}}}"}}
-      - {{name: X-Basic, in: header, value: "Basic {{{{ (env.API_USER ~ ':' ~ env.API_PASS) | b64encode }}}}"}}
-      - {{name: token, in: query, value: "{{{{ env.API_TOKEN }}}}"}}
-{steps}"#
-    )
+          id: {type: string, required: true}
+"#;
+
+fn spec(base: &str, steps: &str) -> String {
+    Spec::app("api", base)
+        .actions(ACTIONS)
+        .auth("api", AUTH)
+        .then(steps)
+        .build()
 }
 
 fn assert_clean(out: &Run) {

@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::{self, pki_types::pem::PemObject};
 
+use crate::harness::specs::Spec;
 use crate::harness::{RequestExt, Server, Workspace, json_reply};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls");
@@ -67,22 +68,21 @@ async fn tls_server() -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
     (port, served)
 }
 
-fn spec(base: &str) -> String {
-    format!(
-        r#"version: 1
-apps:
+/// Bearer auth from `TOKEN`, and one step that is not retried.
+const REST: &str = r#"auth:
   api:
-    base_url: {base}
-    actions:
-      ME: {{method: GET, path: /user}}
-auth:
-  api:
-    parameters: [{{name: Authorization, in: header, value: "Bearer {{{{ env.TOKEN }}}}"}}]
+    parameters: [{name: Authorization, in: header, value: "Bearer {{ env.TOKEN }}"}]
 steps:
   - action: ME
-    retry: {{attempts: 1}}
-"#
-    )
+    retry: {attempts: 1}
+"#;
+
+/// One GET.
+const ACTIONS: &str = r#"      ME: {method: GET, path: /user}
+"#;
+
+fn spec(base: &str) -> String {
+    Spec::app("api", base).actions(ACTIONS).then(REST).build()
 }
 
 #[tokio::test(flavor = "multi_thread")]

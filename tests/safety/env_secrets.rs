@@ -10,39 +10,39 @@ use wiremock::Request;
 
 use crate::harness::hold::Echo;
 use crate::harness::leaks::{assert_clean, assert_hidden};
+use crate::harness::specs::Spec;
 use crate::harness::{RequestExt, Server, Workspace, json_reply};
 
 const SECRET: &str = "ci-Secret_0123456789abcdef";
+
+/// A GET with a path, query and header param, a POST with a JSON body, and a login.
+const ACTIONS: &str = r#"      GET_THING:
+        method: GET
+        path: /things/{id}
+        params:
+          id: {type: string, required: true}
+          q: {type: string, in: query}
+          note: {type: string, in: header, name: X-Note}
+      SUBMIT:
+        method: POST
+        path: /submit
+        params:
+          title: {type: string}
+          tags: {type: array}
+      LOGIN:
+        method: POST
+        path: /login
+"#;
 
 /// One app `api` at `base`: a GET with a path, query and header param, a
 /// POST with a JSON body, and a login that returns a token; then `rest`
 /// (vars, auth, inputs, steps, outputs) as given.
 fn spec(base: &str, rest: &str) -> String {
-    format!(
-        r#"version: 1
-apps:
-  api:
-    base_url: {base}
-    retry: {{attempts: 1}}
-    actions:
-      GET_THING:
-        method: GET
-        path: /things/{{id}}
-        params:
-          id: {{type: string, required: true}}
-          q: {{type: string, in: query}}
-          note: {{type: string, in: header, name: X-Note}}
-      SUBMIT:
-        method: POST
-        path: /submit
-        params:
-          title: {{type: string}}
-          tags: {{type: array}}
-      LOGIN:
-        method: POST
-        path: /login
-{rest}"#
-    )
+    Spec::app("api", base)
+        .no_retry()
+        .actions(ACTIONS)
+        .then(rest)
+        .build()
 }
 
 /// A server that answers every GET and POST with `{}`.

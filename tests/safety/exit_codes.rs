@@ -8,43 +8,44 @@ use serde_json::{Value, json};
 use crate::harness::journal::{JOURNAL, records};
 use crate::harness::leaks::{assert_clean, assert_hidden};
 use crate::harness::shop::{CREATED, shop, shop_server};
+use crate::harness::specs::Spec;
 use crate::harness::{Server, Workspace, json_reply};
+
+/// A POST, a GET of what it made, and a POST with lists and mappings.
+const ACTIONS: &str = r#"      CREATE:
+        method: POST
+        path: /things
+        params:
+          name: {type: string}
+      SHOW:
+        method: GET
+        path: /things/{id}
+        params:
+          id: {type: string, required: true}
+          note: {type: string}
+      ISSUE:
+        method: POST
+        path: /repos/{owner}/{repo}/issues
+        params:
+          owner: {type: string, required: true}
+          repo: {type: string, required: true}
+          labels: {type: array}
+          settings: {type: object}
+          title: {type: string}
+"#;
 
 /// The API: a POST that must never be sent by a run that exits 2,
 /// then `later`, a step that uses its response; `extra` goes before
 /// `steps:` (auth, vars).
 fn spec(base: &str, extra: &str, later: &str) -> String {
-    format!(
-        r#"version: 1
-apps:
-  api:
-    base_url: {base}
-    retry: {{attempts: 1}}
-    actions:
-      CREATE:
-        method: POST
-        path: /things
-        params:
-          name: {{type: string}}
-      SHOW:
-        method: GET
-        path: /things/{{id}}
-        params:
-          id: {{type: string, required: true}}
-          note: {{type: string}}
-      ISSUE:
-        method: POST
-        path: /repos/{{owner}}/{{repo}}/issues
-        params:
-          owner: {{type: string, required: true}}
-          repo: {{type: string, required: true}}
-          labels: {{type: array}}
-          settings: {{type: object}}
-          title: {{type: string}}
-{extra}steps:
-  - {{id: one, action: CREATE, params: {{name: first}}}}
-{later}"#
-    )
+    Spec::app("api", base)
+        .no_retry()
+        .actions(ACTIONS)
+        .then(extra)
+        .steps(&format!(
+            "  - {{id: one, action: CREATE, params: {{name: first}}}}\n{later}"
+        ))
+        .build()
 }
 
 async fn api() -> Server {

@@ -6,23 +6,15 @@ use wiremock::{Request, ResponseTemplate};
 
 use crate::harness::hold::Echo;
 use crate::harness::leaks::{assert_clean, assert_hidden, forms};
+use crate::harness::specs::Spec;
 use crate::harness::{Run, Server, Workspace, json_reply};
 
-/// One app `api` at `base` with a GET and a POST taking a body, `auth`
-/// and `vars` as given, and `steps`.
-fn api(base: &str, auth: &str, vars: &str, steps: &str) -> String {
-    format!(
-        r#"version: 1
-apps:
-  api:
-    base_url: {base}
-    retry: {{attempts: 1}}
-    actions:
-      GET_THING:
+/// A GET, a login and a POST taking a body.
+const ACTIONS: &str = r#"      GET_THING:
         method: GET
-        path: /things/{{id}}
+        path: /things/{id}
         params:
-          id: {{type: string, required: true}}
+          id: {type: string, required: true}
       LOGIN:
         method: POST
         path: /login
@@ -30,10 +22,19 @@ apps:
         method: POST
         path: /submit
         params:
-          title: {{type: string}}
-{auth}{vars}steps:
-{steps}"#
-    )
+          title: {type: string}
+"#;
+
+/// One app `api` at `base` with a GET and a POST taking a body, `auth`
+/// and `vars` as given, and `steps`.
+fn api(base: &str, auth: &str, vars: &str, steps: &str) -> String {
+    Spec::app("api", base)
+        .no_retry()
+        .actions(ACTIONS)
+        .then(auth)
+        .then(vars)
+        .steps(steps)
+        .build()
 }
 
 const ONE_GET: &str = "  - {id: one, action: GET_THING, params: {id: octo}}\n";

@@ -13,40 +13,37 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde_json::json;
 use wiremock::{Request, Respond, ResponseTemplate};
 
+use crate::harness::specs::Spec;
 use crate::harness::{Server, Workspace, json_reply};
 
-/// The actions of these tests, pointed at `base`.
-fn catalog(base: &str) -> String {
-    format!(
-        r#"version: 1
-apps:
-  api:
-    base_url: {base}
-    actions:
-      META: {{method: GET, path: /meta}}
+/// A GET that names files, and three ways to upload one.
+const ACTIONS: &str = r#"      META: {method: GET, path: /meta}
       PUT_FILE:
         method: PUT
         path: /raw
         body_format: raw
         content_type: text/plain
         params:
-          f: {{type: file}}
+          f: {type: file}
       UPLOAD:
         method: POST
         path: /upload
         body_format: multipart
         params:
-          title: {{type: string}}
-          file: {{type: file}}
+          title: {type: string}
+          file: {type: file}
       PAGED:
         method: POST
         path: /paged
         body_format: multipart
         params:
-          cursor: {{type: string, in: query}}
-          f: {{type: file}}
-"#
-    )
+          cursor: {type: string, in: query}
+          f: {type: file}
+"#;
+
+/// The actions of these tests, pointed at `base`.
+fn catalog(base: &str) -> String {
+    Spec::app("api", base).actions(ACTIONS).build()
 }
 
 /// A server whose `GET /meta` names files an attacker wants, answering
