@@ -10,40 +10,7 @@ use crate::harness::{RequestExt, Server, Workspace, json_reply, squash};
 const TOKEN: &str = "ghp_TestToken0123456789abcdef";
 
 /// GitHub's issues, comments and GraphQL.
-const ACTIONS: &str = r#"      GITHUB_CREATE_ISSUE:
-        method: POST
-        path: /repos/{owner}/{repo}/issues
-        params:
-          owner: {type: string, required: true}
-          repo: {type: string, required: true}
-          title: {type: string, required: true}
-          body: {type: string}
-          labels: {type: array}
-          milestone: {type: integer}
-      GITHUB_CREATE_ISSUE_COMMENT:
-        method: POST
-        path: /repos/{owner}/{repo}/issues/{issue_number}/comments
-        params:
-          owner: {type: string, required: true}
-          repo: {type: string, required: true}
-          issue_number: {type: integer, required: true}
-          body: {type: string, required: true}
-      GITHUB_LIST_ISSUES:
-        method: GET
-        path: /repos/{owner}/{repo}/issues
-        params:
-          owner: {type: string, required: true}
-          repo: {type: string, required: true}
-          labels: {type: array}
-          per_page: {type: integer, default: 30}
-          state: {type: string}
-          X-Trace: {type: string, in: header}
-      GITHUB_GRAPHQL:
-        method: POST
-        path: /graphql
-        params:
-          query: {type: string, default: "query { viewer { login } }"}
-"#;
+const ACTIONS: &str = include_str!("fixtures/catalogs/github.yaml");
 
 /// The catalog used by most tests, pointed at `base`.
 fn catalog(base: &str) -> String {
@@ -427,16 +394,11 @@ async fn a_value_that_cannot_be_typed_fails_before_anything_is_sent() {
         &server,
         &WORKFLOW.replace("milestone: \"7\"", "milestone: \"{{ vars.owner }}\""),
     );
-    let out = ws
-        .runner(["apply", "main.yaml"])
+    ws.runner(["apply", "main.yaml"])
         .env("GITHUB_TOKEN", TOKEN)
         .await
-        .code(2);
-    assert!(
-        out.stderr
-            .contains("param `milestone`: expected an integer, found a string `\"octo\"`"),
-        "{out:?}"
-    );
+        .code(2)
+        .stderr_has("param `milestone`: expected an integer, found a string `\"octo\"`");
     assert!(server.received().await.is_empty());
 }
 
@@ -500,15 +462,10 @@ async fn vars_env_file_and_real_env_precedence() {
         ]
     );
 
-    let out = ws
-        .runner(["apply", "main.yaml", "--var", "ownr=octo"])
+    ws.runner(["apply", "main.yaml", "--var", "ownr=octo"])
         .await
-        .code(2);
-    assert!(
-        out.stderr
-            .contains("`--var ownr=...` names no var of the spec (did you mean `owner`?)"),
-        "{out:?}"
-    );
+        .code(2)
+        .stderr_has("`--var ownr=...` names no var of the spec (did you mean `owner`?)");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -522,16 +479,11 @@ async fn credentials_never_go_over_plain_http_to_other_hosts() {
         )
         .file("main.yaml", WORKFLOW);
     let resolve = format!("api.github.test:{port}:127.0.0.1");
-    let out = ws
-        .runner(["apply", "main.yaml", "--resolve", &resolve])
+    ws.runner(["apply", "main.yaml", "--resolve", &resolve])
         .env("GITHUB_TOKEN", TOKEN)
         .await
-        .code(2);
-    assert!(
-        out.stderr
-            .contains("refusing to send credentials over plain http to `api.github.test`"),
-        "{out:?}"
-    );
+        .code(2)
+        .stderr_has("refusing to send credentials over plain http to `api.github.test`");
     assert!(server.received().await.is_empty());
 
     ws.runner(["apply", "main.yaml", "--resolve", &resolve, "--allow-http"])
@@ -571,12 +523,10 @@ steps:
     params: {owner: "..", repo: r}
 "#,
     );
-    let out = ws.runner(["apply", "main.yaml"]).await.code(2);
-    assert!(
-        out.stderr
-            .contains("path value `..` for `{owner}` would change the path"),
-        "{out:?}"
-    );
+    ws.runner(["apply", "main.yaml"])
+        .await
+        .code(2)
+        .stderr_has("path value `..` for `{owner}` would change the path");
 
     ws.write(
         "main.yaml",
@@ -587,16 +537,11 @@ steps:
     params: {owner: o, repo: r, X-Trace: "{{ env.EVIL }}"}
 "#,
     );
-    let out = ws
-        .runner(["apply", "main.yaml"])
+    ws.runner(["apply", "main.yaml"])
         .env("EVIL", "a\r\nX-Injected: 1")
         .await
-        .code(2);
-    assert!(
-        out.stderr
-            .contains("header param `X-Trace` contains a line break or NUL"),
-        "{out:?}"
-    );
+        .code(2)
+        .stderr_has("header param `X-Trace` contains a line break or NUL");
     assert!(server.received().await.is_empty());
 }
 
@@ -619,16 +564,11 @@ steps:
 "#,
     );
     for bad in ["evil.com/x?", "a.b", "-lead", ""] {
-        let out = ws
-            .runner(["apply", "main.yaml"])
+        ws.runner(["apply", "main.yaml"])
             .env("WS", bad)
             .await
-            .code_for(2, format_args!("{bad}"));
-        assert!(
-            out.stderr
-                .contains("is `in: subdomain` but its value is not a DNS label"),
-            "{out:?}"
-        );
+            .code_for(2, format_args!("{bad}"))
+            .stderr_has("is `in: subdomain` but its value is not a DNS label");
     }
     assert!(server.received().await.is_empty());
 }

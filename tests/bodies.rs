@@ -10,111 +10,7 @@ use crate::harness::specs::Spec;
 use crate::harness::{RequestExt, Server, Workspace, json_reply, squash};
 
 /// Forms, searches, uploads and raw bodies.
-const ACTIONS: &str = r#"      FORM_REPEAT:
-        method: POST
-        path: /form
-        body_format: form
-        params:
-          amount: {type: integer}
-          metadata: {type: object}
-          expand: {type: array}
-          note: {type: string, name: "metadata[note]"}
-      FORM_BRACKETS:
-        method: POST
-        path: /form
-        body_format: form
-        params:
-          metadata: {type: object, array_style: brackets}
-          expand: {type: array, array_style: brackets}
-      FORM_INDEXED:
-        method: POST
-        path: /form
-        body_format: form
-        params:
-          metadata: {type: object, array_style: indexed}
-          expand: {type: array, array_style: indexed}
-      FORM_WHOLE:
-        method: POST
-        path: /form
-        body_format: form
-        params:
-          fields: {type: object, whole_body: true, array_style: indexed}
-      SEARCH:
-        method: GET
-        path: /search
-        params:
-          q: {type: string}
-          filter: {type: object}
-          expand: {type: array, array_style: indexed}
-          page_size: {type: integer, name: "page[size]"}
-          tags: {type: array}
-      UPLOAD:
-        method: POST
-        path: /upload
-        body_format: multipart
-        params:
-          title: {type: string}
-          tags: {type: array}
-          meta: {type: object, array_style: indexed}
-          photo: {type: file}
-          notes: {type: file, name: attachment}
-      PUT_BLOB:
-        method: PUT
-        path: /blobs/{name}
-        body_format: raw
-        content_type: application/zip
-        params:
-          name: {type: string}
-          blob: {type: file}
-      PUT_TEXT:
-        method: POST
-        path: /text
-        body_format: raw
-        content_type: text/csv
-        params:
-          text: {type: string}
-      SET_TAGS:
-        method: PUT
-        path: /tags
-        params:
-          tags: {type: array, whole_body: true}
-      SET_COUNT:
-        method: POST
-        path: /count
-        params:
-          count: {type: integer, whole_body: true}
-      SET_ANYTHING:
-        method: POST
-        path: /anything
-        params:
-          value: {type: any, whole_body: true}
-      CREATE:
-        method: POST
-        path: /things
-        params:
-          idempotency_key: {type: string, in: header, name: Idempotency-Key}
-          page_size: {type: integer, in: query, name: "page[size]"}
-          plus_one: {type: integer, name: "+1"}
-          order: {type: string, name: "metadata[order_id]"}
-          extra: {type: any}
-          label: {type: any}
-      CONTENTS:
-        method: GET
-        path: /repos/{owner}/{repo}/contents/{+path}
-        params:
-          owner: {type: string}
-          repo: {type: string}
-          path: {type: string}
-      LIST:
-        method: GET
-        path: /issues
-        params:
-          state: {type: string, enum: [open, closed, all]}
-          per_page: {type: integer, enum: [10, 50]}
-      GET_STATE:
-        method: GET
-        path: /state
-"#;
+const ACTIONS: &str = include_str!("fixtures/catalogs/bodies.yaml");
 
 /// Every action of these tests, pointed at `base`.
 fn catalog(base: &str) -> String {
@@ -286,12 +182,10 @@ async fn form_bodies_nest_objects_in_brackets_with_each_array_style() {
     );
 
     // Plan shows the encoded text.
-    let out = ws.runner(["plan", "main.yaml"]).await.code(0);
-    assert!(
-        out.stdout
-            .contains("  | amount=5&expand%5B0%5D=a&expand%5B1%5D=b&metadata%5Bk%5D=v\n"),
-        "{out:?}"
-    );
+    ws.runner(["plan", "main.yaml"])
+        .await
+        .code(0)
+        .stdout_has("  | amount=5&expand%5B0%5D=a&expand%5B1%5D=b&metadata%5Bk%5D=v\n");
     assert_eq!(server.received().await.len(), 4, "plan sends nothing");
 }
 
@@ -411,16 +305,11 @@ async fn a_raw_file_body_is_streamed_byte_for_byte() {
     assert_eq!(reqs[1].header("content-type"), Some("text/csv"));
     assert_eq!(reqs[1].body, b"a,b\n1,2\n");
 
-    let out = ws.runner(["plan", "main.yaml"]).await.code(0);
-    assert!(
-        out.stdout
-            .contains("  | @data/archive.bin (application/zip, 3.0 MiB)\n"),
-        "{out:?}"
-    );
-    assert!(
-        out.stdout.contains("  | (8 bytes of text/csv)\n"),
-        "{out:?}"
-    );
+    ws.runner(["plan", "main.yaml"])
+        .await
+        .code(0)
+        .stdout_has("  | @data/archive.bin (application/zip, 3.0 MiB)\n")
+        .stdout_has("  | (8 bytes of text/csv)\n");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -460,8 +349,7 @@ async fn a_file_over_the_upload_limit_stops_the_run_before_anything_is_sent() {
     );
     ws.write_bytes("big.bin", &binary(3 << 20));
     for command in ["apply", "plan"] {
-        ws
-            .runner([command, "main.yaml", "--max-upload-size", "1MiB"])
+        ws.runner([command, "main.yaml", "--max-upload-size", "1MiB"])
             .await
             .code(2)
             .stderr_has("param `blob`: file `big.bin` is 3.0 MiB, larger than the upload limit of 1.0 MiB; raise `--max-upload-size`");
@@ -531,20 +419,15 @@ steps:
     );
 
     // A missing file stops the run before anything is sent.
-    let out = ws
-        .runner([
-            "apply",
-            "specs/main.yaml",
-            "--var",
-            "upload=specs/nowhere.txt",
-        ])
-        .await
-        .code(2);
-    assert!(
-        out.stderr
-            .contains("param `blob`: cannot read file `specs/nowhere.txt`: not found"),
-        "{out:?}"
-    );
+    ws.runner([
+        "apply",
+        "specs/main.yaml",
+        "--var",
+        "upload=specs/nowhere.txt",
+    ])
+    .await
+    .code(2)
+    .stderr_has("param `blob`: cannot read file `specs/nowhere.txt`: not found");
     // A spec may not name a file outside the project root.
     ws.runner(["apply", "specs/main.yaml", "--var", "upload=x"])
         .await
@@ -594,12 +477,10 @@ async fn a_file_that_is_gone_when_its_step_runs_fails_its_step() {
         "version: 1\ninclude: [api.yaml]\nsteps:\n  - id: state\n    action: GET_STATE\n  - action: PUT_BLOB\n    params: {name: x, blob: gone.bin}\n",
     );
     ws.write("gone.bin", "here before the run");
-    let out = ws.runner(["apply", "main.yaml"]).await.code(1);
-    assert!(
-        out.stdout
-            .contains("param `blob`: cannot read file `gone.bin`: not found"),
-        "{out:?}"
-    );
+    ws.runner(["apply", "main.yaml"])
+        .await
+        .code(1)
+        .stdout_has("param `blob`: cannot read file `gone.bin`: not found");
     assert_eq!(server.requests().await, ["GET /state"]);
 }
 
@@ -709,15 +590,10 @@ async fn reserved_expansion_keeps_slashes_and_encodes_the_rest() {
         ("a//b", "has an empty segment"),
         ("/abs", "has an empty segment"),
     ] {
-        let out = ws
-            .runner(["apply", "main.yaml", "--var", &format!("path={bad}")])
+        ws.runner(["apply", "main.yaml", "--var", &format!("path={bad}")])
             .await
-            .code_for(2, format_args!("{bad}"));
-        assert!(
-            out.stderr
-                .contains(&format!("path value `{bad}` for `{{+path}}` {why}")),
-            "{out:?}"
-        );
+            .code_for(2, format_args!("{bad}"))
+            .stderr_has(&format!("path value `{bad}` for `{{+path}}` {why}"));
     }
     assert_eq!(server.received().await.len(), 2);
 }
@@ -744,8 +620,7 @@ async fn enum_refuses_a_literal_at_validate_and_a_rendered_value_before_sending(
 
     // Known before the run: nothing is sent.
     for command in ["plan", "apply"] {
-        ws
-            .runner([command, "main.yaml", "--var", "state=everything"])
+        ws.runner([command, "main.yaml", "--var", "state=everything"])
             .await
             .code(2)
             .stderr_has("param `state`: expected one of `open`, `closed`, `all`, found a string `\"everything\"`");

@@ -147,12 +147,11 @@ steps:
 #[test]
 fn actions_lists_filters_and_speaks_json() {
     let ws = workspace();
-    let out = ws.runner(["actions"]).run().code(0);
-    assert!(
-        out.stdout
-            .contains("PETS_ADOPT  POST /pets/{id}/adoptions  Adopt a pet\n"),
-        "{out:?}"
-    );
+    let out = ws
+        .runner(["actions"])
+        .run()
+        .code(0)
+        .stdout_has("PETS_ADOPT  POST /pets/{id}/adoptions  Adopt a pet\n");
     assert!(!out.stdout.contains("second line"));
     assert!(out.stdout.ends_with("3 actions\n"), "{out:?}");
     let out = ws
@@ -234,14 +233,7 @@ const UPLOAD_STEPS: &str = r#"  - id: start
 "#;
 
 /// Asking for an upload URL, and uploading to it.
-const UPLOAD_ACTIONS: &str = r#"      START: {method: POST, path: /files.getUploadURL}
-      UPLOAD:
-        method: POST
-        path: /unused/{id}
-        params:
-          id: {type: string, required: true}
-          name: {type: string}
-"#;
+const UPLOAD_ACTIONS: &str = include_str!("fixtures/catalogs/upload-url.yaml");
 
 /// A step that uploads to the URL an earlier response gave.
 fn upload_spec(api: &str, explicit_auth: bool) -> String {
@@ -327,26 +319,19 @@ async fn a_url_that_is_not_absolute_http_fails_its_step_and_plan_shows_the_templ
         "{out:?}"
     );
     assert_eq!(api.received().await.len(), 1);
-    let plan = ws
-        .runner(["plan", "main.yaml"])
+    ws.runner(["plan", "main.yaml"])
         .env("API_TOKEN", "api-token-0001")
         .await
-        .code(0);
-    assert!(
-        plan.stdout
-            .contains("POST {{ steps.start.response.upload_url }}"),
-        "{plan:?}"
-    );
+        .code(0)
+        .stdout_has("POST {{ steps.start.response.upload_url }}");
     // A literal that is no URL is refused by `validate`.
     let ws = Workspace::main(&upload_spec(&api.uri(), false).replace(
         "\"{{ steps.start.response.upload_url }}\"",
         "/relative/path",
     ));
-    let out = ws.runner(["validate", "main.yaml"]).run().code(2);
-    assert!(
-        out.stderr
-            .contains("`url` must be an absolute http or https URL"),
-        "{out:?}"
-    );
+    ws.runner(["validate", "main.yaml"])
+        .run()
+        .code(2)
+        .stderr_has("`url` must be an absolute http or https URL");
     let _: Value = json!(null);
 }

@@ -108,13 +108,12 @@ fn validate_reads_no_environment_and_takes_many_files() {
     let out = ws.runner(["validate", "a.yaml"]).run().code(0);
     assert_eq!(out.stdout, "ok  a.yaml  (1 apps, 2 actions, 2 steps)\n");
 
-    let out = ws.runner(["validate", "a.yaml", "b.yaml"]).run().code(2);
+    let out = ws
+        .runner(["validate", "a.yaml", "b.yaml"])
+        .run()
+        .code(2)
+        .stderr_has("error: unknown action `NOPE`\n  --> b.yaml:3:13: steps[0].action");
     assert!(out.stdout.contains("ok  a.yaml"));
-    assert!(
-        out.stderr
-            .contains("error: unknown action `NOPE`\n  --> b.yaml:3:13: steps[0].action"),
-        "{out:?}"
-    );
 }
 
 #[test]
@@ -156,10 +155,8 @@ fn runaway_templates_are_stopped() {
         .code(2)
         .stderr_has("value too large");
 
-    let out = ws.runner(["validate", "slow.yaml"]).run().code(2);
-    assert!(
-        out.stderr
-            .contains("a template took longer than 2 s to compile or render"),
-        "{out:?}"
-    );
+    ws.runner(["validate", "slow.yaml"])
+        .run()
+        .code(2)
+        .stderr_has("a template took longer than 2 s to compile or render");
 }

@@ -9,7 +9,7 @@ use crate::harness::{Run, Workspace};
 const TOKEN: &str = "ghp_FAKE0123456789abcdefFAKE0123456789ab";
 
 /// Who am I.
-const ACTIONS: &str = r#"      WHOAMI: {method: GET, path: /me}
+const ACTIONS: &str = r#"WHOAMI: {method: GET, path: /me}
 "#;
 
 /// A spec for an app on a closed local port: nothing could be sent anyway.

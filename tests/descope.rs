@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{body_json as body_is, header as header_is, path};
 use wiremock::{Mock, ResponseTemplate};
 
+use crate::harness::specs::Spec;
 use crate::harness::{Cmd, RequestExt, Run, Server, Workspace, json_reply};
 
 const PROJECT_ID: &str = "P2descopetestproject";
@@ -31,36 +32,18 @@ const USER_LATEST: &str = "/v1/mgmt/outbound/app/user/token/latest";
 const TENANT_TOKEN: &str = "/v1/mgmt/outbound/app/tenant/token";
 const TENANT_LATEST: &str = "/v1/mgmt/outbound/app/tenant/token/latest";
 
-/// The spec's head: one app with a few read-only actions, pointed at `@BASE@`.
-const HEAD: &str = r#"version: 1
-vars:
-  user_id: u-123
-  tenant_id: t-acme
-apps:
-  github:
-    base_url: @BASE@/api
-    headers:
-      Accept: application/vnd.github+json
-    actions:
-      GET_USER:
-        method: GET
-        path: /user
-      LIST_REPOS:
-        method: GET
-        path: /user/repos
-        params:
-          per_page: {type: integer, in: query}
-      GET_REPO:
-        method: GET
-        path: /repos/{owner}/{repo}
-        params:
-          owner: {type: string, required: true}
-          repo: {type: string, required: true}
-"#;
+/// A few read-only actions of GitHub's.
+const ACTIONS: &str = include_str!("fixtures/catalogs/descope.yaml");
 
 /// A spec: the head, then `rest` (`auth:` and `steps:`), as written.
 fn spec(server: &Server, rest: &str) -> String {
-    format!("{}{rest}", HEAD.replace("@BASE@", &server.uri()))
+    Spec::new()
+        .then("vars:\n  user_id: u-123\n  tenant_id: t-acme\n")
+        .and_app("github", &format!("{}/api", server.uri()))
+        .headers(&[("Accept", "application/vnd.github+json")])
+        .actions(ACTIONS)
+        .then(rest)
+        .build()
 }
 
 fn workspace(server: &Server, rest: &str) -> Workspace {
@@ -943,7 +926,7 @@ async fn plan_shows_the_bearer_scheme_and_masks_only_the_token() {
     runner(&ws, &server, &["plan", "main.yaml"])
         .await
         .code(0)
-        .stdout_has(" Authorization: Bearer ***\n");
+        .stdout_has("  Authorization: Bearer ***\n");
     let out = runner(&ws, &server, &["plan", "main.yaml", "--output", "json"]).await;
     assert_eq!(
         out.json()["steps"][0]["headers"]["Authorization"],
@@ -955,10 +938,12 @@ async fn plan_shows_the_bearer_scheme_and_masks_only_the_token() {
 #[tokio::test(flavor = "multi_thread")]
 async fn plan_and_validate_never_call_descope() {
     let (server, ws) = setup(vec![], USER_SCOPED).await;
-    let out = runner(&ws, &server, &["plan", "main.yaml"]).await.code(0);
+    let out = runner(&ws, &server, &["plan", "main.yaml"])
+        .await
+        .code(0)
+        .stdout_has("/api/user");
     assert!(auth_line_is_masked(&out.stdout, "Bearer "), "{out:?}");
     assert!(!out.stdout.contains(PLAN_PLACEHOLDER), "{out:?}");
-    assert!(out.stdout.contains("/api/user"), "{out:?}");
     assert_no_secrets(&out);
 
     let out = runner(&ws, &server, &["plan", "main.yaml", "--output", "json"])

@@ -77,6 +77,16 @@ fn main_at(base: &str, app_extra: &str, steps: &str) -> Workspace {
     Workspace::main(&spec(base, app_extra, steps))
 }
 
+/// [`apply`] of `steps` against `base`, the app holding `app_extra`.
+async fn apply_at(base: &str, app_extra: &str, steps: &str, extra: &[&str]) -> Run {
+    apply(&main_at(base, app_extra, steps), extra).await
+}
+
+/// A response with `status`, after `delay`.
+fn slow(status: u16, delay: Duration) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_delay(delay)
+}
+
 /// `apply --output json` without a journal, plus `extra` arguments.
 async fn apply(ws: &Workspace, extra: &[&str]) -> Run {
     ws.runner(["apply", "main.yaml", "--no-journal", "--output", "json"])
@@ -96,18 +106,16 @@ fn dead_port() -> u16 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_step_timeout_fails_the_step_naming_the_limit() {
-    let server = answering(
-        "POST",
-        ResponseTemplate::new(201).set_delay(Duration::from_secs(3)),
-    )
-    .await;
-    let ws = main_at(
+    let server = answering("POST", slow(201, Duration::from_secs(3))).await;
+    let started = Instant::now();
+    let out = apply_at(
         &server.uri(),
         "",
         "  - id: slow\n    action: DO_POST\n    timeout: 200ms\n",
-    );
-    let started = Instant::now();
-    let out = apply(&ws, &[]).await.code(1);
+        &[],
+    )
+    .await
+    .code(1);
     assert!(
         started.elapsed() < Duration::from_secs(3),
         "the timeout did not cut the request short: {:?}",
@@ -126,18 +134,16 @@ async fn a_step_timeout_fails_the_step_naming_the_limit() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_app_timeout_on_an_idempotent_step_is_retried() {
-    let server = answering(
-        "GET",
-        ResponseTemplate::new(200).set_delay(Duration::from_secs(3)),
-    )
-    .await;
-    let ws = main_at(
+    let server = answering("GET", slow(200, Duration::from_secs(3))).await;
+    let started = Instant::now();
+    let out = apply_at(
         &server.uri(),
         "    timeout: {connect: 2s, request: 200ms}\n    retry: {attempts: 2, backoff: 10ms}",
         "  - id: slow\n    action: DO_GET\n",
-    );
-    let started = Instant::now();
-    let out = apply(&ws, &[]).await.code(1);
+        &[],
+    )
+    .await
+    .code(1);
     assert!(started.elapsed() < Duration::from_secs(3), "{out:?}");
     assert_eq!(server.received().await.len(), 2);
     let e = out.step_error(0);
@@ -166,17 +172,15 @@ async fn an_app_timeout_on_an_idempotent_step_is_retried() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn timeouts_step_over_app_over_command_line() {
-    let server = answering(
-        "POST",
-        ResponseTemplate::new(201).set_delay(Duration::from_millis(500)),
-    )
-    .await;
-    let ws = main_at(
+    let server = answering("POST", slow(201, Duration::from_millis(500))).await;
+    let out = apply_at(
         &server.uri(),
         "    timeout: 200ms",
         "  - id: patient\n    action: DO_POST\n    timeout: 3s\n    continue_on_error: true\n  - id: hasty\n    action: DO_POST\n",
-    );
-    let out = apply(&ws, &["--timeout", "3s"]).await.code(1);
+        &["--timeout", "3s"],
+    )
+    .await
+    .code(1);
     // The step's own 3 s beats the app's 200 ms.
     assert_eq!(out.step(0)["status"], json!("ok"), "{out:?}");
     // The app's 200 ms beats `--timeout 3s`.
@@ -189,14 +193,16 @@ async fn timeouts_step_over_app_over_command_line() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_command_line_timeout_applies_when_the_spec_sets_none() {
-    let server = answering(
-        "POST",
-        ResponseTemplate::new(201).set_delay(Duration::from_secs(3)),
-    )
-    .await;
-    let ws = main_at(&server.uri(), "", "  - id: slow\n    action: DO_POST\n");
+    let server = answering("POST", slow(201, Duration::from_secs(3))).await;
     let started = Instant::now();
-    let out = apply(&ws, &["--timeout", "250ms"]).await.code(1);
+    let out = apply_at(
+        &server.uri(),
+        "",
+        "  - id: slow\n    action: DO_POST\n",
+        &["--timeout", "250ms"],
+    )
+    .await
+    .code(1);
     assert!(started.elapsed() < Duration::from_secs(3), "{out:?}");
     let e = out.step_error(0);
     assert!(
@@ -210,13 +216,15 @@ async fn a_body_that_stalls_after_the_headers_hits_the_request_timeout() {
     // The status line and headers come at once; the body never finishes.
     let response = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"partial\":".to_vec();
     let base = raw_server(response, Duration::from_secs(3));
-    let ws = main_at(
+    let started = Instant::now();
+    let out = apply_at(
         &base,
         "",
         "  - id: stalled\n    action: DO_POST\n    timeout: 300ms\n",
-    );
-    let started = Instant::now();
-    let out = apply(&ws, &[]).await.code(1);
+        &[],
+    )
+    .await
+    .code(1);
     assert!(started.elapsed() < Duration::from_secs(3), "{out:?}");
     assert!(
         out.step_error(0)
@@ -240,8 +248,14 @@ async fn get_503_503_200_is_retried_to_success() {
         ],
     )
     .await;
-    let ws = main_at(&server.uri(), FAST, "  - id: flaky\n    action: DO_GET\n");
-    let out = apply(&ws, &[]).await.code(0);
+    let out = apply_at(
+        &server.uri(),
+        FAST,
+        "  - id: flaky\n    action: DO_GET\n",
+        &[],
+    )
+    .await
+    .code(0);
     assert_eq!(server.received().await.len(), 3);
     let s = out.step(0);
     assert_eq!(s["status"], json!("ok"));
@@ -267,12 +281,14 @@ async fn get_503_503_200_is_retried_to_success() {
 #[tokio::test(flavor = "multi_thread")]
 async fn post_503_is_not_retried() {
     let server = answering("POST", ResponseTemplate::new(503)).await;
-    let ws = main_at(
+    let out = apply_at(
         &server.uri(),
         FAST,
         "  - id: create\n    action: DO_POST\n    params: {name: x}\n",
-    );
-    let out = apply(&ws, &[]).await.code(1);
+        &[],
+    )
+    .await
+    .code(1);
     assert_eq!(server.received().await.len(), 1);
     assert_eq!(out.step(0)["http_status"], json!(503));
     assert_eq!(out.step(0)["retries"], json!([]));
@@ -293,12 +309,14 @@ async fn post_429_then_201_is_retried() {
         ],
     )
     .await;
-    let ws = main_at(
+    let out = apply_at(
         &server.uri(),
         FAST,
         "  - id: create\n    action: DO_POST\n    params: {name: x}\n",
-    );
-    let out = apply(&ws, &[]).await.code(0);
+        &[],
+    )
+    .await
+    .code(0);
     let reqs = server.received().await;
     assert_eq!(reqs.len(), 2);
     // The same request both times.
@@ -319,12 +337,14 @@ async fn post_503_is_retried_when_the_step_says_unsafe() {
         vec![ResponseTemplate::new(503), ResponseTemplate::new(201)],
     )
     .await;
-    let ws = main_at(
+    let out = apply_at(
         &server.uri(),
         "",
         "  - id: create\n    action: DO_POST\n    retry: {unsafe: true, backoff: 10ms}\n",
-    );
-    let out = apply(&ws, &[]).await.code(0);
+        &[],
+    )
+    .await
+    .code(0);
     assert_eq!(server.received().await.len(), 2);
     assert_eq!(
         out.step(0)["retries"][0]["reason"],
@@ -338,12 +358,14 @@ async fn step_retry_settings_override_the_apps_field_by_field() {
     // attempts and backoff come from the app, `unsafe` from the step: had the
     // step's `retry` replaced the app's wholesale, the default 3 attempts
     // and 500 ms backoff would apply.
-    let ws = main_at(
+    let out = apply_at(
         &server.uri(),
         "    retry: {attempts: 2, backoff: 10ms}",
         "  - id: create\n    action: DO_POST\n    retry: {unsafe: true}\n",
-    );
-    let out = apply(&ws, &[]).await.code(1);
+        &[],
+    )
+    .await
+    .code(1);
     assert_eq!(server.received().await.len(), 2, "{out:?}");
     let retries = out.step(0)["retries"].clone();
     assert_eq!(retries.as_array().map(Vec::len), Some(1));
@@ -358,12 +380,14 @@ async fn step_retry_settings_override_the_apps_field_by_field() {
 #[tokio::test(flavor = "multi_thread")]
 async fn one_attempt_turns_retries_off() {
     let server = answering("GET", ResponseTemplate::new(503)).await;
-    let ws = main_at(
+    let out = apply_at(
         &server.uri(),
         "",
         "  - id: once\n    action: DO_GET\n    retry: {attempts: 1}\n",
-    );
-    let out = apply(&ws, &[]).await.code(1);
+        &[],
+    )
+    .await
+    .code(1);
     assert_eq!(server.received().await.len(), 1);
     assert_eq!(out.step(0)["retries"], json!([]));
 }
@@ -393,14 +417,12 @@ async fn retry_matrix() {
     for &(m, status, unsafe_methods, expected) in cases {
         server.reset().await;
         server.reply(m, ResponseTemplate::new(status)).await;
-        let ws = main_at(
+        let out = apply_at(
             &server.uri(),
             "",
-            &format!(
-                "  - id: s\n    action: DO_{m}\n    retry: {{backoff: 5ms, unsafe: {unsafe_methods}}}\n"
-            ),
-        );
-        let out = apply(&ws, &[])
+            &format!("  - id: s\n    action: DO_{m}\n    retry: {{backoff: 5ms, unsafe: {unsafe_methods}}}\n"),
+            &[],
+        )
             .await
             .code_for(1, format_args!("{m} {status}"));
         let n = server.received().await.len();
@@ -425,9 +447,15 @@ async fn retry_after_in_seconds_is_honoured() {
         ],
     )
     .await;
-    let ws = main_at(&server.uri(), FAST, "  - id: limited\n    action: DO_GET\n");
     let started = Instant::now();
-    let out = apply(&ws, &[]).await.code(0);
+    let out = apply_at(
+        &server.uri(),
+        FAST,
+        "  - id: limited\n    action: DO_GET\n",
+        &[],
+    )
+    .await
+    .code(0);
     assert!(started.elapsed() >= Duration::from_secs(1), "{out:?}");
     assert_eq!(server.received().await.len(), 2);
     assert_eq!(
@@ -452,8 +480,14 @@ async fn retry_after_as_an_http_date_is_honoured() {
         ],
     )
     .await;
-    let ws = main_at(&server.uri(), "", "  - id: limited\n    action: DO_GET\n");
-    let out = apply(&ws, &[]).await.code(0);
+    let out = apply_at(
+        &server.uri(),
+        "",
+        "  - id: limited\n    action: DO_GET\n",
+        &[],
+    )
+    .await
+    .code(0);
     assert_eq!(server.received().await.len(), 2);
     let retries = out.step(0)["retries"].clone();
     assert_eq!(retries.as_array().map(Vec::len), Some(1), "{out:?}");
@@ -481,13 +515,15 @@ async fn retry_after_beyond_max_wait_is_not_retried() {
             ResponseTemplate::new(503).insert_header("Retry-After", &*retry_after),
         )
         .await;
-        let ws = main_at(
+        let started = Instant::now();
+        let out = apply_at(
             &server.uri(),
             "",
             &format!("  - id: limited\n    action: DO_GET\n    retry: {retry}\n"),
-        );
-        let started = Instant::now();
-        let out = apply(&ws, &[]).await.code(1);
+            &[],
+        )
+        .await
+        .code(1);
         assert!(started.elapsed() < Duration::from_secs(5), "{out:?}");
         assert_eq!(server.received().await.len(), 1, "{retry_after}: {out:?}");
         assert_eq!(out.step(0)["retries"], json!([]));
@@ -512,12 +548,14 @@ async fn retry_after_beyond_max_wait_is_not_retried() {
 #[tokio::test(flavor = "multi_thread")]
 async fn connection_refused_is_retried_for_every_method() {
     let base = format!("http://127.0.0.1:{}", dead_port());
-    let ws = main_at(
+    let out = apply_at(
         &base,
         "    retry: {attempts: 3, backoff: 10ms}",
         "  - id: fetch\n    action: DO_GET\n    continue_on_error: true\n  - id: create\n    action: DO_POST\n    params: {name: x}\n",
-    );
-    let out = apply(&ws, &[]).await.code(1);
+        &[],
+    )
+    .await
+    .code(1);
     for (i, name) in [(0, "fetch"), (1, "create")] {
         let s = out.step(i);
         assert_eq!(s["status"], json!("failed"), "{out:?}");
@@ -555,12 +593,14 @@ async fn connection_refused_is_retried_for_every_method() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_expected_503_is_not_retried() {
     let server = answering("GET", json_reply(503, json!({"state": "down"}))).await;
-    let ws = main_at(
+    let out = apply_at(
         &server.uri(),
         FAST,
         "  - id: probe\n    action: DO_GET\n    expect: {status: [503]}\n",
-    );
-    let out = apply(&ws, &[]).await.code(0);
+        &[],
+    )
+    .await
+    .code(0);
     assert_eq!(server.received().await.len(), 1);
     let s = out.step(0);
     assert_eq!(s["status"], json!("ok"));
@@ -722,7 +762,7 @@ async fn a_malformed_error_body_and_a_later_step_using_it_fail_cleanly() {
         )
         .start()
         .await;
-    let ws = main_at(
+    let out = apply_at(
         &server.uri(),
         FAST,
         r#"  - id: odd
@@ -735,8 +775,10 @@ async fn a_malformed_error_body_and_a_later_step_using_it_fail_cleanly() {
     action: DO_POST
     params: {name: plain}
 "#,
-    );
-    let out = apply(&ws, &[]).await.code(1);
+        &[],
+    )
+    .await
+    .code(1);
     assert!(!out.stderr.contains("panicked"), "{out:?}");
     assert_eq!(out.step(0)["response"], json!("not json"));
     // `steps.odd.response` is a string: it has no `id`.
@@ -904,12 +946,14 @@ async fn see_other_and_post_after_301_302_become_get_without_body() {
         server
             .reply("/result", json_reply(200, json!({"done": true})))
             .await;
-        let ws = main_at(
+        let out = apply_at(
             &server.uri(),
             FAST,
             "  - id: submit\n    action: SUBMIT\n    params: {name: x}\n",
-        );
-        let out = apply(&ws, &[]).await.code_for(0, format_args!("{status}"));
+            &[],
+        )
+        .await
+        .code_for(0, format_args!("{status}"));
         assert_eq!(out.step(0)["response"], json!({"done": true}));
         let reqs = server.received().await;
         assert_eq!(reqs.len(), 2, "{status}");
@@ -951,12 +995,14 @@ async fn temporary_and_permanent_redirects_keep_method_and_body() {
         server
             .reply("/again", json_reply(201, json!({"id": 3})))
             .await;
-        let ws = main_at(
+        let out = apply_at(
             &server.uri(),
             FAST,
             "  - id: submit\n    action: SUBMIT\n    params: {name: x}\n",
-        );
-        let out = apply(&ws, &[]).await.code_for(0, format_args!("{status}"));
+            &[],
+        )
+        .await
+        .code_for(0, format_args!("{status}"));
         assert_eq!(out.step(0)["http_status"], json!(201));
         let reqs = server.received().await;
         assert_eq!(reqs.len(), 2, "{status}");
@@ -974,8 +1020,9 @@ async fn temporary_and_permanent_redirects_keep_method_and_body() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_redirect_loop_stops_after_ten() {
     let server = answering("/start", redirect(302, "/start")).await;
-    let ws = main_at(&server.uri(), FAST, "  - id: go\n    action: GO\n");
-    let out = apply(&ws, &[]).await.code(1);
+    let out = apply_at(&server.uri(), FAST, "  - id: go\n    action: GO\n", &[])
+        .await
+        .code(1);
     assert!(
         out.step_error(0).contains("more than 10 redirects"),
         "{out:?}"
@@ -1018,11 +1065,9 @@ async fn a_connect_timeout_names_the_connect_limit() {
             "version: 1\napps:\n  api:\n    base_url: http://{addr}\n    timeout: {{connect: 300ms, request: 5s}}\n    actions:\n      GET: {{method: GET, path: /x}}\nsteps:\n  - action: GET\n    retry: {{attempts: 1}}\n"
         ),
     );
-    let out = ws.runner(["apply", "s.yaml", "--no-journal"]).await.code(1);
-    assert!(
-        out.stdout
-            .contains("connecting timed out after 300 ms (the connect timeout"),
-        "{out:?}"
-    );
+    ws.runner(["apply", "s.yaml", "--no-journal"])
+        .await
+        .code(1)
+        .stdout_has("connecting timed out after 300 ms (the connect timeout");
     drop(fillers);
 }

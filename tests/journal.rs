@@ -18,35 +18,7 @@ const JOURNAL: &str = ".runner/main.yaml.jsonl";
 const TOKEN: &str = "shop_Journal0123456789abcdef";
 
 /// Projects, items in them, a status check and publishing.
-const ACTIONS: &str = r#"      CREATE_PROJECT:
-        method: POST
-        path: /projects
-        params:
-          name: {type: string, required: true}
-      CREATE_ITEM:
-        method: POST
-        path: /projects/{project}/items
-        params:
-          project: {type: string, required: true}
-          title: {type: string, required: true}
-      GET_STATUS:
-        method: GET
-        path: /projects/{project}/status
-        params:
-          project: {type: string, required: true}
-      UPDATE_ITEM:
-        method: PUT
-        path: /projects/{project}/items/{item}
-        params:
-          project: {type: string, required: true}
-          item: {type: integer, required: true}
-          state: {type: string}
-      PUBLISH:
-        method: POST
-        path: /projects/{project}/publish
-        params:
-          project: {type: string, required: true}
-"#;
+const ACTIONS: &str = include_str!("fixtures/catalogs/journal.yaml");
 
 fn spec(base: &str, auth: &str, steps: &str) -> String {
     Spec::app("shop", base)
@@ -455,14 +427,10 @@ async fn resume_needs_a_readable_journal() {
     let server = Server::start().await;
     mount_shop(&server, "p-17", 99, 200).await;
     let ws = Workspace::main(&spec(&server.uri(), "", FIVE_STEPS));
-    let out = apply(&ws, &["main.yaml", "--resume", "nowhere.jsonl"])
+    apply(&ws, &["main.yaml", "--resume", "nowhere.jsonl"])
         .await
-        .code(2);
-    assert!(
-        out.stderr
-            .contains("cannot read the journal `nowhere.jsonl`"),
-        "{out:?}"
-    );
+        .code(2)
+        .stderr_has("cannot read the journal `nowhere.jsonl`");
     assert!(server.received().await.is_empty());
 }
 
@@ -652,8 +620,7 @@ async fn sigkill_mid_post_leaves_a_journal_that_resumes_the_same_way() {
 #[tokio::test(flavor = "multi_thread")]
 async fn sigint_mid_put_exits_130_and_resume_sends_it_again_with_a_warning() {
     let (ws, server, out) = killed_mid_step(Held::Put, "INT").await;
-    let out = out.code(130);
-    assert!(out.stdout.contains("interrupted by SIGINT"), "{out:?}");
+    out.code(130).stdout_has("interrupted by SIGINT");
     let recs = records(&ws, JOURNAL);
     assert_eq!(
         states(&recs),

@@ -78,7 +78,7 @@ steps:
 "#;
 
 /// One GET.
-const ACTIONS: &str = r#"      ME: {method: GET, path: /user}
+const ACTIONS: &str = r#"ME: {method: GET, path: /user}
 "#;
 
 fn spec(base: &str) -> String {
@@ -113,12 +113,8 @@ async fn certificates_are_checked_and_a_private_ca_needs_cacert() {
         .runner(["apply", "s.yaml", "--no-journal", "--insecure"])
         .env("TOKEN", "tls-token-value")
         .await
-        .code(0);
-    assert!(
-        out.stderr
-            .contains("warning: `--insecure`: TLS certificates are not checked"),
-        "{out:?}"
-    );
+        .code(0)
+        .stderr_has("warning: `--insecure`: TLS certificates are not checked");
     assert!(!out.all().contains("tls-token-value"));
 }
 

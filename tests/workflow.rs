@@ -22,62 +22,25 @@ mod validate;
 
 use serde_json::Value;
 
+use crate::harness::specs::Spec;
 use crate::harness::{Run, Workspace};
 
 /// The API token the specs' auth reads from `API_TOKEN`.
 pub const TOKEN: &str = "api_Workflow0123456789abcdef";
 
-/// One app, `api`, at `BASE`, with bearer auth from `API_TOKEN`, and no
-/// retries unless a step asks for them.
-const HEAD: &str = r#"version: 1
-apps:
-  api:
-    base_url: BASE
-    retry: {attempts: 1}
-    actions:
-      GET_ITEM:
-        method: GET
-        path: /items/{id}
-        params:
-          id: {type: string, required: true}
-      LIST_ITEMS:
-        method: GET
-        path: /items
-        params:
-          cursor: {type: string}
-          page: {type: integer}
-      CREATE_ITEM:
-        method: POST
-        path: /items
-        params:
-          name: {type: string, required: true}
-          tag: {type: string}
-      UPDATE_ITEM:
-        method: PUT
-        path: /items/{id}
-        params:
-          id: {type: string, required: true}
-          name: {type: string}
-      GET_JOB:
-        method: GET
-        path: /jobs/{id}
-        params:
-          id: {type: string, required: true}
-      START_JOB:
-        method: POST
-        path: /jobs
-        params:
-          name: {type: string}
-auth:
-  api:
-    parameters:
-      - {name: Authorization, in: header, value: "Bearer {{ env.API_TOKEN }}"}
-"#;
+/// Items and jobs.
+const ACTIONS: &str = include_str!("fixtures/catalogs/workflow.yaml");
 
-/// The `api` app pointed at `base`, then `rest` (inputs, vars, steps,
+/// One app, `api`, at `base`, with bearer auth from `API_TOKEN`, and no
+/// retries unless a step asks for them; then `rest` (inputs, vars, steps,
 /// outputs) as written.
 pub fn spec(base: &str, rest: &str) -> String {
-    HEAD.replace("BASE", base) + rest
+    Spec::app("api", base)
+        .no_retry()
+        .actions(ACTIONS)
+        .bearer("api", "API_TOKEN")
+        .then(rest)
+        .build()
 }
 
 /// `main.yaml` holding [`spec`].

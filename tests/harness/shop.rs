@@ -9,49 +9,7 @@ use super::specs::Spec;
 use super::{Server, json_reply};
 
 /// Projects, items in them, and a status check.
-const ACTIONS: &str = r#"      PING:
-        method: GET
-        path: /ping
-        params:
-          note: {type: string, in: query}
-      CREATE_PROJECT:
-        method: POST
-        path: /projects
-        params:
-          name: {type: string, required: true}
-          tag: {type: string}
-      ADD_ITEM:
-        method: POST
-        path: /projects/{project}/items
-        params:
-          project: {type: string, required: true}
-          title: {type: string, required: true}
-      RENAME_PROJECT:
-        method: PATCH
-        path: /projects/{project}
-        params:
-          project: {type: string, required: true}
-          name: {type: string, required: true}
-      PUT_ITEM:
-        method: PUT
-        path: /projects/{project}/items/{item}
-        params:
-          project: {type: string, required: true}
-          item: {type: integer, required: true}
-          state: {type: string}
-      DELETE_ITEM:
-        method: DELETE
-        path: /projects/{project}/items/{item}
-        params:
-          project: {type: string, required: true}
-          item: {type: integer, required: true}
-          reason: {type: string, in: query}
-      STATUS:
-        method: GET
-        path: /projects/{project}/status
-        params:
-          project: {type: string, required: true}
-"#;
+const ACTIONS: &str = include_str!("../fixtures/catalogs/shop.yaml");
 
 /// The shop at `base`, then `steps`. `retry` off, so a failure fails at
 /// once.

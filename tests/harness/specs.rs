@@ -71,9 +71,15 @@ impl Spec {
         self.then(&text)
     }
 
-    /// The app's `actions:`, each written at six spaces.
+    /// The app's `actions:`: `actions` as a catalog file holds them (at
+    /// the left margin), indented under the app.
     pub fn actions(self, actions: &str) -> Self {
-        self.then(&format!("    actions:\n{actions}"))
+        let mut text = "    actions:\n".to_string();
+        for line in actions.lines() {
+            let indent = if line.is_empty() { "" } else { "      " };
+            let _ = writeln!(text, "{indent}{line}");
+        }
+        self.then(&text)
     }
 
     /// `auth:` for `app` with `parameters` as written (lines at six spaces).
@@ -117,26 +123,7 @@ pub fn bearer(var: &str) -> String {
 pub const ITEMS_TOKEN: &str = "api_Writes0123456789abcdef";
 
 /// Items, uploads to a URL an answer gives, and a status check.
-const ITEMS: &str = r#"      CREATE:
-        method: POST
-        path: /items
-        params:
-          name: {type: string, required: true}
-      LIST:
-        method: GET
-        path: /items
-      START_UPLOAD:
-        method: POST
-        path: /uploads
-      UPLOAD:
-        method: PUT
-        path: /unused
-        params:
-          name: {type: string}
-      STATUS:
-        method: GET
-        path: /status
-"#;
+const ITEMS: &str = include_str!("../fixtures/catalogs/items.yaml");
 
 /// One app, `api`, at `base` with `auth` as its auth parameters (lines at
 /// six spaces) and no retries; then `rest` (steps, outputs).

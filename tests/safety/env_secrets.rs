@@ -16,23 +16,7 @@ use crate::harness::{RequestExt, Server, Workspace, json_reply};
 const SECRET: &str = "ci-Secret_0123456789abcdef";
 
 /// A GET with a path, query and header param, a POST with a JSON body, and a login.
-const ACTIONS: &str = r#"      GET_THING:
-        method: GET
-        path: /things/{id}
-        params:
-          id: {type: string, required: true}
-          q: {type: string, in: query}
-          note: {type: string, in: header, name: X-Note}
-      SUBMIT:
-        method: POST
-        path: /submit
-        params:
-          title: {type: string}
-          tags: {type: array}
-      LOGIN:
-        method: POST
-        path: /login
-"#;
+const ACTIONS: &str = include_str!("../fixtures/catalogs/env-secrets.yaml");
 
 /// One app `api` at `base`: a GET with a path, query and header param, a
 /// POST with a JSON body, and a login that returns a token; then `rest`

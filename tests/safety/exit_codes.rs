@@ -12,27 +12,7 @@ use crate::harness::specs::Spec;
 use crate::harness::{Server, Workspace, json_reply};
 
 /// A POST, a GET of what it made, and a POST with lists and mappings.
-const ACTIONS: &str = r#"      CREATE:
-        method: POST
-        path: /things
-        params:
-          name: {type: string}
-      SHOW:
-        method: GET
-        path: /things/{id}
-        params:
-          id: {type: string, required: true}
-          note: {type: string}
-      ISSUE:
-        method: POST
-        path: /repos/{owner}/{repo}/issues
-        params:
-          owner: {type: string, required: true}
-          repo: {type: string, required: true}
-          labels: {type: array}
-          settings: {type: object}
-          title: {type: string}
-"#;
+const ACTIONS: &str = include_str!("../fixtures/catalogs/exit-codes.yaml");
 
 /// The API: a POST that must never be sent by a run that exits 2,
 /// then `later`, a step that uses its response; `extra` goes before

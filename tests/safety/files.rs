@@ -323,7 +323,7 @@ fn a_spec_with_a_mistake_still_shows_its_line() {
         .run()
         .code(2)
         .stderr_has(" 2 | stepz: []")
-        .stderr_has(" | ^^^^^");
+        .stderr_has("   | ^^^^^");
 }
 
 // ------------------------------------------------------ JSON Schema files

@@ -167,16 +167,11 @@ async fn a_public_name_pointed_at_loopback_still_needs_allow_http() {
     let port = api.port();
     let ws = Workspace::main(&spec(&format!("http://api.example.test:{port}")));
     let resolve = format!("api.example.test:{port}:127.0.0.1");
-    let out = ws
-        .runner(["apply", "main.yaml", "--no-journal", "--resolve", &resolve])
+    ws.runner(["apply", "main.yaml", "--no-journal", "--resolve", &resolve])
         .env("TOKEN", TOKEN)
         .await
-        .code(2);
-    assert!(
-        out.stderr
-            .contains("refusing to send credentials over plain http to `api.example.test`"),
-        "{out:?}"
-    );
+        .code(2)
+        .stderr_has("refusing to send credentials over plain http to `api.example.test`");
     assert!(api.received().await.is_empty());
     ws.runner([
         "apply",

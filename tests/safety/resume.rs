@@ -3,12 +3,13 @@
 //! never written through a link and are readable by their owner only.
 
 use serde_json::{Value, json};
+use wiremock::ResponseTemplate;
 use wiremock::matchers::path_regex;
 
 use crate::harness::hold::{HoldFirst, arrival, kill9};
 use crate::harness::journal::{JOURNAL, records};
 use crate::harness::shop::{CREATED, mount, shop, shop_server};
-use crate::harness::{Run, Server, Workspace, json_reply};
+use crate::harness::{Cmd, Run, Server, Workspace, json_reply};
 
 /// A GET, two POSTs and a PATCH that succeed, then a status check that
 /// fails the first time.
@@ -36,28 +37,32 @@ const FIRST_SENT: &[&str] = &[
     "GET /projects/p-17/status",
 ];
 
+/// `runner apply main.yaml --resume JOURNAL` and `args`.
+fn resume(ws: &Workspace, args: &[&str]) -> Cmd {
+    ws.runner(["apply", "main.yaml", "--resume", JOURNAL])
+        .args(args)
+}
+
+/// The shop, its status check failing, and `main.yaml` holding `spec` at
+/// its URL, run once (failing at that check); then the server healed.
+/// Also what that first run sent.
+async fn failed_once(spec: impl Fn(&str) -> String) -> (Server, Workspace, Vec<String>) {
+    let server = shop_server(false).await;
+    let ws = Workspace::main(&spec(&server.uri()));
+    ws.runner(["apply", "main.yaml"]).await.code(1);
+    let sent = server.requests().await;
+    server.reset().await;
+    mount(&server, true).await;
+    (server, ws, sent)
+}
+
 /// Runs `before` (which must fail at its last step), edits the spec to
 /// `after`, fixes the server and resumes: what the resumed run sent
 /// must be exactly `resent`, and it must succeed.
 async fn resume_after_edit(before: &str, after: &str, resent: &[&str]) -> Run {
-    let server = shop_server(false).await;
-    let ws = Workspace::main(&shop(&server.uri(), before));
-    ws.runner(["apply", "main.yaml"]).await.code(1);
-    let sent_first = server.requests().await;
-
-    server.reset().await;
-    mount(&server, true).await;
+    let (server, ws, sent_first) = failed_once(|base| shop(base, before)).await;
     ws.write("main.yaml", &shop(&server.uri(), after));
-    let out = ws
-        .runner([
-            "apply",
-            "main.yaml",
-            "--resume",
-            JOURNAL,
-            "--output",
-            "json",
-        ])
-        .await;
+    let out = resume(&ws, &["--output", "json"]).await;
     assert_eq!(
         server.requests().await,
         resent,
@@ -190,25 +195,17 @@ async fn a_post_of_the_same_action_inserted_without_id_never_resends_one_that_co
     // The new step takes the derived id `CREATE_PROJECT` that `alpha`
     // had. Whatever the runner makes of that, neither `alpha` nor
     // `beta` may be sent again; the new `gamma` only with a yes.
-    let server = shop_server(false).await;
-    let ws = Workspace::main(&shop(&server.uri(), UNNAMED));
-    ws.runner(["apply", "main.yaml"]).await.code(1);
-    server.reset().await;
-    mount(&server, true).await;
+    let (server, ws, _) = failed_once(|base| shop(base, UNNAMED)).await;
     let after = format!("  - action: CREATE_PROJECT\n    params: {{name: gamma}}\n{UNNAMED}");
     ws.write("main.yaml", &shop(&server.uri(), &after));
     let journal = ws.read(JOURNAL);
-    let out = ws
-        .runner(["apply", "main.yaml", "--resume", JOURNAL])
+    let out = resume(&ws, &[])
         .await
         .code(2)
         .stderr_has("steps[0] (POST) completed in the journalled run, and its request changed since (param `name`)");
     assert!(server.received().await.is_empty(), "{out:?}");
     assert_eq!(ws.read(JOURNAL), journal);
-    let out = ws
-        .runner(["apply", "main.yaml", "--resume", JOURNAL, "--rerun-changed"])
-        .await
-        .code(0);
+    let out = resume(&ws, &["--rerun-changed"]).await.code(0);
     let bodies: Vec<Value> = server
         .received()
         .await
@@ -221,14 +218,18 @@ async fn a_post_of_the_same_action_inserted_without_id_never_resends_one_that_co
 
 // ------------------------------------------------ in flight when killed
 
-/// Runs `FIRST` with the POST of `item` held by the server, kills the
-/// runner (SIGKILL) while it waits, then resumes `after` without and with
-/// `--rerun-uncertain`.
-async fn killed_mid_post_then(after: &str) {
-    let (hold, mut arrived) = HoldFirst::new(json_reply(201, json!({"id": 5})));
+/// Runs `FIRST` against the shop, which holds the first `verb` request
+/// to a path `path` matches (answering `response` in the end), and kills
+/// the runner (SIGKILL) while it waits.
+async fn killed_while_held(
+    verb: &str,
+    path: &str,
+    response: ResponseTemplate,
+) -> (Server, Workspace, Run) {
+    let (hold, mut arrived) = HoldFirst::new(response);
     let server = Server::start().await;
-    Server::given("POST")
-        .and(path_regex("^/projects/p-17/items$"))
+    Server::given(verb)
+        .and(path_regex(path))
         .respond_with(hold)
         .mount(&server)
         .await;
@@ -237,7 +238,17 @@ async fn killed_mid_post_then(after: &str) {
     let running = ws.runner(["apply", "main.yaml"]).spawn();
     arrival(&mut arrived).await;
     kill9(running.id());
-    running.wait().await.code(-1);
+    let out = running.wait().await;
+    (server, ws, out)
+}
+
+/// Runs `FIRST` with the POST of `item` held by the server, kills the
+/// runner (SIGKILL) while it waits, then resumes `after` without and with
+/// `--rerun-uncertain`.
+async fn killed_mid_post_then(after: &str) {
+    let response = json_reply(201, json!({"id": 5}));
+    let (server, ws, out) = killed_while_held("POST", "^/projects/p-17/items$", response).await;
+    out.code(-1);
     let recs = records(&ws.read(JOURNAL));
     assert_eq!(
         recs.last().map(|r| r["state"].clone()),
@@ -248,10 +259,7 @@ async fn killed_mid_post_then(after: &str) {
 
     ws.write("main.yaml", &shop(&server.uri(), after));
     let journal = ws.read(JOURNAL);
-    let out = ws
-        .runner(["apply", "main.yaml", "--resume", JOURNAL])
-        .await
-        .code(2);
+    let out = resume(&ws, &[]).await.code(2);
     assert!(
         out.stderr.contains(
             "steps[2] (item) (`ADD_ITEM`, POST) was in flight when the journalled run stopped"
@@ -261,15 +269,7 @@ async fn killed_mid_post_then(after: &str) {
     assert_eq!(server.requests().await, before, "exit 2 sent something");
     assert_eq!(ws.read(JOURNAL), journal, "exit 2 wrote the journal");
 
-    ws.runner([
-        "apply",
-        "main.yaml",
-        "--resume",
-        JOURNAL,
-        "--rerun-uncertain",
-    ])
-    .await
-    .code(0);
+    resume(&ws, &["--rerun-uncertain"]).await.code(0);
     let sent = server.requests().await;
     let count = |r: &str| sent.iter().filter(|s| *s == r).count();
     assert_eq!(count("POST /projects"), 1, "{sent:?}");
@@ -313,19 +313,8 @@ async fn a_post_in_flight_stays_uncertain_when_it_moves_or_is_renamed() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_patch_in_flight_is_uncertain_too() {
-    let (hold, mut arrived) = HoldFirst::new(json_reply(200, json!({"id": "p-17"})));
-    let server = Server::start().await;
-    Server::given("PATCH")
-        .and(path_regex("^/projects/p-17$"))
-        .respond_with(hold)
-        .mount(&server)
-        .await;
-    mount(&server, true).await;
-    let ws = Workspace::main(&shop(&server.uri(), FIRST));
-    let running = ws.runner(["apply", "main.yaml"]).spawn();
-    arrival(&mut arrived).await;
-    kill9(running.id());
-    running.wait().await;
+    let response = json_reply(200, json!({"id": "p-17"}));
+    let (server, ws, _) = killed_while_held("PATCH", "^/projects/p-17$", response).await;
     assert_eq!(server.requests().await, FIRST_SENT[..4]);
     // The steps before it removed, the PATCH now first but for the POST
     // whose response it needs.
@@ -340,23 +329,11 @@ async fn a_patch_in_flight_is_uncertain_too() {
     params: {project: "{{ steps.project.response.id }}"}
 "#;
     ws.write("main.yaml", &shop(&server.uri(), after));
-    ws.runner(["apply", "main.yaml", "--resume", JOURNAL])
-        .await
-        .code(2)
-        .stderr_has(
-            "(rename) (`RENAME_PROJECT`, PATCH) was in flight when the journalled run stopped",
-        );
+    resume(&ws, &[]).await.code(2).stderr_has(
+        "(rename) (`RENAME_PROJECT`, PATCH) was in flight when the journalled run stopped",
+    );
     assert_eq!(server.requests().await, FIRST_SENT[..4]);
-    let out = ws
-        .runner([
-            "apply",
-            "main.yaml",
-            "--resume",
-            JOURNAL,
-            "--rerun-uncertain",
-        ])
-        .await
-        .code(0);
+    let out = resume(&ws, &["--rerun-uncertain"]).await.code(0);
     assert_eq!(
         server.requests().await[4..],
         ["PATCH /projects/p-17", "GET /projects/p-17/status"]
@@ -374,23 +351,9 @@ async fn a_patch_in_flight_is_uncertain_too() {
 async fn an_identical_post_inserted_before_a_completed_one_is_a_new_step() {
     let after =
         format!("  - id: again\n    action: CREATE_PROJECT\n    params: {{name: demo}}\n{CREATED}");
-    let server = shop_server(false).await;
-    let ws = Workspace::main(&shop(&server.uri(), CREATED));
-    ws.runner(["apply", "main.yaml"]).await.code(1);
-    server.reset().await;
-    mount(&server, true).await;
+    let (server, ws, _) = failed_once(|base| shop(base, CREATED)).await;
     ws.write("main.yaml", &shop(&server.uri(), &after));
-    let out = ws
-        .runner([
-            "apply",
-            "main.yaml",
-            "--resume",
-            JOURNAL,
-            "--output",
-            "json",
-        ])
-        .await
-        .code(0);
+    let out = resume(&ws, &["--output", "json"]).await.code(0);
     assert_eq!(
         server.requests().await,
         ["POST /projects", "GET /projects/p-17/status"]
@@ -412,19 +375,11 @@ async fn changed_post_is_refused(
     args: &[&str],
     change: impl Fn(&str) -> String,
 ) {
-    let server = shop_server(false).await;
-    let ws = Workspace::main(&shop(&server.uri(), CREATED));
-    ws.runner(["apply", "main.yaml"]).await.code(1);
-    server.reset().await;
-    mount(&server, true).await;
+    let (server, ws, _) = failed_once(|base| shop(base, CREATED)).await;
     ws.write("main.yaml", &edit(shop(&server.uri(), CREATED)));
     let journal = ws.read(JOURNAL);
 
-    let out = ws
-        .runner(["apply", "main.yaml", "--resume", JOURNAL])
-        .args(args)
-        .await
-        .code(2);
+    let out = resume(&ws, args).await.code(2);
     let change = change(&server.uri());
     let method = if change.contains("→ PATCH") {
         "PATCH"
@@ -445,9 +400,7 @@ async fn changed_post_is_refused(
     }
     assert_eq!(ws.read(JOURNAL), journal, "exit 2 wrote the journal");
 
-    let out = ws
-        .runner(["apply", "main.yaml", "--resume", JOURNAL, "--rerun-changed"])
-        .args(args)
+    let out = resume(&ws, &[&["--rerun-changed"], args].concat())
         .await
         .code(0)
         .stderr_has("warning: steps[0] (project): its request changed since the journalled run; running it again");
@@ -486,42 +439,30 @@ async fn a_completed_post_whose_app_moved_in_the_spec_is_refused() {
     .await;
 }
 
+/// [`changed_post_is_refused`] for a spec where `from` became `to`.
+async fn edited_post_is_refused(from: &str, to: &str, change: &str) {
+    changed_post_is_refused(|s| s.replace(from, to), None, &[], |_| change.to_string()).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_completed_post_whose_method_changed_in_the_catalog_is_refused() {
-    changed_post_is_refused(
-        |s| {
-            s.replace(
-                "method: POST\n        path: /projects\n",
-                "method: PATCH\n        path: /projects\n",
-            )
-        },
-        None,
-        &[],
-        |_| "method POST → PATCH".to_string(),
-    )
-    .await;
+    let (from, to) = (
+        "method: POST\n        path: /projects\n",
+        "method: PATCH\n        path: /projects\n",
+    );
+    edited_post_is_refused(from, to, "method POST → PATCH").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_completed_post_whose_path_changed_in_the_catalog_is_refused() {
-    changed_post_is_refused(
-        |s| s.replace("path: /projects\n", "path: /v2/projects\n"),
-        None,
-        &[],
-        |_| "path `/projects` → `/v2/projects`".to_string(),
-    )
-    .await;
+    let change = "path `/projects` → `/v2/projects`";
+    edited_post_is_refused("path: /projects\n", "path: /v2/projects\n", change).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_completed_post_given_another_param_is_refused() {
-    changed_post_is_refused(
-        |s| s.replace("params: {name: demo}", "params: {name: demo, tag: blue}"),
-        None,
-        &[],
-        |_| "param `tag` (added)".to_string(),
-    )
-    .await;
+    let to = "params: {name: demo, tag: blue}";
+    edited_post_is_refused("params: {name: demo}", to, "param `tag` (added)").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -533,23 +474,9 @@ async fn a_completed_patch_whose_params_changed_is_refused() {
     action: STATUS
     params: {project: p-17}
 "#;
-    let server = shop_server(false).await;
-    let spec = |steps: &str| {
-        shop(&server.uri(), steps).replace("steps:\n", "vars:\n  name: first\nsteps:\n")
-    };
-    let ws = Workspace::main(&spec(steps));
-    ws.runner(["apply", "main.yaml"]).await.code(1);
-    server.reset().await;
-    mount(&server, true).await;
-    ws
-        .runner([
-            "apply",
-            "main.yaml",
-            "--resume",
-            JOURNAL,
-            "--var",
-            "name=second",
-        ])
+    let spec = |base: &str| shop(base, steps).replace("steps:\n", "vars:\n  name: first\nsteps:\n");
+    let (server, ws, _) = failed_once(spec).await;
+    resume(&ws, &["--var", "name=second"])
         .await
         .code(2)
         .stderr_has("steps[0] (rename) (PATCH) completed in the journalled run, and its request changed since (param `name`); it is not sent again");
@@ -582,17 +509,7 @@ async fn changed_safe_requests_run_again_with_a_warning() {
     let other = shop_server(true).await;
     let base = format!("shop={}", other.uri());
     server.reset().await;
-    let out = ws
-        .runner([
-            "apply",
-            "main.yaml",
-            "--resume",
-            JOURNAL,
-            "--base-url",
-            &base,
-        ])
-        .await
-        .code(0);
+    let out = resume(&ws, &["--base-url", &base]).await.code(0);
     assert!(server.received().await.is_empty(), "{out:?}");
     assert_eq!(
         other.requests().await,
@@ -637,17 +554,7 @@ async fn changed_safe_requests_run_again_with_a_warning() {
             "path: /v2/projects/{project}/items/{item}\n        params:\n          project: {type: string, required: true}\n          item: {type: integer, required: true}\n          state",
         ),
     );
-    let out = ws
-        .runner([
-            "apply",
-            "main.yaml",
-            "--resume",
-            JOURNAL,
-            "--var",
-            "reason=gone",
-        ])
-        .await
-        .code(0);
+    let out = resume(&ws, &["--var", "reason=gone"]).await.code(0);
     assert_eq!(
         server.requests().await,
         [
@@ -766,9 +673,9 @@ async fn a_second_run_on_a_journal_in_use_is_refused() {
     let out = ws
         .runner(["apply", "main.yaml", "--resume", JOURNAL])
         .await
-        .code(2);
+        .code(2)
+        .stderr_has("was in flight");
     assert!(!out.stderr.contains("in use"), "{out:?}");
-    assert!(out.stderr.contains("was in flight"), "{out:?}");
     let mut files: Vec<String> = std::fs::read_dir(dir_of(&ws).join(".runner"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

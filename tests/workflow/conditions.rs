@@ -240,12 +240,10 @@ steps:
 "#;
     server.reset().await;
     ws.write("main.yaml", &super::spec(&server.uri(), known));
-    let out = apply_text(&ws, &[]).await.code(2);
-    assert!(
-        out.stderr
-            .contains("the condition must render to true or false, found a string `\"yes\"`"),
-        "{out:?}"
-    );
+    apply_text(&ws, &[])
+        .await
+        .code(2)
+        .stderr_has("the condition must render to true or false, found a string `\"yes\"`");
     assert!(server.received().await.is_empty());
 }
 

@@ -89,17 +89,13 @@ async fn outputs_in_json_and_in_an_outputs_file() {
     let ws = workspace(&server.uri(), OUTPUTS);
     // The directory does not exist: the file cannot be written, and the
     // run says so before it sends anything (#13).
-    let out = apply_json(
+    apply_json(
         &ws,
         &["--outputs-file", "out/outputs.json", "--input", "label=bug"],
     )
     .await
-    .code(2);
-    assert!(
-        out.stderr
-            .contains("error: cannot write the outputs file `out/outputs.json`"),
-        "{out:?}"
-    );
+    .code(2)
+    .stderr_has("error: cannot write the outputs file `out/outputs.json`");
     assert!(
         server.received().await.is_empty(),
         "exit 2 must send nothing"

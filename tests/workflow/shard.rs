@@ -120,40 +120,22 @@ async fn plan_shows_which_items_a_shard_runs() {
         .runner(["plan", "main.yaml", "--shard", "1/3"])
         .env("API_TOKEN", TOKEN)
         .run()
-        .code(0);
-    assert!(
-        out.stdout
-            .contains("(for each item of 7 items (shard 1 of 3: items 1, 4))"),
-        "{out:?}"
-    );
-    assert!(
-        out.stdout.contains("steps[2] (each)[1]  CREATE_ITEM"),
-        "{out:?}"
-    );
-    assert!(
-        out.stdout.contains("steps[2] (each)[4]  CREATE_ITEM"),
-        "{out:?}"
-    );
+        .code(0)
+        .stdout_has("(for each item of 7 items (shard 1 of 3: items 1, 4))")
+        .stdout_has("steps[2] (each)[1]  CREATE_ITEM")
+        .stdout_has("steps[2] (each)[4]  CREATE_ITEM")
+        .stdout_has("GET http://127.0.0.1:9/items/setup-1-of-3")
+        .stdout_has("(skipped: if `{{ shard.index == 0 }}` is false)")
+        .stdout_has("steps[3] (everywhere)[1]")
+        .stdout_has(r#""name": "n4""#);
     for other in [0, 2, 3, 5, 6] {
         assert!(
             !out.stdout.contains(&format!("steps[2] (each)[{other}]")),
             "{out:?}"
         );
     }
-    assert!(
-        out.stdout
-            .contains("GET http://127.0.0.1:9/items/setup-1-of-3"),
-        "{out:?}"
-    );
     // Shard 1 is not shard 0: the guarded step is skipped.
-    assert!(
-        out.stdout
-            .contains("(skipped: if `{{ shard.index == 0 }}` is false)"),
-        "{out:?}"
-    );
     // The unsharded loop runs every item in every shard.
-    assert!(out.stdout.contains("steps[3] (everywhere)[1]"), "{out:?}");
-    assert!(out.stdout.contains(r#""name": "n4""#), "{out:?}");
     assert!(!out.stdout.contains(r#""name": "n3""#), "{out:?}");
 
     let out = ws
