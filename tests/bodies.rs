@@ -19,10 +19,7 @@ fn catalog(base: &str) -> String {
 
 /// A server answering 200 to everything.
 async fn server() -> Server {
-    Server::build()
-        .reply("", ResponseTemplate::new(200))
-        .start()
-        .await
+    Server::answering("", ResponseTemplate::new(200)).await
 }
 
 /// The catalog as `api.yaml` and `steps` (YAML lines under `steps:`) as
@@ -403,11 +400,8 @@ steps:
         .await
         .code(0);
     let bodies: Vec<String> = server
-        .received()
-        .await
-        .iter()
-        .map(|r| String::from_utf8(r.body.clone()).unwrap())
-        .collect();
+        .each_received(|r| String::from_utf8(r.body.clone()).unwrap())
+        .await;
     assert_eq!(
         bodies,
         [
@@ -568,12 +562,7 @@ async fn reserved_expansion_keeps_slashes_and_encodes_the_rest() {
     ws.runner(["apply", "main.yaml", "--var", "path=dir/a b?c#d%e.md"])
         .await
         .code(0);
-    let paths: Vec<String> = server
-        .received()
-        .await
-        .iter()
-        .map(|r| r.url.path().to_string())
-        .collect();
+    let paths: Vec<String> = server.each_received(|r| r.url.path().to_string()).await;
     assert_eq!(
         paths,
         [

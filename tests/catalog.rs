@@ -252,10 +252,7 @@ fn upload_spec(api: &str, explicit_auth: bool) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_url_from_a_response_gets_the_apps_auth_only_on_its_origin() {
-    let uploads = Server::build()
-        .reply("POST /u/42", json_reply(200, json!({"ok": true})))
-        .start()
-        .await;
+    let uploads = Server::answering("POST /u/42", json_reply(200, json!({"ok": true}))).await;
     for (same_origin, explicit) in [(true, false), (false, false), (false, true)] {
         let api = Server::start().await;
         let upload_url = if same_origin {
@@ -299,13 +296,11 @@ async fn a_url_from_a_response_gets_the_apps_auth_only_on_its_origin() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_url_that_is_not_absolute_http_fails_its_step_and_plan_shows_the_template() {
-    let api = Server::build()
-        .reply(
-            "POST /files.getUploadURL",
-            json_reply(200, json!({"upload_url": "ftp://elsewhere/x"})),
-        )
-        .start()
-        .await;
+    let api = Server::answering(
+        "POST /files.getUploadURL",
+        json_reply(200, json!({"upload_url": "ftp://elsewhere/x"})),
+    )
+    .await;
     let ws = Workspace::main(&upload_spec(&api.uri(), false));
     let out = ws
         .runner(["apply", "main.yaml", "--no-journal", "--output", "json"])

@@ -58,11 +58,6 @@ const AUTH: &str = r#"auth:
         value: "{{ env.API_KEY }}"
 "#;
 
-/// A server answering every request `route` matches with `response`.
-async fn answering(route: &str, response: ResponseTemplate) -> Server {
-    Server::build().reply(route, response).start().await
-}
-
 /// A server answering `route` with `responses` in turn (the last one
 /// from then on).
 async fn in_turn(route: &str, responses: Vec<ResponseTemplate>) -> Server {
@@ -106,7 +101,7 @@ fn dead_port() -> u16 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_step_timeout_fails_the_step_naming_the_limit() {
-    let server = answering("POST", slow(201, Duration::from_secs(3))).await;
+    let server = Server::answering("POST", slow(201, Duration::from_secs(3))).await;
     let started = Instant::now();
     let out = apply_at(
         &server.uri(),
@@ -134,7 +129,7 @@ async fn a_step_timeout_fails_the_step_naming_the_limit() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_app_timeout_on_an_idempotent_step_is_retried() {
-    let server = answering("GET", slow(200, Duration::from_secs(3))).await;
+    let server = Server::answering("GET", slow(200, Duration::from_secs(3))).await;
     let started = Instant::now();
     let out = apply_at(
         &server.uri(),
@@ -172,7 +167,7 @@ async fn an_app_timeout_on_an_idempotent_step_is_retried() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn timeouts_step_over_app_over_command_line() {
-    let server = answering("POST", slow(201, Duration::from_millis(500))).await;
+    let server = Server::answering("POST", slow(201, Duration::from_millis(500))).await;
     let out = apply_at(
         &server.uri(),
         "    timeout: 200ms",
@@ -193,7 +188,7 @@ async fn timeouts_step_over_app_over_command_line() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_command_line_timeout_applies_when_the_spec_sets_none() {
-    let server = answering("POST", slow(201, Duration::from_secs(3))).await;
+    let server = Server::answering("POST", slow(201, Duration::from_secs(3))).await;
     let started = Instant::now();
     let out = apply_at(
         &server.uri(),
@@ -280,7 +275,7 @@ async fn get_503_503_200_is_retried_to_success() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn post_503_is_not_retried() {
-    let server = answering("POST", ResponseTemplate::new(503)).await;
+    let server = Server::answering("POST", ResponseTemplate::new(503)).await;
     let out = apply_at(
         &server.uri(),
         FAST,
@@ -354,7 +349,7 @@ async fn post_503_is_retried_when_the_step_says_unsafe() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn step_retry_settings_override_the_apps_field_by_field() {
-    let server = answering("POST", ResponseTemplate::new(503)).await;
+    let server = Server::answering("POST", ResponseTemplate::new(503)).await;
     // attempts and backoff come from the app, `unsafe` from the step: had the
     // step's `retry` replaced the app's wholesale, the default 3 attempts
     // and 500 ms backoff would apply.
@@ -379,7 +374,7 @@ async fn step_retry_settings_override_the_apps_field_by_field() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_attempt_turns_retries_off() {
-    let server = answering("GET", ResponseTemplate::new(503)).await;
+    let server = Server::answering("GET", ResponseTemplate::new(503)).await;
     let out = apply_at(
         &server.uri(),
         "",
@@ -510,7 +505,7 @@ async fn retry_after_beyond_max_wait_is_not_retried() {
         ("3600".to_string(), "{backoff: 10ms, max_wait: 5s}", "5 s"),
         (in_two_hours, "{backoff: 10ms}", "30 s"),
     ] {
-        let server = answering(
+        let server = Server::answering(
             "GET",
             ResponseTemplate::new(503).insert_header("Retry-After", &*retry_after),
         )
@@ -592,7 +587,7 @@ async fn connection_refused_is_retried_for_every_method() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_expected_503_is_not_retried() {
-    let server = answering("GET", json_reply(503, json!({"state": "down"}))).await;
+    let server = Server::answering("GET", json_reply(503, json!({"state": "down"}))).await;
     let out = apply_at(
         &server.uri(),
         FAST,
@@ -866,7 +861,7 @@ async fn a_redirect_to_another_origin_carries_no_auth() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_307_to_another_origin_does_not_carry_auth_body_fields() {
     let other = Server::start().await;
-    let origin = answering(
+    let origin = Server::answering(
         "/submit",
         redirect(307, &format!("{}/landing", other.uri())),
     )
@@ -1019,7 +1014,7 @@ async fn temporary_and_permanent_redirects_keep_method_and_body() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_redirect_loop_stops_after_ten() {
-    let server = answering("/start", redirect(302, "/start")).await;
+    let server = Server::answering("/start", redirect(302, "/start")).await;
     let out = apply_at(&server.uri(), FAST, "  - id: go\n    action: GO\n", &[])
         .await
         .code(1);

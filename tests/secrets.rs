@@ -72,10 +72,7 @@ fn with_secrets(cmd: Cmd) -> Cmd {
 
 /// `GET /things/1` echoed back with `status`.
 async fn server(status: u16) -> Server {
-    Server::build()
-        .reply("GET /things/1", Echo(status))
-        .start()
-        .await
+    Server::answering("GET /things/1", Echo(status)).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -200,7 +197,7 @@ async fn secrets_from_env_files_and_step_outputs() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn short_and_multiline_secrets() {
-    let srv = Server::build().reply("GET", Echo(200)).start().await;
+    let srv = Server::answering("GET", Echo(200)).await;
     let ws = Workspace::new().file(
         "s.yaml",
         &format!(

@@ -20,10 +20,10 @@ mod shard;
 mod uses;
 mod validate;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::harness::specs::Spec;
-use crate::harness::{Run, Workspace};
+use crate::harness::{Cmd, Run, Server, Workspace};
 
 /// The API token the specs' auth reads from `API_TOKEN`.
 pub const TOKEN: &str = "api_Workflow0123456789abcdef";
@@ -48,20 +48,26 @@ pub fn workspace(base: &str, rest: &str) -> Workspace {
     Workspace::main(&spec(base, rest))
 }
 
+/// `main.yaml` holding [`spec`] at `server` and `rest`, run once by
+/// [`apply_json`]; the run must exit `code`.
+pub async fn run_json(server: &Server, rest: &str, code: i32) -> (Workspace, Run) {
+    let ws = workspace(&server.uri(), rest);
+    let out = apply_json(&ws, &[]).await.code(code);
+    (ws, out)
+}
+
 /// `runner apply main.yaml ARGS --output json`, with the token set.
-pub async fn apply_json(ws: &Workspace, args: &[&str]) -> Run {
+pub fn apply_json(ws: &Workspace, args: &[&str]) -> Cmd {
     ws.runner(["apply", "main.yaml", "--output", "json"])
         .args(args)
         .env("API_TOKEN", TOKEN)
-        .await
 }
 
 /// `runner apply main.yaml ARGS` (text), with the token set.
-pub async fn apply_text(ws: &Workspace, args: &[&str]) -> Run {
+pub fn apply_text(ws: &Workspace, args: &[&str]) -> Cmd {
     ws.runner(["apply", "main.yaml"])
         .args(args)
         .env("API_TOKEN", TOKEN)
-        .await
 }
 
 /// The step with `id` in the JSON document.
@@ -73,6 +79,15 @@ pub fn step(out: &Run, id: &str) -> Value {
         .find(|s| s["id"] == id)
         .unwrap_or_else(|| panic!("no step `{id}`: {out:?}"))
         .clone()
+}
+
+/// The step `id` failed, with `kind` and exactly `error`.
+#[track_caller]
+pub fn assert_failed(out: &Run, id: &str, kind: &str, error: &str) {
+    let step = step(out, id);
+    assert_eq!(step["status"], json!("failed"), "{out:?}");
+    assert_eq!(step["error_kind"], json!(kind), "{out:?}");
+    assert_eq!(step["error"], json!(error), "{out:?}");
 }
 
 /// `field` of each item of the step `id`.

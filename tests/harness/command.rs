@@ -111,6 +111,17 @@ impl Cmd {
     }
 }
 
+impl Cmd {
+    /// Runs it and checks the promise of exit 2: the run exited 2 and
+    /// `server` received nothing (each failure prints the run).
+    pub async fn refused(self, server: &super::Server) -> Run {
+        let out = self.await.code(2);
+        let sent = server.requests().await;
+        assert!(sent.is_empty(), "exit 2, yet it sent {sent:?}: {out:?}");
+        out
+    }
+}
+
 /// Awaiting a [`Cmd`] runs it on a blocking thread, so servers on the
 /// test's runtime keep serving while the binary talks to them.
 impl IntoFuture for Cmd {

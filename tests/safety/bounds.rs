@@ -146,10 +146,7 @@ fn capped(dir: &std::path::Path, args: &[&str]) -> std::process::Command {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn env_files_are_read_up_to_1_mib_and_pipes_work() {
-    let server = Server::build()
-        .reply("GET", json_reply(200, json!({})))
-        .start()
-        .await;
+    let server = Server::answering("GET", json_reply(200, json!({}))).await;
     let spec = format!(
         "version: 1\napps:\n  api:\n    base_url: {}\n    actions:\n      ME: {{method: GET, path: /me}}\nauth:\n  api:\n    parameters:\n      - {{name: X-Key, in: header, value: \"{{{{ env.KEY }}}}\"}}\nsteps:\n  - action: ME\n",
         server.uri()
@@ -239,10 +236,7 @@ const SLOW: &str = "{{ 1 in [0] * 100000000 }}";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_stopped_by_the_template_watchdog_still_prints_one_json_document() {
-    let server = Server::build()
-        .reply("", json_reply(200, json!({})))
-        .start()
-        .await;
+    let server = Server::answering("", json_reply(200, json!({}))).await;
     let spec = |steps: &str| {
         format!(
             "version: 1\napps:\n  api:\n    base_url: {}\n    actions:\n      START: {{method: POST, path: /start}}\n      NEXT: {{method: GET, path: /next, params: {{q: {{type: string}}}}}}\nsteps:\n{steps}",
@@ -381,13 +375,11 @@ async fn a_retry_after_too_large_to_count_is_longer_than_any_wait() {
         ("GET", 429, "18446744073709551616"),
         ("POST", 429, "340282366920938463463374607431768211456"),
     ] {
-        let server = Server::build()
-            .reply(
-                method,
-                ResponseTemplate::new(status).insert_header("Retry-After", value),
-            )
-            .start()
-            .await;
+        let server = Server::answering(
+            method,
+            ResponseTemplate::new(status).insert_header("Retry-After", value),
+        )
+        .await;
         let spec = format!(
             "version: 1\napps:\n  api:\n    base_url: {}\n    actions:\n      DO: {{method: {method}, path: /thing}}\nsteps:\n  - id: limited\n    action: DO\n    retry: {{attempts: 3, backoff: 10ms}}\n",
             server.uri()
@@ -412,10 +404,7 @@ async fn a_retry_after_too_large_to_count_is_longer_than_any_wait() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_explicit_content_type_wins_over_the_bodys_default() {
-    let server = Server::build()
-        .reply("", json_reply(200, json!({})))
-        .start()
-        .await;
+    let server = Server::answering("", json_reply(200, json!({}))).await;
     let spec = format!(
         r#"version: 1
 apps:

@@ -108,13 +108,11 @@ async fn every_entry_of_an_env_file_is_a_secret_read_or_not() {
     const READ: &str = "dotenv-Read-0123456789";
     const UNREAD: &str = "dotenv-Unread-0123456789";
     // The API echoes both: one the spec read, one it never mentioned.
-    let server = Server::build()
-        .reply(
-            "GET",
-            json_reply(200, json!({"seen": READ, "also": format!("key={UNREAD}")})),
-        )
-        .start()
-        .await;
+    let server = Server::answering(
+        "GET",
+        json_reply(200, json!({"seen": READ, "also": format!("key={UNREAD}")})),
+    )
+    .await;
     let steps =
         "steps:\n  - {id: one, action: GET_THING, params: {id: x, q: \"{{ env.READ_ME }}\"}}\n";
     for (file, args) in [(".env", vec![]), ("ci.env", vec!["--env-file", "ci.env"])] {
@@ -139,16 +137,14 @@ async fn every_entry_of_an_env_file_is_a_secret_read_or_not() {
 #[tokio::test(flavor = "multi_thread")]
 async fn env_values_are_masked_in_outputs_the_outputs_file_and_the_journal() {
     // The API echoes what it was sent, and the spec keeps it as outputs.
-    let server = Server::build()
-        .reply(
-            "POST /submit",
-            Echo(
-                201,
-                |r: &Request| json!({"id": "t-1", "title": r.json()["title"]}),
-            ),
-        )
-        .start()
-        .await;
+    let server = Server::answering(
+        "POST /submit",
+        Echo(
+            201,
+            |r: &Request| json!({"id": "t-1", "title": r.json()["title"]}),
+        ),
+    )
+    .await;
     let steps = r#"steps:
   - id: post
     action: SUBMIT
@@ -191,16 +187,14 @@ outputs:
 async fn only_what_templates_read_is_masked_and_inputs_are_not_secrets() {
     const PLAIN: &str = "plain-value-not-read-42";
     const TITLE: &str = "Weekly triage from an input";
-    let server = Server::build()
-        .reply(
-            "POST /submit",
-            Echo(
-                201,
-                |r: &Request| json!({"got": r.json()["title"], "plain": PLAIN}),
-            ),
-        )
-        .start()
-        .await;
+    let server = Server::answering(
+        "POST /submit",
+        Echo(
+            201,
+            |r: &Request| json!({"got": r.json()["title"], "plain": PLAIN}),
+        ),
+    )
+    .await;
     let steps = r#"inputs:
   title: {type: string, required: true}
 steps:

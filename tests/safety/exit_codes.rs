@@ -159,10 +159,7 @@ async fn unknown_filters_tests_and_functions_are_refused_wherever_they_are() {
 
 /// A second server the auth `base_url` may point at.
 async fn other() -> Server {
-    Server::build()
-        .reply("GET", json_reply(200, json!({"there": true})))
-        .start()
-        .await
+    Server::answering("GET", json_reply(200, json!({"there": true}))).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -175,13 +172,11 @@ async fn an_auth_base_url_from_an_earlier_response_runs_and_fails_only_its_step(
         ("not a url".to_string(), 1),
         (format!("{}:99999", b.uri().rsplit_once(':').unwrap().0), 1),
     ] {
-        let a = Server::build()
-            .reply(
-                "POST /things",
-                json_reply(201, json!({"id": "t-1", "api": api})),
-            )
-            .start()
-            .await;
+        let a = Server::answering(
+            "POST /things",
+            json_reply(201, json!({"id": "t-1", "api": api})),
+        )
+        .await;
         b.reset().await;
         b.reply("GET", json_reply(200, json!({"there": true})))
             .await;

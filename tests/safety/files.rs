@@ -205,10 +205,7 @@ async fn the_project_root_is_the_git_work_tree_holding_the_spec() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn allow_outside_root_lifts_the_limit_and_still_shows_no_content() {
-    let server = Server::build()
-        .reply("GET /me", json_reply(200, json!({})))
-        .start()
-        .await;
+    let server = Server::answering("GET /me", json_reply(200, json!({}))).await;
     let ws = layout(&server, &["../outside.yaml"]);
     for command in ["validate", "plan", "apply"] {
         ws.runner([command, "project/main.yaml", "--allow-outside-root"])

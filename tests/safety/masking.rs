@@ -234,17 +234,15 @@ async fn a_credential_that_went_through_vars_or_filters_is_masked_alone() {
             "auth:\n  api:\n    parameters:\n      - {{name: Authorization, in: header, value: \"{value}\"}}\n"
         );
         // The API names the credential alone, as received.
-        let server = Server::build()
-            .reply(
-                "GET",
-                Echo(401, |r: &Request| {
-                    let got = r.headers.get("authorization").unwrap().to_str().unwrap();
-                    let alone = got.rsplit(' ').next().unwrap().to_string();
-                    json!({"message": format!("credential {alone} is unknown"), "credential": alone})
-                }),
-            )
-            .start()
-            .await;
+        let server = Server::answering(
+            "GET",
+            Echo(401, |r: &Request| {
+                let got = r.headers.get("authorization").unwrap().to_str().unwrap();
+                let alone = got.rsplit(' ').next().unwrap().to_string();
+                json!({"message": format!("credential {alone} is unknown"), "credential": alone})
+            }),
+        )
+        .await;
         let ws = Workspace::main(&api(&server.uri(), &auth, vars, ONE_GET));
         let runs = apply_both(&ws, &[("TOKEN", TOKEN)], 1, &[TOKEN, &sent]).await;
         assert!(
@@ -341,36 +339,7 @@ async fn basic_auth_masks_the_password_and_leaves_the_literal_user_readable() {
     for user in ["acme12", "acme1", "acme", "octocat"] {
         let vars = format!("vars:\n  user: {user}\n");
         let auth = "auth:\n  api:\n    parameters:\n      - {name: Authorization, in: header, value: \"Basic {{ (vars.user ~ ':' ~ env.PASS) | b64encode }}\"}\n";
-        let server = Server::build()
-            .reply(
-                "GET",
-                Echo(401, |r: &Request| {
-                    use base64::Engine as _;
-                    let got = r
-                        .headers
-                        .get("authorization")
-                        .unwrap()
-                        .to_str()
-                        .unwrap()
-                        .to_string();
-                    let encoded = got.trim_start_matches("Basic ").to_string();
-                    let decoded = String::from_utf8(
-                        base64::engine::general_purpose::STANDARD
-                            .decode(&encoded)
-                            .unwrap(),
-                    )
-                    .unwrap();
-                    let password = decoded.split_once(':').unwrap().1.to_string();
-                    json!({
-                        "message": format!("{got} rejected; user and password were {decoded}"),
-                        "encoded": encoded,
-                        "encoded_tail": encoded[4..].to_string(),
-                        "password": password,
-                    })
-                }),
-            )
-            .start()
-            .await;
+        let server = Server::answering("GET", Echo(401, |r: &Request| { use base64::Engine as _; let got = r .headers .get("authorization") .unwrap() .to_str() .unwrap() .to_string(); let encoded = got.trim_start_matches("Basic ").to_string(); let decoded = String::from_utf8( base64::engine::general_purpose::STANDARD .decode(&encoded) .unwrap(), ) .unwrap(); let password = decoded.split_once(':').unwrap().1.to_string(); json!({ "message": format!("{got} rejected; user and password were {decoded}"), "encoded": encoded, "encoded_tail": encoded[4..].to_string(), "password": password, }) })).await;
         let ws = Workspace::main(&api(&server.uri(), auth, &vars, ONE_GET));
         let whole = b64(&format!("{user}:{PASS}"));
         let runs = apply_both(&ws, &[("PASS", PASS)], 1, &[PASS, &whole]).await;

@@ -24,10 +24,7 @@ fn spec(base: &str) -> String {
 
 /// A server that answers everything: as a proxy, it would relay.
 async fn anything() -> Server {
-    Server::build()
-        .reply("", json_reply(200, json!({})))
-        .start()
-        .await
+    Server::answering("", json_reply(200, json!({}))).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -169,10 +166,9 @@ async fn a_public_name_pointed_at_loopback_still_needs_allow_http() {
     let resolve = format!("api.example.test:{port}:127.0.0.1");
     ws.runner(["apply", "main.yaml", "--no-journal", "--resolve", &resolve])
         .env("TOKEN", TOKEN)
+        .refused(&api)
         .await
-        .code(2)
         .stderr_has("refusing to send credentials over plain http to `api.example.test`");
-    assert!(api.received().await.is_empty());
     ws.runner([
         "apply",
         "main.yaml",
@@ -371,21 +367,16 @@ mod url_origin {
 
     /// An API whose `start` answers with `upload_url`.
     async fn api(upload_url: &str) -> Server {
-        Server::build()
-            .reply(
-                "POST /uploads",
-                json_reply(200, json!({"upload_url": upload_url})),
-            )
-            .start()
-            .await
+        Server::answering(
+            "POST /uploads",
+            json_reply(200, json!({"upload_url": upload_url})),
+        )
+        .await
     }
 
     #[tokio::test(flavor = "multi_thread")]
     async fn a_url_outside_url_origin_fails_its_step_with_nothing_sent() {
-        let uploads = Server::build()
-            .reply("PUT /u/1", json_reply(200, json!({"ok": true})))
-            .start()
-            .await;
+        let uploads = Server::answering("PUT /u/1", json_reply(200, json!({"ok": true}))).await;
         let port = uploads.port();
         let upload_url = format!("http://127.0.0.1:{port}/u/1?sig=abc");
         let api = api(&upload_url).await;
@@ -464,10 +455,7 @@ mod url_origin {
 
     #[tokio::test(flavor = "multi_thread")]
     async fn a_url_inside_url_origin_is_sent_with_the_steps_auth() {
-        let uploads = Server::build()
-            .reply("PUT /u/1", json_reply(200, json!({"ok": true})))
-            .start()
-            .await;
+        let uploads = Server::answering("PUT /u/1", json_reply(200, json!({"ok": true}))).await;
         let api = api(&format!("{}/u/1?sig=abc", uploads.uri())).await;
         let origin = uploads.uri();
         for pinned in [origin.clone(), format!("{origin}/")] {
@@ -572,11 +560,8 @@ outputs:
     /// The query pairs of every request `server` received, in order.
     async fn queries(server: &Server) -> Vec<Vec<(String, String)>> {
         server
-            .received()
+            .each_received(|r| r.url.query_pairs().into_owned().collect())
             .await
-            .iter()
-            .map(|r| r.url.query_pairs().into_owned().collect())
-            .collect()
     }
 
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -655,10 +640,7 @@ outputs:
         ] {
             other.reset().await;
             other.reply("GET /items", page(2, None)).await;
-            let first = Server::build()
-                .reply("GET /items", page(1, Some(link.clone())))
-                .start()
-                .await;
+            let first = Server::answering("GET /items", page(1, Some(link.clone()))).await;
             let ws = Workspace::main(&spec_with_auth(&first.uri(), QUERY_AUTH, PAGED));
             let out = apply(&ws).await.code_for(0, format_args!("{link}"));
             assert_eq!(out.json()["outputs"]["ns"], json!([1, 2]));

@@ -64,11 +64,8 @@ fn write_main(ws: &Workspace, top: &str, steps: &str) {
 /// The bodies the server received, as text.
 async fn bodies(server: &Server) -> Vec<String> {
     server
-        .received()
+        .each_received(|r| String::from_utf8_lossy(&r.body).into_owned())
         .await
-        .iter()
-        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
-        .collect()
 }
 
 /// `validate`, `plan` and `apply` all refuse the spec with exit 2, the
@@ -770,17 +767,15 @@ impl Respond for SwapOnce {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_file_sent_is_the_file_that_was_checked() {
     let ws = Workspace::new();
-    let server = Server::build()
-        .reply(
-            "PUT /raw",
-            SwapOnce {
-                calls: AtomicUsize::new(0),
-                from: ws.path().join("specs/other.txt"),
-                to: ws.path().join("specs/data.txt"),
-            },
-        )
-        .start()
-        .await;
+    let server = Server::answering(
+        "PUT /raw",
+        SwapOnce {
+            calls: AtomicUsize::new(0),
+            from: ws.path().join("specs/other.txt"),
+            to: ws.path().join("specs/data.txt"),
+        },
+    )
+    .await;
     ws.write("specs/api.yaml", &catalog(&server.uri()));
     ws.write("specs/data.txt", "checked bytes");
     ws.write("specs/other.txt", "swapped bytes");

@@ -71,10 +71,7 @@ mod outputs {
 
     /// A server that answers the POST.
     async fn api() -> Server {
-        Server::build()
-            .reply("POST /items", json_reply(201, json!({"id": 7})))
-            .start()
-            .await
+        Server::answering("POST /items", json_reply(201, json!({"id": 7}))).await
     }
 
     #[tokio::test(flavor = "multi_thread")]
@@ -203,10 +200,8 @@ mod outputs {
         );
 
         // A failed run still writes its outputs, owner-only too.
-        let failing = Server::build()
-            .reply("POST /items", json_reply(500, json!({"message": "down"})))
-            .start()
-            .await;
+        let failing =
+            Server::answering("POST /items", json_reply(500, json!({"message": "down"}))).await;
         let ws = Workspace::main(&spec(&failing.uri(), CREATE));
         runner(
             &ws,
@@ -229,10 +224,7 @@ mod journal_dirs {
     use super::*;
 
     async fn api() -> Server {
-        Server::build()
-            .reply("POST /items", json_reply(201, json!({"id": 7})))
-            .start()
-            .await
+        Server::answering("POST /items", json_reply(201, json!({"id": 7}))).await
     }
 
     /// `apply` is refused with exit 2, nothing sent, naming `dir`.

@@ -6,7 +6,7 @@
 
 use serde_json::json;
 
-use super::{apply_json, apply_text, item_field, step, workspace};
+use super::{apply_json, apply_text, assert_failed, item_field, run_json, step};
 use crate::harness::{RequestExt, Server, json_reply, squash};
 
 /// GET `/items/boom` answers 500; every other request succeeds.
@@ -41,8 +41,7 @@ steps:
     action: GET_ITEM
     params: {id: "3"}
 "#;
-    let ws = workspace(&server.uri(), rest);
-    let out = apply_json(&ws, &[]).await.code(0);
+    let (ws, out) = run_json(&server, rest, 0).await;
     assert_eq!(server.requests().await, ["GET /items/3"]);
     for id in ["literal", "templated"] {
         let s = step(&out, id);
@@ -88,8 +87,7 @@ async fn after_a_failure_only_failure_and_always_steps_run() {
     action: GET_ITEM
     params: {id: always}
 "#;
-    let ws = workspace(&server.uri(), rest);
-    let out = apply_json(&ws, &[]).await.code(1);
+    let (ws, out) = run_json(&server, rest, 1).await;
     assert_eq!(
         server.requests().await,
         ["GET /items/boom", "PUT /items/cleanup", "GET /items/always"]
@@ -139,8 +137,7 @@ async fn a_failure_under_continue_on_error_does_not_trigger_failure() {
     action: GET_ITEM
     params: {id: next}
 "#;
-    let ws = workspace(&server.uri(), rest);
-    let out = apply_json(&ws, &[]).await.code(0);
+    let (_, out) = run_json(&server, rest, 0).await;
     assert_eq!(
         server.requests().await,
         ["GET /items/boom", "GET /items/next"]
@@ -169,8 +166,7 @@ steps:
     action: GET_ITEM
     params: {id: "named-{{ n }}"}
 "#;
-    let ws = workspace(&server.uri(), rest);
-    let out = apply_json(&ws, &[]).await.code(0);
+    let (_, out) = run_json(&server, rest, 0).await;
     assert_eq!(
         server.requests().await,
         [
@@ -214,15 +210,13 @@ async fn a_condition_that_is_not_a_boolean_fails_with_kind_render() {
     action: GET_ITEM
     params: {id: "3"}
 "#;
-    let ws = workspace(&server.uri(), rest);
-    let out = apply_json(&ws, &[]).await.code(1);
+    let (ws, out) = run_json(&server, rest, 1).await;
     assert_eq!(server.requests().await, ["GET /items/1"]);
-    let weird = step(&out, "weird");
-    assert_eq!(weird["status"], json!("failed"));
-    assert_eq!(weird["error_kind"], json!("render"));
-    assert_eq!(
-        weird["error"],
-        json!("the condition must render to true or false, found an integer `200`")
+    assert_failed(
+        &out,
+        "weird",
+        "render",
+        "the condition must render to true or false, found an integer `200`",
     );
     assert_eq!(step(&out, "after")["skip_reason"], json!("earlier_failure"));
 
@@ -241,10 +235,9 @@ steps:
     server.reset().await;
     ws.write("main.yaml", &super::spec(&server.uri(), known));
     apply_text(&ws, &[])
+        .refused(&server)
         .await
-        .code(2)
         .stderr_has("the condition must render to true or false, found a string `\"yes\"`");
-    assert!(server.received().await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -274,8 +267,7 @@ outputs:
   status: "{{ steps.maybe.status }}"
   outputs: "{{ steps.maybe.outputs }}"
 "#;
-    let ws = workspace(&server.uri(), rest);
-    let out = apply_json(&ws, &[]).await.code(0);
+    let (_, out) = run_json(&server, rest, 0).await;
     assert_eq!(server.requests().await, ["GET /items/fallback-0"]);
     assert_eq!(step(&out, "follow_up")["skip_reason"], json!("condition"));
     assert_eq!(

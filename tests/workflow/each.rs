@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::path_regex;
 
 use super::gate::Gate;
-use super::{TOKEN, apply_json, apply_text, item_field, step, workspace};
+use super::{TOKEN, apply_json, apply_text, assert_failed, item_field, run_json, step, workspace};
 use crate::harness::{RequestExt, Run, Server, Workspace, json_reply};
 
 /// `apply --output json` started now, on its own task, so the test can
@@ -182,12 +182,11 @@ async fn a_failed_request_stops_the_loop_and_fails_the_step() {
     b.answer(422, json!({"message": "name taken"}));
     let out = ends_sending_nothing_more(&mut gate, run).await.code(1);
 
-    let each = step(&out, "each");
-    assert_eq!(each["status"], json!("failed"));
-    assert_eq!(each["error_kind"], json!("status"));
-    assert_eq!(
-        each["error"],
-        json!("item 1: expected a 2xx status, got 422 Unprocessable Entity: name taken")
+    assert_failed(
+        &out,
+        "each",
+        "status",
+        "item 1: expected a 2xx status, got 422 Unprocessable Entity: name taken",
     );
     assert_eq!(
         item_field(&out, "each", "status"),
@@ -281,8 +280,7 @@ async fn continue_on_error_runs_every_item_and_reports_each_failure() {
     action: GET_ITEM
     params: {id: "later"}
 "#;
-    let ws = workspace(&server.uri(), rest);
-    let out = apply_json(&ws, &[]).await.code(0);
+    let (ws, out) = run_json(&server, rest, 0).await;
     assert_eq!(
         server.requests().await,
         [
@@ -391,14 +389,11 @@ async fn more_than_max_items_is_an_error_before_any_item_is_sent() {
     ws.write("main.yaml", &super::spec(&server.uri(), unknown));
     let out = apply_json(&ws, &[]).await.code(1);
     assert_eq!(server.requests().await, ["GET /items"]);
-    let each = step(&out, "each");
-    assert_eq!(each["status"], json!("failed"));
-    assert_eq!(each["error_kind"], json!("render"));
-    assert_eq!(
-        each["error"],
-        json!(
-            "for_each: the list has 3 items, more than `max_items` (2); nothing was sent for this step"
-        )
+    assert_failed(
+        &out,
+        "each",
+        "render",
+        "for_each: the list has 3 items, more than `max_items` (2); nothing was sent for this step",
     );
 }
 
@@ -432,8 +427,7 @@ async fn later_steps_see_each_item_with_its_index_item_status_headers_response_o
 outputs:
   second: "{{ steps.fan.items[1] }}"
 "#;
-    let ws = workspace(&server.uri(), rest);
-    let out = apply_json(&ws, &[]).await.code(0);
+    let (_, out) = run_json(&server, rest, 0).await;
     let put = server.received().await.pop().expect("a request");
     assert_eq!(put.url.path(), "/items/20");
     assert_eq!(put.json(), json!({"name": "two 200 2"}));

@@ -7,7 +7,7 @@
 use serde_json::{Value, json};
 use wiremock::ResponseTemplate;
 
-use super::{apply_json, apply_text, step, workspace};
+use super::{apply_json, apply_text, assert_failed, step, workspace};
 use crate::harness::{Server, Workspace, json_reply};
 
 const ISSUE_SCHEMA: &str = r#"{
@@ -206,14 +206,12 @@ async fn each_criterion_fails_the_step_saying_what_it_expected_and_found() {
         },
     ];
     for case in cases {
-        let server = Server::build()
-            .reply(
-                "POST /items",
-                json_reply(case.status, case.body.clone())
-                    .insert_header("X-Request-Id", case.request_id),
-            )
-            .start()
-            .await;
+        let server = Server::answering(
+            "POST /items",
+            json_reply(case.status, case.body.clone())
+                .insert_header("X-Request-Id", case.request_id),
+        )
+        .await;
         let expect = format!("      {}", case.expect);
         let ws = workspace(&server.uri(), &one_step(&expect));
         let out = apply_json(&ws, &[]).await.code_for(1, case.expect);
@@ -248,13 +246,11 @@ async fn each_criterion_fails_the_step_saying_what_it_expected_and_found() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_schema_violation_is_reported_with_its_instance_path() {
-    let server = Server::build()
-        .reply(
-            "POST /items",
-            created(json!({"number": 7, "labels": ["a", 3]}), "r"),
-        )
-        .start()
-        .await;
+    let server = Server::answering(
+        "POST /items",
+        created(json!({"number": 7, "labels": ["a", 3]}), "r"),
+    )
+    .await;
     let ws = workspace(&server.uri(), &one_step("      schema: schemas/issue.json"))
         .file("schemas/issue.json", ISSUE_SCHEMA);
     let out = apply_text(&ws, &[])
@@ -325,13 +321,11 @@ async fn run_json(ws: &Workspace) -> crate::harness::Run {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn slack_ok_false_fails_through_the_app_level_default() {
-    let server = Server::build()
-        .reply(
-            "POST /api/chat.postMessage",
-            json_reply(200, json!({"ok": false, "error": "channel_not_found"})),
-        )
-        .start()
-        .await;
+    let server = Server::answering(
+        "POST /api/chat.postMessage",
+        json_reply(200, json!({"ok": false, "error": "channel_not_found"})),
+    )
+    .await;
     let steps = r#"  - id: post
     action: SLACK_POST_MESSAGE
     params: {channel: C123, text: hello}
@@ -379,15 +373,8 @@ async fn graphql_errors_fail_through_the_action_level_default() {
     let ws = catalog_workspace(&server.uri(), steps);
     let out = run_json(&ws).await.code(1);
     assert_eq!(step(&out, "rest")["status"], json!("ok"), "{out:?}");
-    let query = step(&out, "query");
-    assert_eq!(query["status"], json!("failed"));
-    assert_eq!(query["error_kind"], json!("assertion"));
-    assert_eq!(
-        query["error"],
-        json!(
-            r#"expect.body: `$.errors` must not exist, found [{"message":"Could not resolve to a Repository"}]"#
-        )
-    );
+    let error = r#"expect.body: `$.errors` must not exist, found [{"message":"Could not resolve to a Repository"}]"#;
+    assert_failed(&out, "query", "assertion", error);
 }
 
 #[tokio::test(flavor = "multi_thread")]

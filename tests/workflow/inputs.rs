@@ -29,10 +29,7 @@ outputs:
 "#;
 
 async fn setup() -> (Server, Workspace) {
-    let server = Server::build()
-        .reply("GET", json_reply(200, json!({})))
-        .start()
-        .await;
+    let server = Server::answering("GET", json_reply(200, json!({}))).await;
     let ws = workspace(&server.uri(), INPUTS)
         .file("inputs.yaml", "a: file-a\nb: 2\n")
         .file("inputs.json", r#"{"c": ["j1", "j2"], "e": true}"#);

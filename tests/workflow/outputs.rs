@@ -122,13 +122,11 @@ async fn outputs_in_json_and_in_an_outputs_file() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_output_holding_a_secret_is_masked_everywhere() {
-    let server = Server::build()
-        .reply(
-            "POST /items",
-            json_reply(201, json!({"echo": format!("Bearer {TOKEN}"), "id": 1})),
-        )
-        .start()
-        .await;
+    let server = Server::answering(
+        "POST /items",
+        json_reply(201, json!({"echo": format!("Bearer {TOKEN}"), "id": 1})),
+    )
+    .await;
     let rest = r#"steps:
   - id: login
     action: CREATE_ITEM

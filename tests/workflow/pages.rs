@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use wiremock::ResponseTemplate;
 use wiremock::matchers::query_param;
 
-use super::{TOKEN, apply_json, step, workspace};
+use super::{TOKEN, apply_json, assert_failed, step, workspace};
 use crate::harness::{RequestExt, Server, json_reply};
 
 /// Page `n` of a list: two items, and a `Link` to page `n + 1` unless `n`
@@ -56,11 +56,8 @@ async fn paged(last: u64, empty: Option<u64>) -> Server {
 /// The query string of each request the server received.
 async fn queries(server: &Server) -> Vec<String> {
     server
-        .received()
+        .each_received(|r| format!("{} {}", r.url.path(), r.url.query().unwrap_or_default()))
         .await
-        .iter()
-        .map(|r| format!("{} {}", r.url.path(), r.url.query().unwrap_or_default()))
-        .collect()
 }
 
 const ALL: &str = r#"steps:
@@ -202,13 +199,11 @@ async fn max_pages_stops_with_a_warning() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn items_is_required_when_the_body_is_not_a_list() {
-    let server = Server::build()
-        .reply(
-            "GET /items",
-            json_reply(200, json!({"data": [1, 2], "has_more": false})),
-        )
-        .start()
-        .await;
+    let server = Server::answering(
+        "GET /items",
+        json_reply(200, json!({"data": [1, 2], "has_more": false})),
+    )
+    .await;
     let steps = r#"steps:
   - id: all
     action: LIST_ITEMS
@@ -222,14 +217,11 @@ outputs:
 "#;
     let ws = workspace(&server.uri(), &steps.replace("@ITEMS@", ""));
     let out = apply_json(&ws, &[]).await.code(1);
-    let all = step(&out, "all");
-    assert_eq!(all["status"], json!("failed"));
-    assert_eq!(all["error_kind"], json!("render"));
-    assert_eq!(
-        all["error"],
-        json!(
-            "paginate: a page must contribute a list, found an object `{\"data\":[1,2],\"has_more\":false}`; say what each page contributes with `items:`"
-        )
+    assert_failed(
+        &out,
+        "all",
+        "render",
+        "paginate: a page must contribute a list, found an object `{\"data\":[1,2],\"has_more\":false}`; say what each page contributes with `items:`",
     );
     assert_eq!(step(&out, "after")["skip_reason"], json!("earlier_failure"));
     assert_eq!(server.received().await.len(), 1);
@@ -250,20 +242,15 @@ outputs:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_next_link_to_another_origin_drops_auth() {
-    let other = Server::build()
-        .reply("GET /items", json_reply(200, json!([{"n": 3}])))
-        .start()
-        .await;
-    let first = Server::build()
-        .reply(
-            "GET /items",
-            json_reply(200, json!([{"n": 1}, {"n": 2}])).insert_header(
-                "Link",
-                format!(r#"<{}/items?page=2>; rel="next""#, other.uri()).as_str(),
-            ),
-        )
-        .start()
-        .await;
+    let other = Server::answering("GET /items", json_reply(200, json!([{"n": 3}]))).await;
+    let first = Server::answering(
+        "GET /items",
+        json_reply(200, json!([{"n": 1}, {"n": 2}])).insert_header(
+            "Link",
+            format!(r#"<{}/items?page=2>; rel="next""#, other.uri()).as_str(),
+        ),
+    )
+    .await;
     let steps = r#"steps:
   - id: all
     action: LIST_ITEMS

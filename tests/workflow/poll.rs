@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 use wiremock::ResponseTemplate;
 
-use super::{apply_json, step, workspace};
+use super::{apply_json, run_json, step, workspace};
 use crate::harness::{Server, json_reply};
 
 const WAIT: &str = r#"steps:
@@ -38,8 +38,7 @@ async fn until_completes_on_the_third_poll() {
         job(json!({"status": "deleted"})),
     ])
     .await;
-    let ws = workspace(&server.uri(), WAIT);
-    let out = apply_json(&ws, &[]).await.code(0);
+    let (_, out) = run_json(&server, WAIT, 0).await;
     assert_eq!(server.received().await.len(), 3);
     let wait = step(&out, "wait");
     assert_eq!(wait["status"], json!("ok"));

@@ -52,27 +52,22 @@ impl Respond for Create {
 /// The names the server was asked to create, in order.
 async fn created(server: &Server) -> Vec<String> {
     server
-        .received()
+        .each_received(|r| r.json()["name"].as_str().unwrap_or_default().to_string())
         .await
-        .iter()
-        .map(|r| r.json()["name"].as_str().unwrap_or_default().to_string())
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigkill_mid_loop_then_resume_never_sends_a_completed_post_item_again() {
     let (tx, mut arrived) = mpsc::unbounded_channel();
-    let server = Server::build()
-        .reply(
-            "POST /items",
-            Create {
-                hold: "c",
-                held: AtomicBool::new(false),
-                arrived: tx,
-            },
-        )
-        .start()
-        .await;
+    let server = Server::answering(
+        "POST /items",
+        Create {
+            hold: "c",
+            held: AtomicBool::new(false),
+            arrived: tx,
+        },
+    )
+    .await;
     let ws = workspace(&server.uri(), LOOP);
     let running = ws
         .runner(["apply", "main.yaml"])

@@ -9,21 +9,9 @@ use wiremock::{Request, Respond, ResponseTemplate};
 use super::{TOKEN, apply_json, item_field, records, step, workspace};
 use crate::harness::{RequestExt, Server, json_reply};
 
-const ONE: &str = r#"version: 1
-inputs:
-  name: {type: string, required: true}
-  label: {type: string, default: triage}
-steps:
-  - id: create
-    action: CREATE_ITEM
-    params: {name: "{{ inputs.name }}", tag: "{{ inputs.label }}"}
-  - id: check
-    action: GET_ITEM
-    params: {id: "{{ steps.create.response.id }}"}
-outputs:
-  id: "{{ steps.create.response.id }}"
-  state: "{{ steps.check.response.state }}"
-"#;
+/// A sub-workflow creating an item and checking it: inputs `name` and
+/// `label`, outputs `id` and `state`.
+const ONE: &str = include_str!("../fixtures/flows/create-and-check.yaml");
 
 /// Creates an item whose id is the name it was given.
 struct Echo;
@@ -148,17 +136,8 @@ outputs:
     }
 }
 
-const TWO: &str = r#"version: 1
-inputs:
-  name: {type: string, required: true}
-steps:
-  - id: create
-    action: CREATE_ITEM
-    params: {name: "{{ inputs.name }}"}
-  - id: publish
-    action: START_JOB
-    params: {name: "{{ steps.create.response.id }}"}
-"#;
+/// A sub-workflow creating an item and starting a job named after it.
+const TWO: &str = include_str!("../fixtures/flows/create-and-publish.yaml");
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sub_workflow_is_journalled_and_resumed_inside() {

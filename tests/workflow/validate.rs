@@ -8,16 +8,7 @@ use crate::harness::{Run, Workspace};
 const NOWHERE: &str = "http://127.0.0.1:9";
 
 /// A sub-workflow taking a required `name` and giving `id`.
-const ONE: &str = r#"version: 1
-inputs:
-  name: {type: string, required: true}
-steps:
-  - id: create
-    action: CREATE_ITEM
-    params: {name: "{{ inputs.name }}"}
-outputs:
-  id: "{{ steps.create.response.id }}"
-"#;
+const ONE: &str = include_str!("../fixtures/flows/create.yaml");
 
 fn workspace() -> Workspace {
     Workspace::new()
