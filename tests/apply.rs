@@ -5,12 +5,27 @@ use serde_json::json;
 use wiremock::ResponseTemplate;
 
 use crate::harness::specs::Spec;
-use crate::harness::{RequestExt, Server, Workspace, json_reply, squash};
+use crate::harness::{Cmd, RequestExt, Server, Workspace, json_reply, squash};
 
 const TOKEN: &str = "ghp_TestToken0123456789abcdef";
 
 /// GitHub's issues, comments and GraphQL.
 const ACTIONS: &str = include_str!("fixtures/catalogs/github.yaml");
+
+/// The GitHub stand-in, and `workflow` as `main.yaml` with the catalog
+/// pointed at it.
+async fn github(workflow: &str) -> (Server, Workspace) {
+    let server = github_server().await;
+    let ws = workspace(&server, workflow);
+    (server, ws)
+}
+
+/// `runner apply main.yaml ARGS` with the token set.
+fn apply(ws: &Workspace, args: &[&str]) -> Cmd {
+    ws.runner(["apply", "main.yaml"])
+        .args(args)
+        .env("GITHUB_TOKEN", TOKEN)
+}
 
 /// The catalog used by most tests, pointed at `base`.
 fn catalog(base: &str) -> String {
@@ -73,13 +88,8 @@ fn workspace(server: &Server, workflow: &str) -> Workspace {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn runs_steps_in_order_with_earlier_responses() {
-    let server = github_server().await;
-    let ws = workspace(&server, WORKFLOW);
-    let out = ws
-        .runner(["apply", "main.yaml"])
-        .env("GITHUB_TOKEN", TOKEN)
-        .await
-        .code(0);
+    let (server, ws) = github(WORKFLOW).await;
+    let out = apply(&ws, &[]).await.code(0);
 
     let reqs = server.received().await;
     assert_eq!(reqs.len(), 2);
@@ -121,13 +131,8 @@ async fn runs_steps_in_order_with_earlier_responses() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn json_output_is_one_document() {
-    let server = github_server().await;
-    let ws = workspace(&server, WORKFLOW);
-    let out = ws
-        .runner(["apply", "main.yaml", "--output", "json"])
-        .env("GITHUB_TOKEN", TOKEN)
-        .await
-        .code(0);
+    let (_, ws) = github(WORKFLOW).await;
+    let out = apply(&ws, &["--output", "json"]).await.code(0);
     let doc = out.json();
     assert_eq!(doc["ok"], json!(true));
     let steps = doc["steps"].as_array().expect("steps");
@@ -152,11 +157,7 @@ async fn failed_step_skips_the_rest_and_exits_1() {
     )
     .await;
     let ws = workspace(&server, WORKFLOW);
-    let out = ws
-        .runner(["apply", "main.yaml", "--output", "json"])
-        .env("GITHUB_TOKEN", TOKEN)
-        .await
-        .code(1);
+    let out = apply(&ws, &["--output", "json"]).await.code(1);
     assert_eq!(server.received().await.len(), 1);
     let doc = out.json();
     assert_eq!(doc["ok"], json!(false));
@@ -348,11 +349,7 @@ steps:
       parameters: [{name: X-Api-Key, in: header, value: "{{ env.OTHER }}-{{ steps.me.response.data.viewer.login }}"}]
 "#,
     );
-    ws.runner(["apply", "main.yaml"])
-        .env("GITHUB_TOKEN", TOKEN)
-        .env("OTHER", "other-key-123")
-        .await
-        .code(0);
+    apply(&ws, &[]).env("OTHER", "other-key-123").await.code(0);
     let reqs = server.received().await;
     assert_eq!(
         reqs[0].json(),
@@ -368,25 +365,21 @@ steps:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn invalid_environment_sends_nothing() {
-    let server = github_server().await;
-    let ws = workspace(&server, WORKFLOW);
+    let (server, ws) = github(WORKFLOW).await;
     ws.runner(["apply", "main.yaml"])
-        .refused(&server).await
-        .stderr_has("error: environment variable `GITHUB_TOKEN` is not set (used at main.yaml:11:16: auth.github.parameters[0].value)");
+        .refused(&server, "error: environment variable `GITHUB_TOKEN` is not set (used at main.yaml:11:16: auth.github.parameters[0].value)").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_value_that_cannot_be_typed_fails_before_anything_is_sent() {
-    let server = github_server().await;
-    let ws = workspace(
-        &server,
-        &WORKFLOW.replace("milestone: \"7\"", "milestone: \"{{ vars.owner }}\""),
-    );
-    ws.runner(["apply", "main.yaml"])
-        .env("GITHUB_TOKEN", TOKEN)
-        .refused(&server)
-        .await
-        .stderr_has("param `milestone`: expected an integer, found a string `\"octo\"`");
+    let (server, ws) =
+        github(&WORKFLOW.replace("milestone: \"7\"", "milestone: \"{{ vars.owner }}\"")).await;
+    apply(&ws, &[])
+        .refused(
+            &server,
+            "param `milestone`: expected an integer, found a string `\"octo\"`",
+        )
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -397,25 +390,18 @@ async fn runtime_type_error_fails_the_step() {
     )
     .await;
     let ws = workspace(&server, WORKFLOW);
-    ws.runner(["apply", "main.yaml"])
-        .env("GITHUB_TOKEN", TOKEN)
-        .await
-        .code(1)
-        .stdout_has(
-            "error: param `issue_number`: expected an integer, found a string `\"not-a-number\"`",
-        );
+    apply(&ws, &[]).await.code(1).stdout_has(
+        "error: param `issue_number`: expected an integer, found a string `\"not-a-number\"`",
+    );
     assert_eq!(server.received().await.len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn vars_env_file_and_real_env_precedence() {
-    let server = github_server().await;
-    let ws = workspace(
-        &server,
-        &WORKFLOW.replace("owner: octo", "owner: someone-else"),
-    )
-    .env_file(".env", &[("GITHUB_TOKEN", "from-dotenv-file-1")])
-    .env_file("other.env", &[("GITHUB_TOKEN", "from-other-file-2")]);
+    let (server, ws) = github(&WORKFLOW.replace("owner: octo", "owner: someone-else")).await;
+    let ws = ws
+        .env_file(".env", &[("GITHUB_TOKEN", "from-dotenv-file-1")])
+        .env_file("other.env", &[("GITHUB_TOKEN", "from-other-file-2")]);
 
     ws.runner(["apply", "main.yaml", "--var", "owner=octo"])
         .await
@@ -464,14 +450,14 @@ async fn credentials_never_go_over_plain_http_to_other_hosts() {
         )
         .file("main.yaml", WORKFLOW);
     let resolve = format!("api.github.test:{port}:127.0.0.1");
-    ws.runner(["apply", "main.yaml", "--resolve", &resolve])
-        .env("GITHUB_TOKEN", TOKEN)
-        .refused(&server)
-        .await
-        .stderr_has("refusing to send credentials over plain http to `api.github.test`");
+    apply(&ws, &["--resolve", &resolve])
+        .refused(
+            &server,
+            "refusing to send credentials over plain http to `api.github.test`",
+        )
+        .await;
 
-    ws.runner(["apply", "main.yaml", "--resolve", &resolve, "--allow-http"])
-        .env("GITHUB_TOKEN", TOKEN)
+    apply(&ws, &["--resolve", &resolve, "--allow-http"])
         .await
         .code(0);
     assert_eq!(server.received().await.len(), 2);
@@ -483,13 +469,10 @@ async fn base_url_override_sends_an_app_elsewhere() {
     let ws = Workspace::new()
         .file("apps/github.yaml", &catalog("https://api.github.com"))
         .file("main.yaml", WORKFLOW);
-    ws.runner([
-        "apply",
-        "main.yaml",
-        "--base-url",
-        &format!("github={}/api/v3", server.uri()),
-    ])
-    .env("GITHUB_TOKEN", TOKEN)
+    apply(
+        &ws,
+        &["--base-url", &format!("github={}/api/v3", server.uri())],
+    )
     .await
     .code(0);
     assert_eq!(server.received().await.len(), 2);
@@ -497,16 +480,13 @@ async fn base_url_override_sends_an_app_elsewhere() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn injected_values_cannot_change_the_request() {
-    let server = github_server().await;
-    let ws = workspace(
-        &server,
-        r#"version: 1
+    let dots = r#"version: 1
 include: [apps/github.yaml]
 steps:
   - action: GITHUB_LIST_ISSUES
     params: {owner: "..", repo: r}
-"#,
-    );
+"#;
+    let (server, ws) = github(dots).await;
     ws.runner(["apply", "main.yaml"])
         .await
         .code(2)
@@ -523,9 +503,11 @@ steps:
     );
     ws.runner(["apply", "main.yaml"])
         .env("EVIL", "a\r\nX-Injected: 1")
-        .refused(&server)
-        .await
-        .stderr_has("header param `X-Trace` contains a line break or NUL");
+        .refused(
+            &server,
+            "header param `X-Trace` contains a line break or NUL",
+        )
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -38,19 +38,13 @@ fn literal_token_fails_validate_plan_and_apply() {
         let out = ws
             .runner([command, "main.yaml"])
             .run()
-            .code_for(2, format_args!("{command}"));
-        assert!(
-            out.stderr.contains(
+            .code_for(2, format_args!("{command}"))
+            .stderr_has(
                 "auth parameter `Authorization` holds a literal credential \
-                 (after `Bearer`, it starts like a GitHub token, `ghp_`)"
-            ),
-            "{command}: {out:?}"
-        );
-        assert!(out.stderr.contains("main.yaml:10:"), "{command}: {out:?}");
-        assert!(
-            out.stderr.contains("allow_literal: true"),
-            "{command}: {out:?}"
-        );
+                 (after `Bearer`, it starts like a GitHub token, `ghp_`)",
+            )
+            .stderr_has("main.yaml:10:")
+            .stderr_has("allow_literal: true");
         assert_token_hidden(&out);
     }
 }
@@ -64,11 +58,8 @@ fn json_output_hides_the_token_too() {
         let out = ws
             .runner([command, "main.yaml", "--output", "json"])
             .run()
-            .code_for(2, format_args!("{command}"));
-        assert!(
-            out.stderr.contains("literal credential"),
-            "{command}: {out:?}"
-        );
+            .code_for(2, format_args!("{command}"))
+            .stderr_has("literal credential");
         assert_token_hidden(&out);
     }
 }
@@ -150,16 +141,9 @@ steps:
         let out = ws
             .runner([command, "main.yaml"])
             .run()
-            .code_for(2, format_args!("{command}"));
-        assert!(
-            out.stderr
-                .contains("descope `management_key` holds a literal credential"),
-            "{command}: {out:?}"
-        );
-        assert!(
-            out.stderr.contains("DESCOPE_MANAGEMENT_KEY"),
-            "{command}: {out:?}"
-        );
+            .code_for(2, format_args!("{command}"))
+            .stderr_has("descope `management_key` holds a literal credential")
+            .stderr_has("DESCOPE_MANAGEMENT_KEY");
         assert!(!out.all().contains("K2FAKEfake"), "{command}: {out:?}");
     }
 }

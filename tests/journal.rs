@@ -298,8 +298,7 @@ async fn resume_runs_a_step_again_when_its_request_changed() {
         &ws,
         &["main.yaml", "--resume", JOURNAL, "--var", "name=other"],
     )
-    .refused(&server).await
-    .stderr_has("steps[0] (project) (POST) completed in the journalled run, and its request changed since (param `name`); it is not sent again");
+    .refused(&server, "steps[0] (project) (POST) completed in the journalled run, and its request changed since (param `name`); it is not sent again").await;
     // `--rerun-changed` says yes.
     let out = apply(
         &ws,
@@ -381,8 +380,7 @@ async fn outputs_holding_secrets_are_stored_redacted_and_rerun_when_used() {
     server.reply("GET", ResponseTemplate::new(200)).await;
     // Sending the completed POST again would repeat it: that takes a yes.
     apply(&ws, &["main.yaml", "--resume", JOURNAL])
-        .refused(&server).await
-        .stderr_has("steps[0] (login) (POST) completed in the journalled run, but its response held secrets");
+        .refused(&server, "steps[0] (login) (POST) completed in the journalled run, but its response held secrets").await;
     let out = apply(
         &ws,
         &[
@@ -421,9 +419,8 @@ async fn resume_needs_a_readable_journal() {
     mount_shop(&server, "p-17", 99, 200).await;
     let ws = Workspace::main(&spec(&server.uri(), "", FIVE_STEPS));
     apply(&ws, &["main.yaml", "--resume", "nowhere.jsonl"])
-        .refused(&server)
-        .await
-        .stderr_has("cannot read the journal `nowhere.jsonl`");
+        .refused(&server, "cannot read the journal `nowhere.jsonl`")
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -3,69 +3,16 @@
 //! `NO_PROXY` are honoured. Servers run in-process on 127.0.0.1.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
-use tokio_rustls::rustls::{self, pki_types::pem::PemObject};
-
+use crate::harness;
 use crate::harness::specs::Spec;
+use crate::harness::tls::FIXTURES;
 use crate::harness::{RequestExt, Server, Workspace, json_reply};
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls");
-
-/// An HTTPS server for `localhost` with a certificate from the test CA;
-/// answers every request with a small JSON body and counts them.
-async fn tls_server() -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
-    let certs = rustls::pki_types::CertificateDer::pem_file_iter(format!("{FIXTURES}/server.pem"))
-        .expect("server cert")
-        .collect::<Result<Vec<_>, _>>()
-        .expect("server cert");
-    let key = rustls::pki_types::PrivateKeyDer::from_pem_file(format!("{FIXTURES}/server.key"))
-        .expect("server key");
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("protocols")
-    .with_no_client_auth()
-    .with_single_cert(certs, key)
-    .expect("server config");
-    let acceptor = TlsAcceptor::from(Arc::new(config));
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let served = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let count = served.clone();
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            let acceptor = acceptor.clone();
-            let count = count.clone();
-            tokio::spawn(async move {
-                // A failed handshake (an untrusted certificate) just ends here.
-                let Ok(mut tls) = acceptor.accept(tcp).await else {
-                    return;
-                };
-                let mut request = Vec::new();
-                let mut buf = [0u8; 4096];
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match tls.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => request.extend_from_slice(&buf[..n]),
-                    }
-                }
-                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let body = br#"{"login":"octo"}"#;
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = tls.write_all(head.as_bytes()).await;
-                let _ = tls.write_all(body).await;
-                let _ = tls.shutdown().await;
-            });
-        }
-    });
-    (port, served)
+/// An HTTPS server answering as GitHub's `/user` would.
+async fn tls_server() -> (u16, Arc<AtomicUsize>) {
+    harness::tls::tls_server(br#"{"login":"octo"}"#).await
 }
 
 /// Bearer auth from `TOKEN`, and one step that is not retried.

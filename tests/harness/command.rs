@@ -112,10 +112,11 @@ impl Cmd {
 }
 
 impl Cmd {
-    /// Runs it and checks the promise of exit 2: the run exited 2 and
-    /// `server` received nothing (each failure prints the run).
-    pub async fn refused(self, server: &super::Server) -> Run {
-        let out = self.await.code(2);
+    /// Runs it and checks the promise of exit 2: the run exited 2, saying
+    /// `why` on stderr, and `server` received nothing (each failure prints
+    /// the run).
+    pub async fn refused(self, server: &super::Server, why: &str) -> Run {
+        let out = self.await.code(2).stderr_has(why);
         let sent = server.requests().await;
         assert!(sent.is_empty(), "exit 2, yet it sent {sent:?}: {out:?}");
         out
@@ -165,6 +166,9 @@ pub struct Run {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
+    /// Which case of a table this run is (see [`Run::code_for`]), said
+    /// first by every failed assertion in the chain.
+    case: Option<String>,
 }
 
 impl From<Output> for Run {
@@ -174,6 +178,7 @@ impl From<Output> for Run {
             code: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            case: None,
         }
     }
 }
@@ -213,26 +218,32 @@ impl Run {
     #[track_caller]
     pub fn code(self, expected: i32) -> Self {
         if self.code != expected {
-            panic!("expected exit {expected}, got {self:?}");
+            self.fail(format_args!("expected exit {expected}, got"));
         }
         self
     }
 
-    /// [`Run::code`], saying first which case of a table this run was
-    /// (`format_args!("{command} {arg}")`).
+    /// [`Run::code`] for one case of a table (`format_args!("{command}
+    /// {arg}")`), which this and every later assertion in the chain name
+    /// first when they fail.
     #[track_caller]
-    pub fn code_for(self, expected: i32, case: impl std::fmt::Display) -> Self {
-        if self.code != expected {
-            panic!("{case}: expected exit {expected}, got {self:?}");
-        }
-        self
+    pub fn code_for(mut self, expected: i32, case: impl std::fmt::Display) -> Self {
+        self.case = Some(case.to_string());
+        self.code(expected)
     }
 
     /// Asserts that standard error holds `needle`.
     #[track_caller]
     pub fn stderr_has(self, needle: &str) -> Self {
-        if !self.stderr.contains(needle) {
-            panic!("expected `{needle}` on stderr: {self:?}");
+        let held = self.stderr.contains(needle);
+        self.holds(held, "stderr", needle)
+    }
+
+    /// Asserts that standard error holds each of `needles`.
+    #[track_caller]
+    pub fn stderr_has_all(mut self, needles: &[&str]) -> Self {
+        for needle in needles {
+            self = self.stderr_has(needle);
         }
         self
     }
@@ -240,10 +251,26 @@ impl Run {
     /// Asserts that standard output holds `needle`.
     #[track_caller]
     pub fn stdout_has(self, needle: &str) -> Self {
-        if !self.stdout.contains(needle) {
-            panic!("expected `{needle}` on stdout: {self:?}");
+        let held = self.stdout.contains(needle);
+        self.holds(held, "stdout", needle)
+    }
+
+    /// `self`, if `stream` held `needle`.
+    #[track_caller]
+    fn holds(self, held: bool, stream: &str, needle: &str) -> Self {
+        if !held {
+            self.fail(format_args!("expected `{needle}` on {stream}"));
         }
         self
+    }
+
+    /// Panics with `what`, the case (if any) before it, the run after it.
+    #[track_caller]
+    fn fail(&self, what: std::fmt::Arguments) -> ! {
+        match &self.case {
+            Some(case) => panic!("{case}: {what}: {self:?}"),
+            None => panic!("{what}: {self:?}"),
+        }
     }
 }
 

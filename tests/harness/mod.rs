@@ -45,6 +45,7 @@ pub mod leaks;
 pub mod shop;
 mod server;
 pub mod specs;
+pub mod tls;
 mod workspace;
 
 pub use command::{Cmd, Run};
@@ -72,4 +73,25 @@ pub fn squash(text: &str) -> String {
         .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Every file under `dir`, recursively, sorted; none if `dir` is missing.
+pub fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(dir) = todo.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.expect("directory entry").path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
 }

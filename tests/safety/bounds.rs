@@ -86,11 +86,8 @@ async fn deep_nesting_is_refused_at_once_at_any_size() {
             let out = within(ws.runner([command, "main.yaml"]), Duration::from_secs(3))
                 .await
                 .unwrap_or_else(|| panic!("{command} on {what} still ran after 3 s"))
-                .code_for(2, format_args!("{command} {what}"));
-            assert!(
-                out.stderr.contains("nests deeper than 128 levels"),
-                "{command} {what}: {out:?}"
-            );
+                .code_for(2, format_args!("{command} {what}"))
+                .stderr_has("nests deeper than 128 levels");
             let took = started.elapsed();
             assert!(
                 took < Duration::from_secs(1),

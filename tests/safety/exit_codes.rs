@@ -294,11 +294,10 @@ async fn var_overrides_of_the_wrong_shape_are_refused() {
         ("settings=draft", "var `settings` is a mapping in the spec"),
     ] {
         for command in ["plan", "apply"] {
-            let out = ws
-                .runner([command, "main.yaml", "--var", arg])
+            ws.runner([command, "main.yaml", "--var", arg])
                 .await
-                .code_for(2, format_args!("{command} {arg}"));
-            assert!(out.stderr.contains(expected), "{command} {arg}: {out:?}");
+                .code_for(2, format_args!("{command} {arg}"))
+                .stderr_has(expected);
         }
         assert!(server.received().await.is_empty(), "{arg}");
     }
@@ -324,11 +323,10 @@ async fn a_base_url_override_for_an_unknown_app_is_refused() {
         ),
     ] {
         for command in ["plan", "apply"] {
-            let out = ws
-                .runner([command, "main.yaml", "--base-url", &arg])
+            ws.runner([command, "main.yaml", "--base-url", &arg])
                 .await
-                .code_for(2, format_args!("{command} {arg}"));
-            assert!(out.stderr.contains(expected), "{command} {arg}: {out:?}");
+                .code_for(2, format_args!("{command} {arg}"))
+                .stderr_has(expected);
         }
     }
     assert!(server.received().await.is_empty());
@@ -398,8 +396,8 @@ async fn an_unusable_url_known_before_the_run_stops_it_before_anything_is_sent()
             .env("BASE", &base)
             .env("TOKEN", "tok-Unusable-0123456789")
             .await
-            .code_for(2, format_args!("{base}"));
-        assert!(out.stderr.contains(why), "{base}: {out:?}");
+            .code_for(2, format_args!("{base}"))
+            .stderr_has(why);
         assert!(server.received().await.is_empty(), "{base}: {out:?}");
         if ws.exists(JOURNAL) {
             assert_eq!(ws.read(JOURNAL), "", "{base}: a record was left");
@@ -428,16 +426,12 @@ fn a_base_url_override_must_be_an_http_url() {
     ] {
         for command in ["apply", "plan"] {
             let arg = format!("shop={url}");
-            let out = ws
-                .runner([command, "main.yaml", "--base-url", &arg])
+            ws.runner([command, "main.yaml", "--base-url", &arg])
                 .run()
-                .code_for(2, format_args!("{command} {arg}"));
-            assert!(
-                out.stderr.contains(&format!(
+                .code_for(2, format_args!("{command} {arg}"))
+                .stderr_has(&format!(
                     "`--base-url shop={url}`: expected an http or https URL"
-                )),
-                "{command} {arg}: {out:?}"
-            );
+                ));
         }
     }
 }

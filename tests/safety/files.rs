@@ -370,13 +370,10 @@ fn a_file_that_is_not_a_valid_schema_is_named_by_place_and_keyword_only() {
         let out = ws
             .runner(["validate", "main.yaml"])
             .run()
-            .code_for(2, format_args!("{schema}"));
-        assert!(
-            out.stderr.contains(&format!(
+            .code_for(2, format_args!("{schema}"))
+            .stderr_has(&format!(
                 "error: schema `{file}` is not a valid JSON Schema: {expected}"
-            )),
-            "{schema}: {out:?}"
-        );
+            ));
         assert!(
             !out.all().contains("SECRETVALUE"),
             "{schema}: the file's content was shown: {out:?}"

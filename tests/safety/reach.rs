@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde_json::json;
 
 use crate::harness::leaks::assert_clean;
+use crate::harness::tls::{FIXTURES, tls_server};
 use crate::harness::{Server, Workspace, json_reply};
 
 const TOKEN: &str = "tok-Reach-0123456789abcdef";
@@ -117,16 +118,11 @@ async fn a_resolve_override_is_judged_by_the_address_connected_to() {
     let ws = Workspace::main(&spec(&format!("http://localhost:{port}")));
     for addr in NOT_LOOPBACK {
         let resolve = format!("localhost:{port}:{addr}");
-        let out = ws
-            .runner(["apply", "main.yaml", "--no-journal", "--resolve", &resolve])
+        ws.runner(["apply", "main.yaml", "--no-journal", "--resolve", &resolve])
             .env("TOKEN", TOKEN)
             .await
-            .code_for(2, format_args!("{resolve}"));
-        assert!(
-            out.stderr
-                .contains("refusing to send credentials over plain http to `localhost`"),
-            "{resolve}: {out:?}"
-        );
+            .code_for(2, format_args!("{resolve}"))
+            .stderr_has("refusing to send credentials over plain http to `localhost`");
         assert!(api.received().await.is_empty(), "{resolve}");
     }
     // `--allow-http` says yes (0.0.0.0 reaches the server on 127.0.0.1).
@@ -166,9 +162,11 @@ async fn a_public_name_pointed_at_loopback_still_needs_allow_http() {
     let resolve = format!("api.example.test:{port}:127.0.0.1");
     ws.runner(["apply", "main.yaml", "--no-journal", "--resolve", &resolve])
         .env("TOKEN", TOKEN)
-        .refused(&api)
-        .await
-        .stderr_has("refusing to send credentials over plain http to `api.example.test`");
+        .refused(
+            &api,
+            "refusing to send credentials over plain http to `api.example.test`",
+        )
+        .await;
     ws.runner([
         "apply",
         "main.yaml",
@@ -197,12 +195,8 @@ async fn a_resolve_override_for_descope_is_judged_by_its_address_too() {
             .env("DESCOPE_MANAGEMENT_KEY", "mgmt-Reach-0123456789")
             .env("DESCOPE_BASE_URL", format!("http://localhost:{port}"))
             .await
-            .code_for(2, format_args!("{resolve}"));
-        assert!(
-            out.stderr
-                .contains("descope: refusing to send credentials over plain http to `localhost`"),
-            "{resolve}: {out:?}"
-        );
+            .code_for(2, format_args!("{resolve}"))
+            .stderr_has("descope: refusing to send credentials over plain http to `localhost`");
         assert!(server.received().await.is_empty());
         assert_clean(&out, &["mgmt-Reach-0123456789"]);
     }
@@ -210,75 +204,9 @@ async fn a_resolve_override_for_descope_is_judged_by_its_address_too() {
 
 // --------------------------------------------------------- Descope's TLS
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls");
-
-/// Descope over HTTPS on 127.0.0.1 (`localhost`), with a certificate of
-/// the test CA: answers every request it can read with a token, and
-/// counts them. A client that does not trust the CA never gets one.
+/// Descope over HTTPS: answers every request it can read with a token.
 async fn descope_over_tls() -> (u16, std::sync::Arc<AtomicUsize>) {
-    use std::sync::Arc;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio_rustls::rustls::{self, pki_types::pem::PemObject};
-    let certs = rustls::pki_types::CertificateDer::pem_file_iter(format!("{FIXTURES}/server.pem"))
-        .unwrap()
-        .collect::<Result<Vec<_>, _>>()
-        .unwrap();
-    let key =
-        rustls::pki_types::PrivateKeyDer::from_pem_file(format!("{FIXTURES}/server.key")).unwrap();
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(certs, key)
-    .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let served = Arc::new(AtomicUsize::new(0));
-    let count = served.clone();
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            let acceptor = acceptor.clone();
-            let count = count.clone();
-            tokio::spawn(async move {
-                let Ok(mut tls) = acceptor.accept(tcp).await else {
-                    return;
-                };
-                // The head, then as much body as it announces.
-                let mut request = Vec::new();
-                let mut buf = [0u8; 4096];
-                loop {
-                    if let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") {
-                        let head = String::from_utf8_lossy(&request[..end]).to_lowercase();
-                        let length = head
-                            .lines()
-                            .find_map(|l| l.strip_prefix("content-length:"))
-                            .and_then(|v| v.trim().parse::<usize>().ok())
-                            .unwrap_or(0);
-                        if request.len() >= end + 4 + length {
-                            break;
-                        }
-                    }
-                    match tls.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => request.extend_from_slice(&buf[..n]),
-                    }
-                }
-                count.fetch_add(1, Ordering::SeqCst);
-                let body = br#"{"token":{"accessToken":"tok-OverTls-0123456789"}}"#;
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = tls.write_all(head.as_bytes()).await;
-                let _ = tls.write_all(body).await;
-                let _ = tls.shutdown().await;
-            });
-        }
-    });
-    (port, served)
+    tls_server(br#"{"token":{"accessToken":"tok-OverTls-0123456789"}}"#).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

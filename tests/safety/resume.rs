@@ -477,8 +477,7 @@ async fn a_completed_patch_whose_params_changed_is_refused() {
     let spec = |base: &str| shop(base, steps).replace("steps:\n", "vars:\n  name: first\nsteps:\n");
     let (server, ws, _) = failed_once(spec).await;
     resume(&ws, &["--var", "name=second"])
-        .refused(&server).await
-        .stderr_has("steps[0] (rename) (PATCH) completed in the journalled run, and its request changed since (param `name`); it is not sent again");
+        .refused(&server, "steps[0] (rename) (PATCH) completed in the journalled run, and its request changed since (param `name`); it is not sent again").await;
 }
 
 /// A safe request that changed runs again, and says so.
@@ -641,11 +640,8 @@ async fn a_second_run_on_a_journal_in_use_is_refused() {
             .runner(["apply", "main.yaml"])
             .args(extra)
             .await
-            .code_for(2, format_args!("{extra:?}"));
-        assert!(
-            out.stderr.contains("is in use by another run"),
-            "{extra:?}: {out:?}"
-        );
+            .code_for(2, format_args!("{extra:?}"))
+            .stderr_has("is in use by another run");
         assert_eq!(
             server.requests().await,
             ["POST /projects"],

@@ -79,13 +79,8 @@ async fn refused_everywhere(ws: &Workspace, server: &Server, args: &[&str], expe
         let out = ws
             .runner(&argv)
             .await
-            .code_for(2, format_args!("{command}"));
-        for e in expected {
-            assert!(
-                out.stderr.contains(e),
-                "{command}: expected `{e}` in {out:?}"
-            );
-        }
+            .code_for(2, format_args!("{command}"))
+            .stderr_has_all(expected);
         assert!(!out.all().contains("dotenv-secret"), "{out:?}");
     }
     assert!(server.received().await.is_empty(), "nothing is sent");
@@ -561,20 +556,17 @@ async fn confinement_is_decided_after_symbolic_links() {
                     .runner([command, "specs/main.yaml"])
                     .args(&args)
                     .await
-                    .code_for(2, format_args!("{path}"));
-                assert!(
-                    out.stderr.contains(why) && out.stderr.contains("pass `--allow-upload "),
-                    "{path}: {out:?}"
-                );
+                    .code_for(2, format_args!("{path}"))
+                    .stderr_has(why)
+                    .stderr_has("pass `--allow-upload ");
                 assert!(!out.all().contains("dotenv-secret"), "{out:?}");
                 // `--allow-outside-root` lifts the root, never the rest.
                 if !outside {
-                    let out = ws
-                        .runner([command, "specs/main.yaml", "--allow-outside-root"])
+                    ws.runner([command, "specs/main.yaml", "--allow-outside-root"])
                         .args(&args)
                         .await
-                        .code_for(2, format_args!("{path}"));
-                    assert!(out.stderr.contains(why), "{path}: {out:?}");
+                        .code_for(2, format_args!("{path}"))
+                        .stderr_has(why);
                 }
             }
         }

@@ -115,14 +115,10 @@ mod outputs {
         }
         for (path, why) in &cases {
             for command in ["apply", "plan"] {
-                let out = runner(&ws, command, "main.yaml", &["--outputs-file", path])
+                runner(&ws, command, "main.yaml", &["--outputs-file", path])
                     .await
-                    .code_for(2, format_args!("{command} {path}"));
-                assert!(
-                    out.stderr
-                        .contains(&format!("cannot write the outputs file `{path}`: {why}")),
-                    "{command} {path}: {out:?}"
-                );
+                    .code_for(2, format_args!("{command} {path}"))
+                    .stderr_has(&format!("cannot write the outputs file `{path}`: {why}"));
                 assert!(
                     server.received().await.is_empty(),
                     "{command} {path}: exit 2 must send nothing"
@@ -155,15 +151,12 @@ mod outputs {
             "dangling.json",
         ] {
             for command in ["apply", "plan"] {
-                let out = runner(&ws, command, "main.yaml", &["--outputs-file", link])
+                runner(&ws, command, "main.yaml", &["--outputs-file", link])
                     .await
-                    .code_for(2, format_args!("{command} {link}"));
-                assert!(
-                    out.stderr.contains(&format!(
+                    .code_for(2, format_args!("{command} {link}"))
+                    .stderr_has(&format!(
                         "cannot write the outputs file `{link}`: it is a symbolic link"
-                    )),
-                    "{command} {link}: {out:?}"
-                );
+                    ));
                 assert!(server.received().await.is_empty(), "{command} {link}");
             }
             let meta = std::fs::symlink_metadata(ws.path().join(link)).unwrap();
@@ -229,13 +222,9 @@ mod journal_dirs {
 
     /// `apply` is refused with exit 2, nothing sent, naming `dir`.
     fn refused(out: Run, dir: &str, what: &str) {
-        let out = out.code_for(2, what);
-        assert!(
-            out.stderr.contains(&format!(
-                "would be written through `{dir}`, a symbolic link"
-            )),
-            "{what}: {out:?}"
-        );
+        out.code_for(2, what).stderr_has(&format!(
+            "would be written through `{dir}`, a symbolic link"
+        ));
     }
 
     #[tokio::test(flavor = "multi_thread")]

@@ -235,9 +235,11 @@ steps:
     server.reset().await;
     ws.write("main.yaml", &super::spec(&server.uri(), known));
     apply_text(&ws, &[])
-        .refused(&server)
-        .await
-        .stderr_has("the condition must render to true or false, found a string `\"yes\"`");
+        .refused(
+            &server,
+            "the condition must render to true or false, found a string `\"yes\"`",
+        )
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -169,8 +169,8 @@ async fn a_missing_mistyped_or_unknown_input_is_exit_2_with_nothing_sent() {
     for (args, env, message) in cases {
         let out = run(&ws, args, env)
             .await
-            .code_for(2, format_args!("{args:?}"));
-        assert!(out.stderr.contains(message), "{args:?}: {out:?}");
+            .code_for(2, format_args!("{args:?}"))
+            .stderr_has(message);
         assert!(server.received().await.is_empty(), "{args:?}: {out:?}");
     }
 }
