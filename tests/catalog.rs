@@ -52,19 +52,14 @@ fn import_writes_a_catalog_that_validates_and_is_the_same_every_time() {
 #[test]
 fn import_filters_by_tag_and_operation_and_refuses_swagger_2() {
     let ws = Workspace::new();
-    let out = ws
-        .runner([
-            "import",
-            "openapi",
-            &fixture("github-subset.json"),
-            "--app",
-            "github",
-            "--operation",
-            "issues/create",
-            "--operation",
-            "repos/get-content",
-        ])
-        .run()
+    let github = fixture("github-subset.json");
+    let import = |operations: &[&str]| {
+        let picked = operations.iter().flat_map(|o| ["--operation", o]);
+        ws.runner(["import", "openapi", &github, "--app", "github"])
+            .args(picked)
+            .run()
+    };
+    let out = import(&["issues/create", "repos/get-content"])
         .code(0)
         .stdout_has("GITHUB_ISSUES_CREATE:");
     assert!(
@@ -72,18 +67,9 @@ fn import_filters_by_tag_and_operation_and_refuses_swagger_2() {
             .contains("/repos/{owner}/{repo}/contents/{+path}")
     );
     assert_eq!(out.stdout.matches("method:").count(), 2);
-    ws.runner([
-        "import",
-        "openapi",
-        &fixture("github-subset.json"),
-        "--app",
-        "github",
-        "--operation",
-        "issues/craete",
-    ])
-    .run()
-    .code(2)
-    .stderr_has("issues/create");
+    import(&["issues/craete"])
+        .code(2)
+        .stderr_has("issues/create");
     let out = ws
         .runner([
             "import",

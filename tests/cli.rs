@@ -5,40 +5,8 @@ use serde_json::json;
 
 use crate::harness::{Server, Workspace};
 
-const SPEC: &str = r#"version: 1
-apps:
-  github:
-    base_url: BASE
-    headers: {Accept: application/vnd.github+json}
-    actions:
-      CREATE:
-        method: POST
-        path: /repos/{owner}/issues
-        params:
-          owner: {type: string, required: true}
-          title: {type: string, required: true}
-          count: {type: integer}
-      COMMENT:
-        method: POST
-        path: /issues/{number}/comments
-        params:
-          number: {type: integer, required: true}
-          body: {type: string, required: true}
-auth:
-  github:
-    parameters:
-      - {name: Authorization, in: header, value: "Bearer {{ env.GITHUB_TOKEN }}"}
-vars:
-  owner: octo
-steps:
-  - id: issue
-    action: CREATE
-    params: {owner: "{{ vars.owner }}", title: "T", count: "3"}
-  - action: COMMENT
-    params:
-      number: "{{ steps.issue.response.number }}"
-      body: "see #{{ steps.issue.response.number }}"
-"#;
+/// An issue and a comment on it, GitHub at `BASE`.
+const SPEC: &str = include_str!("fixtures/specs/issue-and-comment.yaml");
 
 #[tokio::test(flavor = "multi_thread")]
 async fn plan_prints_requests_sends_nothing_and_needs_no_secret() {

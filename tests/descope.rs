@@ -1003,10 +1003,8 @@ steps:
   - action: GET_USER
 "#;
     let (_server, ws) = setup(vec![], rest).await;
-    ws.runner(["validate", "main.yaml"])
-        .await
-        .code(2)
-        .stderr_has("descope");
+    let validated = ws.runner(["validate", "main.yaml"]).await;
+    validated.code(2).stderr_has("descope");
 }
 
 /// The management key is a credential like any other: plain `http://` is

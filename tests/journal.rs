@@ -517,13 +517,13 @@ async fn killed_mid_step(held: Held, signal: &str) -> (Workspace, Server, Run) {
 /// refuses, `--resume --rerun-uncertain` sends it again and finishes.
 async fn resume_after_an_uncertain_post(ws: &Workspace, server: &Server) {
     let journal_before = ws.read(JOURNAL);
-    let out = apply(ws, &["main.yaml", "--resume", JOURNAL]).await.code(2);
-    assert!(
-        out.stderr.contains(
-            "steps[1] (item) (`CREATE_ITEM`, POST) was in flight when the journalled run stopped"
-        ) && out.stderr.contains("--rerun-uncertain"),
-        "{out:?}"
-    );
+    apply(ws, &["main.yaml", "--resume", JOURNAL])
+        .await
+        .code(2)
+        .stderr_has(
+            "steps[1] (item) (`CREATE_ITEM`, POST) was in flight when the journalled run stopped",
+        )
+        .stderr_has("--rerun-uncertain");
     assert_eq!(
         server.requests().await,
         ["POST /projects", "POST /projects/p-17/items"],

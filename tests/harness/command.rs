@@ -121,6 +121,15 @@ impl Cmd {
         assert!(sent.is_empty(), "exit 2, yet it sent {sent:?}: {out:?}");
         out
     }
+
+    /// Runs it, asserting that it succeeded and that `server` had
+    /// received `count` requests by then (each failure prints the run).
+    pub async fn sends(self, server: &super::Server, count: usize) -> Run {
+        let out = self.await.code(0);
+        let sent = server.requests().await;
+        assert_eq!(sent.len(), count, "it sent {sent:?}: {out:?}");
+        out
+    }
 }
 
 /// Awaiting a [`Cmd`] runs it on a blocking thread, so servers on the
@@ -253,6 +262,22 @@ impl Run {
     pub fn stdout_has(self, needle: &str) -> Self {
         let held = self.stdout.contains(needle);
         self.holds(held, "stdout", needle)
+    }
+
+    /// Asserts that standard error does not hold `needle`.
+    #[track_caller]
+    pub fn stderr_lacks(self, needle: &str) -> Self {
+        let lacks = !self.stderr.contains(needle);
+        self.lacks(lacks, "stderr", needle)
+    }
+
+    /// `self`, if `stream` lacked `needle`.
+    #[track_caller]
+    fn lacks(self, lacked: bool, stream: &str, needle: &str) -> Self {
+        if !lacked {
+            self.fail(format_args!("expected no `{needle}` on {stream}"));
+        }
+        self
     }
 
     /// `self`, if `stream` held `needle`.

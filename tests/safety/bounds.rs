@@ -199,32 +199,26 @@ async fn env_files_are_read_up_to_1_mib_and_pipes_work() {
     );
 
     // A pipe (`--env-file <(op inject ...)`) is read like a file.
-    ws.runner([
-        "apply",
-        "main.yaml",
-        "--no-journal",
-        "--env-file",
-        "/dev/stdin",
-    ])
-    .stdin("KEY=k-FromAPipe-0123456789\n")
-    .await
-    .code(0);
+    let piped = || {
+        ws.runner([
+            "apply",
+            "main.yaml",
+            "--no-journal",
+            "--env-file",
+            "/dev/stdin",
+        ])
+    };
+    piped().stdin("KEY=k-FromAPipe-0123456789\n").await.code(0);
     let got = server.received().await;
     assert_eq!(
         got[1].headers.get("x-key").unwrap(),
         "k-FromAPipe-0123456789"
     );
-    ws.runner([
-        "apply",
-        "main.yaml",
-        "--no-journal",
-        "--env-file",
-        "/dev/stdin",
-    ])
-    .stdin(vec![b'#'; 3 << 20])
-    .await
-    .code(2)
-    .stderr_has("larger than 1 MiB");
+    piped()
+        .stdin(vec![b'#'; 3 << 20])
+        .await
+        .code(2)
+        .stderr_has("larger than 1 MiB");
     assert_eq!(server.received().await.len(), 2);
 }
 

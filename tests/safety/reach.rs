@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::harness::leaks::assert_clean;
 use crate::harness::tls::{FIXTURES, tls_server};
-use crate::harness::{Server, Workspace, json_reply};
+use crate::harness::{Cmd, Server, Workspace, json_reply};
 
 const TOKEN: &str = "tok-Reach-0123456789abcdef";
 
@@ -21,6 +21,13 @@ fn spec(base: &str) -> String {
     format!(
         "version: 1\napps:\n  api:\n    base_url: {base}\n    retry: {{attempts: 1}}\n    actions:\n      ME: {{method: GET, path: /me}}\nauth:\n  api:\n    parameters:\n      - {{name: Authorization, in: header, value: \"Bearer {{{{ env.TOKEN }}}}\"}}\nsteps:\n  - action: ME\n"
     )
+}
+
+/// `runner apply main.yaml --no-journal ARGS` with the token set.
+fn apply(ws: &Workspace, args: &[&str]) -> Cmd {
+    ws.runner(["apply", "main.yaml", "--no-journal"])
+        .args(args)
+        .env("TOKEN", TOKEN)
 }
 
 /// A server that answers everything: as a proxy, it would relay.
@@ -37,8 +44,7 @@ async fn loopback_targets_are_never_proxied() {
         for var in ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"] {
             api.reset().await;
             api.reply("", json_reply(200, json!({}))).await;
-            ws.runner(["apply", "main.yaml", "--no-journal"])
-                .env("TOKEN", TOKEN)
+            apply(&ws, &[])
                 .env(var, proxy.uri())
                 .await
                 .code_for(0, format_args!("{host} {var}"));
@@ -118,8 +124,7 @@ async fn a_resolve_override_is_judged_by_the_address_connected_to() {
     let ws = Workspace::main(&spec(&format!("http://localhost:{port}")));
     for addr in NOT_LOOPBACK {
         let resolve = format!("localhost:{port}:{addr}");
-        ws.runner(["apply", "main.yaml", "--no-journal", "--resolve", &resolve])
-            .env("TOKEN", TOKEN)
+        apply(&ws, &["--resolve", &resolve])
             .await
             .code_for(2, format_args!("{resolve}"))
             .stderr_has("refusing to send credentials over plain http to `localhost`");
@@ -127,17 +132,9 @@ async fn a_resolve_override_is_judged_by_the_address_connected_to() {
     }
     // `--allow-http` says yes (0.0.0.0 reaches the server on 127.0.0.1).
     let resolve = format!("localhost:{port}:0.0.0.0");
-    ws.runner([
-        "apply",
-        "main.yaml",
-        "--no-journal",
-        "--resolve",
-        &resolve,
-        "--allow-http",
-    ])
-    .env("TOKEN", TOKEN)
-    .await
-    .code_for(0, format_args!("{resolve}"));
+    apply(&ws, &["--resolve", &resolve, "--allow-http"])
+        .await
+        .code_for(0, format_args!("{resolve}"));
     api.reset().await;
     api.reply("", json_reply(200, json!({}))).await;
     // An override for another port does not apply, and one to
@@ -146,8 +143,7 @@ async fn a_resolve_override_is_judged_by_the_address_connected_to() {
         format!("localhost:{}:0.0.0.0", port.wrapping_add(1)),
         format!("localhost:{port}:127.0.0.1"),
     ] {
-        ws.runner(["apply", "main.yaml", "--no-journal", "--resolve", &resolve])
-            .env("TOKEN", TOKEN)
+        apply(&ws, &["--resolve", &resolve])
             .await
             .code_for(0, format_args!("{resolve}"));
     }
@@ -160,25 +156,13 @@ async fn a_public_name_pointed_at_loopback_still_needs_allow_http() {
     let port = api.port();
     let ws = Workspace::main(&spec(&format!("http://api.example.test:{port}")));
     let resolve = format!("api.example.test:{port}:127.0.0.1");
-    ws.runner(["apply", "main.yaml", "--no-journal", "--resolve", &resolve])
-        .env("TOKEN", TOKEN)
-        .refused(
-            &api,
-            "refusing to send credentials over plain http to `api.example.test`",
-        )
+    let refusal = "refusing to send credentials over plain http to `api.example.test`";
+    apply(&ws, &["--resolve", &resolve])
+        .refused(&api, refusal)
         .await;
-    ws.runner([
-        "apply",
-        "main.yaml",
-        "--no-journal",
-        "--resolve",
-        &resolve,
-        "--allow-http",
-    ])
-    .env("TOKEN", TOKEN)
-    .await
-    .code(0);
-    assert_eq!(api.received().await.len(), 1);
+    apply(&ws, &["--resolve", &resolve, "--allow-http"])
+        .sends(&api, 1)
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

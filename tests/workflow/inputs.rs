@@ -118,25 +118,27 @@ async fn a_missing_mistyped_or_unknown_input_is_exit_2_with_nothing_sent() {
     ws.write("bad-type.yaml", "a: x\nb: two\n");
     ws.write("unknown.yaml", "a: x\nzzz: 1\n");
     ws.write("list.yaml", "[a, b]\n");
+    // `a` given, and one more input.
+    let with_a = |input| ["--input", "a=x", "--input", input];
     let cases: [Refused; 10] = [
         (&[], &[], "input `a` is required but not given"),
         (
-            &["--input", "a=x", "--input", "c=a"],
+            &with_a("c=a"),
             &[],
             "input `c`: expected an array, found a string `\"a\"`",
         ),
         (
-            &["--input", "a=x", "--input", "b=x"],
+            &with_a("b=x"),
             &[],
             "input `b`: expected an integer, found a string `\"x\"`",
         ),
         (
-            &["--input", "a=x", "--input", "c=[a"],
+            &with_a("c=[a"),
             &[],
             "input `c`: `[a` is not valid YAML for an array",
         ),
         (
-            &["--input", "a=x", "--input", "label=feature"],
+            &with_a("label=feature"),
             &[],
             "input `label` must be one of `triage`, `bug`, found a string `\"feature\"`",
         ),
@@ -151,7 +153,7 @@ async fn a_missing_mistyped_or_unknown_input_is_exit_2_with_nothing_sent() {
             "input `e`: expected a boolean, found a string `\"maybe\"`",
         ),
         (
-            &["--input", "a=x", "--input", "zzz=1"],
+            &with_a("zzz=1"),
             &[],
             "`--input zzz=...` names no input of the spec",
         ),

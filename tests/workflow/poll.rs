@@ -96,8 +96,7 @@ async fn expect_is_checked_on_the_final_response_only() {
     ])
     .await;
     let ws = workspace(&server.uri(), steps);
-    apply_json(&ws, &[]).await.code(0);
-    assert_eq!(server.received().await.len(), 3);
+    apply_json(&ws, &[]).sends(&server, 3).await;
 
     // The final response fails them: the step fails, on that response.
     let server = job_server(vec![
@@ -132,8 +131,7 @@ async fn transport_retries_apply_to_each_try() {
         "    poll: {every: 10ms, timeout: 5s}\n    retry: {attempts: 2, backoff: 10ms}\n",
     );
     let ws = workspace(&server.uri(), &steps);
-    let out = apply_json(&ws, &[]).await.code(0);
-    assert_eq!(server.received().await.len(), 4);
+    let out = apply_json(&ws, &[]).sends(&server, 4).await;
     // Each 503 was retried within its try, not taken as a poll.
     assert_eq!(
         out.stderr.matches("wait: try 2 of 2 in ").count(),
