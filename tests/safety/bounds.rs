@@ -162,28 +162,19 @@ async fn env_files_are_read_up_to_1_mib_and_pipes_work() {
 
     // `/dev/zero` never ends: the runner must stop reading by itself.
     let started = Instant::now();
-    let out = tokio::task::spawn_blocking(move || {
-        capped(
-            &dir,
-            &[
-                "apply",
-                "main.yaml",
-                "--no-journal",
-                "--env-file",
-                "/dev/zero",
-            ],
-        )
-        .output()
-        .expect("run")
-    })
-    .await
-    .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("cannot read env file `/dev/zero`: larger than 1 MiB"),
-        "{stderr}"
-    );
+    let args = [
+        "apply",
+        "main.yaml",
+        "--no-journal",
+        "--env-file",
+        "/dev/zero",
+    ];
+    let out = tokio::task::spawn_blocking(move || capped(&dir, &args).output().expect("run"))
+        .await
+        .unwrap();
+    Run::from(out)
+        .code(2)
+        .stderr_has("cannot read env file `/dev/zero`: larger than 1 MiB");
     assert!(started.elapsed() < Duration::from_secs(2));
 
     for (file, code) in [("big.env", 2), ("fits.env", 0)] {
