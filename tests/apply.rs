@@ -4,55 +4,40 @@
 use serde_json::json;
 use wiremock::ResponseTemplate;
 
-use crate::harness::{RequestExt, Server, Workspace, json_reply, squash};
+use crate::harness::specs::Spec;
+use crate::harness::{Cmd, RequestExt, Server, Workspace, json_reply, squash};
 
 const TOKEN: &str = "ghp_TestToken0123456789abcdef";
 
+/// GitHub's issues, comments and GraphQL.
+const ACTIONS: &str = include_str!("fixtures/catalogs/github.yaml");
+
+/// The GitHub stand-in, and `workflow` as `main.yaml` with the catalog
+/// pointed at it.
+async fn github(workflow: &str) -> (Server, Workspace) {
+    let server = github_server().await;
+    let ws = workspace(&server, workflow);
+    (server, ws)
+}
+
+/// A workflow including the catalog, then `rest` as written.
+fn including(rest: &str) -> String {
+    format!("version: 1\ninclude: [apps/github.yaml]\n{rest}")
+}
+
+/// `runner apply main.yaml ARGS` with the token set.
+fn apply(ws: &Workspace, args: &[&str]) -> Cmd {
+    ws.runner(["apply", "main.yaml"])
+        .args(args)
+        .env("GITHUB_TOKEN", TOKEN)
+}
+
 /// The catalog used by most tests, pointed at `base`.
 fn catalog(base: &str) -> String {
-    format!(
-        r#"version: 1
-apps:
-  github:
-    base_url: {base}/api/v3
-    headers:
-      Accept: application/vnd.github+json
-    actions:
-      GITHUB_CREATE_ISSUE:
-        method: POST
-        path: /repos/{{owner}}/{{repo}}/issues
-        params:
-          owner: {{type: string, required: true}}
-          repo: {{type: string, required: true}}
-          title: {{type: string, required: true}}
-          body: {{type: string}}
-          labels: {{type: array}}
-          milestone: {{type: integer}}
-      GITHUB_CREATE_ISSUE_COMMENT:
-        method: POST
-        path: /repos/{{owner}}/{{repo}}/issues/{{issue_number}}/comments
-        params:
-          owner: {{type: string, required: true}}
-          repo: {{type: string, required: true}}
-          issue_number: {{type: integer, required: true}}
-          body: {{type: string, required: true}}
-      GITHUB_LIST_ISSUES:
-        method: GET
-        path: /repos/{{owner}}/{{repo}}/issues
-        params:
-          owner: {{type: string, required: true}}
-          repo: {{type: string, required: true}}
-          labels: {{type: array}}
-          per_page: {{type: integer, default: 30}}
-          state: {{type: string}}
-          X-Trace: {{type: string, in: header}}
-      GITHUB_GRAPHQL:
-        method: POST
-        path: /graphql
-        params:
-          query: {{type: string, default: "query {{ viewer {{ login }} }}"}}
-"#
-    )
+    Spec::app("github", &format!("{base}/api/v3"))
+        .headers(&[("Accept", "application/vnd.github+json")])
+        .actions(ACTIONS)
+        .build()
 }
 
 const WORKFLOW: &str = r#"version: 1
@@ -108,13 +93,8 @@ fn workspace(server: &Server, workflow: &str) -> Workspace {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn runs_steps_in_order_with_earlier_responses() {
-    let server = github_server().await;
-    let ws = workspace(&server, WORKFLOW);
-    let out = ws
-        .runner(["apply", "main.yaml"])
-        .env("GITHUB_TOKEN", TOKEN)
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let (server, ws) = github(WORKFLOW).await;
+    let out = apply(&ws, &[]).await.code(0);
 
     let reqs = server.received().await;
     assert_eq!(reqs.len(), 2);
@@ -156,13 +136,8 @@ async fn runs_steps_in_order_with_earlier_responses() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn json_output_is_one_document() {
-    let server = github_server().await;
-    let ws = workspace(&server, WORKFLOW);
-    let out = ws
-        .runner(["apply", "main.yaml", "--output", "json"])
-        .env("GITHUB_TOKEN", TOKEN)
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let (_, ws) = github(WORKFLOW).await;
+    let out = apply(&ws, &["--output", "json"]).await.code(0);
     let doc = out.json();
     assert_eq!(doc["ok"], json!(true));
     let steps = doc["steps"].as_array().expect("steps");
@@ -178,22 +153,16 @@ async fn json_output_is_one_document() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn failed_step_skips_the_rest_and_exits_1() {
-    let server = Server::build()
-        .reply(
-            "POST",
-            json_reply(
-                404,
-                json!({"message": "Not Found", "documentation_url": "x"}),
-            ),
-        )
-        .start()
-        .await;
+    let server = Server::answering(
+        "POST",
+        json_reply(
+            404,
+            json!({"message": "Not Found", "documentation_url": "x"}),
+        ),
+    )
+    .await;
     let ws = workspace(&server, WORKFLOW);
-    let out = ws
-        .runner(["apply", "main.yaml", "--output", "json"])
-        .env("GITHUB_TOKEN", TOKEN)
-        .await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let out = apply(&ws, &["--output", "json"]).await.code(1);
     assert_eq!(server.received().await.len(), 1);
     let doc = out.json();
     assert_eq!(doc["ok"], json!(false));
@@ -215,9 +184,8 @@ async fn continue_on_error_and_expect_status() {
         .await;
     let ws = workspace(
         &server,
-        r#"version: 1
-include: [apps/github.yaml]
-steps:
+        &including(
+            r#"steps:
   - id: list
     action: GITHUB_LIST_ISSUES
     params: {owner: o, repo: r}
@@ -229,43 +197,29 @@ steps:
   - action: GITHUB_CREATE_ISSUE
     params: {owner: o, repo: r, title: never}
 "#,
-    );
-    let out = ws.runner(["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 1, "{out:?}");
-    let stdout = squash(&out.stdout);
-    assert!(
-        stdout.contains("failed list GITHUB_LIST_ISSUES 500 Internal Server Error"),
-        "{out:?}"
-    );
-    assert!(
-        stdout.contains(
-            "error: expected a 2xx status, got 500 Internal Server Error: boom (continuing"
         ),
-        "{out:?}"
     );
-    assert!(
-        stdout.contains("failed create GITHUB_CREATE_ISSUE 200 OK"),
-        "{out:?}"
-    );
-    assert!(
-        stdout.contains("error: expected 201, got 200 OK"),
-        "{out:?}"
-    );
-    assert!(stdout.contains("skipped #3 GITHUB_CREATE_ISSUE"), "{out:?}");
+    let out = ws.runner(["apply", "main.yaml"]).await.code(1);
+    let stdout = squash(&out.stdout);
+    for said in [
+        "failed list GITHUB_LIST_ISSUES 500 Internal Server Error",
+        "error: expected a 2xx status, got 500 Internal Server Error: boom (continuing",
+        "failed create GITHUB_CREATE_ISSUE 200 OK",
+        "error: expected 201, got 200 OK",
+        "skipped #3 GITHUB_CREATE_ISSUE",
+    ] {
+        assert!(stdout.contains(said), "`{said}` missing: {out:?}");
+    }
     assert_eq!(server.received().await.len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn query_params_defaults_arrays_and_header_params() {
-    let server = Server::build()
-        .reply("GET", json_reply(200, json!([])))
-        .start()
-        .await;
+    let server = Server::answering("GET", json_reply(200, json!([]))).await;
     let ws = workspace(
         &server,
-        r#"version: 1
-include: [apps/github.yaml]
-vars:
+        &including(
+            r#"vars:
   labels: [bug, "help wanted"]
 auth:
   github:
@@ -279,12 +233,13 @@ steps:
       labels: "{{ vars.labels }}"
       X-Trace: t-1
 "#,
+        ),
     );
     let out = ws
         .runner(["apply", "main.yaml"])
         .env("KEY", "k&y=secret value")
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
+        .await
+        .code(0);
     let reqs = server.received().await;
     let r = &reqs[0];
     // A slash in a path value stays inside its segment.
@@ -310,15 +265,10 @@ steps:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn path_and_subdomain_placements_with_auth_base_url_and_body() {
-    let server = Server::build()
-        .reply("POST", json_reply(200, json!({"ok": true})))
-        .start()
-        .await;
+    let server = Server::answering("POST", json_reply(200, json!({"ok": true}))).await;
     let port = server.port();
-    let ws = Workspace::new().file(
-        "main.yaml",
-        &format!(
-            r#"version: 1
+    let ws = Workspace::main(&format!(
+        r#"version: 1
 apps:
   chat:
     base_url: http://{{workspace}}.chat.test:{port}/api
@@ -344,8 +294,7 @@ steps:
   - action: POST_MESSAGE
     params: {{channel: general, text: "hi there", tags: [a, b]}}
 "#
-        ),
-    );
+    ));
     let out = ws
         .runner([
             "apply",
@@ -356,8 +305,8 @@ steps:
         ])
         .env("WS", "acme")
         .env("HOOK", "hook-SECRET-77")
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
+        .await
+        .code(0);
     let reqs = server.received().await;
     let r = &reqs[0];
     assert_eq!(r.header("host"), Some(&*format!("acme.chat.test:{port}")));
@@ -375,18 +324,15 @@ steps:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn step_auth_replaces_app_auth_and_graphql_default() {
-    let server = Server::build()
-        .reply(
-            "POST",
-            json_reply(200, json!({"data": {"viewer": {"login": "octo"}}})),
-        )
-        .start()
-        .await;
+    let server = Server::answering(
+        "POST",
+        json_reply(200, json!({"data": {"viewer": {"login": "octo"}}})),
+    )
+    .await;
     let ws = workspace(
         &server,
-        r#"version: 1
-include: [apps/github.yaml]
-auth:
+        &including(
+            r#"auth:
   github:
     parameters: [{name: Authorization, in: header, value: "Bearer {{ env.GITHUB_TOKEN }}"}]
 steps:
@@ -396,13 +342,9 @@ steps:
     auth:
       parameters: [{name: X-Api-Key, in: header, value: "{{ env.OTHER }}-{{ steps.me.response.data.viewer.login }}"}]
 "#,
+        ),
     );
-    let out = ws
-        .runner(["apply", "main.yaml"])
-        .env("GITHUB_TOKEN", TOKEN)
-        .env("OTHER", "other-key-123")
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
+    apply(&ws, &[]).env("OTHER", "other-key-123").await.code(0);
     let reqs = server.received().await;
     assert_eq!(
         reqs[0].json(),
@@ -418,87 +360,52 @@ steps:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn invalid_environment_sends_nothing() {
-    let server = github_server().await;
-    let ws = workspace(&server, WORKFLOW);
-    let out = ws.runner(["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(
-        out.stderr.contains("error: environment variable `GITHUB_TOKEN` is not set (used at main.yaml:11:16: auth.github.parameters[0].value)"),
-        "{out:?}"
-    );
-    assert!(server.received().await.is_empty());
+    let (server, ws) = github(WORKFLOW).await;
+    let why = "error: environment variable `GITHUB_TOKEN` is not set (used at main.yaml:11:16: auth.github.parameters[0].value)";
+    ws.runner(["apply", "main.yaml"])
+        .refused(&server, why)
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_value_that_cannot_be_typed_fails_before_anything_is_sent() {
-    let server = github_server().await;
-    let ws = workspace(
-        &server,
-        &WORKFLOW.replace("milestone: \"7\"", "milestone: \"{{ vars.owner }}\""),
-    );
-    let out = ws
-        .runner(["apply", "main.yaml"])
-        .env("GITHUB_TOKEN", TOKEN)
-        .await;
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(
-        out.stderr
-            .contains("param `milestone`: expected an integer, found a string `\"octo\"`"),
-        "{out:?}"
-    );
-    assert!(server.received().await.is_empty());
+    let (server, ws) =
+        github(&WORKFLOW.replace("milestone: \"7\"", "milestone: \"{{ vars.owner }}\"")).await;
+    let why = "param `milestone`: expected an integer, found a string `\"octo\"`";
+    apply(&ws, &[]).refused(&server, why).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn runtime_type_error_fails_the_step() {
-    let server = Server::build()
-        .reply(
-            "POST /api/v3/repos/octo/hello/issues",
-            json_reply(201, json!({"number": "not-a-number"})),
-        )
-        .start()
-        .await;
+    let created = json_reply(201, json!({"number": "not-a-number"}));
+    let server = Server::answering("POST /api/v3/repos/octo/hello/issues", created).await;
     let ws = workspace(&server, WORKFLOW);
-    let out = ws
-        .runner(["apply", "main.yaml"])
-        .env("GITHUB_TOKEN", TOKEN)
-        .await;
-    assert_eq!(out.code, 1, "{out:?}");
-    assert!(
-        out.stdout.contains(
-            "error: param `issue_number`: expected an integer, found a string `\"not-a-number\"`"
-        ),
-        "{out:?}"
+    apply(&ws, &[]).await.code(1).stdout_has(
+        "error: param `issue_number`: expected an integer, found a string `\"not-a-number\"`",
     );
     assert_eq!(server.received().await.len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn vars_env_file_and_real_env_precedence() {
-    let server = github_server().await;
-    let ws = workspace(
-        &server,
-        &WORKFLOW.replace("owner: octo", "owner: someone-else"),
-    )
-    .env_file(".env", &[("GITHUB_TOKEN", "from-dotenv-file-1")])
-    .env_file("other.env", &[("GITHUB_TOKEN", "from-other-file-2")]);
+    let (server, ws) = github(&WORKFLOW.replace("owner: octo", "owner: someone-else")).await;
+    let ws = ws
+        .env_file(".env", &[("GITHUB_TOKEN", "from-dotenv-file-1")])
+        .env_file("other.env", &[("GITHUB_TOKEN", "from-other-file-2")]);
 
-    let out = ws
-        .runner(["apply", "main.yaml", "--var", "owner=octo"])
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner(["apply", "main.yaml", "--var", "owner=octo"])
+        .await
+        .code(0);
 
-    let out = ws
-        .runner(["apply", "main.yaml", "--var", "owner=octo"])
+    ws.runner(["apply", "main.yaml", "--var", "owner=octo"])
         .args(["--env-file", "other.env"])
-        .await;
-    assert_eq!(out.code, 0);
+        .await
+        .code(0);
 
-    let out = ws
-        .runner(["apply", "main.yaml", "--var", "owner=octo"])
+    ws.runner(["apply", "main.yaml", "--var", "owner=octo"])
         .env("GITHUB_TOKEN", "from-real-env-3")
-        .await;
-    assert_eq!(out.code, 0);
+        .await
+        .code(0);
 
     let auths: Vec<String> = server
         .received()
@@ -516,15 +423,10 @@ async fn vars_env_file_and_real_env_precedence() {
         ]
     );
 
-    let out = ws
-        .runner(["apply", "main.yaml", "--var", "ownr=octo"])
-        .await;
-    assert_eq!(out.code, 2);
-    assert!(
-        out.stderr
-            .contains("`--var ownr=...` names no var of the spec (did you mean `owner`?)"),
-        "{out:?}"
-    );
+    ws.runner(["apply", "main.yaml", "--var", "ownr=octo"])
+        .await
+        .code(2)
+        .stderr_has("`--var ownr=...` names no var of the spec (did you mean `owner`?)");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -538,24 +440,15 @@ async fn credentials_never_go_over_plain_http_to_other_hosts() {
         )
         .file("main.yaml", WORKFLOW);
     let resolve = format!("api.github.test:{port}:127.0.0.1");
-    let out = ws
-        .runner(["apply", "main.yaml", "--resolve", &resolve])
-        .env("GITHUB_TOKEN", TOKEN)
+    apply(&ws, &["--resolve", &resolve])
+        .refused(
+            &server,
+            "refusing to send credentials over plain http to `api.github.test`",
+        )
         .await;
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(
-        out.stderr
-            .contains("refusing to send credentials over plain http to `api.github.test`"),
-        "{out:?}"
-    );
-    assert!(server.received().await.is_empty());
 
-    let out = ws
-        .runner(["apply", "main.yaml", "--resolve", &resolve, "--allow-http"])
-        .env("GITHUB_TOKEN", TOKEN)
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
-    assert_eq!(server.received().await.len(), 2);
+    let allowed = ["--resolve", &resolve, "--allow-http"];
+    apply(&ws, &allowed).sends(&server, 2).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -564,38 +457,27 @@ async fn base_url_override_sends_an_app_elsewhere() {
     let ws = Workspace::new()
         .file("apps/github.yaml", &catalog("https://api.github.com"))
         .file("main.yaml", WORKFLOW);
-    let out = ws
-        .runner([
-            "apply",
-            "main.yaml",
-            "--base-url",
-            &format!("github={}/api/v3", server.uri()),
-        ])
-        .env("GITHUB_TOKEN", TOKEN)
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
-    assert_eq!(server.received().await.len(), 2);
+    apply(
+        &ws,
+        &["--base-url", &format!("github={}/api/v3", server.uri())],
+    )
+    .sends(&server, 2)
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn injected_values_cannot_change_the_request() {
-    let server = github_server().await;
-    let ws = workspace(
-        &server,
-        r#"version: 1
+    let dots = r#"version: 1
 include: [apps/github.yaml]
 steps:
   - action: GITHUB_LIST_ISSUES
     params: {owner: "..", repo: r}
-"#,
-    );
-    let out = ws.runner(["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(
-        out.stderr
-            .contains("path value `..` for `{owner}` would change the path"),
-        "{out:?}"
-    );
+"#;
+    let (server, ws) = github(dots).await;
+    ws.runner(["apply", "main.yaml"])
+        .await
+        .code(2)
+        .stderr_has("path value `..` for `{owner}` would change the path");
 
     ws.write(
         "main.yaml",
@@ -606,24 +488,19 @@ steps:
     params: {owner: o, repo: r, X-Trace: "{{ env.EVIL }}"}
 "#,
     );
-    let out = ws
-        .runner(["apply", "main.yaml"])
+    ws.runner(["apply", "main.yaml"])
         .env("EVIL", "a\r\nX-Injected: 1")
+        .refused(
+            &server,
+            "header param `X-Trace` contains a line break or NUL",
+        )
         .await;
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(
-        out.stderr
-            .contains("header param `X-Trace` contains a line break or NUL"),
-        "{out:?}"
-    );
-    assert!(server.received().await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_subdomain_value_must_be_a_dns_label() {
     let server = Server::start().await;
-    let ws = Workspace::new().file(
-        "main.yaml",
+    let ws = Workspace::main(
         r#"version: 1
 apps:
   chat:
@@ -639,13 +516,11 @@ steps:
 "#,
     );
     for bad in ["evil.com/x?", "a.b", "-lead", ""] {
-        let out = ws.runner(["apply", "main.yaml"]).env("WS", bad).await;
-        assert_eq!(out.code, 2, "{bad}: {out:?}");
-        assert!(
-            out.stderr
-                .contains("is `in: subdomain` but its value is not a DNS label"),
-            "{out:?}"
-        );
+        ws.runner(["apply", "main.yaml"])
+            .env("WS", bad)
+            .await
+            .code_for(2, format_args!("{bad}"))
+            .stderr_has("is `in: subdomain` but its value is not a DNS label");
     }
     assert!(server.received().await.is_empty());
 }

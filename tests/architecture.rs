@@ -49,20 +49,12 @@ fn files(src: &Path, name: &str) -> Vec<PathBuf> {
     if single.exists() {
         out.push(single);
     }
-    let mut dirs = vec![src.join(name)];
-    while let Some(dir) = dirs.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries {
-            let path = entry.expect("entry").path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                out.push(path);
-            }
-        }
-    }
+    let below = crate::harness::files_under(&src.join(name));
+    out.extend(
+        below
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "rs")),
+    );
     out.sort();
     out
 }

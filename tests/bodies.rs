@@ -6,130 +6,20 @@
 use serde_json::json;
 use wiremock::ResponseTemplate;
 
+use crate::harness::specs::Spec;
 use crate::harness::{RequestExt, Server, Workspace, json_reply, squash};
+
+/// Forms, searches, uploads and raw bodies.
+const ACTIONS: &str = include_str!("fixtures/catalogs/bodies.yaml");
 
 /// Every action of these tests, pointed at `base`.
 fn catalog(base: &str) -> String {
-    format!(
-        r#"version: 1
-apps:
-  api:
-    base_url: {base}
-    actions:
-      FORM_REPEAT:
-        method: POST
-        path: /form
-        body_format: form
-        params:
-          amount: {{type: integer}}
-          metadata: {{type: object}}
-          expand: {{type: array}}
-          note: {{type: string, name: "metadata[note]"}}
-      FORM_BRACKETS:
-        method: POST
-        path: /form
-        body_format: form
-        params:
-          metadata: {{type: object, array_style: brackets}}
-          expand: {{type: array, array_style: brackets}}
-      FORM_INDEXED:
-        method: POST
-        path: /form
-        body_format: form
-        params:
-          metadata: {{type: object, array_style: indexed}}
-          expand: {{type: array, array_style: indexed}}
-      FORM_WHOLE:
-        method: POST
-        path: /form
-        body_format: form
-        params:
-          fields: {{type: object, whole_body: true, array_style: indexed}}
-      SEARCH:
-        method: GET
-        path: /search
-        params:
-          q: {{type: string}}
-          filter: {{type: object}}
-          expand: {{type: array, array_style: indexed}}
-          page_size: {{type: integer, name: "page[size]"}}
-          tags: {{type: array}}
-      UPLOAD:
-        method: POST
-        path: /upload
-        body_format: multipart
-        params:
-          title: {{type: string}}
-          tags: {{type: array}}
-          meta: {{type: object, array_style: indexed}}
-          photo: {{type: file}}
-          notes: {{type: file, name: attachment}}
-      PUT_BLOB:
-        method: PUT
-        path: /blobs/{{name}}
-        body_format: raw
-        content_type: application/zip
-        params:
-          name: {{type: string}}
-          blob: {{type: file}}
-      PUT_TEXT:
-        method: POST
-        path: /text
-        body_format: raw
-        content_type: text/csv
-        params:
-          text: {{type: string}}
-      SET_TAGS:
-        method: PUT
-        path: /tags
-        params:
-          tags: {{type: array, whole_body: true}}
-      SET_COUNT:
-        method: POST
-        path: /count
-        params:
-          count: {{type: integer, whole_body: true}}
-      SET_ANYTHING:
-        method: POST
-        path: /anything
-        params:
-          value: {{type: any, whole_body: true}}
-      CREATE:
-        method: POST
-        path: /things
-        params:
-          idempotency_key: {{type: string, in: header, name: Idempotency-Key}}
-          page_size: {{type: integer, in: query, name: "page[size]"}}
-          plus_one: {{type: integer, name: "+1"}}
-          order: {{type: string, name: "metadata[order_id]"}}
-          extra: {{type: any}}
-          label: {{type: any}}
-      CONTENTS:
-        method: GET
-        path: /repos/{{owner}}/{{repo}}/contents/{{+path}}
-        params:
-          owner: {{type: string}}
-          repo: {{type: string}}
-          path: {{type: string}}
-      LIST:
-        method: GET
-        path: /issues
-        params:
-          state: {{type: string, enum: [open, closed, all]}}
-          per_page: {{type: integer, enum: [10, 50]}}
-      GET_STATE:
-        method: GET
-        path: /state
-"#
-    )
+    Spec::app("api", base).actions(ACTIONS).build()
 }
 
 /// A server answering 200 to everything.
 async fn server() -> Server {
-    Server::build()
-        .reply("", ResponseTemplate::new(200))
-        .start()
-        .await
+    Server::answering("", ResponseTemplate::new(200)).await
 }
 
 /// The catalog as `api.yaml` and `steps` (YAML lines under `steps:`) as
@@ -248,8 +138,7 @@ async fn form_bodies_nest_objects_in_brackets_with_each_array_style() {
 "#
     );
     let ws = workspace(&server, "{}", &steps);
-    let out = ws.runner(["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner(["apply", "main.yaml"]).await.code(0);
     let reqs = server.received().await;
     assert_eq!(reqs.len(), 4);
     for r in &reqs {
@@ -290,13 +179,10 @@ async fn form_bodies_nest_objects_in_brackets_with_each_array_style() {
     );
 
     // Plan shows the encoded text.
-    let out = ws.runner(["plan", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(
-        out.stdout
-            .contains("  | amount=5&expand%5B0%5D=a&expand%5B1%5D=b&metadata%5Bk%5D=v\n"),
-        "{out:?}"
-    );
+    ws.runner(["plan", "main.yaml"])
+        .await
+        .code(0)
+        .stdout_has("  | amount=5&expand%5B0%5D=a&expand%5B1%5D=b&metadata%5Bk%5D=v\n");
     assert_eq!(server.received().await.len(), 4, "plan sends nothing");
 }
 
@@ -312,8 +198,7 @@ async fn query_objects_and_arrays_are_form_fields_and_scalars_stay_as_they_were(
       tags: [t1, t2]
 "#;
     let ws = workspace(&server, "{}", steps);
-    let out = ws.runner(["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner(["apply", "main.yaml"]).await.code(0);
     let reqs = server.received().await;
     assert_eq!(
         reqs[0].url.query(),
@@ -343,8 +228,7 @@ async fn multipart_sends_text_parts_and_files_streamed_from_disk() {
     );
     ws.write_bytes("img/cat.png", &png);
     ws.write("notes.txt", "line one\r\n--not a boundary\r\n");
-    let out = ws.runner(["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner(["apply", "main.yaml"]).await.code(0);
     let reqs = server.received().await;
     assert_eq!(reqs.len(), 1);
     let content_type = reqs[0].header("content-type").unwrap().to_string();
@@ -373,8 +257,7 @@ async fn multipart_sends_text_parts_and_files_streamed_from_disk() {
     );
 
     // Plan lists the parts, files by name, type and size, never their bytes.
-    let out = ws.runner(["plan", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = ws.runner(["plan", "main.yaml"]).await.code(0);
     let expected = "  Content-Type: multipart/form-data
   | title: Hello
   | tags: a
@@ -409,8 +292,7 @@ async fn a_raw_file_body_is_streamed_byte_for_byte() {
 "#,
     );
     ws.write_bytes("data/archive.bin", &data);
-    let out = ws.runner(["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner(["apply", "main.yaml"]).await.code(0);
     let reqs = server.received().await;
     assert_eq!(reqs[0].url.path(), "/blobs/archive.zip");
     assert_eq!(reqs[0].header("content-type"), Some("application/zip"));
@@ -420,17 +302,11 @@ async fn a_raw_file_body_is_streamed_byte_for_byte() {
     assert_eq!(reqs[1].header("content-type"), Some("text/csv"));
     assert_eq!(reqs[1].body, b"a,b\n1,2\n");
 
-    let out = ws.runner(["plan", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(
-        out.stdout
-            .contains("  | @data/archive.bin (application/zip, 3.0 MiB)\n"),
-        "{out:?}"
-    );
-    assert!(
-        out.stdout.contains("  | (8 bytes of text/csv)\n"),
-        "{out:?}"
-    );
+    ws.runner(["plan", "main.yaml"])
+        .await
+        .code(0)
+        .stdout_has("  | @data/archive.bin (application/zip, 3.0 MiB)\n")
+        .stdout_has("  | (8 bytes of text/csv)\n");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -450,8 +326,7 @@ async fn a_file_is_opened_again_for_a_redirect_that_keeps_the_body() {
         "  - action: PUT_BLOB\n    params: {name: old, blob: blob.bin}\n",
     );
     ws.write_bytes("blob.bin", &data);
-    let out = ws.runner(["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner(["apply", "main.yaml"]).await.code(0);
     let reqs = server.received().await;
     assert_eq!(reqs.len(), 2);
     assert_eq!(reqs[1].url.path(), "/blobs/new");
@@ -471,24 +346,16 @@ async fn a_file_over_the_upload_limit_stops_the_run_before_anything_is_sent() {
     );
     ws.write_bytes("big.bin", &binary(3 << 20));
     for command in ["apply", "plan"] {
-        let out = ws
-            .runner([command, "main.yaml", "--max-upload-size", "1MiB"])
-            .await;
-        assert_eq!(out.code, 2, "{out:?}");
-        assert!(
-            out.stderr.contains(
-                "param `blob`: file `big.bin` is 3.0 MiB, larger than the upload limit of 1.0 MiB; raise `--max-upload-size`"
-            ),
-            "{out:?}"
-        );
+        ws.runner([command, "main.yaml", "--max-upload-size", "1MiB"])
+            .await
+            .code(2)
+            .stderr_has("param `blob`: file `big.bin` is 3.0 MiB, larger than the upload limit of 1.0 MiB; raise `--max-upload-size`");
     }
     assert!(server.received().await.is_empty());
     // Under the limit it goes.
-    let out = ws
-        .runner(["apply", "main.yaml", "--max-upload-size", "4MiB"])
+    ws.runner(["apply", "main.yaml", "--max-upload-size", "4MiB"])
+        .sends(&server, 2)
         .await;
-    assert_eq!(out.code, 0, "{out:?}");
-    assert_eq!(server.received().await.len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -511,8 +378,7 @@ steps:
     ws.write("specs/files/beside-spec.txt", "beside the spec");
     ws.write("specs/default.txt", "the var's default, beside the spec");
     ws.write("given/on-the-command-line.txt", "from the cwd");
-    let out = ws.runner(["apply", "specs/main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner(["apply", "specs/main.yaml"]).await.code(0);
     // A path given on the command line is confined to the project root
     // too (here `specs/`, outside git): `--allow-upload` admits this one.
     let given = [
@@ -521,25 +387,18 @@ steps:
         "--var",
         "upload=given/on-the-command-line.txt",
     ];
-    let out = ws.runner(given).await;
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(
-        out.stderr
-            .contains("file `given/on-the-command-line.txt` (`")
-            && out.stderr.contains("is outside the project root"),
-        "{out:?}"
-    );
-    let out = ws
-        .runner(given)
-        .args(["--allow-upload", "given/on-the-command-line.txt"])
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
-    let bodies: Vec<String> = server
-        .received()
+    ws.runner(given)
         .await
-        .iter()
-        .map(|r| String::from_utf8(r.body.clone()).unwrap())
-        .collect();
+        .code(2)
+        .stderr_has("file `given/on-the-command-line.txt` (`")
+        .stderr_has("is outside the project root");
+    ws.runner(given)
+        .args(["--allow-upload", "given/on-the-command-line.txt"])
+        .await
+        .code(0);
+    let bodies: Vec<String> = server
+        .each_received(|r| String::from_utf8(r.body.clone()).unwrap())
+        .await;
     assert_eq!(
         bodies,
         [
@@ -551,44 +410,31 @@ steps:
     );
 
     // A missing file stops the run before anything is sent.
-    let out = ws
-        .runner([
-            "apply",
-            "specs/main.yaml",
-            "--var",
-            "upload=specs/nowhere.txt",
-        ])
-        .await;
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(
-        out.stderr
-            .contains("param `blob`: cannot read file `specs/nowhere.txt`: not found"),
-        "{out:?}"
-    );
+    ws.runner([
+        "apply",
+        "specs/main.yaml",
+        "--var",
+        "upload=specs/nowhere.txt",
+    ])
+    .await
+    .code(2)
+    .stderr_has("param `blob`: cannot read file `specs/nowhere.txt`: not found");
     // A spec may not name a file outside the project root.
-    let out = ws
-        .runner(["apply", "specs/main.yaml", "--var", "upload=x"])
-        .await;
-    assert_eq!(out.code, 2, "{out:?}");
+    ws.runner(["apply", "specs/main.yaml", "--var", "upload=x"])
+        .await
+        .code(2);
     ws.write(
         "specs/main.yaml",
         "version: 1\ninclude: [api.yaml]\nsteps:\n  - action: PUT_BLOB\n    params: {name: a, blob: ../given/on-the-command-line.txt}\n",
     );
-    let out = ws.runner(["apply", "specs/main.yaml"]).await;
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(
-        out.stderr
-            .contains("file `specs/../given/on-the-command-line.txt` (`")
-            && out
-                .stderr
-                .contains("/given/on-the-command-line.txt`) is outside the project root"),
-        "{out:?}"
-    );
-    let out = ws
-        .runner(["apply", "specs/main.yaml", "--allow-outside-root"])
+    ws.runner(["apply", "specs/main.yaml"])
+        .await
+        .code(2)
+        .stderr_has("file `specs/../given/on-the-command-line.txt` (`")
+        .stderr_has("/given/on-the-command-line.txt`) is outside the project root");
+    ws.runner(["apply", "specs/main.yaml", "--allow-outside-root"])
+        .sends(&server, 5)
         .await;
-    assert_eq!(out.code, 0, "{out:?}");
-    assert_eq!(server.received().await.len(), 5);
 }
 
 /// Answers `{}`, after removing `file`.
@@ -617,13 +463,10 @@ async fn a_file_that_is_gone_when_its_step_runs_fails_its_step() {
         "version: 1\ninclude: [api.yaml]\nsteps:\n  - id: state\n    action: GET_STATE\n  - action: PUT_BLOB\n    params: {name: x, blob: gone.bin}\n",
     );
     ws.write("gone.bin", "here before the run");
-    let out = ws.runner(["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 1, "{out:?}");
-    assert!(
-        out.stdout
-            .contains("param `blob`: cannot read file `gone.bin`: not found"),
-        "{out:?}"
-    );
+    ws.runner(["apply", "main.yaml"])
+        .await
+        .code(1)
+        .stdout_has("param `blob`: cannot read file `gone.bin`: not found");
     assert_eq!(server.requests().await, ["GET /state"]);
 }
 
@@ -643,8 +486,7 @@ async fn whole_body_params_send_arrays_and_scalars_as_the_body() {
     params: {value: null}
 "#,
     );
-    let out = ws.runner(["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner(["apply", "main.yaml"]).await.code(0);
     let reqs = server.received().await;
     assert_eq!(reqs[0].body, br#"["bug","ui"]"#);
     assert_eq!(reqs[1].body, b"42");
@@ -668,8 +510,7 @@ async fn wire_names_name_headers_query_keys_json_keys_and_form_fields() {
     params: {note: hi}
 "#,
     );
-    let out = ws.runner(["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner(["apply", "main.yaml"]).await.code(0);
     let reqs = server.received().await;
     assert_eq!(reqs[0].header("idempotency-key"), Some("k-1"));
     assert!(reqs[0].header("idempotency_key").is_none());
@@ -690,8 +531,7 @@ async fn type_any_sends_values_as_given() {
     params: {extra: 1.5, label: [x]}
 "#,
     );
-    let out = ws.runner(["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner(["apply", "main.yaml"]).await.code(0);
     let reqs = server.received().await;
     assert_eq!(
         reqs[0].body,
@@ -710,18 +550,11 @@ async fn reserved_expansion_keeps_slashes_and_encodes_the_rest() {
     params: {owner: o, repo: r, path: "{{ vars.path }}"}
 "#,
     );
-    let out = ws.runner(["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
-    let out = ws
-        .runner(["apply", "main.yaml", "--var", "path=dir/a b?c#d%e.md"])
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
-    let paths: Vec<String> = server
-        .received()
+    ws.runner(["apply", "main.yaml"]).await.code(0);
+    ws.runner(["apply", "main.yaml", "--var", "path=dir/a b?c#d%e.md"])
         .await
-        .iter()
-        .map(|r| r.url.path().to_string())
-        .collect();
+        .code(0);
+    let paths: Vec<String> = server.each_received(|r| r.url.path().to_string()).await;
     assert_eq!(
         paths,
         [
@@ -738,15 +571,10 @@ async fn reserved_expansion_keeps_slashes_and_encodes_the_rest() {
         ("a//b", "has an empty segment"),
         ("/abs", "has an empty segment"),
     ] {
-        let out = ws
-            .runner(["apply", "main.yaml", "--var", &format!("path={bad}")])
-            .await;
-        assert_eq!(out.code, 2, "{bad}: {out:?}");
-        assert!(
-            out.stderr
-                .contains(&format!("path value `{bad}` for `{{+path}}` {why}")),
-            "{out:?}"
-        );
+        ws.runner(["apply", "main.yaml", "--var", &format!("path={bad}")])
+            .await
+            .code_for(2, format_args!("{bad}"))
+            .stderr_has(&format!("path value `{bad}` for `{{+path}}` {why}"));
     }
     assert_eq!(server.received().await.len(), 2);
 }
@@ -765,8 +593,7 @@ async fn enum_refuses_a_literal_at_validate_and_a_rendered_value_before_sending(
     params: {state: "{{ vars.state }}", per_page: "50"}
 "#,
     );
-    let out = ws.runner(["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner(["apply", "main.yaml"]).await.code(0);
     assert_eq!(
         server.received().await[0].url.query(),
         Some("state=open&per_page=50")
@@ -774,16 +601,10 @@ async fn enum_refuses_a_literal_at_validate_and_a_rendered_value_before_sending(
 
     // Known before the run: nothing is sent.
     for command in ["plan", "apply"] {
-        let out = ws
-            .runner([command, "main.yaml", "--var", "state=everything"])
-            .await;
-        assert_eq!(out.code, 2, "{out:?}");
-        assert!(
-            out.stderr.contains(
-                "param `state`: expected one of `open`, `closed`, `all`, found a string `\"everything\"`"
-            ),
-            "{out:?}"
-        );
+        ws.runner([command, "main.yaml", "--var", "state=everything"])
+            .await
+            .code(2)
+            .stderr_has("param `state`: expected one of `open`, `closed`, `all`, found a string `\"everything\"`");
     }
     assert_eq!(server.received().await.len(), 1);
 
@@ -792,8 +613,7 @@ async fn enum_refuses_a_literal_at_validate_and_a_rendered_value_before_sending(
         "main.yaml",
         "version: 1\ninclude: [api.yaml]\nsteps:\n  - action: LIST\n    params: {per_page: 20}\n",
     );
-    let out = ws.runner(["validate", "main.yaml"]).run();
-    assert_eq!(out.code, 2, "{out:?}");
+    let out = ws.runner(["validate", "main.yaml"]).run().code(2);
     assert!(
         squash(&out.stderr).contains(
             "error: param `per_page`: expected one of `10`, `50`, found an integer `20`\n--> main.yaml:5:24: steps[0].params.per_page"
@@ -813,13 +633,8 @@ steps:
     params: {state: "{{ steps.current.response.state }}"}
 "#,
     );
-    let out = ws.runner(["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 1, "{out:?}");
-    assert!(
-        out.stdout.contains(
-            "param `state`: expected one of `open`, `closed`, `all`, found a string `\"bogus\"`"
-        ),
-        "{out:?}"
+    ws.runner(["apply", "main.yaml"]).await.code(1).stdout_has(
+        "param `state`: expected one of `open`, `closed`, `all`, found a string `\"bogus\"`",
     );
     assert_eq!(server.requests().await, ["GET /issues", "GET /state"]);
 }

@@ -5,6 +5,7 @@
 
 use serde_json::{Value, json};
 
+use crate::harness::specs::Spec;
 use crate::harness::{RequestExt, Server, Workspace, json_reply};
 
 fn fixture(name: &str) -> String {
@@ -24,26 +25,26 @@ fn import_writes_a_catalog_that_validates_and_is_the_same_every_time() {
         "security.yaml",
         "openapi-3.1.yaml",
     ] {
-        let out = ws
-            .runner([
-                "import",
-                "openapi",
-                &fixture(source),
-                "--app",
-                "demo",
-                "-o",
-                "demo.yaml",
-            ])
-            .run();
-        assert_eq!(out.code, 0, "{source}: {out:?}");
+        ws.runner([
+            "import",
+            "openapi",
+            &fixture(source),
+            "--app",
+            "demo",
+            "-o",
+            "demo.yaml",
+        ])
+        .run()
+        .code_for(0, format_args!("{source}"));
         let first = ws.read("demo.yaml");
-        let out = ws.runner(["validate", "demo.yaml"]).run();
-        assert_eq!(out.code, 0, "{source} does not validate: {out:?}\n{first}");
+        ws.runner(["validate", "demo.yaml"])
+            .run()
+            .code_for(0, format_args!("{source} does not validate:\n{first}\n"));
         // To stdout too, byte for byte the same.
         let again = ws
             .runner(["import", "openapi", &fixture(source), "--app", "demo"])
-            .run();
-        assert_eq!(again.code, 0);
+            .run()
+            .code(0);
         assert_eq!(again.stdout, first, "{source}");
     }
 }
@@ -51,39 +52,24 @@ fn import_writes_a_catalog_that_validates_and_is_the_same_every_time() {
 #[test]
 fn import_filters_by_tag_and_operation_and_refuses_swagger_2() {
     let ws = Workspace::new();
-    let out = ws
-        .runner([
-            "import",
-            "openapi",
-            &fixture("github-subset.json"),
-            "--app",
-            "github",
-            "--operation",
-            "issues/create",
-            "--operation",
-            "repos/get-content",
-        ])
-        .run();
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(out.stdout.contains("GITHUB_ISSUES_CREATE:"), "{out:?}");
+    let github = fixture("github-subset.json");
+    let import = |operations: &[&str]| {
+        let picked = operations.iter().flat_map(|o| ["--operation", o]);
+        ws.runner(["import", "openapi", &github, "--app", "github"])
+            .args(picked)
+            .run()
+    };
+    let out = import(&["issues/create", "repos/get-content"])
+        .code(0)
+        .stdout_has("GITHUB_ISSUES_CREATE:");
     assert!(
         out.stdout
             .contains("/repos/{owner}/{repo}/contents/{+path}")
     );
     assert_eq!(out.stdout.matches("method:").count(), 2);
-    let out = ws
-        .runner([
-            "import",
-            "openapi",
-            &fixture("github-subset.json"),
-            "--app",
-            "github",
-            "--operation",
-            "issues/craete",
-        ])
-        .run();
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(out.stderr.contains("issues/create"), "{out:?}");
+    import(&["issues/craete"])
+        .code(2)
+        .stderr_has("issues/create");
     let out = ws
         .runner([
             "import",
@@ -92,9 +78,9 @@ fn import_filters_by_tag_and_operation_and_refuses_swagger_2() {
             "--app",
             "old",
         ])
-        .run();
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(out.stderr.contains("Swagger 2.0"), "{out:?}");
+        .run()
+        .code(2)
+        .stderr_has("Swagger 2.0");
     assert!(out.stdout.is_empty());
 }
 
@@ -147,19 +133,17 @@ steps:
 #[test]
 fn actions_lists_filters_and_speaks_json() {
     let ws = workspace();
-    let out = ws.runner(["actions"]).run();
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(
-        out.stdout
-            .contains("PETS_ADOPT  POST /pets/{id}/adoptions  Adopt a pet\n"),
-        "{out:?}"
-    );
+    let out = ws
+        .runner(["actions"])
+        .run()
+        .code(0)
+        .stdout_has("PETS_ADOPT  POST /pets/{id}/adoptions  Adopt a pet\n");
     assert!(!out.stdout.contains("second line"));
     assert!(out.stdout.ends_with("3 actions\n"), "{out:?}");
     let out = ws
         .runner(["actions", "--app", "pets", "--query", "LIST the"])
-        .run();
-    assert_eq!(out.code, 0);
+        .run()
+        .code(0);
     assert!(out.stdout.starts_with("PETS_LIST"), "{out:?}");
     assert!(out.stdout.ends_with("1 action\n"), "{out:?}");
     let out = ws
@@ -176,16 +160,16 @@ fn actions_lists_filters_and_speaks_json() {
         out.json(),
         json!([{"name": "SHOP_ORDER", "app": "shop", "method": "POST", "path": "/orders", "description": "Place an order"}])
     );
-    let out = ws.runner(["actions", "--app", "pet"]).run();
-    assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("did you mean `pets`?"), "{out:?}");
+    ws.runner(["actions", "--app", "pet"])
+        .run()
+        .code(2)
+        .stderr_has("did you mean `pets`?");
 }
 
 #[test]
 fn describe_gives_params_auth_and_a_tool_definition() {
     let ws = workspace();
-    let out = ws.runner(["describe", "PETS_LIST"]).run();
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = ws.runner(["describe", "PETS_LIST"]).run().code(0);
     let text = crate::harness::squash(&out.stdout);
     assert!(
         text.contains("limit integer optional in query default 20; how many"),
@@ -219,10 +203,23 @@ fn describe_gives_params_auth_and_a_tool_definition() {
         json!(["cat", "dog"])
     );
     assert_eq!(enums["parameters"]["required"], json!([]));
-    let out = ws.runner(["describe", "PETS_LSIT"]).run();
-    assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("did you mean `PETS_LIST`?"), "{out:?}");
+    ws.runner(["describe", "PETS_LSIT"])
+        .run()
+        .code(2)
+        .stderr_has("did you mean `PETS_LIST`?");
 }
+
+/// Ask for an upload URL, then upload to it.
+const UPLOAD_STEPS: &str = r#"  - id: start
+    action: START
+  - id: put
+    action: UPLOAD
+    url: "{{ steps.start.response.upload_url }}"
+    params: {name: report.csv}
+"#;
+
+/// Asking for an upload URL, and uploading to it.
+const UPLOAD_ACTIONS: &str = include_str!("fixtures/catalogs/upload-url.yaml");
 
 /// A step that uploads to the URL an earlier response gave.
 fn upload_spec(api: &str, explicit_auth: bool) -> String {
@@ -231,40 +228,17 @@ fn upload_spec(api: &str, explicit_auth: bool) -> String {
     } else {
         ""
     };
-    format!(
-        r#"version: 1
-apps:
-  files:
-    base_url: {api}
-    actions:
-      START: {{method: POST, path: /files.getUploadURL}}
-      UPLOAD:
-        method: POST
-        path: /unused/{{id}}
-        params:
-          id: {{type: string, required: true}}
-          name: {{type: string}}
-auth:
-  files:
-    parameters:
-      - {{name: Authorization, in: header, value: "Bearer {{{{ env.API_TOKEN }}}}"}}
-steps:
-  - id: start
-    action: START
-  - id: put
-    action: UPLOAD
-    url: "{{{{ steps.start.response.upload_url }}}}"
-    params: {{name: report.csv}}
-{auth}"#
-    )
+    Spec::app("files", api)
+        .actions(UPLOAD_ACTIONS)
+        .bearer("files", "API_TOKEN")
+        .steps(UPLOAD_STEPS)
+        .then(auth)
+        .build()
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_url_from_a_response_gets_the_apps_auth_only_on_its_origin() {
-    let uploads = Server::build()
-        .reply("POST /u/42", json_reply(200, json!({"ok": true})))
-        .start()
-        .await;
+    let uploads = Server::answering("POST /u/42", json_reply(200, json!({"ok": true}))).await;
     for (same_origin, explicit) in [(true, false), (false, false), (false, true)] {
         let api = Server::start().await;
         let upload_url = if same_origin {
@@ -283,13 +257,12 @@ async fn a_url_from_a_response_gets_the_apps_auth_only_on_its_origin() {
         uploads
             .reply("POST /u/42", json_reply(200, json!({"ok": true})))
             .await;
-        let ws = Workspace::new().file("main.yaml", &upload_spec(&api.uri(), explicit));
-        let out = ws
-            .runner(["apply", "main.yaml", "--no-journal"])
+        let ws = Workspace::main(&upload_spec(&api.uri(), explicit));
+        ws.runner(["apply", "main.yaml", "--no-journal"])
             .env("API_TOKEN", "api-token-0001")
             .env("UPLOAD_TOKEN", "upload-token-02")
-            .await;
-        assert_eq!(out.code, 0, "{out:?}");
+            .await
+            .code(0);
         let target = if same_origin { &api } else { &uploads };
         let got = target.received().await;
         let put = got
@@ -309,19 +282,17 @@ async fn a_url_from_a_response_gets_the_apps_auth_only_on_its_origin() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_url_that_is_not_absolute_http_fails_its_step_and_plan_shows_the_template() {
-    let api = Server::build()
-        .reply(
-            "POST /files.getUploadURL",
-            json_reply(200, json!({"upload_url": "ftp://elsewhere/x"})),
-        )
-        .start()
-        .await;
-    let ws = Workspace::new().file("main.yaml", &upload_spec(&api.uri(), false));
+    let api = Server::answering(
+        "POST /files.getUploadURL",
+        json_reply(200, json!({"upload_url": "ftp://elsewhere/x"})),
+    )
+    .await;
+    let ws = Workspace::main(&upload_spec(&api.uri(), false));
     let out = ws
         .runner(["apply", "main.yaml", "--no-journal", "--output", "json"])
         .env("API_TOKEN", "api-token-0001")
-        .await;
-    assert_eq!(out.code, 1, "{out:?}");
+        .await
+        .code(1);
     assert_eq!(out.step(1)["error_kind"], json!("render"));
     assert!(
         out.step_error(1)
@@ -329,30 +300,19 @@ async fn a_url_that_is_not_absolute_http_fails_its_step_and_plan_shows_the_templ
         "{out:?}"
     );
     assert_eq!(api.received().await.len(), 1);
-    let plan = ws
-        .runner(["plan", "main.yaml"])
+    ws.runner(["plan", "main.yaml"])
         .env("API_TOKEN", "api-token-0001")
-        .await;
-    assert_eq!(plan.code, 0, "{plan:?}");
-    assert!(
-        plan.stdout
-            .contains("POST {{ steps.start.response.upload_url }}"),
-        "{plan:?}"
-    );
+        .await
+        .code(0)
+        .stdout_has("POST {{ steps.start.response.upload_url }}");
     // A literal that is no URL is refused by `validate`.
-    let ws = Workspace::new().file(
-        "main.yaml",
-        &upload_spec(&api.uri(), false).replace(
-            "\"{{ steps.start.response.upload_url }}\"",
-            "/relative/path",
-        ),
-    );
-    let out = ws.runner(["validate", "main.yaml"]).run();
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(
-        out.stderr
-            .contains("`url` must be an absolute http or https URL"),
-        "{out:?}"
-    );
+    let ws = Workspace::main(&upload_spec(&api.uri(), false).replace(
+        "\"{{ steps.start.response.upload_url }}\"",
+        "/relative/path",
+    ));
+    ws.runner(["validate", "main.yaml"])
+        .run()
+        .code(2)
+        .stderr_has("`url` must be an absolute http or https URL");
     let _: Value = json!(null);
 }

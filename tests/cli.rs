@@ -5,47 +5,14 @@ use serde_json::json;
 
 use crate::harness::{Server, Workspace};
 
-const SPEC: &str = r#"version: 1
-apps:
-  github:
-    base_url: BASE
-    headers: {Accept: application/vnd.github+json}
-    actions:
-      CREATE:
-        method: POST
-        path: /repos/{owner}/issues
-        params:
-          owner: {type: string, required: true}
-          title: {type: string, required: true}
-          count: {type: integer}
-      COMMENT:
-        method: POST
-        path: /issues/{number}/comments
-        params:
-          number: {type: integer, required: true}
-          body: {type: string, required: true}
-auth:
-  github:
-    parameters:
-      - {name: Authorization, in: header, value: "Bearer {{ env.GITHUB_TOKEN }}"}
-vars:
-  owner: octo
-steps:
-  - id: issue
-    action: CREATE
-    params: {owner: "{{ vars.owner }}", title: "T", count: "3"}
-  - action: COMMENT
-    params:
-      number: "{{ steps.issue.response.number }}"
-      body: "see #{{ steps.issue.response.number }}"
-"#;
+/// An issue and a comment on it, GitHub at `BASE`.
+const SPEC: &str = include_str!("fixtures/specs/issue-and-comment.yaml");
 
 #[tokio::test(flavor = "multi_thread")]
 async fn plan_prints_requests_sends_nothing_and_needs_no_secret() {
     let server = Server::start().await;
     let ws = Workspace::new().file("s.yaml", &SPEC.replace("BASE", &server.uri()));
-    let out = ws.runner(["plan", "s.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = ws.runner(["plan", "s.yaml"]).await.code(0);
     let base = server.uri();
     let expected = format!(
         "steps[0] (issue)  CREATE
@@ -84,8 +51,8 @@ steps[1]  COMMENT
     let out = ws
         .runner(["plan", "s.yaml", "--output", "json", "--var", "owner=other"])
         .env("GITHUB_TOKEN", "real-token-value")
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
+        .await
+        .code(0);
     let doc = out.json();
     assert_eq!(
         doc["steps"][0]["url"],
@@ -106,18 +73,15 @@ fn validate_reads_no_environment_and_takes_many_files() {
     let ws = Workspace::new()
         .file("a.yaml", &SPEC.replace("BASE", "https://api.example.com"))
         .file("b.yaml", "version: 1\nsteps:\n  - action: NOPE\n");
-    let out = ws.runner(["validate", "a.yaml"]).run();
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = ws.runner(["validate", "a.yaml"]).run().code(0);
     assert_eq!(out.stdout, "ok  a.yaml  (1 apps, 2 actions, 2 steps)\n");
 
-    let out = ws.runner(["validate", "a.yaml", "b.yaml"]).run();
-    assert_eq!(out.code, 2, "{out:?}");
+    let out = ws
+        .runner(["validate", "a.yaml", "b.yaml"])
+        .run()
+        .code(2)
+        .stderr_has("error: unknown action `NOPE`\n  --> b.yaml:3:13: steps[0].action");
     assert!(out.stdout.contains("ok  a.yaml"));
-    assert!(
-        out.stderr
-            .contains("error: unknown action `NOPE`\n  --> b.yaml:3:13: steps[0].action"),
-        "{out:?}"
-    );
 }
 
 #[test]
@@ -130,8 +94,7 @@ fn usage_errors_exit_2() {
         vec!["plan", "x.yaml", "--resolve", "nonsense"],
         vec!["apply", "x.yaml", "--var", "novalue"],
     ] {
-        let out = ws.runner(&args).run();
-        assert_eq!(out.code, 2, "{args:?}: {out:?}");
+        ws.runner(&args).run().code_for(2, format_args!("{args:?}"));
     }
     let out = ws
         .runner(["apply", "missing.yaml", "--output", "json"])
@@ -155,15 +118,13 @@ fn runaway_templates_are_stopped() {
             "slow.yaml",
             "version: 1\nvars:\n  a: \"{{ 1 in [0] * 100000000 }}\"\n",
         );
-    let out = ws.runner(["plan", "big.yaml"]).run();
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(out.stderr.contains("value too large"), "{out:?}");
+    ws.runner(["plan", "big.yaml"])
+        .run()
+        .code(2)
+        .stderr_has("value too large");
 
-    let out = ws.runner(["validate", "slow.yaml"]).run();
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(
-        out.stderr
-            .contains("a template took longer than 2 s to compile or render"),
-        "{out:?}"
-    );
+    ws.runner(["validate", "slow.yaml"])
+        .run()
+        .code(2)
+        .stderr_has("a template took longer than 2 s to compile or render");
 }

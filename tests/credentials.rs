@@ -2,28 +2,23 @@
 //! whose auth holds a literal token, exit 2 before anything is sent, and
 //! never print the token.
 
+use crate::harness::specs::Spec;
 use crate::harness::{Run, Workspace};
 
 /// An obviously fake GitHub token.
 const TOKEN: &str = "ghp_FAKE0123456789abcdefFAKE0123456789ab";
 
+/// Who am I.
+const ACTIONS: &str = r#"WHOAMI: {method: GET, path: /me}
+"#;
+
 /// A spec for an app on a closed local port: nothing could be sent anyway.
 fn spec(parameters: &str) -> String {
-    format!(
-        r#"version: 1
-apps:
-  example:
-    base_url: http://127.0.0.1:9
-    actions:
-      WHOAMI: {{method: GET, path: /me}}
-auth:
-  example:
-    parameters:
-{parameters}
-steps:
-  - action: WHOAMI
-"#
-    )
+    Spec::app("example", "http://127.0.0.1:9")
+        .actions(ACTIONS)
+        .auth("example", &format!("{parameters}\n"))
+        .steps("  - action: WHOAMI\n")
+        .build()
 }
 
 /// No part of the token beyond its `ghp_` prefix shows up.
@@ -36,102 +31,82 @@ fn assert_token_hidden(out: &Run) {
 
 #[test]
 fn literal_token_fails_validate_plan_and_apply() {
-    let ws = Workspace::new().file(
-        "main.yaml",
-        &spec(&format!(
-            "      - {{name: Authorization, in: header, value: \"Bearer {TOKEN}\"}}"
-        )),
-    );
+    let ws = Workspace::main(&spec(&format!(
+        "      - {{name: Authorization, in: header, value: \"Bearer {TOKEN}\"}}"
+    )));
     for command in ["validate", "plan", "apply"] {
-        let out = ws.runner([command, "main.yaml"]).run();
-        assert_eq!(out.code, 2, "{command}: {out:?}");
-        assert!(
-            out.stderr.contains(
+        let out = ws
+            .runner([command, "main.yaml"])
+            .run()
+            .code_for(2, format_args!("{command}"))
+            .stderr_has(
                 "auth parameter `Authorization` holds a literal credential \
-                 (after `Bearer`, it starts like a GitHub token, `ghp_`)"
-            ),
-            "{command}: {out:?}"
-        );
-        assert!(out.stderr.contains("main.yaml:10:"), "{command}: {out:?}");
-        assert!(
-            out.stderr.contains("allow_literal: true"),
-            "{command}: {out:?}"
-        );
+                 (after `Bearer`, it starts like a GitHub token, `ghp_`)",
+            )
+            .stderr_has("main.yaml:10:")
+            .stderr_has("allow_literal: true");
         assert_token_hidden(&out);
     }
 }
 
 #[test]
 fn json_output_hides_the_token_too() {
-    let ws = Workspace::new().file(
-        "main.yaml",
-        &spec(&format!(
-            "      - {{name: token, in: query, value: {TOKEN}}}"
-        )),
-    );
+    let ws = Workspace::main(&spec(&format!(
+        "      - {{name: token, in: query, value: {TOKEN}}}"
+    )));
     for command in ["plan", "apply"] {
-        let out = ws.runner([command, "main.yaml", "--output", "json"]).run();
-        assert_eq!(out.code, 2, "{command}: {out:?}");
-        assert!(
-            out.stderr.contains("literal credential"),
-            "{command}: {out:?}"
-        );
+        let out = ws
+            .runner([command, "main.yaml", "--output", "json"])
+            .run()
+            .code_for(2, format_args!("{command}"))
+            .stderr_has("literal credential");
         assert_token_hidden(&out);
     }
 }
 
 #[test]
 fn allow_literal_passes_validate() {
-    let ws = Workspace::new().file(
-        "main.yaml",
-        &spec(&format!(
-            "      - {{name: Authorization, in: header, value: \"Bearer {TOKEN}\", allow_literal: true}}"
-        )),
-    );
-    let out = ws.runner(["validate", "main.yaml"]).run();
-    assert_eq!(out.code, 0, "{out:?}");
+    let ws = Workspace::main(&spec(&format!(
+        "      - {{name: Authorization, in: header, value: \"Bearer {TOKEN}\", allow_literal: true}}"
+    )));
+    let out = ws.runner(["validate", "main.yaml"]).run().code(0);
     assert!(out.stdout.starts_with("ok  main.yaml"), "{out:?}");
 }
 
 #[test]
 fn allow_literal_is_per_parameter() {
-    let ws = Workspace::new().file(
-        "main.yaml",
-        &spec(&format!(
-            "      - {{name: X-Fixture, in: header, value: \"{TOKEN}\", allow_literal: true}}\n      \
+    let ws = Workspace::main(&spec(&format!(
+        "      - {{name: X-Fixture, in: header, value: \"{TOKEN}\", allow_literal: true}}\n      \
              - {{name: Authorization, in: header, value: \"token {TOKEN}\"}}"
-        )),
-    );
-    let out = ws.runner(["validate", "main.yaml"]).run();
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(
-        out.stderr.contains("auth parameter `Authorization`"),
-        "{out:?}"
-    );
+    )));
+    let out = ws
+        .runner(["validate", "main.yaml"])
+        .run()
+        .code(2)
+        .stderr_has("auth parameter `Authorization`");
     assert!(!out.stderr.contains("X-Fixture"), "{out:?}");
     assert_token_hidden(&out);
 }
 
 #[test]
 fn templated_value_passes() {
-    let ws = Workspace::new().file(
-        "main.yaml",
-        &spec("      - {name: Authorization, in: header, value: \"Bearer {{ env.T }}\"}"),
-    );
-    let out = ws.runner(["validate", "main.yaml"]).run();
-    assert_eq!(out.code, 0, "{out:?}");
+    let ws = Workspace::main(&spec(
+        "      - {name: Authorization, in: header, value: \"Bearer {{ env.T }}\"}",
+    ));
+    ws.runner(["validate", "main.yaml"]).run().code(0);
     // plan renders it from the environment: the token in the env is fine.
-    let out = ws.runner(["plan", "main.yaml"]).env("T", TOKEN).run();
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = ws
+        .runner(["plan", "main.yaml"])
+        .env("T", TOKEN)
+        .run()
+        .code(0);
     assert_token_hidden(&out);
 }
 
 #[test]
 fn ordinary_literal_values_pass() {
-    let ws = Workspace::new().file(
-        "main.yaml",
-        &spec(
-            "      - {name: Accept, in: header, value: application/json}
+    let ws = Workspace::main(&spec(
+        "      - {name: Accept, in: header, value: application/json}
       - {name: X-GitHub-Api-Version, in: header, value: 2022-11-28}
       - {name: X-Accept, in: header, value: application/vnd.github+json}
       - {name: X-Team, in: header, value: some-team-name}
@@ -139,16 +114,13 @@ fn ordinary_literal_values_pass() {
       - {name: X-Project, in: header, value: my-project-2024-production}
       - {name: origin, in: query, value: \"https://api.example.com/v1\"}
       - {name: Authorization, in: header, value: \"Bearer {{ env.T }}\"}",
-        ),
-    );
-    let out = ws.runner(["validate", "main.yaml"]).run();
-    assert_eq!(out.code, 0, "{out:?}");
+    ));
+    ws.runner(["validate", "main.yaml"]).run().code(0);
 }
 
 #[test]
 fn literal_descope_management_key_fails() {
-    let ws = Workspace::new().file(
-        "main.yaml",
+    let ws = Workspace::main(
         r#"version: 1
 apps:
   example:
@@ -166,17 +138,12 @@ steps:
 "#,
     );
     for command in ["validate", "plan", "apply"] {
-        let out = ws.runner([command, "main.yaml"]).run();
-        assert_eq!(out.code, 2, "{command}: {out:?}");
-        assert!(
-            out.stderr
-                .contains("descope `management_key` holds a literal credential"),
-            "{command}: {out:?}"
-        );
-        assert!(
-            out.stderr.contains("DESCOPE_MANAGEMENT_KEY"),
-            "{command}: {out:?}"
-        );
+        let out = ws
+            .runner([command, "main.yaml"])
+            .run()
+            .code_for(2, format_args!("{command}"))
+            .stderr_has("descope `management_key` holds a literal credential")
+            .stderr_has("DESCOPE_MANAGEMENT_KEY");
         assert!(!out.all().contains("K2FAKEfake"), "{command}: {out:?}");
     }
 }

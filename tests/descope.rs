@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{body_json as body_is, header as header_is, path};
 use wiremock::{Mock, ResponseTemplate};
 
+use crate::harness::specs::Spec;
 use crate::harness::{Cmd, RequestExt, Run, Server, Workspace, json_reply};
 
 const PROJECT_ID: &str = "P2descopetestproject";
@@ -31,40 +32,22 @@ const USER_LATEST: &str = "/v1/mgmt/outbound/app/user/token/latest";
 const TENANT_TOKEN: &str = "/v1/mgmt/outbound/app/tenant/token";
 const TENANT_LATEST: &str = "/v1/mgmt/outbound/app/tenant/token/latest";
 
-/// The spec's head: one app with a few read-only actions, pointed at `@BASE@`.
-const HEAD: &str = r#"version: 1
-vars:
-  user_id: u-123
-  tenant_id: t-acme
-apps:
-  github:
-    base_url: @BASE@/api
-    headers:
-      Accept: application/vnd.github+json
-    actions:
-      GET_USER:
-        method: GET
-        path: /user
-      LIST_REPOS:
-        method: GET
-        path: /user/repos
-        params:
-          per_page: {type: integer, in: query}
-      GET_REPO:
-        method: GET
-        path: /repos/{owner}/{repo}
-        params:
-          owner: {type: string, required: true}
-          repo: {type: string, required: true}
-"#;
+/// A few read-only actions of GitHub's.
+const ACTIONS: &str = include_str!("fixtures/catalogs/descope.yaml");
 
 /// A spec: the head, then `rest` (`auth:` and `steps:`), as written.
 fn spec(server: &Server, rest: &str) -> String {
-    format!("{}{rest}", HEAD.replace("@BASE@", &server.uri()))
+    Spec::new()
+        .then("vars:\n  user_id: u-123\n  tenant_id: t-acme\n")
+        .and_app("github", &format!("{}/api", server.uri()))
+        .headers(&[("Accept", "application/vnd.github+json")])
+        .actions(ACTIONS)
+        .then(rest)
+        .build()
 }
 
 fn workspace(server: &Server, rest: &str) -> Workspace {
-    Workspace::new().file("main.yaml", &spec(server, rest))
+    Workspace::main(&spec(server, rest))
 }
 
 /// The binary with Descope configured to talk to `server`.
@@ -162,6 +145,64 @@ fn assert_descope_request(r: &wiremock::Request, endpoint: &str, body: Value) {
     assert_eq!(r.json(), body);
 }
 
+/// The server, playing Descope with `mocks` (in that order) and whatever
+/// else they answer, and `main.yaml`: the head, then `rest`.
+async fn setup(mocks: Vec<Mock>, rest: &str) -> (Server, Workspace) {
+    let server = mocks
+        .into_iter()
+        .fold(Server::build(), |server, mock| server.mock(mock))
+        .start()
+        .await;
+    let ws = workspace(&server, rest);
+    (server, ws)
+}
+
+/// Descope answering a good token for `access` (and `refresh`) to exactly
+/// `body` at `endpoint`, once.
+fn issues(endpoint: &str, body: Value, access: &str, refresh: Option<&str>) -> Mock {
+    descope(endpoint, body, ok_token(access, refresh), 1)
+}
+
+/// Descope at `endpoint` answering `status` and `body` to any request.
+fn fails(endpoint: &str, status: u16, body: Value) -> Mock {
+    Server::given("POST")
+        .and(path(endpoint))
+        .respond_with(json_reply(status, body))
+}
+
+/// `auth:` for `github` with `descope:` holding `settings` (one
+/// `key: value` each), then `rest` as written (`parameters:`, `steps:`).
+fn descope_auth(settings: &[&str], rest: &str) -> String {
+    let settings: String = settings.iter().map(|s| format!("      {s}\n")).collect();
+    format!("auth:\n  github:\n    descope:\n{settings}{rest}")
+}
+
+/// The request carried `Authorization: Bearer <access>`.
+#[track_caller]
+fn assert_bearer(r: &wiremock::Request, access: &str) {
+    assert_eq!(
+        r.header("authorization"),
+        Some(&*format!("Bearer {access}"))
+    );
+}
+
+/// The `Authorization` header of every request the API received.
+async fn api_auths(server: &Server) -> Vec<Option<String>> {
+    api_requests(server)
+        .await
+        .iter()
+        .map(|r| r.header("authorization").map(str::to_string))
+        .collect()
+}
+
+/// `Bearer <access>` for each of `tokens`, as [`api_auths`] lists them.
+fn bearers(tokens: &[&str]) -> Vec<Option<String>> {
+    tokens.iter().map(|t| Some(format!("Bearer {t}"))).collect()
+}
+
+const USER: &str = r#"user_id: "{{ vars.user_id }}""#;
+const ONE_STEP: &str = "steps:\n  - action: GET_USER\n";
+
 const USER_SCOPED: &str = r#"auth:
   github:
     descope:
@@ -173,22 +214,20 @@ steps:
     action: GET_USER
 "#;
 
+/// What `USER_SCOPED` asks Descope for.
+fn user_scoped() -> Value {
+    json!({"appId": "github", "userId": "u-123", "scopes": ["user", "public_repo"]})
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn user_token_with_scopes_becomes_the_bearer_header() {
-    let body = json!({"appId": "github", "userId": "u-123", "scopes": ["user", "public_repo"]});
-    let server = Server::build()
-        .mock(descope(
-            USER_TOKEN,
-            body.clone(),
-            ok_token(ACCESS_1, Some(REFRESH_1)),
-            1,
-        ))
-        .mock(api())
-        .start()
-        .await;
-    let ws = workspace(&server, USER_SCOPED);
-    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let body = user_scoped();
+    let mocks = vec![
+        issues(USER_TOKEN, body.clone(), ACCESS_1, Some(REFRESH_1)),
+        api(),
+    ];
+    let (server, ws) = setup(mocks, USER_SCOPED).await;
+    let out = runner(&ws, &server, &["apply", "main.yaml"]).await.code(0);
 
     let reqs = server.received().await;
     assert_eq!(reqs.len(), 2, "{reqs:?}");
@@ -196,10 +235,7 @@ async fn user_token_with_scopes_becomes_the_bearer_header() {
     let body = reqs[0].json();
     assert!(body.get("tenantId").is_none());
     assert_eq!(reqs[1].url.path(), "/api/user");
-    assert_eq!(
-        reqs[1].header("authorization"),
-        Some(&*format!("Bearer {ACCESS_1}"))
-    );
+    assert_bearer(&reqs[1], ACCESS_1);
     assert_eq!(
         reqs[1].header("accept"),
         Some("application/vnd.github+json")
@@ -214,68 +250,34 @@ async fn user_token_with_scopes_becomes_the_bearer_header() {
 #[tokio::test(flavor = "multi_thread")]
 async fn user_latest_token_body_never_has_scopes() {
     let body = json!({"appId": "github", "userId": "u-123"});
-    let server = Server::build()
-        .mock(descope(
-            USER_LATEST,
-            body.clone(),
-            json_reply(
-                200,
-                token(
-                    ACCESS_1,
-                    Some(REFRESH_1),
-                    Some(json!("2030-01-01T00:00:00Z")),
-                ),
-            ),
-            1,
-        ))
-        .mock(api())
-        .start()
-        .await;
-    let ws = workspace(
-        &server,
-        r#"auth:
-  github:
-    descope:
-      app_id: github
-      user_id: "{{ vars.user_id }}"
-steps:
-  - action: GET_USER
-"#,
-    );
-    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let expiry = Some(json!("2030-01-01T00:00:00Z"));
+    let reply = json_reply(200, token(ACCESS_1, Some(REFRESH_1), expiry));
+    let mocks = vec![descope(USER_LATEST, body.clone(), reply, 1), api()];
+    let rest = descope_auth(&["app_id: github", USER], ONE_STEP);
+    let (server, ws) = setup(mocks, &rest).await;
+    let out = runner(&ws, &server, &["apply", "main.yaml"]).await.code(0);
     let d = descope_requests(&server).await;
     assert_eq!(d.len(), 1);
     assert_descope_request(&d[0], USER_LATEST, body);
     assert!(d[0].json().get("scopes").is_none());
     let a = api_requests(&server).await;
     assert_eq!(a.len(), 1);
-    assert_eq!(
-        a[0].header("authorization"),
-        Some(&*format!("Bearer {ACCESS_1}"))
-    );
+    assert_bearer(&a[0], ACCESS_1);
     assert_no_secrets(&out);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn empty_scopes_fetch_the_latest_token() {
     let body = json!({"appId": "github", "userId": "u-123"});
-    let server = Server::build()
-        .mock(descope(USER_LATEST, body, ok_token(ACCESS_1, None), 1))
-        .mock(api())
-        .start()
-        .await;
-    let ws = workspace(
-        &server,
-        r#"auth:
+    let mocks = vec![issues(USER_LATEST, body, ACCESS_1, None), api()];
+    let rest = r#"auth:
   github:
     descope: {app_id: github, user_id: "{{ vars.user_id }}", scopes: []}
 steps:
   - action: GET_USER
-"#,
-    );
-    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+"#;
+    let (server, ws) = setup(mocks, rest).await;
+    let out = runner(&ws, &server, &["apply", "main.yaml"]).await.code(0);
     assert_eq!(descope_requests(&server).await.len(), 1);
     assert_no_secrets(&out);
 }
@@ -283,79 +285,40 @@ steps:
 #[tokio::test(flavor = "multi_thread")]
 async fn tenant_token_with_scopes() {
     let body = json!({"appId": "github", "tenantId": "t-acme", "scopes": ["read:org"]});
-    let server = Server::build()
-        .mock(descope(
-            TENANT_TOKEN,
-            body.clone(),
-            // No accessTokenExpiry at all.
-            json_reply(200, token(ACCESS_1, None, None)),
-            1,
-        ))
-        .mock(api())
-        .start()
-        .await;
-    let ws = workspace(
-        &server,
-        r#"auth:
-  github:
-    descope:
-      app_id: github
-      tenant_id: "{{ vars.tenant_id }}"
-      scopes: ["read:org"]
-steps:
-  - action: GET_USER
-"#,
-    );
-    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    // No accessTokenExpiry at all.
+    let reply = json_reply(200, token(ACCESS_1, None, None));
+    let mocks = vec![descope(TENANT_TOKEN, body.clone(), reply, 1), api()];
+    let settings = [
+        "app_id: github",
+        r#"tenant_id: "{{ vars.tenant_id }}""#,
+        r#"scopes: ["read:org"]"#,
+    ];
+    let (server, ws) = setup(mocks, &descope_auth(&settings, ONE_STEP)).await;
+    let out = runner(&ws, &server, &["apply", "main.yaml"]).await.code(0);
     let d = descope_requests(&server).await;
     assert_eq!(d.len(), 1);
     assert_descope_request(&d[0], TENANT_TOKEN, body);
     assert!(d[0].json().get("userId").is_none());
-    let a = api_requests(&server).await;
-    assert_eq!(
-        a[0].header("authorization"),
-        Some(&*format!("Bearer {ACCESS_1}"))
-    );
+    assert_bearer(&api_requests(&server).await[0], ACCESS_1);
     assert_no_secrets(&out);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tenant_latest_token() {
     let body = json!({"appId": "github", "tenantId": "t-acme"});
-    let server = Server::build()
-        .mock(descope(
-            TENANT_LATEST,
-            body.clone(),
-            ok_token(ACCESS_1, Some(REFRESH_1)),
-            1,
-        ))
-        .mock(api())
-        .start()
-        .await;
-    let ws = workspace(
-        &server,
-        r#"auth:
-  github:
-    descope:
-      app_id: github
-      tenant_id: t-acme
-steps:
-  - action: GET_USER
-"#,
-    );
-    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let mocks = vec![
+        issues(TENANT_LATEST, body.clone(), ACCESS_1, Some(REFRESH_1)),
+        api(),
+    ];
+    let rest = descope_auth(&["app_id: github", "tenant_id: t-acme"], ONE_STEP);
+    let (server, ws) = setup(mocks, &rest).await;
+    let out = runner(&ws, &server, &["apply", "main.yaml"]).await.code(0);
     let d = descope_requests(&server).await;
     assert_eq!(d.len(), 1);
     assert_descope_request(&d[0], TENANT_LATEST, body);
     let sent = d[0].json();
     assert!(sent.get("scopes").is_none() && sent.get("userId").is_none());
-    let a = api_requests(&server).await;
-    assert_eq!(
-        a[0].header("authorization"),
-        Some(&*format!("Bearer {ACCESS_1}"))
-    );
+    assert_bearer(&api_requests(&server).await[0], ACCESS_1);
     assert_no_secrets(&out);
 }
 
@@ -364,25 +327,12 @@ async fn user_token_within_a_tenant() {
     let scoped =
         json!({"appId": "github", "userId": "u-123", "tenantId": "t-acme", "scopes": ["repo"]});
     let latest = json!({"appId": "github", "userId": "u-123", "tenantId": "t-acme"});
-    let server = Server::build()
-        .mock(descope(
-            USER_TOKEN,
-            scoped.clone(),
-            ok_token(ACCESS_1, Some(REFRESH_1)),
-            1,
-        ))
-        .mock(descope(
-            USER_LATEST,
-            latest.clone(),
-            ok_token(ACCESS_2, Some(REFRESH_2)),
-            1,
-        ))
-        .mock(api())
-        .start()
-        .await;
-    let ws = workspace(
-        &server,
-        r#"auth:
+    let mocks = vec![
+        issues(USER_TOKEN, scoped.clone(), ACCESS_1, Some(REFRESH_1)),
+        issues(USER_LATEST, latest.clone(), ACCESS_2, Some(REFRESH_2)),
+        api(),
+    ];
+    let rest = r#"auth:
   github:
     descope:
       app_id: github
@@ -399,48 +349,25 @@ steps:
         app_id: github
         user_id: "{{ vars.user_id }}"
         tenant_id: "{{ vars.tenant_id }}"
-"#,
-    );
-    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+"#;
+    let (server, ws) = setup(mocks, rest).await;
+    let out = runner(&ws, &server, &["apply", "main.yaml"]).await.code(0);
     let d = descope_requests(&server).await;
     assert_eq!(d.len(), 2);
     assert_descope_request(&d[0], USER_TOKEN, scoped);
     assert_descope_request(&d[1], USER_LATEST, latest);
     let a = api_requests(&server).await;
     assert_eq!(a.len(), 2);
-    assert_eq!(
-        a[0].header("authorization"),
-        Some(&*format!("Bearer {ACCESS_1}"))
-    );
-    assert_eq!(
-        a[1].header("authorization"),
-        Some(&*format!("Bearer {ACCESS_2}"))
-    );
+    assert_bearer(&a[0], ACCESS_1);
+    assert_bearer(&a[1], ACCESS_2);
     assert_no_secrets(&out);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn parameters_put_the_token_in_a_header_with_a_custom_prefix() {
-    let server = Server::build()
-        .mock(descope(
-            USER_TOKEN,
-            json!({"appId": "github", "userId": "u-123", "scopes": ["repo"]}),
-            ok_token(ACCESS_1, Some(REFRESH_1)),
-            1,
-        ))
-        .mock(api())
-        .start()
-        .await;
-    let ws = workspace(
-        &server,
-        r#"auth:
-  github:
-    descope:
-      app_id: github
-      user_id: "{{ vars.user_id }}"
-      scopes: [repo]
-    parameters:
+    let body = json!({"appId": "github", "userId": "u-123", "scopes": ["repo"]});
+    let mocks = vec![issues(USER_TOKEN, body, ACCESS_1, Some(REFRESH_1)), api()];
+    let rest = r#"    parameters:
       - name: Authorization
         in: header
         value: "token {{ descope.access_token }}"
@@ -449,10 +376,10 @@ async fn parameters_put_the_token_in_a_header_with_a_custom_prefix() {
         value: "{{ descope.token_type }}"
 steps:
   - action: GET_USER
-"#,
-    );
-    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+"#;
+    let rest = descope_auth(&["app_id: github", USER, "scopes: [repo]"], rest);
+    let (server, ws) = setup(mocks, &rest).await;
+    let out = runner(&ws, &server, &["apply", "main.yaml"]).await.code(0);
     let a = api_requests(&server).await;
     assert_eq!(a.len(), 1);
     let auths: Vec<&str> = a[0]
@@ -469,24 +396,9 @@ steps:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn parameters_put_the_token_in_the_query() {
-    let server = Server::build()
-        .mock(descope(
-            USER_LATEST,
-            json!({"appId": "github", "userId": "u-123"}),
-            ok_token(ACCESS_1, Some(REFRESH_1)),
-            1,
-        ))
-        .mock(api())
-        .start()
-        .await;
-    let ws = workspace(
-        &server,
-        r#"auth:
-  github:
-    descope:
-      app_id: github
-      user_id: "{{ vars.user_id }}"
-    parameters:
+    let body = json!({"appId": "github", "userId": "u-123"});
+    let mocks = vec![issues(USER_LATEST, body, ACCESS_1, Some(REFRESH_1)), api()];
+    let rest = r#"    parameters:
       - name: access_token
         in: query
         value: "{{ descope.access_token }}"
@@ -494,22 +406,21 @@ steps:
   - action: LIST_REPOS
     params:
       per_page: 5
-"#,
-    );
-    let out = runner(&ws, &server, &["apply", "main.yaml", "--output", "json"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+"#;
+    let (server, ws) = setup(mocks, &descope_auth(&["app_id: github", USER], rest)).await;
+    let out = runner(&ws, &server, &["apply", "main.yaml", "--output", "json"])
+        .await
+        .code(0);
     let a = api_requests(&server).await;
     assert_eq!(a.len(), 1);
     assert_eq!(a[0].url.path(), "/api/user/repos");
     let query: Vec<(String, String)> = a[0].url.query_pairs().into_owned().collect();
-    assert!(
-        query.contains(&("access_token".to_string(), ACCESS_1.to_string())),
-        "{query:?}"
-    );
-    assert!(
-        query.contains(&("per_page".to_string(), "5".to_string())),
-        "{query:?}"
-    );
+    for pair in [("access_token", ACCESS_1), ("per_page", "5")] {
+        assert!(
+            query.contains(&(pair.0.to_string(), pair.1.to_string())),
+            "{query:?}"
+        );
+    }
     assert_eq!(a[0].header("authorization"), None);
     assert_eq!(out.json()["ok"], json!(true));
     assert_no_secrets(&out);
@@ -517,25 +428,11 @@ steps:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_fetch_serves_every_step_with_the_same_token() {
-    let server = Server::build()
-        .mock(descope(
-            USER_TOKEN,
-            json!({"appId": "github", "userId": "u-123", "scopes": ["user", "public_repo"]}),
-            ok_token(ACCESS_1, Some(REFRESH_1)),
-            1,
-        ))
-        .mock(api())
-        .start()
-        .await;
-    let ws = workspace(
-        &server,
-        r#"auth:
-  github:
-    descope:
-      app_id: github
-      user_id: "{{ vars.user_id }}"
-      scopes: [user, public_repo]
-steps:
+    let mocks = vec![
+        issues(USER_TOKEN, user_scoped(), ACCESS_1, Some(REFRESH_1)),
+        api(),
+    ];
+    let rest = r#"steps:
   - action: GET_USER
   - action: LIST_REPOS
   - action: GET_REPO
@@ -546,48 +443,37 @@ steps:
         app_id: github
         user_id: u-123
         scopes: [user, public_repo]
-"#,
-    );
-    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+"#;
+    let settings = ["app_id: github", USER, "scopes: [user, public_repo]"];
+    let (server, ws) = setup(mocks, &descope_auth(&settings, rest)).await;
+    let out = runner(&ws, &server, &["apply", "main.yaml"]).await.code(0);
     assert_eq!(descope_requests(&server).await.len(), 1);
     let a = api_requests(&server).await;
     assert_eq!(a.len(), 4);
     for r in &a {
-        assert_eq!(
-            r.header("authorization"),
-            Some(&*format!("Bearer {ACCESS_1}"))
-        );
+        assert_bearer(r, ACCESS_1);
     }
     assert_no_secrets(&out);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_users_two_fetches_each_token_to_its_steps() {
-    let server = Server::build()
-        .mock(descope(
+    let mocks = vec![
+        issues(
             USER_LATEST,
             json!({"appId": "github", "userId": "u-123"}),
-            ok_token(ACCESS_1, Some(REFRESH_1)),
-            1,
-        ))
-        .mock(descope(
+            ACCESS_1,
+            Some(REFRESH_1),
+        ),
+        issues(
             USER_LATEST,
             json!({"appId": "github", "userId": "u-456"}),
-            ok_token(ACCESS_2, Some(REFRESH_2)),
-            1,
-        ))
-        .mock(api())
-        .start()
-        .await;
-    let ws = workspace(
-        &server,
-        r#"auth:
-  github:
-    descope:
-      app_id: github
-      user_id: "{{ vars.user_id }}"
-steps:
+            ACCESS_2,
+            Some(REFRESH_2),
+        ),
+        api(),
+    ];
+    let rest = r#"steps:
   - id: first
     action: GET_USER
   - id: other
@@ -604,40 +490,25 @@ steps:
       descope:
         app_id: github
         user_id: u-456
-"#,
-    );
-    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+"#;
+    let (server, ws) = setup(mocks, &descope_auth(&["app_id: github", USER], rest)).await;
+    let out = runner(&ws, &server, &["apply", "main.yaml"]).await.code(0);
     let d = descope_requests(&server).await;
     assert_eq!(d.len(), 2);
     assert_eq!(d[0].json()["userId"], json!("u-123"));
     assert_eq!(d[1].json()["userId"], json!("u-456"));
-    let a = api_requests(&server).await;
-    let auths: Vec<Option<&str>> = a.iter().map(|r| r.header("authorization")).collect();
-    let one = format!("Bearer {ACCESS_1}");
-    let two = format!("Bearer {ACCESS_2}");
     assert_eq!(
-        auths,
-        vec![Some(&*one), Some(&*two), Some(&*one), Some(&*two)]
+        api_auths(&server).await,
+        bearers(&[ACCESS_1, ACCESS_2, ACCESS_1, ACCESS_2])
     );
     assert_no_secrets(&out);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn step_level_descope_auth_applies_to_that_step_only() {
-    let server = Server::build()
-        .mock(descope(
-            USER_TOKEN,
-            json!({"appId": "github", "userId": "u-123", "scopes": ["repo"]}),
-            ok_token(ACCESS_1, Some(REFRESH_1)),
-            1,
-        ))
-        .mock(api())
-        .start()
-        .await;
-    let ws = workspace(
-        &server,
-        r#"steps:
+    let body = json!({"appId": "github", "userId": "u-123", "scopes": ["repo"]});
+    let mocks = vec![issues(USER_TOKEN, body, ACCESS_1, Some(REFRESH_1)), api()];
+    let rest = r#"steps:
   - id: anonymous
     action: GET_USER
   - id: authed
@@ -652,10 +523,9 @@ async fn step_level_descope_auth_applies_to_that_step_only() {
         - name: Authorization
           in: header
           value: "{{ descope.token_type }} {{ descope.access_token }}"
-"#,
-    );
-    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+"#;
+    let (server, ws) = setup(mocks, rest).await;
+    let out = runner(&ws, &server, &["apply", "main.yaml"]).await.code(0);
     assert_eq!(descope_requests(&server).await.len(), 1);
     let a = api_requests(&server).await;
     assert_eq!(a.len(), 2);
@@ -671,44 +541,31 @@ async fn step_level_descope_auth_applies_to_that_step_only() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn descope_settings_from_the_spec_win_over_the_environment() {
-    let server = Server::build()
-        .mock(
-            Server::given("POST")
-                .and(path(USER_LATEST))
-                .and(header_is(
-                    "authorization",
-                    format!("Bearer P2fromspec:{MGMT_KEY}").as_str(),
-                ))
-                .respond_with(ok_token(ACCESS_1, Some(REFRESH_1)))
-                .expect(1),
-        )
-        .mock(api())
-        .start()
-        .await;
-    let ws = workspace(
-        &server,
-        &format!(
-            r#"auth:
-  github:
-    descope:
-      app_id: github
-      user_id: u-123
-      project_id: P2fromspec
-      management_key: "{{{{ env.MY_KEY }}}}"
-      base_url: {}
-steps:
-  - action: GET_USER
-"#,
-            server.uri()
-        ),
-    );
+    let from_spec = Server::given("POST")
+        .and(path(USER_LATEST))
+        .and(header_is(
+            "authorization",
+            format!("Bearer P2fromspec:{MGMT_KEY}").as_str(),
+        ))
+        .respond_with(ok_token(ACCESS_1, Some(REFRESH_1)))
+        .expect(1);
+    let server = Server::build().mock(from_spec).mock(api()).start().await;
+    let base_url = format!("base_url: {}", server.uri());
+    let settings = [
+        "app_id: github",
+        "user_id: u-123",
+        "project_id: P2fromspec",
+        r#"management_key: "{{ env.MY_KEY }}""#,
+        &base_url,
+    ];
+    let ws = workspace(&server, &descope_auth(&settings, ONE_STEP));
     let out = ws
         .runner(["apply", "main.yaml"])
         .env("MY_KEY", MGMT_KEY)
         .env("DESCOPE_PROJECT_ID", "P2fromenv")
         .env("DESCOPE_BASE_URL", "http://127.0.0.1:9")
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
+        .await
+        .code(0);
     assert_eq!(descope_requests(&server).await.len(), 1);
     assert_no_secrets(&out);
 }
@@ -720,52 +577,38 @@ async fn access_token_expiry_as_number_string_or_absent() {
         ("u-str", ACCESS_2, Some(json!("2030-06-01T12:00:00.000Z"))),
         ("u-none", ACCESS_3, None),
     ];
-    let mut server = Server::build();
+    let mut mocks = Vec::new();
+    let mut steps = String::from("steps:\n");
     for (user, access, expiry) in &cases {
-        server = server.mock(descope(
+        mocks.push(descope(
             USER_LATEST,
             json!({"appId": "github", "userId": user}),
             json_reply(200, token(access, Some(REFRESH_3), expiry.clone())),
             1,
         ));
-    }
-    let server = server.mock(api()).start().await;
-    let mut steps = String::from("steps:\n");
-    for (user, _, _) in &cases {
         steps.push_str(&format!(
             "  - action: GET_USER\n    auth:\n      descope: {{app_id: github, user_id: {user}}}\n"
         ));
     }
-    let ws = workspace(&server, &steps);
-    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
-    let a = api_requests(&server).await;
-    let auths: Vec<Option<&str>> = a.iter().map(|r| r.header("authorization")).collect();
-    let expected: Vec<String> = cases
-        .iter()
-        .map(|(_, t, _)| format!("Bearer {t}"))
-        .collect();
-    assert_eq!(
-        auths,
-        expected
-            .iter()
-            .map(|s| Some(s.as_str()))
-            .collect::<Vec<_>>()
-    );
+    mocks.push(api());
+    let (server, ws) = setup(mocks, &steps).await;
+    let out = runner(&ws, &server, &["apply", "main.yaml"]).await.code(0);
+    let tokens: Vec<&str> = cases.iter().map(|(_, t, _)| *t).collect();
+    assert_eq!(api_auths(&server).await, bearers(&tokens));
     assert_no_secrets(&out);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn secrets_echoed_by_the_api_are_masked_in_json_output() {
-    let server = Server::build()
-        .mock(descope(
-            USER_TOKEN,
-            json!({"appId": "github", "userId": "u-123", "scopes": ["user", "public_repo"]}),
-            ok_token(ACCESS_1, Some(REFRESH_1)),
-            2, // two runs below
-        ))
-        .start()
-        .await;
+    // Two runs below.
+    let mocks = vec![descope(
+        USER_TOKEN,
+        user_scoped(),
+        ok_token(ACCESS_1, Some(REFRESH_1)),
+        2,
+    )];
+    let rest = USER_SCOPED.to_string() + "  - id: repos\n    action: LIST_REPOS\n";
+    let (server, ws) = setup(mocks, &rest).await;
     // A careless API that echoes every secret it might have seen.
     let echo = json!({
         "you_sent": format!("Bearer {ACCESS_1}"),
@@ -775,21 +618,16 @@ async fn secrets_echoed_by_the_api_are_masked_in_json_output() {
     server
         .reply("GET /api/user", json_reply(200, echo.clone()))
         .await;
+    let message = format!("bad credentials {ACCESS_1} / {REFRESH_1} / {MGMT_KEY}");
     server
         .reply(
             "GET /api/user/repos",
-            json_reply(
-                401,
-                json!({
-                    "message": format!("bad credentials {ACCESS_1} / {REFRESH_1} / {MGMT_KEY}")
-                }),
-            ),
+            json_reply(401, json!({ "message": message })),
         )
         .await;
-    let rest = USER_SCOPED.to_string() + "  - id: repos\n    action: LIST_REPOS\n";
-    let ws = workspace(&server, &rest);
-    let out = runner(&ws, &server, &["apply", "main.yaml", "--output", "json"]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let out = runner(&ws, &server, &["apply", "main.yaml", "--output", "json"])
+        .await
+        .code(1);
     let doc = out.json();
     assert_eq!(doc["ok"], json!(false));
     assert_eq!(doc["steps"][0]["status"], json!("ok"));
@@ -807,42 +645,39 @@ async fn secrets_echoed_by_the_api_are_masked_in_json_output() {
     assert_no_secrets(&out);
 
     // And the same run as text.
-    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 1, "{out:?}");
-    assert!(
-        out.stdout.contains("bad credentials *** / *** / ***"),
-        "{out:?}"
-    );
+    let out = runner(&ws, &server, &["apply", "main.yaml"])
+        .await
+        .code(1)
+        .stdout_has("bad credentials *** / *** / ***");
     assert_no_secrets(&out);
 }
 
 // ---- Descope failures -------------------------------------------------
 
+/// Each of `parts` is in `text`.
+#[track_caller]
+fn assert_says(text: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(text.contains(part), "`{part}` missing from: {text}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn descope_401_fails_the_step_with_descopes_words() {
-    let server = Server::build()
-        .mock(
-            Server::given("POST")
-                .and(path(USER_TOKEN))
-                .respond_with(json_reply(
-                    401,
-                    json!({
-                        "errorCode": "E011003",
-                        "errorDescription": "Unauthorized access",
-                        "errorMessage": format!("Invalid management key {MGMT_KEY}"),
-                    }),
-                ))
-                .expect(2),
-        )
-        .mock(api())
-        .start()
-        .await;
-    let ws = workspace(
-        &server,
-        &(USER_SCOPED.to_string() + "  - action: LIST_REPOS\n"),
+    let unauthorized = fails(
+        USER_TOKEN,
+        401,
+        json!({
+            "errorCode": "E011003",
+            "errorDescription": "Unauthorized access",
+            "errorMessage": format!("Invalid management key {MGMT_KEY}"),
+        }),
     );
-    let out = runner(&ws, &server, &["apply", "main.yaml", "--output", "json"]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let rest = USER_SCOPED.to_string() + "  - action: LIST_REPOS\n";
+    let (server, ws) = setup(vec![unauthorized.expect(2), api()], &rest).await;
+    let out = runner(&ws, &server, &["apply", "main.yaml", "--output", "json"])
+        .await
+        .code(1);
     assert!(api_requests(&server).await.is_empty());
     let doc = out.json();
     assert_eq!(doc["ok"], json!(false));
@@ -850,47 +685,41 @@ async fn descope_401_fails_the_step_with_descopes_words() {
     assert_eq!(doc["steps"][0]["http_status"], json!(null));
     assert_eq!(doc["steps"][1]["status"], json!("skipped"));
     let error = doc["steps"][0]["error"].as_str().expect("error");
-    for part in [
-        "401",
-        "E011003",
-        "Unauthorized access",
-        "Invalid management key ***",
-        "app `github`",
-        "user `u-123`",
-        "DESCOPE_MANAGEMENT_KEY",
-    ] {
-        assert!(error.contains(part), "`{part}` missing from: {error}");
-    }
+    assert_says(
+        error,
+        &[
+            "401",
+            "E011003",
+            "Unauthorized access",
+            "Invalid management key ***",
+            "app `github`",
+            "user `u-123`",
+            "DESCOPE_MANAGEMENT_KEY",
+        ],
+    );
     assert_no_secrets(&out);
 
-    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 1, "{out:?}");
-    assert!(out.stdout.contains("E011003"), "{out:?}");
-    assert!(out.stdout.contains("failed"), "{out:?}");
+    let out = runner(&ws, &server, &["apply", "main.yaml"])
+        .await
+        .code(1)
+        .stdout_has("E011003")
+        .stdout_has("failed");
     assert_no_secrets(&out);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn descope_404_suggests_dropping_scopes() {
-    let server = Server::build()
-        .mock(
-            Server::given("POST")
-                .and(path(USER_TOKEN))
-                .respond_with(json_reply(
-                    404,
-                    json!({
-                        "errorCode": "E062108",
-                        "errorDescription": "Outbound app token not found",
-                        "errorMessage": "No token found for the given scopes",
-                    }),
-                ))
-                .expect(1),
-        )
-        .start()
-        .await;
-    let ws = workspace(&server, USER_SCOPED);
-    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let not_found = fails(
+        USER_TOKEN,
+        404,
+        json!({
+            "errorCode": "E062108",
+            "errorDescription": "Outbound app token not found",
+            "errorMessage": "No token found for the given scopes",
+        }),
+    );
+    let (server, ws) = setup(vec![not_found.expect(1)], USER_SCOPED).await;
+    let out = runner(&ws, &server, &["apply", "main.yaml"]).await.code(1);
     assert!(api_requests(&server).await.is_empty());
     for part in [
         "404",
@@ -909,36 +738,39 @@ async fn descope_404_suggests_dropping_scopes() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn descope_404_on_latest_token_says_never_connected() {
-    let server = Server::build()
-        .mock(
-            Server::given("POST")
-                .and(path(USER_LATEST))
-                .respond_with(json_reply(
-                    404,
-                    json!({
-                        "errorCode": "E062108",
-                        "errorDescription": "Outbound app token not found",
-                        "errorMessage": "No token",
-                    }),
-                ))
-                .expect(1),
-        )
-        .start()
-        .await;
-    let ws = workspace(
-        &server,
-        r#"auth:
+    let not_found = fails(
+        USER_LATEST,
+        404,
+        json!({
+            "errorCode": "E062108",
+            "errorDescription": "Outbound app token not found",
+            "errorMessage": "No token",
+        }),
+    );
+    let rest = r#"auth:
   github:
     descope: {app_id: github, user_id: u-999}
 steps:
   - action: GET_USER
-"#,
-    );
-    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 1, "{out:?}");
-    assert!(out.stdout.contains("never connected"), "{out:?}");
-    assert!(out.stdout.contains("user `u-999`"), "{out:?}");
+"#;
+    let (server, ws) = setup(vec![not_found.expect(1)], rest).await;
+    let out = runner(&ws, &server, &["apply", "main.yaml"])
+        .await
+        .code(1)
+        .stdout_has("never connected")
+        .stdout_has("user `u-999`");
     assert_no_secrets(&out);
+}
+
+/// Descope answers `first` once, then a good token for `USER_SCOPED`.
+async fn fails_once_then_issues(first: ResponseTemplate) -> (Server, Workspace) {
+    let once = Server::given("POST")
+        .and(path(USER_TOKEN))
+        .respond_with(first)
+        .up_to_n_times(1)
+        .with_priority(1);
+    let then = issues(USER_TOKEN, user_scoped(), ACCESS_1, Some(REFRESH_1));
+    setup(vec![once, then, api()], USER_SCOPED).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -948,65 +780,30 @@ async fn rate_limited_then_ok_retries_after_retry_after() {
         json!({"errorCode": "E130429", "errorDescription": "Too many requests"}),
     )
     .insert_header("Retry-After", "0");
-    let server = Server::build()
-        .mock(
-            Server::given("POST")
-                .and(path(USER_TOKEN))
-                .respond_with(limited)
-                .up_to_n_times(1)
-                .with_priority(1),
-        )
-        .mock(descope(
-            USER_TOKEN,
-            json!({"appId": "github", "userId": "u-123", "scopes": ["user", "public_repo"]}),
-            ok_token(ACCESS_1, Some(REFRESH_1)),
-            1,
-        ))
-        .mock(api())
-        .start()
-        .await;
-    let ws = workspace(&server, USER_SCOPED);
-    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let (server, ws) = fails_once_then_issues(limited).await;
+    let out = runner(&ws, &server, &["apply", "main.yaml"])
+        .await
+        .code(0)
+        .stderr_has("429");
     let d = descope_requests(&server).await;
     assert_eq!(d.len(), 2);
     assert_eq!(d[0].json(), d[1].json());
-    assert!(out.stderr.contains("429"), "{out:?}");
-    let a = api_requests(&server).await;
-    assert_eq!(
-        a[0].header("authorization"),
-        Some(&*format!("Bearer {ACCESS_1}"))
-    );
+    assert_bearer(&api_requests(&server).await[0], ACCESS_1);
     assert_no_secrets(&out);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unavailable_then_ok_succeeds() {
-    let server = Server::build()
-        .mock(
-            Server::given("POST")
-                .and(path(USER_TOKEN))
-                .respond_with(ResponseTemplate::new(503).set_body_string("upstream unavailable"))
-                .up_to_n_times(1)
-                .with_priority(1),
-        )
-        .mock(descope(
-            USER_TOKEN,
-            json!({"appId": "github", "userId": "u-123", "scopes": ["user", "public_repo"]}),
-            ok_token(ACCESS_1, Some(REFRESH_1)),
-            1,
-        ))
-        .mock(api())
-        .start()
-        .await;
-    let ws = workspace(&server, USER_SCOPED);
+    let unavailable = ResponseTemplate::new(503).set_body_string("upstream unavailable");
+    let (server, ws) = fails_once_then_issues(unavailable).await;
     let started = std::time::Instant::now();
-    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = runner(&ws, &server, &["apply", "main.yaml"])
+        .await
+        .code(0)
+        .stderr_has("503");
     // The first wait is short (100 ms), not the later 5 s ones.
     assert!(started.elapsed() < std::time::Duration::from_secs(4));
     assert_eq!(descope_requests(&server).await.len(), 2);
-    assert!(out.stderr.contains("503"), "{out:?}");
     assert_eq!(api_requests(&server).await.len(), 1);
     assert_no_secrets(&out);
 }
@@ -1014,61 +811,49 @@ async fn unavailable_then_ok_succeeds() {
 /// Takes about 10 s: Descope's retry waits are 0.1 s, 5 s and 5 s.
 #[tokio::test(flavor = "multi_thread")]
 async fn unavailable_forever_gives_up_with_a_clear_message() {
-    let server = Server::build()
-        .mock(
-            Server::given("POST")
-                .and(path(USER_TOKEN))
-                .respond_with(json_reply(
-                    503,
-                    json!({
-                        "errorCode": "E000503",
-                        "errorDescription": "Service unavailable",
-                        "errorMessage": "try later",
-                    }),
-                ))
-                .expect(4),
-        )
-        .start()
-        .await;
-    let ws = workspace(&server, USER_SCOPED);
-    let out = runner(&ws, &server, &["apply", "main.yaml", "--output", "json"]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let unavailable = fails(
+        USER_TOKEN,
+        503,
+        json!({
+            "errorCode": "E000503",
+            "errorDescription": "Service unavailable",
+            "errorMessage": "try later",
+        }),
+    );
+    let (server, ws) = setup(vec![unavailable.expect(4)], USER_SCOPED).await;
+    let out = runner(&ws, &server, &["apply", "main.yaml", "--output", "json"])
+        .await
+        .code(1);
     assert_eq!(descope_requests(&server).await.len(), 4);
     assert!(api_requests(&server).await.is_empty());
     let doc = out.json();
     let error = doc["steps"][0]["error"].as_str().expect("error");
-    for part in [
-        "503",
-        "E000503",
-        "Service unavailable",
-        "app `github`",
-        "user `u-123`",
-        "gave up",
-    ] {
-        assert!(error.contains(part), "`{part}` missing from: {error}");
-    }
+    assert_says(
+        error,
+        &[
+            "503",
+            "E000503",
+            "Service unavailable",
+            "app `github`",
+            "user `u-123`",
+            "gave up",
+        ],
+    );
     assert_no_secrets(&out);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_success_without_an_access_token_fails_the_step() {
-    let server = Server::build()
-        .mock(
-            Server::given("POST")
-                .and(path(USER_TOKEN))
-                .respond_with(json_reply(
-                    200,
-                    json!({
-                        "token": {"refreshToken": REFRESH_1}
-                    }),
-                )),
-        )
-        .start()
-        .await;
-    let ws = workspace(&server, USER_SCOPED);
-    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 1, "{out:?}");
-    assert!(out.stdout.contains("accessToken"), "{out:?}");
+    let no_access = fails(
+        USER_TOKEN,
+        200,
+        json!({"token": {"refreshToken": REFRESH_1}}),
+    );
+    let (server, ws) = setup(vec![no_access], USER_SCOPED).await;
+    let out = runner(&ws, &server, &["apply", "main.yaml"])
+        .await
+        .code(1)
+        .stdout_has("accessToken");
     assert!(api_requests(&server).await.is_empty());
     assert_no_secrets(&out);
 }
@@ -1077,35 +862,31 @@ async fn a_success_without_an_access_token_fails_the_step() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn missing_project_id_exits_2_and_sends_nothing() {
-    let server = Server::build().mock(api()).start().await;
-    let ws = workspace(&server, USER_SCOPED);
+    let (server, ws) = setup(vec![api()], USER_SCOPED).await;
     let out = ws
         .runner(["apply", "main.yaml"])
         .env("DESCOPE_MANAGEMENT_KEY", MGMT_KEY)
         .env("DESCOPE_BASE_URL", server.uri())
+        .refused(&server, "DESCOPE_PROJECT_ID")
         .await;
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(out.stderr.contains("DESCOPE_PROJECT_ID"), "{out:?}");
-    assert!(server.received().await.is_empty());
     assert_no_secrets(&out);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn missing_management_key_exits_2_and_sends_nothing() {
-    let server = Server::build().mock(api()).start().await;
     // Even a step without auth before it must not run.
     let rest = USER_SCOPED.replace(
         "steps:\n",
         "steps:\n  - action: GET_USER\n    auth: {parameters: []}\n",
     );
-    let ws = workspace(&server, &rest);
+    let (server, ws) = setup(vec![api()], &rest).await;
     let out = ws
         .runner(["apply", "main.yaml", "--output", "json"])
         .env("DESCOPE_PROJECT_ID", PROJECT_ID)
         .env("DESCOPE_BASE_URL", server.uri())
-        .await;
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(out.stderr.contains("DESCOPE_MANAGEMENT_KEY"), "{out:?}");
+        .await
+        .code(2)
+        .stderr_has("DESCOPE_MANAGEMENT_KEY");
     assert_eq!(out.json()["ok"], json!(false));
     assert!(server.received().await.is_empty());
     assert_no_secrets(&out);
@@ -1113,14 +894,11 @@ async fn missing_management_key_exits_2_and_sends_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn empty_management_key_counts_as_missing() {
-    let server = Server::start().await;
-    let ws = workspace(&server, USER_SCOPED);
-    let out = runner(&ws, &server, &["apply", "main.yaml"])
+    let (server, ws) = setup(vec![], USER_SCOPED).await;
+    runner(&ws, &server, &["apply", "main.yaml"])
         .env("DESCOPE_MANAGEMENT_KEY", "")
+        .refused(&server, "DESCOPE_MANAGEMENT_KEY")
         .await;
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(out.stderr.contains("DESCOPE_MANAGEMENT_KEY"), "{out:?}");
-    assert!(server.received().await.is_empty());
 }
 
 /// What `plan` puts where a secret goes, before masking.
@@ -1140,14 +918,11 @@ fn auth_line_is_masked(plan: &str, prefix: &str) -> bool {
 #[tokio::test(flavor = "multi_thread")]
 
 async fn plan_shows_the_bearer_scheme_and_masks_only_the_token() {
-    let server = Server::start().await;
-    let ws = workspace(&server, USER_SCOPED);
-    let out = runner(&ws, &server, &["plan", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(
-        out.stdout.contains("  Authorization: Bearer ***\n"),
-        "{out:?}"
-    );
+    let (server, ws) = setup(vec![], USER_SCOPED).await;
+    runner(&ws, &server, &["plan", "main.yaml"])
+        .await
+        .code(0)
+        .stdout_has("  Authorization: Bearer ***\n");
     let out = runner(&ws, &server, &["plan", "main.yaml", "--output", "json"]).await;
     assert_eq!(
         out.json()["steps"][0]["headers"]["Authorization"],
@@ -1158,17 +933,18 @@ async fn plan_shows_the_bearer_scheme_and_masks_only_the_token() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn plan_and_validate_never_call_descope() {
-    let server = Server::start().await;
-    let ws = workspace(&server, USER_SCOPED);
-    let out = runner(&ws, &server, &["plan", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let (server, ws) = setup(vec![], USER_SCOPED).await;
+    let out = runner(&ws, &server, &["plan", "main.yaml"])
+        .await
+        .code(0)
+        .stdout_has("/api/user");
     assert!(auth_line_is_masked(&out.stdout, "Bearer "), "{out:?}");
     assert!(!out.stdout.contains(PLAN_PLACEHOLDER), "{out:?}");
-    assert!(out.stdout.contains("/api/user"), "{out:?}");
     assert_no_secrets(&out);
 
-    let out = runner(&ws, &server, &["plan", "main.yaml", "--output", "json"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = runner(&ws, &server, &["plan", "main.yaml", "--output", "json"])
+        .await
+        .code(0);
     let doc = out.json();
     let auth = &doc["steps"][0]["headers"]["Authorization"];
     assert!(
@@ -1177,8 +953,7 @@ async fn plan_and_validate_never_call_descope() {
     );
     assert_no_secrets(&out);
 
-    let out = ws.runner(["validate", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = ws.runner(["validate", "main.yaml"]).await.code(0);
     assert!(out.stdout.starts_with("ok  main.yaml"), "{out:?}");
 
     assert!(server.received().await.is_empty());
@@ -1186,10 +961,7 @@ async fn plan_and_validate_never_call_descope() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn plan_with_parameters_masks_the_token_placeholder() {
-    let server = Server::start().await;
-    let ws = workspace(
-        &server,
-        r#"auth:
+    let rest = r#"auth:
   github:
     descope: {app_id: github, user_id: "{{ vars.user_id }}"}
     parameters:
@@ -1198,10 +970,9 @@ async fn plan_with_parameters_masks_the_token_placeholder() {
         value: "token {{ descope.access_token }}"
 steps:
   - action: GET_USER
-"#,
-    );
-    let out = runner(&ws, &server, &["plan", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+"#;
+    let (server, ws) = setup(vec![], rest).await;
+    let out = runner(&ws, &server, &["plan", "main.yaml"]).await.code(0);
     assert!(auth_line_is_masked(&out.stdout, "token "), "{out:?}");
     assert!(!out.stdout.contains(PLAN_PLACEHOLDER), "{out:?}");
     assert!(!out.stdout.contains("Bearer"), "{out:?}");
@@ -1210,30 +981,19 @@ steps:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn descope_needs_a_user_or_a_tenant() {
-    let server = Server::start().await;
-    let ws = workspace(
-        &server,
-        r#"auth:
-  github:
-    descope: {app_id: github, scopes: [repo]}
-steps:
-  - action: GET_USER
-"#,
-    );
-    let out = ws.runner(["validate", "main.yaml"]).await;
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(out.stderr.contains("user_id"), "{out:?}");
-    let out = runner(&ws, &server, &["apply", "main.yaml"]).await;
-    assert_eq!(out.code, 2, "{out:?}");
+    let rest = "auth:\n  github:\n    descope: {app_id: github, scopes: [repo]}\nsteps:\n  - action: GET_USER\n";
+    let (server, ws) = setup(vec![], rest).await;
+    ws.runner(["validate", "main.yaml"])
+        .await
+        .code(2)
+        .stderr_has("user_id");
+    runner(&ws, &server, &["apply", "main.yaml"]).await.code(2);
     assert!(server.received().await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn descope_template_outside_descope_auth_is_rejected() {
-    let server = Server::start().await;
-    let ws = workspace(
-        &server,
-        r#"auth:
+    let rest = r#"auth:
   github:
     parameters:
       - name: Authorization
@@ -1241,11 +1001,10 @@ async fn descope_template_outside_descope_auth_is_rejected() {
         value: "token {{ descope.access_token }}"
 steps:
   - action: GET_USER
-"#,
-    );
-    let out = ws.runner(["validate", "main.yaml"]).await;
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(out.stderr.contains("descope"), "{out:?}");
+"#;
+    let (_server, ws) = setup(vec![], rest).await;
+    let validated = ws.runner(["validate", "main.yaml"]).await;
+    validated.code(2).stderr_has("descope");
 }
 
 /// The management key is a credential like any other: plain `http://` is
@@ -1256,57 +1015,54 @@ steps:
 #[tokio::test(flavor = "multi_thread")]
 
 async fn management_key_never_goes_over_plain_http_to_other_hosts() {
-    let server = Server::build()
-        .mock(descope(
-            USER_TOKEN,
-            json!({"appId": "github", "userId": "u-123", "scopes": ["user", "public_repo"]}),
-            ok_token(ACCESS_1, Some(REFRESH_1)),
-            0,
-        ))
-        .mock(api())
-        .start()
-        .await;
+    let never = descope(
+        USER_TOKEN,
+        user_scoped(),
+        ok_token(ACCESS_1, Some(REFRESH_1)),
+        0,
+    );
+    let (server, ws) = setup(vec![never, api()], USER_SCOPED).await;
     let port = server.port();
-    let ws = workspace(&server, USER_SCOPED);
     let out = runner(&ws, &server, &["apply", "main.yaml"])
         .arg("--resolve")
         .arg(format!("descope.invalid:{port}:127.0.0.1"))
         .env("DESCOPE_BASE_URL", format!("http://descope.invalid:{port}"))
-        .await;
-    assert_eq!(out.code, 2, "{out:?}");
+        .await
+        .code(2);
     assert!(out.all().contains("--allow-http"), "{out:?}");
     assert!(server.received().await.is_empty());
     assert_no_secrets(&out);
 }
 
+/// GitHub at `path`, answering `status` and `body` to exactly one POST.
+fn github(path_: &str, status: u16, body: Value) -> Mock {
+    Server::given("POST")
+        .and(path(path_))
+        .respond_with(json_reply(status, body))
+        .expect(1)
+}
+
 /// The shipped example, end to end against stand-ins for Descope and GitHub.
 #[tokio::test(flavor = "multi_thread")]
 async fn shipped_github_descope_example_runs() {
+    let body = json!({"appId": "github", "userId": "U2user", "scopes": ["repo"]});
     let server = Server::build()
-        .mock(descope(
-            USER_TOKEN,
-            json!({"appId": "github", "userId": "U2user", "scopes": ["repo"]}),
-            ok_token(ACCESS_1, Some(REFRESH_1)),
-            1,
+        .mock(issues(USER_TOKEN, body, ACCESS_1, Some(REFRESH_1)))
+        .mock(github(
+            "/repos/octo/hello/issues",
+            201,
+            json!({"number": 7}),
         ))
-        .mock(
-            Server::given("POST")
-                .and(path("/repos/octo/hello/issues"))
-                .respond_with(json_reply(201, json!({"number": 7})))
-                .expect(1),
-        )
-        .mock(
-            Server::given("POST")
-                .and(path("/repos/octo/hello/issues/7/comments"))
-                .respond_with(json_reply(201, json!({"id": 1})))
-                .expect(1),
-        )
-        .mock(
-            Server::given("POST")
-                .and(path("/repos/octo/hello/issues/7/labels"))
-                .respond_with(json_reply(200, json!([{"name": "triage"}])))
-                .expect(1),
-        )
+        .mock(github(
+            "/repos/octo/hello/issues/7/comments",
+            201,
+            json!({"id": 1}),
+        ))
+        .mock(github(
+            "/repos/octo/hello/issues/7/labels",
+            200,
+            json!([{"name": "triage"}]),
+        ))
         .start()
         .await;
     let specs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("specs");
@@ -1315,32 +1071,19 @@ async fn shipped_github_descope_example_runs() {
         .file("github-descope.yaml", &read("github-descope.yaml"))
         .file("apps/github.yaml", &read("apps/github.yaml"));
     let base = format!("github={}", server.uri());
-    let out = runner(
-        &ws,
-        &server,
-        &[
-            "apply",
-            "github-descope.yaml",
-            "--var",
-            "user_id=U2user",
-            "--var",
-            "owner=octo",
-            "--var",
-            "repo=hello",
-            "--base-url",
-            &base,
-        ],
-    )
-    .await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let vars = ["user_id=U2user", "owner=octo", "repo=hello"].map(|v| ["--var", v]);
+    let args = [
+        &["apply", "github-descope.yaml"][..],
+        &vars.concat(),
+        &["--base-url", &base],
+    ]
+    .concat();
+    let out = runner(&ws, &server, &args).await.code(0);
     assert_eq!(descope_requests(&server).await.len(), 1);
     let a = api_requests(&server).await;
     assert_eq!(a.len(), 3);
     for r in &a {
-        assert_eq!(
-            r.header("authorization"),
-            Some(&*format!("Bearer {ACCESS_1}"))
-        );
+        assert_bearer(r, ACCESS_1);
     }
     assert_eq!(a[2].json(), json!({"labels": ["triage"]}));
     assert_no_secrets(&out);
@@ -1354,40 +1097,28 @@ async fn shipped_github_descope_example_runs() {
 
 async fn descope_settings_may_use_vars() {
     // The project id comes from a var here, so the management header differs.
-    let server = Server::build()
-        .mock(
-            Server::given("POST")
-                .and(path(USER_LATEST))
-                .and(header_is(
-                    "authorization",
-                    format!("Bearer P2t-acme:{MGMT_KEY}").as_str(),
-                ))
-                .and(body_is(json!({"appId": "github", "userId": "u-123"})))
-                .respond_with(ok_token(ACCESS_1, Some(REFRESH_1)))
-                .expect(1),
-        )
-        .mock(api())
-        .start()
-        .await;
-    let ws = workspace(
-        &server,
-        r#"auth:
-  github:
-    descope:
-      app_id: github
-      user_id: "{{ vars.user_id }}"
-      project_id: "P2{{ vars.tenant_id }}"
-steps:
-  - action: GET_USER
-"#,
-    );
-    assert_eq!(ws.runner(["validate", "main.yaml"]).await.code, 0);
+    let from_var = Server::given("POST")
+        .and(path(USER_LATEST))
+        .and(header_is(
+            "authorization",
+            format!("Bearer P2t-acme:{MGMT_KEY}").as_str(),
+        ))
+        .and(body_is(json!({"appId": "github", "userId": "u-123"})))
+        .respond_with(ok_token(ACCESS_1, Some(REFRESH_1)))
+        .expect(1);
+    let settings = [
+        "app_id: github",
+        USER,
+        r#"project_id: "P2{{ vars.tenant_id }}""#,
+    ];
+    let (server, ws) = setup(vec![from_var, api()], &descope_auth(&settings, ONE_STEP)).await;
+    ws.runner(["validate", "main.yaml"]).await.code(0);
     let out = ws
         .runner(["apply", "main.yaml"])
         .env("DESCOPE_MANAGEMENT_KEY", MGMT_KEY)
         .env("DESCOPE_BASE_URL", server.uri())
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
+        .await
+        .code(0);
     let d = descope_requests(&server).await;
     assert_eq!(
         d[0].header("authorization"),

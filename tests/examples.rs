@@ -107,8 +107,9 @@ async fn every_shipped_workflow_runs_against_the_stand_in() {
             cmd
         };
         // `plan` sends nothing.
-        let out = run("plan").await;
-        assert_eq!(out.code, 0, "plan {}: {out:?}", case.spec);
+        run("plan")
+            .await
+            .code_for(0, format_args!("plan {}", case.spec));
         assert!(
             server
                 .received_requests()
@@ -116,8 +117,7 @@ async fn every_shipped_workflow_runs_against_the_stand_in() {
                 .unwrap_or_default()
                 .is_empty()
         );
-        let out = run("apply").await;
-        assert_eq!(out.code, case.code, "{}: {out:?}", case.spec);
+        let out = run("apply").await.code_for(case.code, case.spec);
         for said in case.says {
             assert!(
                 out.all().contains(said),

@@ -58,8 +58,28 @@ const AUTH: &str = r#"auth:
         value: "{{ env.API_KEY }}"
 "#;
 
-fn workspace(text: &str) -> Workspace {
-    Workspace::new().file("main.yaml", text)
+/// A server answering `route` with `responses` in turn (the last one
+/// from then on).
+async fn in_turn(route: &str, responses: Vec<ResponseTemplate>) -> Server {
+    Server::build()
+        .reply_in_turn(route, responses)
+        .start()
+        .await
+}
+
+/// `main.yaml`: [`spec`] at `base`.
+fn main_at(base: &str, app_extra: &str, steps: &str) -> Workspace {
+    Workspace::main(&spec(base, app_extra, steps))
+}
+
+/// [`apply`] of `steps` against `base`, the app holding `app_extra`.
+async fn apply_at(base: &str, app_extra: &str, steps: &str, extra: &[&str]) -> Run {
+    apply(&main_at(base, app_extra, steps), extra).await
+}
+
+/// A response with `status`, after `delay`.
+fn slow(status: u16, delay: Duration) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_delay(delay)
 }
 
 /// `apply --output json` without a journal, plus `extra` arguments.
@@ -81,21 +101,16 @@ fn dead_port() -> u16 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_step_timeout_fails_the_step_naming_the_limit() {
-    let server = Server::build()
-        .reply(
-            "POST",
-            ResponseTemplate::new(201).set_delay(Duration::from_secs(3)),
-        )
-        .start()
-        .await;
-    let ws = workspace(&spec(
+    let server = Server::answering("POST", slow(201, Duration::from_secs(3))).await;
+    let started = Instant::now();
+    let out = apply_at(
         &server.uri(),
         "",
         "  - id: slow\n    action: DO_POST\n    timeout: 200ms\n",
-    ));
-    let started = Instant::now();
-    let out = apply(&ws, &[]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+        &[],
+    )
+    .await
+    .code(1);
     assert!(
         started.elapsed() < Duration::from_secs(3),
         "the timeout did not cut the request short: {:?}",
@@ -114,21 +129,16 @@ async fn a_step_timeout_fails_the_step_naming_the_limit() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_app_timeout_on_an_idempotent_step_is_retried() {
-    let server = Server::build()
-        .reply(
-            "GET",
-            ResponseTemplate::new(200).set_delay(Duration::from_secs(3)),
-        )
-        .start()
-        .await;
-    let ws = workspace(&spec(
+    let server = Server::answering("GET", slow(200, Duration::from_secs(3))).await;
+    let started = Instant::now();
+    let out = apply_at(
         &server.uri(),
         "    timeout: {connect: 2s, request: 200ms}\n    retry: {attempts: 2, backoff: 10ms}",
         "  - id: slow\n    action: DO_GET\n",
-    ));
-    let started = Instant::now();
-    let out = apply(&ws, &[]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+        &[],
+    )
+    .await
+    .code(1);
     assert!(started.elapsed() < Duration::from_secs(3), "{out:?}");
     assert_eq!(server.received().await.len(), 2);
     let e = out.step_error(0);
@@ -157,20 +167,15 @@ async fn an_app_timeout_on_an_idempotent_step_is_retried() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn timeouts_step_over_app_over_command_line() {
-    let server = Server::build()
-        .reply(
-            "POST",
-            ResponseTemplate::new(201).set_delay(Duration::from_millis(500)),
-        )
-        .start()
-        .await;
-    let ws = workspace(&spec(
+    let server = Server::answering("POST", slow(201, Duration::from_millis(500))).await;
+    let out = apply_at(
         &server.uri(),
         "    timeout: 200ms",
         "  - id: patient\n    action: DO_POST\n    timeout: 3s\n    continue_on_error: true\n  - id: hasty\n    action: DO_POST\n",
-    ));
-    let out = apply(&ws, &["--timeout", "3s"]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+        &["--timeout", "3s"],
+    )
+    .await
+    .code(1);
     // The step's own 3 s beats the app's 200 ms.
     assert_eq!(out.step(0)["status"], json!("ok"), "{out:?}");
     // The app's 200 ms beats `--timeout 3s`.
@@ -183,21 +188,16 @@ async fn timeouts_step_over_app_over_command_line() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_command_line_timeout_applies_when_the_spec_sets_none() {
-    let server = Server::build()
-        .reply(
-            "POST",
-            ResponseTemplate::new(201).set_delay(Duration::from_secs(3)),
-        )
-        .start()
-        .await;
-    let ws = workspace(&spec(
+    let server = Server::answering("POST", slow(201, Duration::from_secs(3))).await;
+    let started = Instant::now();
+    let out = apply_at(
         &server.uri(),
         "",
         "  - id: slow\n    action: DO_POST\n",
-    ));
-    let started = Instant::now();
-    let out = apply(&ws, &["--timeout", "250ms"]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+        &["--timeout", "250ms"],
+    )
+    .await
+    .code(1);
     assert!(started.elapsed() < Duration::from_secs(3), "{out:?}");
     let e = out.step_error(0);
     assert!(
@@ -211,14 +211,15 @@ async fn a_body_that_stalls_after_the_headers_hits_the_request_timeout() {
     // The status line and headers come at once; the body never finishes.
     let response = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"partial\":".to_vec();
     let base = raw_server(response, Duration::from_secs(3));
-    let ws = workspace(&spec(
+    let started = Instant::now();
+    let out = apply_at(
         &base,
         "",
         "  - id: stalled\n    action: DO_POST\n    timeout: 300ms\n",
-    ));
-    let started = Instant::now();
-    let out = apply(&ws, &[]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+        &[],
+    )
+    .await
+    .code(1);
     assert!(started.elapsed() < Duration::from_secs(3), "{out:?}");
     assert!(
         out.step_error(0)
@@ -233,24 +234,23 @@ const FAST: &str = "    retry: {backoff: 10ms}";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn get_503_503_200_is_retried_to_success() {
-    let server = Server::build()
-        .reply_in_turn(
-            "GET",
-            vec![
-                ResponseTemplate::new(503),
-                ResponseTemplate::new(503),
-                json_reply(200, json!({"ok": 1})),
-            ],
-        )
-        .start()
-        .await;
-    let ws = workspace(&spec(
+    let server = in_turn(
+        "GET",
+        vec![
+            ResponseTemplate::new(503),
+            ResponseTemplate::new(503),
+            json_reply(200, json!({"ok": 1})),
+        ],
+    )
+    .await;
+    let out = apply_at(
         &server.uri(),
         FAST,
         "  - id: flaky\n    action: DO_GET\n",
-    ));
-    let out = apply(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+        &[],
+    )
+    .await
+    .code(0);
     assert_eq!(server.received().await.len(), 3);
     let s = out.step(0);
     assert_eq!(s["status"], json!("ok"));
@@ -275,17 +275,15 @@ async fn get_503_503_200_is_retried_to_success() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn post_503_is_not_retried() {
-    let server = Server::build()
-        .reply("POST", ResponseTemplate::new(503))
-        .start()
-        .await;
-    let ws = workspace(&spec(
+    let server = Server::answering("POST", ResponseTemplate::new(503)).await;
+    let out = apply_at(
         &server.uri(),
         FAST,
         "  - id: create\n    action: DO_POST\n    params: {name: x}\n",
-    ));
-    let out = apply(&ws, &[]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+        &[],
+    )
+    .await
+    .code(1);
     assert_eq!(server.received().await.len(), 1);
     assert_eq!(out.step(0)["http_status"], json!(503));
     assert_eq!(out.step(0)["retries"], json!([]));
@@ -298,23 +296,22 @@ async fn post_503_is_not_retried() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn post_429_then_201_is_retried() {
-    let server = Server::build()
-        .reply_in_turn(
-            "POST",
-            vec![
-                ResponseTemplate::new(429),
-                json_reply(201, json!({"id": 7})),
-            ],
-        )
-        .start()
-        .await;
-    let ws = workspace(&spec(
+    let server = in_turn(
+        "POST",
+        vec![
+            ResponseTemplate::new(429),
+            json_reply(201, json!({"id": 7})),
+        ],
+    )
+    .await;
+    let out = apply_at(
         &server.uri(),
         FAST,
         "  - id: create\n    action: DO_POST\n    params: {name: x}\n",
-    ));
-    let out = apply(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+        &[],
+    )
+    .await
+    .code(0);
     let reqs = server.received().await;
     assert_eq!(reqs.len(), 2);
     // The same request both times.
@@ -330,20 +327,19 @@ async fn post_429_then_201_is_retried() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn post_503_is_retried_when_the_step_says_unsafe() {
-    let server = Server::build()
-        .reply_in_turn(
-            "POST",
-            vec![ResponseTemplate::new(503), ResponseTemplate::new(201)],
-        )
-        .start()
-        .await;
-    let ws = workspace(&spec(
+    let server = in_turn(
+        "POST",
+        vec![ResponseTemplate::new(503), ResponseTemplate::new(201)],
+    )
+    .await;
+    let out = apply_at(
         &server.uri(),
         "",
         "  - id: create\n    action: DO_POST\n    retry: {unsafe: true, backoff: 10ms}\n",
-    ));
-    let out = apply(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+        &[],
+    )
+    .await
+    .code(0);
     assert_eq!(server.received().await.len(), 2);
     assert_eq!(
         out.step(0)["retries"][0]["reason"],
@@ -353,20 +349,18 @@ async fn post_503_is_retried_when_the_step_says_unsafe() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn step_retry_settings_override_the_apps_field_by_field() {
-    let server = Server::build()
-        .reply("POST", ResponseTemplate::new(503))
-        .start()
-        .await;
+    let server = Server::answering("POST", ResponseTemplate::new(503)).await;
     // attempts and backoff come from the app, `unsafe` from the step: had the
     // step's `retry` replaced the app's wholesale, the default 3 attempts
     // and 500 ms backoff would apply.
-    let ws = workspace(&spec(
+    let out = apply_at(
         &server.uri(),
         "    retry: {attempts: 2, backoff: 10ms}",
         "  - id: create\n    action: DO_POST\n    retry: {unsafe: true}\n",
-    ));
-    let out = apply(&ws, &[]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+        &[],
+    )
+    .await
+    .code(1);
     assert_eq!(server.received().await.len(), 2, "{out:?}");
     let retries = out.step(0)["retries"].clone();
     assert_eq!(retries.as_array().map(Vec::len), Some(1));
@@ -380,17 +374,15 @@ async fn step_retry_settings_override_the_apps_field_by_field() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_attempt_turns_retries_off() {
-    let server = Server::build()
-        .reply("GET", ResponseTemplate::new(503))
-        .start()
-        .await;
-    let ws = workspace(&spec(
+    let server = Server::answering("GET", ResponseTemplate::new(503)).await;
+    let out = apply_at(
         &server.uri(),
         "",
         "  - id: once\n    action: DO_GET\n    retry: {attempts: 1}\n",
-    ));
-    let out = apply(&ws, &[]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+        &[],
+    )
+    .await
+    .code(1);
     assert_eq!(server.received().await.len(), 1);
     assert_eq!(out.step(0)["retries"], json!([]));
 }
@@ -420,15 +412,14 @@ async fn retry_matrix() {
     for &(m, status, unsafe_methods, expected) in cases {
         server.reset().await;
         server.reply(m, ResponseTemplate::new(status)).await;
-        let ws = workspace(&spec(
+        let out = apply_at(
             &server.uri(),
             "",
-            &format!(
-                "  - id: s\n    action: DO_{m}\n    retry: {{backoff: 5ms, unsafe: {unsafe_methods}}}\n"
-            ),
-        ));
-        let out = apply(&ws, &[]).await;
-        assert_eq!(out.code, 1, "{m} {status}: {out:?}");
+            &format!("  - id: s\n    action: DO_{m}\n    retry: {{backoff: 5ms, unsafe: {unsafe_methods}}}\n"),
+            &[],
+        )
+            .await
+            .code_for(1, format_args!("{m} {status}"));
         let n = server.received().await.len();
         assert_eq!(
             n, expected,
@@ -443,24 +434,23 @@ async fn retry_matrix() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn retry_after_in_seconds_is_honoured() {
-    let server = Server::build()
-        .reply_in_turn(
-            "GET",
-            vec![
-                ResponseTemplate::new(429).insert_header("Retry-After", "1"),
-                ResponseTemplate::new(200),
-            ],
-        )
-        .start()
-        .await;
-    let ws = workspace(&spec(
+    let server = in_turn(
+        "GET",
+        vec![
+            ResponseTemplate::new(429).insert_header("Retry-After", "1"),
+            ResponseTemplate::new(200),
+        ],
+    )
+    .await;
+    let started = Instant::now();
+    let out = apply_at(
         &server.uri(),
         FAST,
         "  - id: limited\n    action: DO_GET\n",
-    ));
-    let started = Instant::now();
-    let out = apply(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+        &[],
+    )
+    .await
+    .code(0);
     assert!(started.elapsed() >= Duration::from_secs(1), "{out:?}");
     assert_eq!(server.received().await.len(), 2);
     assert_eq!(
@@ -477,23 +467,22 @@ async fn retry_after_in_seconds_is_honoured() {
 #[tokio::test(flavor = "multi_thread")]
 async fn retry_after_as_an_http_date_is_honoured() {
     let soon = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(2));
-    let server = Server::build()
-        .reply_in_turn(
-            "GET",
-            vec![
-                ResponseTemplate::new(503).insert_header("Retry-After", &*soon),
-                ResponseTemplate::new(200),
-            ],
-        )
-        .start()
-        .await;
-    let ws = workspace(&spec(
+    let server = in_turn(
+        "GET",
+        vec![
+            ResponseTemplate::new(503).insert_header("Retry-After", &*soon),
+            ResponseTemplate::new(200),
+        ],
+    )
+    .await;
+    let out = apply_at(
         &server.uri(),
         "",
         "  - id: limited\n    action: DO_GET\n",
-    ));
-    let out = apply(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+        &[],
+    )
+    .await
+    .code(0);
     assert_eq!(server.received().await.len(), 2);
     let retries = out.step(0)["retries"].clone();
     assert_eq!(retries.as_array().map(Vec::len), Some(1), "{out:?}");
@@ -516,21 +505,20 @@ async fn retry_after_beyond_max_wait_is_not_retried() {
         ("3600".to_string(), "{backoff: 10ms, max_wait: 5s}", "5 s"),
         (in_two_hours, "{backoff: 10ms}", "30 s"),
     ] {
-        let server = Server::build()
-            .reply(
-                "GET",
-                ResponseTemplate::new(503).insert_header("Retry-After", &*retry_after),
-            )
-            .start()
-            .await;
-        let ws = workspace(&spec(
+        let server = Server::answering(
+            "GET",
+            ResponseTemplate::new(503).insert_header("Retry-After", &*retry_after),
+        )
+        .await;
+        let started = Instant::now();
+        let out = apply_at(
             &server.uri(),
             "",
             &format!("  - id: limited\n    action: DO_GET\n    retry: {retry}\n"),
-        ));
-        let started = Instant::now();
-        let out = apply(&ws, &[]).await;
-        assert_eq!(out.code, 1, "{out:?}");
+            &[],
+        )
+        .await
+        .code(1);
         assert!(started.elapsed() < Duration::from_secs(5), "{out:?}");
         assert_eq!(server.received().await.len(), 1, "{retry_after}: {out:?}");
         assert_eq!(out.step(0)["retries"], json!([]));
@@ -555,13 +543,14 @@ async fn retry_after_beyond_max_wait_is_not_retried() {
 #[tokio::test(flavor = "multi_thread")]
 async fn connection_refused_is_retried_for_every_method() {
     let base = format!("http://127.0.0.1:{}", dead_port());
-    let ws = workspace(&spec(
+    let out = apply_at(
         &base,
         "    retry: {attempts: 3, backoff: 10ms}",
         "  - id: fetch\n    action: DO_GET\n    continue_on_error: true\n  - id: create\n    action: DO_POST\n    params: {name: x}\n",
-    ));
-    let out = apply(&ws, &[]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+        &[],
+    )
+    .await
+    .code(1);
     for (i, name) in [(0, "fetch"), (1, "create")] {
         let s = out.step(i);
         assert_eq!(s["status"], json!("failed"), "{out:?}");
@@ -598,17 +587,15 @@ async fn connection_refused_is_retried_for_every_method() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_expected_503_is_not_retried() {
-    let server = Server::build()
-        .reply("GET", json_reply(503, json!({"state": "down"})))
-        .start()
-        .await;
-    let ws = workspace(&spec(
+    let server = Server::answering("GET", json_reply(503, json!({"state": "down"}))).await;
+    let out = apply_at(
         &server.uri(),
         FAST,
         "  - id: probe\n    action: DO_GET\n    expect: {status: [503]}\n",
-    ));
-    let out = apply(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+        &[],
+    )
+    .await
+    .code(0);
     assert_eq!(server.received().await.len(), 1);
     let s = out.step(0);
     assert_eq!(s["status"], json!("ok"));
@@ -632,13 +619,12 @@ async fn a_response_over_the_size_cap_fails_the_step() {
         )
         .start()
         .await;
-    let ws = workspace(&spec(
+    let ws = main_at(
         &server.uri(),
         FAST,
         "  - id: small\n    action: DO_POST\n  - id: big\n    action: DO_GET\n",
-    ));
-    let out = apply(&ws, &["--max-response-size", "1KiB"]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    );
+    let out = apply(&ws, &["--max-response-size", "1KiB"]).await.code(1);
     assert_eq!(out.step(0)["status"], json!("ok"), "{out:?}");
     assert_eq!(out.step(0)["response"], json!("y".repeat(1000)));
     let e = out.step_error(1);
@@ -651,8 +637,7 @@ async fn a_response_over_the_size_cap_fails_the_step() {
     assert!(!out.stdout.contains(&"x".repeat(100)), "{out:?}");
 
     // Without the cap, the same body is fine.
-    let out = apply(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    apply(&ws, &[]).await.code(0);
 }
 
 /// An HTTP server on 127.0.0.1 that answers every connection with
@@ -689,15 +674,13 @@ async fn a_chunked_response_over_the_size_cap_fails_the_step() {
     }
     response.extend_from_slice(b"0\r\n\r\n");
     let base = raw_server(response, Duration::ZERO);
-    let ws = workspace(&spec(&base, FAST, "  - id: stream\n    action: DO_GET\n"));
-    let out = apply(&ws, &["--max-response-size", "1KiB"]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let ws = main_at(&base, FAST, "  - id: stream\n    action: DO_GET\n");
+    let out = apply(&ws, &["--max-response-size", "1KiB"]).await.code(1);
     let e = out.step_error(0);
     assert!(e.contains("`--max-response-size`"), "{out:?}");
     assert_eq!(out.step(0)["retries"], json!([]));
 
-    let out = apply(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply(&ws, &[]).await.code(0);
     assert_eq!(out.step(0)["response"], json!("z".repeat(4096)));
 }
 
@@ -741,23 +724,22 @@ async fn malformed_bodies_are_reported_as_text() {
                 ResponseTemplate::new(status).set_body_raw(body, mime),
             )
             .await;
-        let ws = workspace(&spec(
-            &server.uri(),
-            FAST,
-            "  - id: odd\n    action: DO_GET\n",
-        ));
-        let out = apply(&ws, &[]).await;
-        assert_eq!(out.code, 0, "{expected}: {out:?}");
+        let ws = main_at(&server.uri(), FAST, "  - id: odd\n    action: DO_GET\n");
+        let out = apply(&ws, &[])
+            .await
+            .code_for(0, format_args!("{expected}"));
         let s = out.step(0);
         assert_eq!(s["status"], json!("ok"));
         assert_eq!(s["http_status"], json!(status));
         assert_eq!(s["response"], expected, "{out:?}");
 
         // And in text, the same run just says ok.
-        let out = ws.runner(["apply", "main.yaml", "--no-journal"]).await;
-        assert_eq!(out.code, 0, "{out:?}");
+        let out = ws
+            .runner(["apply", "main.yaml", "--no-journal"])
+            .await
+            .code(0)
+            .stderr_lacks("panicked");
         assert!(out.stdout.starts_with("ok"), "{out:?}");
-        assert!(!out.stderr.contains("panicked"), "{out:?}");
     }
 }
 
@@ -775,7 +757,7 @@ async fn a_malformed_error_body_and_a_later_step_using_it_fail_cleanly() {
         )
         .start()
         .await;
-    let ws = workspace(&spec(
+    let out = apply_at(
         &server.uri(),
         FAST,
         r#"  - id: odd
@@ -788,9 +770,10 @@ async fn a_malformed_error_body_and_a_later_step_using_it_fail_cleanly() {
     action: DO_POST
     params: {name: plain}
 "#,
-    ));
-    let out = apply(&ws, &[]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+        &[],
+    )
+    .await
+    .code(1);
     assert!(!out.stderr.contains("panicked"), "{out:?}");
     assert_eq!(out.step(0)["response"], json!("not json"));
     // `steps.odd.response` is a string: it has no `id`.
@@ -842,12 +825,11 @@ async fn a_redirect_to_another_origin_carries_no_auth() {
     other
         .reply("/landing", json_reply(200, json!({"landed": true})))
         .await;
-    let ws = workspace(&format!(
+    let ws = Workspace::main(&format!(
         "{AUTH}{}",
         spec(&origin.uri(), FAST, "  - id: go\n    action: GO\n")
     ));
-    let out = apply(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply(&ws, &[]).await.code(0);
     assert_eq!(out.step(0)["response"], json!({"landed": true}));
 
     let first = origin.received().await;
@@ -879,13 +861,11 @@ async fn a_redirect_to_another_origin_carries_no_auth() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_307_to_another_origin_does_not_carry_auth_body_fields() {
     let other = Server::start().await;
-    let origin = Server::build()
-        .reply(
-            "/submit",
-            redirect(307, &format!("{}/landing", other.uri())),
-        )
-        .start()
-        .await;
+    let origin = Server::answering(
+        "/submit",
+        redirect(307, &format!("{}/landing", other.uri())),
+    )
+    .await;
     other.reply("/landing", ResponseTemplate::new(201)).await;
     let auth = r#"auth:
   api:
@@ -896,7 +876,7 @@ async fn a_307_to_another_origin_does_not_carry_auth_body_fields() {
     body:
       client_secret: "{{ env.API_KEY }}"
 "#;
-    let ws = workspace(&format!(
+    let ws = Workspace::main(&format!(
         "{auth}{}",
         spec(
             &origin.uri(),
@@ -926,12 +906,11 @@ async fn a_same_origin_redirect_keeps_auth() {
         .reply("/landing", json_reply(200, json!({"landed": true})))
         .start()
         .await;
-    let ws = workspace(&format!(
+    let ws = Workspace::main(&format!(
         "{AUTH}{}",
         spec(&server.uri(), FAST, "  - id: go\n    action: GO\n")
     ));
-    let out = apply(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply(&ws, &[]).await.code(0);
     let reqs = server.received().await;
     assert_eq!(reqs.len(), 2);
     assert_eq!(reqs[1].url.path(), "/landing");
@@ -962,13 +941,14 @@ async fn see_other_and_post_after_301_302_become_get_without_body() {
         server
             .reply("/result", json_reply(200, json!({"done": true})))
             .await;
-        let ws = workspace(&spec(
+        let out = apply_at(
             &server.uri(),
             FAST,
             "  - id: submit\n    action: SUBMIT\n    params: {name: x}\n",
-        ));
-        let out = apply(&ws, &[]).await;
-        assert_eq!(out.code, 0, "{status}: {out:?}");
+            &[],
+        )
+        .await
+        .code_for(0, format_args!("{status}"));
         assert_eq!(out.step(0)["response"], json!({"done": true}));
         let reqs = server.received().await;
         assert_eq!(reqs.len(), 2, "{status}");
@@ -988,13 +968,12 @@ async fn a_303_after_put_becomes_get() {
         .reply("/result", ResponseTemplate::new(200))
         .start()
         .await;
-    let ws = workspace(&spec(
+    let ws = main_at(
         &server.uri(),
         FAST,
         "  - id: put\n    action: DO_PUT\n    params: {name: x}\n",
-    ));
-    let out = apply(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    );
+    apply(&ws, &[]).await.code(0);
     let reqs = server.received().await;
     assert_eq!(reqs.len(), 2);
     assert_eq!(reqs[0].method.as_str(), "PUT");
@@ -1011,13 +990,14 @@ async fn temporary_and_permanent_redirects_keep_method_and_body() {
         server
             .reply("/again", json_reply(201, json!({"id": 3})))
             .await;
-        let ws = workspace(&spec(
+        let out = apply_at(
             &server.uri(),
             FAST,
             "  - id: submit\n    action: SUBMIT\n    params: {name: x}\n",
-        ));
-        let out = apply(&ws, &[]).await;
-        assert_eq!(out.code, 0, "{status}: {out:?}");
+            &[],
+        )
+        .await
+        .code_for(0, format_args!("{status}"));
         assert_eq!(out.step(0)["http_status"], json!(201));
         let reqs = server.received().await;
         assert_eq!(reqs.len(), 2, "{status}");
@@ -1034,13 +1014,10 @@ async fn temporary_and_permanent_redirects_keep_method_and_body() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_redirect_loop_stops_after_ten() {
-    let server = Server::build()
-        .reply("/start", redirect(302, "/start"))
-        .start()
-        .await;
-    let ws = workspace(&spec(&server.uri(), FAST, "  - id: go\n    action: GO\n"));
-    let out = apply(&ws, &[]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let server = Server::answering("/start", redirect(302, "/start")).await;
+    let out = apply_at(&server.uri(), FAST, "  - id: go\n    action: GO\n", &[])
+        .await
+        .code(1);
     assert!(
         out.step_error(0).contains("more than 10 redirects"),
         "{out:?}"
@@ -1083,12 +1060,9 @@ async fn a_connect_timeout_names_the_connect_limit() {
             "version: 1\napps:\n  api:\n    base_url: http://{addr}\n    timeout: {{connect: 300ms, request: 5s}}\n    actions:\n      GET: {{method: GET, path: /x}}\nsteps:\n  - action: GET\n    retry: {{attempts: 1}}\n"
         ),
     );
-    let out = ws.runner(["apply", "s.yaml", "--no-journal"]).await;
-    assert_eq!(out.code, 1, "{out:?}");
-    assert!(
-        out.stdout
-            .contains("connecting timed out after 300 ms (the connect timeout"),
-        "{out:?}"
-    );
+    ws.runner(["apply", "s.yaml", "--no-journal"])
+        .await
+        .code(1)
+        .stdout_has("connecting timed out after 300 ms (the connect timeout");
     drop(fillers);
 }

@@ -20,6 +20,8 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::harness::files_under;
+
 /// How long one input may take (debug build, a loaded 2-core machine).
 const PER_INPUT: Duration = Duration::from_secs(5);
 /// Inputs slower than this are listed, not failed.
@@ -83,29 +85,8 @@ fn scratch(parts: &[&str]) -> PathBuf {
     path
 }
 
-/// Every file under `dir`, recursively, sorted; none if `dir` is missing.
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(dir) = todo.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries {
-            let path = entry.expect("directory entry").path();
-            if path.is_dir() {
-                todo.push(path);
-            } else {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 fn corpus(target: Target) -> Vec<(String, Vec<u8>)> {
-    let entries: Vec<_> = files(&fuzz_dir().join("corpus").join(target.name()))
+    let entries: Vec<_> = files_under(&fuzz_dir().join("corpus").join(target.name()))
         .into_iter()
         .map(|path| {
             let name = path.file_name().unwrap().to_string_lossy().into_owned();
@@ -233,7 +214,7 @@ fn regressions_replay_cleanly() {
     let dir = fuzz_dir().join("regressions");
     let exe = std::env::current_exe().expect("test binary");
     let mut children = Vec::new();
-    for path in files(&dir) {
+    for path in files_under(&dir) {
         let relative = path.strip_prefix(&dir).unwrap().to_path_buf();
         let first = relative.components().next().unwrap().as_os_str();
         let targets = match Target::named(&first.to_string_lossy()) {

@@ -3,60 +3,31 @@
 //! SIGTERM, SIGINT or SIGKILL leaves behind. Mock servers on 127.0.0.1.
 
 use std::os::unix::process::ExitStatusExt;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
+use wiremock::ResponseTemplate;
 use wiremock::matchers::path_regex;
-use wiremock::{Respond, ResponseTemplate};
 
-use crate::harness::{RequestExt, Run, Server, Workspace, json_reply};
+use crate::harness::hold::{HoldFirst, signal_when_held};
+use crate::harness::specs::Spec;
+use crate::harness::{Cmd, RequestExt, Run, Server, Workspace, json_reply};
 
 const JOURNAL: &str = ".runner/main.yaml.jsonl";
 const TOKEN: &str = "shop_Journal0123456789abcdef";
 
+/// Projects, items in them, a status check and publishing.
+const ACTIONS: &str = include_str!("fixtures/catalogs/journal.yaml");
+
 fn spec(base: &str, auth: &str, steps: &str) -> String {
-    format!(
-        r#"version: 1
-apps:
-  shop:
-    base_url: {base}
-    retry: {{backoff: 10ms}}
-    actions:
-      CREATE_PROJECT:
-        method: POST
-        path: /projects
-        params:
-          name: {{type: string, required: true}}
-      CREATE_ITEM:
-        method: POST
-        path: /projects/{{project}}/items
-        params:
-          project: {{type: string, required: true}}
-          title: {{type: string, required: true}}
-      GET_STATUS:
-        method: GET
-        path: /projects/{{project}}/status
-        params:
-          project: {{type: string, required: true}}
-      UPDATE_ITEM:
-        method: PUT
-        path: /projects/{{project}}/items/{{item}}
-        params:
-          project: {{type: string, required: true}}
-          item: {{type: integer, required: true}}
-          state: {{type: string}}
-      PUBLISH:
-        method: POST
-        path: /projects/{{project}}/publish
-        params:
-          project: {{type: string, required: true}}
-{auth}vars:
-  name: demo
-steps:
-{steps}"#
-    )
+    Spec::app("shop", base)
+        .retry("{backoff: 10ms}")
+        .actions(ACTIONS)
+        .then(auth)
+        .then("vars:\n  name: demo\n")
+        .steps(steps)
+        .build()
 }
 
 /// Create a project and an item in it (POSTs), check the project's status,
@@ -144,11 +115,8 @@ fn steps_states(pairs: &[(u64, &str)]) -> Vec<(u64, String)> {
 }
 
 /// `apply` with `args`, the shop's token in the environment.
-async fn apply(ws: &Workspace, args: &[&str]) -> Run {
-    ws.runner(["apply"])
-        .args(args)
-        .env("SHOP_TOKEN", TOKEN)
-        .await
+fn apply(ws: &Workspace, args: &[&str]) -> Cmd {
+    ws.runner(["apply"]).args(args).env("SHOP_TOKEN", TOKEN)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -156,8 +124,7 @@ async fn apply_journals_beside_the_spec_by_default() {
     let server = Server::start().await;
     mount_shop(&server, "p-17", 99, 200).await;
     let ws = Workspace::new().file("specs/main.yaml", &spec(&server.uri(), "", FIVE_STEPS));
-    let out = apply(&ws, &["specs/main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    apply(&ws, &["specs/main.yaml"]).await.code(0);
 
     assert!(!ws.exists(".runner"), "journal beside the cwd");
     assert_eq!(ws.read("specs/.runner/.gitignore"), "*\n");
@@ -199,8 +166,7 @@ async fn apply_journals_beside_the_spec_by_default() {
     assert_eq!(recs[5]["http_status"], json!(200));
 
     // A new run (not a resume) starts a new journal.
-    let out = apply(&ws, &["specs/main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    apply(&ws, &["specs/main.yaml"]).await.code(0);
     assert_eq!(records(&ws, "specs/.runner/main.yaml.jsonl").len(), 10);
 }
 
@@ -208,20 +174,19 @@ async fn apply_journals_beside_the_spec_by_default() {
 async fn no_journal_and_a_journal_elsewhere() {
     let server = Server::start().await;
     mount_shop(&server, "p-17", 99, 200).await;
-    let ws = Workspace::new().file("main.yaml", &spec(&server.uri(), "", FIVE_STEPS));
+    let ws = Workspace::main(&spec(&server.uri(), "", FIVE_STEPS));
 
-    let out = apply(&ws, &["main.yaml", "--no-journal"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    apply(&ws, &["main.yaml", "--no-journal"]).await.code(0);
     assert!(!ws.exists(".runner"));
 
-    let out = apply(&ws, &["main.yaml", "--journal", "runs/today.jsonl"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    apply(&ws, &["main.yaml", "--journal", "runs/today.jsonl"])
+        .await
+        .code(0);
     assert!(!ws.exists(".runner"));
     assert_eq!(records(&ws, "runs/today.jsonl").len(), 10);
 
     // `plan` sends nothing and journals nothing.
-    let out = ws.runner(["plan", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner(["plan", "main.yaml"]).await.code(0);
     assert!(!ws.exists(".runner"));
 }
 
@@ -229,9 +194,8 @@ async fn no_journal_and_a_journal_elsewhere() {
 async fn resume_runs_only_what_did_not_succeed() {
     let server = Server::start().await;
     mount_shop(&server, "p-17", 99, 500).await;
-    let ws = Workspace::new().file("main.yaml", &spec(&server.uri(), "", FIVE_STEPS));
-    let out = apply(&ws, &["main.yaml"]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let ws = Workspace::main(&spec(&server.uri(), "", FIVE_STEPS));
+    apply(&ws, &["main.yaml"]).await.code(1);
     assert_eq!(
         server.requests().await,
         [
@@ -258,8 +222,9 @@ async fn resume_runs_only_what_did_not_succeed() {
     // p-99 and item 100.
     server.reset().await;
     mount_shop(&server, "p-99", 100, 200).await;
-    let out = apply(&ws, &["main.yaml", "--resume", JOURNAL, "--output", "json"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply(&ws, &["main.yaml", "--resume", JOURNAL, "--output", "json"])
+        .await
+        .code(0);
     let sent = server.requests().await;
     assert_eq!(
         sent,
@@ -298,8 +263,9 @@ async fn resume_runs_only_what_did_not_succeed() {
     // Everything is done now: resuming again sends nothing.
     server.reset().await;
     mount_shop(&server, "p-99", 100, 200).await;
-    let out = apply(&ws, &["main.yaml", "--resume", JOURNAL]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply(&ws, &["main.yaml", "--resume", JOURNAL])
+        .await
+        .code(0);
     assert!(server.requests().await.is_empty(), "{out:?}");
     let done = out
         .stdout
@@ -322,26 +288,17 @@ async fn resume_runs_a_step_again_when_its_request_changed() {
     params: {project: "{{ steps.project.response.id }}"}
 "#;
     ws.write("main.yaml", &spec(&server.uri(), "", steps));
-    let out = apply(&ws, &["main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    apply(&ws, &["main.yaml"]).await.code(0);
     let before = records(&ws, JOURNAL);
 
     server.reset().await;
     mount_shop(&server, "p-17", 99, 200).await;
     // A completed POST whose request changed is not sent again silently.
-    let refused = apply(
+    apply(
         &ws,
         &["main.yaml", "--resume", JOURNAL, "--var", "name=other"],
     )
-    .await;
-    assert_eq!(refused.code, 2, "{refused:?}");
-    assert!(
-        refused.stderr.contains(
-            "steps[0] (project) (POST) completed in the journalled run, and its request changed since (param `name`); it is not sent again"
-        ),
-        "{refused:?}"
-    );
-    assert!(server.received().await.is_empty());
+    .refused(&server, "steps[0] (project) (POST) completed in the journalled run, and its request changed since (param `name`); it is not sent again").await;
     // `--rerun-changed` says yes.
     let out = apply(
         &ws,
@@ -356,14 +313,9 @@ async fn resume_runs_a_step_again_when_its_request_changed() {
             "json",
         ],
     )
-    .await;
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(
-        out.stderr.contains(
-            "warning: steps[0] (project): its request changed since the journalled run; running it again"
-        ),
-        "{out:?}"
-    );
+    .await
+    .code(0)
+    .stderr_has("warning: steps[0] (project): its request changed since the journalled run; running it again");
     let reqs = server.received().await;
     assert_eq!(reqs.len(), 1, "{out:?}");
     assert_eq!(reqs[0].json(), json!({"name": "other"}));
@@ -402,9 +354,8 @@ async fn outputs_holding_secrets_are_stored_redacted_and_rerun_when_used() {
         .reply("GET", ResponseTemplate::new(500))
         .start()
         .await;
-    let ws = Workspace::new().file("main.yaml", &spec(&server.uri(), auth, steps));
-    let out = apply(&ws, &["main.yaml"]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let ws = Workspace::main(&spec(&server.uri(), auth, steps));
+    apply(&ws, &["main.yaml"]).await.code(1);
     let text = ws.read(JOURNAL);
     assert!(
         !text.contains(TOKEN),
@@ -428,15 +379,8 @@ async fn outputs_holding_secrets_are_stored_redacted_and_rerun_when_used() {
         .await;
     server.reply("GET", ResponseTemplate::new(200)).await;
     // Sending the completed POST again would repeat it: that takes a yes.
-    let refused = apply(&ws, &["main.yaml", "--resume", JOURNAL]).await;
-    assert_eq!(refused.code, 2, "{refused:?}");
-    assert!(
-        refused.stderr.contains(
-            "steps[0] (login) (POST) completed in the journalled run, but its response held secrets"
-        ),
-        "{refused:?}"
-    );
-    assert!(server.received().await.is_empty());
+    apply(&ws, &["main.yaml", "--resume", JOURNAL])
+        .refused(&server, "steps[0] (login) (POST) completed in the journalled run, but its response held secrets").await;
     let out = apply(
         &ws,
         &[
@@ -448,12 +392,9 @@ async fn outputs_holding_secrets_are_stored_redacted_and_rerun_when_used() {
             "json",
         ],
     )
-    .await;
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(
-        out.stderr.contains("steps[0] (login): its journalled outputs held secrets, which are never stored, and a later step uses them; running it again"),
-        "{out:?}"
-    );
+    .await
+    .code(0)
+    .stderr_has("steps[0] (login): its journalled outputs held secrets, which are never stored, and a later step uses them; running it again");
     // `login` is run again (later steps need its real outputs); `probe`'s
     // outputs are used by nobody, so its redacted record is enough.
     assert_eq!(
@@ -476,64 +417,38 @@ async fn outputs_holding_secrets_are_stored_redacted_and_rerun_when_used() {
 async fn resume_needs_a_readable_journal() {
     let server = Server::start().await;
     mount_shop(&server, "p-17", 99, 200).await;
-    let ws = Workspace::new().file("main.yaml", &spec(&server.uri(), "", FIVE_STEPS));
-    let out = apply(&ws, &["main.yaml", "--resume", "nowhere.jsonl"]).await;
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(
-        out.stderr
-            .contains("cannot read the journal `nowhere.jsonl`"),
-        "{out:?}"
-    );
-    assert!(server.received().await.is_empty());
+    let ws = Workspace::main(&spec(&server.uri(), "", FIVE_STEPS));
+    apply(&ws, &["main.yaml", "--resume", "nowhere.jsonl"])
+        .refused(&server, "cannot read the journal `nowhere.jsonl`")
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_post_that_timed_out_is_uncertain_on_resume() {
-    let server = Server::build()
-        .reply(
-            "POST /projects",
-            ResponseTemplate::new(201)
-                .set_body_json(json!({"id": "p-17"}))
-                .set_delay(Duration::from_secs(3)),
-        )
-        .start()
-        .await;
-    let ws = Workspace::new().file("main.yaml", &spec(&server.uri(), "", FIVE_STEPS));
-    let out = apply(&ws, &["main.yaml", "--timeout", "200ms"]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let server = Server::answering(
+        "POST /projects",
+        ResponseTemplate::new(201)
+            .set_body_json(json!({"id": "p-17"}))
+            .set_delay(Duration::from_secs(3)),
+    )
+    .await;
+    let ws = Workspace::main(&spec(&server.uri(), "", FIVE_STEPS));
+    apply(&ws, &["main.yaml", "--timeout", "200ms"])
+        .await
+        .code(1);
     // It may have reached the server: the journal does not say it failed.
     assert_eq!(
         states(&records(&ws, JOURNAL)),
         steps_states(&[(0, "started")])
     );
-    let out = apply(&ws, &["main.yaml", "--resume", JOURNAL]).await;
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(out.stderr.contains("--rerun-uncertain"), "{out:?}");
+    apply(&ws, &["main.yaml", "--resume", JOURNAL])
+        .await
+        .code(2)
+        .stderr_has("--rerun-uncertain");
     assert_eq!(server.received().await.len(), 1);
 }
 
 // ---------------------------------------------------------------- signals
-
-/// Answers with `status` and `body`; the first request is announced on
-/// `arrived` and held for 5 s, long enough to kill the client meanwhile.
-struct HoldFirst {
-    arrived: mpsc::UnboundedSender<()>,
-    seen: AtomicUsize,
-    status: u16,
-    body: Value,
-}
-
-impl Respond for HoldFirst {
-    fn respond(&self, _: &wiremock::Request) -> ResponseTemplate {
-        let response = json_reply(self.status, self.body.clone());
-        if self.seen.fetch_add(1, Ordering::SeqCst) == 0 {
-            let _ = self.arrived.send(());
-            response.set_delay(Duration::from_secs(5))
-        } else {
-            response
-        }
-    }
-}
 
 /// Which step is in flight when the signal comes.
 #[derive(Clone, Copy)]
@@ -548,16 +463,11 @@ enum Held {
 /// runner while the second step's request is held by the server.
 async fn killed_mid_step(held: Held, signal: &str) -> (Workspace, Server, Run) {
     let (tx, mut arrived) = mpsc::unbounded_channel();
-    let hold = |status, body| HoldFirst {
-        arrived: tx.clone(),
-        seen: AtomicUsize::new(0),
-        status,
-        body,
+    // The first request held 5 s, long enough to kill the client meanwhile.
+    let hold = |status, body| {
+        HoldFirst::announcing(tx.clone(), json_reply(status, body)).holding(Duration::from_secs(5))
     };
-    let server = Server::build()
-        .reply("POST /projects", json_reply(201, json!({"id": "p-17"})))
-        .start()
-        .await;
+    let server = Server::answering("POST /projects", json_reply(201, json!({"id": "p-17"}))).await;
     let second = match held {
         Held::Post => {
             server
@@ -596,23 +506,10 @@ async fn killed_mid_step(held: Held, signal: &str) -> (Workspace, Server, Run) {
     params: {{project: "{{{{ steps.project.response.id }}}}"}}
 "#
     );
-    let ws = Workspace::new().file("main.yaml", &spec(&server.uri(), "", &steps));
+    let ws = Workspace::main(&spec(&server.uri(), "", &steps));
 
     let running = ws.runner(["apply", "main.yaml"]).spawn();
-    let pid = running.id().to_string();
-    let waited = tokio::time::timeout(Duration::from_secs(30), arrived.recv()).await;
-    let killed = std::process::Command::new("kill")
-        .args([&format!("-{signal}"), &pid])
-        .status()
-        .expect("kill");
-    assert!(killed.success());
-    let out = running.wait().await;
-    assert!(
-        matches!(waited, Ok(Some(()))),
-        "the held request never arrived:\n{}\n{}",
-        out.stdout,
-        out.stderr
-    );
+    let out = signal_when_held(running, &mut arrived, &format!("-{signal}")).await;
     (ws, server, out)
 }
 
@@ -620,14 +517,13 @@ async fn killed_mid_step(held: Held, signal: &str) -> (Workspace, Server, Run) {
 /// refuses, `--resume --rerun-uncertain` sends it again and finishes.
 async fn resume_after_an_uncertain_post(ws: &Workspace, server: &Server) {
     let journal_before = ws.read(JOURNAL);
-    let out = apply(ws, &["main.yaml", "--resume", JOURNAL]).await;
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(
-        out.stderr.contains(
-            "steps[1] (item) (`CREATE_ITEM`, POST) was in flight when the journalled run stopped"
-        ) && out.stderr.contains("--rerun-uncertain"),
-        "{out:?}"
-    );
+    apply(ws, &["main.yaml", "--resume", JOURNAL])
+        .await
+        .code(2)
+        .stderr_has(
+            "steps[1] (item) (`CREATE_ITEM`, POST) was in flight when the journalled run stopped",
+        )
+        .stderr_has("--rerun-uncertain");
     assert_eq!(
         server.requests().await,
         ["POST /projects", "POST /projects/p-17/items"],
@@ -639,14 +535,10 @@ async fn resume_after_an_uncertain_post(ws: &Workspace, server: &Server) {
         "exit 2 must leave the journal alone"
     );
 
-    let out = apply(ws, &["main.yaml", "--resume", JOURNAL, "--rerun-uncertain"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(
-        out.stderr.contains(
-            "warning: steps[1] (item): it was in flight when the journalled run stopped; sending it again"
-        ),
-        "{out:?}"
-    );
+    let out = apply(ws, &["main.yaml", "--resume", JOURNAL, "--rerun-uncertain"])
+        .await
+        .code(0)
+        .stderr_has("warning: steps[1] (item): it was in flight when the journalled run stopped; sending it again");
     let first = out.stdout.lines().next().unwrap_or_default();
     assert!(
         first.starts_with("ok") && first.contains("(done in an earlier run, per the journal)"),
@@ -667,7 +559,7 @@ async fn resume_after_an_uncertain_post(ws: &Workspace, server: &Server) {
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_mid_post_exits_143_and_resume_needs_rerun_uncertain() {
     let (ws, server, out) = killed_mid_step(Held::Post, "TERM").await;
-    assert_eq!(out.status.code(), Some(143), "{out:?}");
+    let out = out.code(143);
     let stdout = &out.stdout;
     let lines: Vec<&str> = stdout.lines().collect();
     assert!(lines[0].starts_with("ok"), "{out:?}");
@@ -698,7 +590,7 @@ async fn sigterm_mid_post_exits_143_and_resume_needs_rerun_uncertain() {
 #[tokio::test(flavor = "multi_thread")]
 async fn sigkill_mid_post_leaves_a_journal_that_resumes_the_same_way() {
     let (ws, server, out) = killed_mid_step(Held::Post, "KILL").await;
-    assert_eq!(out.status.code(), None, "{out:?}");
+    let out = out.code(-1);
     assert_eq!(out.status.signal(), Some(9), "{out:?}");
     // Every line parses (checked by `records`), and the last says started.
     let recs = records(&ws, JOURNAL);
@@ -712,8 +604,7 @@ async fn sigkill_mid_post_leaves_a_journal_that_resumes_the_same_way() {
 #[tokio::test(flavor = "multi_thread")]
 async fn sigint_mid_put_exits_130_and_resume_sends_it_again_with_a_warning() {
     let (ws, server, out) = killed_mid_step(Held::Put, "INT").await;
-    assert_eq!(out.status.code(), Some(130), "{out:?}");
-    assert!(out.stdout.contains("interrupted by SIGINT"), "{out:?}");
+    out.code(130).stdout_has("interrupted by SIGINT");
     let recs = records(&ws, JOURNAL);
     assert_eq!(
         states(&recs),
@@ -721,14 +612,10 @@ async fn sigint_mid_put_exits_130_and_resume_sends_it_again_with_a_warning() {
     );
 
     // A PUT may be repeated: no `--rerun-uncertain` needed, only a warning.
-    let out = apply(&ws, &["main.yaml", "--resume", JOURNAL, "--output", "json"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(
-        out.stderr.contains(
-            "warning: steps[1] (update): it was in flight when the journalled run stopped; sending it again"
-        ),
-        "{out:?}"
-    );
+    let out = apply(&ws, &["main.yaml", "--resume", JOURNAL, "--output", "json"])
+        .await
+        .code(0)
+        .stderr_has("warning: steps[1] (update): it was in flight when the journalled run stopped; sending it again");
     assert_eq!(out.step(0)["resumed"], json!(true));
     assert_eq!(out.step(1)["resumed"], json!(false));
     assert_eq!(

@@ -4,27 +4,41 @@
 //! One binary links once after a change, where a binary per file linked once
 //! per file.
 //!
-//! Run one area with a filter on its module: `cargo nextest run journal::`.
+//! - [`harness`]: the scaffolding: workspaces, runs and their assertions,
+//!   mock servers, spec builders, leak checks, held requests.
+//! - [`apply`], [`bodies`], [`faults`], [`tls`]: what reaches the server,
+//!   in what shape, over what network.
+//! - [`cli`], [`catalog`], [`github_catalog`], [`examples`]: the commands,
+//!   imported catalogs and the shipped specs.
+//! - [`credentials`], [`secrets`], [`descope`]: where credentials come from
+//!   and that they are never printed.
+//! - [`journal`], [`workflow`]: resuming, and workflows beyond a straight
+//!   line.
+//! - [`safety`]: the safety promises, one file per subject (resume, files,
+//!   uploads, masking, env secrets, exit codes, reach, bounds, writes).
+//! - [`errors`]: the error gallery and its snapshots.
+//! - [`architecture`], [`fuzz_corpus`]: the crate's shape, and the fuzz
+//!   corpora replayed.
+//!
+//! Run one area with a filter on its module: `cargo nextest run journal::`,
+//! `cargo nextest run safety::masking::`.
 
 mod harness;
 
 mod apply;
+mod architecture;
 mod bodies;
 mod catalog;
-mod architecture;
 mod cli;
 mod credentials;
 mod descope;
-mod env_secrets;
 mod errors;
 mod examples;
 mod faults;
 mod fuzz_corpus;
 mod github_catalog;
 mod journal;
+mod safety;
 mod secrets;
 mod tls;
-mod trust;
-mod uploads;
 mod workflow;
-mod writes;

@@ -4,6 +4,7 @@
 use serde_json::json;
 use wiremock::{Request, Respond, ResponseTemplate};
 
+use crate::harness::specs::Spec;
 use crate::harness::{Cmd, Run, Server, Workspace};
 
 const SECRET: &str = "s3cr3t-Token_Value/with+chars=";
@@ -28,26 +29,21 @@ impl Respond for Echo {
     }
 }
 
+/// One GET.
+/// The secrets, placed in a header, in a Basic header and in the query.
+const AUTH: &str = r#"      - {name: Authorization, in: header, value: "Bearer {{ env.API_TOKEN }}"}
+      - {name: X-Basic, in: header, value: "Basic {{ (env.API_USER ~ ':' ~ env.API_PASS) | b64encode }}"}
+      - {name: token, in: query, value: "{{ env.API_TOKEN }}"}
+"#;
+
+const ACTIONS: &str = include_str!("fixtures/catalogs/secrets.yaml");
+
 fn spec(base: &str, steps: &str) -> String {
-    format!(
-        r#"version: 1
-apps:
-  api:
-    base_url: {base}
-    actions:
-      GET_THING:
-        method: GET
-        path: /things/{{id}}
-        params:
-          id: {{type: string, required: true}}
-auth:
-  api:
-    parameters:
-      - {{name: Authorization, in: header, value: "Bearer {{{{ env.API_TOKEN }}}}"}}
-      - {{name: X-Basic, in: header, value: "Basic {{{{ (env.API_USER ~ ':' ~ env.API_PASS) | b64encode }}}}"}}
-      - {{name: token, in: query, value: "{{{{ env.API_TOKEN }}}}"}}
-{steps}"#
-    )
+    Spec::app("api", base)
+        .actions(ACTIONS)
+        .auth("api", AUTH)
+        .then(steps)
+        .build()
 }
 
 fn assert_clean(out: &Run) {
@@ -76,10 +72,7 @@ fn with_secrets(cmd: Cmd) -> Cmd {
 
 /// `GET /things/1` echoed back with `status`.
 async fn server(status: u16) -> Server {
-    Server::build()
-        .reply("GET /things/1", Echo(status))
-        .start()
-        .await
+    Server::answering("GET /things/1", Echo(status)).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -94,8 +87,9 @@ async fn apply_success_and_failure_in_text_and_json() {
             ),
         );
         for output in ["text", "json"] {
-            let out = with_secrets(ws.runner(["apply", "s.yaml", "--output", output])).await;
-            assert_eq!(out.code, if status == 200 { 0 } else { 1 }, "{out:?}");
+            let out = with_secrets(ws.runner(["apply", "s.yaml", "--output", output]))
+                .await
+                .code(if status == 200 { 0 } else { 1 });
             // The echoed request shows in the JSON response and in the error text.
             if output == "json" || status != 200 {
                 assert!(out.all().contains("***"), "{out:?}");
@@ -128,8 +122,7 @@ async fn plan_and_validate() {
         vec!["plan", "s.yaml", "--output", "json"],
         vec!["validate", "s.yaml"],
     ] {
-        let out = with_secrets(ws.runner(&args)).run();
-        assert_eq!(out.code, 0, "{out:?}");
+        let out = with_secrets(ws.runner(&args)).run().code(0);
         assert_clean(&out);
     }
 }
@@ -174,8 +167,9 @@ async fn transport_errors_and_spec_errors() {
         (vec!["apply", "crlf.yaml"], 2),
         (vec!["apply", "crlf.yaml", "--output", "json"], 2),
     ] {
-        let out = with_secrets(ws.runner(&args)).await;
-        assert_eq!(out.code, code, "{args:?}: {out:?}");
+        let out = with_secrets(ws.runner(&args))
+            .await
+            .code_for(code, format_args!("{args:?}"));
         assert_clean(&out);
     }
 }
@@ -194,14 +188,16 @@ async fn secrets_from_env_files_and_step_outputs() {
             ],
         )
         .file("s.yaml", &spec(&srv.uri(), steps));
-    let out = ws.runner(["apply", "s.yaml", "--output", "json"]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let out = ws
+        .runner(["apply", "s.yaml", "--output", "json"])
+        .await
+        .code(1);
     assert_clean(&out);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn short_and_multiline_secrets() {
-    let srv = Server::build().reply("GET", Echo(200)).start().await;
+    let srv = Server::answering("GET", Echo(200)).await;
     let ws = Workspace::new().file(
         "s.yaml",
         &format!(
@@ -226,13 +222,9 @@ steps:
         .runner(["apply", "s.yaml", "--output", "json", "--no-journal"])
         .env("SHORT", "ab")
         .env("CERT", "first-line-SECRET\nsecond-line-SECRET")
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(
-        out.stderr
-            .contains("a secret value is shorter than 4 characters and cannot be masked"),
-        "{out:?}"
-    );
+        .await
+        .code(0)
+        .stderr_has("a secret value is shorter than 4 characters and cannot be masked");
     for needle in [
         "first-line-SECRET",
         "second-line-SECRET",

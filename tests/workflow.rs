@@ -20,85 +20,54 @@ mod shard;
 mod uses;
 mod validate;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use crate::harness::{Run, Workspace};
+use crate::harness::specs::Spec;
+use crate::harness::{Cmd, Run, Server, Workspace};
 
 /// The API token the specs' auth reads from `API_TOKEN`.
 pub const TOKEN: &str = "api_Workflow0123456789abcdef";
 
-/// One app, `api`, at `BASE`, with bearer auth from `API_TOKEN`, and no
-/// retries unless a step asks for them.
-const HEAD: &str = r#"version: 1
-apps:
-  api:
-    base_url: BASE
-    retry: {attempts: 1}
-    actions:
-      GET_ITEM:
-        method: GET
-        path: /items/{id}
-        params:
-          id: {type: string, required: true}
-      LIST_ITEMS:
-        method: GET
-        path: /items
-        params:
-          cursor: {type: string}
-          page: {type: integer}
-      CREATE_ITEM:
-        method: POST
-        path: /items
-        params:
-          name: {type: string, required: true}
-          tag: {type: string}
-      UPDATE_ITEM:
-        method: PUT
-        path: /items/{id}
-        params:
-          id: {type: string, required: true}
-          name: {type: string}
-      GET_JOB:
-        method: GET
-        path: /jobs/{id}
-        params:
-          id: {type: string, required: true}
-      START_JOB:
-        method: POST
-        path: /jobs
-        params:
-          name: {type: string}
-auth:
-  api:
-    parameters:
-      - {name: Authorization, in: header, value: "Bearer {{ env.API_TOKEN }}"}
-"#;
+/// Items and jobs.
+const ACTIONS: &str = include_str!("fixtures/catalogs/workflow.yaml");
 
-/// The `api` app pointed at `base`, then `rest` (inputs, vars, steps,
+/// One app, `api`, at `base`, with bearer auth from `API_TOKEN`, and no
+/// retries unless a step asks for them; then `rest` (inputs, vars, steps,
 /// outputs) as written.
 pub fn spec(base: &str, rest: &str) -> String {
-    HEAD.replace("BASE", base) + rest
+    Spec::app("api", base)
+        .no_retry()
+        .actions(ACTIONS)
+        .bearer("api", "API_TOKEN")
+        .then(rest)
+        .build()
 }
 
 /// `main.yaml` holding [`spec`].
 pub fn workspace(base: &str, rest: &str) -> Workspace {
-    Workspace::new().file("main.yaml", &spec(base, rest))
+    Workspace::main(&spec(base, rest))
+}
+
+/// `main.yaml` holding [`spec`] at `server` and `rest`, run once by
+/// [`apply_json`]; the run must exit `code`.
+pub async fn run_json(server: &Server, rest: &str, code: i32) -> (Workspace, Run) {
+    let ws = workspace(&server.uri(), rest);
+    let out = apply_json(&ws, &[]).await.code(code);
+    (ws, out)
 }
 
 /// `runner apply main.yaml ARGS --output json`, with the token set.
-pub async fn apply_json(ws: &Workspace, args: &[&str]) -> Run {
+pub fn apply_json(ws: &Workspace, args: &[&str]) -> Cmd {
     ws.runner(["apply", "main.yaml", "--output", "json"])
         .args(args)
         .env("API_TOKEN", TOKEN)
-        .await
 }
 
 /// `runner apply main.yaml ARGS` (text), with the token set.
-pub async fn apply_text(ws: &Workspace, args: &[&str]) -> Run {
+pub fn apply_text(ws: &Workspace, args: &[&str]) -> Cmd {
     ws.runner(["apply", "main.yaml"])
         .args(args)
         .env("API_TOKEN", TOKEN)
-        .await
 }
 
 /// The step with `id` in the JSON document.
@@ -110,6 +79,15 @@ pub fn step(out: &Run, id: &str) -> Value {
         .find(|s| s["id"] == id)
         .unwrap_or_else(|| panic!("no step `{id}`: {out:?}"))
         .clone()
+}
+
+/// The step `id` failed, with `kind` and exactly `error`.
+#[track_caller]
+pub fn assert_failed(out: &Run, id: &str, kind: &str, error: &str) {
+    let step = step(out, id);
+    assert_eq!(step["status"], json!("failed"), "{out:?}");
+    assert_eq!(step["error_kind"], json!(kind), "{out:?}");
+    assert_eq!(step["error"], json!(error), "{out:?}");
 }
 
 /// `field` of each item of the step `id`.

@@ -111,6 +111,27 @@ impl Cmd {
     }
 }
 
+impl Cmd {
+    /// Runs it and checks the promise of exit 2: the run exited 2, saying
+    /// `why` on stderr, and `server` received nothing (each failure prints
+    /// the run).
+    pub async fn refused(self, server: &super::Server, why: &str) -> Run {
+        let out = self.await.code(2).stderr_has(why);
+        let sent = server.requests().await;
+        assert!(sent.is_empty(), "exit 2, yet it sent {sent:?}: {out:?}");
+        out
+    }
+
+    /// Runs it, asserting that it succeeded and that `server` had
+    /// received `count` requests by then (each failure prints the run).
+    pub async fn sends(self, server: &super::Server, count: usize) -> Run {
+        let out = self.await.code(0);
+        let sent = server.requests().await;
+        assert_eq!(sent.len(), count, "it sent {sent:?}: {out:?}");
+        out
+    }
+}
+
 /// Awaiting a [`Cmd`] runs it on a blocking thread, so servers on the
 /// test's runtime keep serving while the binary talks to them.
 impl IntoFuture for Cmd {
@@ -154,6 +175,9 @@ pub struct Run {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
+    /// Which case of a table this run is (see [`Run::code_for`]), said
+    /// first by every failed assertion in the chain.
+    case: Option<String>,
 }
 
 impl From<Output> for Run {
@@ -163,6 +187,7 @@ impl From<Output> for Run {
             code: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            case: None,
         }
     }
 }
@@ -190,6 +215,87 @@ impl Run {
     /// Stdout and stderr together, for "appears nowhere" checks.
     pub fn all(&self) -> String {
         format!("{}\n{}", self.stdout, self.stderr)
+    }
+
+    // ------------------------------------------------ assertions in the chain
+    //
+    // Each checks one thing and hands the run back, so a test reads
+    // `let out = ws.runner([...]).await.code(2).stderr_has("...");`. A
+    // failure names the test's line and prints the whole run.
+
+    /// Asserts that the run exited with `expected` (-1: ended by a signal).
+    #[track_caller]
+    pub fn code(self, expected: i32) -> Self {
+        if self.code != expected {
+            self.fail(format_args!("expected exit {expected}, got"));
+        }
+        self
+    }
+
+    /// [`Run::code`] for one case of a table (`format_args!("{command}
+    /// {arg}")`), which this and every later assertion in the chain name
+    /// first when they fail.
+    #[track_caller]
+    pub fn code_for(mut self, expected: i32, case: impl std::fmt::Display) -> Self {
+        self.case = Some(case.to_string());
+        self.code(expected)
+    }
+
+    /// Asserts that standard error holds `needle`.
+    #[track_caller]
+    pub fn stderr_has(self, needle: &str) -> Self {
+        let held = self.stderr.contains(needle);
+        self.holds(held, "stderr", needle)
+    }
+
+    /// Asserts that standard error holds each of `needles`.
+    #[track_caller]
+    pub fn stderr_has_all(mut self, needles: &[&str]) -> Self {
+        for needle in needles {
+            self = self.stderr_has(needle);
+        }
+        self
+    }
+
+    /// Asserts that standard output holds `needle`.
+    #[track_caller]
+    pub fn stdout_has(self, needle: &str) -> Self {
+        let held = self.stdout.contains(needle);
+        self.holds(held, "stdout", needle)
+    }
+
+    /// Asserts that standard error does not hold `needle`.
+    #[track_caller]
+    pub fn stderr_lacks(self, needle: &str) -> Self {
+        let lacks = !self.stderr.contains(needle);
+        self.lacks(lacks, "stderr", needle)
+    }
+
+    /// `self`, if `stream` lacked `needle`.
+    #[track_caller]
+    fn lacks(self, lacked: bool, stream: &str, needle: &str) -> Self {
+        if !lacked {
+            self.fail(format_args!("expected no `{needle}` on {stream}"));
+        }
+        self
+    }
+
+    /// `self`, if `stream` held `needle`.
+    #[track_caller]
+    fn holds(self, held: bool, stream: &str, needle: &str) -> Self {
+        if !held {
+            self.fail(format_args!("expected `{needle}` on {stream}"));
+        }
+        self
+    }
+
+    /// Panics with `what`, the case (if any) before it, the run after it.
+    #[track_caller]
+    fn fail(&self, what: std::fmt::Arguments) -> ! {
+        match &self.case {
+            Some(case) => panic!("{case}: {what}: {self:?}"),
+            None => panic!("{what}: {self:?}"),
+        }
     }
 }
 

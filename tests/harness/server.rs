@@ -18,6 +18,12 @@ impl Server {
         Server(MockServer::start().await)
     }
 
+    /// A server answering every request `route` matches (see
+    /// [`Server::given`]) with `response`, and nothing else.
+    pub async fn answering(route: &str, response: impl Respond + 'static) -> Server {
+        Server::build().reply(route, response).start().await
+    }
+
     /// A server that answers as told from its first request on:
     /// `Server::build().reply(…).mock(…).start().await`.
     pub fn build() -> ServerBuilder {
@@ -57,11 +63,13 @@ impl Server {
 
     /// `METHOD /path` of every request received so far, in order.
     pub async fn requests(&self) -> Vec<String> {
-        self.received()
+        self.each_received(|r| format!("{} {}", r.method, r.url.path()))
             .await
-            .iter()
-            .map(|r| format!("{} {}", r.method, r.url.path()))
-            .collect()
+    }
+
+    /// `what` of every request received so far, in order.
+    pub async fn each_received<T>(&self, what: impl Fn(&Request) -> T) -> Vec<T> {
+        self.received().await.iter().map(what).collect()
     }
 
     pub fn port(&self) -> u16 {

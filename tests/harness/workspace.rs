@@ -17,6 +17,11 @@ impl Workspace {
         }
     }
 
+    /// A workspace holding `text` as `main.yaml`, the spec most tests run.
+    pub fn main(text: &str) -> Self {
+        Workspace::new().file("main.yaml", text)
+    }
+
     /// Builder form of [`Workspace::write`].
     pub fn file(self, name: &str, content: &str) -> Self {
         self.write(name, content);

@@ -6,7 +6,7 @@
 
 use serde_json::json;
 
-use super::{apply_json, apply_text, item_field, step, workspace};
+use super::{apply_json, apply_text, assert_failed, item_field, run_json, step};
 use crate::harness::{RequestExt, Server, json_reply, squash};
 
 /// GET `/items/boom` answers 500; every other request succeeds.
@@ -41,9 +41,7 @@ steps:
     action: GET_ITEM
     params: {id: "3"}
 "#;
-    let ws = workspace(&server.uri(), rest);
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let (ws, out) = run_json(&server, rest, 0).await;
     assert_eq!(server.requests().await, ["GET /items/3"]);
     for id in ["literal", "templated"] {
         let s = step(&out, id);
@@ -62,8 +60,7 @@ steps:
     assert!(text.contains("1 ok, 2 skipped in"), "{out:?}");
 
     // Made true from outside, the step runs.
-    let out = apply_json(&ws, &["--input", "flag=true"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply_json(&ws, &["--input", "flag=true"]).await.code(0);
     assert_eq!(step(&out, "templated")["status"], json!("ok"));
 }
 
@@ -90,9 +87,7 @@ async fn after_a_failure_only_failure_and_always_steps_run() {
     action: GET_ITEM
     params: {id: always}
 "#;
-    let ws = workspace(&server.uri(), rest);
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let (ws, out) = run_json(&server, rest, 1).await;
     assert_eq!(
         server.requests().await,
         ["GET /items/boom", "PUT /items/cleanup", "GET /items/always"]
@@ -118,8 +113,7 @@ async fn after_a_failure_only_failure_and_always_steps_run() {
     // Without a failure, the cleanup is skipped by its condition.
     let quiet = rest.replace("params: {id: boom}", "params: {id: fine}");
     ws.write("main.yaml", &super::spec(&server.uri(), &quiet));
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply_json(&ws, &[]).await.code(0);
     assert_eq!(step(&out, "cleanup")["skip_reason"], json!("condition"));
     for id in ["next", "on_success", "always"] {
         assert_eq!(step(&out, id)["status"], json!("ok"), "{out:?}");
@@ -143,9 +137,7 @@ async fn a_failure_under_continue_on_error_does_not_trigger_failure() {
     action: GET_ITEM
     params: {id: next}
 "#;
-    let ws = workspace(&server.uri(), rest);
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let (_, out) = run_json(&server, rest, 0).await;
     assert_eq!(
         server.requests().await,
         ["GET /items/boom", "GET /items/next"]
@@ -174,9 +166,7 @@ steps:
     action: GET_ITEM
     params: {id: "named-{{ n }}"}
 "#;
-    let ws = workspace(&server.uri(), rest);
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let (_, out) = run_json(&server, rest, 0).await;
     assert_eq!(
         server.requests().await,
         [
@@ -220,16 +210,13 @@ async fn a_condition_that_is_not_a_boolean_fails_with_kind_render() {
     action: GET_ITEM
     params: {id: "3"}
 "#;
-    let ws = workspace(&server.uri(), rest);
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let (ws, out) = run_json(&server, rest, 1).await;
     assert_eq!(server.requests().await, ["GET /items/1"]);
-    let weird = step(&out, "weird");
-    assert_eq!(weird["status"], json!("failed"));
-    assert_eq!(weird["error_kind"], json!("render"));
-    assert_eq!(
-        weird["error"],
-        json!("the condition must render to true or false, found an integer `200`")
+    assert_failed(
+        &out,
+        "weird",
+        "render",
+        "the condition must render to true or false, found an integer `200`",
     );
     assert_eq!(step(&out, "after")["skip_reason"], json!("earlier_failure"));
 
@@ -247,14 +234,12 @@ steps:
 "#;
     server.reset().await;
     ws.write("main.yaml", &super::spec(&server.uri(), known));
-    let out = apply_text(&ws, &[]).await;
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(
-        out.stderr
-            .contains("the condition must render to true or false, found a string `\"yes\"`"),
-        "{out:?}"
-    );
-    assert!(server.received().await.is_empty());
+    apply_text(&ws, &[])
+        .refused(
+            &server,
+            "the condition must render to true or false, found a string `\"yes\"`",
+        )
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -284,9 +269,7 @@ outputs:
   status: "{{ steps.maybe.status }}"
   outputs: "{{ steps.maybe.outputs }}"
 "#;
-    let ws = workspace(&server.uri(), rest);
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let (_, out) = run_json(&server, rest, 0).await;
     assert_eq!(server.requests().await, ["GET /items/fallback-0"]);
     assert_eq!(step(&out, "follow_up")["skip_reason"], json!("condition"));
     assert_eq!(

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::path_regex;
 
 use super::gate::Gate;
-use super::{TOKEN, apply_json, apply_text, item_field, step, workspace};
+use super::{TOKEN, apply_json, apply_text, assert_failed, item_field, run_json, step, workspace};
 use crate::harness::{RequestExt, Run, Server, Workspace, json_reply};
 
 /// `apply --output json` started now, on its own task, so the test can
@@ -73,8 +73,7 @@ steps:
     params: {id: "{{ row.id }}", name: "{{ row.name }} #{{ index }}"}
 "#;
     let ws = workspace(&server.uri(), rest);
-    let out = apply_json(&ws, &["--input", "ids=[i1, i2]"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply_json(&ws, &["--input", "ids=[i1, i2]"]).await.code(0);
     assert_eq!(
         server.requests().await,
         [
@@ -144,8 +143,7 @@ outputs:
         let h = held.remove(&format!("/items/n{done}")).expect("held");
         h.answer(200, json!({"id": format!("n{done}")}));
     }
-    let out = ends_sending_nothing_more(&mut gate, run).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = ends_sending_nothing_more(&mut gate, run).await.code(0);
     assert_eq!(gate.max_in_flight(), 3);
 
     let ids: Vec<Value> = (0..6).map(|i| json!({"id": format!("n{i}")})).collect();
@@ -182,15 +180,13 @@ async fn a_failed_request_stops_the_loop_and_fails_the_step() {
     let b = gate.next().await;
     assert_eq!(b.json(), json!({"name": "b"}));
     b.answer(422, json!({"message": "name taken"}));
-    let out = ends_sending_nothing_more(&mut gate, run).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let out = ends_sending_nothing_more(&mut gate, run).await.code(1);
 
-    let each = step(&out, "each");
-    assert_eq!(each["status"], json!("failed"));
-    assert_eq!(each["error_kind"], json!("status"));
-    assert_eq!(
-        each["error"],
-        json!("item 1: expected a 2xx status, got 422 Unprocessable Entity: name taken")
+    assert_failed(
+        &out,
+        "each",
+        "status",
+        "item 1: expected a 2xx status, got 422 Unprocessable Entity: name taken",
     );
     assert_eq!(
         item_field(&out, "each", "status"),
@@ -234,8 +230,7 @@ async fn a_failed_item_starts_no_new_item_and_those_in_flight_finish() {
     assert_eq!(first.target, "/items/a");
     // Answered after the failure: it still finishes, and nothing else starts.
     first.answer(200, json!({"id": "a"}));
-    let out = ends_sending_nothing_more(&mut gate, run).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let out = ends_sending_nothing_more(&mut gate, run).await.code(1);
     assert_eq!(
         item_field(&out, "each", "status"),
         [
@@ -285,9 +280,7 @@ async fn continue_on_error_runs_every_item_and_reports_each_failure() {
     action: GET_ITEM
     params: {id: "later"}
 "#;
-    let ws = workspace(&server.uri(), rest);
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let (ws, out) = run_json(&server, rest, 0).await;
     assert_eq!(
         server.requests().await,
         [
@@ -345,20 +338,12 @@ async fn continue_on_error_runs_every_item_and_reports_each_failure() {
     assert_eq!(step(&out, "later")["status"], json!("ok"));
 
     // Text: the step's line says which items failed, each one on its own.
-    let out = apply_text(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(out.stdout.contains("2 of 4 items ok"), "{out:?}");
-    assert!(
-        out.stdout.contains(
-            "error: item 1: expected a 2xx status, got 404 Not Found: gone (2 items failed) (continuing: `continue_on_error`)"
-        ),
-        "{out:?}"
-    );
-    assert!(
-        out.stdout
-            .contains("[3] error: expected a 2xx status, got 404 Not Found: gone"),
-        "{out:?}"
-    );
+    let out = apply_text(&ws, &[])
+        .await
+        .code(0)
+        .stdout_has("2 of 4 items ok")
+        .stdout_has("error: item 1: expected a 2xx status, got 404 Not Found: gone (2 items failed) (continuing: `continue_on_error`)")
+        .stdout_has("[3] error: expected a 2xx status, got 404 Not Found: gone");
     assert_eq!(out.stdout.matches("[1] error").count(), 0, "{out:?}");
 }
 
@@ -381,13 +366,8 @@ async fn more_than_max_items_is_an_error_before_any_item_is_sent() {
     params: {id: "{{ item }}"}
 "#;
     let ws = workspace(&server.uri(), known);
-    let out = apply_text(&ws, &[]).await;
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(
-        out.stderr.contains(
-            "for_each: the list has 3 items, more than `max_items` (2); nothing was sent for this step"
-        ),
-        "{out:?}"
+    let out = apply_text(&ws, &[]).await.code(2).stderr_has(
+        "for_each: the list has 3 items, more than `max_items` (2); nothing was sent for this step",
     );
     let line = super::line_of(&ws.read("main.yaml"), "for_each: [a, b, c]");
     assert!(
@@ -407,17 +387,13 @@ async fn more_than_max_items_is_an_error_before_any_item_is_sent() {
     params: {id: "{{ item }}"}
 "#;
     ws.write("main.yaml", &super::spec(&server.uri(), unknown));
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let out = apply_json(&ws, &[]).await.code(1);
     assert_eq!(server.requests().await, ["GET /items"]);
-    let each = step(&out, "each");
-    assert_eq!(each["status"], json!("failed"));
-    assert_eq!(each["error_kind"], json!("render"));
-    assert_eq!(
-        each["error"],
-        json!(
-            "for_each: the list has 3 items, more than `max_items` (2); nothing was sent for this step"
-        )
+    assert_failed(
+        &out,
+        "each",
+        "render",
+        "for_each: the list has 3 items, more than `max_items` (2); nothing was sent for this step",
     );
 }
 
@@ -451,9 +427,7 @@ async fn later_steps_see_each_item_with_its_index_item_status_headers_response_o
 outputs:
   second: "{{ steps.fan.items[1] }}"
 "#;
-    let ws = workspace(&server.uri(), rest);
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let (_, out) = run_json(&server, rest, 0).await;
     let put = server.received().await.pop().expect("a request");
     assert_eq!(put.url.path(), "/items/20");
     assert_eq!(put.json(), json!({"name": "two 200 2"}));

@@ -7,7 +7,7 @@
 use serde_json::{Value, json};
 use wiremock::ResponseTemplate;
 
-use super::{apply_json, apply_text, step, workspace};
+use super::{apply_json, apply_text, assert_failed, step, workspace};
 use crate::harness::{Server, Workspace, json_reply};
 
 const ISSUE_SCHEMA: &str = r#"{
@@ -76,8 +76,7 @@ async fn every_criterion_holds_on_a_matching_response() {
         - "{{ headers['x-request-id'] == 'req-1' }}"
       schema: schemas/issue.json"#;
     let ws = workspace(&server.uri(), &one_step(expect)).file("schemas/issue.json", ISSUE_SCHEMA);
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply_json(&ws, &[]).await.code(0);
     assert_eq!(step(&out, "create")["status"], json!("ok"));
     assert_eq!(step(&out, "create")["response"], body);
     assert_eq!(step(&out, "after")["status"], json!("ok"));
@@ -207,18 +206,15 @@ async fn each_criterion_fails_the_step_saying_what_it_expected_and_found() {
         },
     ];
     for case in cases {
-        let server = Server::build()
-            .reply(
-                "POST /items",
-                json_reply(case.status, case.body.clone())
-                    .insert_header("X-Request-Id", case.request_id),
-            )
-            .start()
-            .await;
+        let server = Server::answering(
+            "POST /items",
+            json_reply(case.status, case.body.clone())
+                .insert_header("X-Request-Id", case.request_id),
+        )
+        .await;
         let expect = format!("      {}", case.expect);
         let ws = workspace(&server.uri(), &one_step(&expect));
-        let out = apply_json(&ws, &[]).await;
-        assert_eq!(out.code, 1, "{}: {out:?}", case.expect);
+        let out = apply_json(&ws, &[]).await.code_for(1, case.expect);
         let create = step(&out, "create");
         assert_eq!(
             create["status"],
@@ -250,23 +246,17 @@ async fn each_criterion_fails_the_step_saying_what_it_expected_and_found() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_schema_violation_is_reported_with_its_instance_path() {
-    let server = Server::build()
-        .reply(
-            "POST /items",
-            created(json!({"number": 7, "labels": ["a", 3]}), "r"),
-        )
-        .start()
-        .await;
+    let server = Server::answering(
+        "POST /items",
+        created(json!({"number": 7, "labels": ["a", 3]}), "r"),
+    )
+    .await;
     let ws = workspace(&server.uri(), &one_step("      schema: schemas/issue.json"))
         .file("schemas/issue.json", ISSUE_SCHEMA);
-    let out = apply_text(&ws, &[]).await;
-    assert_eq!(out.code, 1, "{out:?}");
-    assert!(
-        out.stdout.contains(
-            "error: expect.schema: the body does not satisfy `schemas/issue.json` at `/labels/1`: 3 is not of type \"string\""
-        ),
-        "{out:?}"
-    );
+    let out = apply_text(&ws, &[])
+        .await
+        .code(1)
+        .stdout_has("error: expect.schema: the body does not satisfy `schemas/issue.json` at `/labels/1`: 3 is not of type \"string\"");
     // Pointing at the criterion in the spec.
     let line = super::line_of(&ws.read("main.yaml"), "schema: schemas/issue.json");
     assert!(
@@ -331,20 +321,17 @@ async fn run_json(ws: &Workspace) -> crate::harness::Run {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn slack_ok_false_fails_through_the_app_level_default() {
-    let server = Server::build()
-        .reply(
-            "POST /api/chat.postMessage",
-            json_reply(200, json!({"ok": false, "error": "channel_not_found"})),
-        )
-        .start()
-        .await;
+    let server = Server::answering(
+        "POST /api/chat.postMessage",
+        json_reply(200, json!({"ok": false, "error": "channel_not_found"})),
+    )
+    .await;
     let steps = r#"  - id: post
     action: SLACK_POST_MESSAGE
     params: {channel: C123, text: hello}
 "#;
     let ws = catalog_workspace(&server.uri(), steps);
-    let out = run_json(&ws).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let out = run_json(&ws).await.code(1);
     let post = step(&out, "post");
     assert_eq!(post["status"], json!("failed"));
     assert_eq!(post["http_status"], json!(200));
@@ -363,8 +350,7 @@ async fn slack_ok_false_fails_through_the_app_level_default() {
             json_reply(200, json!({"ok": true, "ts": "1.2"})),
         )
         .await;
-    let out = run_json(&ws).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    run_json(&ws).await.code(0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -385,18 +371,10 @@ async fn graphql_errors_fail_through_the_action_level_default() {
     params: {query: "{ repository { id } }"}
 "#;
     let ws = catalog_workspace(&server.uri(), steps);
-    let out = run_json(&ws).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let out = run_json(&ws).await.code(1);
     assert_eq!(step(&out, "rest")["status"], json!("ok"), "{out:?}");
-    let query = step(&out, "query");
-    assert_eq!(query["status"], json!("failed"));
-    assert_eq!(query["error_kind"], json!("assertion"));
-    assert_eq!(
-        query["error"],
-        json!(
-            r#"expect.body: `$.errors` must not exist, found [{"message":"Could not resolve to a Repository"}]"#
-        )
-    );
+    let error = r#"expect.body: `$.errors` must not exist, found [{"message":"Could not resolve to a Repository"}]"#;
+    assert_failed(&out, "query", "assertion", error);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -456,15 +434,16 @@ async fn a_step_status_replaces_the_default_and_its_body_criteria_add_to_it() {
                 json_reply(status, body.clone()),
             )
             .await;
-        let out = run_json(&ws).await;
+        let code = if failure.is_none() { 0 } else { 1 };
+        let out = run_json(&ws)
+            .await
+            .code_for(code, format_args!("{status} {body}"));
         let post = step(&out, "post");
         match failure {
             None => {
-                assert_eq!(out.code, 0, "{status} {body}: {out:?}");
                 assert_eq!(post["status"], json!("ok"));
             }
             Some((kind, error)) => {
-                assert_eq!(out.code, 1, "{status} {body}: {out:?}");
                 assert_eq!(post["error_kind"], json!(kind), "{status} {body}: {out:?}");
                 assert!(
                     post["error"]

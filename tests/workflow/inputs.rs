@@ -29,10 +29,7 @@ outputs:
 "#;
 
 async fn setup() -> (Server, Workspace) {
-    let server = Server::build()
-        .reply("GET", json_reply(200, json!({})))
-        .start()
-        .await;
+    let server = Server::answering("GET", json_reply(200, json!({}))).await;
     let ws = workspace(&server.uri(), INPUTS)
         .file("inputs.yaml", "a: file-a\nb: 2\n")
         .file("inputs.json", r#"{"c": ["j1", "j2"], "e": true}"#);
@@ -51,9 +48,8 @@ async fn run(ws: &Workspace, args: &[&str], env: &[(&str, &str)]) -> Run {
     cmd.await
 }
 
-fn outputs(out: &Run) -> Value {
-    assert_eq!(out.code, 0, "{out:?}");
-    out.json()["outputs"].clone()
+fn outputs(out: Run) -> Value {
+    out.code(0).json()["outputs"].clone()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -66,11 +62,11 @@ async fn inputs_come_from_flags_then_file_then_environment_then_default() {
         ("RUNNER_INPUT_LABEL", "bug"),
     ];
     assert_eq!(
-        outputs(&run(&ws, &[], &env).await),
+        outputs(run(&ws, &[], &env).await),
         json!({"a": "env-a", "b": 1, "c": ["e1"], "d": "dflt", "e": false, "label": "bug"})
     );
     assert_eq!(
-        outputs(&run(&ws, &["--inputs-file", "inputs.yaml"], &env).await),
+        outputs(run(&ws, &["--inputs-file", "inputs.yaml"], &env).await),
         json!({"a": "file-a", "b": 2, "c": ["e1"], "d": "dflt", "e": false, "label": "bug"})
     );
     let flags = [
@@ -82,12 +78,12 @@ async fn inputs_come_from_flags_then_file_then_environment_then_default() {
         "c=[x, {y: 1}]",
     ];
     assert_eq!(
-        outputs(&run(&ws, &flags, &env).await),
+        outputs(run(&ws, &flags, &env).await),
         json!({"a": "flag-a", "b": 2, "c": ["x", {"y": 1}], "d": "dflt", "e": false, "label": "bug"})
     );
     assert_eq!(
         outputs(
-            &run(
+            run(
                 &ws,
                 &["--inputs-file", "inputs.json", "--input", "a=j"],
                 &[]
@@ -98,7 +94,7 @@ async fn inputs_come_from_flags_then_file_then_environment_then_default() {
     );
     // Text for a string input is the string, whatever YAML would make of it.
     assert_eq!(
-        outputs(&run(&ws, &["--input", "a=yes", "--input", "e=true"], &[]).await)["a"],
+        outputs(run(&ws, &["--input", "a=yes", "--input", "e=true"], &[]).await)["a"],
         json!("yes")
     );
     assert_eq!(
@@ -122,25 +118,27 @@ async fn a_missing_mistyped_or_unknown_input_is_exit_2_with_nothing_sent() {
     ws.write("bad-type.yaml", "a: x\nb: two\n");
     ws.write("unknown.yaml", "a: x\nzzz: 1\n");
     ws.write("list.yaml", "[a, b]\n");
+    // `a` given, and one more input.
+    let with_a = |input| ["--input", "a=x", "--input", input];
     let cases: [Refused; 10] = [
         (&[], &[], "input `a` is required but not given"),
         (
-            &["--input", "a=x", "--input", "c=a"],
+            &with_a("c=a"),
             &[],
             "input `c`: expected an array, found a string `\"a\"`",
         ),
         (
-            &["--input", "a=x", "--input", "b=x"],
+            &with_a("b=x"),
             &[],
             "input `b`: expected an integer, found a string `\"x\"`",
         ),
         (
-            &["--input", "a=x", "--input", "c=[a"],
+            &with_a("c=[a"),
             &[],
             "input `c`: `[a` is not valid YAML for an array",
         ),
         (
-            &["--input", "a=x", "--input", "label=feature"],
+            &with_a("label=feature"),
             &[],
             "input `label` must be one of `triage`, `bug`, found a string `\"feature\"`",
         ),
@@ -155,7 +153,7 @@ async fn a_missing_mistyped_or_unknown_input_is_exit_2_with_nothing_sent() {
             "input `e`: expected a boolean, found a string `\"maybe\"`",
         ),
         (
-            &["--input", "a=x", "--input", "zzz=1"],
+            &with_a("zzz=1"),
             &[],
             "`--input zzz=...` names no input of the spec",
         ),
@@ -171,9 +169,10 @@ async fn a_missing_mistyped_or_unknown_input_is_exit_2_with_nothing_sent() {
         ),
     ];
     for (args, env, message) in cases {
-        let out = run(&ws, args, env).await;
-        assert_eq!(out.code, 2, "{args:?}: {out:?}");
-        assert!(out.stderr.contains(message), "{args:?}: {out:?}");
+        let out = run(&ws, args, env)
+            .await
+            .code_for(2, format_args!("{args:?}"))
+            .stderr_has(message);
         assert!(server.received().await.is_empty(), "{args:?}: {out:?}");
     }
 }

@@ -63,8 +63,7 @@ fn expected() -> Value {
 async fn workflow_outputs_follow_the_summary_in_text() {
     let server = server().await;
     let ws = workspace(&server.uri(), OUTPUTS);
-    let out = apply_text(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply_text(&ws, &[]).await.code(0);
     let lines: Vec<&str> = out.stdout.lines().collect();
     let summary = lines
         .iter()
@@ -88,19 +87,15 @@ async fn workflow_outputs_follow_the_summary_in_text() {
 async fn outputs_in_json_and_in_an_outputs_file() {
     let server = server().await;
     let ws = workspace(&server.uri(), OUTPUTS);
-    let out = apply_json(
+    // The directory does not exist: the file cannot be written, and the
+    // run says so before it sends anything (#13).
+    apply_json(
         &ws,
         &["--outputs-file", "out/outputs.json", "--input", "label=bug"],
     )
-    .await;
-    // The directory does not exist: the file cannot be written, and the
-    // run says so before it sends anything (#13).
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(
-        out.stderr
-            .contains("error: cannot write the outputs file `out/outputs.json`"),
-        "{out:?}"
-    );
+    .await
+    .code(2)
+    .stderr_has("error: cannot write the outputs file `out/outputs.json`");
     assert!(
         server.received().await.is_empty(),
         "exit 2 must send nothing"
@@ -110,8 +105,8 @@ async fn outputs_in_json_and_in_an_outputs_file() {
         &ws,
         &["--outputs-file", "outputs.json", "--input", "label=bug"],
     )
-    .await;
-    assert_eq!(out.code, 0, "{out:?}");
+    .await
+    .code(0);
     let mut want = expected();
     want["label"] = json!("bug");
     let doc = out.json();
@@ -127,13 +122,11 @@ async fn outputs_in_json_and_in_an_outputs_file() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_output_holding_a_secret_is_masked_everywhere() {
-    let server = Server::build()
-        .reply(
-            "POST /items",
-            json_reply(201, json!({"echo": format!("Bearer {TOKEN}"), "id": 1})),
-        )
-        .start()
-        .await;
+    let server = Server::answering(
+        "POST /items",
+        json_reply(201, json!({"echo": format!("Bearer {TOKEN}"), "id": 1})),
+    )
+    .await;
     let rest = r#"steps:
   - id: login
     action: CREATE_ITEM
@@ -147,11 +140,12 @@ outputs:
   id: "{{ steps.login.outputs.id }}"
 "#;
     let ws = workspace(&server.uri(), rest);
-    let out = apply_text(&ws, &["--outputs-file", "outputs.json"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(out.stdout.contains("header = Bearer ***\n"), "{out:?}");
-    assert!(out.stdout.contains("token = ***\n"), "{out:?}");
-    assert!(out.stdout.contains("id = 1"), "{out:?}");
+    let out = apply_text(&ws, &["--outputs-file", "outputs.json"])
+        .await
+        .code(0)
+        .stdout_has("header = Bearer ***\n")
+        .stdout_has("token = ***\n")
+        .stdout_has("id = 1");
     let file = ws.read("outputs.json");
     assert!(!out.all().contains(TOKEN), "{out:?}");
     assert!(!file.contains(TOKEN), "{file}");
@@ -161,8 +155,7 @@ outputs:
         json!({"header": "Bearer ***", "token": "***", "id": 1})
     );
 
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply_json(&ws, &[]).await.code(0);
     assert!(!out.all().contains(TOKEN), "{out:?}");
     assert_eq!(out.json()["outputs"]["token"], json!("***"));
     assert_eq!(

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use wiremock::ResponseTemplate;
 use wiremock::matchers::query_param;
 
-use super::{TOKEN, apply_json, step, workspace};
+use super::{TOKEN, apply_json, assert_failed, step, workspace};
 use crate::harness::{RequestExt, Server, json_reply};
 
 /// Page `n` of a list: two items, and a `Link` to page `n + 1` unless `n`
@@ -56,11 +56,8 @@ async fn paged(last: u64, empty: Option<u64>) -> Server {
 /// The query string of each request the server received.
 async fn queries(server: &Server) -> Vec<String> {
     server
-        .received()
+        .each_received(|r| format!("{} {}", r.url.path(), r.url.query().unwrap_or_default()))
         .await
-        .iter()
-        .map(|r| format!("{} {}", r.url.path(), r.url.query().unwrap_or_default()))
-        .collect()
 }
 
 const ALL: &str = r#"steps:
@@ -81,8 +78,7 @@ outputs:
 async fn link_pagination_over_five_pages() {
     let server = paged(5, None).await;
     let ws = workspace(&server.uri(), &ALL.replace("MAX", "50"));
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply_json(&ws, &[]).await.code(0);
     assert_eq!(
         queries(&server).await,
         [
@@ -152,8 +148,9 @@ outputs:
             )
             .await;
         let ws = workspace(&server.uri(), steps);
-        let out = apply_json(&ws, &[]).await;
-        assert_eq!(out.code, 0, "{last}: {out:?}");
+        let out = apply_json(&ws, &[])
+            .await
+            .code_for(0, format_args!("{last}"));
         assert_eq!(
             queries(&server).await,
             [
@@ -176,8 +173,7 @@ outputs:
 async fn an_empty_page_ends_the_pages() {
     let server = paged(6, Some(3)).await;
     let ws = workspace(&server.uri(), &ALL.replace("MAX", "50"));
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply_json(&ws, &[]).await.code(0);
     assert_eq!(
         queries(&server).await,
         ["/items ", "/items page=2", "/items page=3", "/items/3 "]
@@ -190,30 +186,24 @@ async fn an_empty_page_ends_the_pages() {
 async fn max_pages_stops_with_a_warning() {
     let server = paged(5, None).await;
     let ws = workspace(&server.uri(), &ALL.replace("MAX", "2"));
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply_json(&ws, &[])
+        .await
+        .code(0)
+        .stderr_has("warning: steps[0] (all): stopped after `max_pages` (2) pages; there are more");
     assert_eq!(
         queries(&server).await,
         ["/items ", "/items page=2", "/items/2 "]
-    );
-    assert!(
-        out.stderr.contains(
-            "warning: steps[0] (all): stopped after `max_pages` (2) pages; there are more"
-        ),
-        "{out:?}"
     );
     assert_eq!(out.json()["outputs"], json!({"total": 4, "pages": 2}));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn items_is_required_when_the_body_is_not_a_list() {
-    let server = Server::build()
-        .reply(
-            "GET /items",
-            json_reply(200, json!({"data": [1, 2], "has_more": false})),
-        )
-        .start()
-        .await;
+    let server = Server::answering(
+        "GET /items",
+        json_reply(200, json!({"data": [1, 2], "has_more": false})),
+    )
+    .await;
     let steps = r#"steps:
   - id: all
     action: LIST_ITEMS
@@ -226,16 +216,12 @@ outputs:
   all: "{{ steps.all.items }}"
 "#;
     let ws = workspace(&server.uri(), &steps.replace("@ITEMS@", ""));
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 1, "{out:?}");
-    let all = step(&out, "all");
-    assert_eq!(all["status"], json!("failed"));
-    assert_eq!(all["error_kind"], json!("render"));
-    assert_eq!(
-        all["error"],
-        json!(
-            "paginate: a page must contribute a list, found an object `{\"data\":[1,2],\"has_more\":false}`; say what each page contributes with `items:`"
-        )
+    let out = apply_json(&ws, &[]).await.code(1);
+    assert_failed(
+        &out,
+        "all",
+        "render",
+        "paginate: a page must contribute a list, found an object `{\"data\":[1,2],\"has_more\":false}`; say what each page contributes with `items:`",
     );
     assert_eq!(step(&out, "after")["skip_reason"], json!("earlier_failure"));
     assert_eq!(server.received().await.len(), 1);
@@ -250,27 +236,21 @@ outputs:
     server
         .reply("GET /items/x", json_reply(200, json!({})))
         .await;
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply_json(&ws, &[]).await.code(0);
     assert_eq!(out.json()["outputs"]["all"], json!([1, 2]));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_next_link_to_another_origin_drops_auth() {
-    let other = Server::build()
-        .reply("GET /items", json_reply(200, json!([{"n": 3}])))
-        .start()
-        .await;
-    let first = Server::build()
-        .reply(
-            "GET /items",
-            json_reply(200, json!([{"n": 1}, {"n": 2}])).insert_header(
-                "Link",
-                format!(r#"<{}/items?page=2>; rel="next""#, other.uri()).as_str(),
-            ),
-        )
-        .start()
-        .await;
+    let other = Server::answering("GET /items", json_reply(200, json!([{"n": 3}]))).await;
+    let first = Server::answering(
+        "GET /items",
+        json_reply(200, json!([{"n": 1}, {"n": 2}])).insert_header(
+            "Link",
+            format!(r#"<{}/items?page=2>; rel="next""#, other.uri()).as_str(),
+        ),
+    )
+    .await;
     let steps = r#"steps:
   - id: all
     action: LIST_ITEMS
@@ -279,8 +259,7 @@ outputs:
   ns: "{{ steps.all.items | map(attribute='n') | list }}"
 "#;
     let ws = workspace(&first.uri(), steps);
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply_json(&ws, &[]).await.code(0);
     let mine = first.received().await;
     assert_eq!(mine.len(), 1);
     assert_eq!(

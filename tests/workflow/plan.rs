@@ -56,16 +56,8 @@ steps:
     params: {id: "even-{{ item }}"}
 "#;
 
-const ONE: &str = r#"version: 1
-inputs:
-  name: {type: string, required: true}
-  label: {type: string, default: triage}
-  kind: {type: string, default: plain}
-steps:
-  - id: create
-    action: CREATE_ITEM
-    params: {name: "{{ inputs.name }}", tag: "{{ inputs.label }}-{{ inputs.kind }}"}
-"#;
+/// A sub-workflow creating an item tagged by its inputs.
+const ONE: &str = include_str!("../fixtures/flows/create-tagged.yaml");
 
 #[test]
 fn plan_expands_known_loops_and_shows_conditions_polls_and_pages() {
@@ -73,8 +65,8 @@ fn plan_expands_known_loops_and_shows_conditions_polls_and_pages() {
     let out = ws
         .runner(["plan", "main.yaml"])
         .env("API_TOKEN", TOKEN)
-        .run();
-    assert_eq!(out.code, 0, "{out:?}");
+        .run()
+        .code(0);
     let has = |block: &str| {
         assert!(out.stdout.contains(block), "expected:\n{block}\n{out:?}");
     };
@@ -130,8 +122,8 @@ fn plan_expands_known_loops_and_shows_conditions_polls_and_pages() {
             "run=false",
         ])
         .env("API_TOKEN", TOKEN)
-        .run();
-    assert_eq!(out.code, 0, "{out:?}");
+        .run()
+        .code(0);
     let steps = out.json()["steps"].clone();
     let off = steps
         .as_array()

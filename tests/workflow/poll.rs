@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 use wiremock::ResponseTemplate;
 
-use super::{apply_json, step, workspace};
+use super::{apply_json, run_json, step, workspace};
 use crate::harness::{Server, json_reply};
 
 const WAIT: &str = r#"steps:
@@ -38,9 +38,7 @@ async fn until_completes_on_the_third_poll() {
         job(json!({"status": "deleted"})),
     ])
     .await;
-    let ws = workspace(&server.uri(), WAIT);
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let (_, out) = run_json(&server, WAIT, 0).await;
     assert_eq!(server.received().await.len(), 3);
     let wait = step(&out, "wait");
     assert_eq!(wait["status"], json!("ok"));
@@ -58,8 +56,7 @@ async fn until_that_never_holds_times_out_with_the_last_response() {
         &server.uri(),
         &WAIT.replace("timeout: 5s", "timeout: 100ms"),
     );
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let out = apply_json(&ws, &[]).await.code(1);
     // However many tries fit in the time, the message counts them all.
     let tries = server.received().await.len();
     let wait = step(&out, "wait");
@@ -99,9 +96,7 @@ async fn expect_is_checked_on_the_final_response_only() {
     ])
     .await;
     let ws = workspace(&server.uri(), steps);
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
-    assert_eq!(server.received().await.len(), 3);
+    apply_json(&ws, &[]).sends(&server, 3).await;
 
     // The final response fails them: the step fails, on that response.
     let server = job_server(vec![
@@ -110,8 +105,7 @@ async fn expect_is_checked_on_the_final_response_only() {
     ])
     .await;
     ws.write("main.yaml", &super::spec(&server.uri(), steps));
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let out = apply_json(&ws, &[]).await.code(1);
     assert_eq!(server.received().await.len(), 2);
     let wait = step(&out, "wait");
     assert_eq!(wait["error_kind"], json!("assertion"));
@@ -137,9 +131,7 @@ async fn transport_retries_apply_to_each_try() {
         "    poll: {every: 10ms, timeout: 5s}\n    retry: {attempts: 2, backoff: 10ms}\n",
     );
     let ws = workspace(&server.uri(), &steps);
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
-    assert_eq!(server.received().await.len(), 4);
+    let out = apply_json(&ws, &[]).sends(&server, 4).await;
     // Each 503 was retried within its try, not taken as a poll.
     assert_eq!(
         out.stderr.matches("wait: try 2 of 2 in ").count(),

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use wiremock::{Request, Respond, ResponseTemplate};
 
 use super::{TOKEN, apply_json, apply_text, item_field, records, step, workspace};
-use crate::harness::{RequestExt, Server, json_reply};
+use crate::harness::{RequestExt, Run, Server, Workspace, json_reply};
 
 const JOURNAL: &str = ".runner/main.yaml.jsonl";
 
@@ -52,27 +52,22 @@ impl Respond for Create {
 /// The names the server was asked to create, in order.
 async fn created(server: &Server) -> Vec<String> {
     server
-        .received()
+        .each_received(|r| r.json()["name"].as_str().unwrap_or_default().to_string())
         .await
-        .iter()
-        .map(|r| r.json()["name"].as_str().unwrap_or_default().to_string())
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigkill_mid_loop_then_resume_never_sends_a_completed_post_item_again() {
     let (tx, mut arrived) = mpsc::unbounded_channel();
-    let server = Server::build()
-        .reply(
-            "POST /items",
-            Create {
-                hold: "c",
-                held: AtomicBool::new(false),
-                arrived: tx,
-            },
-        )
-        .start()
-        .await;
+    let server = Server::answering(
+        "POST /items",
+        Create {
+            hold: "c",
+            held: AtomicBool::new(false),
+            arrived: tx,
+        },
+    )
+    .await;
     let ws = workspace(&server.uri(), LOOP);
     let running = ws
         .runner(["apply", "main.yaml"])
@@ -114,14 +109,11 @@ async fn sigkill_mid_loop_then_resume_never_sends_a_completed_post_item_again() 
 
     // The POST in flight may have happened: resuming takes a yes.
     let journal = ws.read(JOURNAL);
-    let out = apply_text(&ws, &["--resume", JOURNAL]).await;
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(
-        out.stderr.contains(
-            "steps[0] (each)[2] (`CREATE_ITEM`, POST) was in flight when the journalled run stopped"
-        ) && out.stderr.contains("--rerun-uncertain"),
-        "{out:?}"
-    );
+    apply_text(&ws, &["--resume", JOURNAL])
+        .await
+        .code(2)
+        .stderr_has("steps[0] (each)[2] (`CREATE_ITEM`, POST) was in flight when the journalled run stopped")
+        .stderr_has("--rerun-uncertain");
     assert_eq!(
         created(&server).await,
         ["a", "b", "c"],
@@ -129,8 +121,9 @@ async fn sigkill_mid_loop_then_resume_never_sends_a_completed_post_item_again() 
     );
     assert_eq!(ws.read(JOURNAL), journal, "exit 2 leaves the journal alone");
 
-    let out = apply_json(&ws, &["--resume", JOURNAL, "--rerun-uncertain"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply_json(&ws, &["--resume", JOURNAL, "--rerun-uncertain"])
+        .await
+        .code(0);
     // Said once, though both the checks before the run and the run meet it.
     assert_eq!(
         out.stderr
@@ -155,6 +148,18 @@ async fn sigkill_mid_loop_then_resume_never_sends_a_completed_post_item_again() 
     );
 }
 
+/// The server, from now on creating every item as `{"ok": n}`; then the
+/// resumed run with `input`, which must succeed.
+async fn resume_answering(server: &Server, ws: &Workspace, n: u32, input: &str) -> Run {
+    server.reset().await;
+    server
+        .reply("POST /items", json_reply(201, json!({"ok": n})))
+        .await;
+    apply_json(ws, &["--resume", JOURNAL, "--input", input])
+        .await
+        .code(0)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_reordered_list_on_resume_sends_nothing_that_was_done() {
     let server = Server::build()
@@ -167,18 +172,14 @@ async fn a_reordered_list_on_resume_sends_nothing_that_was_done() {
         .start()
         .await;
     let ws = workspace(&server.uri(), LOOP);
-    let out = apply_json(&ws, &["--input", "names=[a, b, c]"]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    apply_json(&ws, &["--input", "names=[a, b, c]"])
+        .await
+        .code(1);
     assert_eq!(created(&server).await, ["a", "b"]);
 
     // Fixed; the list comes back in another order: `a` is done, whatever
     // its position.
-    server.reset().await;
-    server
-        .reply("POST /items", json_reply(201, json!({"ok": 2})))
-        .await;
-    let out = apply_json(&ws, &["--resume", JOURNAL, "--input", "names=[c, b, a]"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = resume_answering(&server, &ws, 2, "names=[c, b, a]").await;
     assert_eq!(created(&server).await, ["c", "b"]);
     assert_eq!(
         item_field(&out, "each", "resumed"),
@@ -190,12 +191,7 @@ async fn a_reordered_list_on_resume_sends_nothing_that_was_done() {
     );
 
     // Everything is done: any order sends nothing.
-    server.reset().await;
-    server
-        .reply("POST /items", json_reply(201, json!({"ok": 3})))
-        .await;
-    let out = apply_json(&ws, &["--resume", JOURNAL, "--input", "names=[b, a, c]"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = resume_answering(&server, &ws, 3, "names=[b, a, c]").await;
     assert!(server.received().await.is_empty(), "{out:?}");
     assert_eq!(step(&out, "each")["resumed"], json!(true));
     assert_eq!(

@@ -44,8 +44,9 @@ async fn three_shards_cover_every_item_exactly_once() {
         server.reset().await;
         server_routes(&server).await;
         let shard = format!("{i}/3");
-        let out = apply_json(&ws, &["--shard", &shard]).await;
-        assert_eq!(out.code, 0, "{shard}: {out:?}");
+        let out = apply_json(&ws, &["--shard", &shard])
+            .await
+            .code_for(0, format_args!("{shard}"));
         let doc = out.json();
         assert_eq!(doc["shard"], json!({"index": i, "count": 3}), "{shard}");
         assert_eq!(doc["outputs"]["shard"], json!(shard));
@@ -89,8 +90,7 @@ async fn three_shards_cover_every_item_exactly_once() {
     // Without `--shard`: one shard of one, every item, the usual journal.
     server.reset().await;
     server_routes(&server).await;
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply_json(&ws, &[]).await.code(0);
     let doc = out.json();
     assert!(doc.get("shard").is_none(), "{out:?}");
     assert_eq!(doc["outputs"]["shard"], json!("0/1"));
@@ -119,48 +119,30 @@ async fn plan_shows_which_items_a_shard_runs() {
     let out = ws
         .runner(["plan", "main.yaml", "--shard", "1/3"])
         .env("API_TOKEN", TOKEN)
-        .run();
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(
-        out.stdout
-            .contains("(for each item of 7 items (shard 1 of 3: items 1, 4))"),
-        "{out:?}"
-    );
-    assert!(
-        out.stdout.contains("steps[2] (each)[1]  CREATE_ITEM"),
-        "{out:?}"
-    );
-    assert!(
-        out.stdout.contains("steps[2] (each)[4]  CREATE_ITEM"),
-        "{out:?}"
-    );
+        .run()
+        .code(0)
+        .stdout_has("(for each item of 7 items (shard 1 of 3: items 1, 4))")
+        .stdout_has("steps[2] (each)[1]  CREATE_ITEM")
+        .stdout_has("steps[2] (each)[4]  CREATE_ITEM")
+        .stdout_has("GET http://127.0.0.1:9/items/setup-1-of-3")
+        .stdout_has("(skipped: if `{{ shard.index == 0 }}` is false)")
+        .stdout_has("steps[3] (everywhere)[1]")
+        .stdout_has(r#""name": "n4""#);
     for other in [0, 2, 3, 5, 6] {
         assert!(
             !out.stdout.contains(&format!("steps[2] (each)[{other}]")),
             "{out:?}"
         );
     }
-    assert!(
-        out.stdout
-            .contains("GET http://127.0.0.1:9/items/setup-1-of-3"),
-        "{out:?}"
-    );
     // Shard 1 is not shard 0: the guarded step is skipped.
-    assert!(
-        out.stdout
-            .contains("(skipped: if `{{ shard.index == 0 }}` is false)"),
-        "{out:?}"
-    );
     // The unsharded loop runs every item in every shard.
-    assert!(out.stdout.contains("steps[3] (everywhere)[1]"), "{out:?}");
-    assert!(out.stdout.contains(r#""name": "n4""#), "{out:?}");
     assert!(!out.stdout.contains(r#""name": "n3""#), "{out:?}");
 
     let out = ws
         .runner(["plan", "main.yaml", "--shard", "1/3", "--output", "json"])
         .env("API_TOKEN", TOKEN)
-        .run();
-    assert_eq!(out.code, 0, "{out:?}");
+        .run()
+        .code(0);
     let labels: Vec<String> = out.json()["steps"]
         .as_array()
         .expect("steps")

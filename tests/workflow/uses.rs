@@ -9,21 +9,9 @@ use wiremock::{Request, Respond, ResponseTemplate};
 use super::{TOKEN, apply_json, item_field, records, step, workspace};
 use crate::harness::{RequestExt, Server, json_reply};
 
-const ONE: &str = r#"version: 1
-inputs:
-  name: {type: string, required: true}
-  label: {type: string, default: triage}
-steps:
-  - id: create
-    action: CREATE_ITEM
-    params: {name: "{{ inputs.name }}", tag: "{{ inputs.label }}"}
-  - id: check
-    action: GET_ITEM
-    params: {id: "{{ steps.create.response.id }}"}
-outputs:
-  id: "{{ steps.create.response.id }}"
-  state: "{{ steps.check.response.state }}"
-"#;
+/// A sub-workflow creating an item and checking it: inputs `name` and
+/// `label`, outputs `id` and `state`.
+const ONE: &str = include_str!("../fixtures/flows/create-and-check.yaml");
 
 /// Creates an item whose id is the name it was given.
 struct Echo;
@@ -60,8 +48,7 @@ outputs:
   sub: "{{ steps.sub.outputs }}"
 "#;
     let ws = workspace(&server.uri(), rest).file("flows/one.yaml", ONE);
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply_json(&ws, &[]).await.code(0);
     assert_eq!(
         server.requests().await,
         [
@@ -119,8 +106,7 @@ outputs:
   ids: "{{ steps.each.items | map(attribute='outputs.id') | list }}"
 "#;
     let ws = workspace(&server.uri(), rest).file("flows/one.yaml", ONE);
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply_json(&ws, &[]).await.code(0);
     assert_eq!(
         server.requests().await,
         [
@@ -150,17 +136,8 @@ outputs:
     }
 }
 
-const TWO: &str = r#"version: 1
-inputs:
-  name: {type: string, required: true}
-steps:
-  - id: create
-    action: CREATE_ITEM
-    params: {name: "{{ inputs.name }}"}
-  - id: publish
-    action: START_JOB
-    params: {name: "{{ steps.create.response.id }}"}
-"#;
+/// A sub-workflow creating an item and starting a job named after it.
+const TWO: &str = include_str!("../fixtures/flows/create-and-publish.yaml");
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sub_workflow_is_journalled_and_resumed_inside() {
@@ -181,8 +158,7 @@ async fn a_sub_workflow_is_journalled_and_resumed_inside() {
     with: {name: "{{ item }}"}
 "#;
     let ws = workspace(&server.uri(), rest).file("flows/two.yaml", TWO);
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 1, "{out:?}");
+    let out = apply_json(&ws, &[]).await.code(1);
     assert_eq!(server.received().await.len(), 4);
     let each = step(&out, "each");
     assert_eq!(
@@ -223,8 +199,7 @@ async fn a_sub_workflow_is_journalled_and_resumed_inside() {
     server.reset().await;
     server.reply("POST /items", Echo).await;
     server.reply("POST /jobs", json_reply(201, json!({}))).await;
-    let out = apply_json(&ws, &["--resume", journal]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = apply_json(&ws, &["--resume", journal]).await.code(0);
     let sent = server.received().await;
     assert_eq!(sent.len(), 1, "{out:?}");
     assert_eq!(sent[0].url.path(), "/jobs");
@@ -270,15 +245,12 @@ outputs:
         "version: 1\ninclude: [apps/extra.yaml]\n",
         1,
     );
-    let ws = crate::harness::Workspace::new()
-        .file("main.yaml", &text)
+    let ws = crate::harness::Workspace::main(&text)
         .file("apps/extra.yaml", &extra)
         .file("flows/own.yaml", own)
         .file("flows/one.yaml", ONE);
-    let out = ws.runner(["validate", "main.yaml"]).run();
-    assert_eq!(out.code, 0, "{out:?}");
-    let out = apply_json(&ws, &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner(["validate", "main.yaml"]).run().code(0);
+    let out = apply_json(&ws, &[]).await.code(0);
     assert_eq!(
         server.requests().await,
         ["GET /extra", "GET /extra", "POST /items", "GET /items/n2"]

@@ -8,16 +8,7 @@ use crate::harness::{Run, Workspace};
 const NOWHERE: &str = "http://127.0.0.1:9";
 
 /// A sub-workflow taking a required `name` and giving `id`.
-const ONE: &str = r#"version: 1
-inputs:
-  name: {type: string, required: true}
-steps:
-  - id: create
-    action: CREATE_ITEM
-    params: {name: "{{ inputs.name }}"}
-outputs:
-  id: "{{ steps.create.response.id }}"
-"#;
+const ONE: &str = include_str!("../fixtures/flows/create.yaml");
 
 fn workspace() -> Workspace {
     Workspace::new()
@@ -32,8 +23,10 @@ fn workspace() -> Workspace {
 fn refused(ws: &Workspace, rest: &str, needle: &str, message: &str) -> Run {
     let text = spec(NOWHERE, rest);
     ws.write("main.yaml", &text);
-    let out = ws.runner(["validate", "main.yaml"]).run();
-    assert_eq!(out.code, 2, "{message}: {out:?}");
+    let out = ws
+        .runner(["validate", "main.yaml"])
+        .run()
+        .code_for(2, format_args!("{message}"));
     assert!(out.stdout.is_empty(), "{out:?}");
     assert!(
         out.stderr.contains(message),
@@ -50,8 +43,9 @@ fn refused(ws: &Workspace, rest: &str, needle: &str, message: &str) -> Run {
 /// `validate main.yaml` with `rest` after the catalog passes.
 fn accepted(ws: &Workspace, rest: &str) {
     ws.write("main.yaml", &spec(NOWHERE, rest));
-    let out = ws.runner(["validate", "main.yaml"]).run();
-    assert_eq!(out.code, 0, "{rest}\n{out:?}");
+    ws.runner(["validate", "main.yaml"])
+        .run()
+        .code_for(0, format_args!("{rest}"));
 }
 
 /// A step getting item `1`, with `extra` lines (indented as step keys).
@@ -62,13 +56,13 @@ fn get(extra: &str) -> String {
 #[test]
 fn unknown_keys_and_values_out_of_range() {
     let ws = workspace();
-    let out = refused(
+    refused(
         &ws,
         &get("    for_eachh: [a]\n"),
         "for_eachh",
         "unknown key `for_eachh`",
-    );
-    assert!(out.stderr.contains("did you mean `for_each`?"), "{out:?}");
+    )
+    .stderr_has("did you mean `for_each`?");
     refused(
         &ws,
         &get("    until: \"{{ response.done }}\"\n    poll: {every: 1s, evry: 2s}\n"),
@@ -326,15 +320,11 @@ fn sub_workflows_must_exist_inside_the_root_take_their_inputs_and_not_recurse() 
     );
     let text = spec(NOWHERE, "steps:\n  - id: a\n    uses: flows/a.yaml\n");
     ws.write("main.yaml", &text);
-    let out = ws.runner(["validate", "main.yaml"]).run();
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(
-        out.stderr.contains(
-            "sub-workflows use each other in a cycle: `flows/a.yaml` -> `flows/b.yaml` -> `flows/a.yaml`"
-        ),
-        "{out:?}"
-    );
-    assert!(out.stderr.contains("flows/b.yaml:4:"), "{out:?}");
+    let out = ws.runner(["validate", "main.yaml"])
+        .run()
+        .code(2)
+        .stderr_has("sub-workflows use each other in a cycle: `flows/a.yaml` -> `flows/b.yaml` -> `flows/a.yaml`")
+        .stderr_has("flows/b.yaml:4:");
     assert_eq!(out.stderr.matches("in a cycle").count(), 1, "{out:?}");
 
     // Outside the project root (the spec's directory, outside git).
@@ -345,22 +335,19 @@ fn sub_workflows_must_exist_inside_the_root_take_their_inputs_and_not_recurse() 
             "steps:\n  - id: sub\n    uses: ../other.yaml\n    with: {name: a}\n",
         ),
     );
-    let out = ws.runner(["validate", "proj/main.yaml"]).run();
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(
-        out.stderr
-            .contains("`proj/../other.yaml` is outside the project root"),
-        "{out:?}"
-    );
+    let out = ws
+        .runner(["validate", "proj/main.yaml"])
+        .run()
+        .code(2)
+        .stderr_has("`proj/../other.yaml` is outside the project root");
     let line = line_of(&ws.read("proj/main.yaml"), "uses:");
     assert!(
         out.stderr.contains(&format!("proj/main.yaml:{line}:")),
         "{out:?}"
     );
-    let out = ws
-        .runner(["validate", "proj/main.yaml", "--allow-outside-root"])
-        .run();
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner(["validate", "proj/main.yaml", "--allow-outside-root"])
+        .run()
+        .code(0);
 }
 
 #[test]
@@ -446,14 +433,11 @@ fn loops_pages_and_polls_that_cannot_work() {
         "steps:\n  - id: sub\n    uses: flows/sharded.yaml\n",
     );
     ws.write("main.yaml", &text);
-    let out = ws.runner(["validate", "main.yaml"]).run();
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(
-        out.stderr
-            .contains("`shard: true` only applies to a loop of the root spec"),
-        "{out:?}"
-    );
-    assert!(out.stderr.contains("flows/sharded.yaml:3:"), "{out:?}");
+    ws.runner(["validate", "main.yaml"])
+        .run()
+        .code(2)
+        .stderr_has("`shard: true` only applies to a loop of the root spec")
+        .stderr_has("flows/sharded.yaml:3:");
     refused(
         &ws,
         "steps:\n  - id: all\n    for_each: [a]\n    action: LIST_ITEMS\n    paginate: {next: link}\n",
@@ -490,26 +474,21 @@ apps:
         expect:
           headers: {Content-Type: {matches: "(json"}}
 "#;
-    let ws = Workspace::new().file(
-        "main.yaml",
-        &format!(
-            "{catalog}steps:\n  - id: a\n    action: USED_GET\n  - id: b\n    action: USED_GET\n"
-        ),
-    );
-    let out = ws.runner(["validate", "main.yaml"]).run();
-    assert_eq!(out.code, 2, "{out:?}");
+    let ws = Workspace::main(&format!(
+        "{catalog}steps:\n  - id: a\n    action: USED_GET\n  - id: b\n    action: USED_GET\n"
+    ));
+    let out = ws
+        .runner(["validate", "main.yaml"])
+        .run()
+        .code(2)
+        .stderr_has("main.yaml:6:")
+        .stderr_has("`(json` is not a valid regular expression")
+        .stderr_has("main.yaml:16:");
     // Two steps meet the app's default: it is said once.
     assert_eq!(
         out.stderr.matches("`$.[` is not a valid JSONPath").count(),
         1,
         "{out:?}"
     );
-    assert!(out.stderr.contains("main.yaml:6:"), "{out:?}");
     // No step uses the action, and its default is still checked.
-    assert!(
-        out.stderr
-            .contains("`(json` is not a valid regular expression"),
-        "{out:?}"
-    );
-    assert!(out.stderr.contains("main.yaml:16:"), "{out:?}");
 }

@@ -1,11 +1,11 @@
 //! A file to upload is named by the spec's author or by whoever runs the
-//! spec, never by an API (#13). Attacks by class: paths from responses
-//! (params, loops, sub-workflows, page cursors), paths computed by
-//! templates, symbolic links at every level, the files refused everywhere
-//! (`.env*`, `.git/`, `.runner/`, journals, `--env-file`), and what
-//! `--allow-upload` and `--allow-outside-root` do and do not lift. Each
-//! against a server on 127.0.0.1 that records what it received: "nothing
-//! was sent" is checked there.
+//! spec, never by an API. Attacks by class: paths from responses (params,
+//! loops, sub-workflows, page cursors), paths computed by templates,
+//! symbolic links at every level, the files refused everywhere (`.env*`,
+//! `.git/`, `.runner/`, journals, `--env-file`), and what `--allow-upload`
+//! and `--allow-outside-root` do and do not lift. Each against a server on
+//! 127.0.0.1 that records what it received: "nothing was sent" is checked
+//! there.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,40 +13,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde_json::json;
 use wiremock::{Request, Respond, ResponseTemplate};
 
+use crate::harness::specs::Spec;
 use crate::harness::{Server, Workspace, json_reply};
+
+/// A GET that names files, and three ways to upload one.
+const ACTIONS: &str = include_str!("../fixtures/catalogs/uploads.yaml");
 
 /// The actions of these tests, pointed at `base`.
 fn catalog(base: &str) -> String {
-    format!(
-        r#"version: 1
-apps:
-  api:
-    base_url: {base}
-    actions:
-      META: {{method: GET, path: /meta}}
-      PUT_FILE:
-        method: PUT
-        path: /raw
-        body_format: raw
-        content_type: text/plain
-        params:
-          f: {{type: file}}
-      UPLOAD:
-        method: POST
-        path: /upload
-        body_format: multipart
-        params:
-          title: {{type: string}}
-          file: {{type: file}}
-      PAGED:
-        method: POST
-        path: /paged
-        body_format: multipart
-        params:
-          cursor: {{type: string, in: query}}
-          f: {{type: file}}
-"#
-    )
+    Spec::app("api", base).actions(ACTIONS).build()
 }
 
 /// A server whose `GET /meta` names files an attacker wants, answering
@@ -89,11 +64,8 @@ fn write_main(ws: &Workspace, top: &str, steps: &str) {
 /// The bodies the server received, as text.
 async fn bodies(server: &Server) -> Vec<String> {
     server
-        .received()
+        .each_received(|r| String::from_utf8_lossy(&r.body).into_owned())
         .await
-        .iter()
-        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
-        .collect()
 }
 
 /// `validate`, `plan` and `apply` all refuse the spec with exit 2, the
@@ -104,14 +76,11 @@ async fn refused_everywhere(ws: &Workspace, server: &Server, args: &[&str], expe
         if command != "validate" {
             argv.extend(args);
         }
-        let out = ws.runner(&argv).await;
-        assert_eq!(out.code, 2, "{command}: {out:?}");
-        for e in expected {
-            assert!(
-                out.stderr.contains(e),
-                "{command}: expected `{e}` in {out:?}"
-            );
-        }
+        let out = ws
+            .runner(&argv)
+            .await
+            .code_for(2, format_args!("{command}"))
+            .stderr_has_all(expected);
         assert!(!out.all().contains("dotenv-secret"), "{out:?}");
     }
     assert!(server.received().await.is_empty(), "nothing is sent");
@@ -141,7 +110,11 @@ async fn a_response_never_names_a_file_to_upload() {
         &["takes it from a response, and a response can never name a local file"],
     )
     .await;
-    let out = ws.runner(["validate", "specs/main.yaml"]).await;
+    let out = ws
+        .runner(["validate", "specs/main.yaml"])
+        .await
+        .stderr_has("3 errors")
+        .stderr_has("help: a file to upload is named by the spec or by whoever runs it");
     for (line, param) in [(9, "f"), (11, "file"), (13, "f")] {
         assert!(
             out.stderr.contains(&format!(
@@ -150,12 +123,6 @@ async fn a_response_never_names_a_file_to_upload() {
             "line {line}: {out:?}"
         );
     }
-    assert!(out.stderr.contains("3 errors"), "{out:?}");
-    assert!(
-        out.stderr
-            .contains("help: a file to upload is named by the spec or by whoever runs it"),
-        "{out:?}"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -188,13 +155,10 @@ async fn a_loop_over_a_response_list_never_uploads_its_items() {
         ],
     )
     .await;
-    let out = ws.runner(["validate", "specs/main.yaml"]).await;
-    assert!(out.stderr.contains("3 errors"), "{out:?}");
-    assert!(
-        out.stderr
-            .contains("but `{{ path }}` is an item of the list `{{ steps.meta.response.files | reverse | list }}`"),
-        "{out:?}"
-    );
+    ws.runner(["validate", "specs/main.yaml"])
+        .await
+        .stderr_has("3 errors")
+        .stderr_has("but `{{ path }}` is an item of the list `{{ steps.meta.response.files | reverse | list }}`");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -239,8 +203,10 @@ async fn a_response_passed_to_a_sub_workflow_never_names_a_file() {
         ],
     )
     .await;
-    let out = ws.runner(["validate", "specs/main.yaml"]).await;
-    assert!(out.stderr.contains("4 errors"), "{out:?}");
+    let out = ws
+        .runner(["validate", "specs/main.yaml"])
+        .await
+        .stderr_has("4 errors");
     for line in [8, 10, 12, 15] {
         assert!(
             out.stderr.contains(&format!("specs/main.yaml:{line}:")),
@@ -260,8 +226,7 @@ async fn a_response_passed_to_a_sub_workflow_never_names_a_file() {
     with: {files: "{{ inputs.files }}"}
 "#,
     );
-    let out = ws.runner(["apply", "specs/main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner(["apply", "specs/main.yaml"]).await.code(0);
     assert_eq!(bodies(&server).await, ["a", "a", "a"]);
 }
 
@@ -297,8 +262,7 @@ async fn a_page_cursor_never_sets_a_file() {
       items: "{{ [] }}"
 "#,
     );
-    let out = ws.runner(["apply", "specs/main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner(["apply", "specs/main.yaml"]).await.code(0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -346,17 +310,16 @@ async fn computed_paths_are_refused_whatever_their_shape() {
             ],
         )
         .await;
-        let out = ws
-            .runner([
-                "apply",
-                "specs/main.yaml",
-                "--var",
-                "owner=acme",
-                "--allow-outside-root",
-            ])
-            .env("UPLOAD", "/etc/passwd")
-            .await;
-        assert_eq!(out.code, 2, "{shape}: {out:?}");
+        ws.runner([
+            "apply",
+            "specs/main.yaml",
+            "--var",
+            "owner=acme",
+            "--allow-outside-root",
+        ])
+        .env("UPLOAD", "/etc/passwd")
+        .await
+        .code_for(2, format_args!("{shape}"));
     }
     // A loop over a computed list, or over a computed var.
     for (list, why) in [
@@ -447,8 +410,7 @@ inputs:
     ] {
         ws.write(name, name);
     }
-    let out = ws.runner(["validate", "specs/main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner(["validate", "specs/main.yaml"]).await.code(0);
     let args = [
         "apply",
         "specs/main.yaml",
@@ -457,8 +419,10 @@ inputs:
         "--input",
         "many=[data/m1.txt, data/m2.txt]",
     ];
-    let out = ws.runner(args).args(["--input", "up=data/input.txt"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner(args)
+        .args(["--input", "up=data/input.txt"])
+        .await
+        .code(0);
     let sent = bodies(&server).await;
     let raw: Vec<&str> = sent
         .iter()
@@ -488,11 +452,10 @@ inputs:
         .collect();
     assert!(parts[0].contains("specs/files/l1.txt") && parts[1].contains("specs/files/l2.txt"));
     // An input given in the environment is the command line's too.
-    let out = ws
-        .runner(args)
+    ws.runner(args)
         .env("RUNNER_INPUT_UP", "data/input.txt")
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
+        .await
+        .code(0);
     assert_eq!(bodies(&server).await[sent.len() + 3], "data/input.txt");
 }
 
@@ -519,14 +482,13 @@ async fn paths_from_the_command_line_are_confined_too() {
         vec!["--input".to_string(), format!("up={sibling}")],
     ] {
         for command in ["plan", "apply"] {
-            let out = ws.runner([command, "specs/main.yaml"]).args(&given).await;
-            assert_eq!(out.code, 2, "{given:?}: {out:?}");
-            assert!(
-                out.stderr.contains("is outside the project root")
-                    && out.stderr.contains("pass `--allow-upload ")
-                    && out.stderr.contains("secret.txt"),
-                "{out:?}"
-            );
+            ws.runner([command, "specs/main.yaml"])
+                .args(&given)
+                .await
+                .code_for(2, format_args!("{given:?}"))
+                .stderr_has("is outside the project root")
+                .stderr_has("pass `--allow-upload ")
+                .stderr_has("secret.txt");
         }
     }
     assert!(server.received().await.is_empty(), "nothing is sent");
@@ -535,11 +497,10 @@ async fn paths_from_the_command_line_are_confined_too() {
         vec!["--allow-upload", absolute],
         vec!["--allow-outside-root"],
     ] {
-        let out = ws
-            .runner(["apply", "specs/main.yaml", "--var", &format!("f={sibling}")])
+        ws.runner(["apply", "specs/main.yaml", "--var", &format!("f={sibling}")])
             .args(&lift)
-            .await;
-        assert_eq!(out.code, 0, "{out:?}");
+            .await
+            .code(0);
     }
     assert_eq!(
         bodies(&server).await,
@@ -587,21 +548,21 @@ async fn confinement_is_decided_after_symbolic_links() {
                 &format!("  - action: PUT_FILE\n    params: {{f: {value}}}\n"),
             );
             for command in ["plan", "apply"] {
-                let out = ws.runner([command, "specs/main.yaml"]).args(&args).await;
-                assert_eq!(out.code, 2, "{path}: {out:?}");
-                assert!(
-                    out.stderr.contains(why) && out.stderr.contains("pass `--allow-upload "),
-                    "{path}: {out:?}"
-                );
+                let out = ws
+                    .runner([command, "specs/main.yaml"])
+                    .args(&args)
+                    .await
+                    .code_for(2, format_args!("{path}"))
+                    .stderr_has(why)
+                    .stderr_has("pass `--allow-upload ");
                 assert!(!out.all().contains("dotenv-secret"), "{out:?}");
                 // `--allow-outside-root` lifts the root, never the rest.
                 if !outside {
-                    let out = ws
-                        .runner([command, "specs/main.yaml", "--allow-outside-root"])
+                    ws.runner([command, "specs/main.yaml", "--allow-outside-root"])
                         .args(&args)
-                        .await;
-                    assert_eq!(out.code, 2, "{path}: {out:?}");
-                    assert!(out.stderr.contains(why), "{path}: {out:?}");
+                        .await
+                        .code_for(2, format_args!("{path}"))
+                        .stderr_has(why);
                 }
             }
         }
@@ -613,15 +574,11 @@ async fn confinement_is_decided_after_symbolic_links() {
         "",
         "  - action: PUT_FILE\n    params: {f: ../files/ok.txt}\n",
     );
-    let out = ws.runner(["plan", "specs/main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(
-        out.stdout
-            .contains("  | @../files/ok.txt -> data/real.txt (text/plain, 4 bytes)\n"),
-        "{out:?}"
-    );
-    let out = ws.runner(["apply", "specs/main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    ws.runner(["plan", "specs/main.yaml"])
+        .await
+        .code(0)
+        .stdout_has("  | @../files/ok.txt -> data/real.txt (text/plain, 4 bytes)\n");
+    ws.runner(["apply", "specs/main.yaml"]).await.code(0);
     assert_eq!(bodies(&server).await, ["real"]);
 }
 
@@ -667,8 +624,8 @@ async fn secrets_are_never_uploaded_even_with_allow_outside_root() {
                     .runner([command, "specs/main.yaml"])
                     .args(flags)
                     .args(lift)
-                    .await;
-                assert_eq!(out.code, 2, "{path} {lift:?}: {out:?}");
+                    .await
+                    .code_for(2, format_args!("{path} {lift:?}"));
                 assert!(
                     out.stderr.contains(why)
                         && out
@@ -687,18 +644,16 @@ async fn secrets_are_never_uploaded_even_with_allow_outside_root() {
         "",
         "  - action: PUT_FILE\n    params: {f: ../.git/config}\n  - action: PUT_FILE\n    params: {f: .env.local}\n",
     );
-    let out = ws
-        .runner([
-            "apply",
-            "specs/main.yaml",
-            "--allow-upload",
-            ".git/config",
-            "--allow-upload",
-            "specs/.env.local",
-        ])
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
-    assert_eq!(server.received().await.len(), 2);
+    ws.runner([
+        "apply",
+        "specs/main.yaml",
+        "--allow-upload",
+        ".git/config",
+        "--allow-upload",
+        "specs/.env.local",
+    ])
+    .sends(&server, 2)
+    .await;
 }
 
 #[cfg(unix)]
@@ -717,15 +672,11 @@ async fn allow_upload_admits_that_exact_file_only() {
     let a = format!("{dir}/a.txt");
     let b = format!("{dir}/b.txt");
     for command in ["plan", "apply"] {
-        let out = ws
-            .runner([command, "specs/main.yaml", "--var", &format!("f={b}")])
+        ws.runner([command, "specs/main.yaml", "--var", &format!("f={b}")])
             .args(["--allow-upload", &a])
-            .await;
-        assert_eq!(out.code, 2, "{out:?}");
-        assert!(
-            out.stderr.contains("is outside the project root"),
-            "{out:?}"
-        );
+            .await
+            .code(2)
+            .stderr_has("is outside the project root");
     }
     assert!(server.received().await.is_empty());
     // The same file however it is written: as given, spelled otherwise,
@@ -735,11 +686,10 @@ async fn allow_upload_admits_that_exact_file_only() {
     ws.symlink("links/a", &a);
     for allowed in [a.as_str(), spelled.as_str(), "links/a"] {
         for command in ["plan", "apply"] {
-            let out = ws
-                .runner([command, "specs/main.yaml", "--var", &format!("f={a}")])
+            ws.runner([command, "specs/main.yaml", "--var", &format!("f={a}")])
                 .args(["--allow-upload", allowed])
-                .await;
-            assert_eq!(out.code, 0, "{allowed}: {out:?}");
+                .await
+                .code_for(0, format_args!("{allowed}"));
         }
     }
     assert_eq!(bodies(&server).await, ["file a", "file a", "file a"]);
@@ -755,19 +705,11 @@ async fn plan_shows_the_file_each_upload_reads_and_its_size_never_its_content() 
     );
     ws.write("specs/docs/report.txt", "the report's own words");
     ws.write("data/given.txt", "given words");
-    let out = ws.runner(["plan", "specs/main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(
-        out.stdout.contains(
-            "  | file: @docs/report.txt -> specs/docs/report.txt (text/plain, 22 bytes)\n"
-        ),
-        "{out:?}"
-    );
-    assert!(
-        out.stdout
-            .contains("  | @docs/report.txt -> specs/docs/report.txt (text/plain, 22 bytes)\n"),
-        "{out:?}"
-    );
+    ws.runner(["plan", "specs/main.yaml"])
+        .await
+        .code(0)
+        .stdout_has("  | file: @docs/report.txt -> specs/docs/report.txt (text/plain, 22 bytes)\n")
+        .stdout_has("  | @docs/report.txt -> specs/docs/report.txt (text/plain, 22 bytes)\n");
     let out = ws
         .runner([
             "plan",
@@ -777,8 +719,8 @@ async fn plan_shows_the_file_each_upload_reads_and_its_size_never_its_content() 
             "--output",
             "json",
         ])
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
+        .await
+        .code(0);
     assert_eq!(
         out.step(0)["body"][1],
         json!({"name": "file", "file": "data/given.txt", "reads": "data/given.txt", "content_type": "text/plain", "size": 11})
@@ -812,17 +754,15 @@ impl Respond for SwapOnce {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_file_sent_is_the_file_that_was_checked() {
     let ws = Workspace::new();
-    let server = Server::build()
-        .reply(
-            "PUT /raw",
-            SwapOnce {
-                calls: AtomicUsize::new(0),
-                from: ws.path().join("specs/other.txt"),
-                to: ws.path().join("specs/data.txt"),
-            },
-        )
-        .start()
-        .await;
+    let server = Server::answering(
+        "PUT /raw",
+        SwapOnce {
+            calls: AtomicUsize::new(0),
+            from: ws.path().join("specs/other.txt"),
+            to: ws.path().join("specs/data.txt"),
+        },
+    )
+    .await;
     ws.write("specs/api.yaml", &catalog(&server.uri()));
     ws.write("specs/data.txt", "checked bytes");
     ws.write("specs/other.txt", "swapped bytes");
@@ -833,8 +773,8 @@ async fn the_file_sent_is_the_file_that_was_checked() {
     );
     let out = ws
         .runner(["apply", "specs/main.yaml", "--output", "json"])
-        .await;
-    assert_eq!(out.code, 1, "{out:?}");
+        .await
+        .code(1);
     assert!(
         out.step_error(0).contains(
             "param `f`: file `specs/data.txt` was replaced since it was checked; nothing was sent"
@@ -891,8 +831,8 @@ async fn a_link_moved_during_the_run_fails_its_step_and_sends_nothing() {
     );
     let out = ws
         .runner(["apply", "specs/main.yaml", "--output", "json"])
-        .await;
-    assert_eq!(out.code, 1, "{out:?}");
+        .await
+        .code(1);
     assert!(out.step_error(1).contains("is an env file"), "{out:?}");
     assert_eq!(server.requests().await, ["GET /meta"]);
     assert!(!out.all().contains("dotenv-secret"), "{out:?}");

@@ -1,47 +1,32 @@
-//! Issue #13, "the environment is secret, and so is everything derived
-//! from it": every value a template reads through `env`, and every entry of
-//! an env file, is masked wherever it goes (plan, report, outputs, outputs
-//! file, journal); a template may pass a secret only through operations the
-//! redactor follows, and `validate` refuses the others, naming the
+//! The environment is secret, and so is everything derived from it: every
+//! value a template reads through `env`, and every entry of an env file, is
+//! masked wherever it goes (plan, report, outputs, outputs file, journal);
+//! a template may pass a secret only through operations the redactor
+//! follows, and `validate` refuses the others (laundering), naming the
 //! expression and where the secret came from.
 
 use serde_json::{Value, json};
 use wiremock::Request;
 
+use crate::harness::hold::Echo;
+use crate::harness::leaks::{assert_clean, assert_hidden};
+use crate::harness::specs::Spec;
 use crate::harness::{RequestExt, Server, Workspace, json_reply};
-use crate::trust::{Echo, assert_clean, assert_hidden};
 
 const SECRET: &str = "ci-Secret_0123456789abcdef";
+
+/// A GET with a path, query and header param, a POST with a JSON body, and a login.
+const ACTIONS: &str = include_str!("../fixtures/catalogs/env-secrets.yaml");
 
 /// One app `api` at `base`: a GET with a path, query and header param, a
 /// POST with a JSON body, and a login that returns a token; then `rest`
 /// (vars, auth, inputs, steps, outputs) as given.
 fn spec(base: &str, rest: &str) -> String {
-    format!(
-        r#"version: 1
-apps:
-  api:
-    base_url: {base}
-    retry: {{attempts: 1}}
-    actions:
-      GET_THING:
-        method: GET
-        path: /things/{{id}}
-        params:
-          id: {{type: string, required: true}}
-          q: {{type: string, in: query}}
-          note: {{type: string, in: header, name: X-Note}}
-      SUBMIT:
-        method: POST
-        path: /submit
-        params:
-          title: {{type: string}}
-          tags: {{type: array}}
-      LOGIN:
-        method: POST
-        path: /login
-{rest}"#
-    )
+    Spec::app("api", base)
+        .no_retry()
+        .actions(ACTIONS)
+        .then(rest)
+        .build()
 }
 
 /// A server that answers every GET and POST with `{}`.
@@ -91,25 +76,25 @@ async fn plan_never_prints_an_env_value_a_step_reads() {
     ];
     for (vars, params) in cases {
         let steps = format!("{vars}steps:\n  - {{id: one, action: GET_THING, {params}}}\n");
-        let ws = Workspace::new().file("main.yaml", &spec(&server.uri(), &steps));
+        let ws = Workspace::main(&spec(&server.uri(), &steps));
         for output in ["text", "json"] {
             let out = ws
                 .runner(["plan", "main.yaml", "--output", output])
                 .env("CI_SECRET", SECRET)
-                .await;
-            assert_eq!(out.code, 0, "{params}: {out:?}");
-            assert!(out.stdout.contains("***"), "{params}: {out:?}");
+                .await
+                .code_for(0, format_args!("{params}"))
+                .stdout_has("***");
             assert_clean(&out, &[SECRET]);
         }
     }
     // A POST's JSON body too, with `b64encode` inside a list.
     let steps = "steps:\n  - id: post\n    action: SUBMIT\n    params: {title: \"{{ env.CI_SECRET }}\", tags: [\"{{ env.CI_SECRET | b64encode }}\"]}\n";
-    let ws = Workspace::new().file("main.yaml", &spec(&server.uri(), steps));
+    let ws = Workspace::main(&spec(&server.uri(), steps));
     let out = ws
         .runner(["plan", "main.yaml", "--output", "json"])
         .env("CI_SECRET", SECRET)
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
+        .await
+        .code(0);
     assert_eq!(
         out.step(0)["body"],
         json!({"title": "***", "tags": ["***"]})
@@ -123,24 +108,23 @@ async fn every_entry_of_an_env_file_is_a_secret_read_or_not() {
     const READ: &str = "dotenv-Read-0123456789";
     const UNREAD: &str = "dotenv-Unread-0123456789";
     // The API echoes both: one the spec read, one it never mentioned.
-    let server = Server::build()
-        .reply(
-            "GET",
-            json_reply(200, json!({"seen": READ, "also": format!("key={UNREAD}")})),
-        )
-        .start()
-        .await;
+    let server = Server::answering(
+        "GET",
+        json_reply(200, json!({"seen": READ, "also": format!("key={UNREAD}")})),
+    )
+    .await;
     let steps =
         "steps:\n  - {id: one, action: GET_THING, params: {id: x, q: \"{{ env.READ_ME }}\"}}\n";
     for (file, args) in [(".env", vec![]), ("ci.env", vec!["--env-file", "ci.env"])] {
-        let ws = Workspace::new()
-            .file("main.yaml", &spec(&server.uri(), steps))
+        let ws = Workspace::main(&spec(&server.uri(), steps))
             .env_file(file, &[("READ_ME", READ), ("NEVER_READ", UNREAD)]);
         for command in ["plan", "apply"] {
             let mut all = vec![command, "main.yaml", "--output", "json"];
             all.extend(&args);
-            let out = ws.runner(all).await;
-            assert_eq!(out.code, 0, "{file} {command}: {out:?}");
+            let out = ws
+                .runner(all)
+                .await
+                .code_for(0, format_args!("{file} {command}"));
             assert_clean(&out, &[READ, UNREAD]);
         }
         assert_hidden(&ws.read(".runner/main.yaml.jsonl"), &[READ, UNREAD]);
@@ -153,16 +137,14 @@ async fn every_entry_of_an_env_file_is_a_secret_read_or_not() {
 #[tokio::test(flavor = "multi_thread")]
 async fn env_values_are_masked_in_outputs_the_outputs_file_and_the_journal() {
     // The API echoes what it was sent, and the spec keeps it as outputs.
-    let server = Server::build()
-        .reply(
-            "POST /submit",
-            Echo(
-                201,
-                |r: &Request| json!({"id": "t-1", "title": r.json()["title"]}),
-            ),
-        )
-        .start()
-        .await;
+    let server = Server::answering(
+        "POST /submit",
+        Echo(
+            201,
+            |r: &Request| json!({"id": "t-1", "title": r.json()["title"]}),
+        ),
+    )
+    .await;
     let steps = r#"steps:
   - id: post
     action: SUBMIT
@@ -172,7 +154,7 @@ outputs:
   title: "{{ steps.post.outputs.title }}"
   raw: "{{ steps.post.response }}"
 "#;
-    let ws = Workspace::new().file("main.yaml", &spec(&server.uri(), steps));
+    let ws = Workspace::main(&spec(&server.uri(), steps));
     for output in ["text", "json"] {
         let out = ws
             .runner([
@@ -184,8 +166,8 @@ outputs:
                 "out.json",
             ])
             .env("CI_SECRET", SECRET)
-            .await;
-        assert_eq!(out.code, 0, "{out:?}");
+            .await
+            .code(0);
         assert_clean(&out, &[SECRET]);
         let file = ws.read("out.json");
         assert_hidden(&file, &[SECRET]);
@@ -205,29 +187,26 @@ outputs:
 async fn only_what_templates_read_is_masked_and_inputs_are_not_secrets() {
     const PLAIN: &str = "plain-value-not-read-42";
     const TITLE: &str = "Weekly triage from an input";
-    let server = Server::build()
-        .reply(
-            "POST /submit",
-            Echo(
-                201,
-                |r: &Request| json!({"got": r.json()["title"], "plain": PLAIN}),
-            ),
-        )
-        .start()
-        .await;
+    let server = Server::answering(
+        "POST /submit",
+        Echo(
+            201,
+            |r: &Request| json!({"got": r.json()["title"], "plain": PLAIN}),
+        ),
+    )
+    .await;
     let steps = r#"inputs:
   title: {type: string, required: true}
 steps:
   - {id: post, action: SUBMIT, params: {title: "{{ inputs.title }}"}}
 "#;
-    let ws = Workspace::new()
-        .file("main.yaml", &spec(&server.uri(), steps))
+    let ws = Workspace::main(&spec(&server.uri(), steps))
         .file(".env", &format!("RUNNER_INPUT_TITLE=\"{TITLE}\"\n"));
     let out = ws
         .runner(["apply", "main.yaml", "--output", "json"])
         .env("PLAIN", PLAIN)
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
+        .await
+        .code(0);
     // An input given by `RUNNER_INPUT_*` (here from the env file) and an
     // env variable no template reads are not secrets.
     assert_eq!(
@@ -241,10 +220,13 @@ async fn a_value_too_short_to_mask_is_named_in_a_warning() {
     let server = quiet().await;
     let steps =
         "steps:\n  - {id: one, action: GET_THING, params: {id: x, q: \"{{ env.REGION }}\"}}\n";
-    let ws = Workspace::new().file("main.yaml", &spec(&server.uri(), steps));
+    let ws = Workspace::main(&spec(&server.uri(), steps));
     for command in ["plan", "apply"] {
-        let out = ws.runner([command, "main.yaml"]).env("REGION", "eu").await;
-        assert_eq!(out.code, 0, "{out:?}");
+        let out = ws
+            .runner([command, "main.yaml"])
+            .env("REGION", "eu")
+            .await
+            .code(0);
         assert!(
             out.stderr
                 .contains("env `REGION` is shorter than 4 characters")
@@ -260,7 +242,7 @@ async fn a_value_too_short_to_mask_is_named_in_a_warning() {
 /// each of `expected`; nothing is sent.
 async fn refused(rest: &str, files: &[(&str, &str)], expected: &[&str]) {
     let server = quiet().await;
-    let mut ws = Workspace::new().file("main.yaml", &spec(&server.uri(), rest));
+    let mut ws = Workspace::main(&spec(&server.uri(), rest));
     for (name, text) in files {
         ws = ws.file(name, text);
     }
@@ -269,14 +251,9 @@ async fn refused(rest: &str, files: &[(&str, &str)], expected: &[&str]) {
             .runner([command, "main.yaml"])
             .env("CI_SECRET", SECRET)
             .env("DRY_RUN", "1")
-            .await;
-        assert_eq!(out.code, 2, "{command}: {rest}\n{out:?}");
-        for e in expected {
-            assert!(
-                out.stderr.contains(e),
-                "{command}: expected `{e}`:\n{rest}\n{out:?}"
-            );
-        }
+            .await
+            .code_for(2, format_args!("{command}:\n{rest}\n"))
+            .stderr_has_all(expected);
         assert_clean(&out, &[SECRET]);
     }
     assert!(server.received().await.is_empty());
@@ -386,15 +363,11 @@ async fn a_secret_laundered_through_vars_outputs_or_a_sub_workflow_is_refused() 
     .await;
     // The record's other field stays usable: only the secret's path counts.
     let server = quiet().await;
-    let ws = Workspace::new().file(
-        "main.yaml",
-        &spec(
-            &server.uri(),
-            "vars:\n  both: {user: bob, token: \"{{ env.CI_SECRET }}\"}\nsteps:\n  - {id: one, action: GET_THING, params: {id: x, q: \"{{ vars.both.user | upper }}\"}}\n",
-        ),
-    );
-    let out = ws.runner(["validate", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let ws = Workspace::main(&spec(
+        &server.uri(),
+        "vars:\n  both: {user: bob, token: \"{{ env.CI_SECRET }}\"}\nsteps:\n  - {id: one, action: GET_THING, params: {id: x, q: \"{{ vars.both.user | upper }}\"}}\n",
+    ));
+    ws.runner(["validate", "main.yaml"]).await.code(0);
     // A step output built from env, read by a later step.
     refused(
         r#"steps:
@@ -520,18 +493,15 @@ async fn conditions_and_loops_cannot_rest_on_a_secret() {
     .await;
     // The configuration as an input works, from the environment.
     let server = quiet().await;
-    let ws = Workspace::new().file(
-        "main.yaml",
-        &spec(
-            &server.uri(),
-            "inputs:\n  dry_run: {type: string, default: '0'}\nsteps:\n  - {id: one, if: \"{{ inputs.dry_run != '1' }}\", action: GET_THING, params: {id: x}}\n",
-        ),
-    );
+    let ws = Workspace::main(&spec(
+        &server.uri(),
+        "inputs:\n  dry_run: {type: string, default: '0'}\nsteps:\n  - {id: one, if: \"{{ inputs.dry_run != '1' }}\", action: GET_THING, params: {id: x}}\n",
+    ));
     let out = ws
         .runner(["apply", "main.yaml", "--output", "json"])
         .env("RUNNER_INPUT_DRY_RUN", "1")
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
+        .await
+        .code(0);
     assert_eq!(out.step(0)["skip_reason"], json!("condition"), "{out:?}");
     assert!(server.received().await.is_empty());
 }
@@ -548,15 +518,14 @@ async fn the_operations_the_redactor_follows_are_allowed_and_sent_for_real() {
       q: "{{ env.CI_SECRET | urlencode_component }}"
       note: "{{ env.OTHER | default('fallback') | trim }}"
 "#;
-    let ws = Workspace::new().file("main.yaml", &spec(&server.uri(), steps));
-    let out = ws.runner(["validate", "main.yaml"]).await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let ws = Workspace::main(&spec(&server.uri(), steps));
+    ws.runner(["validate", "main.yaml"]).await.code(0);
     let out = ws
         .runner(["apply", "main.yaml", "--output", "json"])
         .env("CI_SECRET", SECRET)
         .env("OTHER", " other-Secret-987654 ")
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
+        .await
+        .code(0);
     assert_clean(&out, &[SECRET, "other-Secret-987654"]);
     let sent = &server.received().await[0];
     assert_eq!(sent.url.query(), Some(format!("q={SECRET}").as_str()));
@@ -565,43 +534,36 @@ async fn the_operations_the_redactor_follows_are_allowed_and_sent_for_real() {
 
 #[test]
 fn urlencode_is_a_filter_validate_knows() {
-    let ws = Workspace::new().file(
-        "main.yaml",
-        &spec(
-            "http://127.0.0.1:9",
-            "steps:\n  - {id: one, action: GET_THING, params: {id: x, q: \"{{ {'a': 'b c'} | urlencode }}\"}}\n",
-        ),
-    );
-    let out = ws.runner(["plan", "main.yaml"]).run();
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(out.stdout.contains("q=a%3Db%2520c"), "{out:?}");
+    let ws = Workspace::main(&spec(
+        "http://127.0.0.1:9",
+        "steps:\n  - {id: one, action: GET_THING, params: {id: x, q: \"{{ {'a': 'b c'} | urlencode }}\"}}\n",
+    ));
+    ws.runner(["plan", "main.yaml"])
+        .run()
+        .code(0)
+        .stdout_has("q=a%3Db%2520c");
 }
 
 // ----------------------------------------------------------------- hints
 
 #[test]
 fn validate_suggests_an_input_for_configuration_read_from_env() {
-    let ws = Workspace::new().file(
-        "main.yaml",
-        &spec(
-            "http://127.0.0.1:9",
-            r#"auth:
+    let ws = Workspace::main(&spec(
+        "http://127.0.0.1:9",
+        r#"auth:
   api:
     parameters:
       - {name: Authorization, in: header, value: "Bearer {{ env.GITHUB_TOKEN }}"}
 steps:
   - {id: one, action: GET_THING, params: {id: "{{ env.GITHUB_REPOSITORY }}", q: "{{ env.API_TOKEN }}"}}
 "#,
-        ),
-    );
-    let out = ws.runner(["validate", "main.yaml"]).run();
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(
-        out.stderr
-            .contains("warning: env `GITHUB_REPOSITORY` looks like configuration")
-            && out.stderr.contains("RUNNER_INPUT_GITHUB_REPOSITORY"),
-        "{out:?}"
-    );
+    ));
+    let out = ws
+        .runner(["validate", "main.yaml"])
+        .run()
+        .code(0)
+        .stderr_has("warning: env `GITHUB_REPOSITORY` looks like configuration")
+        .stderr_has("RUNNER_INPUT_GITHUB_REPOSITORY");
     // Names of credentials get no hint, in auth or not.
     assert!(!out.stderr.contains("`GITHUB_TOKEN` looks"), "{out:?}");
     assert!(!out.stderr.contains("`API_TOKEN` looks"), "{out:?}");
@@ -634,12 +596,11 @@ async fn a_response_holding_an_env_value_is_journalled_masked_and_not_reused() {
   - {id: post, action: SUBMIT, params: {title: "{{ env.CI_SECRET }}"}}
   - {id: get, action: GET_THING, params: {id: "{{ steps.post.response.id }}"}}
 "#;
-    let ws = Workspace::new().file("main.yaml", &spec(&server.uri(), steps));
-    let first = ws
-        .runner(["apply", "main.yaml"])
+    let ws = Workspace::main(&spec(&server.uri(), steps));
+    ws.runner(["apply", "main.yaml"])
         .env("CI_SECRET", SECRET)
-        .await;
-    assert_eq!(first.code, 1, "{first:?}");
+        .await
+        .code(1);
     let journal = ws.read(".runner/main.yaml.jsonl");
     assert_hidden(&journal, &[SECRET]);
     // The journal kept a masked answer, not the real one: resuming cannot
@@ -647,22 +608,20 @@ async fn a_response_holding_an_env_value_is_journalled_masked_and_not_reused() {
     let resumed = ws
         .runner(["apply", "main.yaml", "--resume", ".runner/main.yaml.jsonl"])
         .env("CI_SECRET", SECRET)
-        .await;
-    assert_eq!(resumed.code, 2, "{resumed:?}");
-    assert!(resumed.stderr.contains("held secrets"), "{resumed:?}");
+        .await
+        .code(2)
+        .stderr_has("held secrets");
     assert_clean(&resumed, &[SECRET]);
     assert_eq!(server.received().await.len(), 2);
     // `--rerun-changed` sends it again, on purpose.
-    let again = ws
-        .runner([
-            "apply",
-            "main.yaml",
-            "--resume",
-            ".runner/main.yaml.jsonl",
-            "--rerun-changed",
-        ])
-        .env("CI_SECRET", SECRET)
-        .await;
-    assert_eq!(again.code, 0, "{again:?}");
-    assert_eq!(server.received().await.len(), 4);
+    ws.runner([
+        "apply",
+        "main.yaml",
+        "--resume",
+        ".runner/main.yaml.jsonl",
+        "--rerun-changed",
+    ])
+    .env("CI_SECRET", SECRET)
+    .sends(&server, 4)
+    .await;
 }
