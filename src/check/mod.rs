@@ -204,6 +204,7 @@ fn bind(
                 file: flow.file,
                 inputs: flow.inputs,
                 outputs: flow.outputs,
+                ids: flow.ids,
                 steps: flow
                     .steps
                     .into_iter()

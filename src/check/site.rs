@@ -244,7 +244,7 @@ impl Checker<'_> {
             return None;
         };
         let steps = &self.flows[site.flow].steps;
-        match steps.iter().position(|s| s.id.as_deref() == Some(id)) {
+        match self.flows[site.flow].step_index(id) {
             None => {
                 let earlier = steps.iter().take(before).filter_map(|s| s.id.as_deref());
                 let help = did_you_mean(id, earlier);
@@ -325,11 +325,11 @@ impl Checker<'_> {
         let Some(before) = site.steps_before else {
             return;
         };
-        let steps = &self.flows[site.flow].steps;
-        let Some(step) = steps
-            .iter()
-            .take(before)
-            .find(|s| s.id.as_deref() == Some(id))
+        let flow = &self.flows[site.flow];
+        let Some(step) = flow
+            .step_index(id)
+            .filter(|&i| i < before)
+            .map(|i| &flow.steps[i])
         else {
             return;
         };

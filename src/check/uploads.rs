@@ -91,7 +91,7 @@ impl Checker<'_> {
             for step in &flow.steps {
                 let item = step.each.as_ref().map(|e| e.name.value.as_str());
                 for named in self.named_files(step, &file_inputs) {
-                    if let Some(why) = self.refusal(named.value, item, step.each.as_ref()) {
+                    if let Some(why) = self.refusal(named.value, item, step.each.as_deref()) {
                         self.error(
                             Diagnostic::new(
                                 format!("{}, but {why}", named.subject),

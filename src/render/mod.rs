@@ -285,7 +285,7 @@ pub(crate) fn params(
         let origin;
         let rendered = match step.params.get(name) {
             Some(given) => {
-                origin = origins.of(&given.value, given.loc.file_name(), step.each.as_ref());
+                origin = origins.of(&given.value, given.loc.file_name(), step.each.as_deref());
                 r.render(&given.value)
                     .map_err(|error| ParamError::Template {
                         param: name.clone(),

@@ -41,6 +41,16 @@ pub struct Flow<S = Step> {
     pub steps: Vec<S>,
     /// The flow's results: templates over `steps` and `inputs`.
     pub outputs: IndexMap<String, Located<String>>,
+    /// Where each step id is first used in `steps`: references to steps are
+    /// looked up here, not by a scan, so checking stays linear.
+    pub(crate) ids: std::collections::HashMap<String, usize>,
+}
+
+impl<S> Flow<S> {
+    /// The index of the step with `id`.
+    pub(crate) fn step_index(&self, id: &str) -> Option<usize> {
+        self.ids.get(id).copied()
+    }
 }
 
 /// A typed input of a flow.
@@ -342,6 +352,8 @@ pub struct Located<T> {
 }
 
 #[derive(Debug)]
+// The optional parts a few steps have are boxed: a workflow of 10,000 steps
+// holds 10,000 of these, and most are plain requests.
 pub struct Step {
     pub index: usize,
     pub id: Option<String>,
@@ -351,12 +363,12 @@ pub struct Step {
     pub description: Option<String>,
     /// What it runs: an action, or another flow.
     pub action: Option<Located<String>>,
-    pub uses: Option<Uses>,
+    pub uses: Option<Box<Uses>>,
     /// `url:`: replaces the action's base URL and path.
-    pub url: Option<Located<String>>,
+    pub url: Option<Box<Located<String>>>,
     /// `url_origin:`: the one origin `url` may lead to (scheme, host and
     /// port; checked when the step is lowered).
-    pub url_origin: Option<Located<url::Url>>,
+    pub url_origin: Option<Box<Located<url::Url>>>,
     pub params: IndexMap<String, Located<Value>>,
     /// The inputs of the flow it `uses`.
     pub with: IndexMap<String, Located<Value>>,
@@ -366,11 +378,11 @@ pub struct Step {
     pub expect: Expect,
     pub timeouts: Timeouts,
     pub retry: Retry,
-    pub each: Option<Each>,
+    pub each: Option<Box<Each>>,
     /// `if`: run only when it holds.
-    pub condition: Option<Located<Value>>,
-    pub until: Option<Until>,
-    pub paginate: Option<Paginate>,
+    pub condition: Option<Box<Located<Value>>>,
+    pub until: Option<Box<Until>>,
+    pub paginate: Option<Box<Paginate>>,
     pub outputs: IndexMap<String, Located<String>>,
     pub loc: Loc,
 }

@@ -369,6 +369,7 @@ pub(super) struct Descope {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+// Boxed: the optional parts most steps lack (10,000 steps are read at once).
 pub(super) struct Step {
     #[serde(default)]
     pub id: Option<String>,
@@ -392,18 +393,18 @@ pub(super) struct Step {
     #[serde(default)]
     pub with: Map<serde_yaml::Value>,
     #[serde(default)]
-    pub auth: Option<Auth>,
+    pub auth: Option<Box<Auth>>,
     #[serde(default)]
     pub continue_on_error: bool,
     #[serde(default)]
-    pub expect: Option<Expect>,
+    pub expect: Option<Box<Expect>>,
     #[serde(default)]
-    pub timeout: Option<serde_yaml::Value>,
+    pub timeout: Option<Box<serde_yaml::Value>>,
     #[serde(default)]
-    pub retry: Option<Retry>,
+    pub retry: Option<Box<Retry>>,
     /// Run once per item of a list.
     #[serde(default)]
-    pub for_each: Option<serde_yaml::Value>,
+    pub for_each: Option<Box<serde_yaml::Value>>,
     #[serde(default, rename = "as")]
     pub item_name: Option<String>,
     #[serde(default)]
@@ -415,14 +416,14 @@ pub(super) struct Step {
     pub shard: bool,
     /// Run only when this holds.
     #[serde(default, rename = "if")]
-    pub condition: Option<serde_yaml::Value>,
+    pub condition: Option<Box<serde_yaml::Value>>,
     /// Repeat until this holds.
     #[serde(default)]
-    pub until: Option<serde_yaml::Value>,
+    pub until: Option<Box<serde_yaml::Value>>,
     #[serde(default)]
-    pub poll: Option<Poll>,
+    pub poll: Option<Box<Poll>>,
     #[serde(default)]
-    pub paginate: Option<Paginate>,
+    pub paginate: Option<Box<Paginate>>,
     #[serde(default)]
     pub outputs: Map<String>,
 }

@@ -87,12 +87,55 @@ impl Refs {
     }
 }
 
+/// What is known of one template string: checked when the spec is, then
+/// compiled when first rendered (see [`Loaded`]).
 struct Compiled {
-    name: String,
+    /// Its name in the environment: `t<id>`.
+    id: usize,
     /// The string is exactly one `{{ expression }}`: keep the value's type.
     whole: bool,
     refs: Refs,
     lexicon: Lexicon,
+}
+
+/// The environment and the templates compiled in it. A compiled template
+/// costs kilobytes, and a workflow of 10,000 steps has 10,000 templates that
+/// each render once, so only the most recently used stay compiled: a
+/// loop's templates, rendered once per item, stay; a long chain's do not
+/// pile up.
+struct Loaded {
+    env: Environment<'static>,
+    /// Template id -> when it was last used.
+    used: HashMap<usize, u64>,
+    tick: u64,
+}
+
+/// How many templates stay compiled.
+const LOADED: usize = 256;
+
+impl Loaded {
+    /// The template `id` of `source`, compiled now if it is not.
+    fn get(&mut self, id: usize, source: &str, whole: bool) -> Result<String, TemplateError> {
+        self.tick += 1;
+        let name = format!("t{id}");
+        if self.used.insert(id, self.tick).is_none() {
+            if self.used.len() > LOADED
+                && let Some((&oldest, _)) = self.used.iter().min_by_key(|(_, t)| **t)
+            {
+                self.used.remove(&oldest);
+                self.env.remove_template(&format!("t{oldest}"));
+            }
+            let body = match whole_expression(source) {
+                Some(expr) if whole => format!("{{% set {CAPTURE} = ({expr}) %}}"),
+                _ => source.to_string(),
+            };
+            if let Err(e) = self.env.add_template_owned(name.clone(), body) {
+                self.used.remove(&id);
+                return Err(e.into());
+            }
+        }
+        Ok(name)
+    }
 }
 
 /// A template failed to compile or render; the caller adds the location.
@@ -212,7 +255,7 @@ const KNOWN_TESTS: &[&str] = &[
 ];
 
 pub struct Templates {
-    env: Environment<'static>,
+    loaded: Mutex<Loaded>,
     compiled: HashMap<String, Compiled>,
     /// Filter and test names already probed: whether each exists.
     probed: Mutex<HashMap<(bool, String), bool>>,
@@ -274,14 +317,19 @@ impl Templates {
         env.add_function("failure", |state: &State| failed(state));
         env.add_function("always", |_: &State| true);
         Templates {
-            env,
+            loaded: Mutex::new(Loaded {
+                env,
+                used: HashMap::new(),
+                tick: 0,
+            }),
             compiled: HashMap::new(),
             probed: Mutex::default(),
         }
     }
 
-    /// Compiles `source` (once, however often it occurs) and returns what it
-    /// refers to. Unknown filters and tests are errors here.
+    /// Checks `source` (once, however often it occurs): its syntax, what it
+    /// refers to (returned), its filters and tests (an unknown one is an
+    /// error here). It is compiled when first rendered.
     pub fn add(&mut self, source: &str) -> Result<Refs, TemplateError> {
         if !is_template(source) {
             return Ok(Refs::default());
@@ -289,18 +337,16 @@ impl Templates {
         if let Some(c) = self.compiled.get(source) {
             return Ok(c.refs.clone());
         }
-        // Compiling folds constants, which can be as slow as rendering.
-        let _watched = watchdog::Rendering::start();
-        let name = format!("t{}", self.compiled.len());
-        let (whole, body) = match whole_expression(source) {
-            Some(expr) => (true, format!("{{% set {CAPTURE} = ({expr}) %}}")),
-            None => (false, source.to_string()),
-        };
-        self.env.add_template_owned(name.clone(), body)?;
-        // What it reads, from its syntax tree (see `names` for why not
-        // minijinja's `undeclared_variables`).
-        let tree =
-            minijinja::machinery::parse(source, &name, minijinja::syntax::SyntaxConfig::default())?;
+        let id = self.compiled.len();
+        let whole = whole_expression(source).is_some();
+        // Its syntax, and what it reads, from its syntax tree (see `names`
+        // for why not minijinja's `undeclared_variables`). Compiling adds
+        // no error parsing does not find.
+        let tree = minijinja::machinery::parse(
+            source,
+            "template",
+            minijinja::syntax::SyntaxConfig::default(),
+        )?;
         let names = names::of(&tree);
         let refs = refs_of(&names.nested, &names.top);
         let lexicon = lexicon::scan(source);
@@ -319,7 +365,7 @@ impl Templates {
         self.compiled.insert(
             source.to_string(),
             Compiled {
-                name,
+                id,
                 whole,
                 refs: refs.clone(),
                 lexicon,
@@ -352,7 +398,13 @@ impl Templates {
             ErrorKind::UnknownFilter
         };
         let known = valid_name
-            && match self.env.render_str(&probe, ()) {
+            && match self
+                .loaded
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .env
+                .render_str(&probe, ())
+            {
                 Ok(_) => true,
                 Err(e) => e.kind() != unknown,
             };
@@ -384,8 +436,11 @@ impl Templates {
         let Some(compiled) = self.compiled.get(source) else {
             return Ok(Value::String(source.to_string()));
         };
+        // Compiling folds constants, which can be as slow as rendering.
         let _watched = watchdog::Rendering::start();
-        let template = self.env.get_template(&compiled.name)?;
+        let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        let name = loaded.get(compiled.id, source, compiled.whole)?;
+        let template = loaded.env.get_template(&name)?;
         let ctx = scope.context();
         if compiled.whole {
             let captured = template.render_captured(ctx)?;
@@ -413,7 +468,9 @@ impl Templates {
             return Ok(Some(Value::String(source.to_string())));
         };
         let _watched = watchdog::Rendering::start();
-        let template = self.env.get_template(&compiled.name)?;
+        let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        let name = loaded.get(compiled.id, source, compiled.whole)?;
+        let template = loaded.env.get_template(&name)?;
         let undefined = |e: &minijinja::Error| e.kind() == ErrorKind::UndefinedError;
         if compiled.whole {
             let captured = match template.render_captured(scope.context()) {

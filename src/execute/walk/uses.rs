@@ -129,9 +129,11 @@ impl<M: Mode> Walk<'_, M> {
                     .get(name)
                     .filter(|_| given.get(name).is_none_or(|v| !v.is_null()));
                 let origin = match with {
-                    Some(given) => {
-                        caller.of(&given.value, given.loc.file_name(), step.def.each.as_ref())?
-                    }
+                    Some(given) => caller.of(
+                        &given.value,
+                        given.loc.file_name(),
+                        step.def.each.as_deref(),
+                    )?,
                     None => {
                         input.default.as_ref()?;
                         render::Origin::Spec(input.loc.file_name().to_string())

@@ -88,6 +88,7 @@ impl Lower {
             inputs: IndexMap::new(),
             steps: Vec::new(),
             outputs: IndexMap::new(),
+            ids: std::collections::HashMap::new(),
         });
         self.flows.len() - 1
     }
@@ -174,6 +175,7 @@ impl Lower {
         }
         let mut pending = Vec::new();
         let offset = self.flows[flow].steps.len();
+        self.flows[flow].steps.reserve_exact(raw.steps.len());
         for (i, step) in raw.steps.into_iter().enumerate() {
             let step = self.step(flow, offset + i, &item("steps", i), step);
             if let Some(uses) = &step.uses {

@@ -49,7 +49,7 @@ impl Lower {
         let params = self.given_values(&at, "params", std::mem::take(&mut raw.params));
         let with = self.given_values(&at, "with", std::mem::take(&mut raw.with));
         let auth = raw.auth.take().map(|a| {
-            let mut auth = self.auth(&child(path, "auth"), a);
+            let mut auth = self.auth(&child(path, "auth"), *a);
             let shown = auth.loc.path().replacen(path, &at.label, 1);
             auth.loc = auth.loc.labelled(shown);
             Arc::new(auth)
@@ -58,17 +58,21 @@ impl Lower {
         let expect = raw
             .expect
             .take()
-            .map(|e| self.expect(&child(path, "expect"), Some(&at.label), e))
+            .map(|e| self.expect(&child(path, "expect"), Some(&at.label), *e))
             .unwrap_or_default();
         let each = self.each(&mut raw, &at);
         let condition = raw.condition.take().and_then(|c| {
             Some(Located {
-                value: self.json(&child(path, "if"), c)?,
+                value: self.json(&child(path, "if"), *c)?,
                 loc: at.labelled("if"),
             })
         });
-        let until = self.until(raw.until.take(), raw.poll.take(), &at);
-        let paginate = self.step_paginate(raw.paginate.take(), &each, &until, &at);
+        let until = self.until(
+            raw.until.take().map(|u| *u),
+            raw.poll.take().map(|p| *p),
+            &at,
+        );
+        let paginate = self.step_paginate(raw.paginate.take().map(|p| *p), &each, &until, &at);
         let outputs = std::mem::take(&mut raw.outputs)
             .into_iter()
             .map(|(name, value)| {
@@ -85,29 +89,33 @@ impl Lower {
                 value,
                 loc: at.labelled("action"),
             }),
-            url: raw.url.map(|value| Located {
-                value,
-                loc: at.labelled("url"),
-            }),
-            url_origin,
-            uses: raw.uses.map(|value| Uses {
-                path: Located {
+            url: raw.url.map(|value| {
+                Box::new(Located {
                     value,
-                    loc: at.labelled("uses"),
-                },
-                flow: None,
+                    loc: at.labelled("url"),
+                })
+            }),
+            url_origin: url_origin.map(Box::new),
+            uses: raw.uses.map(|value| {
+                Box::new(Uses {
+                    path: Located {
+                        value,
+                        loc: at.labelled("uses"),
+                    },
+                    flow: None,
+                })
             }),
             params,
             with,
             auth,
             continue_on_error: raw.continue_on_error,
             expect,
-            timeouts: self.timeouts(&child(path, "timeout"), raw.timeout),
-            retry: self.retry(&child(path, "retry"), raw.retry),
-            each,
-            condition,
-            until,
-            paginate,
+            timeouts: self.timeouts(&child(path, "timeout"), raw.timeout.map(|t| *t)),
+            retry: self.retry(&child(path, "retry"), raw.retry.map(|r| *r)),
+            each: each.map(Box::new),
+            condition: condition.map(Box::new),
+            until: until.map(Box::new),
+            paginate: paginate.map(Box::new),
             outputs,
             loc: at.here(),
         }
@@ -127,15 +135,19 @@ impl Lower {
                     Some(at.labelled("id")),
                 ));
             }
-            if let Some(first) = self.flows[flow]
-                .steps
-                .iter()
-                .find(|s| s.id.as_deref() == Some(id))
-            {
-                self.diagnostics.push(Diagnostic::new(
-                    format!("step id `{id}` is used twice (first by {})", first.label()),
-                    Some(at.labelled("id")),
-                ));
+            let flow = &mut self.flows[flow];
+            match flow.ids.get(id) {
+                Some(&first) => {
+                    let first = flow.steps[first].label();
+                    self.diagnostics.push(Diagnostic::new(
+                        format!("step id `{id}` is used twice (first by {first})"),
+                        Some(at.labelled("id")),
+                    ));
+                }
+                None => {
+                    let index = flow.steps.len();
+                    flow.ids.insert(id.to_string(), index);
+                }
             }
         }
     }
@@ -268,7 +280,7 @@ impl Lower {
     fn each(&mut self, raw: &mut raw::Step, at: &StepAt) -> Option<Each> {
         let each = raw.for_each.take().and_then(|list| {
             let list = Located {
-                value: self.json(&child(&at.path, "for_each"), list)?,
+                value: self.json(&child(&at.path, "for_each"), *list)?,
                 loc: at.labelled("for_each"),
             };
             let name = raw.item_name.clone().unwrap_or_else(|| "item".to_string());
