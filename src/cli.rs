@@ -112,6 +112,13 @@ impl FileArgs {
     }
 }
 
+/// `--journal-sync`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum JournalSyncArg {
+    Default,
+    Strict,
+}
+
 #[derive(Args)]
 struct RunArgs {
     /// The spec file.
@@ -168,6 +175,11 @@ struct RunArgs {
     /// On resume, send again a completed POST or PATCH whose request changed since.
     #[arg(long, requires = "resume")]
     rerun_changed: bool,
+    /// How the journal reaches the disk: `default` survives the death of the
+    /// process, `strict` also power loss (each POST or PATCH waits for its
+    /// record to be synced).
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = JournalSyncArg::Default)]
+    journal_sync: JournalSyncArg,
     /// Give the workflow an input (YAML of the input's type: `--input 'repos=[a, b]'`).
     #[arg(long = "input", value_name = "NAME=VALUE", value_parser = parse_pair)]
     inputs: Vec<(String, String)>,
@@ -482,6 +494,10 @@ fn options(out: &Out, args: &RunArgs, apply: bool) -> Result<Options, Error> {
         resume: args.resume.is_some(),
         rerun_uncertain: args.rerun_uncertain,
         rerun_changed: args.rerun_changed,
+        journal_sync: match args.journal_sync {
+            JournalSyncArg::Default => crate::spec::JournalSync::Default,
+            JournalSyncArg::Strict => crate::spec::JournalSync::Strict,
+        },
         http: crate::http::Config {
             resolve: args.resolve.clone(),
             cacerts,

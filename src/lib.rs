@@ -82,7 +82,7 @@ pub use execute::{
 pub use http::Config as HttpConfig;
 pub use redact::Redactor;
 pub use secret::Secret;
-pub use spec::{LoadOptions, Timeouts};
+pub use spec::{JournalSync, LoadOptions, Timeouts};
 
 /// Reads and checks a spec: everything `validate` does.
 pub fn load(path: &Path) -> Result<Workflow> {

@@ -6,6 +6,7 @@
 //! in the journal. Both go through the one walk in [`walk`].
 
 mod assert;
+mod failpoint;
 mod files;
 mod journal;
 mod outcome;
@@ -74,6 +75,9 @@ pub struct Options {
     pub rerun_uncertain: bool,
     /// On resume, send again a completed POST or PATCH whose request changed.
     pub rerun_changed: bool,
+    /// `--journal-sync strict`: sync each POST or PATCH's `started` record
+    /// before it is sent (a spec's `journal: {sync: strict}` does too).
+    pub journal_sync: crate::spec::JournalSync,
     /// `--shard I/N`: (I, N). Loops marked `shard: true` run the items whose
     /// index is I modulo N.
     pub shard: Option<(usize, usize)>,
@@ -370,12 +374,14 @@ pub async fn apply(wf: &Workflow, opts: &Options, reporter: &dyn Reporter) -> Re
             dir.display()
         )));
     }
+    // The strictest of the command line's and the spec's.
+    let sync = opts.journal_sync.max(wf.spec.journal_sync);
     // A resumed journal is locked and read first: the checks match steps
     // against it. A new one is emptied only once the checks pass.
     let (journal, past) = match (&opts.journal, opts.resume) {
         (Some(path), true) => {
-            let (j, past) =
-                journal::Journal::open(path, true).map_err(|e| journal_error(path, true, e))?;
+            let (j, past) = journal::Journal::open(path, true, sync)
+                .map_err(|e| journal_error(path, true, e))?;
             (Some(j), past)
         }
         _ => (None, journal::Past::default()),
@@ -393,7 +399,7 @@ pub async fn apply(wf: &Workflow, opts: &Options, reporter: &dyn Reporter) -> Re
     let journal = match (journal, &opts.journal) {
         (Some(j), _) => Some(j),
         (None, Some(path)) => Some(
-            journal::Journal::open(path, false)
+            journal::Journal::open(path, false, sync)
                 .map_err(|e| journal_error(path, false, e))?
                 .0,
         ),
@@ -456,6 +462,15 @@ pub async fn apply(wf: &Workflow, opts: &Options, reporter: &dyn Reporter) -> Re
         }
     }
     walk.flush_warnings();
+    // The journal is on disk when the run ends, however it ended.
+    let Walk { mode, .. } = walk;
+    if let Some(journal) = mode.journal
+        && let Err(e) = journal.close()
+    {
+        reporter.warn(&format!(
+            "cannot sync the journal at the end of the run: {e}"
+        ));
+    }
     report.ok = report.interrupted.is_none()
         && !report
             .steps

@@ -29,6 +29,22 @@ pub struct Spec {
     /// The root spec's steps, inputs and outputs first, then each file a
     /// step `uses`.
     pub flows: Vec<Flow>,
+    /// `journal: {sync: strict}` in the root spec or a file it includes.
+    pub journal_sync: JournalSync,
+}
+
+/// How much of the journal a crash may lose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, PartialOrd, Ord, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JournalSync {
+    /// Survives the death of the process (a kill, a crash): each record is
+    /// written before the send it guards, and synced at the end of the run
+    /// and within 250 ms.
+    #[default]
+    Default,
+    /// Survives power loss too: each `started` record of a POST or PATCH is
+    /// synced before the request is sent (loop items share syncs).
+    Strict,
 }
 
 /// A file whose steps run together: the root spec, or a sub-workflow that a

@@ -82,6 +82,16 @@ pub(super) struct File {
     /// The workflow's results: templates over `steps` and `inputs`.
     #[serde(default)]
     pub outputs: Map<String>,
+    /// How the run is journalled.
+    #[serde(default)]
+    pub journal: Option<Journal>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Journal {
+    #[serde(default)]
+    pub sync: crate::spec::JournalSync,
 }
 
 #[derive(Debug, Deserialize)]

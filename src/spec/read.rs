@@ -155,6 +155,7 @@ impl Reader {
             auth: lower.auth,
             vars: lower.vars,
             flows: lower.flows,
+            journal_sync: lower.journal_sync,
         })
     }
 

@@ -23,7 +23,7 @@ use crate::spec::{Next, Paginate, Source};
 pub(in crate::execute) struct Apply<'a> {
     pub journalled: &'a Journalled<'a>,
     /// `None` with `--no-journal`.
-    pub journal: Option<RefCell<Journal>>,
+    pub journal: Option<Journal>,
     pub reporter: &'a dyn Reporter,
     /// The root steps that have ended.
     pub done: RefCell<Vec<StepReport>>,
@@ -39,7 +39,7 @@ impl<'a> Apply<'a> {
     ) -> Self {
         Apply {
             journalled,
-            journal: journal.map(RefCell::new),
+            journal,
             reporter,
             done: RefCell::default(),
             began: Cell::default(),

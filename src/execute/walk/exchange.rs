@@ -9,12 +9,13 @@ use super::apply::Apply;
 use super::resume::{Resume, from_record};
 use super::{Act, Prepared, Unit, Walk, show};
 use crate::execute::assert;
-use crate::execute::journal::{Parts, Record, State};
+use crate::execute::journal::{Journal, Parts, Record, State};
 use crate::execute::outcome::{Failure, FailureKind, RetryNote};
 use crate::execute::retry::{self, Outcome, Policy};
 use crate::execute::send::{self, Limits, Transport};
 use crate::http;
 use crate::render::Renderer;
+use crate::spec::Method;
 use crate::template::Scope;
 
 impl Walk<'_, Apply<'_>> {
@@ -28,21 +29,41 @@ impl Walk<'_, Apply<'_>> {
     ) -> Result<(), Failure> {
         // Without a journal to read or write, nothing identifies requests.
         let parts = prepared.parts.as_ref();
-        if let Some(parts) = parts {
-            if let Resume::Done(record) = self.mode.journalled.resume(self, act, parts)? {
-                let from = from_record(&record);
-                unit.http_status = from.http_status;
-                unit.headers = from.headers;
-                unit.response = from.response;
-                unit.resumed = true;
-                return Ok(());
-            }
-            self.journal_record(act, parts, State::Started, None, None)?;
+        if let Some(parts) = parts
+            && let Resume::Done(record) = self.mode.journalled.resume(self, act, parts)?
+        {
+            let from = from_record(&record);
+            unit.http_status = from.http_status;
+            unit.headers = from.headers;
+            unit.response = from.response;
+            unit.resumed = true;
+            return Ok(());
         }
+        // A POST or PATCH, which resume must never repeat by accident, is
+        // journalled as started before it leaves (and, in strict mode,
+        // synced); other methods only when they end.
+        let guarded =
+            parts.filter(|_| matches!(act.bound.action.method, Method::POST | Method::PATCH));
+        if let Some(parts) = guarded
+            && let Some((journal, seq)) =
+                self.journal_record(act, parts, State::Started, None, None)?
+        {
+            journal.guard(seq).await.map_err(|e| {
+                Failure::new(
+                    FailureKind::Journal,
+                    format!(
+                        "cannot sync the journal `{}`: {e}; stopping before anything else is sent",
+                        journal.path.display()
+                    ),
+                )
+            })?;
+        }
+        crate::execute::failpoint::pause("before-send");
         let sent = self.exchange(act, prepared, unit).await;
+        crate::execute::failpoint::pause("answered");
         if let Err(f) = sent {
             if f.kind == FailureKind::NotSent
-                && let Some(parts) = parts
+                && let Some(parts) = guarded
             {
                 // Nothing reached the server: the request is cleanly not done.
                 self.journal_record(act, parts, State::Failed, None, None)?;
@@ -164,8 +185,11 @@ impl Walk<'_, Apply<'_>> {
             "response": unit.response,
         });
         self.journal_record(act, parts, state, unit.http_status, Some(outputs))
+            .map(|_| ())
     }
 
+    /// Writes a record; the journal and the record's number, when there is
+    /// a journal.
     fn journal_record(
         &self,
         act: &Act<'_>,
@@ -173,9 +197,9 @@ impl Walk<'_, Apply<'_>> {
         state: State,
         http_status: Option<u16>,
         outputs: Option<Value>,
-    ) -> Result<(), Failure> {
+    ) -> Result<Option<(&Journal, u64)>, Failure> {
         let Some(journal) = &self.mode.journal else {
-            return Ok(());
+            return Ok(None);
         };
         let (outputs, complete) = match outputs {
             // What a later step's auth reads may be a credential: never stored.
@@ -200,17 +224,19 @@ impl Walk<'_, Apply<'_>> {
             outputs,
             complete,
         };
-        let mut journal = journal.borrow_mut();
-        journal.record(&record).map_err(|e| {
-            Failure::new(
-                FailureKind::Journal,
-                format!(
-                    "cannot write the journal `{}`: {}; stopping before anything else is sent",
-                    journal.path.display(),
-                    crate::fsio::io_words(&e)
-                ),
-            )
-        })
+        journal
+            .record(&record)
+            .map(|seq| Some((journal, seq)))
+            .map_err(|e| {
+                Failure::new(
+                    FailureKind::Journal,
+                    format!(
+                        "cannot write the journal `{}`: {}; stopping before anything else is sent",
+                        journal.path.display(),
+                        crate::fsio::io_words(&e)
+                    ),
+                )
+            })
     }
 
     /// Sends a request with its retries; fills the unit's response.

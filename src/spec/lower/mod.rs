@@ -46,6 +46,7 @@ pub(super) struct Lower {
     pub auth: IndexMap<String, Arc<Auth>>,
     pub vars: IndexMap<String, Var>,
     pub flows: Vec<Flow>,
+    pub journal_sync: crate::spec::JournalSync,
     /// How many steps of a flow use each action so far, for derived keys.
     action_uses: HashMap<(usize, String), usize>,
     /// The directory of the file being lowered, and where files it names
@@ -73,6 +74,7 @@ impl Lower {
             actions: IndexMap::new(),
             auth: IndexMap::new(),
             vars: IndexMap::new(),
+            journal_sync: crate::spec::JournalSync::default(),
             flows: Vec::new(),
             action_uses: HashMap::new(),
             dir: PathBuf::new(),
@@ -112,6 +114,12 @@ impl Lower {
     ) -> Vec<PendingUses> {
         self.file = file.clone();
         self.dir = dir.to_path_buf();
+        // The root spec and what it includes decide; the strictest wins.
+        if flow == 0
+            && let Some(journal) = &raw.journal
+        {
+            self.journal_sync = self.journal_sync.max(journal.sync);
+        }
         for (name, app) in raw.apps {
             let path = child("apps", &name);
             if let Some(existing) = self.apps.get(&name) {

@@ -1,17 +1,21 @@
-//! The run journal: one JSON line per request event, each written and
-//! synced before the run goes on, so a crash or kill at any point leaves a
-//! journal that is true. `--resume` reads it to skip what already succeeded.
+//! The run journal: one JSON line per request event, written before the
+//! run goes on, so a crash or kill at any point leaves a journal that is
+//! true. `--resume` reads it to skip what already succeeded.
 //!
-//! A request is journalled as `started` before it is sent and as `ok` or
-//! `failed` when it ends; a `started` with no end means it may or may not
-//! have reached the server. Records belong to a step by its key (its `id`,
-//! else a key derived from its action) and by the fingerprint of the whole
-//! request (app, action, method, base URL, path, rendered params; never a
-//! secret), never by position: inserting, removing or reordering steps
-//! cannot make a record stand for another step.
+//! A POST or PATCH (the requests resume protects) is journalled as
+//! `started` before it is sent and as `ok` or `failed` when it ends; a
+//! `started` with no end means it may or may not have reached the server.
+//! Other requests are journalled when they end. Records belong to a step by
+//! its key (its `id`, else a key derived from its action) and by the
+//! fingerprint of the whole request (app, action, method, base URL, path,
+//! rendered params; never a secret), never by position: inserting,
+//! removing or reordering steps cannot make a record stand for another
+//! step. When records reach the disk is [`syncer`]'s.
 //!
 //! One run at a time holds a journal (an OS file lock); the journal is never
 //! written through a symbolic link, and is readable by its owner only.
+
+mod syncer;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{File, OpenOptions};
@@ -23,6 +27,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::redact::Redactor;
+use crate::spec::JournalSync;
 use crate::spec::Method;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -228,13 +233,19 @@ pub(super) enum OpenError {
 pub(super) struct Journal {
     file: File,
     pub path: PathBuf,
+    syncer: syncer::Syncer,
+    sync: JournalSync,
 }
 
 impl Journal {
     /// Opens and locks the journal at `path`: a new one (an old one is
     /// emptied), or with `resume` the continuation of one, with what it
     /// recorded.
-    pub(super) fn open(path: &Path, resume: bool) -> Result<(Journal, Past), OpenError> {
+    pub(super) fn open(
+        path: &Path,
+        resume: bool,
+        sync: JournalSync,
+    ) -> Result<(Journal, Past), OpenError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             let fresh = !dir.exists();
             std::fs::create_dir_all(dir).map_err(OpenError::Io)?;
@@ -283,21 +294,42 @@ impl Journal {
             file.seek(SeekFrom::Start(0)).map_err(OpenError::Io)?;
             Past::default()
         };
+        let syncer = syncer::Syncer::start(file.try_clone().map_err(OpenError::Io)?)
+            .map_err(OpenError::Io)?;
         Ok((
             Journal {
                 file,
                 path: path.to_path_buf(),
+                syncer,
+                sync,
             },
             past,
         ))
     }
 
-    /// Appends one record and syncs it to disk before returning.
-    pub(super) fn record(&mut self, record: &Record) -> std::io::Result<()> {
-        let mut line = serde_json::to_string(record).map_err(std::io::Error::other)?;
-        line.push('\n');
-        self.file.write_all(line.as_bytes())?;
-        self.file.sync_data()
+    /// Appends one record in one `write(2)`: when this returns, the kernel
+    /// has it, and a process that dies now loses none of it. Its number,
+    /// for [`Journal::guard`].
+    pub(super) fn record(&self, record: &Record) -> std::io::Result<u64> {
+        let mut line = serde_json::to_vec(record).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        (&self.file).write_all(&line)?;
+        Ok(self.syncer.written())
+    }
+
+    /// Before the request that record `seq` guards is sent: in strict mode,
+    /// waits until the record is on disk (with every record written before
+    /// it, so loop items waiting at once share one sync).
+    pub(super) async fn guard(&self, seq: u64) -> Result<(), String> {
+        match self.sync {
+            JournalSync::Default => Ok(()),
+            JournalSync::Strict => self.syncer.synced(seq).await,
+        }
+    }
+
+    /// Syncs what is left: the end of the run.
+    pub(super) fn close(mut self) -> Result<(), String> {
+        self.syncer.finish()
     }
 }
 
@@ -438,11 +470,14 @@ mod tests {
     fn records_survive_a_torn_line_and_the_file_is_locked() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(".runner/spec.yaml.jsonl");
-        let (mut j, past) = Journal::open(&path, false).unwrap();
+        let (j, past) = Journal::open(&path, false, JournalSync::Default).unwrap();
         assert!(past.is_empty());
         j.record(&record("a", &parts(1), State::Started)).unwrap();
         j.record(&record("a", &parts(1), State::Ok)).unwrap();
-        assert!(matches!(Journal::open(&path, true), Err(OpenError::Locked)));
+        assert!(matches!(
+            Journal::open(&path, true, JournalSync::Default),
+            Err(OpenError::Locked)
+        ));
         drop(j);
         std::fs::OpenOptions::new()
             .append(true)
@@ -450,7 +485,7 @@ mod tests {
             .unwrap()
             .write_all(b"{\"key\": \"b\", \"tor")
             .unwrap();
-        let (_j, past) = Journal::open(&path, true).unwrap();
+        let (_j, past) = Journal::open(&path, true, JournalSync::Default).unwrap();
         let fp = parts(1).fingerprint();
         let none = HashSet::new();
         assert_eq!(
@@ -535,14 +570,14 @@ mod tests {
         let link = dir.path().join("journal.jsonl");
         std::os::unix::fs::symlink(&target, &link).unwrap();
         assert!(matches!(
-            Journal::open(&link, false),
+            Journal::open(&link, false, JournalSync::Default),
             Err(OpenError::Symlink)
         ));
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
         let open = dir.path().join("open.jsonl");
         std::fs::write(&open, "").unwrap();
         std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let _ = Journal::open(&open, false).unwrap();
+        let _ = Journal::open(&open, false, JournalSync::Default).unwrap();
         let mode = std::fs::metadata(&open).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
     }
