@@ -7,9 +7,9 @@
 //! `<point>` (counting from 1) say `runner: paused at <point>` on stderr
 //! and stop there, the whole process with it, until it is killed.
 
-/// Stops at `point` when the environment says so (debug builds only).
+/// Whether this passage through `point` is the one to stop at.
 #[cfg(debug_assertions)]
-pub(super) fn pause(point: &str) {
+pub(super) fn reached(point: &str) -> bool {
     use std::sync::OnceLock;
     use std::sync::atomic::{AtomicUsize, Ordering};
     static WANTED: OnceLock<Option<(String, usize)>> = OnceLock::new();
@@ -19,15 +19,29 @@ pub(super) fn pause(point: &str) {
         let (name, n) = text.rsplit_once(':')?;
         Some((name.to_string(), n.parse().ok()?))
     });
-    let Some((name, n)) = wanted else { return };
-    if name != point || PASSED.fetch_add(1, Ordering::SeqCst) + 1 != *n {
-        return;
+    match wanted {
+        Some((name, n)) if name == point => PASSED.fetch_add(1, Ordering::SeqCst) + 1 == *n,
+        _ => false,
     }
+}
+
+#[cfg(not(debug_assertions))]
+pub(super) fn reached(_point: &str) -> bool {
+    false
+}
+
+/// Says so and stops here, every thread of the process with it, until the
+/// test kills it.
+pub(super) fn stop(point: &str) -> ! {
     eprintln!("runner: paused at {point}");
     loop {
         std::thread::sleep(std::time::Duration::from_secs(3600));
     }
 }
 
-#[cfg(not(debug_assertions))]
-pub(super) fn pause(_point: &str) {}
+/// Stops at `point` when the environment says so.
+pub(super) fn pause(point: &str) {
+    if reached(point) {
+        stop(point);
+    }
+}

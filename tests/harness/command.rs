@@ -157,6 +157,32 @@ impl Running {
         self.child.id()
     }
 
+    /// Waits (at most 30 s) until the binary says `marker` on stderr;
+    /// what it said until then. The rest of its stderr is not collected.
+    pub async fn said(&mut self, marker: &str) -> String {
+        use std::io::BufRead;
+        let stderr = self.child.stderr.take().expect("stderr is captured");
+        let marker = marker.to_string();
+        let reading = tokio::task::spawn_blocking(move || {
+            let mut seen = String::new();
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                seen.push_str(&line);
+                seen.push('\n');
+                if line.contains(&marker) {
+                    return (true, seen);
+                }
+            }
+            (false, seen)
+        });
+        let (found, seen) = tokio::time::timeout(std::time::Duration::from_secs(30), reading)
+            .await
+            .expect("the marker within 30 s")
+            .expect("join");
+        assert!(found, "the binary never said the marker:\n{seen}");
+        seen
+    }
+
     /// Waits for the end on a blocking thread (servers keep serving).
     pub async fn wait(self) -> Run {
         let output = tokio::task::spawn_blocking(move || self.child.wait_with_output())

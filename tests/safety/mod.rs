@@ -14,6 +14,9 @@
 //! - [`env_secrets`]: every value read from the environment is a secret,
 //!   and templates cannot launder one past the redactor.
 //! - [`exit_codes`]: exit 2 means nothing was sent.
+//! - [`kill9`]: a kill at any instant of a step (a chain, a concurrent
+//!   loop, either journal mode) never makes `--resume` repeat a completed
+//!   POST or PATCH, nor skip what was not sent.
 //! - [`reach`]: credentials reach only where they are allowed (proxies,
 //!   plain http, Descope's TLS, `url_origin`, next pages).
 //! - [`bounds`]: hostile input is refused quickly and cheaply.
@@ -29,6 +32,7 @@ mod bounds;
 mod env_secrets;
 mod exit_codes;
 mod files;
+mod kill9;
 mod masking;
 mod reach;
 mod resume;

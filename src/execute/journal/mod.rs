@@ -36,6 +36,10 @@ pub(super) enum State {
     Started,
     Ok,
     Failed,
+    /// A send that was in flight when a run stopped, sent again by a later
+    /// run with `--rerun-uncertain`: whether it reached the server stays
+    /// unknown, but it no longer stops a resume.
+    Abandoned,
 }
 
 /// What identifies a request, and what is shown when it changed.
@@ -287,7 +291,17 @@ impl Journal {
         }
         let past = if resume {
             let past = Past::read(&file).map_err(OpenError::Io)?;
-            file.seek(SeekFrom::End(0)).map_err(OpenError::Io)?;
+            let end = file.seek(SeekFrom::End(0)).map_err(OpenError::Io)?;
+            // A line torn by a kill mid-write is ended, so the records this
+            // run adds start on a line of their own.
+            if end > 0 {
+                let mut last = [0u8];
+                file.seek(SeekFrom::End(-1)).map_err(OpenError::Io)?;
+                std::io::Read::read_exact(&mut file, &mut last).map_err(OpenError::Io)?;
+                if last[0] != b'\n' {
+                    file.write_all(b"\n").map_err(OpenError::Io)?;
+                }
+            }
             past
         } else {
             file.set_len(0).map_err(OpenError::Io)?;
@@ -313,6 +327,11 @@ impl Journal {
     pub(super) fn record(&self, record: &Record) -> std::io::Result<u64> {
         let mut line = serde_json::to_vec(record).map_err(std::io::Error::other)?;
         line.push(b'\n');
+        if record.state != State::Started && super::failpoint::reached("completion-write") {
+            // A kill while the line is half written: a torn last line.
+            (&self.file).write_all(&line[..line.len() / 2])?;
+            super::failpoint::stop("completion-write");
+        }
         (&self.file).write_all(&line)?;
         Ok(self.syncer.written())
     }
@@ -364,6 +383,7 @@ impl Past {
             .copied()
             .find(|&i| self.entries[i].state == State::Started);
         match open {
+            // An end, or a send given up on, closes it.
             Some(i) if record.state != State::Started => self.entries[i] = record,
             _ => {
                 sent.push(self.entries.len());
@@ -580,5 +600,46 @@ mod tests {
         let _ = Journal::open(&open, false, JournalSync::Default).unwrap();
         let mode = std::fs::metadata(&open).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn strict_mode_waits_for_the_sync_and_the_default_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        let record = record("k", &parts(1), State::Started);
+        let (j, _) = Journal::open(&path, false, JournalSync::Default).unwrap();
+        let seq = j.record(&record).unwrap();
+        j.guard(seq).await.unwrap();
+        assert!(
+            j.syncer.synced_count() < seq,
+            "the default waited for a sync"
+        );
+        j.close().unwrap();
+        let (j, _) = Journal::open(&path, false, JournalSync::Strict).unwrap();
+        let seq = j.record(&record).unwrap();
+        j.guard(seq).await.unwrap();
+        assert!(
+            j.syncer.synced_count() >= seq,
+            "strict sent before the sync"
+        );
+        j.close().unwrap();
+    }
+
+    #[test]
+    fn a_torn_last_line_is_ended_before_a_resumed_run_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        let line = serde_json::to_string(&record("k", &parts(1), State::Ok)).unwrap();
+        std::fs::write(&path, format!("{line}\n{}", &line[..10])).unwrap();
+        let (j, past) = Journal::open(&path, true, JournalSync::Default).unwrap();
+        assert_eq!(past.entries.len(), 1);
+        j.record(&record("k", &parts(2), State::Ok)).unwrap();
+        j.close().unwrap();
+        let (_, past) = Journal::open(&path, true, JournalSync::Default).unwrap();
+        assert_eq!(
+            past.entries.len(),
+            2,
+            "the new record was lost to the torn line"
+        );
     }
 }

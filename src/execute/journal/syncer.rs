@@ -101,6 +101,12 @@ impl Syncer {
         }
     }
 
+    /// How many records are on disk.
+    #[cfg(test)]
+    pub(super) fn synced_count(&self) -> u64 {
+        self.shared.counts().synced
+    }
+
     /// Syncs what is left and stops the thread.
     pub(super) fn finish(&mut self) -> Result<(), String> {
         self.shared.counts().stop = true;

@@ -29,15 +29,19 @@ impl Walk<'_, Apply<'_>> {
     ) -> Result<(), Failure> {
         // Without a journal to read or write, nothing identifies requests.
         let parts = prepared.parts.as_ref();
-        if let Some(parts) = parts
-            && let Resume::Done(record) = self.mode.journalled.resume(self, act, parts)?
-        {
-            let from = from_record(&record);
-            unit.http_status = from.http_status;
-            unit.headers = from.headers;
-            unit.response = from.response;
-            unit.resumed = true;
-            return Ok(());
+        if let Some(parts) = parts {
+            match self.mode.journalled.resume(self, act, parts)? {
+                Resume::Done(record) => {
+                    let from = from_record(&record);
+                    unit.http_status = from.http_status;
+                    unit.headers = from.headers;
+                    unit.response = from.response;
+                    unit.resumed = true;
+                    return Ok(());
+                }
+                Resume::Again(old) => self.abandon(*old)?,
+                Resume::Run => {}
+            }
         }
         // A POST or PATCH, which resume must never repeat by accident, is
         // journalled as started before it leaves (and, in strict mode,
@@ -157,6 +161,25 @@ impl Walk<'_, Apply<'_>> {
             }
         }
         Ok(())
+    }
+
+    /// Journals that the send `old`, in flight when an earlier run stopped,
+    /// is given up on: this run sends it again.
+    fn abandon(&self, mut old: Record) -> Result<(), Failure> {
+        let Some(journal) = &self.mode.journal else {
+            return Ok(());
+        };
+        old.state = State::Abandoned;
+        journal.record(&old).map(|_| ()).map_err(|e| {
+            Failure::new(
+                FailureKind::Journal,
+                format!(
+                    "cannot write the journal `{}`: {}; stopping before anything else is sent",
+                    journal.path.display(),
+                    crate::fsio::io_words(&e)
+                ),
+            )
+        })
     }
 
     /// The journal record that ends a polled step.

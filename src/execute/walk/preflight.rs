@@ -122,7 +122,7 @@ impl Mode for Preflight<'_> {
         }
         match self.journalled.resume(walk, act, parts) {
             Ok(Resume::Done(record)) => Ok(from_record(&record)),
-            Ok(Resume::Run) => Ok(Unit::default()),
+            Ok(Resume::Run | Resume::Again(_)) => Ok(Unit::default()),
             Err(f) => Err(Error::Environment(f.message)),
         }
     }

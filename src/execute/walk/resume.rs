@@ -20,6 +20,10 @@ pub(super) enum Resume {
     Done(Box<Record>),
     /// Not done, or safe to do again.
     Run,
+    /// In flight when the journalled run stopped, and to be sent again
+    /// (`--rerun-uncertain`, or a method safe to repeat): the journal says
+    /// the old send is given up on before the new one starts.
+    Again(Box<Record>),
 }
 
 /// A journal being resumed, and which of its records this run's requests
@@ -91,9 +95,9 @@ impl<'a> Journalled<'a> {
                         "{label}: it was in flight when the journalled run stopped; sending it again"
                     ));
                     claimed.insert(i);
-                    return Ok(Resume::Run);
+                    return Ok(Resume::Again(Box::new(record.clone())));
                 }
-                State::Failed => {
+                State::Failed | State::Abandoned => {
                     claimed.insert(i);
                     return Ok(Resume::Run);
                 }
