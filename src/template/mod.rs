@@ -11,6 +11,7 @@
 mod lexicon;
 mod limits;
 mod names;
+mod path;
 mod scope;
 pub(crate) mod taint;
 pub mod watchdog;
@@ -94,6 +95,8 @@ struct Compiled {
     id: usize,
     /// The string is exactly one `{{ expression }}`: keep the value's type.
     whole: bool,
+    /// It is exactly one `{{ path }}`: read without the engine.
+    path: Option<path::Path>,
     refs: Refs,
     lexicon: Lexicon,
 }
@@ -348,6 +351,7 @@ impl Templates {
             minijinja::syntax::SyntaxConfig::default(),
         )?;
         let names = names::of(&tree);
+        let path = path::Path::of(&tree);
         let refs = refs_of(&names.nested, &names.top);
         let lexicon = lexicon::scan(source);
         for filter in &lexicon.filters {
@@ -367,6 +371,7 @@ impl Templates {
             Compiled {
                 id,
                 whole,
+                path,
                 refs: refs.clone(),
                 lexicon,
             },
@@ -433,6 +438,21 @@ impl Templates {
     /// Renders one string. Plain strings come back as they are; a whole
     /// expression keeps its type.
     pub fn render(&self, source: &str, scope: &Scope) -> Result<Value, TemplateError> {
+        if let Some(path) = self.compiled.get(source).and_then(|c| c.path.as_ref()) {
+            return match path.read(scope)? {
+                Some(value) => to_json(&value),
+                None => Err(TemplateError("undefined value".into())),
+            };
+        }
+        self.render_with_engine(source, scope)
+    }
+
+    /// [`Templates::render`], through minijinja whatever the template.
+    pub(crate) fn render_with_engine(
+        &self,
+        source: &str,
+        scope: &Scope,
+    ) -> Result<Value, TemplateError> {
         let Some(compiled) = self.compiled.get(source) else {
             return Ok(Value::String(source.to_string()));
         };
@@ -467,6 +487,14 @@ impl Templates {
         let Some(compiled) = self.compiled.get(source) else {
             return Ok(Some(Value::String(source.to_string())));
         };
+        if let Some(path) = &compiled.path {
+            return match path.read(scope) {
+                Ok(Some(value)) if !value.is_none() => to_json(&value).map(Some),
+                Ok(_) => Ok(None),
+                Err(e) if e.0.starts_with("undefined value") => Ok(None),
+                Err(e) => Err(e),
+            };
+        }
         let _watched = watchdog::Rendering::start();
         let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
         let name = loaded.get(compiled.id, source, compiled.whole)?;
@@ -581,6 +609,13 @@ fn refs_of(
     refs.step_outputs.sort();
     refs.step_outputs.dedup();
     refs
+}
+
+/// A template's value as JSON, within the bounds on values.
+fn to_json(value: &JValue) -> Result<Value, TemplateError> {
+    limits::check(value)?;
+    serde_json::to_value(value)
+        .map_err(|e| TemplateError(format!("value cannot be used as JSON: {e}")))
 }
 
 /// A JSON value as templates see it.

@@ -256,6 +256,14 @@ impl Scope {
             .collect()
     }
 
+    /// The value a template sees under `name`, if any.
+    pub(super) fn root(&self, name: &str) -> Option<JValue> {
+        if name == "env" {
+            return Some(JValue::from_dyn_object(self.env.clone()));
+        }
+        self.names.get(name).cloned()
+    }
+
     pub(super) fn context(&self) -> JValue {
         let mut ctx: BTreeMap<&str, JValue> = self
             .names
