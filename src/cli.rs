@@ -494,6 +494,7 @@ fn options(out: &Out, args: &RunArgs, apply: bool) -> Result<Options, Error> {
         resume: args.resume.is_some(),
         rerun_uncertain: args.rerun_uncertain,
         rerun_changed: args.rerun_changed,
+        drop_responses: args.output == Format::Text,
         journal_sync: match args.journal_sync {
             JournalSyncArg::Default => crate::spec::JournalSync::Default,
             JournalSyncArg::Strict => crate::spec::JournalSync::Strict,

@@ -7,6 +7,7 @@
 mod action;
 pub(crate) mod credentials;
 pub(crate) mod expect;
+mod liveness;
 mod secrets;
 mod site;
 mod steps;
@@ -24,6 +25,7 @@ use crate::spec::{Action, App, Auth, Located, Placement, Spec};
 use crate::template::{Templates, is_template, visit_strings};
 
 pub(crate) use expect::Expect;
+pub(crate) use liveness::Needed;
 pub(crate) use site::RESPONSE_NAMES;
 use site::Site;
 
@@ -67,6 +69,11 @@ pub struct Step {
     /// A later step's auth reads its results: they may hold a credential,
     /// so the journal never stores them.
     pub feeds_auth: bool,
+    /// Until when later templates read its results.
+    pub needed: liveness::Needed,
+    /// The earlier steps whose results no template reads once this one has
+    /// run: their ids.
+    pub expires: Vec<String>,
 }
 
 /// What a step runs.
@@ -200,6 +207,13 @@ fn bind(
         .zip(runs)
         .map(|(flow, runs)| {
             let feeding = steps_feeding_auth(templates, &flow.steps);
+            let needed = liveness::needed(templates, &flow);
+            let mut expires = vec![Vec::new(); flow.steps.len()];
+            for (i, n) in needed.iter().enumerate() {
+                if let (liveness::Needed::Until(j), Some(id)) = (n, &flow.steps[i].id) {
+                    expires[*j].push(id.clone());
+                }
+            }
             Flow {
                 file: flow.file,
                 inputs: flow.inputs,
@@ -209,7 +223,8 @@ fn bind(
                     .steps
                     .into_iter()
                     .zip(runs)
-                    .map(|(def, run)| {
+                    .zip(needed.into_iter().zip(expires))
+                    .map(|((def, run), (needed, expires))| {
                         let (run, expect) = run.expect("a step that checked has what it runs");
                         let feeds_auth = def.id.as_ref().is_some_and(|id| feeding.contains(id));
                         Step {
@@ -217,6 +232,8 @@ fn bind(
                             run,
                             expect,
                             feeds_auth,
+                            needed,
+                            expires,
                         }
                     })
                     .collect(),

@@ -75,6 +75,9 @@ pub struct Options {
     pub rerun_uncertain: bool,
     /// On resume, send again a completed POST or PATCH whose request changed.
     pub rerun_changed: bool,
+    /// Keep no response bodies in the run's report (text output shows
+    /// none): a long run then holds only what later templates read.
+    pub drop_responses: bool,
     /// `--journal-sync strict`: sync each POST or PATCH's `started` record
     /// before it is sent (a spec's `journal: {sync: strict}` does too).
     pub journal_sync: crate::spec::JournalSync,

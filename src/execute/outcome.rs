@@ -148,6 +148,19 @@ pub struct StepReport {
     pub steps: Vec<StepReport>,
 }
 
+impl StepReport {
+    /// Forgets the response bodies it holds (its items' and inner steps'
+    /// too): for a report that shows none.
+    pub fn drop_responses(&mut self) {
+        self.response = None;
+        for item in self.items.iter_mut().flatten() {
+            item.response = None;
+            item.steps.iter_mut().for_each(StepReport::drop_responses);
+        }
+        self.steps.iter_mut().for_each(StepReport::drop_responses);
+    }
+}
+
 /// One item of a loop.
 #[derive(Debug, Clone)]
 pub struct ItemReport {

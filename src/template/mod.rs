@@ -75,7 +75,7 @@ impl Refs {
         names.iter().any(|n| self.other.contains(*n))
     }
 
-    fn merge(&mut self, other: &Refs) {
+    pub(crate) fn merge(&mut self, other: &Refs) {
         self.env.extend(other.env.iter().cloned());
         self.vars.extend(other.vars.iter().cloned());
         self.inputs.extend(other.inputs.iter().cloned());

@@ -72,6 +72,13 @@ impl Live {
             .insert(key.into(), value);
     }
 
+    pub(crate) fn remove(&self, key: &str) {
+        self.map
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+    }
+
     pub(crate) fn get(&self, key: &str) -> Option<JValue> {
         self.map
             .read()

@@ -108,10 +108,13 @@ impl Mode for Apply<'_> {
         self.began.set(Some(Instant::now()));
     }
 
-    fn ended(&self, walk: &Walk<'_, Self>, report: &StepReport) {
+    fn ended(&self, walk: &Walk<'_, Self>, mut report: StepReport) {
         walk.flush_warnings();
-        self.reporter.step(report);
-        self.done.borrow_mut().push(report.clone());
+        self.reporter.step(&report);
+        if walk.setup.opts.drop_responses {
+            report.drop_responses();
+        }
+        self.done.borrow_mut().push(report);
     }
 }
 

@@ -41,7 +41,7 @@ use super::journal::Parts;
 use super::outcome::{
     Failure, FailureKind, PlannedStep, RetryNote, SkipReason, StepReport, StepStatus,
 };
-use crate::check::{Bound, Run, Step};
+use crate::check::{Bound, Needed, Run, Step};
 use crate::error::{Diagnostic, Error, Loc};
 use crate::render::{self, Renderer, Request, Token};
 use crate::spec::{Located, Source};
@@ -92,7 +92,7 @@ pub(super) trait Mode: Sized {
     fn begins(&self) {}
 
     /// A root step ended, with its report.
-    fn ended(&self, _walk: &Walk<'_, Self>, _report: &StepReport) {}
+    fn ended(&self, _walk: &Walk<'_, Self>, _report: StepReport) {}
 }
 
 /// The warnings of a run, each said once: those said before (by the checks
@@ -364,13 +364,22 @@ impl<'a, M: Mode> Walk<'a, M> {
                 // While checking, only a step resumed from the journal has
                 // results later templates may use; the others wait.
                 let known = M::SENDS || report.resumed;
-                if let Some(id) = step.def.id.as_ref().filter(|_| known) {
+                if let Some(id) = step.def.id.as_ref().filter(|_| known)
+                    && step.needed != Needed::Never
+                {
                     frame.steps.insert(id.clone(), to_value(&value));
                 }
-                if top {
-                    self.mode.ended(self, &report);
+                // What no later template reads is let go.
+                for id in &step.expires {
+                    frame.steps.remove(id);
                 }
-                reports.push(report);
+                // A root step's report goes to the mode; a sub-workflow's
+                // steps are the calling step's.
+                if top {
+                    self.mode.ended(self, report);
+                } else {
+                    reports.push(report);
+                }
             }
             let outputs = self.flow_outputs(frame)?;
             Ok(FlowEnd {

@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use serde_json::Value;
 
 use super::{Act, Mode, Unit, Walk};
-use crate::check::{Step, Workflow};
+use crate::check::Needed;
 use crate::execute::journal::{Parts, Past, Record, State};
 use crate::execute::outcome::{Failure, FailureKind};
 
@@ -71,7 +71,7 @@ impl<'a> Journalled<'a> {
             .or_else(|| self.past.moved(&fingerprint, &claimed, &self.reserved));
         if let Some((i, record)) = found {
             match record.state {
-                State::Ok if !record.complete && referenced_later(walk.setup.wf, step) => {
+                State::Ok if !record.complete && step.needed != Needed::Never => {
                     if unsafe_method && !rerun_changed {
                         return Err(journal(format!(
                             "{label} ({method}) completed in the journalled run, but its response held secrets, which the journal never stores, and a later step uses it; sending it again would repeat it. \
@@ -138,43 +138,4 @@ pub(super) fn from_record(record: &Record) -> Unit {
         resumed: true,
         ..Unit::default()
     }
-}
-
-/// Whether a step after `step` (in its workflow) uses its outputs.
-fn referenced_later(wf: &Workflow, step: &Step) -> bool {
-    let Some(id) = &step.def.id else { return false };
-    wf.flows.iter().any(|flow| {
-        flow.steps
-            .iter()
-            .position(|s| std::ptr::eq(s, step))
-            .is_some_and(|at| {
-                flow.steps[at + 1..].iter().any(|later| {
-                    let later = &later.def;
-                    let mut values: Vec<Value> =
-                        later.params.values().map(|p| p.value.clone()).collect();
-                    values.extend(later.with.values().map(|w| w.value.clone()));
-                    if let Some(auth) = &later.auth {
-                        values.extend(
-                            auth.parameters
-                                .iter()
-                                .map(|p| Value::String(p.value.clone())),
-                        );
-                    }
-                    if let Some(c) = &later.condition {
-                        values.push(c.value.clone());
-                    }
-                    if let Some(e) = &later.each {
-                        values.push(e.list.value.clone());
-                    }
-                    values.iter().any(|v| {
-                        let refs = wf.templates.refs_in(v);
-                        refs.steps.iter().any(|(s, _)| s == id) || refs.dynamic.contains("steps")
-                    })
-                }) || flow.outputs.values().any(|o| {
-                    wf.templates
-                        .refs(&o.value)
-                        .is_some_and(|r| r.steps.iter().any(|(s, _)| s == id))
-                })
-            })
-    })
 }
