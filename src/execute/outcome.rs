@@ -170,7 +170,8 @@ pub struct ItemReport {
     pub http_status: Option<u16>,
     pub duration: Duration,
     pub response: Option<Value>,
-    pub error: Option<Failure>,
+    /// Boxed: a loop of 10,000 items keeps 10,000 of these.
+    pub error: Option<Box<Failure>>,
     pub outputs: Option<Value>,
     pub resumed: bool,
     /// The steps of a sub-workflow it ran.

@@ -58,7 +58,7 @@ pub(super) fn step(s: &StepReport) -> Value {
             items
                 .iter()
                 .map(|i| {
-                    let (error, kind) = failure(i.error.as_ref());
+                    let (error, kind) = failure(i.error.as_deref());
                     let mut item = json!({
                         "index": i.index,
                         "status": i.status.as_str(),

@@ -9,10 +9,17 @@ use futures_util::stream::FuturesUnordered;
 use serde_json::{Value, json};
 
 use super::{Frame, Mode, Unit, Walk, fill, show};
-use crate::check::Step;
+use crate::check::{Needed, Step};
 use crate::error::Error;
 use crate::execute::outcome::{Failure, FailureKind, ItemReport, SkipReason, StepReport};
 use crate::template::Scope;
+
+/// An item that ended, as the loop keeps it.
+struct Finished {
+    report: ItemReport,
+    /// What `steps.<id>.items[i]` reads, when a later template reads it.
+    value: Option<Value>,
+}
 
 impl<M: Mode> Walk<'_, M> {
     /// A `for_each` step: its items, `concurrency` at a time, in order.
@@ -80,37 +87,30 @@ impl<M: Mode> Walk<'_, M> {
             }
             notes.push(note);
         }
-        let results = self
+        let done = self
             .items_run(step, frame, scope, &items, &indices, notes)
             .await?;
-        let mut item_reports = Vec::new();
+        let mut item_reports = Vec::with_capacity(done.len());
         let mut values = Vec::new();
         let mut failures = Vec::new();
-        for (pos, unit) in results.into_iter().enumerate() {
+        for (pos, finished) in done.into_iter().enumerate() {
             let index = indices[pos];
-            let unit = unit.unwrap_or_else(|| Unit {
-                skipped: Some(SkipReason::EarlierFailure),
-                ..Unit::default()
+            let finished = finished.unwrap_or_else(|| {
+                self.finished(
+                    step,
+                    index,
+                    &items[index],
+                    Unit {
+                        skipped: Some(SkipReason::EarlierFailure),
+                        ..Unit::default()
+                    },
+                )
             });
-            let mut value = unit.value();
-            value["index"] = json!(index);
-            value["item"] = items[index].clone();
-            values.push(value);
-            if let Some(f) = &unit.failure {
+            values.extend(finished.value);
+            if let Some(f) = &finished.report.error {
                 failures.push((index, f.clone()));
             }
-            item_reports.push(ItemReport {
-                index,
-                status: unit.status(),
-                skip_reason: unit.skipped,
-                http_status: unit.http_status,
-                duration: unit.duration,
-                response: unit.response,
-                error: unit.failure,
-                outputs: unit.outputs,
-                resumed: unit.resumed,
-                steps: unit.steps,
-            });
+            item_reports.push(finished.report);
         }
         if let Some((index, first)) = failures.first() {
             let more = if failures.len() > 1 {
@@ -132,6 +132,35 @@ impl<M: Mode> Walk<'_, M> {
                 .all(|i| i.resumed || i.skip_reason == Some(SkipReason::Condition));
         report.items = Some(item_reports);
         Ok((report, json!({ "items": values })))
+    }
+
+    /// What is kept of an item that ended: its report (without its
+    /// response when the report shows none), and what later templates read
+    /// of it, if any does.
+    fn finished(&self, step: &Step, index: usize, item: &Value, unit: Unit) -> Finished {
+        let value = (step.needed != Needed::Never).then(|| {
+            let mut value = unit.value();
+            value["index"] = json!(index);
+            value["item"] = item.clone();
+            value
+        });
+        let mut report = ItemReport {
+            index,
+            status: unit.status(),
+            skip_reason: unit.skipped,
+            http_status: unit.http_status,
+            duration: unit.duration,
+            response: unit.response,
+            error: unit.failure.map(Box::new),
+            outputs: unit.outputs,
+            resumed: unit.resumed,
+            steps: unit.steps,
+        };
+        if M::SENDS && self.setup.opts.drop_responses {
+            report.response = None;
+            report.steps.iter_mut().for_each(StepReport::drop_responses);
+        }
+        Finished { report, value }
     }
 
     /// A loop's rendered list, within `max_items`.
@@ -171,14 +200,14 @@ impl<M: Mode> Walk<'_, M> {
         items: &[Value],
         indices: &[usize],
         notes: Vec<String>,
-    ) -> Result<Vec<Option<Unit>>, Error> {
-        let mut results: Vec<Option<Unit>> = (0..indices.len()).map(|_| None).collect();
+    ) -> Result<Vec<Option<Finished>>, Error> {
+        let mut results: Vec<Option<Finished>> = (0..indices.len()).map(|_| None).collect();
         if !M::SENDS {
             for (pos, &i) in indices.iter().enumerate() {
                 let unit = self
                     .unit(step, frame, scope, Some((i, &items[i])), notes.clone())
                     .await?;
-                results[pos] = Some(unit);
+                results[pos] = Some(self.finished(step, i, &items[i], unit));
             }
             return Ok(results);
         }
@@ -209,7 +238,10 @@ impl<M: Mode> Walk<'_, M> {
                 // Items in flight finish; no new one starts.
                 stop = true;
             }
-            results[pos] = Some(unit);
+            // Kept as its report, and as what later templates read, at once:
+            // a long loop holds no more than that.
+            let i = indices[pos];
+            results[pos] = Some(self.finished(step, i, &items[i], unit));
         }
         Ok(results)
     }
