@@ -40,6 +40,8 @@ def check(what, ok, detail):
     verdicts.append(f"| {what} | {detail} | {'yes' if ok else '**no**'} |")
 
 
+floor = 1 / float(re.search(r"Requests/sec:\s+([\d.]+)", (results / "wrk1.txt").read_text()).group(1))
+
 for kind, name in (("post", "chain_post"), ("get", "chain_get")):
     runs = load(name)
     yaml = lambda n: rf"apply \S*/{kind}{n}\.yaml --journal \S+$"
@@ -57,6 +59,7 @@ for kind, name in (("post", "chain_post"), ("get", "chain_get")):
         nj = per_step(runs, yaml(1), rf"apply \S*/post1000\.yaml --no-journal", 1000)
         strict = per_step(runs, yaml(1), rf"post1000\.yaml .*--journal-sync strict", 1000)
         out.append(f"\n`--no-journal`: {ms(nj)} per step; `--journal-sync strict`: {ms(strict)} per step (1,000 steps).")
+    out.append(f"\nThe round trip alone (`wrk -t1 -c1`, one request after the other): {ms(floor)} per request, {floor / h1k:.2f}x Hurl's step; runner's own share of a step: {ms(r1k - floor)}, Hurl's: {ms(h1k - floor)}.")
     out.append("")
     check(f"{kind.upper()} chain: runner at most 0.5x Hurl per step (1,000)", r1k <= 0.5 * h1k, f"{r1k / h1k:.2f}x")
     check(f"{kind.upper()} chain linear: 10,000 within 1.2x of 1,000 per step", r10k <= 1.2 * r1k, f"{r10k / r1k:.2f}x")

@@ -177,6 +177,8 @@ compare loop \
   "$r apply $work/loop.yaml $j --input n=1000" "$r apply $work/loop.yaml $j" \
   "$r apply $work/loop.yaml $j --journal-sync strict"
 wrk -t2 -c8 -d5s "$url/items/1" > "$results/wrk.txt"
+# The round trip alone, one request after the other: the floor of any chain.
+wrk -t1 -c1 -d5s "$url/items/1" > "$results/wrk1.txt"
 
 # Peak memory, with text output.
 rss() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
