@@ -174,16 +174,12 @@ pub(crate) fn find<'a>(entries: &'a [Entry], name: &str) -> Result<&'a Entry> {
 }
 
 fn json_type(ty: ParamType) -> Option<&'static str> {
-    Some(match ty {
-        ParamType::String => "string",
-        ParamType::Integer => "integer",
-        ParamType::Number => "number",
-        ParamType::Boolean => "boolean",
-        ParamType::Array => "array",
-        ParamType::Object => "object",
-        ParamType::File => "string",
-        ParamType::Any => return None,
-    })
+    match ty {
+        ParamType::Any => None,
+        // JSON Schema has no file type: a file param is its path.
+        ParamType::File => Some("string"),
+        other => Some(other.name()),
+    }
 }
 
 /// The params of `action` as a JSON Schema object (`type: object`,
