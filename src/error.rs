@@ -20,14 +20,21 @@ pub mod exit {
 
 /// Where in a spec file something is. The line and column are looked up
 /// only when shown.
+///
+/// Every value of a spec carries one, and a workflow of 10,000 steps has
+/// tens of thousands of values: a `Loc` is one pointer, and cloning it
+/// copies no string.
 #[derive(Clone)]
-pub struct Loc {
+pub struct Loc(Arc<Place>);
+
+#[derive(Clone)]
+struct Place {
     file: Arc<File>,
     /// The YAML path looked up in the file's positions.
-    yaml_path: String,
+    yaml_path: Box<str>,
     /// How messages name the place when not by its YAML path
     /// (`steps[1] (comment).params.issue_number`).
-    label: Option<String>,
+    label: Option<Box<str>>,
     at: At,
 }
 
@@ -62,44 +69,45 @@ impl Loc {
     }
 
     fn new(file: &Arc<File>, yaml_path: String, at: At) -> Loc {
-        Loc {
+        Loc(Arc::new(Place {
             file: file.clone(),
-            yaml_path,
+            yaml_path: yaml_path.into(),
             label: None,
             at,
-        }
+        }))
     }
 
     /// The same place, named `label` in messages.
     pub fn labelled(mut self, label: impl Into<String>) -> Loc {
-        self.label = Some(label.into());
+        Arc::make_mut(&mut self.0).label = Some(label.into().into());
         self
     }
 
     /// The file, as the user named it.
     pub fn file_name(&self) -> &str {
-        &self.file.name
+        &self.0.file.name
     }
 
     pub fn source(&self) -> &Arc<File> {
-        &self.file
+        &self.0.file
     }
 
     /// How messages name the place: `steps[1] (comment).params.x`.
     pub fn path(&self) -> &str {
-        self.label.as_deref().unwrap_or(&self.yaml_path)
+        self.0.label.as_deref().unwrap_or(&self.0.yaml_path)
     }
 
     /// The YAML path of the place.
     pub fn yaml_path(&self) -> &str {
-        &self.yaml_path
+        &self.0.yaml_path
     }
 
     /// 1-based line and column, when known.
     pub fn line_col(&self) -> Option<LineCol> {
-        match self.at {
-            At::Value => self.file.positions().value(&self.yaml_path),
-            At::Key => self.file.positions().key(&self.yaml_path),
+        let place = &*self.0;
+        match place.at {
+            At::Value => place.file.positions().value(&place.yaml_path),
+            At::Key => place.file.positions().key(&place.yaml_path),
             At::Fixed(lc) => Some(lc),
             At::Nowhere => None,
         }
@@ -107,20 +115,21 @@ impl Loc {
 
     /// The place `sub` below this one (`params` → `params.title`).
     pub fn child(&self, sub: &str) -> Loc {
-        let yaml_path = crate::source::child(&self.yaml_path, sub);
-        let label = self.label.as_ref().map(|l| crate::source::child(l, sub));
-        Loc {
-            file: self.file.clone(),
-            yaml_path,
-            label,
+        let place = &*self.0;
+        let yaml_path = crate::source::child(&place.yaml_path, sub);
+        let label = place.label.as_ref().map(|l| crate::source::child(l, sub));
+        Loc(Arc::new(Place {
+            file: place.file.clone(),
+            yaml_path: yaml_path.into(),
+            label: label.map(String::into_boxed_str),
             at: At::Value,
-        }
+        }))
     }
 }
 
 impl PartialEq for Loc {
     fn eq(&self, other: &Loc) -> bool {
-        self.file.name == other.file.name
+        self.file_name() == other.file_name()
             && self.path() == other.path()
             && self.line_col() == other.line_col()
     }
@@ -136,7 +145,7 @@ impl fmt::Debug for Loc {
 
 impl fmt::Display for Loc {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file.name)?;
+        write!(f, "{}", self.file_name())?;
         if let Some(LineCol { line, col }) = self.line_col() {
             write!(f, ":{line}:{col}")?;
         }
