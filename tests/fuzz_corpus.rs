@@ -348,7 +348,7 @@ fn regression_child() {
     let target = Target::named(name).expect("known target");
     let data = std::fs::read(path).expect("read regression");
     eprintln!("{CHILD_STARTED} {name}:{path}");
-    runner::template::watchdog::start(RENDER_LIMIT, || {
+    runner::template::watchdog::arm(RENDER_LIMIT, || {
         eprintln!("stopped by the watchdog after {RENDER_LIMIT:?}");
         std::process::exit(STOPPED_BY_WATCHDOG);
     });

@@ -22,6 +22,11 @@ pub(super) fn too_deep(text: &str, max: usize) -> Option<LineCol> {
             block_scalar = None;
         }
         let bytes = line.as_bytes();
+        // Most lines open nothing and start no block scalar: at depth 0,
+        // only these bytes can change what the scan knows.
+        if depth == 0 && !bytes.iter().any(|b| matches!(b, b'[' | b'{' | b'|' | b'>')) {
+            continue;
+        }
         let mut i = indent;
         let mut quote: Option<u8> = None;
         // Outside flow collections, the last significant byte before `i`.
@@ -36,6 +41,19 @@ pub(super) fn too_deep(text: &str, max: usize) -> Option<LineCol> {
                     _ => {}
                 }
                 i += 1;
+                continue;
+            }
+            if depth == 0 && !matches!(b, b'#' | b'[' | b'{' | b'&' | b'!' | b'"' | b'\'') {
+                // Plain text outside any collection only moves `prev`: skip
+                // to the next byte that can do more.
+                let end = bytes[i..]
+                    .iter()
+                    .position(|b| matches!(b, b'#' | b'[' | b'{' | b'&' | b'!' | b'"' | b'\''))
+                    .map_or(bytes.len(), |at| i + at);
+                if let Some(&last) = bytes[i..end].iter().rfind(|b| !matches!(b, b' ' | b'\t')) {
+                    prev = last;
+                }
+                i = end;
                 continue;
             }
             let after_space = i == 0 || bytes[i - 1] == b' ' || bytes[i - 1] == b'\t';
@@ -71,7 +89,11 @@ pub(super) fn too_deep(text: &str, max: usize) -> Option<LineCol> {
             prev = b;
             i += 1;
         }
-        if depth == 0 && quote.is_none() && is_block_scalar_header(trimmed) {
+        if depth == 0
+            && quote.is_none()
+            && trimmed.contains(['|', '>'])
+            && is_block_scalar_header(trimmed)
+        {
             block_scalar = Some(indent);
         }
     }

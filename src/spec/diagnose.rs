@@ -6,6 +6,7 @@
 //! another tool) is described only by its type and the place of the
 //! problem: nothing it holds is ever quoted, and its lines are never shown.
 
+use serde::Deserialize as _;
 use std::sync::Arc;
 
 use super::raw;
@@ -36,6 +37,11 @@ pub(super) fn parse(name: &str, text: String) -> Result<(Arc<File>, raw::File), 
             format!("the document nests deeper than {MAX_DEPTH} levels"),
             Some(Loc::at(&file, "", Some(at))),
         )]);
+    }
+    // Tracking the path costs a fifth of the parse, and only a failure
+    // needs it: a file that fails is parsed again, with tracking.
+    if let Ok(raw) = raw::File::deserialize(serde_yaml::Deserializer::from_str(&text)) {
+        return Ok((File::new(name, text, true), raw));
     }
     let de = serde_yaml::Deserializer::from_str(&text);
     let err = match serde_path_to_error::deserialize::<_, raw::File>(de) {
