@@ -140,6 +140,11 @@ impl ProxyPolicy {
         })
     }
 
+    /// Whether any proxy is set.
+    fn any(&self) -> bool {
+        self.http.is_some() || self.https.is_some()
+    }
+
     fn for_url(&self, url: &Url) -> Option<Url> {
         let proxy = match url.scheme() {
             "http" => self.http.clone(),
@@ -244,8 +249,12 @@ impl Clients {
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(connect_timeout)
             .user_agent(super::user_agent())
-            .no_proxy()
-            .proxy(reqwest::Proxy::custom(move |url| config.proxy_for(url)));
+            .no_proxy();
+        // A proxy matcher costs a URL parse or three per request: none
+        // when no proxy is set.
+        if config.proxies.any() {
+            builder = builder.proxy(reqwest::Proxy::custom(move |url| config.proxy_for(url)));
+        }
         for (host, addr) in &self.config.resolve {
             builder = builder.resolve(host, *addr);
         }
