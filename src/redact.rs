@@ -113,6 +113,23 @@ impl Redactor {
         inner.matcher.as_ref().is_some_and(|re| re.is_match(text))
     }
 
+    /// Whether a string, key or number inside `value` holds a secret: what
+    /// [`Redactor::redact_json`] would mask.
+    pub fn reveals_json(&self, value: &serde_json::Value) -> bool {
+        use serde_json::Value;
+        fn walk(re: &Regex, value: &Value) -> bool {
+            match value {
+                Value::String(s) => re.is_match(s),
+                Value::Array(items) => items.iter().any(|v| walk(re, v)),
+                Value::Object(map) => map.iter().any(|(k, v)| re.is_match(k) || walk(re, v)),
+                Value::Number(n) => re.is_match(&n.to_string()),
+                _ => false,
+            }
+        }
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        inner.matcher.as_ref().is_some_and(|re| walk(re, value))
+    }
+
     /// Redacts every string inside a JSON value, keys included.
     pub fn redact_json(&self, value: &serde_json::Value) -> serde_json::Value {
         use serde_json::Value;

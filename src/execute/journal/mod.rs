@@ -84,15 +84,26 @@ impl Parts {
 
     /// `sha256:` of everything that identifies the request.
     pub(super) fn fingerprint(&self) -> String {
-        let canonical = serde_json::json!({
-            "app": self.app,
-            "action": self.action,
-            "method": self.method,
-            "base_url": self.base_url,
-            "path": self.path,
-            "params": self.params,
-        });
-        digest(canonical.to_string().as_bytes())
+        /// The fields in the order journals have always hashed them.
+        #[derive(Serialize)]
+        struct Canonical<'a> {
+            app: &'a str,
+            action: &'a str,
+            method: &'a str,
+            base_url: &'a str,
+            path: &'a str,
+            params: &'a BTreeMap<String, String>,
+        }
+        let canonical = Canonical {
+            app: &self.app,
+            action: &self.action,
+            method: &self.method,
+            base_url: &self.base_url,
+            path: &self.path,
+            params: &self.params,
+        };
+        // Serializing plain strings into memory cannot fail.
+        digest(&serde_json::to_vec(&canonical).unwrap_or_default())
     }
 
     /// What differs from `earlier`, in words.
@@ -165,7 +176,55 @@ pub(super) struct Record {
     pub complete: bool,
 }
 
+/// A record as it is written: borrowed from the request it describes, so
+/// writing one copies nothing. Read back, it is a [`Record`].
+#[derive(Debug, Serialize)]
+pub(super) struct Entry<'a> {
+    pub step: usize,
+    pub key: &'a str,
+    pub id: Option<&'a str>,
+    pub action: &'a str,
+    pub label: &'a str,
+    pub request: &'a str,
+    pub parts: &'a Parts,
+    pub state: State,
+    pub http_status: Option<u16>,
+    pub outputs: Option<Outputs<'a>>,
+    pub complete: bool,
+}
+
+/// A record's `outputs`: `{status, headers, response}`.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub(super) enum Outputs<'a> {
+    /// As answered.
+    Answer {
+        status: Option<u16>,
+        headers: &'a BTreeMap<String, String>,
+        response: Option<&'a Value>,
+    },
+    /// The object, built: redacted, or as a journal holds it.
+    Object(&'a Value),
+}
+
 impl Record {
+    /// The record, to write again (with another state, say).
+    pub(super) fn entry(&self) -> Entry<'_> {
+        Entry {
+            step: self.step,
+            key: &self.key,
+            id: self.id.as_deref(),
+            action: &self.action,
+            label: &self.label,
+            request: &self.request,
+            parts: &self.parts,
+            state: self.state,
+            http_status: self.http_status,
+            outputs: self.outputs.as_ref().map(Outputs::Object),
+            complete: self.complete,
+        }
+    }
+
     pub(super) fn method(&self) -> &str {
         &self.parts.method
     }
@@ -324,7 +383,7 @@ impl Journal {
     /// Appends one record in one `write(2)`: when this returns, the kernel
     /// has it, and a process that dies now loses none of it. Its number,
     /// for [`Journal::guard`].
-    pub(super) fn record(&self, record: &Record) -> std::io::Result<u64> {
+    pub(super) fn record(&self, record: &Entry<'_>) -> std::io::Result<u64> {
         let mut line = serde_json::to_vec(record).map_err(std::io::Error::other)?;
         line.push(b'\n');
         if record.state != State::Started && super::failpoint::reached("completion-write") {
@@ -492,8 +551,10 @@ mod tests {
         let path = dir.path().join(".runner/spec.yaml.jsonl");
         let (j, past) = Journal::open(&path, false, JournalSync::Default).unwrap();
         assert!(past.is_empty());
-        j.record(&record("a", &parts(1), State::Started)).unwrap();
-        j.record(&record("a", &parts(1), State::Ok)).unwrap();
+        j.record(&record("a", &parts(1), State::Started).entry())
+            .unwrap();
+        j.record(&record("a", &parts(1), State::Ok).entry())
+            .unwrap();
         assert!(matches!(
             Journal::open(&path, true, JournalSync::Default),
             Err(OpenError::Locked)
@@ -556,6 +617,24 @@ mod tests {
         assert_ne!(c.fingerprint(), a.fingerprint());
     }
 
+    #[test]
+    fn fingerprints_hash_what_journals_always_hashed() {
+        // Journals written by earlier versions resume only if the same
+        // request hashes the same: the JSON object of these fields, in
+        // this order, params by name.
+        let mut p = parts(1);
+        p.params.insert("a\"b".into(), "sha256:x".into());
+        let canonical = serde_json::json!({
+            "app": p.app,
+            "action": p.action,
+            "method": p.method,
+            "base_url": p.base_url,
+            "path": p.path,
+            "params": p.params,
+        });
+        assert_eq!(p.fingerprint(), digest(canonical.to_string().as_bytes()));
+    }
+
     #[cfg(unix)]
     #[test]
     fn linked_directories_inside_the_root_are_found() {
@@ -608,7 +687,7 @@ mod tests {
         let path = dir.path().join("j.jsonl");
         let record = record("k", &parts(1), State::Started);
         let (j, _) = Journal::open(&path, false, JournalSync::Default).unwrap();
-        let seq = j.record(&record).unwrap();
+        let seq = j.record(&record.entry()).unwrap();
         j.guard(seq).await.unwrap();
         assert!(
             j.syncer.synced_count() < seq,
@@ -616,7 +695,7 @@ mod tests {
         );
         j.close().unwrap();
         let (j, _) = Journal::open(&path, false, JournalSync::Strict).unwrap();
-        let seq = j.record(&record).unwrap();
+        let seq = j.record(&record.entry()).unwrap();
         j.guard(seq).await.unwrap();
         assert!(
             j.syncer.synced_count() >= seq,
@@ -633,7 +712,8 @@ mod tests {
         std::fs::write(&path, format!("{line}\n{}", &line[..10])).unwrap();
         let (j, past) = Journal::open(&path, true, JournalSync::Default).unwrap();
         assert_eq!(past.entries.len(), 1);
-        j.record(&record("k", &parts(2), State::Ok)).unwrap();
+        j.record(&record("k", &parts(2), State::Ok).entry())
+            .unwrap();
         j.close().unwrap();
         let (_, past) = Journal::open(&path, true, JournalSync::Default).unwrap();
         assert_eq!(

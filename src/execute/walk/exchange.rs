@@ -9,7 +9,7 @@ use super::apply::Apply;
 use super::resume::{Resume, from_record};
 use super::{Act, Prepared, Unit, Walk, show};
 use crate::execute::assert;
-use crate::execute::journal::{Journal, Parts, Record, State};
+use crate::execute::journal::{Entry, Journal, Outputs, Parts, Record, State};
 use crate::execute::outcome::{Failure, FailureKind, RetryNote};
 use crate::execute::retry::{self, Outcome, Policy};
 use crate::execute::send::{self, Limits, Transport};
@@ -29,7 +29,10 @@ impl Walk<'_, Apply<'_>> {
     ) -> Result<(), Failure> {
         // Without a journal to read or write, nothing identifies requests.
         let parts = prepared.parts.as_ref();
-        if let Some(parts) = parts {
+        // Computed once for the request's records.
+        let fingerprint = parts.map(Parts::fingerprint);
+        let parts = parts.zip(fingerprint.as_deref());
+        if let Some((parts, _)) = parts {
             match self.mode.journalled.resume(self, act, parts)? {
                 Resume::Done(record) => {
                     let from = from_record(&record);
@@ -113,10 +116,10 @@ impl Walk<'_, Apply<'_>> {
             }
             return Err(Failure::new(FailureKind::Status, message));
         }
-        let body = unit.response.clone().unwrap_or(Value::Null);
-        assert::response(expect, &unit.headers, &body, redactor).map_err(|mut f| {
+        let body = unit.response.as_ref().unwrap_or(&Value::Null);
+        assert::response(expect, &unit.headers, body, redactor).map_err(|mut f| {
             // Slack's `{"ok": false, "error": "channel_not_found"}`: say why.
-            if let Some(words) = api_words(&body, redactor)
+            if let Some(words) = api_words(body, redactor)
                 && !f.message.contains(&words)
             {
                 f.message
@@ -170,7 +173,7 @@ impl Walk<'_, Apply<'_>> {
             return Ok(());
         };
         old.state = State::Abandoned;
-        journal.record(&old).map(|_| ()).map_err(|e| {
+        journal.record(&old.entry()).map(|_| ()).map_err(|e| {
             Failure::new(
                 FailureKind::Journal,
                 format!(
@@ -185,6 +188,8 @@ impl Walk<'_, Apply<'_>> {
     /// The journal record that ends a polled step.
     pub(super) fn journal_end(&self, act: &Act<'_>, prepared: &Prepared, unit: &Unit) {
         let Some(parts) = &prepared.parts else { return };
+        let fingerprint = parts.fingerprint();
+        let parts = (parts, fingerprint.as_str());
         let state = if unit.failure.is_none() {
             State::Ok
         } else {
@@ -198,50 +203,59 @@ impl Walk<'_, Apply<'_>> {
     fn journal_response(
         &self,
         act: &Act<'_>,
-        parts: &Parts,
+        parts: (&Parts, &str),
         state: State,
         unit: &Unit,
     ) -> Result<(), Failure> {
-        let outputs = json!({
-            "status": unit.http_status,
-            "headers": unit.headers,
-            "response": unit.response,
-        });
-        self.journal_record(act, parts, state, unit.http_status, Some(outputs))
+        self.journal_record(act, parts, state, unit.http_status, Some(unit))
             .map(|_| ())
     }
 
-    /// Writes a record; the journal and the record's number, when there is
-    /// a journal.
+    /// Writes a record, with what `answered` answered; the journal and the
+    /// record's number, when there is a journal.
     fn journal_record(
         &self,
         act: &Act<'_>,
-        parts: &Parts,
+        (parts, fingerprint): (&Parts, &str),
         state: State,
         http_status: Option<u16>,
-        outputs: Option<Value>,
+        answered: Option<&Unit>,
     ) -> Result<Option<(&Journal, u64)>, Failure> {
         let Some(journal) = &self.mode.journal else {
             return Ok(None);
         };
-        let (outputs, complete) = match outputs {
+        let redactor = &self.setup.opts.redactor;
+        let redacted: Option<Value>;
+        let (outputs, complete) = match answered {
             // What a later step's auth reads may be a credential: never stored.
             Some(_) if act.step.feeds_auth => (None, false),
-            Some(o) => {
-                let redacted = self.setup.opts.redactor.redact_json(&o);
-                let complete = redacted == o;
-                (Some(redacted), complete)
+            // Most answers hold no secret: written as they are, uncopied.
+            Some(unit) if !reveals(redactor, unit) => (
+                Some(Outputs::Answer {
+                    status: unit.http_status,
+                    headers: &unit.headers,
+                    response: unit.response.as_ref(),
+                }),
+                true,
+            ),
+            Some(unit) => {
+                redacted = Some(redactor.redact_json(&json!({
+                    "status": unit.http_status,
+                    "headers": unit.headers,
+                    "response": unit.response,
+                })));
+                (redacted.as_ref().map(Outputs::Object), false)
             }
             None => (None, true),
         };
-        let record = Record {
+        let record = Entry {
             step: act.step.def.index,
-            key: act.key.clone(),
-            id: act.step.def.id.clone(),
-            action: act.bound.action.name.clone(),
-            label: act.label.clone(),
-            request: parts.fingerprint(),
-            parts: parts.clone(),
+            key: &act.key,
+            id: act.step.def.id.as_deref(),
+            action: &act.bound.action.name,
+            label: &act.label,
+            request: fingerprint,
+            parts,
             state,
             http_status,
             outputs,
@@ -388,4 +402,19 @@ fn api_words(body: &Value, redactor: &crate::redact::Redactor) -> Option<String>
         Some(Value::String(s)) if !s.trim().is_empty() => Some(http::excerpt(s, redactor)),
         _ => None,
     })
+}
+
+/// Whether a secret shows anywhere in what `unit` answered: what the
+/// journal's redaction would mask.
+fn reveals(redactor: &crate::redact::Redactor, unit: &Unit) -> bool {
+    unit.http_status
+        .is_some_and(|s| redactor.reveals(&s.to_string()))
+        || unit
+            .headers
+            .iter()
+            .any(|(k, v)| redactor.reveals(k) || redactor.reveals(v))
+        || unit
+            .response
+            .as_ref()
+            .is_some_and(|r| redactor.reveals_json(r))
 }
