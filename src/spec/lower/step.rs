@@ -247,7 +247,8 @@ impl Lower {
         key: &str,
         raw: raw::Map<serde_yaml::Value>,
     ) -> IndexMap<String, Located<Value>> {
-        let mut out = IndexMap::new();
+        // Exactly as many as given: a workflow holds one map per step.
+        let mut out = IndexMap::with_capacity(raw.len());
         for (name, value) in raw {
             let value_path = child(&child(&at.path, key), &name);
             if let Some(value) = self.json(&value_path, value) {
