@@ -69,8 +69,7 @@ pub(super) async fn send(
     request: &Request,
     limits: Limits,
 ) -> Result<Response, Transport> {
-    let mut url =
-        url::Url::parse(&request.url).map_err(|e| Transport::Final(format!("invalid URL: {e}")))?;
+    let mut url = request.target.clone();
     let started = std::time::Instant::now();
     let mut verb = method(request.method);
     let mut headers = request.headers.clone();

@@ -16,7 +16,11 @@ use crate::spec::{Action, App, Method, ParamIn, Placement, holes};
 #[derive(Debug, Clone)]
 pub struct Request {
     pub method: Method,
+    /// The URL as output shows it (`plan` shows values that wait for the
+    /// run as they are written).
     pub url: String,
+    /// The URL that is checked and sent, parsed once.
+    pub target: url::Url,
     pub headers: Vec<(String, String)>,
     pub body: Option<Body>,
     /// Names of the headers and query parameters that carry auth: they never
@@ -117,6 +121,7 @@ pub(crate) fn build_request(
     Ok(Request {
         method: action.method,
         url: show_deferred(url.to_string(), params),
+        target: url,
         headers,
         body,
         auth_headers: names(Placement::Header),

@@ -326,8 +326,7 @@ impl Walk<'_, Apply<'_>> {
     /// back when it stays on the same origin.
     fn follow(&self, from: &Prepared, next: &url::Url) -> Result<Prepared, Failure> {
         let mut request = from.request.clone();
-        let origin = url::Url::parse(&request.url)
-            .map_err(|e| Failure::new(FailureKind::Render, format!("invalid URL: {e}")))?;
+        let origin = request.target.clone();
         if !matches!(next.scheme(), "http" | "https") {
             return Err(Failure::new(
                 FailureKind::Render,
@@ -378,6 +377,7 @@ impl Walk<'_, Apply<'_>> {
             }
         }
         request.url = url.to_string();
+        request.target = url;
         request.body = None;
         let redactor = &self.setup.opts.redactor;
         let parts = from.parts.as_ref().map(|p| {

@@ -159,8 +159,7 @@ impl<M: Mode> Walk<'_, M> {
                 Failure::render(e).at(loc)
             },
         )?;
-        let url = url::Url::parse(&request.url)
-            .map_err(|e| render_failure(format!("invalid URL: {e}")))?;
+        let url = &request.target;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(render_failure(format!(
                 "the request URL's scheme `{}` is not http or https",
@@ -169,7 +168,7 @@ impl<M: Mode> Walk<'_, M> {
         }
         if request.carries_auth
             && !opts.allow_http
-            && let Some(why) = self.setup.clients.config().clear_text_exposure(&url)
+            && let Some(why) = self.setup.clients.config().clear_text_exposure(url)
         {
             return Err(render_failure(why));
         }
