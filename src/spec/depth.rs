@@ -34,6 +34,14 @@ pub(super) fn too_deep(text: &str, max: usize) -> Option<LineCol> {
         while i < bytes.len() {
             let b = bytes[i];
             if let Some(q) = quote {
+                // Inside quotes only the closing quote and an escape matter.
+                if b != q && !(b == b'\\' && q == b'"') {
+                    i = bytes[i..]
+                        .iter()
+                        .position(|&c| c == q || (c == b'\\' && q == b'"'))
+                        .map_or(bytes.len(), |at| i + at);
+                    continue;
+                }
                 match b {
                     b'\\' if q == b'"' => i += 1,
                     b'\'' if q == b'\'' && bytes.get(i + 1) == Some(&b'\'') => i += 1,
@@ -43,12 +51,12 @@ pub(super) fn too_deep(text: &str, max: usize) -> Option<LineCol> {
                 i += 1;
                 continue;
             }
-            if depth == 0 && !matches!(b, b'#' | b'[' | b'{' | b'&' | b'!' | b'"' | b'\'') {
-                // Plain text outside any collection only moves `prev`: skip
-                // to the next byte that can do more.
+            if !special(b) {
+                // Plain text only moves `prev`: skip to the next byte that
+                // can do more.
                 let end = bytes[i..]
                     .iter()
-                    .position(|b| matches!(b, b'#' | b'[' | b'{' | b'&' | b'!' | b'"' | b'\''))
+                    .position(|&c| special(c))
                     .map_or(bytes.len(), |at| i + at);
                 if let Some(&last) = bytes[i..end].iter().rfind(|b| !matches!(b, b' ' | b'\t')) {
                     prev = last;
@@ -98,6 +106,15 @@ pub(super) fn too_deep(text: &str, max: usize) -> Option<LineCol> {
         }
     }
     None
+}
+
+/// The bytes the scan looks at one by one; any other only becomes `prev`
+/// (or, as a space, not even that).
+fn special(b: u8) -> bool {
+    matches!(
+        b,
+        b'#' | b'[' | b'{' | b']' | b'}' | b'&' | b'!' | b'"' | b'\''
+    )
 }
 
 /// `key: |`, `- >-`, `|2`: a line after which more indented lines are text.

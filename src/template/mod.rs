@@ -18,7 +18,7 @@ pub mod watchdog;
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use minijinja::value::Value as JValue;
 use minijinja::{Environment, ErrorKind, State, UndefinedBehavior};
@@ -258,7 +258,7 @@ const KNOWN_TESTS: &[&str] = &[
 ];
 
 pub struct Templates {
-    loaded: Mutex<Loaded>,
+    loaded: OnceLock<Mutex<Loaded>>,
     compiled: HashMap<String, Compiled>,
     /// Filter and test names already probed: whether each exists.
     probed: Mutex<HashMap<(bool, String), bool>>,
@@ -295,39 +295,26 @@ pub(crate) fn whole_expression(s: &str) -> Option<&str> {
 
 impl Templates {
     pub fn new() -> Self {
-        let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
-        env.set_fuel(Some(FUEL));
-        env.set_recursion_limit(100);
-        // `debug()` would dump the whole context.
-        env.remove_global("debug");
-        env.add_filter("b64encode", b64encode);
-        env.add_filter(
-            "tojson",
-            |value: &JValue, indent: Option<JValue>, kwargs: minijinja::value::Kwargs| {
-                limits::check(value)?;
-                minijinja::filters::tojson(value, indent, kwargs)
-            },
-        );
-        env.set_formatter(|out, state, value| {
-            limits::check(value)?;
-            minijinja::escape_formatter(out, state, value)
-        });
-        env.add_filter("urlencode_component", |s: &str| {
-            crate::http::encode::encode_component(s)
-        });
-        env.add_function("success", |state: &State| !failed(state));
-        env.add_function("failure", |state: &State| failed(state));
-        env.add_function("always", |_: &State| true);
         Templates {
-            loaded: Mutex::new(Loaded {
-                env,
-                used: HashMap::new(),
-                tick: 0,
-            }),
+            loaded: OnceLock::new(),
             compiled: HashMap::new(),
             probed: Mutex::default(),
         }
+    }
+
+    /// The environment, made when first needed: a spec whose templates are
+    /// all paths and use no filter never needs one (`validate` of most).
+    fn loaded(&self) -> std::sync::MutexGuard<'_, Loaded> {
+        self.loaded
+            .get_or_init(|| {
+                Mutex::new(Loaded {
+                    env: environment(),
+                    used: HashMap::new(),
+                    tick: 0,
+                })
+            })
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// Checks `source` (once, however often it occurs): its syntax, what it
@@ -403,13 +390,7 @@ impl Templates {
             ErrorKind::UnknownFilter
         };
         let known = valid_name
-            && match self
-                .loaded
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .env
-                .render_str(&probe, ())
-            {
+            && match self.loaded().env.render_str(&probe, ()) {
                 Ok(_) => true,
                 Err(e) => e.kind() != unknown,
             };
@@ -458,7 +439,7 @@ impl Templates {
         };
         // Compiling folds constants, which can be as slow as rendering.
         let _watched = watchdog::Rendering::start();
-        let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        let mut loaded = self.loaded();
         let name = loaded.get(compiled.id, source, compiled.whole)?;
         let template = loaded.env.get_template(&name)?;
         let ctx = scope.context();
@@ -496,7 +477,7 @@ impl Templates {
             };
         }
         let _watched = watchdog::Rendering::start();
-        let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        let mut loaded = self.loaded();
         let name = loaded.get(compiled.id, source, compiled.whole)?;
         let template = loaded.env.get_template(&name)?;
         let undefined = |e: &minijinja::Error| e.kind() == ErrorKind::UndefinedError;
@@ -621,6 +602,36 @@ fn to_json(value: &JValue) -> Result<Value, TemplateError> {
 /// A JSON value as templates see it.
 pub fn to_value(value: &Value) -> JValue {
     JValue::from(minijinja::value::Serde(value))
+}
+
+/// The environment every template renders in: strict, metered, with
+/// runner's filters and functions.
+fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_fuel(Some(FUEL));
+    env.set_recursion_limit(100);
+    // `debug()` would dump the whole context.
+    env.remove_global("debug");
+    env.add_filter("b64encode", b64encode);
+    env.add_filter(
+        "tojson",
+        |value: &JValue, indent: Option<JValue>, kwargs: minijinja::value::Kwargs| {
+            limits::check(value)?;
+            minijinja::filters::tojson(value, indent, kwargs)
+        },
+    );
+    env.set_formatter(|out, state, value| {
+        limits::check(value)?;
+        minijinja::escape_formatter(out, state, value)
+    });
+    env.add_filter("urlencode_component", |s: &str| {
+        crate::http::encode::encode_component(s)
+    });
+    env.add_function("success", |state: &State| !failed(state));
+    env.add_function("failure", |state: &State| failed(state));
+    env.add_function("always", |_: &State| true);
+    env
 }
 
 #[cfg(test)]
