@@ -183,6 +183,16 @@ mod tests {
         );
         assert_eq!(too_deep("- !t\t{{{", 2), Some(LineCol { line: 1, col: 8 }));
         assert_eq!(too_deep("a: &x \"[[[\"", 2), None);
+        // Text skipped in a run (plain words, quoted text with escapes and
+        // doubled quotes) hides no bracket and no closing quote.
+        assert_eq!(
+            too_deep("a: {b: \"x\\\" [[\", c: 'it''s [[', d: [e f, [g]]}", 2),
+            Some(LineCol { line: 1, col: 42 })
+        );
+        assert_eq!(
+            too_deep("a: {b: \"x\\\" [[\", c: 'it''s [[', d: e}", 1),
+            None
+        );
         assert_eq!(
             too_deep("a: [\"]]\", [[", 2),
             Some(LineCol { line: 1, col: 12 })
