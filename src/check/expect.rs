@@ -26,6 +26,15 @@ pub struct Expect {
 }
 
 impl Expect {
+    /// Whether it holds no criterion: any 2xx will do.
+    pub fn is_empty(&self) -> bool {
+        self.status.is_empty()
+            && self.body.is_empty()
+            && self.headers.is_empty()
+            && self.that.is_empty()
+            && self.schema.is_none()
+    }
+
     /// Whether `status` is accepted.
     pub fn accepts(&self, status: u16) -> bool {
         if self.status.is_empty() {

@@ -27,7 +27,7 @@ fn templates_of(step: &spec::Step) -> Vec<&str> {
     values.extend(step.condition.iter().map(|c| &c.value));
     values.extend(step.each.iter().map(|e| &e.list.value));
     values.extend(step.until.iter().map(|u| &u.condition.value));
-    values.extend(step.expect.that.iter().map(|t| &t.value));
+    values.extend(step.expect.iter().flat_map(|e| &e.that).map(|t| &t.value));
     let mut out: Vec<&str> = Vec::new();
     for v in values {
         strings(v, &mut out);

@@ -64,8 +64,9 @@ pub(crate) type Flow = crate::spec::Flow<Step>;
 pub struct Step {
     pub def: crate::spec::Step,
     pub run: Run,
-    /// Its success criteria, with its app's and action's merged in.
-    pub expect: Expect,
+    /// Its success criteria, with its app's and action's merged in, when
+    /// there are any (see [`Step::expect`]).
+    criteria: Option<Box<Expect>>,
     /// A later step's auth reads its results: they may hold a credential,
     /// so the journal never stores them.
     pub feeds_auth: bool,
@@ -92,7 +93,21 @@ pub struct Bound {
     pub auth: Option<Arc<Auth>>,
 }
 
+/// What a step without success criteria of its own expects: a 2xx.
+static ANY_SUCCESS: Expect = Expect {
+    status: Vec::new(),
+    body: Vec::new(),
+    headers: Vec::new(),
+    that: Vec::new(),
+    schema: None,
+};
+
 impl Step {
+    /// Its success criteria, with its app's and action's merged in.
+    pub fn expect(&self) -> &Expect {
+        self.criteria.as_deref().unwrap_or(&ANY_SUCCESS)
+    }
+
     /// The action it runs, if it runs one.
     pub fn bound(&self) -> Option<&Bound> {
         match &self.run {
@@ -230,7 +245,8 @@ fn bind(
                         Step {
                             def,
                             run,
-                            expect,
+                            // Most steps expect only a 2xx: nothing to hold.
+                            criteria: (!expect.is_empty()).then(|| Box::new(expect)),
                             feeds_auth,
                             needed,
                             expires,

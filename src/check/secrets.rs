@@ -501,7 +501,7 @@ impl Pass<'_> {
 
     /// What decides on the response: `expect.that`, `until`, `paginate`.
     fn criteria(&mut self, step: &super::Step, secrets: &mut Secrets) {
-        for that in &step.expect.that {
+        for that in &step.expect().that {
             if let Value::String(s) = &that.value {
                 self.template(
                     s,

@@ -106,7 +106,8 @@ impl Checker<'_> {
             ));
         }
         self.with(step, target, site);
-        let expect = expect::compile(&[&step.expect], &mut self.diagnostics);
+        let layers: Vec<&crate::spec::Expect> = step.expect.as_deref().into_iter().collect();
+        let expect = expect::compile(&layers, &mut self.diagnostics);
         let response_site = Site {
             response: true,
             ..site
@@ -149,7 +150,7 @@ impl Checker<'_> {
         let layers: Vec<&crate::spec::Expect> = [
             app.expect.as_ref(),
             action.expect.as_ref(),
-            Some(&step.expect),
+            step.expect.as_deref(),
         ]
         .into_iter()
         .flatten()
@@ -245,7 +246,7 @@ impl Checker<'_> {
     ) {
         self.condition(&until.condition, "until", response_site);
         let repeatable = !matches!(action.method, Method::POST | Method::PATCH)
-            || step.retry.or(app.retry).unsafe_methods == Some(true);
+            || step.retry().or(app.retry).unsafe_methods == Some(true);
         if !repeatable {
             self.error(
                 Diagnostic::new(

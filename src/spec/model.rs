@@ -128,6 +128,13 @@ impl Timeouts {
     }
 }
 
+/// A step's own time limits and retries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tuning {
+    pub timeouts: Timeouts,
+    pub retry: Retry,
+}
+
 /// How a step retries; unset fields fall back like [`Timeouts`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Retry {
@@ -391,9 +398,10 @@ pub struct Step {
     /// Replaces the app's auth for this step.
     pub auth: Option<Arc<Auth>>,
     pub continue_on_error: bool,
-    pub expect: Expect,
-    pub timeouts: Timeouts,
-    pub retry: Retry,
+    /// Its own `expect:`, if it has one.
+    pub expect: Option<Box<Expect>>,
+    /// Its own `timeout:` and `retry:`, if it has either.
+    pub tuning: Option<Box<Tuning>>,
     pub each: Option<Box<Each>>,
     /// `if`: run only when it holds.
     pub condition: Option<Box<Located<Value>>>,
@@ -457,6 +465,16 @@ pub enum Next {
 }
 
 impl Step {
+    /// Its own time limits (unset: the app's, the command line's).
+    pub fn timeouts(&self) -> Timeouts {
+        self.tuning.as_ref().map(|t| t.timeouts).unwrap_or_default()
+    }
+
+    /// Its own retry policy (unset: the app's, the default).
+    pub fn retry(&self) -> Retry {
+        self.tuning.as_ref().map(|t| t.retry).unwrap_or_default()
+    }
+
     /// `steps[1] (comment)`: how messages name a step.
     pub fn label(&self) -> String {
         step_label(self.index, self.id.as_deref())

@@ -98,7 +98,7 @@ impl Walk<'_, Apply<'_>> {
         unit: &Unit,
         scope: &Scope,
     ) -> Result<(), Failure> {
-        let expect = &act.step.expect;
+        let expect = act.step.expect();
         let redactor = &self.setup.opts.redactor;
         let status = unit.http_status.unwrap_or_default();
         if !expect.accepts(status) {
@@ -285,8 +285,8 @@ impl Walk<'_, Apply<'_>> {
     ) -> Result<(), Failure> {
         let (step, bound) = (act.step, act.bound);
         let opts = self.setup.opts;
-        let policy = Policy::from(step.def.retry.or(bound.app.retry));
-        let timeouts = step.def.timeouts.or(bound.app.timeouts).or(opts.timeouts);
+        let policy = Policy::from(step.def.retry().or(bound.app.retry));
+        let timeouts = step.def.timeouts().or(bound.app.timeouts).or(opts.timeouts);
         let limits = Limits {
             connect: timeouts.connect.unwrap_or(http::CONNECT_TIMEOUT),
             request: timeouts.request.unwrap_or(http::REQUEST_TIMEOUT),
@@ -302,7 +302,7 @@ impl Walk<'_, Apply<'_>> {
         let result = loop {
             let result = send::send(&client, &prepared.request, limits).await;
             let outcome = match &result {
-                Ok(resp) if step.expect.accepts(resp.status) => break result,
+                Ok(resp) if step.expect().accepts(resp.status) => break result,
                 Ok(resp) => Outcome::Answered {
                     status: resp.status,
                     retry_after: resp.headers.get("retry-after").map(String::as_str),
@@ -347,7 +347,7 @@ impl Walk<'_, Apply<'_>> {
                 unit.reason = Some(response.reason.clone());
                 unit.headers = response.headers;
                 unit.response = Some(response.body);
-                if attempt > 1 && !step.expect.accepts(response.status) {
+                if attempt > 1 && !step.expect().accepts(response.status) {
                     unit.reason = Some(tries(unit.reason.take().unwrap_or_default()));
                 }
                 Ok(())

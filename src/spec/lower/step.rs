@@ -58,8 +58,11 @@ impl Lower {
         let expect = raw
             .expect
             .take()
-            .map(|e| self.expect(&child(path, "expect"), Some(&at.label), *e))
-            .unwrap_or_default();
+            .map(|e| Box::new(self.expect(&child(path, "expect"), Some(&at.label), *e)));
+        let tuning = Tuning {
+            timeouts: self.timeouts(&child(path, "timeout"), raw.timeout.take().map(|t| *t)),
+            retry: self.retry(&child(path, "retry"), raw.retry.take().map(|r| *r)),
+        };
         let each = self.each(&mut raw, &at);
         let condition = raw.condition.take().and_then(|c| {
             Some(Located {
@@ -110,8 +113,8 @@ impl Lower {
             auth,
             continue_on_error: raw.continue_on_error,
             expect,
-            timeouts: self.timeouts(&child(path, "timeout"), raw.timeout.map(|t| *t)),
-            retry: self.retry(&child(path, "retry"), raw.retry.map(|r| *r)),
+            // Most steps set neither: nothing to hold.
+            tuning: (tuning != Tuning::default()).then(|| Box::new(tuning)),
             each: each.map(Box::new),
             condition: condition.map(Box::new),
             until: until.map(Box::new),
