@@ -417,7 +417,11 @@ pub async fn apply(wf: &Workflow, opts: &Options, reporter: &dyn Reporter) -> Re
     }
     let journalled = Journalled::new(&past, reserved);
     // What the checks warned about is not said again when the run meets it.
-    let walk = Walk::new(&setup, Apply::new(&journalled, journal, reporter)).saying_once(said);
+    let walk = Walk::new(
+        &setup,
+        Apply::new(&journalled, journal, reporter, wf.root().steps.len()),
+    )
+    .saying_once(said);
     let started = std::time::Instant::now();
     let outcome = tokio::select! {
         r = walk.root_flow() => Ok(r),

@@ -259,7 +259,9 @@ const KNOWN_TESTS: &[&str] = &[
 
 pub struct Templates {
     loaded: OnceLock<Mutex<Loaded>>,
-    compiled: HashMap<String, Compiled>,
+    /// By source. Boxed: a table has room for more entries than it holds,
+    /// and each empty place would otherwise be as big as a `Compiled`.
+    compiled: HashMap<String, Box<Compiled>>,
     /// Filter and test names already probed: whether each exists.
     probed: Mutex<HashMap<(bool, String), bool>>,
 }
@@ -355,13 +357,13 @@ impl Templates {
         }
         self.compiled.insert(
             source.to_string(),
-            Compiled {
+            Box::new(Compiled {
                 id,
                 whole,
                 path,
                 refs: refs.clone(),
                 lexicon,
-            },
+            }),
         );
         Ok(refs)
     }

@@ -36,12 +36,14 @@ impl<'a> Apply<'a> {
         journalled: &'a Journalled<'a>,
         journal: Option<Journal>,
         reporter: &'a dyn Reporter,
+        root_steps: usize,
     ) -> Self {
         Apply {
             journalled,
             journal,
             reporter,
-            done: RefCell::default(),
+            // One report per root step: room for exactly those.
+            done: RefCell::new(Vec::with_capacity(root_steps)),
             began: Cell::default(),
         }
     }
