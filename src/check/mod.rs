@@ -66,7 +66,7 @@ pub struct Step {
     pub run: Run,
     /// Its success criteria, with its app's and action's merged in, when
     /// there are any (see [`Step::expect`]).
-    criteria: Option<Box<Expect>>,
+    criteria: Criteria,
     /// A later step's auth reads its results: they may hold a credential,
     /// so the journal never stores them.
     pub feeds_auth: bool,
@@ -92,6 +92,9 @@ pub struct Bound {
     pub action: Arc<Action>,
     pub auth: Option<Arc<Auth>>,
 }
+
+/// A step's success criteria, when it has any.
+type Criteria = Option<Box<Expect>>;
 
 /// What a step without success criteria of its own expects: a 2xx.
 static ANY_SUCCESS: Expect = Expect {
@@ -214,7 +217,7 @@ fn literal_credentials(
 /// whether a later step's auth reads it.
 fn bind(
     flows: Vec<crate::spec::Flow>,
-    runs: Vec<Vec<Option<(Run, Expect)>>>,
+    runs: Vec<Vec<Option<(Run, Criteria)>>>,
     templates: &Templates,
 ) -> Vec<Flow> {
     flows
@@ -245,8 +248,7 @@ fn bind(
                         Step {
                             def,
                             run,
-                            // Most steps expect only a 2xx: nothing to hold.
-                            criteria: (!expect.is_empty()).then(|| Box::new(expect)),
+                            criteria: expect,
                             feeds_auth,
                             needed,
                             expires,
@@ -320,13 +322,15 @@ impl Checker<'_> {
 
     /// Every flow's inputs, steps and outputs; for each step, what it runs
     /// and its criteria, when it can run at all.
-    fn flows(&mut self) -> Vec<Vec<Option<(Run, Expect)>>> {
-        let mut runs = Vec::new();
+    fn flows(&mut self) -> Vec<Vec<Option<(Run, Criteria)>>> {
+        let mut runs = Vec::with_capacity(self.flows.len());
         for (f, flow) in self.flows.iter().enumerate() {
             self.inputs(flow);
-            let mut bound = Vec::new();
+            let mut bound = Vec::with_capacity(flow.steps.len());
             for step in &flow.steps {
-                bound.push(self.step(f, step));
+                // Most steps expect only a 2xx: nothing to hold.
+                let step = self.step(f, step);
+                bound.push(step.map(|(run, e)| (run, (!e.is_empty()).then(|| Box::new(e)))));
             }
             let site = Site {
                 flow: f,
