@@ -407,8 +407,13 @@ fn api_words(body: &Value, redactor: &crate::redact::Redactor) -> Option<String>
 /// Whether a secret shows anywhere in what `unit` answered: what the
 /// journal's redaction would mask.
 fn reveals(redactor: &crate::redact::Redactor, unit: &Unit) -> bool {
-    unit.http_status
-        .is_some_and(|s| redactor.reveals(&s.to_string()))
+    // The object's own keys too: redaction masks keys as well as values.
+    ["status", "headers", "response"]
+        .iter()
+        .any(|key| redactor.reveals(key))
+        || unit
+            .http_status
+            .is_some_and(|s| redactor.reveals(&s.to_string()))
         || unit
             .headers
             .iter()
@@ -417,4 +422,27 @@ fn reveals(redactor: &crate::redact::Redactor, unit: &Unit) -> bool {
             .response
             .as_ref()
             .is_some_and(|r| redactor.reveals_json(r))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redact::Redactor;
+    use crate::secret::Secret;
+
+    #[test]
+    fn an_answer_reveals_what_its_redaction_would_mask() {
+        let unit = Unit {
+            http_status: Some(200),
+            response: Some(json!({"id": 7})),
+            ..Unit::default()
+        };
+        let redactor = Redactor::new();
+        assert!(!reveals(&redactor, &unit));
+        // A secret short enough to sit inside the object's own keys.
+        redactor.register(&Secret::new("resp"));
+        assert!(reveals(&redactor, &unit));
+        let object = json!({"status": 200, "headers": {}, "response": {"id": 7}});
+        assert_ne!(redactor.redact_json(&object), object);
+    }
 }
