@@ -106,7 +106,19 @@ impl Checker<'_> {
             ));
         }
         self.with(step, target, site);
-        let layers: Vec<&crate::spec::Expect> = step.expect.as_deref().into_iter().collect();
+        let (expect, _) = self.criteria(&[step.expect.as_deref()], site);
+        (Run::Uses(target), expect)
+    }
+
+    /// A step's success criteria from the layers that say any (the app's,
+    /// the action's, its own; later ones win), with each `expect.that`
+    /// checked where the response is in scope; and that site.
+    fn criteria<'s>(
+        &mut self,
+        layers: &[Option<&crate::spec::Expect>],
+        site: Site<'s>,
+    ) -> (Expect, Site<'s>) {
+        let layers: Vec<&crate::spec::Expect> = layers.iter().copied().flatten().collect();
         let expect = expect::compile(&layers, &mut self.diagnostics);
         let response_site = Site {
             response: true,
@@ -115,7 +127,7 @@ impl Checker<'_> {
         for that in &expect.that {
             self.condition(that, "expect.that", response_site);
         }
-        (Run::Uses(target), expect)
+        (expect, response_site)
     }
 
     /// A step that runs the action `name`: its params, where they go, its
@@ -147,22 +159,14 @@ impl Checker<'_> {
             Some(url) => self.step_url(step, url, site),
             None => self.placements(step, &app, action, auth.as_deref()),
         }
-        let layers: Vec<&crate::spec::Expect> = [
-            app.expect.as_ref(),
-            action.expect.as_ref(),
-            step.expect.as_deref(),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        let expect = expect::compile(&layers, &mut self.diagnostics);
-        let response_site = Site {
-            response: true,
-            ..site
-        };
-        for that in &expect.that {
-            self.condition(that, "expect.that", response_site);
-        }
+        let (expect, response_site) = self.criteria(
+            &[
+                app.expect.as_ref(),
+                action.expect.as_ref(),
+                step.expect.as_deref(),
+            ],
+            site,
+        );
         if let Some(until) = &step.until {
             self.until(step, until, action, &app, response_site);
         }
