@@ -29,10 +29,10 @@ impl Walk<'_, Apply<'_>> {
     ) -> Result<(), Failure> {
         // Without a journal to read or write, nothing identifies requests.
         let parts = prepared.parts.as_ref();
-        // Computed once for the request's records.
+        // Computed once: for the journal being resumed, and for the records.
         let fingerprint = parts.map(Parts::fingerprint);
         let parts = parts.zip(fingerprint.as_deref());
-        if let Some((parts, _)) = parts {
+        if let Some(parts) = parts {
             match self.mode.journalled.resume(self, act, parts)? {
                 Resume::Done(record) => {
                     let from = from_record(&record);

@@ -120,7 +120,10 @@ impl Mode for Preflight<'_> {
         if step.until.is_some() || step.paginate.is_some() {
             return Ok(Unit::default());
         }
-        match self.journalled.resume(walk, act, parts) {
+        match self
+            .journalled
+            .resume(walk, act, (parts, &parts.fingerprint()))
+        {
             Ok(Resume::Done(record)) => Ok(from_record(&record)),
             Ok(Resume::Run | Resume::Again(_)) => Ok(Unit::default()),
             Err(f) => Err(Error::Environment(f.message)),

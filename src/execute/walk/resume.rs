@@ -53,7 +53,7 @@ impl<'a> Journalled<'a> {
         &self,
         walk: &Walk<'_, M>,
         act: &Act<'_>,
-        parts: &Parts,
+        (parts, fingerprint): (&Parts, &str),
     ) -> Result<Resume, Failure> {
         if self.past.is_empty() {
             return Ok(Resume::Run);
@@ -61,14 +61,13 @@ impl<'a> Journalled<'a> {
         let (step, key, label) = (act.step, act.key.as_str(), act.label.as_str());
         let rerun_changed = walk.setup.opts.rerun_changed;
         let journal = |m: String| Failure::new(FailureKind::Journal, m);
-        let fingerprint = parts.fingerprint();
         let method = parts.method.clone();
         let unsafe_method = matches!(method.as_str(), "POST" | "PATCH");
         let mut claimed = self.claimed.borrow_mut();
         let found = self
             .past
-            .exact(key, &fingerprint, &claimed)
-            .or_else(|| self.past.moved(&fingerprint, &claimed, &self.reserved));
+            .exact(key, fingerprint, &claimed)
+            .or_else(|| self.past.moved(fingerprint, &claimed, &self.reserved));
         if let Some((i, record)) = found {
             match record.state {
                 State::Ok if !record.complete && step.needed != Needed::Never => {
