@@ -21,7 +21,12 @@ trap 'rm -rf "$tmp"' EXIT
 tar -xzf "$tmp/octokit-openapi-$version.tgz" -C "$tmp" package/generated/api.github.com.json
 source="$tmp/package/generated/api.github.com.json"
 
-cargo build --quiet --release --bin runner
+# RUNNER=target/debug/runner uses that build instead of making a release one.
+runner=${RUNNER:-}
+if [[ -z "$runner" ]]; then
+  cargo build --quiet --release --bin runner
+  runner=target/release/runner
+fi
 {
   cat <<HEADER
 # GENERATED: do not edit. GitHub's REST API (api.github.com) as an app
@@ -33,7 +38,7 @@ cargo build --quiet --release --bin runner
 # workflow includes one or the other.
 #
 HEADER
-  target/release/runner import openapi "$source" --app github --prefix GITHUB
+  "$runner" import openapi "$source" --app github --prefix GITHUB
 } > "$out.tmp"
 mv "$out.tmp" "$out"
 echo "$out: $(grep -c '^      GITHUB_' "$out") actions, $(wc -c < "$out") bytes"

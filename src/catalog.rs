@@ -11,7 +11,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
-use crate::spec::{Action, App, Auth, LoadOptions, ParamType, Spec};
+use crate::spec::{Action, App, Auth, Field, LoadOptions, ParamType, Shape, Spec};
 
 /// One action, and where it comes from.
 pub struct Entry {
@@ -195,7 +195,7 @@ pub(crate) fn parameters(action: &Action) -> Value {
         if let Some(d) = &param.description {
             schema.insert("description".into(), json!(d));
         }
-        if let Some(d) = &param.default {
+        if let Some(d) = param.default.as_ref().or(param.server_default.as_ref()) {
             schema.insert("default".into(), d.clone());
         }
         if let Some(allowed) = &param.allowed {
@@ -208,6 +208,9 @@ pub(crate) fn parameters(action: &Action) -> Value {
         if param.ty == ParamType::File {
             schema.insert("format".into(), json!("path"));
         }
+        if let Some(shape) = &param.shape {
+            shape_schema(&mut schema, shape);
+        }
         properties.insert(name.clone(), Value::Object(schema));
         if param.required && param.default.is_none() {
             required.push(json!(name));
@@ -218,6 +221,143 @@ pub(crate) fn parameters(action: &Action) -> Value {
         "properties": properties,
         "required": required,
     })
+}
+
+/// Bounds, fields and items in JSON Schema's words, added to `schema`.
+fn shape_schema(schema: &mut serde_json::Map<String, Value>, shape: &Shape) {
+    let mut put = |key: &str, value: Option<Value>| {
+        if let Some(value) = value {
+            schema.insert(key.into(), value);
+        }
+    };
+    put("minimum", shape.minimum.clone().map(Value::Number));
+    put("maximum", shape.maximum.clone().map(Value::Number));
+    put("minLength", shape.min_length.map(Value::from));
+    put("maxLength", shape.max_length.map(Value::from));
+    put("pattern", shape.pattern.as_ref().map(|p| json!(p.source)));
+    put("minItems", shape.min_items.map(Value::from));
+    put("maxItems", shape.max_items.map(Value::from));
+    if let Some(items) = &shape.items {
+        let mut item = field_schema(items);
+        // An array param's `enum` is its items'.
+        if let (Some(Value::Object(given)), Value::Object(item)) = (schema.get("items"), &mut item)
+        {
+            for (k, v) in given {
+                item.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+        schema.insert("items".into(), item);
+    }
+    if !shape.fields.is_empty() {
+        let properties: serde_json::Map<String, Value> = shape
+            .fields
+            .iter()
+            .map(|(name, field)| (name.clone(), field_schema(field)))
+            .collect();
+        let required: Vec<&String> = shape
+            .fields
+            .iter()
+            .filter(|(_, f)| f.required)
+            .map(|(name, _)| name)
+            .collect();
+        schema.insert("properties".into(), Value::Object(properties));
+        if !required.is_empty() {
+            schema.insert("required".into(), json!(required));
+        }
+    }
+}
+
+/// A field or the items of an array, as a JSON Schema.
+fn field_schema(field: &Field) -> Value {
+    let mut schema = serde_json::Map::new();
+    if let Some(ty) = json_type(field.ty) {
+        schema.insert("type".into(), json!(ty));
+    }
+    if let Some(d) = &field.description {
+        schema.insert("description".into(), json!(d));
+    }
+    if let Some(d) = &field.server_default {
+        schema.insert("default".into(), d.clone());
+    }
+    if let Some(allowed) = &field.allowed {
+        schema.insert("enum".into(), json!(allowed));
+    }
+    if let Some(shape) = &field.shape {
+        shape_schema(&mut schema, shape);
+    }
+    Value::Object(schema)
+}
+
+/// What a param's or field's bounds allow, in words (`at most 100`).
+fn bounds_text(shape: &Shape) -> Vec<String> {
+    let mut out = Vec::new();
+    let range = |low: Option<String>, high: Option<String>, unit: &str| match (low, high) {
+        (Some(l), Some(h)) => Some(format!("{l} to {h}{unit}")),
+        (Some(l), None) => Some(format!("at least {l}{unit}")),
+        (None, Some(h)) => Some(format!("at most {h}{unit}")),
+        (None, None) => None,
+    };
+    let text = |n: &Option<u64>| n.map(|n| n.to_string());
+    out.extend(range(
+        shape.minimum.as_ref().map(ToString::to_string),
+        shape.maximum.as_ref().map(ToString::to_string),
+        "",
+    ));
+    out.extend(range(
+        text(&shape.min_length),
+        text(&shape.max_length),
+        " characters",
+    ));
+    if let Some(p) = &shape.pattern {
+        out.push(format!("matching `{}`", p.source));
+    }
+    out.extend(range(text(&shape.min_items), text(&shape.max_items), " items"));
+    out
+}
+
+/// One row of `describe`'s params table.
+type Row = [String; 5];
+
+/// Rows for the fields and items inside a param, indented under it.
+fn nested_rows(prefix: &str, shape: &Shape, rows: &mut Vec<Row>) {
+    let mut push = |name: String, field: &Field| {
+        let mut extra = Vec::new();
+        if let Some(d) = &field.server_default {
+            extra.push(format!("server default {d}"));
+        }
+        if let Some(allowed) = &field.allowed {
+            let values: Vec<String> = allowed.iter().map(|v| v.to_string()).collect();
+            extra.push(format!("one of {}", values.join(", ")));
+        }
+        if let Some(shape) = &field.shape {
+            extra.extend(bounds_text(shape));
+        }
+        rows.push([
+            format!("  {name}"),
+            field.ty.name().to_string(),
+            if field.required { "required" } else { "optional" }.to_string(),
+            String::new(),
+            notes(extra, field.description.as_deref()),
+        ]);
+        if let Some(shape) = &field.shape {
+            nested_rows(&name, shape, rows);
+        }
+    };
+    for (name, field) in &shape.fields {
+        push(format!("{prefix}.{name}"), field);
+    }
+    if let Some(items) = &shape.items {
+        push(format!("{prefix}[]"), items);
+    }
+}
+
+/// The last column: facts, then the description.
+fn notes(extra: Vec<String>, description: Option<&str>) -> String {
+    [extra.join(", "), description.unwrap_or_default().to_string()]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 pub(crate) fn describe_json(entry: &Entry) -> Value {
@@ -239,7 +379,9 @@ pub(crate) fn describe_text(entry: &Entry) -> String {
     );
     out.push_str(&format!(
         "  {:?} {}{}\n",
-        a.method, entry.app.base_url, a.path
+        a.method,
+        a.base_url.as_deref().unwrap_or(&entry.app.base_url),
+        a.path
     ));
     if let Some(d) = &a.description {
         out.push_str(&format!("  {d}\n"));
@@ -249,31 +391,33 @@ pub(crate) fn describe_text(entry: &Entry) -> String {
         out.push_str("params: none\n");
     } else {
         out.push_str("params:\n");
-        let rows: Vec<[String; 5]> = a
-            .params
-            .iter()
-            .map(|(name, p)| {
-                let mut extra = Vec::new();
-                if let Some(d) = &p.default {
-                    extra.push(format!("default {d}"));
-                }
-                if let Some(allowed) = &p.allowed {
-                    let values: Vec<String> = allowed.iter().map(|v| v.to_string()).collect();
-                    extra.push(format!("one of {}", values.join(", ")));
-                }
-                [
-                    name.clone(),
-                    p.ty.name().to_string(),
-                    if p.required { "required" } else { "optional" }.to_string(),
-                    format!("in {}", p.placement.name()),
-                    [extra.join(", "), p.description.clone().unwrap_or_default()]
-                        .into_iter()
-                        .filter(|s| !s.is_empty())
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                ]
-            })
-            .collect();
+        let mut rows: Vec<Row> = Vec::new();
+        for (name, p) in &a.params {
+            let mut extra = Vec::new();
+            if let Some(d) = &p.default {
+                extra.push(format!("default {d}"));
+            }
+            if let Some(d) = &p.server_default {
+                extra.push(format!("server default {d}"));
+            }
+            if let Some(allowed) = &p.allowed {
+                let values: Vec<String> = allowed.iter().map(|v| v.to_string()).collect();
+                extra.push(format!("one of {}", values.join(", ")));
+            }
+            if let Some(shape) = &p.shape {
+                extra.extend(bounds_text(shape));
+            }
+            rows.push([
+                name.clone(),
+                p.ty.name().to_string(),
+                if p.required { "required" } else { "optional" }.to_string(),
+                format!("in {}", p.placement.name()),
+                notes(extra, p.description.as_deref()),
+            ]);
+            if let Some(shape) = &p.shape {
+                nested_rows(name, shape, &mut rows);
+            }
+        }
         let width = |i: usize| rows.iter().map(|r| r[i].len()).max().unwrap_or(0);
         let (w0, w1, w2, w3) = (width(0), width(1), width(2), width(3));
         for r in &rows {

@@ -6,18 +6,13 @@ use serde_json::Value;
 
 use crate::error::{Diagnostic, Loc, ticked};
 use crate::http::header;
-use crate::spec::coerce::{ValueError, check_allowed, coerce};
+use crate::spec::coerce::{ValueError, coerce};
 use crate::spec::{Action, BodyFormat, Param, ParamIn, ParamType};
 
 /// Why `value` cannot be the value of `param`: not of its type, or not one
 /// of its `enum`.
 pub(super) fn value_error(param: &Param, value: &Value) -> Option<ValueError> {
-    let value = match coerce(param.ty, value.clone()) {
-        Ok(v) => v,
-        Err(e) => return Some(e),
-    };
-    let allowed = param.allowed.as_deref()?;
-    check_allowed(param.ty, allowed, &value).err()
+    param.conform(value.clone()).err()
 }
 
 /// The diagnostics of one action, in the order its checks find them.
@@ -43,6 +38,11 @@ pub(super) fn check(action: &Action) -> Vec<Diagnostic> {
         whole_body(&mut errors, name, param, &in_body, action.body_format);
         array_style(&mut errors, name, param, action.body_format);
         file_param(&mut errors, name, param, action.body_format);
+        if let Some(shape) = &param.shape {
+            errors
+                .0
+                .extend(super::shape::check(name, param.ty, shape, &param.loc));
+        }
     }
     same_wire_names(&mut errors, action);
     raw_body(&mut errors, action, &in_body);
@@ -78,22 +78,25 @@ fn enum_values(errors: &mut Errors, name: &str, param: &Param) {
     }
 }
 
-/// `default:`: of the param's type, and one of its `enum`.
+/// `default:` and `server_default:`: values the param could have (of its
+/// type, one of its `enum`, within its bounds).
 fn default_value(errors: &mut Errors, name: &str, param: &Param) {
-    let Some(default) = &param.default else {
+    // An empty `enum` is said once, by `enum_values`.
+    if param.allowed.as_ref().is_some_and(Vec::is_empty) {
         return;
-    };
-    match coerce(param.ty, default.clone()) {
-        Err(e) => errors.add(format!("default of param `{name}`: {e}"), &param.loc),
-        Ok(value) => {
-            if let Some(allowed) = param.allowed.as_deref().filter(|a| !a.is_empty())
-                && let Err(e) = check_allowed(param.ty, allowed, &value)
-            {
-                errors.add(
-                    format!("default of param `{name}`: {e}"),
-                    &param.loc.child("default"),
-                );
-            }
+    }
+    for (key, value) in [
+        ("default", &param.default),
+        ("server_default", &param.server_default),
+    ] {
+        if let Some(value) = value
+            && let Err(e) = param.conform(value.clone())
+        {
+            let key_shown = key.replace('_', " ");
+            errors.add(
+                format!("{key_shown} of param `{name}`: {e}"),
+                &param.loc.child(key),
+            );
         }
     }
 }

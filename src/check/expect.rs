@@ -104,9 +104,48 @@ impl std::fmt::Debug for SchemaAssert {
     }
 }
 
+/// The validator of an action's response schema, or why there is none.
+pub(crate) type Response = std::result::Result<Arc<jsonschema::Validator>, String>;
+
+/// Whether a layer says `schema: response`.
+pub(crate) fn wants_response(layers: &[&spec::Expect]) -> bool {
+    layers
+        .iter()
+        .any(|l| l.schema.as_ref().is_some_and(|s| s.document.is_none()))
+}
+
+/// `action`'s response schema compiled, its `$ref`s to `#/schemas/NAME`
+/// resolved in the app's `schemas`.
+pub(crate) fn response(app: &spec::App, action: &spec::Action) -> Response {
+    let Some(schema) = &action.response else {
+        return Err(format!(
+            "action `{}` has no `response` schema (an imported catalog has one for each operation whose success answer is JSON)",
+            action.name
+        ));
+    };
+    let root = serde_json::json!({
+        "allOf": [schema],
+        "schemas": *app.schemas,
+    });
+    jsonschema::validator_for(&root)
+        .map(Arc::new)
+        .map_err(|e| {
+            format!(
+                "the `response` schema of action `{}` is not a valid JSON Schema: {}",
+                action.name,
+                invalid_schema(&e)
+            )
+        })
+}
+
 /// Compiles the criteria of `layers` (app, action, step, in that order),
-/// with each problem as a diagnostic.
-pub(crate) fn compile(layers: &[&spec::Expect], diagnostics: &mut Vec<Diagnostic>) -> Expect {
+/// with each problem as a diagnostic. `response`: the bound action's
+/// response schema, given when a layer asks for it.
+pub(crate) fn compile(
+    layers: &[&spec::Expect],
+    response: Option<Response>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Expect {
     let mut out = Expect::default();
     for layer in layers {
         if !layer.status.is_empty() {
@@ -164,8 +203,28 @@ pub(crate) fn compile(layers: &[&spec::Expect], diagnostics: &mut Vec<Diagnostic
             });
         }
         out.that.extend(layer.that.iter().cloned());
-        if let Some(schema) = &layer.schema {
-            match jsonschema::validator_for(&schema.document) {
+        if let Some(schema) = &layer.schema
+            && schema.document.is_none()
+        {
+            match &response {
+                Some(Ok(validator)) => {
+                    out.schema = Some(SchemaAssert {
+                        validator: validator.clone(),
+                        shown: schema.path.value.clone(),
+                        loc: schema.path.loc.clone(),
+                    })
+                }
+                Some(Err(why)) => diagnostics.push(Diagnostic::new(
+                    format!("`schema: response`: {why}"),
+                    Some(schema.path.loc.clone()),
+                )),
+                // The app's and action's own criteria, checked before a step binds them.
+                None => {}
+            }
+        } else if let Some(schema) = &layer.schema
+            && let Some(document) = &schema.document
+        {
+            match jsonschema::validator_for(document) {
                 Ok(validator) => {
                     out.schema = Some(SchemaAssert {
                         validator: Arc::new(validator),

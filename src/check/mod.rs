@@ -9,6 +9,7 @@ pub(crate) mod credentials;
 pub(crate) mod expect;
 mod liveness;
 mod secrets;
+mod shape;
 mod site;
 mod steps;
 pub(crate) mod uploads;
@@ -144,6 +145,7 @@ pub(crate) fn check(mut spec: Spec) -> Result<Workflow> {
         diagnostics: Vec::new(),
         warnings: Vec::new(),
         env_refs: BTreeMap::new(),
+        responses: std::collections::HashMap::new(),
     };
     checker.definitions();
     checker.recursion();
@@ -267,11 +269,22 @@ pub(crate) struct Checker<'a> {
     diagnostics: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
     env_refs: BTreeMap<String, Loc>,
+    /// Each action's response schema compiled once, however many steps
+    /// check their answer against it (`expect: {schema: response}`).
+    responses: std::collections::HashMap<String, expect::Response>,
 }
 
 impl Checker<'_> {
     fn error(&mut self, d: Diagnostic) {
         self.diagnostics.push(d);
+    }
+
+    /// The validator of `action`'s response schema, compiled on first use.
+    fn response(&mut self, app: &App, action: &Action) -> expect::Response {
+        self.responses
+            .entry(action.name.clone())
+            .or_insert_with(|| expect::response(app, action))
+            .clone()
     }
 
     /// What the spec defines, whether or not a step uses it: apps and
@@ -282,12 +295,14 @@ impl Checker<'_> {
             // An app's and an action's own criteria compile whether or not a
             // step uses them (each step compiles them again, merged with its own).
             if let Some(e) = &app.expect {
-                expect::compile(&[e], &mut self.diagnostics);
+                expect::compile(&[e], None, &mut self.diagnostics);
             }
             for action in app.actions.values() {
                 self.action(action);
                 if let Some(e) = &action.expect {
-                    expect::compile(&[e], &mut self.diagnostics);
+                    let response = expect::wants_response(&[e])
+                        .then(|| self.response(app, action));
+                    expect::compile(&[e], response, &mut self.diagnostics);
                 }
             }
         }

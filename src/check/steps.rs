@@ -106,7 +106,7 @@ impl Checker<'_> {
             ));
         }
         self.with(step, target, site);
-        let (expect, _) = self.criteria(&[step.expect.as_deref()], site);
+        let (expect, _) = self.criteria(&[step.expect.as_deref()], None, site);
         (Run::Uses(target), expect)
     }
 
@@ -116,10 +116,15 @@ impl Checker<'_> {
     fn criteria<'s>(
         &mut self,
         layers: &[Option<&crate::spec::Expect>],
+        bound: Option<(&crate::spec::App, &crate::spec::Action)>,
         site: Site<'s>,
     ) -> (Expect, Site<'s>) {
         let layers: Vec<&crate::spec::Expect> = layers.iter().copied().flatten().collect();
-        let expect = expect::compile(&layers, &mut self.diagnostics);
+        let response = expect::wants_response(&layers).then(|| match bound {
+            Some((app, action)) => self.response(app, action),
+            None => Err("`schema: response` is the schema of an action's answer, and a `uses:` step runs no action of its own".to_string()),
+        });
+        let expect = expect::compile(&layers, response, &mut self.diagnostics);
         let response_site = Site {
             response: true,
             ..site
@@ -165,6 +170,7 @@ impl Checker<'_> {
                 action.expect.as_ref(),
                 step.expect.as_deref(),
             ],
+            Some((&app, action)),
             site,
         );
         if let Some(until) = &step.until {

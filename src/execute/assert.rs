@@ -182,7 +182,7 @@ mod tests {
             ..Default::default()
         };
         let mut d = Vec::new();
-        let e = crate::check::expect::compile(&[&layer], &mut d);
+        let e = crate::check::expect::compile(&[&layer], None, &mut d);
         assert!(d.is_empty(), "{d:?}");
         e
     }

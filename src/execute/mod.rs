@@ -179,7 +179,7 @@ impl Options {
         self.max_upload_size.unwrap_or(http::MAX_UPLOAD)
     }
 
-    /// The `--base-url` override for an app, if any.
+    /// The `--base-url APP=URL` override for an app, if any.
     pub fn base_url(&self, app: &str) -> Option<&str> {
         self.base_urls
             .iter()
@@ -187,6 +187,45 @@ impl Options {
             .find(|(name, _)| name == app)
             .map(|(_, url)| url.as_str())
     }
+
+    /// The base URL an action's requests go to when it is not the app's
+    /// (or auth's) own: the action's own server, the `--base-url APP=URL`
+    /// override of the app (which an action's own server is not subject
+    /// to), or a `--base-url ORIGIN=URL` override of whichever of these
+    /// has that origin (its path kept).
+    pub(crate) fn base_override(
+        &self,
+        app: &crate::spec::App,
+        action: &crate::spec::Action,
+        auth_base: Option<&str>,
+    ) -> Option<String> {
+        let natural = match &action.base_url {
+            Some(own) => own.as_str(),
+            None => match self.base_url(&app.name) {
+                Some(url) => return Some(url.to_string()),
+                None => auth_base.unwrap_or(&app.base_url),
+            },
+        };
+        self.origin_override(natural)
+            .or_else(|| action.base_url.clone())
+    }
+
+    /// `base` with its origin replaced by a `--base-url ORIGIN=URL` naming it.
+    fn origin_override(&self, base: &str) -> Option<String> {
+        let base = url::Url::parse(base).ok()?;
+        let (_, to) = self.base_urls.iter().rev().find(|(from, _)| {
+            is_origin_key(from)
+                && url::Url::parse(from).is_ok_and(|from| from.origin() == base.origin())
+        })?;
+        let path = base.path().trim_end_matches('/');
+        Some(format!("{}{path}", to.trim_end_matches('/')))
+    }
+}
+
+/// Whether a `--base-url` key names an origin (`https://uploads.github.com`)
+/// rather than an app.
+fn is_origin_key(key: &str) -> bool {
+    key.contains("://")
 }
 
 /// Registers every env value a template reads, and every value an env file
@@ -231,6 +270,10 @@ fn check_overrides(wf: &Workflow, opts: &Options) -> Result<()> {
         }
     }
     for (app, url) in &opts.base_urls {
+        if is_origin_key(app) {
+            check_origin_override(wf, app, url)?;
+            continue;
+        }
         if !wf.spec.apps.contains_key(app) {
             let help = crate::error::suggest(app, wf.spec.apps.keys().map(String::as_str));
             return Err(Error::Usage(format!(
@@ -245,6 +288,47 @@ fn check_overrides(wf: &Workflow, opts: &Options) -> Result<()> {
                 "`--base-url {app}={url}`: expected an http or https URL"
             )));
         }
+    }
+    Ok(())
+}
+
+/// `--base-url ORIGIN=URL`: the origin is one of the spec's base URLs'
+/// (an app's or an action's own), and the replacement a URL.
+fn check_origin_override(wf: &Workflow, from: &str, to: &str) -> Result<()> {
+    let origin = |u: &str| url::Url::parse(u).ok().map(|u| u.origin());
+    let bases: Vec<&str> = wf
+        .spec
+        .apps
+        .values()
+        .flat_map(|app| {
+            std::iter::once(app.base_url.as_str())
+                .chain(app.actions.values().filter_map(|a| a.base_url.as_deref()))
+        })
+        .collect();
+    let Some(wanted) = origin(from).filter(|o| o.is_tuple()) else {
+        return Err(Error::Usage(format!(
+            "`--base-url {from}=...`: expected an app's name or an origin like `https://uploads.example.com`"
+        )));
+    };
+    if !bases.iter().any(|b| origin(b).as_ref() == Some(&wanted)) {
+        let mut origins: Vec<String> = bases
+            .iter()
+            .filter_map(|b| origin(b).filter(|o| o.is_tuple()))
+            .map(|o| o.ascii_serialization())
+            .collect();
+        origins.sort();
+        origins.dedup();
+        return Err(Error::Usage(format!(
+            "`--base-url {from}=...` names no base URL of the spec; its origins are {}",
+            crate::error::ticked(origins.iter())
+        )));
+    }
+    let valid = url::Url::parse(to)
+        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+    if !valid {
+        return Err(Error::Usage(format!(
+            "`--base-url {from}={to}`: expected an http or https URL"
+        )));
     }
     Ok(())
 }

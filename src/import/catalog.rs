@@ -10,6 +10,7 @@
 //! those inside a param's `{…}`); nothing depends on hash order, so the same input
 //! gives the same bytes.
 
+pub(super) use super::schema::Bounds;
 use super::yaml;
 use crate::spec::{BodyFormat, ParamType};
 use serde_json::Value;
@@ -24,6 +25,8 @@ pub(super) struct Catalog {
     /// A `# TODO` comment above `base_url`.
     pub base_url_todo: Option<String>,
     pub entries: Vec<Entry>,
+    /// The component schemas the actions' `response`s refer to.
+    pub schemas: std::collections::BTreeMap<String, Value>,
 }
 
 pub(super) enum Entry {
@@ -39,6 +42,10 @@ pub(super) struct Action {
     pub description: Option<String>,
     pub method: &'static str,
     pub path: String,
+    /// The operation's own server, when it is not the document's.
+    pub base_url: Option<String>,
+    /// The JSON Schema of its success answer, when JSON.
+    pub response: Option<Value>,
     /// `form`, `multipart` or `raw`; JSON is the default and not written.
     pub body_format: Option<BodyFormat>,
     pub content_type: Option<String>,
@@ -75,8 +82,15 @@ pub(super) struct Param {
     pub whole_body: bool,
     pub array_style: Option<&'static str>,
     pub enumeration: Option<Vec<Value>>,
+    /// The document's `default`: what the server assumes, written as
+    /// `server_default` so that it is shown and never sent.
     pub default: Option<Value>,
     pub description: Option<String>,
+    pub bounds: Bounds,
+    /// An object's fields (their `location` unused).
+    pub fields: Vec<Param>,
+    /// An array's items, when they say more than a type.
+    pub items: Option<Box<Param>>,
 }
 
 impl Catalog {
@@ -110,7 +124,22 @@ impl Catalog {
             }
             match entry {
                 Entry::Skipped(note) => comment(&mut out, "      ", note),
-                Entry::Action(action) => action.write(&mut out),
+                Entry::Action(action) => {
+                    action.write(&mut out);
+                    action.write_response(&mut out);
+                }
+            }
+        }
+        if !self.schemas.is_empty() {
+            out.push('\n');
+            comment(
+                &mut out,
+                "    ",
+                "The schemas the actions' `response`s refer to (`#/schemas/NAME`).",
+            );
+            out.push_str("    schemas:\n");
+            for (name, schema) in &self.schemas {
+                let _ = writeln!(out, "      {}: {}", yaml::string(name), yaml::flow(schema));
             }
         }
         out
@@ -132,6 +161,9 @@ impl Action {
         }
         let _ = writeln!(out, "        method: {}", self.method);
         let _ = writeln!(out, "        path: {}", yaml::block_string(&self.path));
+        if let Some(base_url) = &self.base_url {
+            let _ = writeln!(out, "        base_url: {}", yaml::block_string(base_url));
+        }
         if let Some(format) = self.body_format {
             let _ = writeln!(out, "        body_format: {}", format.name());
         }
@@ -147,46 +179,101 @@ impl Action {
         }
         out.push_str("        params:\n");
         for param in &self.params {
-            let _ = writeln!(
-                out,
-                "          {}: {}",
-                yaml::string(&param.key),
-                param.flow()
-            );
+            param.write(out, "          ", true);
+        }
+    }
+
+    /// `response:` last, after what a reader looks for first.
+    fn write_response(&self, out: &mut String) {
+        if let Some(response) = &self.response {
+            let _ = writeln!(out, "        response: {}", yaml::flow(response));
         }
     }
 }
 
 impl Param {
-    /// `{type: …, …}` on one line.
-    fn flow(&self) -> String {
-        let mut fields = vec![format!("type: {}", self.ty.name())];
-        if self.required {
-            fields.push("required: true".into());
+    /// `key: {type: …, …}` on one line, or, with fields or items, the same
+    /// keys in block style with the fields and items below them.
+    /// `placed`: a param (with `in:` and a wire name), not a field.
+    fn write(&self, out: &mut String, indent: &str, placed: bool) {
+        let keys = self.keys(placed);
+        let key = yaml::string(&self.key);
+        if self.fields.is_empty() && self.items.is_none() {
+            let _ = writeln!(out, "{indent}{key}: {{{}}}", keys.join(", "));
+            return;
         }
-        fields.push(format!("in: {}", self.location.name()));
-        if let Some(name) = &self.name {
-            fields.push(format!("name: {}", yaml::string(name)));
+        let _ = writeln!(out, "{indent}{key}:");
+        let inner = format!("{indent}  ");
+        for k in keys {
+            let _ = writeln!(out, "{inner}{k}");
+        }
+        if !self.fields.is_empty() {
+            let _ = writeln!(out, "{inner}fields:");
+            for field in &self.fields {
+                field.write(out, &format!("{inner}  "), false);
+            }
+        }
+        if let Some(items) = &self.items {
+            let mut items = (**items).clone();
+            items.key = "items".into();
+            items.write(out, &inner, false);
+        }
+    }
+
+    /// The `key: value` pairs of everything but fields and items.
+    fn keys(&self, placed: bool) -> Vec<String> {
+        let mut keys = vec![format!("type: {}", self.ty.name())];
+        if self.required {
+            keys.push("required: true".into());
+        }
+        if placed {
+            keys.push(format!("in: {}", self.location.name()));
+            if let Some(name) = &self.name {
+                keys.push(format!("name: {}", yaml::string(name)));
+            }
         }
         if self.whole_body {
-            fields.push("whole_body: true".into());
+            keys.push("whole_body: true".into());
         }
         if let Some(style) = self.array_style {
-            fields.push(format!("array_style: {style}"));
+            keys.push(format!("array_style: {style}"));
         }
         if let Some(values) = &self.enumeration {
-            fields.push(format!(
-                "enum: {}",
-                yaml::flow(&Value::Array(values.clone()))
-            ));
+            keys.push(format!("enum: {}", yaml::flow(&Value::Array(values.clone()))));
         }
         if let Some(default) = &self.default {
-            fields.push(format!("default: {}", yaml::flow(default)));
+            keys.push(format!("server_default: {}", yaml::flow(default)));
         }
+        keys.extend(self.bounds.keys(self.ty));
         if let Some(description) = &self.description {
-            fields.push(format!("description: {}", yaml::string(description)));
+            keys.push(format!("description: {}", yaml::string(description)));
         }
-        format!("{{{}}}", fields.join(", "))
+        keys
+    }
+}
+
+impl Bounds {
+    /// `minimum: 1`, `max_length: 40`, …: the bounds that suit `ty` (a
+    /// bound of a branch whose type was unified away is dropped).
+    pub(super) fn keys(&self, ty: ParamType) -> Vec<String> {
+        let fits = |types: &[ParamType]| ty == ParamType::Any || types.contains(&ty);
+        let numeric = fits(&[ParamType::Integer, ParamType::Number]);
+        let text = fits(&[ParamType::String]);
+        let array = fits(&[ParamType::Array]);
+        let mut keys = Vec::new();
+        let mut put = |on: bool, key: &str, value: Option<String>| {
+            if let (true, Some(value)) = (on, value) {
+                keys.push(format!("{key}: {value}"));
+            }
+        };
+        put(numeric, "minimum", self.minimum.as_ref().map(ToString::to_string));
+        put(numeric, "maximum", self.maximum.as_ref().map(ToString::to_string));
+        put(text, "min_length", self.min_length.map(|n| n.to_string()));
+        put(text, "max_length", self.max_length.map(|n| n.to_string()));
+        put(text, "pattern", self.pattern.as_deref().map(yaml::string));
+        put(array, "min_items", self.min_items.map(|n| n.to_string()));
+        put(array, "max_items", self.max_items.map(|n| n.to_string()));
+        keys
     }
 }
 

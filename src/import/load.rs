@@ -13,6 +13,8 @@ pub(super) struct Loaded {
     pub version: String,
     /// Things the normalizing pass dropped that the reader should know about.
     pub notes: Vec<String>,
+    /// What operations answer, read before the normalizing pass drops it.
+    pub responses: super::responses::Responses,
 }
 
 pub(super) fn load(source: &str) -> Result<Loaded, ImportError> {
@@ -40,12 +42,14 @@ pub(super) fn load(source: &str) -> Result<Loaded, ImportError> {
     if !version.starts_with("3.") {
         return Err(ImportError::UnsupportedVersion(version));
     }
+    let responses = super::responses::Responses::read(&raw);
     let notes = normalize(&mut raw);
     let doc: OpenAPI = serde_path_to_error::deserialize(&raw).map_err(|e| locate(&raw, e))?;
     Ok(Loaded {
         doc,
         version,
         notes,
+        responses,
     })
 }
 

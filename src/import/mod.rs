@@ -29,7 +29,8 @@
 //!   defaults. When the document names no server, or a relative one, it is
 //!   `https://example.invalid` (plus the relative path) under a `# TODO`
 //!   comment: the catalog stays loadable, and `--base-url APP=URL` or an edit
-//!   fixes it. An operation served from another server says so in a comment.
+//!   fixes it. An operation (or path) served from a server of its own gets it
+//!   as the action's `base_url` (a relative one is a comment).
 //! - The app's `description` is `info.title` and the first sentence of
 //!   `info.description`. Descriptions are one line, the first sentence (a
 //!   `summary` whole), markdown links reduced to their text, at most 200
@@ -52,10 +53,18 @@
 //!   branches declare allows every branch's enum values, and has a default
 //!   only when every branch gives it the same); non-object branches
 //!   dropped. Elsewhere the branches' types unify as [`openapi`](fn@openapi) says.
-//! - Validation keywords (`minimum`, `pattern`, `format` other than
-//!   `binary`, `minItems`, …), `not`, `discriminator`, and an
-//!   `additionalProperties` beside `properties` are dropped; so are the enums
-//!   of array items.
+//! - Defaults are the server's: they are written as `server_default`, shown
+//!   and never sent.
+//! - Bounds (`minimum`, `maximum`, `minLength`, `maxLength`, `pattern`,
+//!   `minItems`, `maxItems`) are kept where they suit the param's type, an
+//!   integer's exclusive bound as the inclusive one next to it; a number's
+//!   exclusive bound, and a pattern Rust's `regex` cannot read (look-around,
+//!   back-references), are dropped. The fields of object params and the
+//!   items of array params are kept three levels down, a recursive schema
+//!   once.
+//! - `format` other than `binary`, `multipleOf`, `uniqueItems`, `not`,
+//!   `discriminator`, and an `additionalProperties` beside `properties` are
+//!   dropped.
 //! - Serialization styles: query and header arrays are sent as the runner
 //!   sends them (the key repeated), whatever `style`/`explode` say; in a form
 //!   body `style: deepObject` gives `array_style: brackets` and every other
@@ -63,7 +72,7 @@
 //!   described with `content` (JSON in a query string) is a `string` the
 //!   caller serializes. Multipart part `contentType`s are dropped, and an
 //!   array of files is an `array`.
-//! - Operation-level `servers`, cookie parameters and cookie API keys, HTTP
+//! - Relative operation-level `servers`, cookie parameters and cookie API keys, HTTP
 //!   auth other than basic and bearer, and 3.1's `mutualTLS` become comments.
 //! - A `$ref` with siblings (3.1) is the referenced schema alone, as in 3.0.
 
@@ -73,6 +82,7 @@ mod error;
 mod load;
 mod names;
 mod normalize;
+mod responses;
 mod openapi;
 mod schema;
 mod text;

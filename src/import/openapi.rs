@@ -46,7 +46,7 @@
 
 use super::Options;
 use super::auth;
-use super::catalog::{Action, Catalog, Entry, Location, Param};
+use super::catalog::{Action, Bounds, Catalog, Entry, Location, Param};
 use super::error::ImportError;
 use super::load::Loaded;
 use super::names::{self, Namer};
@@ -182,6 +182,8 @@ pub(super) fn build(loaded: &Loaded, options: &Options) -> Result<Catalog, Impor
     let builder = Builder {
         resolver: &resolver,
         base_url: &base_url,
+        responses: &loaded.responses,
+        used: Default::default(),
     };
     let natural: Vec<Option<String>> = selected
         .iter()
@@ -207,6 +209,7 @@ pub(super) fn build(loaded: &Loaded, options: &Options) -> Result<Catalog, Impor
         }
     }
 
+    let schemas = loaded.responses.schemas(builder.used.into_inner());
     let info = &doc.info;
     let description = match info.description.as_deref().and_then(text::first_sentence) {
         Some(sentence) if sentence != info.title => {
@@ -234,6 +237,7 @@ pub(super) fn build(loaded: &Loaded, options: &Options) -> Result<Catalog, Impor
         base_url,
         base_url_todo,
         entries,
+        schemas,
     })
 }
 
@@ -385,6 +389,9 @@ fn keyed(drafts: Vec<Draft>) -> (Vec<Param>, HashMap<String, (String, bool)>) {
 struct Builder<'r, 'a> {
     resolver: &'r Resolver<'a>,
     base_url: &'r str,
+    responses: &'r super::responses::Responses,
+    /// The component schemas the actions' responses refer to.
+    used: std::cell::RefCell<std::collections::BTreeSet<String>>,
 }
 
 impl<'a> Builder<'_, 'a> {
@@ -411,6 +418,10 @@ impl<'a> Builder<'_, 'a> {
             name,
             comments,
             description,
+            base_url: self.own_server(op).filter(|url| is_absolute(url)),
+            response: self
+                .responses
+                .of(op.path, op.method, &mut self.used.borrow_mut()),
             method: op.method,
             path: rewrite_path(op.path, &keys),
             body_format: body.format,
@@ -437,20 +448,27 @@ impl<'a> Builder<'_, 'a> {
         if o.deprecated {
             comments.push("deprecated".into());
         }
-        let servers = if o.servers.is_empty() {
-            &op.item.servers
-        } else {
-            &o.servers
-        };
-        if let Some(server) = servers.first() {
-            let url = server_url(server);
-            if url.trim_end_matches('/') != self.base_url {
-                comments.push(format!(
-                    "the document serves this operation from {url}, not base_url"
-                ));
-            }
+        if let Some(url) = self.own_server(op)
+            && !is_absolute(&url)
+        {
+            comments.push(format!(
+                "the document serves this operation from {url}, not base_url"
+            ));
         }
         comments
+    }
+
+    /// The operation's (or its path's) first server, when it is not the
+    /// document's.
+    fn own_server(&self, op: &Op<'a>) -> Option<String> {
+        let servers = if op.op.servers.is_empty() {
+            &op.item.servers
+        } else {
+            &op.op.servers
+        };
+        let url = server_url(servers.first()?);
+        let url = url.trim_end_matches('/');
+        (url != self.base_url).then(|| url.to_string())
     }
 
     /// Path-level parameters, overridden by the operation's.
@@ -554,6 +572,7 @@ impl<'a> Builder<'_, 'a> {
             .or_else(|| flat.description.and_then(text::first_sentence));
         p.enumeration = enum_for(ty, &flat);
         p.default = default_for(ty, flat.default);
+        p.bounds = flat.bounds.clone();
         let reserved = location == Location::Path
             && (data.extensions.get("x-multi-segment") == Some(&Value::Bool(true))
                 || (is_path_like(&data.name) && path.ends_with(&format!("/{{{}}}", data.name))));
@@ -629,6 +648,8 @@ impl<'a> Builder<'_, 'a> {
                 p.description = description;
                 p.enumeration = enum_for(ty, &flat);
                 p.default = default_for(ty, flat.default);
+                p.bounds = flat.bounds.clone();
+                self.nest(&mut p, &flat, &[])?;
                 out.params.push(Draft {
                     param: p,
                     wire: None,
@@ -648,6 +669,7 @@ impl<'a> Builder<'_, 'a> {
         name: &str,
         property: Property<'a>,
     ) -> Result<Option<Draft>, ImportError> {
+        let property_schema = property.schemas[0];
         let mut flats = Vec::with_capacity(property.schemas.len());
         for schema in property.schemas {
             flats.push(self.resolver.flatten(schema)?);
@@ -669,6 +691,10 @@ impl<'a> Builder<'_, 'a> {
             // The body's own schema for it holds whichever branch is sent.
             p.enumeration = enum_for(ty, first);
             p.default = default_for(ty, first.default);
+            p.bounds = first.bounds.clone();
+            if let Some(refs) = deeper(&[], property_schema) {
+                self.nest(&mut p, first, &refs)?;
+            }
         } else {
             // Only branches give it: any branch's value is allowed, and a
             // default is one only when every branch gives the same.
@@ -698,6 +724,108 @@ impl<'a> Builder<'_, 'a> {
         }))
     }
 }
+
+impl<'a> Builder<'_, 'a> {
+    /// The fields of an object param and the items of an array param, as
+    /// far as [`MAX_NESTING`] levels down: what a caller needs to write the
+    /// value without reading the API's documentation.
+    fn nest(&self, p: &mut Param, flat: &Flat<'a>, refs: &[&'a str]) -> Result<(), ImportError> {
+        if refs.len() >= MAX_NESTING {
+            return Ok(());
+        }
+        match p.ty {
+            ParamType::Object => {
+                let Some(properties) = object_shape(flat) else {
+                    return Ok(());
+                };
+                for (name, property) in properties {
+                    if let Some(field) = self.field(name, property, refs)? {
+                        p.fields.push(field);
+                    }
+                }
+            }
+            ParamType::Array => {
+                let Some(items) = flat.items else {
+                    return Ok(());
+                };
+                let item = self.resolver.flatten(items)?;
+                let ty = item.ty();
+                let mut field = param(ty, Location::Body, false);
+                field.key = "items".into();
+                field.bounds = item.bounds.clone();
+                if let Some(refs) = deeper(refs, items) {
+                    self.nest(&mut field, &item, &refs)?;
+                }
+                // The items' enum stays the array's own `enum`; a type
+                // alone says nothing the runner checks.
+                let says_more = !field.fields.is_empty()
+                    || field.items.is_some()
+                    || !field.bounds.keys(ty).is_empty();
+                if says_more && ty != ParamType::Any {
+                    p.items = Some(Box::new(field));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// One field of an object value; none for a `readOnly` one.
+    fn field(
+        &self,
+        name: &str,
+        property: Property<'a>,
+        refs: &[&'a str],
+    ) -> Result<Option<Param>, ImportError> {
+        let own = property.schemas[0];
+        let mut flats = Vec::with_capacity(property.schemas.len());
+        for schema in property.schemas {
+            flats.push(self.resolver.flatten(schema)?);
+        }
+        if flats.iter().all(|f| f.read_only) {
+            return Ok(None);
+        }
+        let first = &flats[0];
+        let ty = schema::unify(flats.iter().map(Flat::ty));
+        let mut field = param(ty, Location::Body, property.required);
+        field.key = name.to_string();
+        field.description = flats
+            .iter()
+            .find_map(|f| f.description)
+            .and_then(text::first_sentence);
+        if property.own {
+            field.enumeration = enum_for(ty, first);
+            field.default = default_for(ty, first.default);
+            field.bounds = first.bounds.clone();
+            if let Some(refs) = deeper(refs, own) {
+                self.nest(&mut field, first, &refs)?;
+            }
+        }
+        Ok(Some(field))
+    }
+}
+
+/// An http(s) URL with a host, fit to be a base URL as it stands.
+fn is_absolute(url: &str) -> bool {
+    (url.starts_with("https://") || url.starts_with("http://")) && !url.contains('{')
+}
+
+/// The references on the way down to `next`, or `None` when `next` is one
+/// of them (a recursive schema: its structure was shown a level above).
+fn deeper<'a>(refs: &[&'a str], next: SchemaRef<'a>) -> Option<Vec<&'a str>> {
+    let mut out = refs.to_vec();
+    match next {
+        SchemaRef::Ref(r) if refs.contains(&r) => return None,
+        SchemaRef::Ref(r) => out.push(r),
+        // An inline schema is a level all the same.
+        SchemaRef::Inline(_) => out.push(""),
+    }
+    Some(out)
+}
+
+/// How deep fields and items are kept: deeper structure is rare in request
+/// bodies and would swell a catalog past use.
+const MAX_NESTING: usize = 3;
 
 /// A property of an object body.
 #[derive(Default)]
@@ -758,6 +886,9 @@ fn param(ty: ParamType, location: Location, required: bool) -> Param {
         array_style: None,
         enumeration: None,
         default: None,
+        bounds: Bounds::default(),
+        fields: Vec::new(),
+        items: None,
         description: None,
     }
 }

@@ -134,6 +134,52 @@ pub(super) struct Flat<'a> {
     pub items: Option<SchemaRef<'a>>,
     /// The `oneOf`/`anyOf` branches, flattened, null branches left out.
     pub branches: Vec<Flat<'a>>,
+    pub bounds: Bounds,
+}
+
+/// The validation keywords the catalog keeps (exclusive bounds of integers
+/// as inclusive ones; those of numbers have no catalog form and are
+/// dropped).
+#[derive(Default, Clone, PartialEq, Debug)]
+pub(super) struct Bounds {
+    pub minimum: Option<serde_json::Number>,
+    pub maximum: Option<serde_json::Number>,
+    pub min_length: Option<u64>,
+    pub max_length: Option<u64>,
+    pub pattern: Option<String>,
+    pub min_items: Option<u64>,
+    pub max_items: Option<u64>,
+}
+
+impl Bounds {
+    /// Each bound `self` leaves unset taken from `other`.
+    fn or(self, other: Bounds) -> Bounds {
+        Bounds {
+            minimum: self.minimum.or(other.minimum),
+            maximum: self.maximum.or(other.maximum),
+            min_length: self.min_length.or(other.min_length),
+            max_length: self.max_length.or(other.max_length),
+            pattern: self.pattern.or(other.pattern),
+            min_items: self.min_items.or(other.min_items),
+            max_items: self.max_items.or(other.max_items),
+        }
+    }
+
+    fn number(n: Option<f64>, exclusive: bool) -> Option<serde_json::Number> {
+        let n = n.filter(|_| !exclusive)?;
+        if n.fract() == 0.0 && n.abs() < 9.0e15 {
+            return Some((n as i64).into());
+        }
+        serde_json::Number::from_f64(n)
+    }
+
+    /// A pattern the runner can check (Rust's `regex` lacks look-around
+    /// and back-references): one it cannot is dropped, not guessed at.
+    fn pattern(pattern: Option<&String>) -> Option<String> {
+        pattern
+            .filter(|p| regex::Regex::new(p).is_ok())
+            .cloned()
+    }
 }
 
 impl<'a> Flat<'a> {
@@ -212,6 +258,7 @@ impl<'a> Flat<'a> {
         }
         self.items = self.items.or(other.items);
         self.branches.extend(other.branches);
+        self.bounds = std::mem::take(&mut self.bounds).or(other.bounds);
     }
 }
 
@@ -289,6 +336,9 @@ impl<'a> Resolver<'a> {
                     VariantOrUnknownOrEmpty::Item(StringFormat::Binary)
                 );
                 flat.enumeration = values(s.enumeration.iter().flatten().cloned());
+                flat.bounds.min_length = s.min_length.map(|n| n as u64);
+                flat.bounds.max_length = s.max_length.map(|n| n as u64);
+                flat.bounds.pattern = Bounds::pattern(s.pattern.as_ref());
             }
             SchemaKind::Type(Type::Number(n)) => {
                 flat.declared = Some(ParamType::Number);
@@ -298,10 +348,19 @@ impl<'a> Resolver<'a> {
                         .flatten()
                         .filter_map(|f| serde_json::Number::from_f64(*f)),
                 );
+                flat.bounds.minimum = Bounds::number(n.minimum, n.exclusive_minimum);
+                flat.bounds.maximum = Bounds::number(n.maximum, n.exclusive_maximum);
             }
             SchemaKind::Type(Type::Integer(i)) => {
                 flat.declared = Some(ParamType::Integer);
                 flat.enumeration = values(i.enumeration.iter().flatten().copied());
+                // An exclusive bound of an integer is the next integer in.
+                flat.bounds.minimum = i
+                    .minimum
+                    .map(|m| m.saturating_add(i64::from(i.exclusive_minimum)).into());
+                flat.bounds.maximum = i
+                    .maximum
+                    .map(|m| m.saturating_sub(i64::from(i.exclusive_maximum)).into());
             }
             SchemaKind::Type(Type::Boolean(b)) => {
                 flat.declared = Some(ParamType::Boolean);
@@ -319,6 +378,8 @@ impl<'a> Resolver<'a> {
             SchemaKind::Type(Type::Array(a)) => {
                 flat.declared = Some(ParamType::Array);
                 flat.items = a.items.as_ref().map(SchemaRef::from);
+                flat.bounds.min_items = a.min_items.map(|n| n as u64);
+                flat.bounds.max_items = a.max_items.map(|n| n as u64);
             }
             SchemaKind::OneOf { one_of: branches } | SchemaKind::AnyOf { any_of: branches } => {
                 flat.branches = self.branches(branches, walk)?;
@@ -346,6 +407,15 @@ impl<'a> Resolver<'a> {
                     .collect();
                 flat.required = any.required.iter().map(String::as_str).collect();
                 flat.items = any.items.as_ref().map(SchemaRef::from);
+                flat.bounds = Bounds {
+                    minimum: Bounds::number(any.minimum, any.exclusive_minimum == Some(true)),
+                    maximum: Bounds::number(any.maximum, any.exclusive_maximum == Some(true)),
+                    min_length: any.min_length.map(|n| n as u64),
+                    max_length: any.max_length.map(|n| n as u64),
+                    pattern: Bounds::pattern(any.pattern.as_ref()),
+                    min_items: any.min_items.map(|n| n as u64),
+                    max_items: any.max_items.map(|n| n as u64),
+                };
                 for member in &any.all_of {
                     let member = self.flatten_at(member.into(), walk)?;
                     flat.merge(member);

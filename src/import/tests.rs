@@ -60,7 +60,7 @@ fn check_format(catalog: &Value) {
         let app = app.as_object().expect("app mapping");
         for key in app.keys() {
             assert!(
-                ["description", "base_url", "headers", "actions"].contains(&key.as_str()),
+                ["description", "base_url", "headers", "actions", "schemas"].contains(&key.as_str()),
                 "app key {key}"
             );
         }
@@ -90,7 +90,9 @@ fn check_action(name: &str, action: &Value) {
                 "path",
                 "body_format",
                 "content_type",
-                "params"
+                "base_url",
+                "params",
+                "response"
             ]
             .contains(&key.as_str()),
             "{name}: action key {key}"
@@ -132,13 +134,23 @@ fn check_action(name: &str, action: &Value) {
                 [
                     "type",
                     "required",
-                    "default",
+                    "server_default",
                     "description",
                     "enum",
                     "in",
                     "name",
                     "whole_body",
                     "array_style",
+                    "server_default",
+                    "minimum",
+                    "maximum",
+                    "min_length",
+                    "max_length",
+                    "pattern",
+                    "min_items",
+                    "max_items",
+                    "fields",
+                    "items",
                 ]
                 .contains(&field.as_str()),
                 "{what}: field {field}"
@@ -172,7 +184,7 @@ fn check_action(name: &str, action: &Value) {
         if let Some(values) = param.get("enum") {
             assert!(!values.as_array().expect("enum list").is_empty(), "{what}");
         }
-        if let Some(default) = param.get("default") {
+        if let Some(default) = param.get("server_default") {
             assert!(
                 !default.to_string().contains("{{"),
                 "{what}: template default"
@@ -255,7 +267,7 @@ fn references_chains_cycles_and_combinations() {
     );
     assert_eq!(
         list["color"],
-        json!({"type": "string", "in": "query", "enum": ["red", "green", "blue"], "default": "green", "description": "A color."})
+        json!({"type": "string", "in": "query", "enum": ["red", "green", "blue"], "server_default": "green", "description": "A color."})
     );
     assert_eq!(list["loop"]["type"], "any", "a reference cycle");
     assert_eq!(list["size"]["type"], "number", "anyOf integer, number");
@@ -350,7 +362,7 @@ fn bodies_of_every_kind() {
     let count = params(action(&catalog, "demo", "DEMO_SET_COUNT"));
     assert_eq!(
         count["body"],
-        json!({"type": "integer", "in": "body", "whole_body": true, "default": 1})
+        json!({"type": "integer", "in": "body", "whole_body": true, "server_default": 1})
     );
 
     let charge = action(&catalog, "demo", "DEMO_CREATE_CHARGE");
@@ -483,18 +495,18 @@ fn names_keys_and_quoting() {
         }),
         "strings kept as strings; the template default dropped"
     );
-    assert_eq!(quoting["sort"]["default"], "null");
+    assert_eq!(quoting["sort"]["server_default"], "null");
     assert_eq!(quoting["sort_body"]["name"], "sort");
     assert_eq!(
         quoting["plus_1"],
-        json!({"type": "integer", "in": "body", "name": "+1", "default": 1})
+        json!({"type": "integer", "in": "body", "name": "+1", "server_default": 1})
     );
     assert_eq!(quoting["minus_1"]["name"], "-1");
     assert_eq!(
-        quoting["count"]["default"], "30",
+        quoting["count"]["server_default"], "30",
         "a number default of a string"
     );
-    assert_eq!(quoting["when"]["default"], "2024-01-01");
+    assert_eq!(quoting["when"]["server_default"], "2024-01-01");
 }
 
 #[test]
@@ -560,7 +572,7 @@ fn openapi_3_1_documents() {
         list["status"],
         json!({"type": "string", "in": "query", "enum": ["available", "sold"]})
     );
-    assert_eq!(list["limit"]["default"], 10);
+    assert_eq!(list["limit"]["server_default"], 10);
     assert_eq!(list["since"]["type"], "string", "anyOf string, null");
     let create = params(action(&catalog, "demo", "DEMO_CREATE_PET"));
     assert_eq!(create["nickname"]["type"], "string");
@@ -704,7 +716,7 @@ fn a_subset_of_github() {
     assert_eq!(create["title"]["type"], "string", "oneOf string, integer");
     let list = params(action(&catalog, "github", "GITHUB_ISSUES_LIST_FOR_REPO"));
     assert_eq!(list["state"]["enum"], json!(["open", "closed", "all"]));
-    assert_eq!(list["per_page"]["default"], 30);
+    assert_eq!(list["per_page"]["server_default"], 30);
 }
 
 #[test]
@@ -740,13 +752,13 @@ fn a_property_of_several_branches_allows_each_branch_s_values() {
     );
     assert_eq!(p["data_type"]["required"], true);
     // A default only when every branch gives the same one.
-    assert_eq!(p["size"].get("default"), None);
-    assert_eq!(p["mode"]["default"], "fast");
+    assert_eq!(p["size"].get("server_default"), None);
+    assert_eq!(p["mode"]["server_default"], "fast");
     // A branch without an enum allows anything.
     assert_eq!(p["note"].get("enum"), None);
     // The body's own property keeps its own enum and default.
     assert_eq!(p["kind"]["enum"], json!(["x", "y"]));
-    assert_eq!(p["kind"]["default"], "x");
+    assert_eq!(p["kind"]["server_default"], "x");
 }
 
 #[test]

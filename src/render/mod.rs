@@ -22,7 +22,7 @@ pub(crate) use body::{Body, Checked, FileId, PartContent, Raw, Upload};
 pub(crate) use request::{Request, build_request};
 
 use crate::secret::Secret;
-use crate::spec::coerce::{ValueError, check_allowed, coerce};
+use crate::spec::coerce::{ValueError, coerce};
 use crate::spec::{Auth, ParamType, Placement};
 use crate::template::{Live, Scope, TemplateError, Templates, to_value, visit_strings};
 
@@ -314,10 +314,7 @@ pub(crate) fn params(
             }
             continue;
         }
-        let value = coerce(param.ty, rendered.value).map_err(value_error(name))?;
-        if let Some(allowed) = &param.allowed {
-            check_allowed(param.ty, allowed, &value).map_err(value_error(name))?;
-        }
+        let value = param.conform(rendered.value).map_err(value_error(name))?;
         if param.ty == ParamType::File
             && let Value::String(path) = &value
         {

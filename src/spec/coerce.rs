@@ -40,6 +40,15 @@ pub(crate) enum ValueError {
         allowed: String,
         found: String,
     },
+    /// A bound (`maximum`, `min_length`, `pattern`, …) not met.
+    #[error("expected {expected}, found {found}")]
+    Bound { expected: String, found: String },
+    /// A required field of an object value left out.
+    #[error("missing required field `{0}`")]
+    MissingField(String),
+    /// What is wrong with a field or item inside the value.
+    #[error("{at}: {error}")]
+    Inside { at: String, error: Box<ValueError> },
 }
 
 /// `value` as `ty`, or what was expected and found.

@@ -10,11 +10,13 @@ mod lower;
 pub(crate) mod model;
 mod raw;
 mod read;
+pub(crate) mod shape;
 
 use std::path::Path;
 
 use crate::error::Result;
 pub use model::*;
+pub(crate) use shape::{Field, Pattern, Shape};
 pub(crate) use read::{Root, display, resolve};
 
 /// How to load: what the command line says about reading files.

@@ -100,6 +100,9 @@ pub struct App {
     pub retry: Retry,
     /// What every action of the app must answer.
     pub expect: Option<Expect>,
+    /// The JSON Schemas its actions' `response` schemas refer to
+    /// (`#/schemas/NAME`).
+    pub schemas: Arc<serde_json::Map<String, Value>>,
     pub loc: Loc,
 }
 
@@ -168,6 +171,11 @@ pub struct Action {
     pub expect: Option<Expect>,
     /// The `Content-Type` of a raw body, as written (see [`Action::raw_content_type`]).
     pub content_type: Option<String>,
+    /// A server of its own, which gets the app's auth all the same: the
+    /// catalog's author wrote it, unlike a URL taken from a response.
+    pub base_url: Option<String>,
+    /// The JSON Schema of a successful answer (`expect: {schema: response}`).
+    pub response: Option<Value>,
     pub loc: Loc,
 }
 
@@ -234,7 +242,9 @@ pub enum HeaderTest {
 pub struct Schema {
     /// The path as written, and where.
     pub path: Located<String>,
-    pub document: Arc<Value>,
+    /// The file's document; `None` for `schema: response`, the action's
+    /// own response schema, known once a step binds the action.
+    pub document: Option<Arc<Value>>,
 }
 
 #[derive(Debug)]
@@ -253,6 +263,11 @@ pub struct Param {
     pub whole_body: bool,
     /// `array_style:` as written; [`Param::array_style`] is what applies.
     pub array_style_given: Option<ArrayStyle>,
+    /// `server_default:`, what the server assumes when the param is left
+    /// out: shown by `describe`, never sent.
+    pub server_default: Option<Value>,
+    /// Bounds, fields and items, when any is given.
+    pub shape: Option<Box<crate::spec::Shape>>,
     pub loc: Loc,
 }
 

@@ -127,6 +127,10 @@ pub(super) struct App {
     /// What every action of the app must answer (Slack's `ok: true`).
     #[serde(default)]
     pub expect: Option<Expect>,
+    /// JSON Schemas the actions' `response` schemas refer to
+    /// (`$ref: "#/schemas/NAME"`), read as JSON directly.
+    #[serde(default)]
+    pub schemas: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -207,6 +211,12 @@ pub(super) struct Action {
     /// The `Content-Type` of a `body_format: raw` body.
     #[serde(default)]
     pub content_type: Option<String>,
+    /// A server of the action's own (an upload host), instead of the app's.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// The JSON Schema of a successful answer's body.
+    #[serde(default)]
+    pub response: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -300,6 +310,69 @@ pub(super) struct Param {
     /// How arrays are named in form bodies and queries.
     #[serde(default)]
     pub array_style: Option<ArrayStyle>,
+    /// What the server assumes when the param is left out: never sent.
+    #[serde(default)]
+    pub server_default: Option<serde_yaml::Value>,
+    // Bounds, fields and items (see `spec::shape`); listed here, not
+    // flattened, since serde's `flatten` cannot refuse unknown keys.
+    #[serde(default)]
+    pub minimum: Option<serde_json::Number>,
+    #[serde(default)]
+    pub maximum: Option<serde_json::Number>,
+    #[serde(default)]
+    pub min_length: Option<u64>,
+    #[serde(default)]
+    pub max_length: Option<u64>,
+    #[serde(default)]
+    pub pattern: Option<String>,
+    #[serde(default)]
+    pub min_items: Option<u64>,
+    #[serde(default)]
+    pub max_items: Option<u64>,
+    /// An object's fields.
+    #[serde(default)]
+    pub fields: Option<IndexMap<String, Field>>,
+    /// An array's items.
+    #[serde(default)]
+    pub items: Option<Box<Field>>,
+}
+
+/// A field of an object param (`fields:`), or the items of an array param
+/// (`items:`): a param without a place on the wire.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Field {
+    #[serde(rename = "type", default)]
+    pub ty: Option<ParamType>,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default, rename = "enum")]
+    pub allowed: Option<Vec<serde_yaml::Value>>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub server_default: Option<serde_yaml::Value>,
+    // As in `Param`.
+    #[serde(default)]
+    pub minimum: Option<serde_json::Number>,
+    #[serde(default)]
+    pub maximum: Option<serde_json::Number>,
+    #[serde(default)]
+    pub min_length: Option<u64>,
+    #[serde(default)]
+    pub max_length: Option<u64>,
+    #[serde(default)]
+    pub pattern: Option<String>,
+    #[serde(default)]
+    pub min_items: Option<u64>,
+    #[serde(default)]
+    pub max_items: Option<u64>,
+    /// An object's fields.
+    #[serde(default)]
+    pub fields: Option<IndexMap<String, Field>>,
+    /// An array's items.
+    #[serde(default)]
+    pub items: Option<Box<Field>>,
 }
 
 /// How an array is named in a form body, a multipart body or a query:

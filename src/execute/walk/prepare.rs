@@ -35,10 +35,11 @@ impl<M: Mode> Walk<'_, M> {
             Target::Waits(template) => (None, Some(template)),
         };
         let auth = self.auth(act, r).await?;
-        let base_override = opts.base_url(&bound.app.name);
+        let auth_base = auth.as_ref().and_then(|a| a.base_url.as_deref());
+        let base_override = opts.base_override(&bound.app, &bound.action, auth_base);
         let effective_base = base_override
-            .map(str::to_string)
-            .or_else(|| auth.as_ref().and_then(|a| a.base_url.clone()))
+            .clone()
+            .or_else(|| auth_base.map(str::to_string))
             .unwrap_or_else(|| bound.app.base_url.clone());
         // The app's auth goes only to the app's origin; a step that names
         // its own `auth:` sends it wherever its `url` says.
@@ -54,7 +55,7 @@ impl<M: Mode> Walk<'_, M> {
             &bound.action,
             &params,
             auth.as_ref(),
-            base_override,
+            base_override.as_deref(),
             target.as_deref().or(stand_in),
         )
         .map_err(Failure::render)?;

@@ -3,6 +3,9 @@
 
 use super::*;
 
+/// `expect: {schema: response}`: the action's own response schema, not a file.
+const RESPONSE_SCHEMA: &str = "response";
+
 impl Lower {
     /// An `expect` of a step (`label` names it in messages), an app or an action.
     pub(super) fn expect(&mut self, path: &str, label: Option<&str>, raw: raw::Expect) -> Expect {
@@ -162,14 +165,21 @@ impl Lower {
         })
     }
 
-    /// `expect.schema`: a JSON file inside the project root, read now.
+    /// `expect.schema`: a JSON file inside the project root, read now, or
+    /// `response`, the action's response schema.
     fn schema(&mut self, p: String, loc: Loc) -> Option<Schema> {
+        if p == RESPONSE_SCHEMA {
+            return Some(Schema {
+                path: Located { value: p, loc },
+                document: None,
+            });
+        }
         let full = self.dir.join(&p);
         let shown = super::read::display(&full);
         match super::read::read_json(&self.root, &full, &shown) {
             Ok(document) => Some(Schema {
                 path: Located { value: p, loc },
-                document: Arc::new(document),
+                document: Some(Arc::new(document)),
             }),
             Err(e) => {
                 let help = matches!(e, super::read::JsonFileError::Outside(_))

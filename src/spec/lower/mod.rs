@@ -11,6 +11,7 @@ use indexmap::IndexMap;
 use serde_json::Value;
 
 mod expect;
+mod shape;
 mod step;
 
 use super::raw;
@@ -282,6 +283,7 @@ impl Lower {
             timeouts,
             retry,
             expect,
+            schemas: Arc::new(raw.schemas.unwrap_or_default()),
             loc: self.key_loc(path),
         }
     }
@@ -359,6 +361,23 @@ impl Lower {
                     .filter_map(|(i, v)| self.json(&item(&enum_path, i), v))
                     .collect()
             });
+            let server_default = p
+                .server_default
+                .and_then(|d| self.json(&child(&param_path, "server_default"), d));
+            let shape = self.shape(
+                &param_path,
+                shape::Bounds {
+                    minimum: p.minimum,
+                    maximum: p.maximum,
+                    min_length: p.min_length,
+                    max_length: p.max_length,
+                    pattern: p.pattern,
+                    min_items: p.min_items,
+                    max_items: p.max_items,
+                },
+                p.fields,
+                p.items,
+            );
             params.insert(
                 param_name.clone(),
                 Param {
@@ -372,6 +391,8 @@ impl Lower {
                     allowed,
                     whole_body: p.whole_body,
                     array_style_given: p.array_style,
+                    server_default,
+                    shape,
                     loc: self.key_loc(&param_path),
                 },
             );
@@ -379,6 +400,9 @@ impl Lower {
         let expect = raw
             .expect
             .map(|e| self.expect(&child(path, "expect"), None, e));
+        if let Some(base) = &raw.base_url {
+            self.base_url(&child(path, "base_url"), base, false);
+        }
         Action {
             name: name.to_string(),
             app: app.to_string(),
@@ -389,6 +413,8 @@ impl Lower {
             body_format: raw.body_format,
             expect,
             content_type: raw.content_type,
+            base_url: raw.base_url,
+            response: raw.response,
             loc: self.key_loc(path),
         }
     }
