@@ -311,7 +311,11 @@ fn bounds_text(shape: &Shape) -> Vec<String> {
     if let Some(p) = &shape.pattern {
         out.push(format!("matching `{}`", p.source));
     }
-    out.extend(range(text(&shape.min_items), text(&shape.max_items), " items"));
+    out.extend(range(
+        text(&shape.min_items),
+        text(&shape.max_items),
+        " items",
+    ));
     out
 }
 
@@ -335,7 +339,12 @@ fn nested_rows(prefix: &str, shape: &Shape, rows: &mut Vec<Row>) {
         rows.push([
             format!("  {name}"),
             field.ty.name().to_string(),
-            if field.required { "required" } else { "optional" }.to_string(),
+            if field.required {
+                "required"
+            } else {
+                "optional"
+            }
+            .to_string(),
             String::new(),
             notes(extra, field.description.as_deref()),
         ]);
@@ -353,11 +362,14 @@ fn nested_rows(prefix: &str, shape: &Shape, rows: &mut Vec<Row>) {
 
 /// The last column: facts, then the description.
 fn notes(extra: Vec<String>, description: Option<&str>) -> String {
-    [extra.join(", "), description.unwrap_or_default().to_string()]
-        .into_iter()
-        .filter(|s| !s.is_empty())
-        .collect::<Vec<_>>()
-        .join("; ")
+    [
+        extra.join(", "),
+        description.unwrap_or_default().to_string(),
+    ]
+    .into_iter()
+    .filter(|s| !s.is_empty())
+    .collect::<Vec<_>>()
+    .join("; ")
 }
 
 pub(crate) fn describe_json(entry: &Entry) -> Value {

@@ -8,8 +8,8 @@
 //!   mock servers, spec builders, leak checks, held requests.
 //! - [`apply`], [`bodies`], [`faults`], [`tls`]: what reaches the server,
 //!   in what shape, over what network.
-//! - [`cli`], [`catalog`], [`github_catalog`], [`examples`]: the commands,
-//!   imported catalogs and the shipped specs.
+//! - [`cli`], [`catalog`], [`github_catalog`], [`fidelity`], [`examples`]:
+//!   the commands, imported catalogs and the shipped specs.
 //! - [`credentials`], [`secrets`], [`descope`]: where credentials come from
 //!   and that they are never printed.
 //! - [`journal`], [`workflow`]: resuming, and workflows beyond a straight
@@ -35,6 +35,7 @@ mod descope;
 mod errors;
 mod examples;
 mod faults;
+mod fidelity;
 mod fuzz_corpus;
 mod github_catalog;
 mod journal;

@@ -127,15 +127,13 @@ pub(crate) fn response(app: &spec::App, action: &spec::Action) -> Response {
         "allOf": [schema],
         "schemas": *app.schemas,
     });
-    jsonschema::validator_for(&root)
-        .map(Arc::new)
-        .map_err(|e| {
-            format!(
-                "the `response` schema of action `{}` is not a valid JSON Schema: {}",
-                action.name,
-                invalid_schema(&e)
-            )
-        })
+    jsonschema::validator_for(&root).map(Arc::new).map_err(|e| {
+        format!(
+            "the `response` schema of action `{}` is not a valid JSON Schema: {}",
+            action.name,
+            invalid_schema(&e)
+        )
+    })
 }
 
 /// Compiles the criteria of `layers` (app, action, step, in that order),

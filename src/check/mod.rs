@@ -300,8 +300,7 @@ impl Checker<'_> {
             for action in app.actions.values() {
                 self.action(action);
                 if let Some(e) = &action.expect {
-                    let response = expect::wants_response(&[e])
-                        .then(|| self.response(app, action));
+                    let response = expect::wants_response(&[e]).then(|| self.response(app, action));
                     expect::compile(&[e], response, &mut self.diagnostics);
                 }
             }

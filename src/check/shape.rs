@@ -31,8 +31,16 @@ fn walk(what: &str, ty: ParamType, shape: &Shape, loc: &Loc, out: &mut Vec<Diagn
     let numbers = [ParamType::Integer, ParamType::Number];
     refuse("minimum", &numbers, shape.minimum.is_some());
     refuse("maximum", &numbers, shape.maximum.is_some());
-    refuse("min_length", &[ParamType::String], shape.min_length.is_some());
-    refuse("max_length", &[ParamType::String], shape.max_length.is_some());
+    refuse(
+        "min_length",
+        &[ParamType::String],
+        shape.min_length.is_some(),
+    );
+    refuse(
+        "max_length",
+        &[ParamType::String],
+        shape.max_length.is_some(),
+    );
     refuse("pattern", &[ParamType::String], shape.pattern.is_some());
     refuse("min_items", &[ParamType::Array], shape.min_items.is_some());
     refuse("max_items", &[ParamType::Array], shape.max_items.is_some());

@@ -239,7 +239,10 @@ impl Param {
             keys.push(format!("array_style: {style}"));
         }
         if let Some(values) = &self.enumeration {
-            keys.push(format!("enum: {}", yaml::flow(&Value::Array(values.clone()))));
+            keys.push(format!(
+                "enum: {}",
+                yaml::flow(&Value::Array(values.clone()))
+            ));
         }
         if let Some(default) = &self.default {
             keys.push(format!("server_default: {}", yaml::flow(default)));
@@ -266,8 +269,16 @@ impl Bounds {
                 keys.push(format!("{key}: {value}"));
             }
         };
-        put(numeric, "minimum", self.minimum.as_ref().map(ToString::to_string));
-        put(numeric, "maximum", self.maximum.as_ref().map(ToString::to_string));
+        put(
+            numeric,
+            "minimum",
+            self.minimum.as_ref().map(ToString::to_string),
+        );
+        put(
+            numeric,
+            "maximum",
+            self.maximum.as_ref().map(ToString::to_string),
+        );
         put(text, "min_length", self.min_length.map(|n| n.to_string()));
         put(text, "max_length", self.max_length.map(|n| n.to_string()));
         put(text, "pattern", self.pattern.as_deref().map(yaml::string));

@@ -49,7 +49,8 @@ impl Responses {
                     continue;
                 };
                 if let Some(schema) = success_schema(raw, responses) {
-                    by_operation.insert((path.clone(), method.to_ascii_uppercase()), schema.clone());
+                    by_operation
+                        .insert((path.clone(), method.to_ascii_uppercase()), schema.clone());
                 }
             }
         }
@@ -61,8 +62,15 @@ impl Responses {
 
     /// The converted success schema of one operation, the names of the
     /// components it refers to added to `used`.
-    pub(super) fn of(&self, path: &str, method: &str, used: &mut BTreeSet<String>) -> Option<Value> {
-        let schema = self.by_operation.get(&(path.to_string(), method.to_string()))?;
+    pub(super) fn of(
+        &self,
+        path: &str,
+        method: &str,
+        used: &mut BTreeSet<String>,
+    ) -> Option<Value> {
+        let schema = self
+            .by_operation
+            .get(&(path.to_string(), method.to_string()))?;
         Some(convert(schema, used, 0))
     }
 
@@ -100,14 +108,12 @@ fn success_schema<'a>(raw: &'a Value, responses: &'a Map<String, Value>) -> Opti
     statuses.into_iter().find_map(|(_, response)| {
         let response = follow(raw, response);
         let content = response.get("content")?.as_object()?;
-        let media = content
-            .get("application/json")
-            .or_else(|| {
-                content
-                    .iter()
-                    .find(|(media, _)| media.contains("json"))
-                    .map(|(_, m)| m)
-            })?;
+        let media = content.get("application/json").or_else(|| {
+            content
+                .iter()
+                .find(|(media, _)| media.contains("json"))
+                .map(|(_, m)| m)
+        })?;
         media.get("schema")
     })
 }
@@ -131,7 +137,13 @@ fn follow<'a>(raw: &'a Value, mut value: &'a Value) -> &'a Value {
 }
 
 /// Keywords that take one schema.
-const ONE: [&str; 5] = ["items", "not", "additionalProperties", "contains", "propertyNames"];
+const ONE: [&str; 5] = [
+    "items",
+    "not",
+    "additionalProperties",
+    "contains",
+    "propertyNames",
+];
 /// Keywords that take a list of schemas.
 const LIST: [&str; 4] = ["allOf", "anyOf", "oneOf", "prefixItems"];
 /// Keywords that take a map of schemas.
@@ -173,7 +185,10 @@ fn convert(schema: &Value, used: &mut BTreeSet<String>, depth: usize) -> Value {
             && !name.contains('/')
         {
             let name = name.replace("~1", "/").replace("~0", "~");
-            out.insert("$ref".into(), Value::String(format!("#/schemas/{}", pointer_escape(&name))));
+            out.insert(
+                "$ref".into(),
+                Value::String(format!("#/schemas/{}", pointer_escape(&name))),
+            );
             used.insert(name);
         }
         return Value::Object(out);
@@ -185,9 +200,9 @@ fn convert(schema: &Value, used: &mut BTreeSet<String>, depth: usize) -> Value {
             convert(value, used, depth + 1)
         } else if LIST.contains(&key) {
             match value.as_array() {
-                Some(items) => Value::Array(
-                    items.iter().map(|s| convert(s, used, depth + 1)).collect(),
-                ),
+                Some(items) => {
+                    Value::Array(items.iter().map(|s| convert(s, used, depth + 1)).collect())
+                }
                 None => continue,
             }
         } else if MAP.contains(&key) {
@@ -213,7 +228,10 @@ fn convert(schema: &Value, used: &mut BTreeSet<String>, depth: usize) -> Value {
         out.insert(key.to_string(), converted);
     }
     // 3.0's boolean exclusive bounds: the bound moves to the exclusive keyword.
-    for (flag, bound) in [("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")] {
+    for (flag, bound) in [
+        ("exclusiveMinimum", "minimum"),
+        ("exclusiveMaximum", "maximum"),
+    ] {
         if object.get(flag) == Some(&Value::Bool(true))
             && let Some(value) = out.remove(bound)
         {

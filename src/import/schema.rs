@@ -176,9 +176,7 @@ impl Bounds {
     /// A pattern the runner can check (Rust's `regex` lacks look-around
     /// and back-references): one it cannot is dropped, not guessed at.
     fn pattern(pattern: Option<&String>) -> Option<String> {
-        pattern
-            .filter(|p| regex::Regex::new(p).is_ok())
-            .cloned()
+        pattern.filter(|p| regex::Regex::new(p).is_ok()).cloned()
     }
 }
 

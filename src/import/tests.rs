@@ -60,7 +60,8 @@ fn check_format(catalog: &Value) {
         let app = app.as_object().expect("app mapping");
         for key in app.keys() {
             assert!(
-                ["description", "base_url", "headers", "actions", "schemas"].contains(&key.as_str()),
+                ["description", "base_url", "headers", "actions", "schemas"]
+                    .contains(&key.as_str()),
                 "app key {key}"
             );
         }

@@ -52,8 +52,9 @@ impl Lower {
             ));
             return None;
         }
-        let pattern = bounds.pattern.and_then(|source| {
-            match regex::Regex::new(&source) {
+        let pattern = bounds
+            .pattern
+            .and_then(|source| match regex::Regex::new(&source) {
                 Ok(regex) => Some(Pattern { source, regex }),
                 Err(e) => {
                     self.diagnostics.push(Diagnostic::new(
@@ -62,8 +63,7 @@ impl Lower {
                     ));
                     None
                 }
-            }
-        });
+            });
         let fields = fields
             .unwrap_or_default()
             .into_iter()
