@@ -17,6 +17,7 @@ mod plan;
 mod poll;
 mod resume;
 mod shard;
+mod time;
 mod uses;
 mod validate;
 

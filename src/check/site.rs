@@ -10,7 +10,7 @@ use crate::template::STATUS_FUNCTIONS;
 use super::Checker;
 
 /// Names a template may use besides the ones a [`Site`] allows.
-const GLOBALS: &[&str] = &["range", "dict", "namespace", "loop"];
+const GLOBALS: &[&str] = &["range", "dict", "namespace", "loop", "now"];
 /// What `steps.<id>` holds.
 const STEP_FIELDS: &[&str] = &["status", "headers", "response", "outputs", "items", "pages"];
 /// The names of the response a step's own templates see.
@@ -184,7 +184,8 @@ impl Checker<'_> {
             return;
         }
         let names = in_scope(site);
-        let help = did_you_mean(name, names.iter().copied())
+        // `now()` is everywhere; listed only when it is what was meant.
+        let help = did_you_mean(name, names.iter().copied().chain(["now"]))
             .or_else(|| Some(format!("templates here can use {}", ticked(&names))));
         self.error(
             Diagnostic::new(format!("unknown variable `{name}`"), Some(loc.clone()))

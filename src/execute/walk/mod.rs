@@ -45,6 +45,7 @@ use crate::check::{Bound, Needed, Run, Step};
 use crate::error::{Diagnostic, Error, Loc};
 use crate::render::{self, Renderer, Request, Token};
 use crate::spec::{Located, Source};
+use crate::template::time::NOW;
 use crate::template::{FAILED, Live, Scope, to_value};
 
 /// What becomes of the requests a walk prepares, and what else differs
@@ -323,7 +324,8 @@ impl<'a, M: Mode> Walk<'a, M> {
             .with("vars", self.setup.vars.clone())
             .with("inputs", frame.inputs.clone())
             .with("steps", frame.steps.value())
-            .with("shard", to_value(&json!({"index": index, "count": count})));
+            .with("shard", to_value(&json!({"index": index, "count": count})))
+            .with(NOW, self.setup.now.as_str().into());
         if frame.unknown_inputs.is_empty() {
             scope
         } else {
