@@ -10,6 +10,7 @@ mod conditions;
 mod each;
 mod expect;
 mod gate;
+mod inline;
 mod inputs;
 mod outputs;
 mod pages;

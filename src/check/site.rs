@@ -163,6 +163,14 @@ impl Checker<'_> {
             );
             return;
         }
+        if let (Some(item), "item") = (site.item, name) {
+            self.error(
+                Diagnostic::new("unknown variable `item`", Some(loc.clone())).with_help(Some(
+                    format!("this loop names its item `{item}` (`as: {item}`)"),
+                )),
+            );
+            return;
+        }
         if name == "index" || name == "item" {
             self.error(
                 Diagnostic::new(
