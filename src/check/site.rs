@@ -29,6 +29,8 @@ pub(super) struct Site<'a> {
     pub source: Option<&'static str>,
     /// The loop item's name (and `index`), inside a `for_each` step.
     pub item: Option<&'a str>,
+    /// The item of the inline `steps:` a loop step is in, which it sees too.
+    pub outer_item: Option<&'a str>,
     /// `response`, `status`, `headers` of the step's own response.
     pub response: bool,
     /// `success()`, `failure()`, `always()`: in `if` only.
@@ -57,6 +59,9 @@ fn in_scope<'a>(site: Site<'a>) -> Vec<&'a str> {
     if let Some(item) = site.item {
         names.push(item);
         names.push("index");
+    }
+    if let Some(outer) = site.outer_item.filter(|o| site.item != Some(*o)) {
+        names.push(outer);
     }
     if site.response {
         names.extend(RESPONSE_NAMES);
@@ -145,6 +150,7 @@ impl Checker<'_> {
         let known = GLOBALS.contains(&name)
             || site.source == Some(name)
             || (site.item.is_some() && (site.item == Some(name) || name == "index"))
+            || site.outer_item == Some(name)
             || (site.response && RESPONSE_NAMES.contains(&name))
             || (site.status_functions && STATUS_FUNCTIONS.contains(&name))
             || (site.shard && name == "shard");

@@ -24,6 +24,7 @@ impl Checker<'_> {
             .map(|e| e.name.value.as_str())
             .or(flows[flow].item.as_deref());
         let site = Site {
+            outer_item: flows[flow].item.as_deref(),
             flow,
             steps_before: Some(step.index),
             inputs: true,

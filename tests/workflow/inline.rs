@@ -252,3 +252,51 @@ fn validate_points_at_the_inner_step() {
     ))
     .stderr_has("did you mean `UPDATE_ITEM`?");
 }
+
+#[test]
+fn plan_expands_nested_inline_steps_the_outer_item_passed_with_with() {
+    let rest = r#"steps:
+  - id: outer
+    for_each: [{n: a, tags: [x, y]}, {n: b, tags: [z]}]
+    as: row
+    steps:
+      - id: tags
+        for_each: "{{ row.tags }}"
+        as: tag
+        with: {n: "{{ row.n }}"}
+        steps:
+          - id: create
+            action: CREATE_ITEM
+            params: {name: "{{ inputs.n }}-{{ tag }}-{{ index }}"}
+"#;
+    let ws = workspace("http://127.0.0.1:9", rest);
+    let out = ws
+        .runner(["plan", "main.yaml", "--output", "json"])
+        .env("API_TOKEN", TOKEN)
+        .run()
+        .code(0);
+    let planned: Vec<(Value, Value)> = out.json()["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter(|s| s["action"] == "CREATE_ITEM")
+        .map(|s| (s["label"].clone(), s["body"]["name"].clone()))
+        .collect();
+    assert_eq!(
+        planned,
+        [
+            (
+                json!("steps[0] (outer)[0].steps[0] (tags)[0].steps[0] (create)"),
+                json!("a-x-0")
+            ),
+            (
+                json!("steps[0] (outer)[0].steps[0] (tags)[1].steps[0] (create)"),
+                json!("a-y-1")
+            ),
+            (
+                json!("steps[0] (outer)[1].steps[0] (tags)[0].steps[0] (create)"),
+                json!("b-z-0")
+            ),
+        ]
+    );
+}
