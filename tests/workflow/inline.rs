@@ -5,6 +5,7 @@
 //! not complete, and `validate` pointing at the inner step's line.
 
 use std::future::IntoFuture;
+use std::os::unix::process::ExitStatusExt;
 
 use serde_json::{Value, json};
 use wiremock::matchers::path_regex;
@@ -12,6 +13,7 @@ use wiremock::{Request, Respond, ResponseTemplate};
 
 use super::gate::Gate;
 use super::{TOKEN, apply_json, item_field, line_of, step, workspace};
+use crate::harness::hold::{HoldFirst, signal_when_held};
 use crate::harness::{RequestExt, Run, Server, Workspace, json_reply};
 
 /// Creates an item whose id is its name with `-id`.
@@ -298,5 +300,55 @@ fn plan_expands_nested_inline_steps_the_outer_item_passed_with_with() {
                 json!("b-z-0")
             ),
         ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn resume_after_a_kill_mid_item_skips_the_completed_posts_of_every_item() {
+    let (hold, mut held) = HoldFirst::new(json_reply(200, json!({})));
+    let server = Server::build()
+        .reply("POST /items", Create)
+        .reply("GET /items/b-id", hold)
+        .reply("GET", json_reply(200, json!({})))
+        .start()
+        .await;
+    let rest = r#"steps:
+  - id: each
+    for_each: [a, b, c]
+    steps:
+      - id: create
+        action: CREATE_ITEM
+        params: {name: "{{ item }}"}
+      - id: check
+        action: GET_ITEM
+        params: {id: "{{ steps.create.response.id }}"}
+"#;
+    let ws = workspace(&server.uri(), rest);
+    let running = ws
+        .runner(["apply", "main.yaml"])
+        .env("API_TOKEN", TOKEN)
+        .spawn();
+    let out = signal_when_held(running, &mut held, "-KILL").await;
+    assert_eq!(out.status.signal(), Some(9), "{out:?}");
+    let first = [
+        "POST /items",
+        "GET /items/a-id",
+        "POST /items",
+        "GET /items/b-id",
+    ];
+    assert_eq!(server.requests().await, first);
+
+    // Item a is done and item b created its item: the GET in flight at the
+    // kill is sent again (it is safe to), then item c.
+    let out = apply_json(&ws, &["--resume", ".runner/main.yaml.jsonl"])
+        .await
+        .code(0);
+    assert_eq!(
+        server.requests().await[first.len()..],
+        ["GET /items/b-id", "POST /items", "GET /items/c-id"]
+    );
+    assert_eq!(
+        item_field(&out, "each", "resumed"),
+        [json!(true), json!(false), json!(false)]
     );
 }
