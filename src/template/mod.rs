@@ -356,6 +356,13 @@ impl Templates {
                 return Err(TemplateError(format!("unknown filter `{filter}`{help}")));
             }
         }
+        for by in &lexicon.shifts {
+            if time::parse_shift(by).is_none() {
+                return Err(TemplateError(format!(
+                    "`shift('{by}')`: expected a duration like `-7d`, `+2h`, `30m` or `1h30m`"
+                )));
+            }
+        }
         for test in &lexicon.tests {
             if !self.exists(true, test) {
                 let help = crate::error::suggest(test, KNOWN_TESTS.iter().copied());
@@ -718,6 +725,15 @@ mod tests {
         assert!(e.0.starts_with("unknown filter `shout`"), "{e}");
         let e = t.add("{{ x | frobnicate }}").unwrap_err();
         assert_eq!(e.0, "unknown filter `frobnicate`");
+        let e = t.add("{{ now() | shift('1 week') }}").unwrap_err();
+        assert!(
+            e.0.starts_with("`shift('1 week')`: expected a duration"),
+            "{e}"
+        );
+        assert!(
+            t.add("{{ now() | shift('-1d12h') | datetimeformat }}")
+                .is_ok()
+        );
         let e = t.add("{{ x | uper }}").unwrap_err();
         assert_eq!(e.0, "unknown filter `uper` (did you mean `upper`?)");
         let e = t.add("{% if x is oddd %}{% endif %}").unwrap_err();
