@@ -190,6 +190,10 @@ struct RunArgs {
     /// (readable by its owner only; checked before the first request).
     #[arg(long, value_name = "FILE")]
     outputs_file: Option<PathBuf>,
+    /// The instant `now()` gives (RFC 3339, UTC if no offset): for
+    /// reproducible plans and runs. A resumed run keeps the journal's.
+    #[arg(long, value_name = "TIME", value_parser = crate::template::time::parse_instant)]
+    now: Option<String>,
     /// Run shard I of N: loops marked `shard: true` run the items whose
     /// index is I modulo N (0 ≤ I < N).
     #[arg(long, value_name = "I/N", value_parser = parse_shard)]
@@ -525,6 +529,7 @@ fn options(out: &Out, args: &RunArgs, apply: bool) -> Result<Options, Error> {
         allow_http: args.allow_http,
         redactor: out.redactor().clone(),
         shard: args.shard,
+        now: args.now.clone(),
         inputs: crate::execute::Inputs {
             args: args.inputs.clone(),
             file: match &args.inputs_file {

@@ -13,7 +13,7 @@ pub(crate) struct BadDuration(pub String);
 #[error("expected a size like `16MiB`, `512KiB` or a number of bytes, found `{0}`")]
 pub(crate) struct BadSize(pub String);
 
-/// Parses `500ms`, `10s`, `2m`, `1h` and sums of them (`1m30s`).
+/// Parses `500ms`, `10s`, `2m`, `1h`, `7d` and sums of them (`1m30s`).
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, BadDuration> {
     let bad = || BadDuration(text.to_string());
     let s = text.trim();
@@ -35,6 +35,7 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, BadDuration> {
             "s" => Duration::from_secs(n),
             "m" => Duration::from_secs(n.checked_mul(60).ok_or_else(bad)?),
             "h" => Duration::from_secs(n.checked_mul(3600).ok_or_else(bad)?),
+            "d" => Duration::from_secs(n.checked_mul(86_400).ok_or_else(bad)?),
             _ => return Err(bad()),
         };
         total = total.checked_add(part).ok_or_else(bad)?;

@@ -10,6 +10,7 @@ mod conditions;
 mod each;
 mod expect;
 mod gate;
+mod inline;
 mod inputs;
 mod outputs;
 mod pages;
@@ -17,6 +18,7 @@ mod plan;
 mod poll;
 mod resume;
 mod shard;
+mod time;
 mod uses;
 mod validate;
 

@@ -120,18 +120,15 @@ impl Step {
         }
     }
 
-    /// What reports show it runs: the action, or `uses <file>`.
+    /// What reports show it runs: the action, `uses <file>`, or `steps`
+    /// (a loop's inline ones).
     pub fn target(&self) -> String {
         match &self.run {
             Run::Action(b) => b.action.name.clone(),
-            Run::Uses(_) => format!(
-                "uses {}",
-                self.def
-                    .uses
-                    .as_ref()
-                    .map(|u| u.path.value.as_str())
-                    .unwrap_or("")
-            ),
+            Run::Uses(_) => match self.def.uses.as_deref() {
+                Some(u) if u.inline => "steps".to_string(),
+                u => format!("uses {}", u.map(|u| u.path.value.as_str()).unwrap_or("")),
+            },
         }
     }
 }
@@ -239,6 +236,7 @@ fn bind(
                 inputs: flow.inputs,
                 outputs: flow.outputs,
                 ids: flow.ids,
+                item: flow.item,
                 steps: flow
                     .steps
                     .into_iter()
@@ -351,6 +349,7 @@ impl Checker<'_> {
                 steps_before: Some(flow.steps.len()),
                 inputs: true,
                 shard: true,
+                item: flow.item.as_deref(),
                 ..Site::default()
             };
             for output in flow.outputs.values() {

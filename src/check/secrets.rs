@@ -378,6 +378,15 @@ impl Pass<'_> {
                 leaf,
                 Origin::derived(format!("input `{name}`"), origin),
             );
+            // A loop's inline `steps:` read their item and index by name.
+            if flow.item.as_ref() == Some(name) || (flow.item.is_some() && name == "index") {
+                secrets.add(
+                    name,
+                    Vec::new(),
+                    false,
+                    Origin::derived(format!("the loop's `{name}`"), origin),
+                );
+            }
         }
         let reads = self.auth_reads(f);
         for r in &reads {

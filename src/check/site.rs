@@ -10,7 +10,7 @@ use crate::template::STATUS_FUNCTIONS;
 use super::Checker;
 
 /// Names a template may use besides the ones a [`Site`] allows.
-const GLOBALS: &[&str] = &["range", "dict", "namespace", "loop"];
+const GLOBALS: &[&str] = &["range", "dict", "namespace", "loop", "now"];
 /// What `steps.<id>` holds.
 const STEP_FIELDS: &[&str] = &["status", "headers", "response", "outputs", "items", "pages"];
 /// The names of the response a step's own templates see.
@@ -29,6 +29,8 @@ pub(super) struct Site<'a> {
     pub source: Option<&'static str>,
     /// The loop item's name (and `index`), inside a `for_each` step.
     pub item: Option<&'a str>,
+    /// The item of the inline `steps:` a loop step is in, which it sees too.
+    pub outer_item: Option<&'a str>,
     /// `response`, `status`, `headers` of the step's own response.
     pub response: bool,
     /// `success()`, `failure()`, `always()`: in `if` only.
@@ -57,6 +59,9 @@ fn in_scope<'a>(site: Site<'a>) -> Vec<&'a str> {
     if let Some(item) = site.item {
         names.push(item);
         names.push("index");
+    }
+    if let Some(outer) = site.outer_item.filter(|o| site.item != Some(*o)) {
+        names.push(outer);
     }
     if site.response {
         names.extend(RESPONSE_NAMES);
@@ -145,6 +150,7 @@ impl Checker<'_> {
         let known = GLOBALS.contains(&name)
             || site.source == Some(name)
             || (site.item.is_some() && (site.item == Some(name) || name == "index"))
+            || site.outer_item == Some(name)
             || (site.response && RESPONSE_NAMES.contains(&name))
             || (site.status_functions && STATUS_FUNCTIONS.contains(&name))
             || (site.shard && name == "shard");
@@ -159,6 +165,14 @@ impl Checker<'_> {
                 )
                 .with_help(Some(
                     "`if: \"{{ failure() }}\"` runs a step after an earlier one failed".into(),
+                )),
+            );
+            return;
+        }
+        if let (Some(item), "item") = (site.item, name) {
+            self.error(
+                Diagnostic::new("unknown variable `item`", Some(loc.clone())).with_help(Some(
+                    format!("this loop names its item `{item}` (`as: {item}`)"),
                 )),
             );
             return;
@@ -184,7 +198,8 @@ impl Checker<'_> {
             return;
         }
         let names = in_scope(site);
-        let help = did_you_mean(name, names.iter().copied())
+        // `now()` is everywhere; listed only when it is what was meant.
+        let help = did_you_mean(name, names.iter().copied().chain(["now"]))
             .or_else(|| Some(format!("templates here can use {}", ticked(&names))));
         self.error(
             Diagnostic::new(format!("unknown variable `{name}`"), Some(loc.clone()))

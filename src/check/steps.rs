@@ -16,8 +16,15 @@ impl Checker<'_> {
     /// Checks `step` of workflow `flow`; what it runs and its criteria when
     /// it can run at all.
     pub(super) fn step(&mut self, flow: usize, step: &crate::spec::Step) -> Option<(Run, Expect)> {
-        let item = step.each.as_ref().map(|e| e.name.value.as_str());
+        // A loop's own item, else the one an inline `steps:` runs for.
+        let flows = self.flows;
+        let item = step
+            .each
+            .as_ref()
+            .map(|e| e.name.value.as_str())
+            .or(flows[flow].item.as_deref());
         let site = Site {
+            outer_item: flows[flow].item.as_deref(),
             flow,
             steps_before: Some(step.index),
             inputs: true,
@@ -60,15 +67,26 @@ impl Checker<'_> {
                 Some(each.name.loc.clone()),
             ));
         }
+        // The list sees the item of the inline `steps:` it is in, if any.
+        let flows = self.flows;
+        let outer = flows[site.flow].item.as_deref();
         match &each.list.value {
             serde_json::Value::Array(_) => self.value(
                 &each.list.value,
                 &each.list.loc,
-                Site { item: None, ..site },
+                Site {
+                    item: outer,
+                    ..site
+                },
             ),
-            serde_json::Value::String(s) if is_template(s) => {
-                self.template(s, &each.list.loc, Site { item: None, ..site })
-            }
+            serde_json::Value::String(s) if is_template(s) => self.template(
+                s,
+                &each.list.loc,
+                Site {
+                    item: outer,
+                    ..site
+                },
+            ),
             other => self.error(
                 Diagnostic::new(
                     format!(

@@ -84,6 +84,9 @@ pub struct Options {
     /// `--shard I/N`: (I, N). Loops marked `shard: true` run the items whose
     /// index is I modulo N.
     pub shard: Option<(usize, usize)>,
+    /// `--now`: the instant `now()` gives, as `template::time` writes it;
+    /// `None`: when the run starts.
+    pub now: Option<String>,
     /// The root workflow's inputs, by name: `--input` (as YAML text), then
     /// `--inputs-file`, then the environment (`RUNNER_INPUT_<NAME>`).
     pub inputs: Inputs,
@@ -353,12 +356,14 @@ pub(crate) struct Setup<'a> {
     pub clients: Clients,
     /// What the set-up found to warn about (values too short to mask).
     pub warnings: Vec<String>,
+    /// The run's `now()`: fixed when it starts, or the resumed run's.
+    pub now: String,
 }
 
 impl<'a> Setup<'a> {
     /// With `waiting` (plan), values that need an unset env variable wait
     /// for the run; otherwise an unset one is an error.
-    fn new(wf: &'a Workflow, opts: &'a Options, waiting: bool) -> Result<Setup<'a>> {
+    fn new(wf: &'a Workflow, opts: &'a Options, waiting: bool, now: String) -> Result<Setup<'a>> {
         check_overrides(wf, opts)?;
         let missing: Vec<String> = wf
             .env_refs
@@ -370,7 +375,7 @@ impl<'a> Setup<'a> {
             return Err(Error::Environment(missing.join("\nerror: ")));
         }
         let warnings = register_env(wf, opts);
-        let vars = render::vars(wf, opts.env.clone(), &opts.vars, waiting)?;
+        let vars = render::vars(wf, opts.env.clone(), &opts.vars, waiting, &now)?;
         let inputs = inputs(wf, opts)?;
         Ok(Setup {
             wf,
@@ -384,6 +389,7 @@ impl<'a> Setup<'a> {
             clients: Clients::create(opts.http.clone())
                 .map_err(|e| Error::Environment(e.to_string()))?,
             warnings,
+            now,
         })
     }
 }
@@ -392,7 +398,11 @@ impl<'a> Setup<'a> {
 /// source but the environment. Needs no async runtime.
 pub fn plan(wf: &Workflow, opts: &Options) -> Result<Plan> {
     opts.redactor.register(&Secret::new(PLAN_SECRET));
-    let setup = Setup::new(wf, opts, true)?;
+    let now = opts
+        .now
+        .clone()
+        .unwrap_or_else(crate::template::time::current);
+    let setup = Setup::new(wf, opts, true, now)?;
     let mut warnings = setup.warnings.clone();
     warnings.extend(
         wf.env_refs
@@ -451,7 +461,6 @@ fn check_uncertain(past: &journal::Past, rerun: bool) -> Result<()> {
 
 /// Runs the steps in order. `Err` means nothing was sent.
 pub async fn apply(wf: &Workflow, opts: &Options, reporter: &dyn Reporter) -> Result<RunReport> {
-    let setup = Setup::new(wf, opts, false)?;
     if let Some(path) = &opts.journal
         && let Some(dir) = journal::linked_dir(path, &wf.spec.root.dir)
     {
@@ -473,6 +482,11 @@ pub async fn apply(wf: &Workflow, opts: &Options, reporter: &dyn Reporter) -> Re
         }
         _ => (None, journal::Past::default()),
     };
+    // A resumed run is at the instant the journal began: the requests it
+    // renders are those the first run sent.
+    let now = (past.now.clone().or_else(|| opts.now.clone()))
+        .unwrap_or_else(crate::template::time::current);
+    let setup = Setup::new(wf, opts, false, now)?;
     check_uncertain(&past, opts.rerun_uncertain)?;
     // Resuming: first the requests known before the run, so a journal
     // record is kept for the step that matches it exactly (by key and

@@ -604,6 +604,7 @@ pub(crate) fn vars(
     env: Arc<std::collections::BTreeMap<String, String>>,
     overrides: &[(String, String)],
     plan: bool,
+    now: &str,
 ) -> Result<Vars, crate::error::Error> {
     use crate::error::{Diagnostic, Error};
     let mut vars = serde_json::Map::new();
@@ -614,7 +615,9 @@ pub(crate) fn vars(
             taint.vars.insert(name.clone());
             continue;
         }
-        let scope = Scope::new(env.clone()).with("vars", to_value(&Value::Object(vars.clone())));
+        let scope = Scope::new(env.clone())
+            .with("vars", to_value(&Value::Object(vars.clone())))
+            .with(crate::template::time::NOW, now.into());
         let r = Renderer {
             templates: &wf.templates,
             scope: &scope,

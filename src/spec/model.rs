@@ -60,6 +60,9 @@ pub struct Flow<S = Step> {
     /// Where each step id is first used in `steps`: references to steps are
     /// looked up here, not by a scan, so checking stays linear.
     pub(crate) ids: std::collections::HashMap<String, usize>,
+    /// A loop's inline `steps:`: the item's name. Its templates read the
+    /// item and `index` by name, bound from its inputs of those names.
+    pub item: Option<String>,
 }
 
 impl<S> Flow<S> {
@@ -426,12 +429,14 @@ pub struct Step {
     pub loc: Loc,
 }
 
-/// A sub-workflow.
+/// A sub-workflow: a file, or a loop's inline `steps:` (`path` is then
+/// `steps`, located at them).
 #[derive(Debug)]
 pub struct Uses {
     pub path: Located<String>,
     /// Its index in [`Spec::flows`], once loaded.
     pub flow: Option<usize>,
+    pub inline: bool,
 }
 
 /// `for_each`: the step runs once per item.

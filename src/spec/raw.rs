@@ -497,6 +497,9 @@ pub(super) struct Step {
     /// This loop may be split across machines (`--shard I/N`).
     #[serde(default)]
     pub shard: bool,
+    /// A loop's own steps, run per item (an inline `uses`).
+    #[serde(default)]
+    pub steps: Option<Vec<Step>>,
     /// Run only when this holds.
     #[serde(default, rename = "if")]
     pub condition: Option<Box<serde_yaml::Value>>,

@@ -13,6 +13,8 @@ pub(crate) struct Lexicon {
     pub(crate) tests: Vec<String>,
     /// Text outside tags, and string literals inside them.
     pub(crate) literals: Vec<String>,
+    /// The literal durations given to `shift`, checked before any run.
+    pub(crate) shifts: Vec<String>,
 }
 
 /// Filters whose string arguments name tests (`select("odd")`), and the
@@ -47,6 +49,9 @@ pub(super) fn scan(source: &str) -> Lexicon {
                     }
                     if *name == "map" {
                         lex.filters.extend(string_arg(&tokens[i + 2..], 0));
+                    }
+                    if *name == "shift" {
+                        lex.shifts.extend(string_arg(&tokens[i + 2..], 0));
                     }
                 }
             }

@@ -14,6 +14,7 @@ mod names;
 mod path;
 mod scope;
 pub(crate) mod taint;
+pub(crate) mod time;
 pub mod watchdog;
 
 use std::collections::{BTreeSet, HashMap};
@@ -42,6 +43,7 @@ pub(crate) const BUILTINS: &[&str] = &[
     "lipsum",
     "cycler",
     "joiner",
+    "now",
 ];
 /// Functions that only make sense in a step's `if`.
 pub(crate) const STATUS_FUNCTIONS: &[&str] = &["success", "failure", "always"];
@@ -185,6 +187,8 @@ const KNOWN_FILTERS: &[&str] = &[
     "bool",
     "capitalize",
     "count",
+    "dateformat",
+    "datetimeformat",
     "default",
     "dictsort",
     "escape",
@@ -203,6 +207,7 @@ const KNOWN_FILTERS: &[&str] = &[
     "map",
     "max",
     "min",
+    "parse_time",
     "pprint",
     "reject",
     "rejectattr",
@@ -211,11 +216,13 @@ const KNOWN_FILTERS: &[&str] = &[
     "round",
     "select",
     "selectattr",
+    "shift",
     "slice",
     "sort",
     "split",
     "string",
     "sum",
+    "timeformat",
     "title",
     "tojson",
     "trim",
@@ -347,6 +354,13 @@ impl Templates {
             if !self.exists(false, filter) {
                 let help = crate::error::suggest(filter, KNOWN_FILTERS.iter().copied());
                 return Err(TemplateError(format!("unknown filter `{filter}`{help}")));
+            }
+        }
+        for by in &lexicon.shifts {
+            if time::parse_shift(by).is_none() {
+                return Err(TemplateError(format!(
+                    "`shift('{by}')`: expected a duration like `-7d`, `+2h`, `30m` or `1h30m`"
+                )));
             }
         }
         for test in &lexicon.tests {
@@ -633,6 +647,12 @@ fn environment() -> Environment<'static> {
     env.add_function("success", |state: &State| !failed(state));
     env.add_function("failure", |state: &State| failed(state));
     env.add_function("always", |_: &State| true);
+    env.add_function("now", time::now);
+    env.add_filter("shift", time::shift);
+    env.add_filter("parse_time", time::parse_time);
+    env.add_filter("datetimeformat", minijinja_contrib::filters::datetimeformat);
+    env.add_filter("dateformat", minijinja_contrib::filters::dateformat);
+    env.add_filter("timeformat", minijinja_contrib::filters::timeformat);
     env
 }
 
@@ -705,6 +725,15 @@ mod tests {
         assert!(e.0.starts_with("unknown filter `shout`"), "{e}");
         let e = t.add("{{ x | frobnicate }}").unwrap_err();
         assert_eq!(e.0, "unknown filter `frobnicate`");
+        let e = t.add("{{ now() | shift('1 week') }}").unwrap_err();
+        assert!(
+            e.0.starts_with("`shift('1 week')`: expected a duration"),
+            "{e}"
+        );
+        assert!(
+            t.add("{{ now() | shift('-1d12h') | datetimeformat }}")
+                .is_ok()
+        );
         let e = t.add("{{ x | uper }}").unwrap_err();
         assert_eq!(e.0, "unknown filter `uper` (did you mean `upper`?)");
         let e = t.add("{% if x is oddd %}{% endif %}").unwrap_err();

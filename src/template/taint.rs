@@ -1076,6 +1076,28 @@ mod tests {
     }
 
     #[test]
+    fn time_is_clean_and_a_secret_cannot_be_shifted_or_parsed() {
+        for src in [
+            "{{ now() }}",
+            "{{ now() | shift('-7d') }}",
+            "{{ (vars.creds.user | parse_time) < (now() | shift('-30d')) }}",
+            "{{ now() | datetimeformat(format='%Y') }}",
+        ] {
+            let a = analyze(src, &secrets());
+            assert!(a.refused.is_empty(), "{src}: {:?}", a.refused);
+            assert!(a.output.is_none(), "{src}");
+        }
+        assert_eq!(
+            refused("{{ env.T | parse_time }}"),
+            ["`env.T | parse_time` applies filter `parse_time` to env `T`, a secret"]
+        );
+        assert_eq!(
+            refused("{{ now() | shift(env.T) }}"),
+            ["`now() | shift(env.T)` applies filter `shift` to env `T`, a secret"]
+        );
+    }
+
+    #[test]
     fn paths_below_a_root() {
         let (found, dynamic) = paths(
             "{{ steps.login.response.token }} {{ steps.a['b'][0] }} {{ x.steps }}",

@@ -174,6 +174,10 @@ pub(super) struct Record {
     /// False when redaction changed the outputs: they are not the real ones.
     #[serde(default)]
     pub complete: bool,
+    /// The `now()` of the run: a resumed run takes the first record's, so
+    /// what it renders is what the first run sent.
+    #[serde(default)]
+    pub now: Option<String>,
 }
 
 /// A record as it is written: borrowed from the request it describes, so
@@ -191,6 +195,8 @@ pub(super) struct Entry<'a> {
     pub http_status: Option<u16>,
     pub outputs: Option<Outputs<'a>>,
     pub complete: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub now: Option<&'a str>,
 }
 
 /// A record's `outputs`: `{status, headers, response}`.
@@ -222,6 +228,7 @@ impl Record {
             http_status: self.http_status,
             outputs: self.outputs.as_ref().map(Outputs::Object),
             complete: self.complete,
+            now: self.now.as_deref(),
         }
     }
 
@@ -416,6 +423,8 @@ impl Journal {
 /// sent several times (two identical loop items), and each counts once.
 #[derive(Debug, Default)]
 pub(super) struct Past {
+    /// The `now()` of the run that began the journal.
+    pub now: Option<String>,
     entries: Vec<Record>,
     by_request: HashMap<(String, String), Vec<usize>>,
 }
@@ -427,6 +436,9 @@ impl Past {
         for line in BufReader::new(file).lines() {
             let line = line?;
             if let Ok(record) = serde_json::from_str::<Record>(&line) {
+                if past.now.is_none() {
+                    past.now.clone_from(&record.now);
+                }
                 past.add(record);
             }
         }
@@ -542,6 +554,7 @@ mod tests {
             http_status: None,
             outputs: None,
             complete: true,
+            now: None,
         }
     }
 

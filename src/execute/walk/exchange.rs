@@ -260,6 +260,7 @@ impl Walk<'_, Apply<'_>> {
             http_status,
             outputs,
             complete,
+            now: Some(&self.setup.now),
         };
         journal
             .record(&record)

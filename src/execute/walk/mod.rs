@@ -45,6 +45,7 @@ use crate::check::{Bound, Needed, Run, Step};
 use crate::error::{Diagnostic, Error, Loc};
 use crate::render::{self, Renderer, Request, Token};
 use crate::spec::{Located, Source};
+use crate::template::time::NOW;
 use crate::template::{FAILED, Live, Scope, to_value};
 
 /// What becomes of the requests a walk prepares, and what else differs
@@ -319,11 +320,22 @@ impl<'a, M: Mode> Walk<'a, M> {
 
     fn scope(&self, frame: &Frame) -> Scope {
         let (index, count) = self.setup.opts.shard.unwrap_or((0, 1));
-        let scope = Scope::new(self.setup.opts.env.clone())
+        let mut scope = Scope::new(self.setup.opts.env.clone())
             .with("vars", self.setup.vars.clone())
             .with("inputs", frame.inputs.clone())
             .with("steps", frame.steps.value())
-            .with("shard", to_value(&json!({"index": index, "count": count})));
+            .with("shard", to_value(&json!({"index": index, "count": count})))
+            .with(NOW, self.setup.now.as_str().into());
+        // Inline `steps:` see their loop's item and index by name.
+        if let Some(item) = &self.setup.wf.flows[frame.flow].item {
+            for name in [item.as_str(), "index"] {
+                if let Ok(value) = frame.inputs.get_attr(name)
+                    && !value.is_undefined()
+                {
+                    scope.set(name, value);
+                }
+            }
+        }
         if frame.unknown_inputs.is_empty() {
             scope
         } else {

@@ -1,6 +1,9 @@
 //! Sub-workflows: a `uses` step's inputs rendered from `with:` (those that
 //! wait for the run left unbound while checking), its steps walked in a
-//! frame of their own, and its outputs and first failure as the step's.
+//! frame of their own, and its outputs and first failure as the step's. A
+//! loop's inline `steps:` are one too, lowered so (see `spec::lower`): their
+//! item and `index` come in as inputs, and the frame's scope binds them by
+//! name.
 
 use std::collections::BTreeMap;
 

@@ -11,6 +11,7 @@ use indexmap::IndexMap;
 use serde_json::Value;
 
 mod expect;
+mod inline;
 mod shape;
 mod step;
 
@@ -55,6 +56,11 @@ pub(super) struct Lower {
     dir: PathBuf,
     root: Root,
     pub diagnostics: Vec<Diagnostic>,
+    /// Steps inside loops' inline `steps:` that use files.
+    inline_pending: Vec<PendingUses>,
+    /// How messages name the step whose inline `steps:` are being lowered
+    /// (`steps[1] (each).`), before each of theirs.
+    step_prefix: String,
 }
 
 /// A step that `uses` a file not yet known to be loaded.
@@ -81,6 +87,8 @@ impl Lower {
             dir: PathBuf::new(),
             root,
             diagnostics: Vec::new(),
+            inline_pending: Vec::new(),
+            step_prefix: String::new(),
         }
     }
 
@@ -92,6 +100,7 @@ impl Lower {
             steps: Vec::new(),
             outputs: IndexMap::new(),
             ids: std::collections::HashMap::new(),
+            item: None,
         });
         self.flows.len() - 1
     }
@@ -187,18 +196,23 @@ impl Lower {
         self.flows[flow].steps.reserve_exact(raw.steps.len());
         for (i, step) in raw.steps.into_iter().enumerate() {
             let step = self.step(flow, offset + i, &item("steps", i), step);
-            if let Some(uses) = &step.uses {
-                pending.push(PendingUses {
-                    flow,
-                    step: offset + i,
-                    path: self.dir.join(&uses.path.value),
-                    shown: super::read::display(&self.dir.join(&uses.path.value)),
-                    loc: uses.path.loc.clone(),
-                });
-            }
+            pending.extend(self.pending_uses(flow, offset + i, &step));
             self.flows[flow].steps.push(step);
         }
+        pending.append(&mut self.inline_pending);
         pending
+    }
+
+    /// The file `step` (at `index` of `flow`) uses, to be loaded.
+    fn pending_uses(&self, flow: usize, index: usize, step: &Step) -> Option<PendingUses> {
+        let uses = step.uses.as_ref().filter(|u| !u.inline)?;
+        Some(PendingUses {
+            flow,
+            step: index,
+            path: self.dir.join(&uses.path.value),
+            shown: super::read::display(&self.dir.join(&uses.path.value)),
+            loc: uses.path.loc.clone(),
+        })
     }
 
     fn input(&mut self, path: &str, name: &str, raw: raw::Input) -> Input {

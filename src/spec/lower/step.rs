@@ -5,17 +5,22 @@ use super::*;
 
 /// Where the step being lowered is: its YAML path, and the label messages
 /// name it by (`steps[2] (comment)`).
-struct StepAt {
+pub(super) struct StepAt {
     file: Arc<File>,
-    path: String,
+    pub(super) path: String,
     label: String,
 }
 
 impl StepAt {
     /// The place `sub` below the step, named after the step's label.
-    fn labelled(&self, sub: &str) -> Loc {
+    pub(super) fn labelled(&self, sub: &str) -> Loc {
         let full = child(&self.path, sub);
         Loc::value(&self.file, &full).labelled(full.replacen(&self.path, &self.label, 1))
+    }
+
+    /// How messages name the step.
+    pub(super) fn label(&self) -> &str {
+        &self.label
     }
 
     /// The step itself.
@@ -37,7 +42,11 @@ impl Lower {
         let at = StepAt {
             file: self.file.clone(),
             path: path.to_string(),
-            label: step_label(index, raw.id.as_deref()),
+            label: format!(
+                "{}{}",
+                self.step_prefix,
+                step_label(index, raw.id.as_deref())
+            ),
         };
         self.step_id(flow, raw.id.as_deref(), &at);
         self.what_runs(&raw, &at);
@@ -47,7 +56,7 @@ impl Lower {
             .and_then(|o| self.url_origin(o, raw.url.is_some(), at.labelled("url_origin")));
         self.only_for_requests(&raw, &at);
         let params = self.given_values(&at, "params", std::mem::take(&mut raw.params));
-        let with = self.given_values(&at, "with", std::mem::take(&mut raw.with));
+        let mut with = self.given_values(&at, "with", std::mem::take(&mut raw.with));
         let auth = raw.auth.take().map(|a| {
             let mut auth = self.auth(&child(path, "auth"), *a);
             let shown = auth.loc.path().replacen(path, &at.label, 1);
@@ -64,6 +73,10 @@ impl Lower {
             retry: self.retry(&child(path, "retry"), raw.retry.take().map(|r| *r)),
         };
         let each = self.each(&mut raw, &at);
+        let inline = raw.steps.take().map(|steps| {
+            let outputs = std::mem::take(&mut raw.outputs);
+            Box::new(self.inline(steps, each.as_ref(), &mut with, outputs, &at))
+        });
         let condition = raw.condition.take().and_then(|c| {
             Some(Located {
                 value: self.json(&child(path, "if"), *c)?,
@@ -99,13 +112,16 @@ impl Lower {
                 })
             }),
             url_origin: url_origin.map(Box::new),
-            uses: raw.uses.map(|value| {
-                Box::new(Uses {
-                    path: Located {
-                        value,
-                        loc: at.labelled("uses"),
-                    },
-                    flow: None,
+            uses: inline.or_else(|| {
+                raw.uses.map(|value| {
+                    Box::new(Uses {
+                        path: Located {
+                            value,
+                            loc: at.labelled("uses"),
+                        },
+                        flow: None,
+                        inline: false,
+                    })
                 })
             }),
             params,
@@ -155,8 +171,29 @@ impl Lower {
         }
     }
 
-    /// `action:` or `uses:`, exactly one; a `url` only with an action.
+    /// `action:`, `uses:` or a loop's `steps:`, exactly one; a `url` only
+    /// with an action.
     fn what_runs(&mut self, raw: &raw::Step, at: &StepAt) {
+        if raw.steps.is_some() {
+            if let Some(other) = [
+                (raw.action.is_some(), "action"),
+                (raw.uses.is_some(), "uses"),
+            ]
+            .into_iter()
+            .find_map(|(given, key)| given.then_some(key))
+            {
+                self.diagnostics.push(
+                    Diagnostic::new(
+                        format!("a step runs either an `{other}` or its own `steps`, not both"),
+                        Some(at.labelled(other)),
+                    )
+                    .with_help(Some(format!(
+                        "move the `{other}` into the loop's `steps` as one more step"
+                    ))),
+                );
+            }
+            return;
+        }
         match (&raw.action, &raw.uses) {
             (Some(_), Some(_)) => self.diagnostics.push(
                 Diagnostic::new(
@@ -183,7 +220,8 @@ impl Lower {
     /// Keys that mean something only for a request (on a `uses` step), or
     /// only for a sub-workflow (`with:` on an action step).
     fn only_for_requests(&mut self, raw: &raw::Step, at: &StepAt) {
-        if raw.uses.is_some() && !raw.params.is_empty() {
+        let sub = raw.uses.is_some() || raw.steps.is_some();
+        if sub && !raw.params.is_empty() {
             self.diagnostics.push(
                 Diagnostic::new(
                     "a step that `uses` a sub-workflow takes `with:`, not `params:`",
@@ -192,7 +230,7 @@ impl Lower {
                 .with_help(Some("rename `params` to `with`".into())),
             );
         }
-        if raw.uses.is_some() {
+        if sub {
             // What only a request has; a sub-workflow's steps send theirs.
             for (given, key, help) in [
                 (
@@ -216,7 +254,7 @@ impl Lower {
                     "set `retry` on the sub-workflow's steps, or on the app",
                 ),
                 (
-                    !raw.outputs.is_empty(),
+                    !raw.outputs.is_empty() && raw.steps.is_none(),
                     "outputs",
                     "a step that `uses` a sub-workflow has its `outputs`: declare them in the sub-workflow",
                 ),
@@ -269,6 +307,7 @@ impl Lower {
             .action
             .clone()
             .or_else(|| raw.uses.clone())
+            .or_else(|| raw.steps.as_ref().map(|_| "steps".to_string()))
             .unwrap_or_default();
         let uses = self.action_uses.entry((flow, target.clone())).or_insert(0);
         *uses += 1;
