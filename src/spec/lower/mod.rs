@@ -11,6 +11,7 @@ use indexmap::IndexMap;
 use serde_json::Value;
 
 mod expect;
+mod limits;
 mod step;
 
 use super::raw;
@@ -263,6 +264,7 @@ impl Lower {
         }
         let timeouts = self.timeouts(&child(path, "timeout"), raw.timeout);
         let retry = self.retry(&child(path, "retry"), raw.retry);
+        let limits = self.limits(&child(path, "limits"), raw.limits);
         let expect = raw
             .expect
             .map(|e| self.expect(&child(path, "expect"), None, e));
@@ -282,6 +284,7 @@ impl Lower {
             timeouts,
             retry,
             expect,
+            limits,
             loc: self.key_loc(path),
         }
     }
