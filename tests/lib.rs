@@ -38,6 +38,7 @@ mod faults;
 mod fuzz_corpus;
 mod github_catalog;
 mod journal;
+mod limits;
 mod safety;
 mod secrets;
 mod tls;

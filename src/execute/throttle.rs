@@ -90,7 +90,7 @@ impl Throttles {
             if let Some(wait) = throttle.closed_for(max_wait, |fields, wait| {
                 say(format!(
                     "app `{app}`: the API says its rate limit is spent ({fields}); waiting {} before sending more",
-                    crate::units::show(wait)
+                    show_wait(wait)
                 ))
             })? {
                 tokio::time::sleep(wait).await;
@@ -129,6 +129,16 @@ impl Throttles {
             });
         }
     }
+}
+
+/// A wait for a quota as messages show it: in whole seconds, rounded up,
+/// as resets are given.
+pub(super) fn show_wait(wait: Duration) -> String {
+    if wait >= Duration::from_secs(365 * 86_400) {
+        return "longer than a year".to_string();
+    }
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    crate::units::show(Duration::from_secs(secs))
 }
 
 /// Longer than any `max_wait`; a reset beyond it is as good as never.

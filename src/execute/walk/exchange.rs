@@ -15,7 +15,7 @@ use crate::execute::journal::{Entry, Journal, Outputs, Parts, Record, State};
 use crate::execute::outcome::{Failure, FailureKind, RetryNote};
 use crate::execute::retry::{self, Outcome, Policy};
 use crate::execute::send::{self, Limits, Transport};
-use crate::execute::throttle::TooLong;
+use crate::execute::throttle::{self, TooLong};
 use crate::http::{self, ratelimit};
 use crate::render::Renderer;
 use crate::spec::Method;
@@ -405,14 +405,10 @@ impl Walk<'_, Apply<'_>> {
 /// The failure of a request to `app` that would wait longer than `max_wait`
 /// for the quota its answers said was spent.
 fn spent(app: &str, too_long: &TooLong, max_wait: Duration) -> String {
-    let wait = if too_long.wait >= Duration::from_secs(365 * 86_400) {
-        "longer than a year".to_string()
-    } else {
-        crate::units::show(too_long.wait)
-    };
     format!(
-        "app `{app}`: the API says its rate limit is spent ({}) for {wait} more, longer than the {} a request may wait (`retry.max_wait`)",
+        "app `{app}`: the API says its rate limit is spent ({}) for {} more, longer than the {} a request may wait (`retry.max_wait`)",
         too_long.fields,
+        throttle::show_wait(too_long.wait),
         crate::units::show(max_wait)
     )
 }
