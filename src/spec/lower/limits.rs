@@ -29,7 +29,7 @@ impl Lower {
             let parsed = match &value {
                 serde_yaml::Value::String(text) => parse_rate(text),
                 serde_yaml::Value::Number(n) => Err(RateError {
-                    found: n.to_string(),
+                    found: format!("`{n}`"),
                     help: Some(format!("a rate says per what: `{n}/s`, `{n}/min`?")),
                 }),
                 other => Err(RateError {
