@@ -97,12 +97,15 @@ async fn nested_loops_start_no_faster_than_an_apps_rate() {
     // Twelve starts at least 50 ms apart span 550 ms; a little less at the
     // server, as connecting takes longer for some than for others.
     let span = starts[11] - starts[0];
-    assert!(span >= Duration::from_millis(500), "{span:?}: {out:?}");
-    // No second in which more than 20 started, nor half-second with more
-    // than 10 (and a little slack for the same reason).
+    assert!(span >= Duration::from_millis(450), "{span:?}: {out:?}");
+    // At most 8 start within any 400 ms (10 allowed for the same reason);
+    // unlimited, all twelve would start at once.
     for (i, first) in starts.iter().enumerate() {
-        let within = |d: Duration| starts[i..].iter().filter(|s| **s - *first < d).count();
-        assert!(within(Duration::from_millis(450)) <= 10, "{starts:?}");
+        let within = starts[i..]
+            .iter()
+            .filter(|s| **s - *first < Duration::from_millis(400))
+            .count();
+        assert!(within <= 10, "{starts:?}");
     }
 }
 
