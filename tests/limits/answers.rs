@@ -4,8 +4,9 @@
 //! `RateLimit-Reset`), GitHub's secondary limit (a 403 with
 //! `Retry-After`, for a POST too). Later requests to the app wait for the
 //! reset and say so once; a reset further away than `retry.max_wait` fails
-//! them at once, naming the app, the fields and the wait. Resets are a
-//! second away at most.
+//! them at once, naming the app, the fields and the wait, and a POST kept
+//! back that way is journalled as never sent. Resets are a second away at
+//! most.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -14,6 +15,7 @@ use serde_json::json;
 use super::meter::{Meter, Reply};
 use super::{apply, spec};
 use crate::harness::Workspace;
+use crate::harness::journal::JOURNAL;
 
 /// A read, then two more at once: they wait for what the first answer said.
 const THREE_READS: &str = r#"steps:
@@ -202,4 +204,43 @@ async fn a_secondary_limit_beyond_max_wait_fails_the_post_without_sending_it_aga
         "{out:?}"
     );
     assert_eq!(step["http_status"], json!(403), "{out:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_post_kept_back_by_a_spent_quota_is_not_in_doubt_on_resume() {
+    let reset = next_second() + 3600;
+    let meter = Meter::answering(move |n, _| match n {
+        0 => Reply::new(200)
+            .header("X-RateLimit-Remaining", 0)
+            .header("X-RateLimit-Reset", reset),
+        _ => Reply::new(201).body(json!({"id": 7})),
+    })
+    .await;
+    let rest = r#"steps:
+  - id: read
+    action: GET_ITEM
+    params: {id: "1"}
+  - id: create
+    action: CREATE_ITEM
+    params: {name: n}
+"#;
+    let ws = Workspace::main(&spec(&meter.uri(), "", rest));
+    let out = apply(&ws).await.code(1);
+    assert_eq!(out.step(1)["error_kind"], json!("rate_limited"), "{out:?}");
+    // Journalled as never sent: resuming sends it without
+    // `--rerun-uncertain`, and the read is not repeated.
+    let out = ws
+        .runner([
+            "apply",
+            "main.yaml",
+            "--output",
+            "json",
+            "--resume",
+            JOURNAL,
+        ])
+        .await
+        .code(0);
+    let methods: Vec<_> = meter.arrivals().iter().map(|a| a.method.clone()).collect();
+    assert_eq!(methods, ["GET", "POST"], "{out:?}");
+    assert_eq!(out.step(1)["response"], json!({"id": 7}), "{out:?}");
 }

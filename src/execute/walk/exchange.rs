@@ -72,11 +72,11 @@ impl Walk<'_, Apply<'_>> {
         let sent = self.exchange(act, prepared, unit).await;
         crate::execute::failpoint::pause("answered");
         if let Err(f) = sent {
-            // Nothing reached the server, or the app's quota kept it back.
+            // Nothing reached the server (or the app's spent quota kept the
+            // request back): it is cleanly not done.
             if matches!(f.kind, FailureKind::NotSent | FailureKind::RateLimited)
                 && let Some(parts) = guarded
             {
-                // Nothing reached the server: the request is cleanly not done.
                 self.journal_record(act, parts, State::Failed, None, None)?;
             }
             return Err(f);
