@@ -174,3 +174,108 @@ impl Throttle {
         Ok(Some(wait))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use super::*;
+
+    fn throttles(limits: &str) -> Throttles {
+        let text = format!(
+            "version: 1\napps:\n  api:\n    base_url: https://api.example.com\n    limits: {limits}\n    actions: {{}}\n"
+        );
+        let spec = crate::spec::load_str("t.yaml", &text, Default::default()).expect("a spec");
+        Throttles::new(&spec)
+    }
+
+    const MAX_WAIT: Duration = Duration::from_secs(30);
+
+    async fn admit(t: &Throttles) -> Admitted<'_> {
+        t.admit("api", MAX_WAIT, |_| {})
+            .await
+            .ok()
+            .expect("admitted")
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_rate_spaces_starts_evenly() {
+        let t = throttles("{rate: 10/s}");
+        let begin = Instant::now();
+        let mut starts = Vec::new();
+        for _ in 0..4 {
+            drop(admit(&t).await);
+            starts.push(Instant::now() - begin);
+        }
+        let ms = |n| Duration::from_millis(n);
+        assert_eq!(starts, [ms(0), ms(100), ms(200), ms(300)]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn concurrency_holds_places_until_they_are_given_back() {
+        let t = throttles("{concurrency: 2}");
+        let first = admit(&t).await;
+        let _second = admit(&t).await;
+        let third = tokio::time::timeout(Duration::from_secs(60), admit(&t)).await;
+        assert!(third.is_err(), "a third place while two are held");
+        drop(first);
+        drop(admit(&t).await);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_spent_quota_holds_requests_until_the_reset_and_says_so_once() {
+        let t = throttles("{}");
+        let said = RefCell::new(Vec::new());
+        let say = |line: String| said.borrow_mut().push(line);
+        t.exhausted(
+            "api",
+            &Exhausted {
+                wait: Duration::from_secs(5),
+                fields: "Retry-After: 5".into(),
+            },
+        );
+        let begin = Instant::now();
+        let (a, b) = tokio::join!(t.admit("api", MAX_WAIT, say), t.admit("api", MAX_WAIT, say));
+        assert!(a.is_ok() && b.is_ok());
+        assert_eq!(Instant::now() - begin, Duration::from_secs(5));
+        assert_eq!(
+            *said.borrow(),
+            [
+                "app `api`: the API says its rate limit is spent (Retry-After: 5); waiting 5 s before sending more"
+            ]
+        );
+        // Open again: no wait, nothing said.
+        drop(admit(&t).await);
+        assert_eq!(Instant::now() - begin, Duration::from_secs(5));
+        assert_eq!(said.borrow().len(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reset_beyond_max_wait_is_refused_at_once() {
+        let t = throttles("{}");
+        let spent = Exhausted {
+            wait: Duration::from_secs(60),
+            fields: "X-RateLimit-Remaining: 0, X-RateLimit-Reset: 1733364060".into(),
+        };
+        t.exhausted("api", &spent);
+        // A shorter reset does not open it sooner.
+        t.exhausted(
+            "api",
+            &Exhausted {
+                wait: Duration::from_secs(1),
+                fields: "Retry-After: 1".into(),
+            },
+        );
+        let begin = Instant::now();
+        let Err(refused) = t.admit("api", MAX_WAIT, |_| {}).await else {
+            panic!("admitted");
+        };
+        assert_eq!(Instant::now(), begin);
+        assert_eq!(refused.fields, spent.fields);
+        assert_eq!(refused.wait, Duration::from_secs(60));
+        assert_eq!(show_wait(refused.wait), "60 s");
+        assert_eq!(show_wait(Duration::from_millis(1200)), "2 s");
+        // An app the spec does not have is never held.
+        assert!(t.admit("other", MAX_WAIT, |_| {}).await.is_ok());
+    }
+}
