@@ -14,6 +14,8 @@
 //!   and that they are never printed.
 //! - [`journal`], [`workflow`]: resuming, and workflows beyond a straight
 //!   line.
+//! - [`limits`]: apps' shared limits and rate-limit answers, measured at
+//!   the server.
 //! - [`safety`]: the safety promises, one file per subject (resume, files,
 //!   uploads, masking, env secrets, exit codes, reach, bounds, writes).
 //! - [`errors`]: the error gallery and its snapshots.
@@ -39,6 +41,7 @@ mod fidelity;
 mod fuzz_corpus;
 mod github_catalog;
 mod journal;
+mod limits;
 mod safety;
 mod secrets;
 mod tls;

@@ -12,6 +12,7 @@ mod journal;
 mod outcome;
 mod retry;
 mod send;
+mod throttle;
 mod upload;
 mod walk;
 
@@ -517,7 +518,8 @@ pub async fn apply(wf: &Workflow, opts: &Options, reporter: &dyn Reporter) -> Re
     // What the checks warned about is not said again when the run meets it.
     let walk = Walk::new(
         &setup,
-        Apply::new(&journalled, journal, reporter, wf.root().steps.len()),
+        Apply::new(&journalled, journal, reporter, wf.root().steps.len())
+            .throttled(throttle::Throttles::new(&wf.spec)),
     )
     .saying_once(said);
     let started = std::time::Instant::now();

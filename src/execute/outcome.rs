@@ -63,6 +63,8 @@ pub enum FailureKind {
     Assertion,
     /// Polling ran out of time.
     Timeout,
+    /// The app's rate limit is spent for longer than `retry.max_wait`.
+    RateLimited,
 }
 
 impl FailureKind {
@@ -76,6 +78,7 @@ impl FailureKind {
             FailureKind::Journal => "journal",
             FailureKind::Assertion => "assertion",
             FailureKind::Timeout => "timeout",
+            FailureKind::RateLimited => "rate_limited",
         }
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! Only what is safe to repeat is repeated: GET, HEAD, OPTIONS, PUT and
 //! DELETE on connection failures and on 429, 502, 503, 504; POST and PATCH
-//! only when the request never left (a failure to connect) or on 429 (the
-//! server refused it unprocessed), unless the step says `unsafe: true`.
+//! only when the request never left (a failure to connect) or was refused
+//! unprocessed — a 429, or a 403 saying the rate limit is spent (GitHub's
+//! secondary limit) — unless the step says `unsafe: true`.
 
 use std::time::Duration;
 
@@ -44,10 +45,12 @@ pub(super) enum Outcome<'a> {
     MaybeSent,
     /// Not worth another try (a refused redirect, an oversized body).
     Final,
-    /// The server answered with this status and `Retry-After`, if any.
+    /// The server answered with this status and `Retry-After`, if any;
+    /// `quota`: how long its rate-limit fields say the quota stays spent.
     Answered {
         status: u16,
         retry_after: Option<&'a str>,
+        quota: Option<Duration>,
     },
 }
 
@@ -93,24 +96,33 @@ pub(super) fn next(
         return Ok(None);
     }
     let repeatable = idempotent(method) || policy.unsafe_methods;
-    let (retry, asked) = match outcome {
+    let (retry, asked) = match *outcome {
         Outcome::NotSent => (true, None),
         Outcome::MaybeSent => (repeatable, None),
         Outcome::Final => (false, None),
+        // Refused unprocessed: a 429, or a 403 that says the rate limit
+        // is spent.
         Outcome::Answered {
             status: 429,
             retry_after,
-        } => (true, *retry_after),
+            quota,
+        }
+        | Outcome::Answered {
+            status: 403,
+            retry_after,
+            quota: quota @ Some(_),
+        } => (true, retry_after.and_then(parse_retry_after).or(quota)),
         Outcome::Answered {
             status: 502..=504,
             retry_after,
-        } => (repeatable, *retry_after),
+            ..
+        } => (repeatable, retry_after.and_then(parse_retry_after)),
         Outcome::Answered { .. } => (false, None),
     };
     if !retry {
         return Ok(None);
     }
-    if let Some(asked) = asked.and_then(parse_retry_after) {
+    if let Some(asked) = asked {
         if asked > policy.max_wait {
             return Err(WaitTooLong {
                 asked,
@@ -147,6 +159,7 @@ mod tests {
         let answered = |status| Outcome::Answered {
             status,
             retry_after: None,
+            quota: None,
         };
         assert!(next(&p, Method::GET, &answered(503), 1).unwrap().is_some());
         assert!(next(&p, Method::POST, &answered(503), 1).unwrap().is_none());
@@ -167,6 +180,17 @@ mod tests {
                 .is_some()
         );
         assert!(next(&p, Method::GET, &answered(500), 1).unwrap().is_none());
+        assert!(next(&p, Method::GET, &answered(403), 1).unwrap().is_none());
+        // GitHub's secondary limit refused it: any method is tried again.
+        let secondary = Outcome::Answered {
+            status: 403,
+            retry_after: Some("1"),
+            quota: Some(Duration::from_secs(1)),
+        };
+        assert_eq!(
+            next(&p, Method::POST, &secondary, 1).unwrap(),
+            Some(Duration::from_secs(1))
+        );
         assert!(next(&p, Method::GET, &answered(503), 3).unwrap().is_none());
         let unsafe_ok = Policy {
             unsafe_methods: true,
@@ -185,6 +209,7 @@ mod tests {
         let asked = |v| Outcome::Answered {
             status: 429,
             retry_after: Some(v),
+            quota: None,
         };
         assert_eq!(
             next(&p, Method::GET, &asked("2"), 1).unwrap(),

@@ -1,7 +1,8 @@
 //! HTTP plumbing shared by every stage that talks to a server (steps and
 //! credential sources alike): client construction with the run's proxy,
 //! `--resolve` and TLS settings; header validity; reading a body within a
-//! size cap; transport errors in words; `Retry-After`; excerpts.
+//! size cap; transport errors in words; `Retry-After` and the other
+//! rate-limit fields; excerpts.
 //!
 //! Nothing here knows about specs or steps.
 
@@ -9,6 +10,7 @@ mod client;
 pub(crate) mod encode;
 mod errors;
 pub(crate) mod header;
+pub(crate) mod ratelimit;
 mod read;
 
 use std::time::Duration;

@@ -106,7 +106,31 @@ pub struct App {
     /// The JSON Schemas its actions' `response` schemas refer to
     /// (`#/schemas/NAME`).
     pub schemas: Arc<serde_json::Map<String, Value>>,
+    /// Held by all the app's requests together, for the whole run.
+    pub limits: Limits,
     pub loc: Loc,
+}
+
+/// An app's `limits:`: none unless declared.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// The most requests in flight at once.
+    pub concurrency: Option<usize>,
+    pub rate: Option<Rate>,
+}
+
+/// `10/s`: at most `count` requests start per `per`, evenly spaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub count: u32,
+    pub per: Duration,
+}
+
+impl Rate {
+    /// The least time between two starts.
+    pub fn interval(self) -> Duration {
+        self.per / self.count.max(1)
+    }
 }
 
 /// A header an app sends with every action: a literal, not a template.

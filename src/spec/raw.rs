@@ -131,6 +131,20 @@ pub(super) struct App {
     /// (`$ref: "#/schemas/NAME"`), read as JSON directly.
     #[serde(default)]
     pub schemas: Option<serde_json::Map<String, serde_json::Value>>,
+    /// `{concurrency: 4, rate: 10/s}`: shared by all the app's requests.
+    #[serde(default)]
+    pub limits: Option<Limits>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Limits {
+    #[serde(default)]
+    pub concurrency: Option<u64>,
+    /// `10/s`, `600/min`, `5000/h`; any YAML, so a bare number gets a
+    /// message of its own.
+    #[serde(default)]
+    pub rate: Option<serde_yaml::Value>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -15,6 +15,7 @@ use super::{Act, Mode, Prepared, Unit, Walk, response_scope};
 use crate::error::Error;
 use crate::execute::journal::{Journal, Parts};
 use crate::execute::outcome::{Failure, FailureKind, Reporter, StepReport};
+use crate::execute::throttle::Throttles;
 use crate::render::{Renderer, Token};
 use crate::spec::{Next, Paginate, Source};
 
@@ -29,6 +30,8 @@ pub(in crate::execute) struct Apply<'a> {
     pub done: RefCell<Vec<StepReport>>,
     /// When the root step running now began.
     pub began: Cell<Option<Instant>>,
+    /// Each app's limits and quota, for every request of the run.
+    pub throttles: Throttles,
 }
 
 impl<'a> Apply<'a> {
@@ -45,7 +48,13 @@ impl<'a> Apply<'a> {
             // One report per root step: room for exactly those.
             done: RefCell::new(Vec::with_capacity(root_steps)),
             began: Cell::default(),
+            throttles: Throttles::default(),
         }
+    }
+
+    /// With the apps' limits, which are none by default.
+    pub(crate) fn throttled(self, throttles: Throttles) -> Self {
+        Apply { throttles, ..self }
     }
 }
 
@@ -157,6 +166,11 @@ impl Walk<'_, Apply<'_>> {
             // Each try is one request; the journal records the step's end.
             if let Err(f) = self.exchange(act, &prepared, &mut unit).await {
                 unit.failure = Some(f);
+                return unit;
+            }
+            if let Some(refused) = unit.throttled.take() {
+                unit.failure = Some(refused);
+                self.journal_end(act, &prepared, &unit);
                 return unit;
             }
             let scope = response_scope(act.scope, &unit);

@@ -3,6 +3,8 @@
 //! before it leaves, sent with its retries, journalled with its answer, and
 //! checked against the step's success criteria.
 
+use std::time::{Duration, SystemTime};
+
 use serde_json::{Value, json};
 
 use super::apply::Apply;
@@ -13,7 +15,8 @@ use crate::execute::journal::{Entry, Journal, Outputs, Parts, Record, State};
 use crate::execute::outcome::{Failure, FailureKind, RetryNote};
 use crate::execute::retry::{self, Outcome, Policy};
 use crate::execute::send::{self, Limits, Transport};
-use crate::http;
+use crate::execute::throttle::{self, TooLong};
+use crate::http::{self, ratelimit};
 use crate::render::Renderer;
 use crate::spec::Method;
 use crate::template::Scope;
@@ -69,16 +72,20 @@ impl Walk<'_, Apply<'_>> {
         let sent = self.exchange(act, prepared, unit).await;
         crate::execute::failpoint::pause("answered");
         if let Err(f) = sent {
-            if f.kind == FailureKind::NotSent
+            // Nothing reached the server (or the app's spent quota kept the
+            // request back): it is cleanly not done.
+            if matches!(f.kind, FailureKind::NotSent | FailureKind::RateLimited)
                 && let Some(parts) = guarded
             {
-                // Nothing reached the server: the request is cleanly not done.
                 self.journal_record(act, parts, State::Failed, None, None)?;
             }
             return Err(f);
         }
         let scope = super::response_scope(act.scope, unit);
-        let checked = self.criteria(act, unit, &scope);
+        let checked = match unit.throttled.take() {
+            Some(refused) => Err(refused),
+            None => self.criteria(act, unit, &scope),
+        };
         let state = if checked.is_ok() {
             State::Ok
         } else {
@@ -299,14 +306,34 @@ impl Walk<'_, Apply<'_>> {
             .clients
             .for_steps(limits.connect)
             .map_err(|e| Failure::new(FailureKind::NotSent, e.to_string()))?;
+        let app = bound.app.name.as_str();
+        let throttles = &self.mode.throttles;
         let mut attempt = 1;
         let result = loop {
+            // Every try, retries included, holds the app's limits.
+            let admitted = throttles
+                .admit(app, policy.max_wait, |line| self.mode.reporter.warn(&line))
+                .await
+                .map_err(|too_long| {
+                    Failure::new(
+                        FailureKind::RateLimited,
+                        spent(app, &too_long, policy.max_wait),
+                    )
+                })?;
             let result = send::send(&client, &prepared.request, limits).await;
+            drop(admitted);
+            let quota = result.as_ref().ok().and_then(|resp| {
+                ratelimit::exhausted(resp.status, &resp.headers, SystemTime::now())
+            });
+            if let Some(spent) = &quota {
+                throttles.exhausted(app, spent);
+            }
             let outcome = match &result {
                 Ok(resp) if step.expect().accepts(resp.status) => break result,
                 Ok(resp) => Outcome::Answered {
                     status: resp.status,
                     retry_after: resp.headers.get("retry-after").map(String::as_str),
+                    quota: quota.as_ref().map(|q| q.wait),
                 },
                 Err(Transport::NotSent(_)) => Outcome::NotSent,
                 Err(Transport::MaybeSent(_)) => Outcome::MaybeSent,
@@ -332,6 +359,18 @@ impl Walk<'_, Apply<'_>> {
                 Ok(None) => break result,
                 Err(why) => {
                     self.warn(format!("{}: not retried: {why}", act.label));
+                    // Refused for a rate limit spent too long: the step
+                    // fails saying so, whatever its criteria would say.
+                    unit.throttled = quota.map(|q| {
+                        let too_long = TooLong {
+                            fields: q.fields,
+                            wait: why.asked,
+                        };
+                        Failure::new(
+                            FailureKind::RateLimited,
+                            spent(app, &too_long, policy.max_wait),
+                        )
+                    });
                     break result;
                 }
             }
@@ -362,6 +401,17 @@ impl Walk<'_, Apply<'_>> {
             }
         }
     }
+}
+
+/// The failure of a request to `app` that would wait longer than `max_wait`
+/// for the quota its answers said was spent.
+fn spent(app: &str, too_long: &TooLong, max_wait: Duration) -> String {
+    format!(
+        "app `{app}`: the API says its rate limit is spent ({}) for {} more, longer than the {} a request may wait (`retry.max_wait`)",
+        too_long.fields,
+        throttle::show_wait(too_long.wait),
+        crate::units::show(max_wait)
+    )
 }
 
 /// The API's own words about an error, from the usual fields.

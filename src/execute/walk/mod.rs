@@ -209,6 +209,9 @@ pub(super) struct Unit {
     /// A sub-workflow's steps.
     steps: Vec<StepReport>,
     duration: Duration,
+    /// Refused for a rate limit spent longer than a request may wait: the
+    /// failure, whatever the success criteria say.
+    throttled: Option<Failure>,
 }
 
 impl Unit {

@@ -13,6 +13,7 @@ use serde_json::Value;
 mod expect;
 mod inline;
 mod shape;
+mod limits;
 mod step;
 
 use super::raw;
@@ -278,6 +279,7 @@ impl Lower {
         }
         let timeouts = self.timeouts(&child(path, "timeout"), raw.timeout);
         let retry = self.retry(&child(path, "retry"), raw.retry);
+        let limits = self.limits(&child(path, "limits"), raw.limits);
         let expect = raw
             .expect
             .map(|e| self.expect(&child(path, "expect"), None, e));
@@ -298,6 +300,7 @@ impl Lower {
             retry,
             expect,
             schemas: Arc::new(raw.schemas.unwrap_or_default()),
+            limits,
             loc: self.key_loc(path),
         }
     }
