@@ -12,6 +12,7 @@
 //!   imported catalogs and the shipped specs.
 //! - [`credentials`], [`secrets`], [`descope`]: where credentials come from
 //!   and that they are never printed.
+//! - [`trace`]: `-v` and `-vv`, and network errors that name the URL.
 //! - [`journal`], [`workflow`]: resuming, and workflows beyond a straight
 //!   line.
 //! - [`safety`]: the safety promises, one file per subject (resume, files,
@@ -41,4 +42,5 @@ mod journal;
 mod safety;
 mod secrets;
 mod tls;
+mod trace;
 mod workflow;

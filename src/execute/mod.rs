@@ -12,6 +12,7 @@ mod journal;
 mod outcome;
 mod retry;
 mod send;
+mod trace;
 mod upload;
 mod walk;
 
@@ -33,6 +34,7 @@ pub use outcome::{
     Failure, FailureKind, ItemReport, Plan, PlannedStep, Reporter, RetryNote, RunReport,
     SkipReason, StepReport, StepStatus,
 };
+pub use trace::Verbosity;
 use walk::{Apply, Collect, Journalled, Preflight, Walk};
 
 /// How to run: everything that comes from outside the spec.
@@ -87,6 +89,8 @@ pub struct Options {
     /// The root workflow's inputs, by name: `--input` (as YAML text), then
     /// `--inputs-file`, then the environment (`RUNNER_INPUT_<NAME>`).
     pub inputs: Inputs,
+    /// `-v`, `-vv`: trace requests (and responses) to the reporter.
+    pub verbosity: Verbosity,
 }
 
 /// Inputs given from outside, before they are typed.

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::trace::Trace;
 use super::upload;
 use crate::http::{self, TooLarge};
 use crate::render::{Body, Request};
@@ -64,10 +65,12 @@ fn method(m: Method) -> reqwest::Method {
     }
 }
 
+/// Sends `request`, following redirects, each hop traced.
 pub(super) async fn send(
     client: &reqwest::Client,
     request: &Request,
     limits: Limits,
+    trace: &Trace<'_>,
 ) -> Result<Response, Transport> {
     let mut url = request.target.clone();
     let started = std::time::Instant::now();
@@ -75,7 +78,12 @@ pub(super) async fn send(
     let mut headers = request.headers.clone();
     let mut body = request.body.as_ref();
     let origin = url.clone();
-    for _ in 0..=MAX_REDIRECTS {
+    for hop in 0..=MAX_REDIRECTS {
+        let sending = Sending {
+            method: &verb,
+            url: &url,
+            auth_query: &request.auth_query,
+        };
         let left = limits.request.saturating_sub(started.elapsed());
         let mut builder = client.request(verb.clone(), url.clone()).timeout(left);
         // A multipart body sets its own type, with its boundary.
@@ -91,8 +99,13 @@ pub(super) async fn send(
                 .await
                 .map_err(|e| Transport::Final(e.to_string()))?;
         }
+        let built = builder.build().map_err(|e| failure(&e, limits, &sending))?;
+        trace.request(request, &built, body, hop);
         http::mark_sent();
-        let response = builder.send().await.map_err(|e| failure(&e, limits))?;
+        let response = client
+            .execute(built)
+            .await
+            .map_err(|e| failure(&e, limits, &sending))?;
         let status = response.status();
         let location = response
             .headers()
@@ -100,7 +113,7 @@ pub(super) async fn send(
             .and_then(|l| l.to_str().ok())
             .map(str::to_string);
         let (true, Some(location)) = (status.is_redirection(), location) else {
-            return read(response, limits).await;
+            return read(response, limits, &sending, trace).await;
         };
         let next = url.join(&location).map_err(|_| {
             Transport::Final(format!(
@@ -158,8 +171,14 @@ pub(super) async fn send(
     )))
 }
 
-async fn read(mut response: reqwest::Response, limits: Limits) -> Result<Response, Transport> {
+async fn read(
+    mut response: reqwest::Response,
+    limits: Limits,
+    sending: &Sending<'_>,
+    trace: &Trace<'_>,
+) -> Result<Response, Transport> {
     let status = response.status();
+    let wire_headers = response.headers().clone();
     let mut headers = BTreeMap::new();
     for (name, value) in response.headers() {
         let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
@@ -173,9 +192,16 @@ async fn read(mut response: reqwest::Response, limits: Limits) -> Result<Respons
     }
     let bytes = match http::read_capped(&mut response, limits.max_body).await {
         Ok(bytes) => bytes,
-        Err(Ok(too_large)) => return Err(too_large_failure(status, &too_large)),
-        Err(Err(e)) => return Err(failure(&e, limits)),
+        Err(Ok(too_large)) => {
+            trace.response(status, &wire_headers, Err("the body is too large to read"));
+            return Err(too_large_failure(status, &too_large));
+        }
+        Err(Err(e)) => {
+            trace.response(status, &wire_headers, Err("the body broke off"));
+            return Err(failure(&e, limits, sending));
+        }
     };
+    trace.response(status, &wire_headers, Ok(&bytes));
     let is_json = headers
         .get("content-type")
         .is_some_and(|ct| ct.contains("json"));
@@ -200,22 +226,55 @@ fn too_large_failure(status: reqwest::StatusCode, too_large: &TooLarge) -> Trans
     ))
 }
 
-/// Classifies a transport error and says which limit, if any, was hit.
-fn failure(e: &reqwest::Error, limits: Limits) -> Transport {
+/// Where a request was going, for the messages of network errors.
+pub(super) struct Sending<'a> {
+    method: &'a reqwest::Method,
+    url: &'a url::Url,
+    /// Auth's query parameters: masked in the URL shown.
+    auth_query: &'a [String],
+}
+
+impl Sending<'_> {
+    /// `, sending GET https://host/path` (auth's query values masked).
+    fn suffix(&self) -> String {
+        format!(
+            ", sending {} {}",
+            self.method,
+            http::shown_url(self.url, self.auth_query)
+        )
+    }
+}
+
+/// Classifies a transport error and says which limit, if any, was hit,
+/// naming the host and the URL it was sending to.
+fn failure(e: &reqwest::Error, limits: Limits, sending: &Sending<'_>) -> Transport {
+    let host = http::show_host(sending.url);
+    let to = sending.suffix();
     if e.is_timeout() && e.is_connect() {
         return Transport::NotSent(format!(
-            "connecting timed out after {} (the connect timeout; set `timeout: {{connect: ...}}` or `--connect-timeout`)",
+            "connecting to `{host}` timed out after {} (the connect timeout; set `timeout: {{connect: ...}}` or `--connect-timeout`){to}",
             show(limits.connect)
         ));
     }
     if e.is_timeout() {
         return Transport::MaybeSent(format!(
-            "no complete response within {} (the request timeout; set `timeout:` or `--timeout`)",
+            "no complete response within {} from `{host}` (the request timeout; set `timeout:` or `--timeout`){to}",
             show(limits.request)
         ));
     }
+    let chain = http::error_chain(e);
+    let why = if chain.is_empty() {
+        String::new()
+    } else {
+        format!(": {chain}")
+    };
     if e.is_connect() {
-        return Transport::NotSent(http::describe(e));
+        return Transport::NotSent(format!("cannot connect to `{host}`{why}{to}"));
     }
-    Transport::MaybeSent(http::describe(e))
+    let what = if e.is_body() || e.is_decode() {
+        "the response broke off"
+    } else {
+        "the request failed"
+    };
+    Transport::MaybeSent(format!("{what} (`{host}`){why}{to}"))
 }

@@ -13,6 +13,7 @@ use crate::execute::journal::{Entry, Journal, Outputs, Parts, Record, State};
 use crate::execute::outcome::{Failure, FailureKind, RetryNote};
 use crate::execute::retry::{self, Outcome, Policy};
 use crate::execute::send::{self, Limits, Transport};
+use crate::execute::trace::Trace;
 use crate::http;
 use crate::render::Renderer;
 use crate::spec::Method;
@@ -300,7 +301,14 @@ impl Walk<'_, Apply<'_>> {
             .map_err(|e| Failure::new(FailureKind::NotSent, e.to_string()))?;
         let mut attempt = 1;
         let result = loop {
-            let result = send::send(&client, &prepared.request, limits).await;
+            let trace = Trace {
+                verbosity: opts.verbosity,
+                reporter: self.mode.reporter,
+                label: &act.label,
+                attempt,
+                attempts: policy.attempts,
+            };
+            let result = send::send(&client, &prepared.request, limits, &trace).await;
             let outcome = match &result {
                 Ok(resp) if step.expect().accepts(resp.status) => break result,
                 Ok(resp) => Outcome::Answered {

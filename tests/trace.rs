@@ -1,0 +1,268 @@
+//! Seeing what happens: `-v` traces each request as sent and `-vv` each
+//! response too, on stderr whatever the output format, credentials masked
+//! and file contents never shown; network errors name the host and the URL.
+
+use serde_json::json;
+use wiremock::ResponseTemplate;
+
+use crate::harness::specs::{ITEMS_TOKEN, Spec, items_api};
+use crate::harness::{Server, Workspace, json_reply};
+
+/// A POST with a body, then a GET with a query, against the items API.
+const STEPS: &str = "steps:
+  - id: create
+    action: CREATE
+    params: {name: widget}
+  - id: list
+    action: LIST
+";
+
+/// `text` with what changes from run to run made fixed: the server's
+/// port, the version in the user agent, and the `date` the server sent.
+fn stable(text: &str, server: &Server) -> String {
+    text.replace(&server.port().to_string(), "PORT")
+        .replace(env!("CARGO_PKG_VERSION"), "VERSION")
+        .lines()
+        .filter(|l| !l.starts_with("< date: "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+async fn items_server() -> Server {
+    Server::build()
+        .reply(
+            "POST /items",
+            json_reply(201, json!({"id": 7, "name": "widget"}))
+                .insert_header("x-request-id", "r-1"),
+        )
+        .reply("GET /items", json_reply(200, json!([{"id": 7}])))
+        .start()
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn vv_traces_requests_and_responses_with_the_token_masked() {
+    let server = items_server().await;
+    let ws = Workspace::main(&items_api(&server.uri(), STEPS));
+    let out = ws
+        .runner(["apply", "main.yaml", "--no-journal", "-vv"])
+        .env("API_TOKEN", ITEMS_TOKEN)
+        .sends(&server, 2)
+        .await
+        .stderr_lacks(ITEMS_TOKEN);
+    insta::assert_snapshot!(stable(&out.stderr, &server));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn v_traces_requests_only_and_without_it_nothing_is_traced() {
+    let server = items_server().await;
+    let ws = Workspace::main(&items_api(&server.uri(), STEPS));
+    let out = ws
+        .runner(["apply", "main.yaml", "--no-journal", "-v"])
+        .env("API_TOKEN", ITEMS_TOKEN)
+        .sends(&server, 2)
+        .await
+        .stderr_has_all(&["> POST http://127.0.0.1:", "> {\"name\":\"widget\"}"])
+        .stderr_lacks("< 201");
+    assert_eq!(
+        out.stderr.matches("\n> authorization: Bearer ***").count(),
+        2,
+        "{out:?}"
+    );
+    ws.runner(["apply", "main.yaml", "--no-journal"])
+        .env("API_TOKEN", ITEMS_TOKEN)
+        .await
+        .code(0)
+        .stderr_lacks("> POST");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_json_output_the_trace_goes_to_stderr() {
+    let server = items_server().await;
+    let ws = Workspace::main(&items_api(&server.uri(), STEPS));
+    let out = ws
+        .runner([
+            "apply",
+            "main.yaml",
+            "--no-journal",
+            "-vv",
+            "--output",
+            "json",
+        ])
+        .env("API_TOKEN", ITEMS_TOKEN)
+        .sends(&server, 2)
+        .await
+        .stderr_has_all(&[
+            "> POST",
+            "< 201 Created",
+            "< {\"id\":7,\"name\":\"widget\"}",
+        ]);
+    // Stdout is still one JSON document.
+    assert_eq!(out.json()["ok"], json!(true), "{out:?}");
+    assert!(!out.stdout.contains("> POST"), "{out:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_multipart_upload_is_traced_without_its_content() {
+    let server = Server::answering("POST /upload", ResponseTemplate::new(200)).await;
+    let spec = Spec::app("api", &server.uri())
+        .no_retry()
+        .actions(include_str!("fixtures/catalogs/uploads.yaml"))
+        .steps("  - id: up\n    action: UPLOAD\n    params: {title: notes, file: notes.txt}\n")
+        .build();
+    let ws = Workspace::main(&spec).file("notes.txt", "the-file-content-never-shown\n");
+    let out = ws
+        .runner(["apply", "main.yaml", "--no-journal", "-vv"])
+        .sends(&server, 1)
+        .await
+        .stderr_has_all(&[
+            "> content-type: multipart/form-data; boundary=",
+            "> title: notes",
+            "> file: @notes.txt (text/plain, 29 bytes)",
+        ])
+        .stderr_lacks("the-file-content-never-shown");
+    // The server did receive the content.
+    let body = String::from_utf8_lossy(&server.received().await[0].body).into_owned();
+    assert!(body.contains("the-file-content-never-shown"), "{out:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_raw_file_body_is_traced_as_the_file() {
+    let server = Server::answering("PUT /raw", ResponseTemplate::new(200)).await;
+    let spec = Spec::app("api", &server.uri())
+        .no_retry()
+        .actions(include_str!("fixtures/catalogs/uploads.yaml"))
+        .steps("  - id: put\n    action: PUT_FILE\n    params: {f: data.txt}\n")
+        .build();
+    let ws = Workspace::main(&spec).file("data.txt", "raw-content-never-shown");
+    ws.runner(["apply", "main.yaml", "--no-journal", "-v"])
+        .sends(&server, 1)
+        .await
+        .stderr_has("> @data.txt (text/plain, 23 bytes)")
+        .stderr_lacks("raw-content-never-shown");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retries_and_loop_items_are_traced_each_marked() {
+    let server = Server::build()
+        .reply_in_turn(
+            "GET /items",
+            vec![ResponseTemplate::new(503), json_reply(200, json!([]))],
+        )
+        .reply("POST /items", json_reply(201, json!({"id": 1})))
+        .start()
+        .await;
+    let spec = Spec::app("api", &server.uri())
+        .retry("{attempts: 2, backoff: 1ms}")
+        .actions(include_str!("fixtures/catalogs/items.yaml"))
+        .steps(
+            "  - id: list\n    action: LIST\n  - id: each\n    for_each: [a, b]\n    action: CREATE\n    params: {name: \"{{ item }}\"}\n",
+        )
+        .build();
+    let ws = Workspace::main(&spec);
+    let out = ws
+        .runner(["apply", "main.yaml", "--no-journal", "-vv"])
+        .sends(&server, 4)
+        .await
+        .stderr_has_all(&[
+            "* steps[0] (list), try 1 of 2\n> GET",
+            "< 503 Service Unavailable",
+            "* steps[0] (list), try 2 of 2\n> GET",
+            "< 200 OK",
+            "> {\"name\":\"a\"}",
+            "> {\"name\":\"b\"}",
+        ]);
+    for item in ["* steps[1] (each)[0]", "* steps[1] (each)[1]"] {
+        assert!(out.stderr.contains(item), "no `{item}` in {out:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn response_bodies_are_cut_at_64_kib_saying_so() {
+    let big = "x".repeat(70 * 1024);
+    let server = Server::answering(
+        "GET /items",
+        ResponseTemplate::new(200).set_body_string(big.clone()),
+    )
+    .await;
+    let ws = Workspace::main(&items_api(&server.uri(), "steps:\n  - action: LIST\n"));
+    let out = ws
+        .runner(["apply", "main.yaml", "--no-journal", "-vv"])
+        .env("API_TOKEN", ITEMS_TOKEN)
+        .sends(&server, 1)
+        .await
+        .stderr_has(&format!(
+            "< (cut at 64 KiB; the body is {} bytes)",
+            big.len()
+        ));
+    assert!(!out.stderr.contains(&big), "{out:?}");
+    assert!(out.stderr.contains(&"x".repeat(64 * 1024)), "{out:?}");
+}
+
+// ---------------------------------------------------------- network errors
+
+/// A port on 127.0.0.1 nothing listens on.
+fn dead_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+#[test]
+fn a_connect_failure_names_the_host_and_the_url_with_its_token_masked() {
+    let port = dead_port();
+    let spec = Spec::app("api", &format!("http://127.0.0.1:{port}/v1"))
+        .no_retry()
+        .actions(include_str!("fixtures/catalogs/items.yaml"))
+        .auth(
+            "api",
+            "      - {name: key, in: query, value: \"{{ env.API_TOKEN }}\"}\n",
+        )
+        .steps("  - action: LIST\n")
+        .build();
+    let ws = Workspace::main(&spec);
+    let out = ws
+        .runner(["apply", "main.yaml", "--no-journal", "--output", "json"])
+        .env("API_TOKEN", ITEMS_TOKEN)
+        .run()
+        .code(1)
+        .stderr_lacks(ITEMS_TOKEN);
+    let e = out.step_error(0);
+    assert!(
+        e.starts_with(&format!("cannot connect to `127.0.0.1:{port}`: ")),
+        "{e}"
+    );
+    assert!(
+        e.ends_with(&format!(
+            ", sending GET http://127.0.0.1:{port}/v1/items?key=***"
+        )),
+        "{e}"
+    );
+    assert!(!out.stdout.contains(ITEMS_TOKEN), "{out:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_next_page_that_cannot_be_reached_is_named() {
+    let port = dead_port();
+    let next = format!("http://127.0.0.1:{port}/items?page=2");
+    let server = Server::answering(
+        "GET /items",
+        json_reply(200, json!([{"id": 1}]))
+            .insert_header("link", format!("<{next}>; rel=\"next\"").as_str()),
+    )
+    .await;
+    let spec = Spec::app("api", &server.uri())
+        .no_retry()
+        .actions(include_str!("fixtures/catalogs/items.yaml"))
+        .steps("  - action: LIST\n    paginate: {next: link}\n")
+        .build();
+    let out = Workspace::main(&spec)
+        .runner(["apply", "main.yaml", "--no-journal", "--output", "json"])
+        .await
+        .code(1);
+    let e = out.step_error(0);
+    assert!(
+        e.contains(&format!("cannot connect to `127.0.0.1:{port}`"))
+            && e.contains(&format!("sending GET {next}")),
+        "{out:?}"
+    );
+}
