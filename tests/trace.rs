@@ -266,3 +266,110 @@ async fn a_next_page_that_cannot_be_reached_is_named() {
         "{out:?}"
     );
 }
+
+// ------------------------------------------------------------------- plan
+
+/// A release, then an asset uploaded to a URL built from vars, inputs and
+/// the release's answer.
+const RELEASE: &str = r#"version: 1
+apps:
+  gh:
+    base_url: https://api.example.com
+    actions:
+      CREATE_RELEASE:
+        method: POST
+        path: /repos/{owner}/{repo}/releases
+        params:
+          owner: {type: string, in: path}
+          repo: {type: string, in: path}
+          tag_name: {type: string}
+      UPLOAD_ASSET:
+        method: POST
+        path: /unused
+        params:
+          name: {type: string, in: query}
+          label: {type: string}
+auth:
+  gh:
+    parameters:
+      - {name: Authorization, in: header, value: "Bearer {{ env.GITHUB_TOKEN }}"}
+vars:
+  uploads_base: https://uploads.example.com
+inputs:
+  owner: {type: string, default: octo}
+steps:
+  - id: create
+    action: CREATE_RELEASE
+    params: {owner: "{{ inputs.owner }}", repo: hello, tag_name: v1}
+  - id: upload
+    action: UPLOAD_ASSET
+    url: "{{ vars.uploads_base }}/repos/{{ inputs.owner }}/hello/releases/{{ steps.create.response.id }}/assets"
+    params:
+      name: "{{ inputs.owner | upper }}-{{ steps.create.response.tag_name }}.zip"
+      label: "{{ env.GITHUB_TOKEN }} {% if inputs.owner %}for {{ inputs.owner }}{% endif %} {{ steps.create.response.id }}"
+"#;
+
+#[test]
+fn plan_fills_in_what_is_known_inside_a_partly_deferred_template() {
+    let token = "ghp_planTokenNeverShown01";
+    let ws = Workspace::main(RELEASE);
+    let out = ws
+        .runner([
+            "plan",
+            "main.yaml",
+            "--var",
+            "uploads_base=https://uploads.stand-in.example",
+            "--input",
+            "owner=mona",
+        ])
+        .env("GITHUB_TOKEN", token)
+        .run()
+        .code(0)
+        .stdout_has(
+            "POST https://uploads.stand-in.example/repos/mona/hello/releases/{{ steps.create.response.id }}/assets?name=MONA-{{ steps.create.response.tag_name }}.zip",
+        );
+    // A template with a block is shown as written; an env value is shown
+    // by name, never by value (nor masked in place of a name).
+    let label = "{{ env.GITHUB_TOKEN }} {% if inputs.owner %}for {{ inputs.owner }}{% endif %} {{ steps.create.response.id }}";
+    assert!(out.stdout.contains(label), "{out:?}");
+    assert!(!out.all().contains(token), "{out:?}");
+    // JSON output shows the same URL.
+    let json = ws
+        .runner([
+            "plan",
+            "main.yaml",
+            "--output",
+            "json",
+            "--input",
+            "owner=mona",
+        ])
+        .env("GITHUB_TOKEN", token)
+        .run()
+        .code(0)
+        .json();
+    let url = json["steps"][1]["url"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(
+        url,
+        "https://uploads.example.com/repos/mona/hello/releases/{{ steps.create.response.id }}/assets?name=MONA-{{ steps.create.response.tag_name }}.zip",
+        "{json}"
+    );
+}
+
+#[test]
+fn plan_keeps_a_secret_inside_a_deferred_template_as_its_reference() {
+    let token = "ghp_planTokenNeverShown01";
+    let ws = Workspace::main(&RELEASE.replace(
+        "label: \"{{ env.GITHUB_TOKEN }} {% if inputs.owner %}for {{ inputs.owner }}{% endif %} {{ steps.create.response.id }}\"",
+        "label: \"{{ env.GITHUB_TOKEN | b64encode }}/{{ inputs.owner }}/{{ steps.create.response.id }}\"",
+    ));
+    let out = ws
+        .runner(["plan", "main.yaml"])
+        .env("GITHUB_TOKEN", token)
+        .run()
+        .code(0)
+        .stdout_has("\"{{ env.GITHUB_TOKEN | b64encode }}/octo/{{ steps.create.response.id }}\"");
+    assert!(!out.all().contains(token), "{out:?}");
+}

@@ -55,6 +55,11 @@ pub(crate) struct Rendered {
 impl Renderer<'_> {
     /// Whether `source` must wait for the run (plan only).
     pub(crate) fn deferred(&self, source: &str) -> bool {
+        self.plan && self.templates.refs(source).is_some_and(|r| self.waits(r))
+    }
+
+    /// Whether a template reading `r` must wait for the run (plan only).
+    fn waits(&self, r: &crate::template::Refs) -> bool {
         let unknown_step = |id: &str| self.known_steps.is_none_or(|known| known.get(id).is_none());
         // A name the scope does not bind yet (a loop item whose list is not
         // known, a response) waits for the run.
@@ -72,16 +77,22 @@ impl Renderer<'_> {
                     .is_ok_and(|mut names| names.any(|n| n.as_str() == Some(name)))
             })
         };
-        self.plan
-            && self.templates.refs(source).is_some_and(|r| {
-                r.dynamic.contains("steps")
-                    || r.inputs.iter().any(|n| unknown_input(n))
-                    || (r.dynamic.contains("inputs") && unknown_inputs.is_some())
-                    || r.steps.iter().any(|(id, _)| unknown_step(id))
-                    || r.dynamic.contains("env")
-                    || r.env.iter().any(|n| !self.scope.has_env(n))
-                    || r.other.iter().any(|n| unbound(n))
-            })
+        r.dynamic.contains("steps")
+            || r.inputs.iter().any(|n| unknown_input(n))
+            || (r.dynamic.contains("inputs") && unknown_inputs.is_some())
+            || r.steps.iter().any(|(id, _)| unknown_step(id))
+            || r.dynamic.contains("env")
+            || r.env.iter().any(|n| !self.scope.has_env(n))
+            || r.other.iter().any(|n| unbound(n))
+    }
+
+    /// A template that waits for the run (plan) as plan shows it: each
+    /// expression known before the run replaced by its value, the rest as
+    /// written. What reads `env` stays a reference: a secret is shown by
+    /// name, never by value.
+    pub(crate) fn partial(&self, source: &str) -> String {
+        self.templates
+            .partial(source, self.scope, &|r| self.waits(r) || !r.env.is_empty())
     }
 
     pub(crate) fn render(&self, value: &Value) -> Result<Rendered, TemplateError> {
@@ -103,7 +114,7 @@ impl Renderer<'_> {
     /// where possible.
     fn defer(&self, value: &Value) -> Value {
         match value {
-            Value::String(s) if self.deferred(s) => Value::String(s.clone()),
+            Value::String(s) if self.deferred(s) => Value::String(self.partial(s)),
             Value::String(s) => self
                 .templates
                 .render(s, self.scope)
