@@ -11,7 +11,7 @@
 //! - [`cli`], [`catalog`], [`github_catalog`], [`examples`]: the commands,
 //!   imported catalogs and the shipped specs.
 //! - [`credentials`], [`secrets`], [`descope`]: where credentials come from
-//!   and that they are never printed.
+//!   and that they are never printed; [`env`]: set but empty is missing.
 //! - [`trace`]: `-v` and `-vv`, and network errors that name the URL.
 //! - [`journal`], [`workflow`]: resuming, and workflows beyond a straight
 //!   line.
@@ -33,6 +33,7 @@ mod catalog;
 mod cli;
 mod credentials;
 mod descope;
+mod env;
 mod errors;
 mod examples;
 mod faults;

@@ -224,6 +224,19 @@ fn register_env(wf: &Workflow, opts: &Options) -> Vec<String> {
         .collect()
 }
 
+/// Whether env `name` is set but empty, which counts as missing (what CI
+/// gives for a secret it does not have) unless the spec allows it.
+fn empty(wf: &Workflow, opts: &Options, name: &str) -> bool {
+    opts.env.get(name).is_some_and(String::is_empty) && !wf.spec.env_allow_empty.contains_key(name)
+}
+
+/// What to do about an empty env variable.
+fn empty_help(name: &str) -> String {
+    format!(
+        "CI sets a secret it does not have to the empty string; set it, or declare `env: {{{name}: {{allow_empty: true}}}}` in the spec if empty is meant"
+    )
+}
+
 /// `--var` and `--base-url` name things the spec has.
 fn check_overrides(wf: &Workflow, opts: &Options) -> Result<()> {
     for (name, _) in &opts.vars {
@@ -283,8 +296,17 @@ impl<'a> Setup<'a> {
         let missing: Vec<String> = wf
             .env_refs
             .iter()
-            .filter(|(name, _)| !waiting && !opts.env.contains_key(*name))
-            .map(|(name, loc)| format!("environment variable `{name}` is not set (used at {loc})"))
+            .filter(|_| !waiting)
+            .filter_map(|(name, loc)| match opts.env.get(name) {
+                None => Some(format!(
+                    "environment variable `{name}` is not set (used at {loc})"
+                )),
+                Some(_) if empty(wf, opts, name) => Some(format!(
+                    "environment variable `{name}` is set but empty (used at {loc}); {}",
+                    empty_help(name)
+                )),
+                Some(_) => None,
+            })
             .collect();
         if !missing.is_empty() {
             return Err(Error::Environment(missing.join("\nerror: ")));
@@ -320,6 +342,17 @@ pub fn plan(wf: &Workflow, opts: &Options) -> Result<Plan> {
             .filter(|(name, _)| !opts.env.contains_key(*name))
             .map(|(name, loc)| {
                 format!("env `{name}` is not set; `apply` will need it (used at {loc})")
+            }),
+    );
+    warnings.extend(
+        wf.env_refs
+            .iter()
+            .filter(|(name, _)| empty(wf, opts, name))
+            .map(|(name, loc)| {
+                format!(
+                    "env `{name}` is set but empty; `apply` will refuse it (used at {loc}); {}",
+                    empty_help(name)
+                )
             }),
     );
     let (steps, walked) = walk::Plan::walk(&setup)?;
