@@ -29,12 +29,12 @@ use crate::secret::Secret;
 use crate::spec::Timeouts;
 use crate::template::to_value;
 
+pub use crate::http::Verbosity;
 pub(crate) use journal::default_path as default_journal_path;
 pub use outcome::{
     Failure, FailureKind, ItemReport, Plan, PlannedStep, Reporter, RetryNote, RunReport,
     SkipReason, StepReport, StepStatus,
 };
-pub use trace::Verbosity;
 use walk::{Apply, Collect, Journalled, Preflight, Walk};
 
 /// How to run: everything that comes from outside the spec.

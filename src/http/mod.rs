@@ -1,7 +1,8 @@
 //! HTTP plumbing shared by every stage that talks to a server (steps and
 //! credential sources alike): client construction with the run's proxy,
 //! `--resolve` and TLS settings; header validity; reading a body within a
-//! size cap; transport errors in words; `Retry-After`; excerpts.
+//! size cap; transport errors in words; `Retry-After`; excerpts; `-v`
+//! traces.
 //!
 //! Nothing here knows about specs or steps.
 
@@ -10,6 +11,7 @@ pub(crate) mod encode;
 mod errors;
 pub(crate) mod header;
 mod read;
+pub(crate) mod trace;
 
 use std::time::Duration;
 
@@ -18,6 +20,8 @@ pub(crate) use client::ProxyPolicy;
 pub(crate) use client::{ClientError, Clients};
 pub(crate) use errors::{error_chain, excerpt, parse_retry_after};
 pub(crate) use read::{TooLarge, read_capped};
+pub(crate) use trace::Tracer;
+pub use trace::Verbosity;
 
 /// The largest response body read unless `--max-response-size` says otherwise.
 pub(crate) const MAX_BODY: usize = 16 * 1024 * 1024;

@@ -29,6 +29,8 @@ pub(in crate::execute) struct Apply<'a> {
     pub done: RefCell<Vec<StepReport>>,
     /// When the root step running now began.
     pub began: Cell<Option<Instant>>,
+    /// Where `-v` traces go: the reporter.
+    trace_out: Box<dyn Fn(&str) + 'a>,
 }
 
 impl<'a> Apply<'a> {
@@ -45,6 +47,15 @@ impl<'a> Apply<'a> {
             // One report per root step: room for exactly those.
             done: RefCell::new(Vec::with_capacity(root_steps)),
             began: Cell::default(),
+            trace_out: Box::new(move |block| reporter.trace(block)),
+        }
+    }
+
+    /// Traces at `verbosity` (`-v`, `-vv`) to the reporter.
+    pub(crate) fn tracer(&self, verbosity: crate::http::Verbosity) -> crate::http::Tracer<'_> {
+        crate::http::Tracer {
+            verbosity,
+            out: &*self.trace_out,
         }
     }
 }
@@ -72,9 +83,11 @@ impl Mode for Apply<'_> {
         r: &Renderer<'_>,
     ) -> Result<Token, Failure> {
         let notes = |note| walk.warn(note);
+        let mut ctx = walk.context(&notes);
+        ctx.tracer = self.tracer(walk.setup.opts.verbosity);
         walk.setup
             .sources
-            .fetch(source, r, &walk.context(&notes))
+            .fetch(source, r, &ctx)
             .await
             .map_err(|e| Failure::new(FailureKind::Token, e.to_string()))
     }

@@ -302,8 +302,7 @@ impl Walk<'_, Apply<'_>> {
         let mut attempt = 1;
         let result = loop {
             let trace = Trace {
-                verbosity: opts.verbosity,
-                reporter: self.mode.reporter,
+                tracer: self.mode.tracer(opts.verbosity),
                 label: &act.label,
                 attempt,
                 attempts: policy.attempts,

@@ -198,6 +198,7 @@ impl<M: Mode> Walk<'_, M> {
             redactor: &self.setup.opts.redactor,
             allow_http: self.setup.opts.allow_http,
             notes,
+            tracer: crate::http::Tracer::QUIET,
         }
     }
 }
