@@ -44,6 +44,10 @@ pub(crate) struct Renderer<'a> {
     /// In plan, the steps whose results are known already (resumed from a
     /// journal); templates using any other step wait for the run.
     pub known_steps: Option<&'a Live>,
+    /// Plan shows what waits for the run with what is known filled in
+    /// ([`Renderer::partial`]); the checks before a run show nothing, so
+    /// they skip that work.
+    pub show_known: bool,
 }
 
 /// A rendered value, and whether some of it was left as source text (plan only).
@@ -91,6 +95,9 @@ impl Renderer<'_> {
     /// written. What reads `env` stays a reference: a secret is shown by
     /// name, never by value.
     pub(crate) fn partial(&self, source: &str) -> String {
+        if !self.show_known {
+            return source.to_string();
+        }
         self.templates
             .partial(source, self.scope, &|r| self.waits(r) || !r.env.is_empty())
     }
@@ -145,6 +152,7 @@ impl Renderer<'_> {
             scope,
             plan: self.plan,
             known_steps: self.known_steps,
+            show_known: self.show_known,
         }
     }
 }
@@ -634,6 +642,7 @@ pub(crate) fn vars(
             scope: &scope,
             plan,
             known_steps: None,
+            show_known: plan,
         };
         let value = r.render(&var.value).map_err(|e| {
             Error::spec(Diagnostic::new(

@@ -521,6 +521,11 @@ impl Templates {
         scope: &Scope,
         waits: &dyn Fn(&Refs) -> bool,
     ) -> String {
+        // One expression that waits: nothing to fill in (the most common
+        // case, `{{ steps.issue.response.number }}`).
+        if self.compiled.get(source).is_some_and(|c| c.whole) {
+            return source.to_string();
+        }
         let syntax = minijinja::syntax::SyntaxConfig::default();
         let Ok(tree) = minijinja::machinery::parse(source, "template", syntax.clone()) else {
             return source.to_string();

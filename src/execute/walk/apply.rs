@@ -312,6 +312,7 @@ impl Walk<'_, Apply<'_>> {
                     scope: response_scope,
                     plan: false,
                     known_steps: None,
+                    show_known: false,
                 };
                 ir.render(&Value::String(items.value.clone()))
                     .map_err(|e| {

@@ -133,6 +133,7 @@ impl Walk<'_, Apply<'_>> {
             scope,
             plan: false,
             known_steps: None,
+            show_known: false,
         };
         for that in &expect.that {
             let holds = r
