@@ -178,7 +178,8 @@ async fn read(
     trace: &Trace<'_>,
 ) -> Result<Response, Transport> {
     let status = response.status();
-    let wire_headers = response.headers().clone();
+    // Kept as they came only for `-vv`.
+    let wire_headers = trace.responses().then(|| response.headers().clone());
     let mut headers = BTreeMap::new();
     for (name, value) in response.headers() {
         let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
@@ -193,15 +194,19 @@ async fn read(
     let bytes = match http::read_capped(&mut response, limits.max_body).await {
         Ok(bytes) => bytes,
         Err(Ok(too_large)) => {
-            trace.response(status, &wire_headers, Err("the body is too large to read"));
+            trace.response(
+                status,
+                wire_headers.as_ref(),
+                Err("the body is too large to read"),
+            );
             return Err(too_large_failure(status, &too_large));
         }
         Err(Err(e)) => {
-            trace.response(status, &wire_headers, Err("the body broke off"));
+            trace.response(status, wire_headers.as_ref(), Err("the body broke off"));
             return Err(failure(&e, limits, sending));
         }
     };
-    trace.response(status, &wire_headers, Ok(&bytes));
+    trace.response(status, wire_headers.as_ref(), Ok(&bytes));
     let is_json = headers
         .get("content-type")
         .is_some_and(|ct| ct.contains("json"));

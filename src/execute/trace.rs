@@ -25,6 +25,9 @@ impl Trace<'_> {
         body: Option<&Body>,
         hop: usize,
     ) {
+        if !self.tracer.requests() {
+            return;
+        }
         let mut title = self.label.to_string();
         if self.attempts > 1 {
             title.push_str(&format!(", try {} of {}", self.attempt, self.attempts));
@@ -45,13 +48,20 @@ impl Trace<'_> {
         );
     }
 
+    /// Whether responses are traced (`-vv`).
+    pub(super) fn responses(&self) -> bool {
+        self.tracer.responses()
+    }
+
     /// A response as it came: see [`Tracer::response`].
     pub(super) fn response(
         &self,
         status: reqwest::StatusCode,
-        headers: &reqwest::header::HeaderMap,
+        headers: Option<&reqwest::header::HeaderMap>,
         body: Result<&[u8], &str>,
     ) {
-        self.tracer.response(status, headers, body);
+        if let Some(headers) = headers {
+            self.tracer.response(status, headers, body);
+        }
     }
 }

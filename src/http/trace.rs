@@ -51,6 +51,17 @@ impl Tracer<'_> {
         out: &|_| {},
     };
 
+    /// Whether requests are traced (`-v`): what it costs to describe one
+    /// is spent only then.
+    pub(crate) fn requests(&self) -> bool {
+        self.verbosity >= Verbosity::Requests
+    }
+
+    /// Whether responses are traced (`-vv`).
+    pub(crate) fn responses(&self) -> bool {
+        self.verbosity >= Verbosity::Responses
+    }
+
     /// `-v`: `sent`, as reqwest built it, headed by `title` (`* …`), its
     /// URL shown with `secret_query` values masked, its auth headers
     /// (`secret_headers`) masked, then `body` lines.
@@ -62,7 +73,7 @@ impl Tracer<'_> {
         secret_headers: &[String],
         body: Option<Vec<String>>,
     ) {
-        if self.verbosity < Verbosity::Requests {
+        if !self.requests() {
             return;
         }
         let mut out = format!(
@@ -92,7 +103,7 @@ impl Tracer<'_> {
         headers: &reqwest::header::HeaderMap,
         body: Result<&[u8], &str>,
     ) {
-        if self.verbosity < Verbosity::Responses {
+        if !self.responses() {
             return;
         }
         let mut out = format!("< {status}");

@@ -255,7 +255,9 @@ pub(crate) async fn fetch(
             .json(&body)
             .timeout(timeout)
             .build();
-        if let Ok(built) = &built {
+        if let Ok(built) = &built
+            && tracer.requests()
+        {
             let body = serde_json::to_vec(&body).unwrap_or_default();
             tracer.request(
                 &format!("descope: the token of {what}"),
