@@ -54,6 +54,23 @@ async fn vv_traces_requests_and_responses_with_the_token_masked() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_token_the_api_echoes_is_masked_in_the_traced_response() {
+    let server = Server::answering(
+        "GET /items",
+        json_reply(200, json!({"seen": format!("Bearer {ITEMS_TOKEN}")}))
+            .insert_header("x-echo", ITEMS_TOKEN),
+    )
+    .await;
+    let ws = Workspace::main(&items_api(&server.uri(), "steps:\n  - action: LIST\n"));
+    ws.runner(["apply", "main.yaml", "--no-journal", "-vv"])
+        .env("API_TOKEN", ITEMS_TOKEN)
+        .sends(&server, 1)
+        .await
+        .stderr_has_all(&["< x-echo: ***", r#"< {"seen":"Bearer ***"}"#])
+        .stderr_lacks(ITEMS_TOKEN);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn v_traces_requests_only_and_without_it_nothing_is_traced() {
     let server = items_server().await;
     let ws = Workspace::main(&items_api(&server.uri(), STEPS));

@@ -117,12 +117,14 @@ pub(super) async fn send(
         };
         let next = url.join(&location).map_err(|_| {
             Transport::Final(format!(
-                "the server redirected ({status}) to an invalid location"
+                "the server redirected ({status}) to an invalid location{}",
+                sending.suffix()
             ))
         })?;
         if url.scheme() == "https" && next.scheme() == "http" {
             return Err(Transport::Final(format!(
-                "refused a redirect ({status}) from https to plain http"
+                "refused a redirect ({status}) from https to plain http{}",
+                sending.suffix()
             )));
         }
         let code = status.as_u16();
@@ -167,7 +169,9 @@ pub(super) async fn send(
         }
     }
     Err(Transport::Final(format!(
-        "more than {MAX_REDIRECTS} redirects"
+        "more than {MAX_REDIRECTS} redirects, the last to {} {}",
+        verb,
+        http::shown_url(&url, &request.auth_query)
     )))
 }
 
@@ -199,7 +203,7 @@ async fn read(
                 wire_headers.as_ref(),
                 Err("the body is too large to read"),
             );
-            return Err(too_large_failure(status, &too_large));
+            return Err(too_large_failure(status, &too_large, sending));
         }
         Err(Err(e)) => {
             trace.response(status, wire_headers.as_ref(), Err("the body broke off"));
@@ -224,10 +228,15 @@ async fn read(
     })
 }
 
-fn too_large_failure(status: reqwest::StatusCode, too_large: &TooLarge) -> Transport {
+fn too_large_failure(
+    status: reqwest::StatusCode,
+    too_large: &TooLarge,
+    sending: &Sending<'_>,
+) -> Transport {
     Transport::Final(format!(
-        "the response ({status}) is larger than {}; raise `--max-response-size` if it is expected",
-        too_large.size()
+        "the response ({status}) is larger than {}; raise `--max-response-size` if it is expected{}",
+        too_large.size(),
+        sending.suffix()
     ))
 }
 
