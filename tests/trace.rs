@@ -195,6 +195,31 @@ async fn retries_and_loop_items_are_traced_each_marked() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn each_redirect_followed_is_traced() {
+    let server = Server::build()
+        .reply(
+            "GET /items",
+            ResponseTemplate::new(302).insert_header("location", "/v2/items"),
+        )
+        .reply("GET /v2/items", json_reply(200, json!([])))
+        .start()
+        .await;
+    let ws = Workspace::main(&items_api(&server.uri(), "steps:\n  - action: LIST\n"));
+    ws.runner(["apply", "main.yaml", "--no-journal", "-vv"])
+        .env("API_TOKEN", ITEMS_TOKEN)
+        .sends(&server, 2)
+        .await
+        .stderr_has_all(&[
+            "* steps[0]\n> GET http://127.0.0.1:",
+            "* steps[0]\n< 302 Found\n< location: /v2/items",
+            "< (a redirect: its body is not read)",
+            "* steps[0], redirect 1\n> GET http://127.0.0.1:",
+            "/v2/items\n",
+            "* steps[0], redirect 1\n< 200 OK",
+        ]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn response_bodies_are_cut_at_64_kib_saying_so() {
     let big = "x".repeat(70 * 1024);
     let server = Server::answering(

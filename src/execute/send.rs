@@ -113,8 +113,16 @@ pub(super) async fn send(
             .and_then(|l| l.to_str().ok())
             .map(str::to_string);
         let (true, Some(location)) = (status.is_redirection(), location) else {
-            return read(response, limits, &sending, trace).await;
+            return read(response, limits, &sending, trace, hop).await;
         };
+        if trace.responses() {
+            trace.response(
+                hop,
+                status,
+                Some(response.headers()),
+                Err("a redirect: its body is not read"),
+            );
+        }
         let next = url.join(&location).map_err(|_| {
             Transport::Final(format!(
                 "the server redirected ({status}) to an invalid location{}",
@@ -180,6 +188,7 @@ async fn read(
     limits: Limits,
     sending: &Sending<'_>,
     trace: &Trace<'_>,
+    hop: usize,
 ) -> Result<Response, Transport> {
     let status = response.status();
     // Kept as they came only for `-vv`.
@@ -199,6 +208,7 @@ async fn read(
         Ok(bytes) => bytes,
         Err(Ok(too_large)) => {
             trace.response(
+                hop,
                 status,
                 wire_headers.as_ref(),
                 Err("the body is too large to read"),
@@ -206,11 +216,16 @@ async fn read(
             return Err(too_large_failure(status, &too_large, sending));
         }
         Err(Err(e)) => {
-            trace.response(status, wire_headers.as_ref(), Err("the body broke off"));
+            trace.response(
+                hop,
+                status,
+                wire_headers.as_ref(),
+                Err("the body broke off"),
+            );
             return Err(failure(&e, limits, sending));
         }
     };
-    trace.response(status, wire_headers.as_ref(), Ok(&bytes));
+    trace.response(hop, status, wire_headers.as_ref(), Ok(&bytes));
     let is_json = headers
         .get("content-type")
         .is_some_and(|ct| ct.contains("json"));

@@ -16,6 +16,18 @@ pub(super) struct Trace<'a> {
 }
 
 impl Trace<'_> {
+    /// `steps[1] (create), try 2 of 3, redirect 1`: what a block is of.
+    fn title(&self, hop: usize) -> String {
+        let mut title = self.label.to_string();
+        if self.attempts > 1 {
+            title.push_str(&format!(", try {} of {}", self.attempt, self.attempts));
+        }
+        if hop > 0 {
+            title.push_str(&format!(", redirect {hop}"));
+        }
+        title
+    }
+
     /// A request about to leave, as reqwest built it (`sent`); `hop`
     /// counts the redirects followed.
     pub(super) fn request(
@@ -28,19 +40,12 @@ impl Trace<'_> {
         if !self.tracer.requests() {
             return;
         }
-        let mut title = self.label.to_string();
-        if self.attempts > 1 {
-            title.push_str(&format!(", try {} of {}", self.attempt, self.attempts));
-        }
-        if hop > 0 {
-            title.push_str(&format!(", redirect {hop}"));
-        }
         let body = body.map(|b| match b.bytes() {
             Some(bytes) => crate::http::trace::text_lines(&bytes),
             None => b.describe(),
         });
         self.tracer.request(
-            &title,
+            &self.title(hop),
             sent,
             &request.auth_query,
             &request.auth_headers,
@@ -53,15 +58,18 @@ impl Trace<'_> {
         self.tracer.responses()
     }
 
-    /// A response as it came: see [`Tracer::response`].
+    /// The answer to the request of redirect `hop`: see
+    /// [`crate::http::Tracer::response`].
     pub(super) fn response(
         &self,
+        hop: usize,
         status: reqwest::StatusCode,
         headers: Option<&reqwest::header::HeaderMap>,
         body: Result<&[u8], &str>,
     ) {
         if let Some(headers) = headers {
-            self.tracer.response(status, headers, body);
+            self.tracer
+                .response(&self.title(hop), status, headers, body);
         }
     }
 }

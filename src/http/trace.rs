@@ -96,9 +96,11 @@ impl Tracer<'_> {
     }
 
     /// `-vv`: a response's status, headers and body (`Ok` bytes, capped),
-    /// or why its body is not shown (`Err`).
+    /// or why its body is not shown (`Err`), headed by `title` like its
+    /// request: the items of a loop in flight at once answer in any order.
     pub(crate) fn response(
         &self,
+        title: &str,
         status: reqwest::StatusCode,
         headers: &reqwest::header::HeaderMap,
         body: Result<&[u8], &str>,
@@ -106,7 +108,7 @@ impl Tracer<'_> {
         if !self.responses() {
             return;
         }
-        let mut out = format!("< {status}");
+        let mut out = format!("* {title}\n< {status}");
         for (name, value) in headers {
             let value = String::from_utf8_lossy(value.as_bytes());
             let value = mask_header(name.as_str(), &value, &[]);

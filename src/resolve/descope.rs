@@ -285,6 +285,7 @@ pub(crate) async fn fetch(
         };
         let status = response.status();
         tracer.response(
+            &format!("descope: the token of {what}"),
             status,
             response.headers(),
             Err("descope's answer is not shown: it holds tokens"),
