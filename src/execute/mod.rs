@@ -233,7 +233,7 @@ fn empty(wf: &Workflow, opts: &Options, name: &str) -> bool {
 /// What to do about an empty env variable.
 fn empty_help(name: &str) -> String {
     format!(
-        "CI sets a secret it does not have to the empty string; set it, or declare `env: {{{name}: {{allow_empty: true}}}}` in the spec if empty is meant"
+        "empty counts as missing, since CI sets a secret it does not have to the empty string: set it, or declare `env: {{{name}: {{allow_empty: true}}}}` in the spec if empty is meant"
     )
 }
 
