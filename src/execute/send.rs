@@ -1,6 +1,7 @@
 //! Sending one request: redirects followed by hand (so auth never follows
 //! one to another origin, and a body carrying credentials is never sent
-//! there), and the response read within its size cap.
+//! there), each hop traced at `-v`, and the response read within its size
+//! cap. A request that fails names the host and the URL it was sending to.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -256,7 +257,7 @@ fn too_large_failure(
 }
 
 /// Where a request was going, for the messages of network errors.
-pub(super) struct Sending<'a> {
+struct Sending<'a> {
     method: &'a reqwest::Method,
     url: &'a url::Url,
     /// Auth's query parameters: masked in the URL shown.
