@@ -415,3 +415,30 @@ fn plan_keeps_a_secret_inside_a_deferred_template_as_its_reference() {
         .stdout_has("\"{{ env.GITHUB_TOKEN | b64encode }}/octo/{{ steps.create.response.id }}\"");
     assert!(!out.all().contains(token), "{out:?}");
 }
+
+#[test]
+fn plan_fills_in_each_loop_item_of_a_known_list() {
+    let spec = r#"version: 1
+apps:
+  api:
+    base_url: https://api.example.com
+    actions:
+      CREATE: {method: POST, path: /items, params: {name: {type: string}}}
+      TAG: {method: POST, path: "/items/{id}/tags", params: {id: {type: string, in: path}, tag: {type: string}}}
+steps:
+  - id: c
+    action: CREATE
+    params: {name: x}
+  - id: t
+    for_each: [red, blue]
+    action: TAG
+    params: {id: "{{ steps.c.response.id }}", tag: "{{ item | upper }}-{{ steps.c.response.name }}"}
+"#;
+    Workspace::main(spec)
+        .runner(["plan", "main.yaml"])
+        .run()
+        .code(0)
+        .stdout_has("POST https://api.example.com/items/{{ steps.c.response.id }}/tags")
+        .stdout_has(r#""tag": "RED-{{ steps.c.response.name }}""#)
+        .stdout_has(r#""tag": "BLUE-{{ steps.c.response.name }}""#);
+}
