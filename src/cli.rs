@@ -205,6 +205,9 @@ struct RunArgs {
     /// credential sources are always checked).
     #[arg(long)]
     insecure: bool,
+    /// Trace each request as sent on stderr (`-vv`: responses too), secrets masked.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    verbose: u8,
 }
 
 fn parse_pair(s: &str) -> Result<(String, String), String> {
@@ -530,6 +533,7 @@ fn options(out: &Out, args: &RunArgs, apply: bool) -> Result<Options, Error> {
         redactor: out.redactor().clone(),
         shard: args.shard,
         now: args.now.clone(),
+        verbosity: crate::execute::Verbosity::from_count(args.verbose),
         inputs: crate::execute::Inputs {
             args: args.inputs.clone(),
             file: match &args.inputs_file {

@@ -502,6 +502,8 @@ async fn a_subdomain_value_must_be_a_dns_label() {
     let server = Server::start().await;
     let ws = Workspace::main(
         r#"version: 1
+env:
+  WS: {allow_empty: true}
 apps:
   chat:
     base_url: https://{workspace}.chat.test

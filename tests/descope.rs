@@ -1126,3 +1126,25 @@ async fn descope_settings_may_use_vars() {
     );
     assert_no_secrets(&out);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn vv_traces_the_token_request_but_never_the_answer_or_the_key() {
+    let mocks = vec![
+        issues(USER_TOKEN, user_scoped(), ACCESS_1, Some(REFRESH_1)),
+        api(),
+    ];
+    let (server, ws) = setup(mocks, USER_SCOPED).await;
+    let out = runner(&ws, &server, &["apply", "main.yaml", "-vv"])
+        .await
+        .code(0)
+        .stderr_has_all(&[
+            "* descope: the token of app `github` for user `u-123`\n> POST ",
+            "> authorization: Bearer ***",
+            r#"> {"appId":"github","userId":"u-123","scopes":["user","public_repo"]}"#,
+            "< (descope's answer is not shown: it holds tokens)",
+            "* steps[0] (me)",
+            "> authorization: Bearer ***",
+        ]);
+    assert!(!out.stderr.contains(PROJECT_ID), "{out:?}");
+    assert_no_secrets(&out);
+}

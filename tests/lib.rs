@@ -11,7 +11,8 @@
 //! - [`cli`], [`catalog`], [`github_catalog`], [`fidelity`], [`examples`]:
 //!   the commands, imported catalogs and the shipped specs.
 //! - [`credentials`], [`secrets`], [`descope`]: where credentials come from
-//!   and that they are never printed.
+//!   and that they are never printed; [`env`]: set but empty is missing.
+//! - [`trace`]: `-v` and `-vv`, and network errors that name the URL.
 //! - [`journal`], [`workflow`]: resuming, and workflows beyond a straight
 //!   line.
 //! - [`limits`]: apps' shared limits and rate-limit answers, measured at
@@ -34,6 +35,7 @@ mod catalog;
 mod cli;
 mod credentials;
 mod descope;
+mod env;
 mod errors;
 mod examples;
 mod faults;
@@ -45,4 +47,5 @@ mod limits;
 mod safety;
 mod secrets;
 mod tls;
+mod trace;
 mod workflow;

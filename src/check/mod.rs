@@ -163,6 +163,8 @@ pub(crate) fn check(mut spec: Spec) -> Result<Workflow> {
     if !diagnostics.is_empty() {
         return Err(Error::Spec(diagnostics));
     }
+    let mut warnings = warnings;
+    warnings.extend(unread_env(&spec, &env_refs));
     let flows = bind(flows, runs, &templates);
     let mut wf = Workflow {
         spec,
@@ -177,6 +179,22 @@ pub(crate) fn check(mut spec: Spec) -> Result<Workflow> {
     }
     wf.warnings.extend(hints);
     Ok(wf)
+}
+
+/// An `env:` declaration no template reads: a typo, most likely, which
+/// leaves the variable it meant refused when empty.
+fn unread_env(spec: &Spec, env_refs: &BTreeMap<String, Loc>) -> Vec<Diagnostic> {
+    spec.env_allow_empty
+        .iter()
+        .filter(|(name, _)| !env_refs.contains_key(*name))
+        .map(|(name, loc)| {
+            Diagnostic::warning(
+                format!("env `{name}` is declared, but no template reads `env.{name}`"),
+                Some(loc.clone()),
+            )
+            .with_help(did_you_mean(name, env_refs.keys().map(String::as_str)))
+        })
+        .collect()
 }
 
 /// `diagnostics` without repeats, in the order first met.

@@ -13,6 +13,7 @@ mod outcome;
 mod retry;
 mod send;
 mod throttle;
+mod trace;
 mod upload;
 mod walk;
 
@@ -29,6 +30,7 @@ use crate::secret::Secret;
 use crate::spec::Timeouts;
 use crate::template::to_value;
 
+pub use crate::http::Verbosity;
 pub(crate) use journal::default_path as default_journal_path;
 pub use outcome::{
     Failure, FailureKind, ItemReport, Plan, PlannedStep, Reporter, RetryNote, RunReport,
@@ -91,6 +93,8 @@ pub struct Options {
     /// The root workflow's inputs, by name: `--input` (as YAML text), then
     /// `--inputs-file`, then the environment (`RUNNER_INPUT_<NAME>`).
     pub inputs: Inputs,
+    /// `-v`, `-vv`: trace requests (and responses) to the reporter.
+    pub verbosity: Verbosity,
 }
 
 /// Inputs given from outside, before they are typed.
@@ -263,6 +267,19 @@ fn register_env(wf: &Workflow, opts: &Options) -> Vec<String> {
         .collect()
 }
 
+/// Whether env `name` is set but empty, which counts as missing (what CI
+/// gives for a secret it does not have) unless the spec allows it.
+fn empty(wf: &Workflow, opts: &Options, name: &str) -> bool {
+    opts.env.get(name).is_some_and(String::is_empty) && !wf.spec.env_allow_empty.contains_key(name)
+}
+
+/// What to do about an empty env variable.
+fn empty_help(name: &str) -> String {
+    format!(
+        "empty counts as missing, since CI sets a secret it does not have to the empty string: set it, or declare `env: {{{name}: {{allow_empty: true}}}}` in the spec if empty is meant"
+    )
+}
+
 /// `--var` and `--base-url` name things the spec has.
 fn check_overrides(wf: &Workflow, opts: &Options) -> Result<()> {
     for (name, _) in &opts.vars {
@@ -369,8 +386,17 @@ impl<'a> Setup<'a> {
         let missing: Vec<String> = wf
             .env_refs
             .iter()
-            .filter(|(name, _)| !waiting && !opts.env.contains_key(*name))
-            .map(|(name, loc)| format!("environment variable `{name}` is not set (used at {loc})"))
+            .filter(|_| !waiting)
+            .filter_map(|(name, loc)| match opts.env.get(name) {
+                None => Some(format!(
+                    "environment variable `{name}` is not set (used at {loc})"
+                )),
+                Some(_) if empty(wf, opts, name) => Some(format!(
+                    "environment variable `{name}` is set but empty (used at {loc}); {}",
+                    empty_help(name)
+                )),
+                Some(_) => None,
+            })
             .collect();
         if !missing.is_empty() {
             return Err(Error::Environment(missing.join("\nerror: ")));
@@ -411,6 +437,17 @@ pub fn plan(wf: &Workflow, opts: &Options) -> Result<Plan> {
             .filter(|(name, _)| !opts.env.contains_key(*name))
             .map(|(name, loc)| {
                 format!("env `{name}` is not set; `apply` will need it (used at {loc})")
+            }),
+    );
+    warnings.extend(
+        wf.env_refs
+            .iter()
+            .filter(|(name, _)| empty(wf, opts, name))
+            .map(|(name, loc)| {
+                format!(
+                    "env `{name}` is set but empty; `apply` will refuse it (used at {loc}); {}",
+                    empty_help(name)
+                )
             }),
     );
     let (steps, walked) = walk::Plan::walk(&setup)?;

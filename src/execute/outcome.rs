@@ -247,6 +247,9 @@ pub trait Reporter {
             note.reason
         ));
     }
+    /// A request as sent or a response as received (`-v`, `-vv`): lines
+    /// for standard error, whatever the output format.
+    fn trace(&self, _block: &str) {}
 }
 
 /// One request as `plan` shows it (a step, or one item of a loop).

@@ -1,12 +1,14 @@
 //! Sending one request: redirects followed by hand (so auth never follows
 //! one to another origin, and a body carrying credentials is never sent
-//! there), and the response read within its size cap.
+//! there), each hop traced at `-v`, and the response read within its size
+//! cap. A request that fails names the host and the URL it was sending to.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::Value;
 
+use super::trace::Trace;
 use super::upload;
 use crate::http::{self, TooLarge};
 use crate::render::{Body, Request};
@@ -64,10 +66,12 @@ fn method(m: Method) -> reqwest::Method {
     }
 }
 
+/// Sends `request`, following redirects, each hop traced.
 pub(super) async fn send(
     client: &reqwest::Client,
     request: &Request,
     limits: Limits,
+    trace: &Trace<'_>,
 ) -> Result<Response, Transport> {
     let mut url = request.target.clone();
     let started = std::time::Instant::now();
@@ -75,7 +79,12 @@ pub(super) async fn send(
     let mut headers = request.headers.clone();
     let mut body = request.body.as_ref();
     let origin = url.clone();
-    for _ in 0..=MAX_REDIRECTS {
+    for hop in 0..=MAX_REDIRECTS {
+        let sending = Sending {
+            method: &verb,
+            url: &url,
+            auth_query: &request.auth_query,
+        };
         let left = limits.request.saturating_sub(started.elapsed());
         let mut builder = client.request(verb.clone(), url.clone()).timeout(left);
         // A multipart body sets its own type, with its boundary.
@@ -91,8 +100,13 @@ pub(super) async fn send(
                 .await
                 .map_err(|e| Transport::Final(e.to_string()))?;
         }
+        let built = builder.build().map_err(|e| failure(&e, limits, &sending))?;
+        trace.request(request, &built, body, hop);
         http::mark_sent();
-        let response = builder.send().await.map_err(|e| failure(&e, limits))?;
+        let response = client
+            .execute(built)
+            .await
+            .map_err(|e| failure(&e, limits, &sending))?;
         let status = response.status();
         let location = response
             .headers()
@@ -100,16 +114,26 @@ pub(super) async fn send(
             .and_then(|l| l.to_str().ok())
             .map(str::to_string);
         let (true, Some(location)) = (status.is_redirection(), location) else {
-            return read(response, limits).await;
+            return read(response, limits, &sending, trace, hop).await;
         };
+        if trace.responses() {
+            trace.response(
+                hop,
+                status,
+                Some(response.headers()),
+                Err("a redirect: its body is not read"),
+            );
+        }
         let next = url.join(&location).map_err(|_| {
             Transport::Final(format!(
-                "the server redirected ({status}) to an invalid location"
+                "the server redirected ({status}) to an invalid location{}",
+                sending.suffix()
             ))
         })?;
         if url.scheme() == "https" && next.scheme() == "http" {
             return Err(Transport::Final(format!(
-                "refused a redirect ({status}) from https to plain http"
+                "refused a redirect ({status}) from https to plain http{}",
+                sending.suffix()
             )));
         }
         let code = status.as_u16();
@@ -154,12 +178,22 @@ pub(super) async fn send(
         }
     }
     Err(Transport::Final(format!(
-        "more than {MAX_REDIRECTS} redirects"
+        "more than {MAX_REDIRECTS} redirects, the last to {} {}",
+        verb,
+        http::shown_url(&url, &request.auth_query)
     )))
 }
 
-async fn read(mut response: reqwest::Response, limits: Limits) -> Result<Response, Transport> {
+async fn read(
+    mut response: reqwest::Response,
+    limits: Limits,
+    sending: &Sending<'_>,
+    trace: &Trace<'_>,
+    hop: usize,
+) -> Result<Response, Transport> {
     let status = response.status();
+    // Kept as they came only for `-vv`.
+    let wire_headers = trace.responses().then(|| response.headers().clone());
     let mut headers = BTreeMap::new();
     for (name, value) in response.headers() {
         let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
@@ -173,9 +207,26 @@ async fn read(mut response: reqwest::Response, limits: Limits) -> Result<Respons
     }
     let bytes = match http::read_capped(&mut response, limits.max_body).await {
         Ok(bytes) => bytes,
-        Err(Ok(too_large)) => return Err(too_large_failure(status, &too_large)),
-        Err(Err(e)) => return Err(failure(&e, limits)),
+        Err(Ok(too_large)) => {
+            trace.response(
+                hop,
+                status,
+                wire_headers.as_ref(),
+                Err("the body is too large to read"),
+            );
+            return Err(too_large_failure(status, &too_large, sending));
+        }
+        Err(Err(e)) => {
+            trace.response(
+                hop,
+                status,
+                wire_headers.as_ref(),
+                Err("the body broke off"),
+            );
+            return Err(failure(&e, limits, sending));
+        }
     };
+    trace.response(hop, status, wire_headers.as_ref(), Ok(&bytes));
     let is_json = headers
         .get("content-type")
         .is_some_and(|ct| ct.contains("json"));
@@ -193,29 +244,67 @@ async fn read(mut response: reqwest::Response, limits: Limits) -> Result<Respons
     })
 }
 
-fn too_large_failure(status: reqwest::StatusCode, too_large: &TooLarge) -> Transport {
+fn too_large_failure(
+    status: reqwest::StatusCode,
+    too_large: &TooLarge,
+    sending: &Sending<'_>,
+) -> Transport {
     Transport::Final(format!(
-        "the response ({status}) is larger than {}; raise `--max-response-size` if it is expected",
-        too_large.size()
+        "the response ({status}) is larger than {}; raise `--max-response-size` if it is expected{}",
+        too_large.size(),
+        sending.suffix()
     ))
 }
 
-/// Classifies a transport error and says which limit, if any, was hit.
-fn failure(e: &reqwest::Error, limits: Limits) -> Transport {
+/// Where a request was going, for the messages of network errors.
+struct Sending<'a> {
+    method: &'a reqwest::Method,
+    url: &'a url::Url,
+    /// Auth's query parameters: masked in the URL shown.
+    auth_query: &'a [String],
+}
+
+impl Sending<'_> {
+    /// `, sending GET https://host/path` (auth's query values masked).
+    fn suffix(&self) -> String {
+        format!(
+            ", sending {} {}",
+            self.method,
+            http::shown_url(self.url, self.auth_query)
+        )
+    }
+}
+
+/// Classifies a transport error and says which limit, if any, was hit,
+/// naming the host and the URL it was sending to.
+fn failure(e: &reqwest::Error, limits: Limits, sending: &Sending<'_>) -> Transport {
+    let host = http::show_host(sending.url);
+    let to = sending.suffix();
     if e.is_timeout() && e.is_connect() {
         return Transport::NotSent(format!(
-            "connecting timed out after {} (the connect timeout; set `timeout: {{connect: ...}}` or `--connect-timeout`)",
+            "connecting to `{host}` timed out after {} (the connect timeout; set `timeout: {{connect: ...}}` or `--connect-timeout`){to}",
             show(limits.connect)
         ));
     }
     if e.is_timeout() {
         return Transport::MaybeSent(format!(
-            "no complete response within {} (the request timeout; set `timeout:` or `--timeout`)",
+            "no complete response within {} from `{host}` (the request timeout; set `timeout:` or `--timeout`){to}",
             show(limits.request)
         ));
     }
+    let chain = http::error_chain(e);
+    let why = if chain.is_empty() {
+        String::new()
+    } else {
+        format!(": {chain}")
+    };
     if e.is_connect() {
-        return Transport::NotSent(http::describe(e));
+        return Transport::NotSent(format!("cannot connect to `{host}`{why}{to}"));
     }
-    Transport::MaybeSent(http::describe(e))
+    let what = if e.is_body() || e.is_decode() {
+        "the response broke off"
+    } else {
+        "the request failed"
+    };
+    Transport::MaybeSent(format!("{what} (`{host}`){why}{to}"))
 }

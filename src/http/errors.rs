@@ -1,28 +1,10 @@
-//! Transport errors in words (never with the URL, which may hold a
-//! secret), `Retry-After`, and excerpts of what servers said.
+//! Transport errors in words (without reqwest's own text, whose URL is
+//! unmasked: callers name the URL with [`super::shown_url`]),
+//! `Retry-After`, and excerpts of what servers said.
 
 use std::time::{Duration, SystemTime};
 
 use crate::redact::Redactor;
-
-/// A transport error in words, without the URL (which may hold a secret).
-pub(crate) fn describe(e: &reqwest::Error) -> String {
-    let what = if e.is_timeout() {
-        "the request timed out"
-    } else if e.is_connect() {
-        "cannot connect"
-    } else if e.is_body() || e.is_decode() {
-        "the response broke off"
-    } else {
-        "the request failed"
-    };
-    let chain = error_chain(e);
-    if chain.is_empty() {
-        what.to_string()
-    } else {
-        format!("{what}: {chain}")
-    }
-}
 
 /// The innermost cause of an error, in words, without reqwest's URL-bearing
 /// top line or the OS error number.

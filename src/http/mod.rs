@@ -2,7 +2,7 @@
 //! credential sources alike): client construction with the run's proxy,
 //! `--resolve` and TLS settings; header validity; reading a body within a
 //! size cap; transport errors in words; `Retry-After` and the other
-//! rate-limit fields; excerpts.
+//! rate-limit fields; excerpts; `-v` traces.
 //!
 //! Nothing here knows about specs or steps.
 
@@ -12,14 +12,17 @@ mod errors;
 pub(crate) mod header;
 pub(crate) mod ratelimit;
 mod read;
+pub(crate) mod trace;
 
 use std::time::Duration;
 
 pub use client::Config;
 pub(crate) use client::ProxyPolicy;
 pub(crate) use client::{ClientError, Clients};
-pub(crate) use errors::{describe, error_chain, excerpt, parse_retry_after};
+pub(crate) use errors::{error_chain, excerpt, parse_retry_after};
 pub(crate) use read::{TooLarge, read_capped};
+pub(crate) use trace::Tracer;
+pub use trace::Verbosity;
 
 /// The largest response body read unless `--max-response-size` says otherwise.
 pub(crate) const MAX_BODY: usize = 16 * 1024 * 1024;
@@ -52,6 +55,42 @@ pub(crate) fn sent_any() -> bool {
 /// scheme's default.
 pub(crate) fn show_origin(url: &url::Url) -> String {
     url.origin().ascii_serialization()
+}
+
+/// A URL as messages and traces show it: the values of `secret_query`
+/// parameters (auth's `in: query`) and any password masked whatever
+/// the redactor knows, so even a secret too short to register never shows.
+pub(crate) fn shown_url(url: &url::Url, secret_query: &[String]) -> String {
+    let mut shown = url.clone();
+    if shown.password().is_some() {
+        let _ = shown.set_password(Some("***"));
+    }
+    if url
+        .query_pairs()
+        .any(|(k, _)| secret_query.iter().any(|s| *s == k))
+    {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                let masked = secret_query.iter().any(|s| *s == k);
+                let v = if masked { "***".into() } else { v.into_owned() };
+                (k.into_owned(), v)
+            })
+            .collect();
+        shown.set_query(None);
+        shown.query_pairs_mut().extend_pairs(&pairs);
+    }
+    shown.to_string()
+}
+
+/// `host[:port]` of a URL, the port only when written out: the host a
+/// network error names.
+pub(crate) fn show_host(url: &url::Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
+    }
 }
 
 /// Whether two URLs share scheme, host and port (a default port written
@@ -104,5 +143,18 @@ mod tests {
             "https://b.example.com"
         ));
         assert!(!same_origin_str("not a url", "not a url"));
+    }
+
+    #[test]
+    fn shown_urls_mask_auth_query_values_and_passwords() {
+        let url = url::Url::parse("https://u:pw@api.example.com:8443/a?key=k1&page=2").unwrap();
+        assert_eq!(
+            shown_url(&url, &["key".to_string()]),
+            "https://u:***@api.example.com:8443/a?key=***&page=2"
+        );
+        assert_eq!(show_host(&url), "api.example.com:8443");
+        let plain = url::Url::parse("https://api.example.com/a?page=2").unwrap();
+        assert_eq!(shown_url(&plain, &[]), "https://api.example.com/a?page=2");
+        assert_eq!(show_host(&plain), "api.example.com");
     }
 }

@@ -44,6 +44,10 @@ pub(crate) struct Renderer<'a> {
     /// In plan, the steps whose results are known already (resumed from a
     /// journal); templates using any other step wait for the run.
     pub known_steps: Option<&'a Live>,
+    /// Plan shows what waits for the run with what is known filled in
+    /// ([`Renderer::partial`]); the checks before a run show nothing, so
+    /// they skip that work.
+    pub show_known: bool,
 }
 
 /// A rendered value, and whether some of it was left as source text (plan only).
@@ -55,6 +59,11 @@ pub(crate) struct Rendered {
 impl Renderer<'_> {
     /// Whether `source` must wait for the run (plan only).
     pub(crate) fn deferred(&self, source: &str) -> bool {
+        self.plan && self.templates.refs(source).is_some_and(|r| self.waits(r))
+    }
+
+    /// Whether a template reading `r` must wait for the run (plan only).
+    fn waits(&self, r: &crate::template::Refs) -> bool {
         let unknown_step = |id: &str| self.known_steps.is_none_or(|known| known.get(id).is_none());
         // A name the scope does not bind yet (a loop item whose list is not
         // known, a response) waits for the run.
@@ -72,16 +81,25 @@ impl Renderer<'_> {
                     .is_ok_and(|mut names| names.any(|n| n.as_str() == Some(name)))
             })
         };
-        self.plan
-            && self.templates.refs(source).is_some_and(|r| {
-                r.dynamic.contains("steps")
-                    || r.inputs.iter().any(|n| unknown_input(n))
-                    || (r.dynamic.contains("inputs") && unknown_inputs.is_some())
-                    || r.steps.iter().any(|(id, _)| unknown_step(id))
-                    || r.dynamic.contains("env")
-                    || r.env.iter().any(|n| !self.scope.has_env(n))
-                    || r.other.iter().any(|n| unbound(n))
-            })
+        r.dynamic.contains("steps")
+            || r.inputs.iter().any(|n| unknown_input(n))
+            || (r.dynamic.contains("inputs") && unknown_inputs.is_some())
+            || r.steps.iter().any(|(id, _)| unknown_step(id))
+            || r.dynamic.contains("env")
+            || r.env.iter().any(|n| !self.scope.has_env(n))
+            || r.other.iter().any(|n| unbound(n))
+    }
+
+    /// A template that waits for the run (plan) as plan shows it: each
+    /// expression known before the run replaced by its value, the rest as
+    /// written. What reads `env` stays a reference: a secret is shown by
+    /// name, never by value.
+    pub(crate) fn partial(&self, source: &str) -> String {
+        if !self.show_known {
+            return source.to_string();
+        }
+        self.templates
+            .partial(source, self.scope, &|r| self.waits(r) || !r.env.is_empty())
     }
 
     pub(crate) fn render(&self, value: &Value) -> Result<Rendered, TemplateError> {
@@ -103,7 +121,7 @@ impl Renderer<'_> {
     /// where possible.
     fn defer(&self, value: &Value) -> Value {
         match value {
-            Value::String(s) if self.deferred(s) => Value::String(s.clone()),
+            Value::String(s) if self.deferred(s) => Value::String(self.partial(s)),
             Value::String(s) => self
                 .templates
                 .render(s, self.scope)
@@ -134,6 +152,7 @@ impl Renderer<'_> {
             scope,
             plan: self.plan,
             known_steps: self.known_steps,
+            show_known: self.show_known,
         }
     }
 }
@@ -623,6 +642,7 @@ pub(crate) fn vars(
             scope: &scope,
             plan,
             known_steps: None,
+            show_known: plan,
         };
         let value = r.render(&var.value).map_err(|e| {
             Error::spec(Diagnostic::new(

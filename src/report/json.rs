@@ -136,6 +136,10 @@ impl Reporter for JsonSink<'_> {
     fn warn(&self, message: &str) {
         self.out.stderr(&format!("warning: {message}"));
     }
+
+    fn trace(&self, block: &str) {
+        self.out.stderr(block);
+    }
 }
 
 impl Sink for JsonSink<'_> {

@@ -90,6 +90,10 @@ impl Reporter for TextSink<'_> {
     fn warn(&self, message: &str) {
         self.out.stderr(&format!("warning: {message}"));
     }
+
+    fn trace(&self, block: &str) {
+        self.out.stderr(block);
+    }
 }
 
 impl Sink for TextSink<'_> {

@@ -225,7 +225,9 @@ pub(crate) struct Fetched {
     pub(crate) refresh_token: Option<Secret>,
 }
 
-/// Fetches one token, retrying as Descope's SDKs do; `on_retry` hears of each wait.
+/// Fetches one token, retrying as Descope's SDKs do; `on_retry` hears of
+/// each wait; `tracer` of each request (its answers' bodies, which hold
+/// tokens, are never traced).
 pub(crate) async fn fetch(
     client: &reqwest::Client,
     settings: &Settings,
@@ -233,6 +235,7 @@ pub(crate) async fn fetch(
     timeout: Duration,
     redactor: &crate::redact::Redactor,
     on_retry: &mut dyn FnMut(&str, Duration),
+    tracer: &http::Tracer<'_>,
 ) -> Result<Fetched, DescopeError> {
     let (path, body) = request.endpoint();
     let url = format!("{}{}", settings.base_url.trim_end_matches('/'), path);
@@ -245,15 +248,30 @@ pub(crate) async fn fetch(
     let mut retries = RETRY_WAITS.iter();
     let mut rate_limited = 0;
     loop {
-        let sent = client
+        let built = client
             .post(&url)
             .header(reqwest::header::AUTHORIZATION, auth.expose())
             .header(reqwest::header::USER_AGENT, http::user_agent())
             .json(&body)
             .timeout(timeout)
-            .send()
-            .await;
+            .build();
+        if let Ok(built) = &built
+            && tracer.requests()
+        {
+            let body = serde_json::to_vec(&body).unwrap_or_default();
+            tracer.request(
+                &format!("descope: the token of {what}"),
+                built,
+                &[],
+                &[],
+                Some(http::trace::text_lines(&body)),
+            );
+        }
         http::mark_sent();
+        let sent = match built {
+            Ok(built) => client.execute(built).await,
+            Err(e) => Err(e),
+        };
         let mut response = match sent {
             Ok(r) => r,
             Err(e) if e.is_timeout() => return Err(DescopeError::Timeout { what, timeout }),
@@ -266,6 +284,12 @@ pub(crate) async fn fetch(
             }
         };
         let status = response.status();
+        tracer.response(
+            &format!("descope: the token of {what}"),
+            status,
+            response.headers(),
+            Err("descope's answer is not shown: it holds tokens"),
+        );
         let mut asked_wait = None;
         if status.as_u16() == 429 && rate_limited < 3 {
             let wait = response
@@ -481,6 +505,7 @@ impl Descope {
             &mut |reason, wait| {
                 (ctx.notes)(format!("{reason}; retrying in {} ms", wait.as_millis()))
             },
+            &ctx.tracer,
         )
         .await?;
         ctx.register(&fetched.token.access_token);

@@ -32,6 +32,8 @@ pub(crate) struct Context<'a> {
     pub(crate) allow_http: bool,
     /// Hears of retries, and of secrets too short to mask.
     pub(crate) notes: &'a dyn Fn(String),
+    /// `-v`: where the requests a source sends are traced.
+    pub(crate) tracer: crate::http::Tracer<'a>,
 }
 
 impl Context<'_> {

@@ -31,6 +31,9 @@ pub struct Spec {
     pub flows: Vec<Flow>,
     /// `journal: {sync: strict}` in the root spec or a file it includes.
     pub journal_sync: JournalSync,
+    /// The environment variables whose empty value is a value (`env:
+    /// {NAME: {allow_empty: true}}`), with where each is declared.
+    pub env_allow_empty: IndexMap<String, Loc>,
 }
 
 /// How much of the journal a crash may lose.

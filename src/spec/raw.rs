@@ -85,6 +85,18 @@ pub(super) struct File {
     /// How the run is journalled.
     #[serde(default)]
     pub journal: Option<Journal>,
+    /// What the spec says of environment variables it reads.
+    #[serde(default)]
+    pub env: Map<EnvVar>,
+}
+
+/// `env: {NAME: {allow_empty: true}}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct EnvVar {
+    /// Set but empty is a value, not a missing variable.
+    #[serde(default)]
+    pub allow_empty: bool,
 }
 
 #[derive(Debug, Deserialize)]

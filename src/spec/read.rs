@@ -156,6 +156,7 @@ impl Reader {
             vars: lower.vars,
             flows: lower.flows,
             journal_sync: lower.journal_sync,
+            env_allow_empty: lower.env_allow_empty,
         })
     }
 

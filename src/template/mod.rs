@@ -21,6 +21,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::{Mutex, OnceLock};
 
+use minijinja::machinery::ast::Stmt;
 use minijinja::value::Value as JValue;
 use minijinja::{Environment, ErrorKind, State, UndefinedBehavior};
 use serde_json::Value;
@@ -523,6 +524,61 @@ impl Templates {
         }
     }
 
+    /// `source`, a template that waits for the run (plan), with each of
+    /// its `{{ expression }}`s whose reads `waits` says are known before
+    /// the run replaced by its value; the others, and a template with
+    /// anything but text and expressions at its top (`{% if %}`), kept
+    /// as written. An expression that fails to render is kept too.
+    pub(crate) fn partial(
+        &self,
+        source: &str,
+        scope: &Scope,
+        waits: &dyn Fn(&Refs) -> bool,
+    ) -> String {
+        // One expression that waits: nothing to fill in (the most common
+        // case, `{{ steps.issue.response.number }}`).
+        if self.compiled.get(source).is_some_and(|c| c.whole) {
+            return source.to_string();
+        }
+        let syntax = minijinja::syntax::SyntaxConfig::default();
+        let Ok(tree) = minijinja::machinery::parse(source, "template", syntax.clone()) else {
+            return source.to_string();
+        };
+        let Stmt::Template(t) = &tree else {
+            return source.to_string();
+        };
+        let mut out = String::new();
+        for child in &t.children {
+            match child {
+                Stmt::EmitRaw(raw) => out.push_str(raw.raw),
+                Stmt::EmitExpr(emit) => {
+                    let span = emit.span();
+                    let Some(expr) =
+                        source.get(span.start_offset as usize..span.end_offset as usize)
+                    else {
+                        return source.to_string();
+                    };
+                    let written = format!("{{{{ {expr} }}}}");
+                    out.push_str(&self.known(&written, scope, waits).unwrap_or(written));
+                }
+                _ => return source.to_string(),
+            }
+        }
+        out
+    }
+
+    /// `{{ expression }}` rendered, when what it reads is known.
+    fn known(&self, written: &str, scope: &Scope, waits: &dyn Fn(&Refs) -> bool) -> Option<String> {
+        let syntax = minijinja::syntax::SyntaxConfig::default();
+        let tree = minijinja::machinery::parse(written, "template", syntax).ok()?;
+        let names = names::of(&tree);
+        if waits(&refs_of(&names.nested, &names.top)) {
+            return None;
+        }
+        let _watched = watchdog::Rendering::start();
+        self.loaded().env.render_str(written, scope.context()).ok()
+    }
+
     /// Renders every string inside `value`.
     pub fn render_value(&self, value: &Value, scope: &Scope) -> Result<Value, TemplateError> {
         Ok(match value {
@@ -813,6 +869,28 @@ mod tests {
                 .unwrap(),
             json!("1")
         );
+    }
+
+    #[test]
+    fn partial_renders_what_is_known_and_keeps_the_rest() {
+        let t = Templates::new();
+        let waits = |r: &Refs| !r.steps.is_empty();
+        let sc = scope();
+        assert_eq!(
+            t.partial(
+                "{{vars.owner}}/{{ steps.x.response.id }}/{{- vars.labels | join(',') -}} .",
+                &sc,
+                &waits
+            ),
+            "me/{{ steps.x.response.id }}/a,b."
+        );
+        // An expression that fails is kept; so is a template with a block.
+        assert_eq!(
+            t.partial("{{ vars.nope }}-{{ steps.x }}", &sc, &waits),
+            "{{ vars.nope }}-{{ steps.x }}"
+        );
+        let block = "{% if vars.owner %}{{ steps.x }}{% endif %}";
+        assert_eq!(t.partial(block, &sc, &waits), block);
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub(in crate::execute) struct Apply<'a> {
     pub began: Cell<Option<Instant>>,
     /// Each app's limits and quota, for every request of the run.
     pub throttles: Throttles,
+    /// Where `-v` traces go: the reporter.
+    trace_out: Box<dyn Fn(&str) + 'a>,
 }
 
 impl<'a> Apply<'a> {
@@ -49,6 +51,15 @@ impl<'a> Apply<'a> {
             done: RefCell::new(Vec::with_capacity(root_steps)),
             began: Cell::default(),
             throttles: Throttles::default(),
+            trace_out: Box::new(move |block| reporter.trace(block)),
+        }
+    }
+
+    /// Traces at `verbosity` (`-v`, `-vv`) to the reporter.
+    pub(crate) fn tracer(&self, verbosity: crate::http::Verbosity) -> crate::http::Tracer<'_> {
+        crate::http::Tracer {
+            verbosity,
+            out: &*self.trace_out,
         }
     }
 
@@ -81,9 +92,11 @@ impl Mode for Apply<'_> {
         r: &Renderer<'_>,
     ) -> Result<Token, Failure> {
         let notes = |note| walk.warn(note);
+        let mut ctx = walk.context(&notes);
+        ctx.tracer = self.tracer(walk.setup.opts.verbosity);
         walk.setup
             .sources
-            .fetch(source, r, &walk.context(&notes))
+            .fetch(source, r, &ctx)
             .await
             .map_err(|e| Failure::new(FailureKind::Token, e.to_string()))
     }
@@ -313,6 +326,7 @@ impl Walk<'_, Apply<'_>> {
                     scope: response_scope,
                     plan: false,
                     known_steps: None,
+                    show_known: false,
                 };
                 ir.render(&Value::String(items.value.clone()))
                     .map_err(|e| {

@@ -16,6 +16,7 @@ use crate::execute::outcome::{Failure, FailureKind, RetryNote};
 use crate::execute::retry::{self, Outcome, Policy};
 use crate::execute::send::{self, Limits, Transport};
 use crate::execute::throttle::{self, TooLong};
+use crate::execute::trace::Trace;
 use crate::http::{self, ratelimit};
 use crate::render::Renderer;
 use crate::spec::Method;
@@ -139,6 +140,7 @@ impl Walk<'_, Apply<'_>> {
             scope,
             plan: false,
             known_steps: None,
+            show_known: false,
         };
         for that in &expect.that {
             let holds = r
@@ -320,7 +322,13 @@ impl Walk<'_, Apply<'_>> {
                         spent(app, &too_long, policy.max_wait),
                     )
                 })?;
-            let result = send::send(&client, &prepared.request, limits).await;
+            let trace = Trace {
+                tracer: self.mode.tracer(opts.verbosity),
+                label: &act.label,
+                attempt,
+                attempts: policy.attempts,
+            };
+            let result = send::send(&client, &prepared.request, limits, &trace).await;
             drop(admitted);
             let quota = result.as_ref().ok().and_then(|resp| {
                 ratelimit::exhausted(resp.status, &resp.headers, SystemTime::now())

@@ -57,6 +57,10 @@ pub(super) trait Mode: Sized {
     /// (exit 2, nothing sent) rather than a failed step.
     const SENDS: bool;
 
+    /// Plan shows its requests: what waits for the run is shown with what
+    /// is known filled in, work the others skip.
+    const SHOWS: bool = false;
+
     /// Whether requests need what identifies them in a journal (to read,
     /// write or collect).
     fn identifies(&self) -> bool;
@@ -286,6 +290,7 @@ impl<'a, M: Mode> Walk<'a, M> {
             scope,
             plan: !M::SENDS,
             known_steps: (!M::SENDS).then_some(&*frame.steps),
+            show_known: M::SHOWS,
         }
     }
 

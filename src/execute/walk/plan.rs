@@ -47,6 +47,7 @@ impl Plan {
 
 impl Mode for Plan {
     const SENDS: bool = false;
+    const SHOWS: bool = true;
 
     fn identifies(&self) -> bool {
         false

@@ -47,8 +47,8 @@ impl<M: Mode> Walk<'_, M> {
             (Some(t), None) if !http::same_origin_str(t, &effective_base) => None,
             _ => auth,
         };
-        // A `url` that waits for the run (plan) is shown as written; the
-        // app's base URL stands in while the request is built.
+        // A `url` that waits for the run (plan) is shown with what is known
+        // filled in; the app's base URL stands in while the request is built.
         let stand_in = target_waits.as_ref().map(|_| effective_base.as_str());
         let mut request = render::build_request(
             &bound.app,
@@ -60,7 +60,13 @@ impl<M: Mode> Walk<'_, M> {
         )
         .map_err(Failure::render)?;
         if let Some(template) = target_waits {
-            request.url = template;
+            // The query params go after it, as they will on the run.
+            let query = request.url.split_once('?').map(|(_, q)| q.to_string());
+            request.url = match query {
+                Some(q) if !template.contains('?') => format!("{template}?{q}"),
+                Some(q) => format!("{template}&{q}"),
+                None => template,
+            };
             return Ok(Prepared {
                 request,
                 deferred: params.deferred,
@@ -99,7 +105,7 @@ impl<M: Mode> Walk<'_, M> {
             return Ok(Target::App);
         };
         if r.deferred(&u.value) {
-            return Ok(Target::Waits(u.value.clone()));
+            return Ok(Target::Waits(r.partial(&u.value)));
         }
         let target = r
             .text(&u.value)
@@ -193,6 +199,7 @@ impl<M: Mode> Walk<'_, M> {
             redactor: &self.setup.opts.redactor,
             allow_http: self.setup.opts.allow_http,
             notes,
+            tracer: crate::http::Tracer::QUIET,
         }
     }
 }

@@ -50,6 +50,7 @@ pub(super) struct Lower {
     pub vars: IndexMap<String, Var>,
     pub flows: Vec<Flow>,
     pub journal_sync: crate::spec::JournalSync,
+    pub env_allow_empty: IndexMap<String, Loc>,
     /// How many steps of a flow use each action so far, for derived keys.
     action_uses: HashMap<(usize, String), usize>,
     /// The directory of the file being lowered, and where files it names
@@ -83,6 +84,7 @@ impl Lower {
             auth: IndexMap::new(),
             vars: IndexMap::new(),
             journal_sync: crate::spec::JournalSync::default(),
+            env_allow_empty: IndexMap::new(),
             flows: Vec::new(),
             action_uses: HashMap::new(),
             dir: PathBuf::new(),
@@ -130,6 +132,12 @@ impl Lower {
             && let Some(journal) = &raw.journal
         {
             self.journal_sync = self.journal_sync.max(journal.sync);
+        }
+        for (name, var) in raw.env {
+            if var.allow_empty {
+                let loc = self.key_loc(&child("env", &name));
+                self.env_allow_empty.entry(name).or_insert(loc);
+            }
         }
         for (name, app) in raw.apps {
             let path = child("apps", &name);
