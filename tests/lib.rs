@@ -8,8 +8,9 @@
 //!   mock servers, spec builders, leak checks, held requests.
 //! - [`apply`], [`bodies`], [`faults`], [`tls`]: what reaches the server,
 //!   in what shape, over what network.
-//! - [`cli`], [`catalog`], [`github_catalog`], [`examples`]: the commands,
-//!   imported catalogs and the shipped specs.
+//! - [`cli`], [`catalog`], [`github_catalog`], [`search`], [`examples`]: the
+//!   commands, imported catalogs, finding actions in them, and the shipped
+//!   specs.
 //! - [`credentials`], [`secrets`], [`descope`]: where credentials come from
 //!   and that they are never printed.
 //! - [`journal`], [`workflow`]: resuming, and workflows beyond a straight
@@ -39,6 +40,7 @@ mod fuzz_corpus;
 mod github_catalog;
 mod journal;
 mod safety;
+mod search;
 mod secrets;
 mod tls;
 mod workflow;
