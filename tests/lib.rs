@@ -15,6 +15,7 @@
 //!   and that they are never printed.
 //! - [`journal`], [`workflow`]: resuming, and workflows beyond a straight
 //!   line.
+//! - [`aliases`]: an action's other names, in steps, journals and listings.
 //! - [`safety`]: the safety promises, one file per subject (resume, files,
 //!   uploads, masking, env secrets, exit codes, reach, bounds, writes).
 //! - [`errors`]: the error gallery and its snapshots.
@@ -26,6 +27,7 @@
 
 mod harness;
 
+mod aliases;
 mod apply;
 mod architecture;
 mod bodies;

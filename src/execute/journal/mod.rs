@@ -455,6 +455,30 @@ impl Past {
         self.entries.is_empty()
     }
 
+    /// Records written under an alias of an action (by a workflow, or a
+    /// catalog, that named it so), as if written under its name: which name
+    /// a request was sent under does not make it another request.
+    pub(super) fn rename_aliases(&mut self, name_of: impl Fn(&str) -> Option<String>) {
+        let mut renamed = false;
+        for record in &mut self.entries {
+            if let Some(name) = name_of(&record.parts.action) {
+                record.parts.action = name.clone();
+                record.action = name;
+                record.request = record.parts.fingerprint();
+                renamed = true;
+            }
+        }
+        if renamed {
+            self.by_request.clear();
+            for (i, record) in self.entries.iter().enumerate() {
+                self.by_request
+                    .entry((record.key.clone(), record.request.clone()))
+                    .or_default()
+                    .push(i);
+            }
+        }
+    }
+
     /// A send of exactly this step and request not yet claimed by this run:
     /// a completed one first, else one in flight, else a failed one.
     pub(super) fn exact(
