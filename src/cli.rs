@@ -43,7 +43,8 @@ enum Command {
         /// Only this app's actions.
         #[arg(long)]
         app: Option<String>,
-        /// Only actions whose name, path or description hold these words.
+        /// Only actions that answer these words, best first (stemmed, with
+        /// synonyms: "add webhook" finds create-webhook actions).
         #[arg(long, value_name = "WORDS")]
         query: Vec<String>,
         /// Output format.
@@ -400,8 +401,26 @@ fn actions(
             "no app `{app}` in the specs read{help}"
         )));
     }
-    let shown = crate::catalog::filter(&entries, app, query);
-    report::sink(format, out, None).actions(&shown);
+    let found = crate::catalog::filter(&entries, app, query);
+    if !found.nearest.is_empty() {
+        let nearest: Vec<String> = found
+            .nearest
+            .iter()
+            .map(|e| {
+                format!(
+                    "  {}  {}",
+                    e.action.name,
+                    crate::catalog::summary(&e.action)
+                )
+            })
+            .collect();
+        out.stderr(&format!(
+            "no action answers `{}`; the nearest:\n{}",
+            query.join(" "),
+            nearest.join("\n")
+        ));
+    }
+    report::sink(format, out, None).actions(&found.entries);
     Ok(())
 }
 

@@ -133,11 +133,10 @@ steps:
 #[test]
 fn actions_lists_filters_and_speaks_json() {
     let ws = workspace();
-    let out = ws
-        .runner(["actions"])
-        .run()
-        .code(0)
-        .stdout_has("PETS_ADOPT  POST /pets/{id}/adoptions  Adopt a pet\n");
+    let out =
+        ws.runner(["actions"]).run().code(0).stdout_has(
+            "PETS_ADOPT  POST /pets/{id}/adoptions  specs/apps/pets.yaml  Adopt a pet\n",
+        );
     assert!(!out.stdout.contains("second line"));
     assert!(out.stdout.ends_with("3 actions\n"), "{out:?}");
     let out = ws
@@ -145,6 +144,10 @@ fn actions_lists_filters_and_speaks_json() {
         .run()
         .code(0);
     assert!(out.stdout.starts_with("PETS_LIST"), "{out:?}");
+    let out = ws
+        .runner(["actions", "--app", "pets", "--query", "adopted pets"])
+        .run()
+        .code(0);
     assert!(out.stdout.ends_with("1 action\n"), "{out:?}");
     let out = ws
         .runner([
@@ -158,7 +161,16 @@ fn actions_lists_filters_and_speaks_json() {
         .run();
     assert_eq!(
         out.json(),
-        json!([{"name": "SHOP_ORDER", "app": "shop", "method": "POST", "path": "/orders", "description": "Place an order"}])
+        json!([{
+            "name": "SHOP_ORDER",
+            "aliases": [],
+            "app": "shop",
+            "method": "POST",
+            "path": "/orders",
+            "description": "Place an order",
+            "docs": null,
+            "specs": ["specs/apps/pets.yaml"]
+        }])
     );
     ws.runner(["actions", "--app", "pet"])
         .run()
