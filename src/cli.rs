@@ -90,6 +90,11 @@ enum Import {
         /// Only the operation with this operationId (repeatable).
         #[arg(long = "operation", value_name = "ID")]
         operations: Vec<String>,
+        /// A catalog whose actions' names become aliases (and whose
+        /// keywords become keywords) of the operations with the same
+        /// method and path (repeatable).
+        #[arg(long = "aliases-from", value_name = "SPEC")]
+        aliases_from: Vec<PathBuf>,
         /// Write the catalog here instead of standard output.
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
@@ -329,14 +334,20 @@ fn run(cli: Cli) -> ExitCode {
                     prefix,
                     tags,
                     operations,
+                    aliases_from,
                     output,
                 },
         } => {
+            let known = match known_actions(&aliases_from) {
+                Ok(known) => known,
+                Err(e) => return done(&out, Err(e)),
+            };
             let options = crate::import::Options {
                 app,
                 prefix,
                 tags,
                 operations,
+                known,
             };
             done(&out, import(&out, &source, &options, output.as_deref()))
         }
@@ -439,6 +450,26 @@ fn describe(
 
 /// The largest API description read.
 const MAX_DESCRIPTION: u64 = 64 << 20;
+
+/// The actions of the catalogs at `paths`, for `--aliases-from`.
+fn known_actions(paths: &[PathBuf]) -> Result<Vec<crate::import::Known>, Error> {
+    if paths.is_empty() {
+        return Ok(Vec::new());
+    }
+    let entries = crate::catalog::load(paths, LoadOptions::default())?;
+    Ok(entries
+        .iter()
+        .map(|e| crate::import::Known {
+            method: format!("{:?}", e.action.method),
+            path: e.action.path.clone(),
+            names: std::iter::once(&e.action.name)
+                .chain(&e.aliases)
+                .cloned()
+                .collect(),
+            keywords: e.action.keywords.clone(),
+        })
+        .collect())
+}
 
 fn import(
     out: &Out,

@@ -182,6 +182,7 @@ pub(super) fn build(loaded: &Loaded, options: &Options) -> Result<Catalog, Impor
     let builder = Builder {
         resolver: &resolver,
         base_url: &base_url,
+        known: &options.known,
     };
     let natural: Vec<Option<String>> = selected
         .iter()
@@ -385,6 +386,7 @@ fn keyed(drafts: Vec<Draft>) -> (Vec<Param>, HashMap<String, (String, bool)>) {
 struct Builder<'r, 'a> {
     resolver: &'r Resolver<'a>,
     base_url: &'r str,
+    known: &'r [super::Known],
 }
 
 impl<'a> Builder<'_, 'a> {
@@ -407,10 +409,14 @@ impl<'a> Builder<'_, 'a> {
         comments.extend(body.comments);
         drafts.extend(body.params);
         let (params, keys) = keyed(drafts);
+        let (aliases, keywords) = self.known(&name, op);
         Ok(Action {
             name,
             comments,
             description,
+            aliases,
+            keywords,
+            docs: o.external_docs.as_ref().map(|d| d.url.clone()),
             method: op.method,
             path: rewrite_path(op.path, &keys),
             body_format: body.format,
@@ -419,7 +425,32 @@ impl<'a> Builder<'_, 'a> {
         })
     }
 
-    /// Where the operation comes from (its id, its docs), whether it is
+    /// The names (but `name`) and keywords that other catalogs give the
+    /// operation's method and path.
+    fn known(&self, name: &str, op: &Op<'a>) -> (Vec<String>, Vec<String>) {
+        let (mut aliases, mut keywords) = (Vec::new(), Vec::new());
+        let path = placeholders_blank(op.path);
+        for known in self.known {
+            if !known.method.eq_ignore_ascii_case(op.method)
+                || placeholders_blank(&known.path) != path
+            {
+                continue;
+            }
+            for n in &known.names {
+                if n != name && !aliases.contains(n) {
+                    aliases.push(n.clone());
+                }
+            }
+            for k in &known.keywords {
+                if !keywords.contains(k) {
+                    keywords.push(k.clone());
+                }
+            }
+        }
+        (aliases, keywords)
+    }
+
+    /// Where the operation comes from (its id), whether it is
     /// deprecated, and a server of its own.
     fn origin_comments(&self, op: &Op<'a>) -> Vec<String> {
         let o = op.op;
@@ -427,9 +458,6 @@ impl<'a> Builder<'_, 'a> {
         let mut origin = Vec::new();
         if let Some(id) = &o.operation_id {
             origin.push(id.clone());
-        }
-        if let Some(docs) = &o.external_docs {
-            origin.push(docs.url.clone());
         }
         if !origin.is_empty() {
             comments.push(origin.join(" — "));
@@ -827,6 +855,28 @@ fn placeholders(path: &str) -> Vec<&str> {
             out.push(&after[..end]);
         }
         rest = &after[end..];
+    }
+    out
+}
+
+/// `path` with every placeholder written `{}`, to compare paths whatever
+/// their placeholders are named.
+fn placeholders_blank(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut inside = false;
+    for c in path.chars() {
+        match c {
+            '{' => {
+                inside = true;
+                out.push('{');
+            }
+            '}' if inside => {
+                inside = false;
+                out.push('}');
+            }
+            _ if inside => {}
+            c => out.push(c),
+        }
     }
     out
 }
