@@ -27,7 +27,7 @@ pub(super) struct Catalog {
 }
 
 pub(super) enum Entry {
-    Action(Action),
+    Action(Box<Action>),
     /// An operation that is not an action (TRACE): a comment in its place.
     Skipped(String),
 }

@@ -203,7 +203,7 @@ pub(super) fn build(loaded: &Loaded, options: &Options) -> Result<Catalog, Impor
             ))),
             Some(natural) => {
                 let name = namer.give(natural);
-                entries.push(Entry::Action(builder.action(name, op)?));
+                entries.push(Entry::Action(Box::new(builder.action(name, op)?)));
             }
         }
     }
