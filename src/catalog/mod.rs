@@ -89,7 +89,7 @@ pub(crate) fn load(paths: &[PathBuf], options: LoadOptions) -> Result<Vec<Entry>
                     action.path.clone(),
                 );
                 // The file that defines it, not the workflow that includes it.
-                let shown = action.loc.file_name().to_string();
+                let shown = tidy(action.loc.file_name());
                 let aliases = action.aliases.iter().map(|a| a.value.clone());
                 if let Some(&i) = endpoints.get(&endpoint) {
                     let entry = &mut out[i];
@@ -118,6 +118,22 @@ pub(crate) fn load(paths: &[PathBuf], options: LoadOptions) -> Result<Vec<Entry>
         }
     }
     Ok(out)
+}
+
+/// `path` with `dir/..` pairs taken out: a catalog included from
+/// `specs/flows/` is `specs/apps/x.yaml`, not `specs/flows/../apps/x.yaml`.
+fn tidy(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "." if !parts.is_empty() => {}
+            ".." if parts.last().is_some_and(|p| *p != ".." && !p.is_empty()) => {
+                parts.pop();
+            }
+            _ => parts.push(part),
+        }
+    }
+    parts.join("/")
 }
 
 /// What a query found.
@@ -392,4 +408,18 @@ pub(crate) fn describe_text(entry: &Entry) -> String {
         None => out.push_str("\nauth: none in this spec (a workflow adds it under `auth:`)\n"),
     }
     out.trim_end().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tidy_takes_out_parent_steps() {
+        assert_eq!(
+            super::tidy("specs/flows/../apps/x.yaml"),
+            "specs/apps/x.yaml"
+        );
+        assert_eq!(super::tidy("../x/./y.yaml"), "../x/y.yaml");
+        assert_eq!(super::tidy("/a/../b.yaml"), "/b.yaml");
+        assert_eq!(super::tidy("a/../../b.yaml"), "../b.yaml");
+    }
 }
