@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use crate::harness::specs::Spec;
-use crate::harness::{Server, Workspace, json_reply};
+use crate::harness::{RequestExt, Server, Workspace, json_reply};
 
 const JOURNAL: &str = ".runner/main.yaml.jsonl";
 
@@ -113,4 +113,180 @@ fn a_name_given_twice_is_refused_pointing_at_both() {
         ),
         "{out:?}"
     );
+}
+
+/// The shipped GitHub catalog `name` (under `specs/apps/`).
+fn shipped(name: &str) -> String {
+    std::fs::read_to_string(format!("{}/specs/apps/{name}", env!("CARGO_MANIFEST_DIR")))
+        .expect("shipped catalog")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_workflow_runs_unchanged_with_either_github_catalog() {
+    // One step by Composio's name, one by the generated name.
+    let steps = r#"  - id: issue
+    action: GITHUB_CREATE_ISSUE
+    params: {owner: octo, repo: hello, title: Hi}
+  - action: GITHUB_ISSUES_CREATE_COMMENT
+    params: {owner: octo, repo: hello, issue_number: "{{ steps.issue.response.number }}", body: Thanks}
+"#;
+    for catalog in ["github.yaml", "github-rest.yaml"] {
+        let server = Server::start().await;
+        server
+            .reply(
+                "POST /repos/octo/hello/issues",
+                json_reply(201, json!({"number": 7})),
+            )
+            .await;
+        server
+            .reply(
+                "POST /repos/octo/hello/issues/7/comments",
+                json_reply(201, json!({"id": 1})),
+            )
+            .await;
+        let ws = Workspace::new()
+            .file(&format!("apps/{catalog}"), &shipped(catalog))
+            .file(
+                "main.yaml",
+                &format!("version: 1\ninclude: [apps/{catalog}]\nsteps:\n{steps}"),
+            );
+        let base = format!("github={}", server.uri());
+        ws.runner(["apply", "main.yaml", "--no-journal", "--base-url", &base])
+            .await
+            .code_for(0, catalog);
+        let received = server.received().await;
+        assert_eq!(
+            server.requests().await,
+            [
+                "POST /repos/octo/hello/issues",
+                "POST /repos/octo/hello/issues/7/comments"
+            ],
+            "{catalog}"
+        );
+        assert_eq!(received[1].json(), json!({"body": "Thanks"}), "{catalog}");
+    }
+}
+
+/// Two catalogs of one app that share an endpoint under different names.
+fn two_catalogs() -> Workspace {
+    Workspace::new()
+        .file(
+            "specs/apps/generated.yaml",
+            r#"version: 1
+apps:
+  shop:
+    base_url: https://shop.example
+    actions:
+      SHOP_ORDERS_CREATE:
+        description: Create an order
+        aliases: [SHOP_PLACE_ORDER]
+        docs: https://docs.shop.example/orders#create
+        method: POST
+        path: /orders
+        params: {item: {type: string, required: true}}
+      SHOP_ORDERS_LIST: {description: List orders, method: GET, path: /orders}
+"#,
+        )
+        .file(
+            "specs/apps/curated.yaml",
+            r#"version: 1
+apps:
+  shop:
+    base_url: https://shop.example
+    actions:
+      SHOP_NEW_ORDER:
+        description: Place an order
+        method: POST
+        path: /orders
+        params: {item: {type: string, required: true}}
+      SHOP_REFUND: {description: Refund an order, method: POST, path: "/orders/{id}/refund", params: {id: {type: string}}}
+"#,
+        )
+}
+
+#[test]
+fn actions_lists_an_endpoint_once_with_its_files_and_aliases() {
+    let ws = two_catalogs();
+    let out = ws.runner(["actions"]).run().code(0);
+    assert!(out.stdout.ends_with("3 actions\n"), "{out:?}");
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.contains("POST /orders "))
+        .expect("the endpoint's line");
+    assert_eq!(
+        crate::harness::squash(line),
+        "SHOP_NEW_ORDER POST /orders specs/apps/curated.yaml, specs/apps/generated.yaml Place an order (alias SHOP_ORDERS_CREATE, SHOP_PLACE_ORDER)",
+    );
+    assert_eq!(out.stdout.matches("POST /orders ").count(), 1, "{out:?}");
+    let listed = ws
+        .runner(["actions", "specs/apps/generated.yaml", "--output", "json"])
+        .run()
+        .code(0)
+        .json();
+    assert_eq!(
+        listed[0],
+        json!({
+            "name": "SHOP_ORDERS_CREATE",
+            "aliases": ["SHOP_PLACE_ORDER"],
+            "app": "shop",
+            "method": "POST",
+            "path": "/orders",
+            "description": "Create an order",
+            "docs": "https://docs.shop.example/orders#create",
+            "specs": ["specs/apps/generated.yaml"]
+        })
+    );
+}
+
+#[test]
+fn describe_finds_an_action_by_alias_and_shows_its_docs() {
+    let ws = two_catalogs();
+    let out = ws
+        .runner(["describe", "SHOP_PLACE_ORDER", "specs/apps/generated.yaml"])
+        .run()
+        .code(0)
+        .stdout_has("SHOP_ORDERS_CREATE  (app `shop`, from specs/apps/generated.yaml)\n")
+        .stdout_has("  also named SHOP_PLACE_ORDER\n")
+        .stdout_has("  docs: https://docs.shop.example/orders#create\n");
+    assert!(!out.stdout.contains("curated"), "{out:?}");
+    let doc = ws
+        .runner([
+            "describe",
+            "SHOP_PLACE_ORDER",
+            "specs/apps/generated.yaml",
+            "--output",
+            "json",
+        ])
+        .run()
+        .code(0)
+        .json();
+    assert_eq!(doc["name"], json!("SHOP_ORDERS_CREATE"));
+    assert_eq!(doc["aliases"], json!(["SHOP_PLACE_ORDER"]));
+    assert_eq!(
+        doc["docs"],
+        json!("https://docs.shop.example/orders#create")
+    );
+    ws.runner(["describe", "SHOP_PLACE_ORDR"])
+        .run()
+        .code(2)
+        .stderr_has("did you mean `SHOP_PLACE_ORDER`?");
+}
+
+#[test]
+fn a_query_nothing_answers_suggests_the_nearest_actions() {
+    let ws = two_catalogs();
+    let out = ws
+        .runner(["actions", "--query", "refnud ordr"])
+        .run()
+        .code(0)
+        .stderr_has(
+            "no action answers `refnud ordr`; the nearest:\n  SHOP_REFUND  Refund an order",
+        );
+    assert_eq!(out.stdout, "0 actions\n");
+    let out = ws
+        .runner(["actions", "--query", "new orders"])
+        .run()
+        .code(0);
+    assert!(out.stdout.starts_with("SHOP_NEW_ORDER "), "{out:?}");
 }
