@@ -200,6 +200,8 @@ apps:
         path: /orders
         params: {item: {type: string, required: true}}
       SHOP_REFUND: {description: Refund an order, method: POST, path: "/orders/{id}/refund", params: {id: {type: string}}}
+      SHOP_QUERY_STOCK: {description: Query the stock, method: POST, path: /graphql}
+      SHOP_QUERY_PRICES: {description: Query the prices, method: POST, path: /graphql}
 "#,
         )
 }
@@ -208,7 +210,9 @@ apps:
 fn actions_lists_an_endpoint_once_with_its_files_and_aliases() {
     let ws = two_catalogs();
     let out = ws.runner(["actions"]).run().code(0);
-    assert!(out.stdout.ends_with("3 actions\n"), "{out:?}");
+    // Actions of one file that share a route (GraphQL's) are two.
+    assert!(out.stdout.ends_with("5 actions\n"), "{out:?}");
+    assert_eq!(out.stdout.matches("POST /graphql").count(), 2, "{out:?}");
     let line = out
         .stdout
         .lines()
@@ -289,4 +293,45 @@ fn a_query_nothing_answers_suggests_the_nearest_actions() {
         .run()
         .code(0);
     assert!(out.stdout.starts_with("SHOP_NEW_ORDER "), "{out:?}");
+}
+
+#[test]
+fn the_two_github_catalogs_give_each_endpoint_the_same_names() {
+    let ws = Workspace::new()
+        .file("specs/apps/github.yaml", &shipped("github.yaml"))
+        .file("specs/apps/github-rest.yaml", &shipped("github-rest.yaml"));
+    let listed = |file: &str| {
+        ws.runner(["actions", file, "--output", "json"])
+            .run()
+            .code(0)
+            .json()
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|a| {
+                let route = format!("{} {}", a["method"], a["path"]).replace("{+", "{");
+                (route, (a["name"].clone(), a["aliases"].clone()))
+            })
+            .collect::<std::collections::HashMap<_, _>>()
+    };
+    let curated = listed("specs/apps/github.yaml");
+    let generated = listed("specs/apps/github-rest.yaml");
+    let mut compared = 0;
+    for (route, names) in &curated {
+        if route.contains("/graphql") {
+            continue;
+        }
+        assert_eq!(generated.get(route), Some(names), "{route}");
+        compared += 1;
+    }
+    assert_eq!(compared, curated.len() - 1);
+    // Both files listed together: each endpoint once, from both files.
+    let out = ws.runner(["actions"]).run().code(0);
+    assert!(
+        out.stdout
+            .contains("specs/apps/github-rest.yaml, specs/apps/github.yaml  Create an issue  (alias GITHUB_CREATE_ISSUE)"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.ends_with("1224 actions\n"), "{}", out.stderr);
 }

@@ -6,8 +6,9 @@
 //! without the environment, and as fast as it parses.
 //!
 //! One endpoint (app, method, path) is one entry however many catalogs
-//! define it: the first to define it names it, the others' names become
-//! aliases, and the entry says which files define it.
+//! define it: the first to define it names it, the other files' names
+//! become aliases, and the entry says which files define it. Actions of one
+//! file that share a route (GraphQL's) stay apart.
 
 mod search;
 mod synonyms;
@@ -91,7 +92,11 @@ pub(crate) fn load(paths: &[PathBuf], options: LoadOptions) -> Result<Vec<Entry>
                 // The file that defines it, not the workflow that includes it.
                 let shown = tidy(action.loc.file_name());
                 let aliases = action.aliases.iter().map(|a| a.value.clone());
-                if let Some(&i) = endpoints.get(&endpoint) {
+                // Within one file, actions sharing a route differ otherwise
+                // (GraphQL's one endpoint): only other files' are merged.
+                if let Some(&i) = endpoints.get(&endpoint)
+                    && !out[i].specs.contains(&shown)
+                {
                     let entry = &mut out[i];
                     for name in std::iter::once(action.name.clone()).chain(aliases) {
                         if !entry.answers_to(&name) {
@@ -106,7 +111,7 @@ pub(crate) fn load(paths: &[PathBuf], options: LoadOptions) -> Result<Vec<Entry>
                 if !names.insert((app.name.clone(), action.name.clone())) {
                     continue;
                 }
-                endpoints.insert(endpoint, out.len());
+                endpoints.entry(endpoint).or_insert(out.len());
                 out.push(Entry {
                     app: app.clone(),
                     action: action.clone(),
