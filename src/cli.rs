@@ -413,23 +413,27 @@ fn actions(
         )));
     }
     let found = crate::catalog::filter(&entries, app, query);
-    if !found.nearest.is_empty() {
+    if found.entries.is_empty() && !query.is_empty() {
         let nearest: Vec<String> = found
             .nearest
             .iter()
             .map(|e| {
                 format!(
-                    "  {}  {}",
+                    "\n  {}  {}",
                     e.action.name,
                     crate::catalog::summary(&e.action)
                 )
             })
             .collect();
-        out.stderr(&format!(
-            "no action answers `{}`; the nearest:\n{}",
-            query.join(" "),
-            nearest.join("\n")
-        ));
+        let query = query.join(" ");
+        out.stderr(&if nearest.is_empty() {
+            format!("no action answers `{query}`, nor any word like its words")
+        } else {
+            format!(
+                "no action answers `{query}`; the nearest:{}",
+                nearest.concat()
+            )
+        });
     }
     report::sink(format, out, None).actions(&found.entries);
     Ok(())

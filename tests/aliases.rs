@@ -288,6 +288,11 @@ fn a_query_nothing_answers_suggests_the_nearest_actions() {
             "no action answers `refnud ordr`; the nearest:\n  SHOP_REFUND  Refund an order",
         );
     assert_eq!(out.stdout, "0 actions\n");
+    ws.runner(["actions", "--query", "zzzz", "--output", "json"])
+        .run()
+        .code(0)
+        .stdout_has("[]")
+        .stderr_has("no action answers `zzzz`, nor any word like its words");
     let out = ws
         .runner(["actions", "--query", "new orders"])
         .run()

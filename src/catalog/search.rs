@@ -324,6 +324,20 @@ mod tests {
     }
 
     #[test]
+    fn short_forms_in_a_catalog_read_as_long_forms() {
+        let index = Index::new([
+            doc(
+                "REPOS_CREATE_FORK",
+                "Create a fork",
+                "/repos/{owner}/{repo}/forks",
+                "",
+            ),
+            doc("GISTS_FORK", "Fork a gist", "/gists/{gist_id}/forks", ""),
+        ]);
+        assert_eq!(names(&index, "fork a repository"), [0]);
+    }
+
+    #[test]
     fn keywords_count_and_shorter_answers_come_first() {
         let index = index();
         assert_eq!(names(&index, "comment on pull request")[0], 2);
