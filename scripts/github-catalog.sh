@@ -7,8 +7,10 @@
 #
 # It fetches the package with `npm pack` into a temporary directory, extracts
 # package/generated/api.github.com.json and runs `runner import openapi`
-# (a release build) with app `github` and prefix GITHUB. The output depends
-# only on the package version below.
+# (a release build) with app `github` and prefix GITHUB, taking the names
+# the hand-written specs/apps/github.yaml gives the same endpoints (Composio's)
+# as aliases, and its keywords. The output depends only on the package
+# version below and that file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,10 +37,12 @@ fi
 # importer as app \`github\` with prefix GITHUB.
 # Regenerate: scripts/github-catalog.sh
 # It defines the same app as the hand-written specs/apps/github.yaml, so a
-# workflow includes one or the other.
+# workflow includes one or the other; the names that file gives the same
+# endpoints are aliases here.
 #
 HEADER
-  "$runner" import openapi "$source" --app github --prefix GITHUB
+  "$runner" import openapi "$source" --app github --prefix GITHUB \
+    --aliases-from specs/apps/github.yaml
 } > "$out.tmp"
 mv "$out.tmp" "$out"
 echo "$out: $(grep -c '^      GITHUB_' "$out") actions, $(wc -c < "$out") bytes"

@@ -43,7 +43,8 @@ enum Command {
         /// Only this app's actions.
         #[arg(long)]
         app: Option<String>,
-        /// Only actions whose name, path or description hold these words.
+        /// Only actions that answer these words, best first (stemmed, with
+        /// synonyms: "add webhook" finds create-webhook actions).
         #[arg(long, value_name = "WORDS")]
         query: Vec<String>,
         /// Output format.
@@ -89,6 +90,11 @@ enum Import {
         /// Only the operation with this operationId (repeatable).
         #[arg(long = "operation", value_name = "ID")]
         operations: Vec<String>,
+        /// A catalog whose actions' names become aliases (and whose
+        /// keywords become keywords) of the operations with the same
+        /// method and path (repeatable).
+        #[arg(long = "aliases-from", value_name = "SPEC")]
+        aliases_from: Vec<PathBuf>,
         /// Write the catalog here instead of standard output.
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
@@ -335,14 +341,20 @@ fn run(cli: Cli) -> ExitCode {
                     prefix,
                     tags,
                     operations,
+                    aliases_from,
                     output,
                 },
         } => {
+            let known = match known_actions(&aliases_from) {
+                Ok(known) => known,
+                Err(e) => return done(&out, Err(e)),
+            };
             let options = crate::import::Options {
                 app,
                 prefix,
                 tags,
                 operations,
+                known,
             };
             done(&out, import(&out, &source, &options, output.as_deref()))
         }
@@ -407,8 +419,30 @@ fn actions(
             "no app `{app}` in the specs read{help}"
         )));
     }
-    let shown = crate::catalog::filter(&entries, app, query);
-    report::sink(format, out, None).actions(&shown);
+    let found = crate::catalog::filter(&entries, app, query);
+    if found.entries.is_empty() && !query.is_empty() {
+        let nearest: Vec<String> = found
+            .nearest
+            .iter()
+            .map(|e| {
+                format!(
+                    "\n  {}  {}",
+                    e.action.name,
+                    crate::catalog::summary(&e.action)
+                )
+            })
+            .collect();
+        let query = query.join(" ");
+        out.stderr(&if nearest.is_empty() {
+            format!("no action answers `{query}`, nor any word like its words")
+        } else {
+            format!(
+                "no action answers `{query}`; the nearest:{}",
+                nearest.concat()
+            )
+        });
+    }
+    report::sink(format, out, None).actions(&found.entries);
     Ok(())
 }
 
@@ -427,6 +461,26 @@ fn describe(
 
 /// The largest API description read.
 const MAX_DESCRIPTION: u64 = 64 << 20;
+
+/// The actions of the catalogs at `paths`, for `--aliases-from`.
+fn known_actions(paths: &[PathBuf]) -> Result<Vec<crate::import::Known>, Error> {
+    if paths.is_empty() {
+        return Ok(Vec::new());
+    }
+    let entries = crate::catalog::load(paths, LoadOptions::default())?;
+    Ok(entries
+        .iter()
+        .map(|e| crate::import::Known {
+            method: format!("{:?}", e.action.method),
+            path: e.action.path.clone(),
+            names: std::iter::once(&e.action.name)
+                .chain(&e.aliases)
+                .cloned()
+                .collect(),
+            keywords: e.action.keywords.clone(),
+        })
+        .collect())
+}
 
 fn import(
     out: &Out,

@@ -84,6 +84,43 @@ fn import_filters_by_tag_and_operation_and_refuses_swagger_2() {
     assert!(out.stdout.is_empty());
 }
 
+#[test]
+fn import_takes_aliases_and_keywords_from_another_catalog_and_writes_docs() {
+    let ws = Workspace::new();
+    let curated = concat!(env!("CARGO_MANIFEST_DIR"), "/specs/apps/github.yaml");
+    let out = ws
+        .runner(["import", "openapi", &fixture("github-subset.json")])
+        .args(["--app", "github", "--aliases-from", curated])
+        .args([
+            "--operation",
+            "issues/create-comment",
+            "--operation",
+            "meta/root",
+        ])
+        .run()
+        .code(0)
+        .stdout_has(
+            "      GITHUB_ISSUES_CREATE_COMMENT:
+        description: Create an issue comment
+        aliases: [GITHUB_CREATE_ISSUE_COMMENT]
+        keywords: [pull request]
+        docs: https://docs.github.com/rest/issues/comments#create-an-issue-comment
+        method: POST
+",
+        );
+    // What the curated catalog does not have keeps its docs alone.
+    let root = &out.stdout[out.stdout.find("GITHUB_META_ROOT:").expect("meta/root")..];
+    assert!(
+        root.starts_with("GITHUB_META_ROOT:\n        description: GitHub API Root\n        docs: https://docs.github.com/rest/meta/meta#github-api-root\n        method: GET\n"),
+        "{root}"
+    );
+    ws.runner(["import", "openapi", &fixture("github-subset.json")])
+        .args(["--app", "github", "--aliases-from", "nowhere.yaml"])
+        .run()
+        .code(2)
+        .stderr_has("nowhere.yaml");
+}
+
 /// A catalog of two apps, and a workflow that gives one of them auth.
 fn workspace() -> Workspace {
     Workspace::new()
@@ -133,11 +170,10 @@ steps:
 #[test]
 fn actions_lists_filters_and_speaks_json() {
     let ws = workspace();
-    let out = ws
-        .runner(["actions"])
-        .run()
-        .code(0)
-        .stdout_has("PETS_ADOPT  POST /pets/{id}/adoptions  Adopt a pet\n");
+    let out =
+        ws.runner(["actions"]).run().code(0).stdout_has(
+            "PETS_ADOPT  POST /pets/{id}/adoptions  specs/apps/pets.yaml  Adopt a pet\n",
+        );
     assert!(!out.stdout.contains("second line"));
     assert!(out.stdout.ends_with("3 actions\n"), "{out:?}");
     let out = ws
@@ -145,6 +181,10 @@ fn actions_lists_filters_and_speaks_json() {
         .run()
         .code(0);
     assert!(out.stdout.starts_with("PETS_LIST"), "{out:?}");
+    let out = ws
+        .runner(["actions", "--app", "pets", "--query", "adopted pets"])
+        .run()
+        .code(0);
     assert!(out.stdout.ends_with("1 action\n"), "{out:?}");
     let out = ws
         .runner([
@@ -158,7 +198,16 @@ fn actions_lists_filters_and_speaks_json() {
         .run();
     assert_eq!(
         out.json(),
-        json!([{"name": "SHOP_ORDER", "app": "shop", "method": "POST", "path": "/orders", "description": "Place an order"}])
+        json!([{
+            "name": "SHOP_ORDER",
+            "aliases": [],
+            "app": "shop",
+            "method": "POST",
+            "path": "/orders",
+            "description": "Place an order",
+            "docs": null,
+            "specs": ["specs/apps/pets.yaml"]
+        }])
     );
     ws.runner(["actions", "--app", "pet"])
         .run()

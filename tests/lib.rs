@@ -8,8 +8,9 @@
 //!   mock servers, spec builders, leak checks, held requests.
 //! - [`apply`], [`bodies`], [`faults`], [`tls`]: what reaches the server,
 //!   in what shape, over what network.
-//! - [`cli`], [`catalog`], [`github_catalog`], [`fidelity`], [`examples`]:
-//!   the commands, imported catalogs and the shipped specs.
+//! - [`cli`], [`catalog`], [`github_catalog`], [`fidelity`], [`search`],
+//!   [`examples`]: the commands, imported catalogs, finding actions in them,
+//!   and the shipped specs.
 //! - [`credentials`], [`secrets`], [`descope`]: where credentials come from
 //!   and that they are never printed; [`env`]: set but empty is missing.
 //! - [`trace`]: `-v` and `-vv`, and network errors that name the URL.
@@ -17,6 +18,7 @@
 //!   line.
 //! - [`limits`]: apps' shared limits and rate-limit answers, measured at
 //!   the server.
+//! - [`aliases`]: an action's other names, in steps, journals and listings.
 //! - [`safety`]: the safety promises, one file per subject (resume, files,
 //!   uploads, masking, env secrets, exit codes, reach, bounds, writes).
 //! - [`errors`]: the error gallery and its snapshots.
@@ -28,6 +30,7 @@
 
 mod harness;
 
+mod aliases;
 mod apply;
 mod architecture;
 mod bodies;
@@ -45,6 +48,7 @@ mod github_catalog;
 mod journal;
 mod limits;
 mod safety;
+mod search;
 mod secrets;
 mod tls;
 mod trace;

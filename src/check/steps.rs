@@ -162,7 +162,8 @@ impl Checker<'_> {
         site: Site,
     ) -> Option<(Run, Expect)> {
         let Some(action) = self.spec.action(&name.value) else {
-            let help = did_you_mean(&name.value, self.spec.actions.keys().map(String::as_str));
+            let names = self.spec.actions.keys().chain(self.spec.aliases.keys());
+            let help = did_you_mean(&name.value, names.map(String::as_str));
             self.error(
                 Diagnostic::new(
                     format!("unknown action `{}`", name.value),

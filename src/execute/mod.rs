@@ -514,8 +514,9 @@ pub async fn apply(wf: &Workflow, opts: &Options, reporter: &dyn Reporter) -> Re
     // against it. A new one is emptied only once the checks pass.
     let (journal, past) = match (&opts.journal, opts.resume) {
         (Some(path), true) => {
-            let (j, past) = journal::Journal::open(path, true, sync)
+            let (j, mut past) = journal::Journal::open(path, true, sync)
                 .map_err(|e| journal_error(path, true, e))?;
+            past.rename_aliases(|action| wf.spec.aliases.get(action).cloned());
             (Some(j), past)
         }
         _ => (None, journal::Past::default()),

@@ -2,8 +2,8 @@
 //!
 //! Layout: header comments, `version: 1`, then the one app with its
 //! `description`, `base_url` and `actions`. Each action's keys come in a
-//! fixed order (`description`, `method`, `path`, `body_format`,
-//! `content_type`, `params`), params one per line in flow style with their
+//! fixed order (`description`, `aliases`, `keywords`, `docs`, `method`,
+//! `path`, `body_format`, `content_type`, `params`), params one per line in flow style with their
 //! keys in a fixed order (`type`, `required`, `in`, `name`, `whole_body`,
 //! `array_style`, `enum`, `default`, `description`). Strings are quoted as
 //! [`super::yaml`] decides (values on their own line more loosely than
@@ -37,9 +37,13 @@ pub(super) enum Entry {
 
 pub(super) struct Action {
     pub name: String,
-    /// Comment lines above the action (operationId, docs, caveats).
+    /// Comment lines above the action (operationId, caveats).
     pub comments: Vec<String>,
     pub description: Option<String>,
+    pub aliases: Vec<String>,
+    pub keywords: Vec<String>,
+    /// The URL of the operation's documentation.
+    pub docs: Option<String>,
     pub method: &'static str,
     pub path: String,
     /// The operation's own server, when it is not the document's.
@@ -158,6 +162,15 @@ impl Action {
                 "        description: {}",
                 yaml::block_string(description)
             );
+        }
+        for (key, words) in [("aliases", &self.aliases), ("keywords", &self.keywords)] {
+            if !words.is_empty() {
+                let list = Value::Array(words.iter().map(|w| Value::from(w.as_str())).collect());
+                let _ = writeln!(out, "        {key}: {}", yaml::flow(&list));
+            }
+        }
+        if let Some(docs) = &self.docs {
+            let _ = writeln!(out, "        docs: {}", yaml::block_string(docs));
         }
         let _ = writeln!(out, "        method: {}", self.method);
         let _ = writeln!(out, "        path: {}", yaml::block_string(&self.path));

@@ -106,6 +106,21 @@ pub struct Options {
     pub tags: Vec<String>,
     /// Keep only these operationIds (or operations with one of `tags`).
     pub operations: Vec<String>,
+    /// Actions another catalog defines (`--aliases-from`): an operation
+    /// with the same method and path takes their names as aliases, and
+    /// their keywords.
+    pub known: Vec<Known>,
+}
+
+/// An action of another catalog, for [`Options::known`].
+#[derive(Clone, Debug, Default)]
+pub struct Known {
+    pub method: String,
+    /// Its path; placeholders match whatever they are named.
+    pub path: String,
+    /// Its name and aliases.
+    pub names: Vec<String>,
+    pub keywords: Vec<String>,
 }
 
 /// The catalog YAML for the OpenAPI 3.0 or 3.1 description `source` (JSON
@@ -119,6 +134,9 @@ pub struct Options {
 /// - Named `<PREFIX>_<OPERATION_ID>` in UPPER_SNAKE_CASE (`issues/create` →
 ///   `GITHUB_ISSUES_CREATE`), or `<PREFIX>_<METHOD>_<PATH>` without an
 ///   operationId; a taken name gets `_2`, `_3`, … in document order.
+/// - `docs:` is the operation's `externalDocs.url`. `aliases:` and
+///   `keywords:` come from [`Options::known`]: the names (other than its
+///   own) and keywords of the known actions with the same method and path.
 /// - Params: path (in placeholder order), query, header, then body.
 ///   A wire name that is not `[a-z_][a-z0-9_]*` gets a snake_case key and
 ///   `name: <wire name>`; a key used twice in an action gets `_<in>`.

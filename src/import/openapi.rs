@@ -184,6 +184,7 @@ pub(super) fn build(loaded: &Loaded, options: &Options) -> Result<Catalog, Impor
         base_url: &base_url,
         responses: &loaded.responses,
         used: Default::default(),
+        known: &options.known,
     };
     let natural: Vec<Option<String>> = selected
         .iter()
@@ -392,6 +393,7 @@ struct Builder<'r, 'a> {
     responses: &'r super::responses::Responses,
     /// The component schemas the actions' responses refer to.
     used: std::cell::RefCell<std::collections::BTreeSet<String>>,
+    known: &'r [super::Known],
 }
 
 impl<'a> Builder<'_, 'a> {
@@ -414,6 +416,7 @@ impl<'a> Builder<'_, 'a> {
         comments.extend(body.comments);
         drafts.extend(body.params);
         let (params, keys) = keyed(drafts);
+        let (aliases, keywords) = self.known(&name, op);
         Ok(Action {
             name,
             comments,
@@ -422,6 +425,9 @@ impl<'a> Builder<'_, 'a> {
             response: self
                 .responses
                 .of(op.path, op.method, &mut self.used.borrow_mut()),
+            aliases,
+            keywords,
+            docs: o.external_docs.as_ref().map(|d| d.url.clone()),
             method: op.method,
             path: rewrite_path(op.path, &keys),
             body_format: body.format,
@@ -430,7 +436,32 @@ impl<'a> Builder<'_, 'a> {
         })
     }
 
-    /// Where the operation comes from (its id, its docs), whether it is
+    /// The names (but `name`) and keywords that other catalogs give the
+    /// operation's method and path.
+    fn known(&self, name: &str, op: &Op<'a>) -> (Vec<String>, Vec<String>) {
+        let (mut aliases, mut keywords) = (Vec::new(), Vec::new());
+        let path = placeholders_blank(op.path);
+        for known in self.known {
+            if !known.method.eq_ignore_ascii_case(op.method)
+                || placeholders_blank(&known.path) != path
+            {
+                continue;
+            }
+            for n in &known.names {
+                if n != name && !aliases.contains(n) {
+                    aliases.push(n.clone());
+                }
+            }
+            for k in &known.keywords {
+                if !keywords.contains(k) {
+                    keywords.push(k.clone());
+                }
+            }
+        }
+        (aliases, keywords)
+    }
+
+    /// Where the operation comes from (its id), whether it is
     /// deprecated, and a server of its own.
     fn origin_comments(&self, op: &Op<'a>) -> Vec<String> {
         let o = op.op;
@@ -438,9 +469,6 @@ impl<'a> Builder<'_, 'a> {
         let mut origin = Vec::new();
         if let Some(id) = &o.operation_id {
             origin.push(id.clone());
-        }
-        if let Some(docs) = &o.external_docs {
-            origin.push(docs.url.clone());
         }
         if !origin.is_empty() {
             comments.push(origin.join(" — "));
@@ -958,6 +986,28 @@ fn placeholders(path: &str) -> Vec<&str> {
             out.push(&after[..end]);
         }
         rest = &after[end..];
+    }
+    out
+}
+
+/// `path` with every placeholder written `{}`, to compare paths whatever
+/// their placeholders are named.
+fn placeholders_blank(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut inside = false;
+    for c in path.chars() {
+        match c {
+            '{' => {
+                inside = true;
+                out.push('{');
+            }
+            '}' if inside => {
+                inside = false;
+                out.push('}');
+            }
+            _ if inside => {}
+            c => out.push(c),
+        }
     }
     out
 }

@@ -87,6 +87,9 @@ fn check_action(name: &str, action: &Value) {
         assert!(
             [
                 "description",
+                "aliases",
+                "keywords",
+                "docs",
                 "method",
                 "path",
                 "body_format",
@@ -606,6 +609,7 @@ fn prefix_tags_and_operations() {
             prefix: prefix.map(str::to_string),
             tags: tags.iter().map(|s| s.to_string()).collect(),
             operations: operations.iter().map(|s| s.to_string()).collect(),
+            ..Options::default()
         };
         let catalog = read(&openapi(&source, &options).unwrap());
         actions(&catalog, "my-app")
@@ -793,4 +797,66 @@ fn documents_that_would_expand_forever_finish() {
         params(action(&catalog, "demo", "DEMO_POST_A"))["x"]["type"],
         "string"
     );
+}
+
+#[test]
+fn docs_urls_are_fields_and_known_names_become_aliases() {
+    let source = r#"
+openapi: 3.0.3
+info: {title: Issues, version: "1"}
+servers: [{url: "https://api.example"}]
+paths:
+  /repos/{owner}/{repo}/issues/{issue_number}/comments:
+    post:
+      operationId: issues/create-comment
+      summary: Create an issue comment
+      externalDocs: {url: "https://docs.example/issues#create-a-comment"}
+      parameters:
+        - {name: owner, in: path, required: true, schema: {type: string}}
+        - {name: repo, in: path, required: true, schema: {type: string}}
+        - {name: issue_number, in: path, required: true, schema: {type: integer}}
+      responses: {"201": {description: created}}
+    get:
+      operationId: issues/list-comments
+      responses: {"200": {description: ok}}
+"#;
+    let known = |method: &str, names: &[&str], keywords: &[&str]| super::Known {
+        method: method.into(),
+        // Placeholders match whatever they are named.
+        path: "/repos/{o}/{r}/issues/{n}/comments".into(),
+        names: names.iter().map(|s| s.to_string()).collect(),
+        keywords: keywords.iter().map(|s| s.to_string()).collect(),
+    };
+    let options = Options {
+        app: "gh".into(),
+        known: vec![
+            known(
+                "POST",
+                &["GH_ISSUES_CREATE_COMMENT", "GH_CREATE_ISSUE_COMMENT"],
+                &["pull request"],
+            ),
+            known("POST", &["GH_COMMENT"], &["reply"]),
+            known("PUT", &["GH_NOT_THIS_ONE"], &[]),
+        ],
+        ..Options::default()
+    };
+    let text = openapi(source, &options).unwrap();
+    assert!(
+        text.contains("      # issues/create-comment\n      GH_ISSUES_CREATE_COMMENT:\n"),
+        "{text}"
+    );
+    let catalog = read(&text);
+    let create = action(&catalog, "gh", "GH_ISSUES_CREATE_COMMENT");
+    assert_eq!(
+        create["docs"],
+        json!("https://docs.example/issues#create-a-comment")
+    );
+    assert_eq!(
+        create["aliases"],
+        json!(["GH_CREATE_ISSUE_COMMENT", "GH_COMMENT"])
+    );
+    assert_eq!(create["keywords"], json!(["pull request", "reply"]));
+    let list = action(&catalog, "gh", "GH_ISSUES_LIST_COMMENTS");
+    assert_eq!(list.get("aliases"), None);
+    assert_eq!(list.get("docs"), None);
 }

@@ -23,6 +23,8 @@ pub struct Spec {
     pub apps: IndexMap<String, Arc<App>>,
     /// Action name to the app that defines it.
     pub actions: IndexMap<String, String>,
+    /// An action's alias to its name.
+    pub aliases: IndexMap<String, String>,
     /// App-level auth, by app name.
     pub auth: IndexMap<String, Arc<Auth>>,
     pub vars: IndexMap<String, Var>,
@@ -89,7 +91,9 @@ pub struct Input {
 }
 
 impl Spec {
+    /// The action a step names, by its name or one of its aliases.
     pub fn action(&self, name: &str) -> Option<&Arc<Action>> {
+        let name = self.aliases.get(name).map_or(name, String::as_str);
         let app = self.actions.get(name)?;
         self.apps.get(app)?.actions.get(name)
     }
@@ -193,6 +197,12 @@ pub struct Action {
     pub name: String,
     pub app: String,
     pub description: Option<String>,
+    /// Other names steps may use for it, each unique among all actions.
+    pub aliases: Vec<Located<String>>,
+    /// Search words beyond its name and description.
+    pub keywords: Vec<String>,
+    /// The URL of the API's documentation of the action.
+    pub docs: Option<String>,
     pub method: Method,
     pub path: String,
     pub params: IndexMap<String, Param>,

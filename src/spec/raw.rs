@@ -225,6 +225,17 @@ impl BodyFormat {
 pub(super) struct Action {
     #[serde(default)]
     pub description: Option<String>,
+    /// Other names a step may call the action by (Composio's, an older
+    /// catalog's).
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// Words people use for the action that its name and description lack,
+    /// for `runner actions --query`.
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    /// Where the API's documentation of the action is.
+    #[serde(default)]
+    pub docs: Option<String>,
     pub method: Method,
     pub path: String,
     #[serde(default)]

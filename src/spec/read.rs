@@ -152,6 +152,7 @@ impl Reader {
             root: self.root,
             apps: lower.apps,
             actions: lower.actions,
+            aliases: lower.aliases,
             auth: lower.auth,
             vars: lower.vars,
             flows: lower.flows,

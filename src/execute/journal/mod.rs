@@ -10,7 +10,9 @@
 //! fingerprint of the whole request (app, action, method, base URL, path,
 //! rendered params; never a secret), never by position: inserting,
 //! removing or reordering steps cannot make a record stand for another
-//! step. When records reach the disk is [`syncer`]'s.
+//! step. A record written under an alias of an action (by an older catalog
+//! or workflow) is read as written under the action's name. When records
+//! reach the disk is [`syncer`]'s.
 //!
 //! One run at a time holds a journal (an OS file lock); the journal is never
 //! written through a symbolic link, and is readable by its owner only.
@@ -467,6 +469,30 @@ impl Past {
         self.entries.is_empty()
     }
 
+    /// Records written under an alias of an action (by a workflow, or a
+    /// catalog, that named it so), as if written under its name: which name
+    /// a request was sent under does not make it another request.
+    pub(super) fn rename_aliases(&mut self, name_of: impl Fn(&str) -> Option<String>) {
+        let mut renamed = false;
+        for record in &mut self.entries {
+            if let Some(name) = name_of(&record.parts.action) {
+                record.parts.action = name.clone();
+                record.action = name;
+                record.request = record.parts.fingerprint();
+                renamed = true;
+            }
+        }
+        if renamed {
+            self.by_request.clear();
+            for (i, record) in self.entries.iter().enumerate() {
+                self.by_request
+                    .entry((record.key.clone(), record.request.clone()))
+                    .or_default()
+                    .push(i);
+            }
+        }
+    }
+
     /// A send of exactly this step and request not yet claimed by this run:
     /// a completed one first, else one in flight, else a failed one.
     pub(super) fn exact(
@@ -614,6 +640,23 @@ mod tests {
             past.exact("a", &fp, &claimed).unwrap().1.state,
             State::Failed
         );
+        assert_eq!(past.uncertain().count(), 0);
+    }
+
+    #[test]
+    fn records_under_an_alias_are_found_under_the_name() {
+        let mut past = Past::default();
+        let old = parts(1);
+        past.add(record("a", &old, State::Started));
+        past.add(record("a", &old, State::Ok));
+        let mut renamed = old.clone();
+        renamed.action = "Y".into();
+        let none = HashSet::new();
+        assert!(past.exact("a", &renamed.fingerprint(), &none).is_none());
+        past.rename_aliases(|action| (action == "X").then(|| "Y".to_string()));
+        let (_, r) = past.exact("a", &renamed.fingerprint(), &none).unwrap();
+        assert_eq!((r.state, r.action.as_str()), (State::Ok, "Y"));
+        assert!(past.exact("a", &old.fingerprint(), &none).is_none());
         assert_eq!(past.uncertain().count(), 0);
     }
 

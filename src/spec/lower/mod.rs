@@ -46,6 +46,10 @@ pub(super) struct Lower {
     file: Arc<File>,
     pub apps: IndexMap<String, Arc<App>>,
     pub actions: IndexMap<String, String>,
+    /// An action's alias to its name.
+    pub aliases: IndexMap<String, String>,
+    /// Where each action name and alias was given, and what it names.
+    names: HashMap<String, (Loc, Named)>,
     pub auth: IndexMap<String, Arc<Auth>>,
     pub vars: IndexMap<String, Var>,
     pub flows: Vec<Flow>,
@@ -65,6 +69,25 @@ pub(super) struct Lower {
     step_prefix: String,
 }
 
+/// What an action name or alias stands for, for messages about a name
+/// given twice.
+#[derive(Clone)]
+enum Named {
+    /// The name of an action of this app.
+    Action { app: String },
+    /// An alias of this action.
+    Alias { action: String },
+}
+
+impl Named {
+    fn describe(&self, name: &str) -> String {
+        match self {
+            Named::Action { app } => format!("action `{name}` of app `{app}`"),
+            Named::Alias { action } => format!("an alias of action `{action}`"),
+        }
+    }
+}
+
 /// A step that `uses` a file not yet known to be loaded.
 pub(super) struct PendingUses {
     pub flow: usize,
@@ -81,6 +104,8 @@ impl Lower {
             file: root_file.clone(),
             apps: IndexMap::new(),
             actions: IndexMap::new(),
+            aliases: IndexMap::new(),
+            names: HashMap::new(),
             auth: IndexMap::new(),
             vars: IndexMap::new(),
             journal_sync: crate::spec::JournalSync::default(),
@@ -250,23 +275,22 @@ impl Lower {
         let mut actions = IndexMap::new();
         for (action_name, action) in raw.actions {
             let action_path = child(&child(path, "actions"), &action_name);
-            if let Some(other) = self.actions.get(&action_name) {
-                let first = self
-                    .apps
-                    .get(other)
-                    .and_then(|a| a.actions.get(&action_name))
-                    .map(|a| format!(" (first at {})", a.loc))
-                    .unwrap_or_default();
-                self.diagnostics.push(Diagnostic::new(
-                    format!("action `{action_name}` is already defined by app `{other}`{first}"),
-                    Some(self.key_loc(&action_path)),
-                ));
-                continue;
-            }
-            if actions.contains_key(&action_name) {
+            let named = Named::Action {
+                app: name.to_string(),
+            };
+            if !self.claim(&action_name, self.key_loc(&action_path), &named) {
                 continue;
             }
             let action = self.action(&action_path, name, &action_name, action);
+            let alias_of = Named::Alias {
+                action: action_name.clone(),
+            };
+            for alias in &action.aliases {
+                if self.claim(&alias.value, alias.loc.clone(), &alias_of) {
+                    self.aliases
+                        .insert(alias.value.clone(), action_name.clone());
+                }
+            }
             self.actions.insert(action_name.clone(), name.to_string());
             actions.insert(action_name, Arc::new(action));
         }
@@ -311,6 +335,27 @@ impl Lower {
             limits,
             loc: self.key_loc(path),
         }
+    }
+
+    /// Records that `name` (an action's name or alias) is given at `loc`;
+    /// false, with an error pointing at both places, if it already was:
+    /// a step's `action:` must name one action.
+    fn claim(&mut self, name: &str, loc: Loc, named: &Named) -> bool {
+        if let Some((first, earlier)) = self.names.get(name) {
+            let message = match (earlier, named) {
+                (Named::Action { app }, Named::Action { .. }) => {
+                    format!("action `{name}` is already defined by app `{app}` (first at {first})")
+                }
+                _ => format!(
+                    "`{name}` is already {} (at {first}); an action's names and aliases must differ from every other's",
+                    earlier.describe(name)
+                ),
+            };
+            self.diagnostics.push(Diagnostic::new(message, Some(loc)));
+            return false;
+        }
+        self.names.insert(name.to_string(), (loc, named.clone()));
+        true
     }
 
     /// A base URL must be absolute http(s); an app's may hold `{placeholders}`
@@ -428,10 +473,22 @@ impl Lower {
         if let Some(base) = &raw.base_url {
             self.base_url(&child(path, "base_url"), base, false);
         }
+        let aliases = raw
+            .aliases
+            .into_iter()
+            .enumerate()
+            .map(|(i, value)| Located {
+                value,
+                loc: self.loc(&item(&child(path, "aliases"), i)),
+            })
+            .collect();
         Action {
             name: name.to_string(),
             app: app.to_string(),
             description: raw.description,
+            aliases,
+            keywords: raw.keywords,
+            docs: raw.docs,
             method: raw.method,
             path: raw.path,
             params,

@@ -1,10 +1,19 @@
 //! Browsing app catalogs: every action of a set of specs, filtered by app
-//! and words (`runner actions`), and one action in full, with its params as
+//! and ranked by how well it answers a query in people's words (`runner
+//! actions`, see [`search`]), and one action in full, with its params as
 //! a JSON Schema object an LLM can take as a tool definition
 //! (`runner describe`). Specs are loaded, not checked: a catalog answers
 //! without the environment, and as fast as it parses.
+//!
+//! One endpoint (app, method, path) is one entry however many catalogs
+//! define it: the first to define it names it, the other files' names
+//! become aliases, and the entry says which files define it. Actions of one
+//! file that share a route (GraphQL's) stay apart.
 
-use std::collections::BTreeSet;
+mod search;
+mod synonyms;
+
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -13,14 +22,25 @@ use serde_json::{Value, json};
 use crate::error::{Error, Result};
 use crate::spec::{Action, App, Auth, Field, LoadOptions, ParamType, Shape, Spec};
 
-/// One action, and where it comes from.
+/// One endpoint, and where it comes from.
 pub struct Entry {
     pub app: Arc<App>,
+    /// The action as the first spec that defines the endpoint has it.
     pub action: Arc<Action>,
+    /// Every other name a step may call it by: its aliases, and the names
+    /// (and aliases) other specs give the same endpoint.
+    pub aliases: Vec<String>,
     /// The auth the app has in the spec it was found in, if any.
     pub auth: Option<Arc<Auth>>,
-    /// The spec it was found through.
-    pub spec: String,
+    /// The files that define it, as found.
+    pub specs: Vec<String>,
+}
+
+impl Entry {
+    /// Whether `name` is the entry's name or one of its aliases.
+    fn answers_to(&self, name: &str) -> bool {
+        self.action.name == name || self.aliases.iter().any(|a| a == name)
+    }
 }
 
 /// Every `.yaml` file under `dir`, sorted.
@@ -49,11 +69,13 @@ pub(crate) fn specs_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// Every action of the specs at `paths` (and what they include), each once
-/// (the first spec that defines it wins), in the order found.
+/// Every endpoint of the specs at `paths` (and what they include), each
+/// once, in the order found. An action whose name an earlier spec already
+/// gave to another endpoint is left out.
 pub(crate) fn load(paths: &[PathBuf], options: LoadOptions) -> Result<Vec<Entry>> {
-    let mut out = Vec::new();
-    let mut seen = BTreeSet::new();
+    let mut out: Vec<Entry> = Vec::new();
+    let mut names = BTreeSet::new();
+    let mut endpoints: HashMap<(String, String, String), usize> = HashMap::new();
     for path in paths {
         let spec: Spec = crate::spec::load(path, options)?;
         // Auth a later spec gives an app fills in what its catalog left out.
@@ -62,46 +84,122 @@ pub(crate) fn load(paths: &[PathBuf], options: LoadOptions) -> Result<Vec<Entry>
         }
         for app in spec.apps.values() {
             for action in app.actions.values() {
-                if seen.insert((app.name.clone(), action.name.clone())) {
-                    out.push(Entry {
-                        app: app.clone(),
-                        action: action.clone(),
-                        auth: spec.auth.get(&app.name).cloned(),
-                        spec: crate::spec::display(path),
-                    });
+                let endpoint = (
+                    app.name.clone(),
+                    format!("{:?}", action.method),
+                    action.path.clone(),
+                );
+                // The file that defines it, not the workflow that includes it.
+                let shown = tidy(action.loc.file_name());
+                let aliases = action.aliases.iter().map(|a| a.value.clone());
+                // Within one file, actions sharing a route differ otherwise
+                // (GraphQL's one endpoint): only other files' are merged.
+                if let Some(&i) = endpoints.get(&endpoint)
+                    && !out[i].specs.contains(&shown)
+                {
+                    let entry = &mut out[i];
+                    for name in std::iter::once(action.name.clone()).chain(aliases) {
+                        if !entry.answers_to(&name) {
+                            entry.aliases.push(name);
+                        }
+                    }
+                    if !entry.specs.contains(&shown) {
+                        entry.specs.push(shown);
+                    }
+                    continue;
                 }
+                if !names.insert((app.name.clone(), action.name.clone())) {
+                    continue;
+                }
+                endpoints.entry(endpoint).or_insert(out.len());
+                out.push(Entry {
+                    app: app.clone(),
+                    action: action.clone(),
+                    aliases: aliases.collect(),
+                    auth: spec.auth.get(&app.name).cloned(),
+                    specs: vec![shown],
+                });
             }
         }
     }
     Ok(out)
 }
 
-/// The entries of `app` (if given) whose name, path or description holds
-/// every word of `query`, case-insensitively.
-pub(crate) fn filter<'a>(
-    entries: &'a [Entry],
-    app: Option<&str>,
-    query: &[String],
-) -> Vec<&'a Entry> {
-    let words: Vec<String> = query
-        .iter()
-        .flat_map(|q| q.split_whitespace())
-        .map(str::to_lowercase)
-        .collect();
-    entries
+/// `path` with `dir/..` pairs taken out: a catalog included from
+/// `specs/flows/` is `specs/apps/x.yaml`, not `specs/flows/../apps/x.yaml`.
+fn tidy(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "." if !parts.is_empty() => {}
+            ".." if parts.last().is_some_and(|p| *p != ".." && !p.is_empty()) => {
+                parts.pop();
+            }
+            _ => parts.push(part),
+        }
+    }
+    parts.join("/")
+}
+
+/// What a query found.
+pub(crate) struct Found<'a> {
+    /// The entries that answer it, best first.
+    pub entries: Vec<&'a Entry>,
+    /// When none does: the nearest, the query's words read as misspelt.
+    pub nearest: Vec<&'a Entry>,
+}
+
+/// The entries of `app` (if given), and with a `query`, only those that
+/// answer it, best first.
+pub(crate) fn filter<'a>(entries: &'a [Entry], app: Option<&str>, query: &[String]) -> Found<'a> {
+    let of_app: Vec<&Entry> = entries
         .iter()
         .filter(|e| app.is_none_or(|a| e.app.name == a))
-        .filter(|e| {
-            let hay = format!(
-                "{} {} {}",
-                e.action.name,
-                e.action.path,
-                e.action.description.as_deref().unwrap_or("")
-            )
-            .to_lowercase();
-            words.iter().all(|w| hay.contains(w.as_str()))
-        })
-        .collect()
+        .collect();
+    let query = query.join(" ");
+    if query.trim().is_empty() {
+        return Found {
+            entries: of_app,
+            nearest: Vec::new(),
+        };
+    }
+    let index = search::Index::new(of_app.iter().map(|e| fields(e)));
+    let ranked: Vec<&Entry> = index
+        .rank(&query)
+        .into_iter()
+        .map(|(i, _)| of_app[i])
+        .collect();
+    let nearest = if ranked.is_empty() {
+        index
+            .nearest(&query, 5)
+            .into_iter()
+            .map(|i| of_app[i])
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Found {
+        entries: ranked,
+        nearest,
+    }
+}
+
+/// The text of an entry that a query is matched against.
+fn fields(entry: &Entry) -> search::Fields {
+    let a = &entry.action;
+    let description = a.description.as_deref().unwrap_or("");
+    let (summary, rest) = description.split_once('\n').unwrap_or((description, ""));
+    search::Fields {
+        names: std::iter::once(&a.name)
+            .chain(&entry.aliases)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" "),
+        summary: summary.to_string(),
+        description: rest.to_string(),
+        path: a.path.clone(),
+        keywords: a.keywords.join(" "),
+    }
 }
 
 /// The first line of an action's description.
@@ -113,27 +211,26 @@ pub(crate) fn summary(action: &Action) -> &str {
         .unwrap_or("")
 }
 
-/// One line per action: name, method, path, summary.
+/// One line per action: name, method, path, the files that define it,
+/// summary, aliases.
 pub(crate) fn list_text(entries: &[&Entry]) -> String {
-    let name_width = entries
-        .iter()
-        .map(|e| e.action.name.len())
-        .max()
-        .unwrap_or(0);
-    let path_width = entries
-        .iter()
-        .map(|e| format!("{:?} {}", e.action.method, e.action.path).len())
-        .max()
-        .unwrap_or(0);
+    let route = |e: &Entry| format!("{:?} {}", e.action.method, e.action.path);
+    let width = |f: &dyn Fn(&Entry) -> usize| entries.iter().map(|e| f(e)).max().unwrap_or(0);
+    let name_width = width(&|e| e.action.name.len());
+    let route_width = width(&|e| route(e).len());
+    let specs_width = width(&|e| e.specs.join(", ").len());
     let mut out = String::new();
     for e in entries {
-        let route = format!("{:?} {}", e.action.method, e.action.path);
-        let line = format!(
-            "{:<name_width$}  {:<path_width$}  {}",
+        let mut line = format!(
+            "{:<name_width$}  {:<route_width$}  {:<specs_width$}  {}",
             e.action.name,
-            route,
+            route(e),
+            e.specs.join(", "),
             summary(&e.action)
         );
+        if !e.aliases.is_empty() {
+            line.push_str(&format!("  (alias {})", e.aliases.join(", ")));
+        }
         out.push_str(line.trim_end());
         out.push('\n');
     }
@@ -152,25 +249,29 @@ pub(crate) fn list_json(entries: &[&Entry]) -> Value {
             .map(|e| {
                 json!({
                     "name": e.action.name,
+                    "aliases": e.aliases,
                     "app": e.app.name,
                     "method": format!("{:?}", e.action.method),
                     "path": e.action.path,
                     "description": summary(&e.action),
+                    "docs": e.action.docs,
+                    "specs": e.specs,
                 })
             })
             .collect(),
     )
 }
 
-/// The action named `name`, with a suggestion when there is none.
+/// The action named `name` (or aliased so), with a suggestion when there
+/// is none.
 pub(crate) fn find<'a>(entries: &'a [Entry], name: &str) -> Result<&'a Entry> {
-    entries
-        .iter()
-        .find(|e| e.action.name == name)
-        .ok_or_else(|| {
-            let help = crate::error::suggest(name, entries.iter().map(|e| e.action.name.as_str()));
-            Error::Usage(format!("no action `{name}` in the specs read{help}"))
-        })
+    entries.iter().find(|e| e.answers_to(name)).ok_or_else(|| {
+        let names = entries
+            .iter()
+            .flat_map(|e| std::iter::once(&e.action.name).chain(&e.aliases));
+        let help = crate::error::suggest(name, names.map(String::as_str));
+        Error::Usage(format!("no action `{name}` in the specs read{help}"))
+    })
 }
 
 fn json_type(ty: ParamType) -> Option<&'static str> {
@@ -375,7 +476,10 @@ fn notes(extra: Vec<String>, description: Option<&str>) -> String {
 pub(crate) fn describe_json(entry: &Entry) -> Value {
     json!({
         "name": entry.action.name,
+        "aliases": entry.aliases,
         "app": entry.app.name,
+        "specs": entry.specs,
+        "docs": entry.action.docs,
         "description": entry.action.description,
         "method": format!("{:?}", entry.action.method),
         "path": entry.action.path,
@@ -387,8 +491,13 @@ pub(crate) fn describe_text(entry: &Entry) -> String {
     let a = &entry.action;
     let mut out = format!(
         "{}  (app `{}`, from {})\n",
-        a.name, entry.app.name, entry.spec
+        a.name,
+        entry.app.name,
+        entry.specs.join(", ")
     );
+    if !entry.aliases.is_empty() {
+        out.push_str(&format!("  also named {}\n", entry.aliases.join(", ")));
+    }
     out.push_str(&format!(
         "  {:?} {}{}\n",
         a.method,
@@ -397,6 +506,9 @@ pub(crate) fn describe_text(entry: &Entry) -> String {
     ));
     if let Some(d) = &a.description {
         out.push_str(&format!("  {d}\n"));
+    }
+    if let Some(docs) = &a.docs {
+        out.push_str(&format!("  docs: {docs}\n"));
     }
     out.push('\n');
     if a.params.is_empty() {
@@ -457,4 +569,18 @@ pub(crate) fn describe_text(entry: &Entry) -> String {
         None => out.push_str("\nauth: none in this spec (a workflow adds it under `auth:`)\n"),
     }
     out.trim_end().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tidy_takes_out_parent_steps() {
+        assert_eq!(
+            super::tidy("specs/flows/../apps/x.yaml"),
+            "specs/apps/x.yaml"
+        );
+        assert_eq!(super::tidy("../x/./y.yaml"), "../x/y.yaml");
+        assert_eq!(super::tidy("/a/../b.yaml"), "/b.yaml");
+        assert_eq!(super::tidy("a/../../b.yaml"), "../b.yaml");
+    }
 }
