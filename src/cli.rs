@@ -35,6 +35,9 @@ enum Command {
         specs: Vec<PathBuf>,
         #[command(flatten)]
         files: FileArgs,
+        /// Output format (`json`: `{"ok", "diagnostics": [...]}`).
+        #[arg(long, value_enum, default_value_t = ValidateFormat::Text)]
+        output: ValidateFormat,
     },
     /// List the actions of app catalogs.
     Actions {
@@ -118,6 +121,13 @@ impl FileArgs {
     }
 }
 
+/// `validate --output`.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ValidateFormat {
+    Text,
+    Json,
+}
+
 /// `--journal-sync`.
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum JournalSyncArg {
@@ -144,6 +154,12 @@ struct RunArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     output: Format,
+    /// Also write the run as JUnit XML to this file, whatever `--output` is.
+    #[arg(long, value_name = "FILE")]
+    report_junit: Option<PathBuf>,
+    /// Append the workflow's outputs to `$GITHUB_OUTPUT` (GitHub Actions).
+    #[arg(long)]
+    github_output: bool,
     /// Send requests for HOST:PORT to ADDR, like curl's `--resolve`.
     #[arg(long, value_name = "HOST:PORT:ADDR", value_parser = parse_resolve)]
     resolve: Vec<(String, SocketAddr)>,
@@ -278,8 +294,44 @@ pub fn main() -> ExitCode {
 /// The longest one template may take to render.
 const RENDER_LIMIT: Duration = Duration::from_secs(2);
 
+/// Whether this is a GitHub Actions job (`GITHUB_ACTIONS=true`).
+fn in_github_actions() -> bool {
+    std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true")
+}
+
+/// The CI reports `args` and the environment ask for. `--github-output`
+/// without `$GITHUB_OUTPUT` is an error when `strict`.
+fn ci(args: &RunArgs, strict: bool) -> Result<report::ci::Ci, Error> {
+    let file = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let github = in_github_actions();
+    let github_output = match (args.github_output, file("GITHUB_OUTPUT")) {
+        (true, None) if strict => {
+            return Err(Error::Environment(
+                "`--github-output` needs `$GITHUB_OUTPUT`, the file GitHub Actions gives each step; it is not set".into(),
+            ));
+        }
+        (true, path) => path,
+        (false, _) => None,
+    };
+    Ok(report::ci::Ci {
+        junit: args.report_junit.clone(),
+        github,
+        step_summary: file("GITHUB_STEP_SUMMARY").filter(|_| github),
+        github_output,
+    })
+}
+
 fn run(cli: Cli) -> ExitCode {
     let out = Out::new(Redactor::new());
+    let out = if in_github_actions() {
+        out.in_github_actions()
+    } else {
+        out
+    };
     let format = match &cli.command {
         Command::Apply(a) | Command::Plan(a) => a.output,
         Command::Actions { output, .. } | Command::Describe { output, .. } => *output,
@@ -316,7 +368,11 @@ fn run(cli: Cli) -> ExitCode {
         ));
     }));
     match cli.command {
-        Command::Validate { specs, files } => validate(&out, &specs, files),
+        Command::Validate {
+            specs,
+            files,
+            output,
+        } => validate(&out, &specs, files, output),
         Command::Actions {
             specs,
             app,
@@ -369,7 +425,13 @@ fn finish(out: &Out, args: &RunArgs, result: Result<u8, Error>) -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            report::sink(args.output, out, None).error(&e);
+            let spec = args.spec.display().to_string();
+            let inner: Box<dyn report::Sink> = match args.output {
+                Format::Junit => Box::new(report::JunitSink::named(out, &spec)),
+                format => report::sink(format, out, None),
+            };
+            let ci = ci(args, false).unwrap_or_default();
+            report::ci::sink(inner, out, ci, &spec, None).error(&e);
             e.exit_code()
         }
     }
@@ -513,22 +575,40 @@ fn import(
     }
 }
 
-fn validate(out: &Out, specs: &[PathBuf], files: FileArgs) -> ExitCode {
+fn validate(out: &Out, specs: &[PathBuf], files: FileArgs, output: ValidateFormat) -> ExitCode {
+    use report::diagnostics::Found;
     let mut sink = report::sink(Format::Text, out, None);
     let mut code = exit::OK;
+    let mut found = Vec::new();
     for path in specs {
+        let name = path.display().to_string();
         match crate::load_with(path, files.load()) {
             Ok(wf) => {
-                sink.valid(path, &wf);
+                found.extend(wf.warnings.iter().map(|w| Found::from_diagnostic(w, &name)));
+                if output == ValidateFormat::Text {
+                    sink.valid(path, &wf);
+                }
                 // Freeing a checked workflow touches every part of it again
                 // (a tenth of `validate`'s work), and the process ends soon.
                 std::mem::forget(wf);
             }
             Err(e) => {
-                sink.error(&e);
+                found.extend(Found::from_error(&e, &name));
+                if output == ValidateFormat::Text {
+                    sink.error(&e);
+                }
                 code = exit::INVALID;
             }
         }
+    }
+    if output == ValidateFormat::Json {
+        out.json(&report::diagnostics::document(&found));
+    }
+    if in_github_actions() {
+        // Errors first: GitHub shows only so many of each kind.
+        let mut annotations: Vec<_> = found.iter().map(Found::annotation).collect();
+        annotations.sort_by_key(|a| a.level != crate::error::Level::Error);
+        report::ci::annotate(out, &annotations);
     }
     ExitCode::from(code)
 }
@@ -566,7 +646,7 @@ fn options(out: &Out, args: &RunArgs, apply: bool) -> Result<Options, Error> {
         resume: args.resume.is_some(),
         rerun_uncertain: args.rerun_uncertain,
         rerun_changed: args.rerun_changed,
-        drop_responses: args.output == Format::Text,
+        drop_responses: args.output != Format::Json,
         journal_sync: match args.journal_sync {
             JournalSyncArg::Default => crate::spec::JournalSync::Default,
             JournalSyncArg::Strict => crate::spec::JournalSync::Strict,
@@ -627,11 +707,20 @@ fn plan(out: &Out, args: &RunArgs) -> Result<u8, Error> {
     if let Some(path) = &args.outputs_file {
         outputs_file::check(path)?;
     }
+    let ci = ci(args, true)?;
     let plan = crate::plan(&wf, &opts)?;
     for w in &wf.warnings {
         out.stderr(&w.to_string());
     }
-    report::sink(args.output, out, Some(&wf)).plan(&plan);
+    let spec = args.spec.display().to_string();
+    report::ci::sink(
+        report::sink(args.output, out, Some(&wf)),
+        out,
+        ci,
+        &spec,
+        Some(&wf),
+    )
+    .plan(&plan);
     Ok(exit::OK)
 }
 
@@ -647,7 +736,9 @@ fn apply(out: &Out, args: &RunArgs) -> Result<u8, Error> {
         .enable_all()
         .build()
         .map_err(|e| Error::Environment(format!("cannot start the async runtime: {e}")))?;
-    let mut sink = report::sink(args.output, out, Some(&wf));
+    let spec = args.spec.display().to_string();
+    let inner = report::sink(args.output, out, Some(&wf));
+    let mut sink = report::ci::sink(inner, out, ci(args, true)?, &spec, Some(&wf));
     let report = runtime.block_on(crate::apply(&wf, &opts, sink.as_mut()))?;
     sink.finish(&report);
     if let Some(path) = &args.outputs_file {

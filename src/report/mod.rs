@@ -1,9 +1,16 @@
 //! What the user sees, one file per format behind one [`Sink`]: `text`
 //! (step lines as they finish, a summary), `json` (one document for
-//! machines), `plan` (the requests a run would send). Every byte goes out
-//! through [`Out`], which redacts it, once.
+//! machines), `plan` (the requests a run would send); for CI, `junit`,
+//! `markdown` (the step summary) and `github` (workflow commands), which
+//! `ci` adds beside the output chosen. Every byte goes out through
+//! [`Out`], which redacts it, once.
 
+pub(crate) mod ci;
+pub(crate) mod diagnostics;
+mod github;
 mod json;
+mod junit;
+mod markdown;
 mod plan;
 mod text;
 
@@ -17,6 +24,7 @@ use crate::execute::{Plan, Reporter, RunReport};
 use crate::redact::Redactor;
 
 pub(crate) use json::JsonSink;
+pub(crate) use junit::JunitSink;
 pub(crate) use text::TextSink;
 
 /// Output format.
@@ -25,6 +33,8 @@ pub enum Format {
     #[default]
     Text,
     Json,
+    /// JUnit XML, for CI test tabs (steps as test cases).
+    Junit,
 }
 
 /// Hears about a run as it happens (as a [`Reporter`]), then about how it
@@ -51,6 +61,7 @@ pub fn sink<'a>(format: Format, out: &'a Out, wf: Option<&Workflow>) -> Box<dyn 
     match format {
         Format::Text => Box::new(TextSink::new(out, wf)),
         Format::Json => Box::new(JsonSink::new(out)),
+        Format::Junit => Box::new(JunitSink::new(out, wf)),
     }
 }
 
@@ -59,11 +70,45 @@ pub fn sink<'a>(format: Format, out: &'a Out, wf: Option<&Workflow>) -> Box<dyn 
 #[derive(Clone)]
 pub struct Out {
     redactor: Redactor,
+    /// Under GitHub Actions: the token of the `::stop-commands::` fence
+    /// around what is printed, so no text from a spec or an API is read
+    /// as a workflow command.
+    fence: Option<std::sync::Arc<str>>,
 }
 
 impl Out {
     pub fn new(redactor: Redactor) -> Self {
-        Out { redactor }
+        Out {
+            redactor,
+            fence: None,
+        }
+    }
+
+    /// The same output, for a GitHub Actions log: every line printed is
+    /// fenced (but machine documents, see [`Out::document`]).
+    pub fn in_github_actions(mut self) -> Self {
+        self.fence = Some(github::token().into());
+        self
+    }
+
+    /// `text` redacted, and fenced in a GitHub Actions log.
+    fn inert(&self, text: &str) -> String {
+        let text = self.redactor.redact(text);
+        match &self.fence {
+            Some(token) => github::inert(&text, token),
+            None => text,
+        }
+    }
+
+    /// A workflow command on stderr, unfenced (its text escaped by `github`).
+    pub(crate) fn command(&self, line: &str) {
+        let _ = writeln!(std::io::stderr().lock(), "{}", self.redactor.redact(line));
+    }
+
+    /// A document for machines (JUnit XML) on stdout, redacted but never
+    /// fenced, so it stays a valid document when redirected to a file.
+    pub(crate) fn document(&self, text: &str) {
+        self.stdout_raw(text);
     }
 
     pub(crate) fn redactor(&self) -> &Redactor {
@@ -72,7 +117,7 @@ impl Out {
 
     pub fn stdout(&self, text: &str) {
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}", self.redactor.redact(text));
+        let _ = writeln!(out, "{}", self.inert(text));
         let _ = out.flush();
     }
 
@@ -84,11 +129,12 @@ impl Out {
     }
 
     pub(crate) fn stderr(&self, text: &str) {
-        let _ = writeln!(std::io::stderr().lock(), "{}", self.redactor.redact(text));
+        let _ = writeln!(std::io::stderr().lock(), "{}", self.inert(text));
     }
 
     /// One JSON document on stdout; strings (keys included) are redacted
-    /// as values, so masking never breaks the document.
+    /// as values, so masking never breaks the document. It is never fenced:
+    /// pretty-printed JSON has no line that starts with `::`.
     pub(crate) fn json(&self, value: &Value) {
         let value = self.redactor.redact_json(value);
         let mut out = std::io::stdout().lock();
