@@ -14,6 +14,8 @@
 //! - [`credentials`], [`secrets`], [`descope`]: where credentials come from
 //!   and that they are never printed; [`env`]: set but empty is missing.
 //! - [`trace`]: `-v` and `-vv`, and network errors that name the URL.
+//! - [`ci`]: JUnit, `validate --output json`, GitHub Actions annotations,
+//!   step summary and outputs, untrusted text kept inert.
 //! - [`journal`], [`workflow`]: resuming, and workflows beyond a straight
 //!   line.
 //! - [`limits`]: apps' shared limits and rate-limit answers, measured at
@@ -35,6 +37,7 @@ mod apply;
 mod architecture;
 mod bodies;
 mod catalog;
+mod ci;
 mod cli;
 mod credentials;
 mod descope;

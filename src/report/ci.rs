@@ -11,7 +11,7 @@ use super::diagnostics::Found;
 use super::github;
 pub(crate) use super::github::Annotation;
 use super::{Out, Sink};
-use crate::error::{Error, Level};
+use crate::error::{Error, Level, Loc};
 use crate::execute::{Plan, Reporter, RetryNote, RunReport, StepReport, StepStatus};
 
 /// Which CI reports to write.
@@ -56,12 +56,21 @@ pub(crate) fn sink<'a>(
                 .collect()
         })
         .unwrap_or_default();
+    let step_locs = wf
+        .map(|wf| {
+            wf.steps()
+                .iter()
+                .map(|s| (s.def.name(), s.def.loc.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
     Box::new(CiSink {
         inner,
         out,
         ci,
         spec: spec.to_string(),
         annotations: warnings,
+        step_locs,
     })
 }
 
@@ -72,6 +81,9 @@ pub(crate) struct CiSink<'a> {
     spec: String,
     /// Printed when the command is done, most important first.
     annotations: Vec<Annotation>,
+    /// Where each of the root spec's steps is: the place of a failure
+    /// that has none of its own (an unexpected status).
+    step_locs: std::collections::HashMap<String, Loc>,
 }
 
 impl CiSink<'_> {
@@ -102,7 +114,8 @@ impl CiSink<'_> {
     fn failed_steps(&mut self, report: &RunReport) {
         let mut found = Vec::new();
         for s in &report.steps {
-            self.step_failures(s, &s.name, false, &mut found);
+            let at = self.step_locs.get(&s.name);
+            self.step_failures(s, &s.name, at, false, &mut found);
         }
         let (continued, stopped): (Vec<_>, Vec<_>) = found.into_iter().partition(|(c, _)| *c);
         // Before the warnings already collected: errors come first anyway,
@@ -115,19 +128,17 @@ impl CiSink<'_> {
         &self,
         s: &StepReport,
         name: &str,
+        at: Option<&Loc>,
         continued: bool,
         found: &mut Vec<(bool, Annotation)>,
     ) {
         let redactor = self.out.redactor();
         let annotate = |name: &str, e: &crate::execute::Failure| {
-            let line_col = e.loc.as_ref().and_then(|l| l.line_col());
+            let loc = e.loc.as_ref().or(at);
+            let line_col = loc.and_then(|l| l.line_col());
             Annotation {
                 level: Level::Error,
-                file: Some(
-                    e.loc
-                        .as_ref()
-                        .map_or_else(|| self.spec.clone(), |l| l.file_name().to_string()),
-                ),
+                file: Some(loc.map_or_else(|| self.spec.clone(), |l| l.file_name().to_string())),
                 line: line_col.map(|lc| lc.line),
                 col: line_col.map(|lc| lc.col),
                 title: redactor
@@ -147,16 +158,11 @@ impl CiSink<'_> {
                 found.push((continued, annotate(&item_name, e)));
             }
             for inner in item.steps.iter().filter(|i| i.status == StepStatus::Failed) {
-                self.step_failures(
-                    inner,
-                    &format!("{item_name}/{}", inner.name),
-                    continued,
-                    found,
-                );
+                self.step_failures(inner, &inner.name, at, continued, found);
             }
         }
         for inner in s.steps.iter().filter(|i| i.status == StepStatus::Failed) {
-            self.step_failures(inner, &format!("{name}/{}", inner.name), continued, found);
+            self.step_failures(inner, &inner.name, at, continued, found);
         }
     }
 }

@@ -1,6 +1,7 @@
 //! JUnit XML, as a report format, for CI test tabs: a `<testsuite>` per
 //! spec file (a `uses:` file gets its own), a `<testcase>` per step (a
-//! loop's items as `id[index]`, a sub-workflow's steps as `uses/inner`),
+//! loop's items as `id[index]`, a sub-workflow's steps named as text
+//! output names them),
 //! classname the action or the `uses:` file. A status, assertion or
 //! timeout failure is a `<failure>` (the API said no); anything else is
 //! an `<error>` (the run could not ask); a skipped step is `<skipped>`.
@@ -90,13 +91,13 @@ impl Suites<'_> {
             }
             for inner in &item.steps {
                 children_failed |= inner.status == StepStatus::Failed;
-                self.step(inner, inner_file, &format!("{item_name}/{}", inner.name));
+                self.step(inner, inner_file, &inner.name);
             }
         }
         for inner in &s.steps {
             children = true;
             children_failed |= inner.status == StepStatus::Failed;
-            self.step(inner, inner_file, &format!("{name}/{}", inner.name));
+            self.step(inner, inner_file, &inner.name);
         }
         if !children || (s.status == StepStatus::Failed && !children_failed) {
             let status = status(s.status, s.error.as_ref(), s.skip_reason);

@@ -11,7 +11,9 @@ pub(crate) const LIMIT: usize = 1 << 20;
 
 /// `text`, shown as it is in a Markdown table cell: `|`, backticks, HTML,
 /// link brackets, backslashes and `@` become character references (an
-/// `@mention` then notifies no one); line breaks become `<br>`.
+/// `@mention` then notifies no one); line breaks become `<br>`. Emphasis
+/// (`*`, `_`) is left alone: it changes how text looks, not what it does,
+/// and the redactor's `***` stays readable.
 pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -25,8 +27,6 @@ pub(crate) fn escape(text: &str) -> String {
             '[' => out.push_str("&#91;"),
             ']' => out.push_str("&#93;"),
             '\\' => out.push_str("&#92;"),
-            '*' => out.push_str("&#42;"),
-            '_' => out.push_str("&#95;"),
             '\r' => {}
             '\n' => out.push_str("<br>"),
             c => out.push(c),
@@ -183,11 +183,11 @@ fn collect_failures(s: &StepReport, name: &str, out: &mut Vec<String>, r: &Redac
             ));
         }
         for inner in &item.steps {
-            collect_failures(inner, &format!("{item_name}/{}", inner.name), out, r);
+            collect_failures(inner, &inner.name, out, r);
         }
     }
     for inner in &s.steps {
-        collect_failures(inner, &format!("{name}/{}", inner.name), out, r);
+        collect_failures(inner, &inner.name, out, r);
     }
 }
 
@@ -237,7 +237,7 @@ mod tests {
     fn untrusted_text_stays_text() {
         assert_eq!(
             escape("a|b `x` <img src=y> @octocat [l](u)\n_c_"),
-            "a&#124;b &#96;x&#96; &lt;img src=y&gt; &#64;octocat &#91;l&#93;(u)<br>&#95;c&#95;"
+            "a&#124;b &#96;x&#96; &lt;img src=y&gt; &#64;octocat &#91;l&#93;(u)<br>_c_"
         );
     }
 
