@@ -53,7 +53,33 @@ pub(crate) fn failed(spec: &str, message: &str, redactor: &Redactor) -> String {
 
 fn serialize(doc: &Report, redactor: &Redactor) -> String {
     // Serializing to a string fails only on I/O, which a string has none of.
-    redactor.redact(&doc.to_string().unwrap_or_default())
+    inert(&redactor.redact(&doc.to_string().unwrap_or_default()))
+}
+
+/// The document with no line that starts (after blanks) with `::` or
+/// `##[`, which a GitHub Actions log would take for a workflow command
+/// (a message quoting an API's `::add-mask::`): such a line's first
+/// character becomes a character reference. Tags start with `<`, so the
+/// line is inside a text or an attribute, and the parsed document is the
+/// same.
+fn inert(xml: &str) -> String {
+    let mut out = String::with_capacity(xml.len());
+    for line in xml.split_inclusive('\n') {
+        let body = line.trim_start();
+        let blanks = &line[..line.len() - body.len()];
+        if body.starts_with("::") {
+            out.push_str(blanks);
+            out.push_str("&#58;");
+            out.push_str(&body[1..]);
+        } else if body.starts_with("##[") {
+            out.push_str(blanks);
+            out.push_str("&#35;");
+            out.push_str(&body[1..]);
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
 }
 
 fn first_line(text: &str) -> &str {
@@ -248,5 +274,16 @@ impl Sink for JunitSink<'_> {
         self.out.stderr(message);
         self.out
             .document(&failed(&self.spec, message, self.out.redactor()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn no_line_a_github_log_would_run() {
+        assert_eq!(
+            super::inert("<a m=\"x\n  ::add-mask::y\">\n::error::z\n##[set-output]w</a>\n"),
+            "<a m=\"x\n  &#58;:add-mask::y\">\n&#58;:error::z\n&#35;#[set-output]w</a>\n"
+        );
     }
 }
