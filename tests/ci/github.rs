@@ -237,3 +237,35 @@ fn github_output_without_the_file_is_refused() {
         .code(2)
         .stderr_has("`--github-output` needs `$GITHUB_OUTPUT`");
 }
+
+#[test]
+fn a_plan_in_the_step_summary() {
+    let steps = "steps:\n  - id: make\n    action: CREATE\n    params: {name: \"<b>@team</b>\"}\n  - id: list\n    action: LIST\n";
+    let ws = Workspace::main(&items_api("https://api.example.com", steps));
+    let summary = ws.path().join("summary.md");
+    ws.runner(["plan", "main.yaml"])
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .run()
+        .code(0);
+    let md = ws.read("summary.md");
+    assert!(
+        md.starts_with("### runner plan main.yaml: 2 request(s) planned, none sent\n"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| steps[0] (make) | CREATE | POST https://api.example.com/items |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| steps[1] (list) | LIST | GET https://api.example.com/items |"),
+        "{md}"
+    );
+    // Without GitHub Actions, the file is left alone.
+    std::fs::remove_file(&summary).unwrap();
+    ws.runner(["plan", "main.yaml"])
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .run()
+        .code(0);
+    assert!(!ws.exists("summary.md"));
+}

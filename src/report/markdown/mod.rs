@@ -10,13 +10,14 @@ use crate::redact::Redactor;
 pub(crate) const LIMIT: usize = 1 << 20;
 
 /// `text`, shown as it is in a Markdown table cell: `|`, backticks, HTML,
-/// link brackets, backslashes and `@` become character references (an
+/// the `]` of a link, backslashes and `@` become character references (an
 /// `@mention` then notifies no one); line breaks become `<br>`. Emphasis
 /// (`*`, `_`) is left alone: it changes how text looks, not what it does,
 /// and the redactor's `***` stays readable.
 pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
@@ -24,8 +25,8 @@ pub(crate) fn escape(text: &str) -> String {
             '|' => out.push_str("&#124;"),
             '`' => out.push_str("&#96;"),
             '@' => out.push_str("&#64;"),
-            '[' => out.push_str("&#91;"),
-            ']' => out.push_str("&#93;"),
+            // `](` and `][` make a link: `[steps[0]]` stays as it reads.
+            ']' if matches!(chars.peek(), Some('(' | '[')) => out.push_str("&#93;"),
             '\\' => out.push_str("&#92;"),
             '\r' => {}
             '\n' => out.push_str("<br>"),
@@ -236,8 +237,8 @@ mod tests {
     #[test]
     fn untrusted_text_stays_text() {
         assert_eq!(
-            escape("a|b `x` <img src=y> @octocat [l](u)\n_c_"),
-            "a&#124;b &#96;x&#96; &lt;img src=y&gt; &#64;octocat &#91;l&#93;(u)<br>_c_"
+            escape("a|b `x` <img src=y> @octocat [l](u) steps[0]\n_c_"),
+            "a&#124;b &#96;x&#96; &lt;img src=y&gt; &#64;octocat [l&#93;(u) steps[0]<br>_c_"
         );
     }
 
