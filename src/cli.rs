@@ -448,6 +448,16 @@ fn done(out: &Out, result: Result<(), Error>) -> ExitCode {
     }
 }
 
+/// JUnit holds steps: `actions` and `describe` have none.
+fn steps_only(format: Format) -> Result<(), Error> {
+    match format {
+        Format::Junit => Err(Error::Usage(
+            "`--output junit` reports a run's steps (`apply`); here, use `text` or `json`".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// The specs to browse: those named, else every spec under `./specs/`.
 fn catalog_specs(specs: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
     if !specs.is_empty() {
@@ -470,6 +480,7 @@ fn actions(
     format: Format,
     files: FileArgs,
 ) -> Result<(), Error> {
+    steps_only(format)?;
     let entries = crate::catalog::load(&catalog_specs(specs)?, files.load())?;
     if let Some(app) = app
         && !entries.iter().any(|e| e.app.name == app)
@@ -515,6 +526,7 @@ fn describe(
     format: Format,
     files: FileArgs,
 ) -> Result<(), Error> {
+    steps_only(format)?;
     let entries = crate::catalog::load(&catalog_specs(specs)?, files.load())?;
     let entry = crate::catalog::find(&entries, action)?;
     report::sink(format, out, None).describe(entry);

@@ -239,3 +239,15 @@ fn a_spec_that_does_not_load_is_one_error_case() {
     );
     assert!(cases[0].3.contains("NOPE"), "{cases:?}");
 }
+
+#[test]
+fn junit_is_refused_where_there_are_no_steps() {
+    let ws = Workspace::main(&items_api("https://api.example.com", "steps: []\n"));
+    for command in ["actions", "describe LIST"] {
+        ws.runner(command.split(' '))
+            .args(["main.yaml", "--output", "junit"])
+            .run()
+            .code_for(2, command)
+            .stderr_has("`--output junit` reports a run's steps");
+    }
+}
