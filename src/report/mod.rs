@@ -85,7 +85,7 @@ impl Out {
     }
 
     /// The same output, for a GitHub Actions log: every line printed is
-    /// fenced (but machine documents, see [`Out::document`]).
+    /// fenced, but documents for machines (JSON, JUnit XML).
     pub fn in_github_actions(mut self) -> Self {
         self.fence = Some(github::token().into());
         self
