@@ -14,6 +14,7 @@
 //! - [`credentials`], [`secrets`], [`descope`]: where credentials come from
 //!   and that they are never printed; [`env`]: set but empty is missing.
 //! - [`trace`]: `-v` and `-vv`, and network errors that name the URL.
+//! - [`terminal`]: colour, progress and heartbeat, aligned step lines.
 //! - [`journal`], [`workflow`]: resuming, and workflows beyond a straight
 //!   line.
 //! - [`limits`]: apps' shared limits and rate-limit answers, measured at
@@ -50,6 +51,7 @@ mod limits;
 mod safety;
 mod search;
 mod secrets;
+mod terminal;
 mod tls;
 mod trace;
 mod workflow;

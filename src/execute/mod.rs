@@ -33,7 +33,7 @@ use crate::template::to_value;
 pub use crate::http::Verbosity;
 pub(crate) use journal::default_path as default_journal_path;
 pub use outcome::{
-    Failure, FailureKind, ItemReport, Plan, PlannedStep, Reporter, RetryNote, RunReport,
+    Failure, FailureKind, ItemReport, Plan, PlannedStep, Progress, Reporter, RetryNote, RunReport,
     SkipReason, StepReport, StepStatus,
 };
 use walk::{Apply, Collect, Journalled, Preflight, Walk};

@@ -4,6 +4,7 @@
 //! through [`Out`], which redacts it, once.
 
 mod json;
+mod live;
 mod plan;
 mod text;
 
