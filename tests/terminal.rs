@@ -213,6 +213,54 @@ async fn a_piped_poll_beats_with_its_tries_and_what_until_looked_at_masked() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_piped_loop_beats_with_its_items_done() {
+    let mut gate = Gate::start().await;
+    let ws = workspace(&gate.uri(), LOOP);
+    let mut running = apply_text(&ws, &[])
+        .env("RUNNER_TEST_HEARTBEAT_MS", "20")
+        .spawn();
+    gate.next().await.answer(200, json!({}));
+    let second = gate.next().await;
+    let said = running.said("1/2 items").await;
+    second.answer(200, json!({}));
+    running.wait().await.code(0);
+    let beat = said
+        .lines()
+        .find(|l| l.contains("1/2 items"))
+        .expect("a beat");
+    assert!(
+        beat.starts_with("... each  GET_ITEM  1/2 items  "),
+        "{beat}"
+    );
+    assert!(beat.ends_with(" s elapsed"), "{beat}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_piped_paginated_step_beats_with_its_pages() {
+    let mut gate = Gate::start().await;
+    let rest = r#"steps:
+  - id: list
+    action: LIST_ITEMS
+    paginate:
+      next: {param: cursor, value: "{{ response.next }}"}
+      items: "{{ response.items }}"
+"#;
+    let ws = workspace(&gate.uri(), rest);
+    let mut running = apply_text(&ws, &[])
+        .env("RUNNER_TEST_HEARTBEAT_MS", "20")
+        .spawn();
+    gate.next()
+        .await
+        .answer(200, json!({"items": [1], "next": "c2"}));
+    let second = gate.next().await;
+    assert!(second.target.contains("cursor=c2"), "{}", second.target);
+    let said = running.said("page 1").await;
+    second.answer(200, json!({"items": [], "next": ""}));
+    running.wait().await.code(0);
+    assert!(said.contains("... list  LIST_ITEMS  page 1, "), "{said}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_run_shorter_than_the_heartbeat_has_none() {
     let server = Server::build()
         .reply("GET", json_reply(200, json!({"state": "done"})))

@@ -579,6 +579,7 @@ pub async fn apply(wf: &Workflow, opts: &Options, reporter: &dyn Reporter) -> Re
             // The request in flight is abandoned; its journal shows it
             // started and never ended, which is the truth.
             report.interrupted = Some(code);
+            reporter.progress(Progress::Ended);
             let steps = wf.steps();
             if let Some(step) = steps.get(report.steps.len()) {
                 let mut r = StepReport::new(step, StepStatus::Failed);

@@ -197,6 +197,16 @@ impl<'a> Live<'a> {
     }
 }
 
+/// A run that ended without its step ending (an error, a signal) leaves
+/// no progress line behind.
+impl Drop for Live<'_> {
+    fn drop(&mut self) {
+        if let Some(bar) = self.state.get_mut().bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
 /// What the step is doing, in words: `each  call  3/10 items  2.0/s`,
 /// `wait  get_job  try 5/24: status=queued`, `list  list_repos  page 3`.
 fn line(state: &State, elapsed: Duration) -> String {
