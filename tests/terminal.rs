@@ -14,7 +14,7 @@ use serde_json::json;
 
 use crate::harness::{Server, Workspace, json_reply};
 use crate::workflow::gate::{Gate, PATIENCE};
-use crate::workflow::{TOKEN, apply_text, workspace};
+use crate::workflow::{TOKEN, apply_json, apply_text, workspace};
 
 const ESC: char = '\u{1b}';
 
@@ -258,6 +258,25 @@ async fn a_piped_paginated_step_beats_with_its_pages() {
     second.answer(200, json!({"items": [], "next": ""}));
     running.wait().await.code(0);
     assert!(said.contains("... list  LIST_ITEMS  page 1, "), "{said}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_output_beats_on_stderr_and_keeps_its_document() {
+    let mut gate = Gate::start().await;
+    let ws = workspace(&gate.uri(), POLL);
+    let mut running = apply_json(&ws, &[])
+        .env("RUNNER_TEST_HEARTBEAT_MS", "20")
+        .spawn();
+    gate.next().await.answer(200, json!({"state": "queued"}));
+    let second = gate.next().await;
+    let said = running.said("try 1/").await;
+    second.answer(200, json!({"state": "done"}));
+    let out = running.wait().await.code(0);
+    assert!(
+        said.contains("... wait  GET_JOB  try 1/3001: state=queued, "),
+        "{said}"
+    );
+    assert_eq!(out.json()["steps"][0]["status"], json!("ok"), "{out:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
