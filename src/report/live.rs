@@ -275,6 +275,11 @@ mod tests {
             line(&state, Duration::from_secs(2)),
             "wait  get_job  3/10 items  1.5/s"
         );
+        state.doing = Doing::Items { done: 0, total: 10 };
+        assert_eq!(
+            line(&state, Duration::from_secs(2)),
+            "wait  get_job  0/10 items"
+        );
         state.doing = Doing::Page(3);
         assert_eq!(line(&state, Duration::ZERO), "wait  get_job  page 3");
     }

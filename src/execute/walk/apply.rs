@@ -521,3 +521,30 @@ impl Walk<'_, Apply<'_>> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::{Looked, Unit};
+
+    #[test]
+    fn until_looks_at_the_first_response_value_it_names() {
+        let unit = Unit {
+            http_status: Some(202),
+            response: Some(json!({"job": {"state": "queued", "steps": [{"n": 3}]}})),
+            ..Unit::default()
+        };
+        let looked = |until: &str| Looked::new(&json!(until)).show(&unit);
+        assert_eq!(
+            looked("{{ response.job.state == 'done' and status == 200 }}"),
+            "job.state=queued"
+        );
+        assert_eq!(
+            looked("{{ response.job.steps[0].n > 2 }}"),
+            "job.steps.0.n=3"
+        );
+        assert_eq!(looked("{{ response.gone == 1 }}"), "gone=(none)");
+        assert_eq!(looked("{{ status == 200 }}"), "status=202");
+    }
+}
