@@ -54,12 +54,13 @@ impl<'a> TextSink<'a> {
 impl Reporter for TextSink<'_> {
     fn step(&self, s: &StepReport) {
         let word = s.status.as_str();
-        let pad = " ".repeat(STATUS_WIDTH.saturating_sub(word.len()));
         let mut line = if self.colour {
+            // Padded outside the colour codes, which take no room.
             let style = style(s.status);
-            format!("{style}{word}{style:#}{pad}")
+            let pad = STATUS_WIDTH.saturating_sub(word.len());
+            format!("{style}{word}{style:#}{:pad$}", "")
         } else {
-            format!("{word}{pad}")
+            format!("{word:<STATUS_WIDTH$}")
         };
         let http = s
             .http_status
