@@ -76,8 +76,8 @@ struct ReadmeDoctests;
 pub use check::Workflow;
 pub use error::{Error, Result};
 pub use execute::{
-    Failure, FailureKind, Inputs, ItemReport, Options, Plan, PlannedStep, Reporter, RetryNote,
-    RunReport, SkipReason, StepReport, StepStatus, Verbosity, apply, plan,
+    Failure, FailureKind, Inputs, ItemReport, Options, Plan, PlannedStep, Progress, Reporter,
+    RetryNote, RunReport, SkipReason, StepReport, StepStatus, Verbosity, apply, plan,
 };
 pub use http::Config as HttpConfig;
 pub use redact::Redactor;

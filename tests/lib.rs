@@ -16,6 +16,7 @@
 //! - [`trace`]: `-v` and `-vv`, and network errors that name the URL.
 //! - [`ci`]: JUnit, `validate --output json`, GitHub Actions annotations,
 //!   step summary and outputs, untrusted text kept inert.
+//! - [`terminal`]: colour, progress and heartbeat, aligned step lines.
 //! - [`journal`], [`workflow`]: resuming, and workflows beyond a straight
 //!   line.
 //! - [`limits`]: apps' shared limits and rate-limit answers, measured at
@@ -53,6 +54,7 @@ mod limits;
 mod safety;
 mod search;
 mod secrets;
+mod terminal;
 mod tls;
 mod trace;
 mod workflow;

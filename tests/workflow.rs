@@ -9,7 +9,7 @@
 mod conditions;
 mod each;
 mod expect;
-mod gate;
+pub mod gate;
 mod inline;
 mod inputs;
 mod outputs;

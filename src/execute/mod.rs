@@ -33,7 +33,7 @@ use crate::template::to_value;
 pub use crate::http::Verbosity;
 pub(crate) use journal::default_path as default_journal_path;
 pub use outcome::{
-    Failure, FailureKind, ItemReport, Plan, PlannedStep, Reporter, RetryNote, RunReport,
+    Failure, FailureKind, ItemReport, Plan, PlannedStep, Progress, Reporter, RetryNote, RunReport,
     SkipReason, StepReport, StepStatus,
 };
 use walk::{Apply, Collect, Journalled, Preflight, Walk};
@@ -579,6 +579,7 @@ pub async fn apply(wf: &Workflow, opts: &Options, reporter: &dyn Reporter) -> Re
             // The request in flight is abandoned; its journal shows it
             // started and never ended, which is the truth.
             report.interrupted = Some(code);
+            reporter.progress(Progress::Ended);
             let steps = wf.steps();
             if let Some(step) = steps.get(report.steps.len()) {
                 let mut r = StepReport::new(step, StepStatus::Failed);

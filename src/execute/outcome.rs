@@ -250,6 +250,37 @@ pub trait Reporter {
     /// A request as sent or a response as received (`-v`, `-vv`): lines
     /// for standard error, whatever the output format.
     fn trace(&self, _block: &str) {}
+    /// How often to be told [`Reporter::pulse`] while a root step runs
+    /// (`long`: a loop, a poll or pages); `None`, never, and then no
+    /// [`Progress`] either: a run costs nothing more per step.
+    fn pulse_every(&self, _long: bool) -> Option<Duration> {
+        None
+    }
+    /// The root step running now got somewhere.
+    fn progress(&self, _event: Progress<'_>) {}
+    /// The root step is still running, `pulse_every` later.
+    fn pulse(&self) {}
+}
+
+/// What the root step running now is doing, for a progress line or a
+/// heartbeat. Only a reporter that asks for pulses hears it.
+#[derive(Debug, Clone, Copy)]
+pub enum Progress<'a> {
+    /// A root step began: its name and what it runs.
+    Began { name: &'a str, action: &'a str },
+    /// A loop: `done` of `total` items ended.
+    Items { done: usize, total: usize },
+    /// A poll's try `attempt` of about `of`, and what its `until` looked
+    /// at (`status=queued`), when it names a value of the response.
+    Try {
+        attempt: u32,
+        of: u32,
+        looked: Option<&'a str>,
+    },
+    /// A paginated step read its page `page`.
+    Page { page: usize },
+    /// The root step ended.
+    Ended,
 }
 
 /// One request as `plan` shows it (a step, or one item of a loop).

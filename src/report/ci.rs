@@ -218,6 +218,18 @@ impl Reporter for CiSink<'_> {
     fn trace(&self, block: &str) {
         self.inner.trace(block);
     }
+
+    fn pulse_every(&self, long: bool) -> Option<std::time::Duration> {
+        self.inner.pulse_every(long)
+    }
+
+    fn progress(&self, event: crate::execute::Progress<'_>) {
+        self.inner.progress(event);
+    }
+
+    fn pulse(&self) {
+        self.inner.pulse();
+    }
 }
 
 impl Sink for CiSink<'_> {

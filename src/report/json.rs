@@ -1,19 +1,26 @@
 //! JSON output: quiet until the end, then one document on stdout; warnings
-//! on stderr. The document always comes, even when the run could not start.
+//! (and the heartbeat of a long step) on stderr. The document always comes,
+//! even when the run could not start.
 
 use serde_json::{Value, json};
 
+use super::live::{Live, Terminal};
 use super::{Out, Sink};
 use crate::error::Error;
-use crate::execute::{Plan, Reporter, RunReport, StepReport};
+use crate::execute::{Plan, Progress, Reporter, RunReport, StepReport};
 
 pub(crate) struct JsonSink<'a> {
     out: &'a Out,
+    /// The heartbeat only: no progress line beside a document.
+    live: Live<'a>,
 }
 
 impl<'a> JsonSink<'a> {
     pub(crate) fn new(out: &'a Out) -> Self {
-        JsonSink { out }
+        JsonSink {
+            out,
+            live: Live::new(out, Terminal::default()),
+        }
     }
 }
 
@@ -139,6 +146,18 @@ impl Reporter for JsonSink<'_> {
 
     fn trace(&self, block: &str) {
         self.out.stderr(block);
+    }
+
+    fn pulse_every(&self, long: bool) -> Option<std::time::Duration> {
+        self.live.pulse_every(long)
+    }
+
+    fn progress(&self, event: Progress<'_>) {
+        self.live.progress(event);
+    }
+
+    fn pulse(&self) {
+        self.live.pulse();
     }
 }
 

@@ -10,6 +10,7 @@ pub(crate) mod diagnostics;
 mod github;
 mod json;
 mod junit;
+mod live;
 mod markdown;
 mod plan;
 mod text;

@@ -1,46 +1,80 @@
-//! Text output: a line per step as it finishes, in aligned columns; a
-//! summary; warnings and errors on stderr.
+//! Text output: a line per step as it finishes, in aligned columns
+//! (coloured on a terminal); a summary; warnings and errors on stderr;
+//! progress while a step runs long ([`super::live`]).
 
+use anstyle::{AnsiColor, Style};
+
+use super::live::{Live, Terminal};
 use super::{Out, Sink};
 use crate::check::Workflow;
 use crate::error::Error;
-use crate::execute::{Plan, Reporter, RunReport, SkipReason, StepReport, StepStatus};
+use crate::execute::{Plan, Progress, Reporter, RunReport, SkipReason, StepReport, StepStatus};
 
 fn millis(d: std::time::Duration) -> String {
     format!("{} ms", d.as_millis())
+}
+
+/// The status column: as wide as `skipped` and a space.
+const STATUS_WIDTH: usize = 8;
+/// The HTTP status column: `201 Created`, `204 No Content`, `404 Not
+/// Found` fit; a longer reason pushes the rest of its line along.
+const HTTP_WIDTH: usize = 14;
+
+fn style(status: StepStatus) -> Style {
+    let colour = match status {
+        StepStatus::Ok => AnsiColor::Green,
+        StepStatus::Failed => AnsiColor::Red,
+        StepStatus::Skipped => AnsiColor::Yellow,
+    };
+    Style::new().fg_color(Some(colour.into())).bold()
 }
 
 pub(crate) struct TextSink<'a> {
     out: &'a Out,
     name_width: usize,
     action_width: usize,
+    colour: bool,
+    live: Live<'a>,
 }
 
 impl<'a> TextSink<'a> {
     pub(crate) fn new(out: &'a Out, wf: Option<&Workflow>) -> Self {
+        let terminal = Terminal::detect();
         let steps = wf.map(|wf| wf.steps()).unwrap_or_default();
         TextSink {
             out,
             name_width: steps.iter().map(|s| s.def.name().len()).max().unwrap_or(0),
             action_width: steps.iter().map(|s| s.target().len()).max().unwrap_or(0),
+            colour: terminal.colour,
+            live: Live::new(out, terminal),
         }
     }
 }
 
 impl Reporter for TextSink<'_> {
     fn step(&self, s: &StepReport) {
-        let mut line = format!(
-            "{:<8}{:<nw$}  {:<aw$}",
-            s.status.as_str(),
+        let word = s.status.as_str();
+        let mut line = if self.colour {
+            // Padded outside the colour codes, which take no room.
+            let style = style(s.status);
+            let pad = STATUS_WIDTH.saturating_sub(word.len());
+            format!("{style}{word}{style:#}{:pad$}", "")
+        } else {
+            format!("{word:<STATUS_WIDTH$}")
+        };
+        let http = s
+            .http_status
+            .map(|code| format!("{code} {}", s.reason.as_deref().unwrap_or("")))
+            .unwrap_or_default();
+        line.push_str(&format!(
+            "{:<nw$}  {:<aw$}  {:<hw$}",
             s.name,
             s.action,
+            http.trim_end(),
             nw = self.name_width,
-            aw = self.action_width
-        );
-        if let Some(code) = s.http_status {
-            line.push_str(format!("  {code} {}", s.reason.as_deref().unwrap_or("")).trim_end());
-        }
-        let mut line = line.trim_end().to_string();
+            aw = self.action_width,
+            hw = HTTP_WIDTH
+        ));
         if let Some(items) = &s.items {
             let ok = items.iter().filter(|i| i.status == StepStatus::Ok).count();
             let word = if items.len() == 1 { "item" } else { "items" };
@@ -63,6 +97,8 @@ impl Reporter for TextSink<'_> {
         } else if s.status != StepStatus::Skipped {
             line.push_str(&format!("  {}", millis(s.duration)));
         }
+        // Columns are padded for what may follow them; nothing did.
+        line.truncate(line.trim_end().len());
         if let Some(e) = &s.error {
             line.push_str(&format!("\n        error: {}", e.message));
             if s.continued {
@@ -84,15 +120,28 @@ impl Reporter for TextSink<'_> {
                 line.push_str(&format!("\n        [{}] error: {}", item.index, e.message));
             }
         }
-        self.out.stdout(&line);
+        self.live.print(|| self.out.stdout(&line));
     }
 
     fn warn(&self, message: &str) {
-        self.out.stderr(&format!("warning: {message}"));
+        self.live
+            .print(|| self.out.stderr(&format!("warning: {message}")));
     }
 
     fn trace(&self, block: &str) {
-        self.out.stderr(block);
+        self.live.print(|| self.out.stderr(block));
+    }
+
+    fn pulse_every(&self, long: bool) -> Option<std::time::Duration> {
+        self.live.pulse_every(long)
+    }
+
+    fn progress(&self, event: Progress<'_>) {
+        self.live.progress(event);
+    }
+
+    fn pulse(&self) {
+        self.live.pulse();
     }
 }
 

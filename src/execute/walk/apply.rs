@@ -5,16 +5,17 @@
 //! [`super::exchange`]'s.
 
 use std::cell::{Cell, RefCell};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use super::link::next_link;
 use super::resume::Journalled;
 use super::{Act, Mode, Prepared, Unit, Walk, response_scope};
+use crate::check::Step;
 use crate::error::Error;
 use crate::execute::journal::{Journal, Parts};
-use crate::execute::outcome::{Failure, FailureKind, Reporter, StepReport};
+use crate::execute::outcome::{Failure, FailureKind, Progress, Reporter, StepReport};
 use crate::execute::throttle::Throttles;
 use crate::render::{Renderer, Token};
 use crate::spec::{Next, Paginate, Source};
@@ -132,6 +133,25 @@ impl Mode for Apply<'_> {
         self.began.set(Some(Instant::now()));
     }
 
+    async fn watched<T>(&self, step: &Step, run: impl Future<Output = T>) -> T {
+        let def = &step.def;
+        let long = def.each.is_some() || def.until.is_some() || def.paginate.is_some();
+        let Some(every) = self.reporter.pulse_every(long) else {
+            return run.await;
+        };
+        self.reporter.progress(Progress::Began {
+            name: &def.name(),
+            action: &step.target(),
+        });
+        let out = pulsing(self.reporter, every, run).await;
+        self.reporter.progress(Progress::Ended);
+        out
+    }
+
+    fn progress(&self, event: Progress<'_>) {
+        self.reporter.progress(event);
+    }
+
     fn ended(&self, walk: &Walk<'_, Self>, mut report: StepReport) {
         walk.flush_warnings();
         self.reporter.step(&report);
@@ -139,6 +159,59 @@ impl Mode for Apply<'_> {
             report.drop_responses();
         }
         self.done.borrow_mut().push(report);
+    }
+}
+
+/// `run`, with `reporter` told every `every` that it is still running; no
+/// thread and no task: the ticks are polled beside the run.
+async fn pulsing<T>(reporter: &dyn Reporter, every: Duration, run: impl Future<Output = T>) -> T {
+    let mut run = std::pin::pin!(run);
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            out = &mut run => return out,
+            _ = ticks.tick() => reporter.pulse(),
+        }
+    }
+}
+
+/// What an `until` condition looks at, for progress: the first value of
+/// the response it names (`status=queued`), else the HTTP status.
+struct Looked {
+    path: Vec<String>,
+}
+
+impl Looked {
+    fn new(condition: &Value) -> Looked {
+        let path = match condition {
+            Value::String(s) => crate::template::taint::paths(s, "response")
+                .0
+                .into_iter()
+                .next()
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        Looked { path }
+    }
+
+    fn show(&self, unit: &Unit) -> String {
+        if self.path.is_empty() {
+            return format!("status={}", unit.http_status.unwrap_or_default());
+        }
+        let mut at = unit.response.as_ref();
+        for seg in &self.path {
+            at = at.and_then(|v| match v {
+                Value::Array(a) => seg.parse::<usize>().ok().and_then(|i| a.get(i)),
+                other => other.get(seg),
+            });
+        }
+        let shown = match at {
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+            None => "(none)".to_string(),
+        };
+        format!("{}={shown}", self.path.join("."))
     }
 }
 
@@ -173,6 +246,12 @@ impl Walk<'_, Apply<'_>> {
         let until = act.step.def.until.as_ref().expect("a polled step");
         let started = Instant::now();
         let mut attempts = 0;
+        // A loop's items poll at once: progress counts its items instead.
+        let watched = act.frame.flow == 0
+            && act.step.def.each.is_none()
+            && self.mode.reporter.pulse_every(true).is_some();
+        let looked = watched.then(|| Looked::new(&until.condition.value));
+        let of = (until.timeout.as_millis() / until.every.as_millis().max(1)) as u32 + 1;
         loop {
             attempts += 1;
             let mut unit = Unit::default();
@@ -180,6 +259,13 @@ impl Walk<'_, Apply<'_>> {
             if let Err(f) = self.exchange(act, &prepared, &mut unit).await {
                 unit.failure = Some(f);
                 return unit;
+            }
+            if let Some(looked) = &looked {
+                self.mode.reporter.progress(Progress::Try {
+                    attempt: attempts,
+                    of: of.max(attempts),
+                    looked: Some(&looked.show(&unit)),
+                });
             }
             if let Some(refused) = unit.throttled.take() {
                 unit.failure = Some(refused);
@@ -242,6 +328,9 @@ impl Walk<'_, Apply<'_>> {
                 return unit;
             }
             pages += 1;
+            if act.frame.flow == 0 && act.step.def.each.is_none() {
+                self.mode.reporter.progress(Progress::Page { page: pages });
+            }
             let response_scope = response_scope(act.scope, &unit);
             let contributed = match self.page_items(&unit, paginate, &response_scope) {
                 Ok(v) => v,
@@ -430,5 +519,32 @@ impl Walk<'_, Apply<'_>> {
             deferred: Vec::new(),
             parts,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::{Looked, Unit};
+
+    #[test]
+    fn until_looks_at_the_first_response_value_it_names() {
+        let unit = Unit {
+            http_status: Some(202),
+            response: Some(json!({"job": {"state": "queued", "steps": [{"n": 3}]}})),
+            ..Unit::default()
+        };
+        let looked = |until: &str| Looked::new(&json!(until)).show(&unit);
+        assert_eq!(
+            looked("{{ response.job.state == 'done' and status == 200 }}"),
+            "job.state=queued"
+        );
+        assert_eq!(
+            looked("{{ response.job.steps[0].n > 2 }}"),
+            "job.steps.0.n=3"
+        );
+        assert_eq!(looked("{{ response.gone == 1 }}"), "gone=(none)");
+        assert_eq!(looked("{{ status == 200 }}"), "status=202");
     }
 }

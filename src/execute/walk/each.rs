@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::{Frame, Mode, Unit, Walk, fill, show};
 use crate::check::{Needed, Step};
 use crate::error::Error;
-use crate::execute::outcome::{Failure, FailureKind, ItemReport, SkipReason, StepReport};
+use crate::execute::outcome::{Failure, FailureKind, ItemReport, Progress, SkipReason, StepReport};
 use crate::template::Scope;
 
 /// An item that ended, as the loop keeps it.
@@ -215,6 +215,16 @@ impl<M: Mode> Walk<'_, M> {
         let mut pending = FuturesUnordered::new();
         let mut next = 0;
         let mut stop = false;
+        // Progress is the root step's: a loop inside a sub-workflow is a
+        // part of it.
+        let root = frame.flow == 0;
+        if root {
+            self.mode.progress(Progress::Items {
+                done: 0,
+                total: indices.len(),
+            });
+        }
+        let mut ended = 0;
         loop {
             while !stop && pending.len() < each.concurrency && next < indices.len() {
                 let pos = next;
@@ -242,6 +252,13 @@ impl<M: Mode> Walk<'_, M> {
             // a long loop holds no more than that.
             let i = indices[pos];
             results[pos] = Some(self.finished(step, i, &items[i], unit));
+            ended += 1;
+            if root {
+                self.mode.progress(Progress::Items {
+                    done: ended,
+                    total: indices.len(),
+                });
+            }
         }
         Ok(results)
     }

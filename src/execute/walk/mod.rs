@@ -39,7 +39,7 @@ pub(super) use resume::Journalled;
 use super::Setup;
 use super::journal::Parts;
 use super::outcome::{
-    Failure, FailureKind, PlannedStep, RetryNote, SkipReason, StepReport, StepStatus,
+    Failure, FailureKind, PlannedStep, Progress, RetryNote, SkipReason, StepReport, StepStatus,
 };
 use crate::check::{Bound, Needed, Run, Step};
 use crate::error::{Diagnostic, Error, Loc};
@@ -95,6 +95,15 @@ pub(super) trait Mode: Sized {
 
     /// A root step begins.
     fn begins(&self) {}
+
+    /// A root step's run, watched while it lasts (apply: pulses and
+    /// progress for the reporter, when it asks for them).
+    async fn watched<T>(&self, _step: &Step, run: impl Future<Output = T>) -> T {
+        run.await
+    }
+
+    /// What the root step running now got to (apply tells the reporter).
+    fn progress(&self, _event: Progress<'_>) {}
 
     /// A root step ended, with its report.
     fn ended(&self, _walk: &Walk<'_, Self>, _report: StepReport) {}
@@ -372,7 +381,12 @@ impl<'a, M: Mode> Walk<'a, M> {
                 if top {
                     self.mode.begins();
                 }
-                let (mut report, value) = self.step(step, frame, failed).await?;
+                let run = self.step(step, frame, failed);
+                let (mut report, value) = if top {
+                    self.mode.watched(step, run).await
+                } else {
+                    run.await
+                }?;
                 report.duration = begin.elapsed();
                 if report.status == StepStatus::Failed {
                     if step.def.continue_on_error {

@@ -240,6 +240,19 @@ impl Reporter for JunitSink<'_> {
     fn trace(&self, block: &str) {
         self.text.trace(block);
     }
+
+    // A long step's heartbeat, on stderr, as with text output.
+    fn pulse_every(&self, long: bool) -> Option<std::time::Duration> {
+        self.text.pulse_every(long)
+    }
+
+    fn progress(&self, event: crate::execute::Progress<'_>) {
+        self.text.progress(event);
+    }
+
+    fn pulse(&self) {
+        self.text.pulse();
+    }
 }
 
 impl Sink for JunitSink<'_> {
