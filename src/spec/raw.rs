@@ -176,6 +176,9 @@ pub(super) struct Limits {
     /// message of its own.
     #[serde(default)]
     #[schemars(schema_with = "super::schema::rate")]
+    #[schemars(
+        description = "Requests per period, shared by the app's steps: `10/s`, `600/min`, `900/15min`, `5000/h`."
+    )]
     pub rate: Option<serde_yaml::Value>,
 }
 
@@ -223,6 +226,7 @@ pub enum Method {
 /// How an action's body is encoded. The variants are in order of
 /// preference (the import takes the first a request body offers).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema)]
+#[schemars(description = "How an action's body is encoded (`json` unless said).")]
 #[serde(rename_all = "lowercase")]
 pub enum BodyFormat {
     #[default]
@@ -552,6 +556,9 @@ pub(super) struct Step {
     pub expect: Option<Box<Expect>>,
     #[serde(default)]
     #[schemars(schema_with = "super::schema::timeout")]
+    #[schemars(
+        description = "The whole request's time limit (`10s`), or `{connect: 2s, request: 30s}`."
+    )]
     pub timeout: Option<Box<serde_yaml::Value>>,
     #[serde(default)]
     pub retry: Option<Box<Retry>>,
@@ -624,6 +631,7 @@ pub(super) struct Expect {
     /// which value is wrong.
     #[serde(default)]
     #[schemars(schema_with = "super::schema::statuses")]
+    #[schemars(description = "The status a response must have (100 to 599), or a list of them.")]
     pub status: Option<serde_yaml::Value>,
     /// JSONPath (RFC 9535) assertions on the response body.
     #[serde(default)]

@@ -2,7 +2,7 @@
 //! derived from the raw structs the loader deserializes ([`super::raw`]), so
 //! it changes when they do. Written by hand only where the loader takes
 //! free-form YAML and reads it itself: durations, timeouts, rates, statuses
-//! and `paginate.next`. Templates and values of any type stay open (`true`):
+//! and `paginate.next` (their descriptions are the fields' own). Templates and values of any type stay open (`true`):
 //! what they must be is known only once the catalog is (see
 //! `catalog::schema`).
 
@@ -54,7 +54,6 @@ pub(super) fn duration(_: &mut SchemaGenerator) -> Schema {
 pub(super) fn timeout(generator: &mut SchemaGenerator) -> Schema {
     let parts = generator.subschema_for::<super::raw::Timeout>();
     json_schema!({
-        "description": "The whole request's time limit (`10s`), or `{connect: 2s, request: 30s}`.",
         "anyOf": [duration(generator), parts],
     })
 }
@@ -64,7 +63,6 @@ pub(super) fn rate(_: &mut SchemaGenerator) -> Schema {
     json_schema!({
         "type": "string",
         "pattern": r"^\s*[0-9]+\s*/\s*[0-9]*\s*(ms|s|sec|second|seconds|m|min|minute|minutes|h|hour|hours|d|day|days)\s*$",
-        "description": "Requests per period, shared by the app's steps: `10/s`, `600/min`, `900/15min`, `5000/h`.",
     })
 }
 
@@ -72,7 +70,6 @@ pub(super) fn rate(_: &mut SchemaGenerator) -> Schema {
 pub(super) fn statuses(_: &mut SchemaGenerator) -> Schema {
     let status = json!({"type": "integer", "minimum": 100, "maximum": 599});
     json_schema!({
-        "description": "The status a response must have, or a list of them.",
         "anyOf": [status, {"type": "array", "items": status, "minItems": 1}],
     })
 }
@@ -81,7 +78,6 @@ pub(super) fn statuses(_: &mut SchemaGenerator) -> Schema {
 pub(super) fn paginate_next(generator: &mut SchemaGenerator) -> Schema {
     let cursor = generator.subschema_for::<super::raw::Cursor>();
     json_schema!({
-        "description": "`link` (the `Link` header's `rel=\"next\"`), or `{param, value}`: the param a cursor goes in, and the template that reads it from a response.",
         "anyOf": [{"const": "link"}, cursor],
     })
 }
