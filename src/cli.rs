@@ -549,6 +549,12 @@ fn schema(out: &Out, specs: &[PathBuf], files: FileArgs) -> Result<(), Error> {
         serde_json::to_string_pretty(&base)
     } else {
         let entries = crate::catalog::load(specs, files.load())?;
+        // An enum of no names would refuse every step that runs an action.
+        if entries.is_empty() {
+            return Err(Error::Usage(
+                "the specs given define no actions; name the catalogs the workflows include, or give no spec for the plain schema".into(),
+            ));
+        }
         // On one line: indenting GitHub's 1,223 actions triples the size
         // (3.1 MB against 1.1), and the file is regenerated, never edited.
         serde_json::to_string(&crate::catalog::schema::specialise(base, &entries))

@@ -360,12 +360,16 @@ fn the_whole_github_catalog_gives_a_schema_of_bounded_size() {
 }
 
 #[test]
-fn schema_of_a_missing_catalog_is_an_error() {
-    let ws = Workspace::new();
+fn a_schema_for_no_catalog_is_an_error() {
+    let ws = Workspace::new().file("flow.yaml", "version: 1\nsteps: []\n");
     ws.runner(["schema", "nope.yaml"])
         .run()
         .code(2)
         .stderr_has("nope.yaml");
+    ws.runner(["schema", "flow.yaml"])
+        .run()
+        .code(2)
+        .stderr_has("the specs given define no actions");
 }
 
 const COMMANDS: &[&str] = &[
