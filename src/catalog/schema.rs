@@ -131,3 +131,41 @@ fn loosen(schema: Value) -> Value {
     out.insert("anyOf".into(), Value::Array(any_of));
     Value::Object(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loosened_values_take_templates_and_text_forms() {
+        // A plain string takes what converts to text, and needs no template branch.
+        assert_eq!(
+            loosen(json!({"type": "string", "description": "d"})),
+            json!({"type": ["string", "number", "boolean"], "description": "d"})
+        );
+        // An integer with a bound: the bound holds for integers only.
+        assert_eq!(
+            loosen(json!({"type": "integer", "maximum": 100, "description": "d"})),
+            json!({"description": "d", "anyOf": [
+                {"type": "integer", "maximum": 100},
+                {"$ref": "#/$defs/Template"},
+                {"$ref": "#/$defs/IntegerText"},
+            ]})
+        );
+        // Fields and items are loosened in turn; any value stays open.
+        assert_eq!(
+            loosen(json!({"type": "object", "properties": {"n": {"type": "number"}, "x": {}}})),
+            json!({"anyOf": [
+                {"type": "object", "properties": {
+                    "n": {"anyOf": [
+                        {"type": "number"},
+                        {"$ref": "#/$defs/Template"},
+                        {"$ref": "#/$defs/NumberText"},
+                    ]},
+                    "x": {},
+                }},
+                {"$ref": "#/$defs/Template"},
+            ]})
+        );
+    }
+}
