@@ -31,6 +31,7 @@ if [[ -z "$runner" ]]; then
 fi
 {
   cat <<HEADER
+# yaml-language-server: \$schema=../../schema/runner.schema.json
 # GENERATED: do not edit. GitHub's REST API (api.github.com) as an app
 # catalog: every operation of @octokit/openapi $version
 # (package/generated/api.github.com.json), imported by runner's OpenAPI

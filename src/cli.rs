@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::error::{Error, exit};
 use crate::execute::Options;
@@ -73,6 +73,22 @@ enum Command {
         #[command(subcommand)]
         from: Import,
     },
+    /// Print the JSON Schema of spec files, for editors; given catalogs,
+    /// one that also knows their actions and params.
+    Schema {
+        /// Catalogs whose actions steps may name (and what they include).
+        specs: Vec<PathBuf>,
+        #[command(flatten)]
+        files: FileArgs,
+    },
+    /// Print a shell's completion script.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Man,
 }
 
 #[derive(Subcommand)]
@@ -335,7 +351,11 @@ fn run(cli: Cli) -> ExitCode {
     let format = match &cli.command {
         Command::Apply(a) | Command::Plan(a) => a.output,
         Command::Actions { output, .. } | Command::Describe { output, .. } => *output,
-        Command::Validate { .. } | Command::Import { .. } => Format::Text,
+        Command::Validate { .. }
+        | Command::Import { .. }
+        | Command::Schema { .. }
+        | Command::Completions { .. }
+        | Command::Man => Format::Text,
     };
     let watchdog_out = out.clone();
     crate::template::watchdog::arm(RENDER_LIMIT, move || {
@@ -414,6 +434,14 @@ fn run(cli: Cli) -> ExitCode {
             };
             done(&out, import(&out, &source, &options, output.as_deref()))
         }
+        Command::Schema { specs, files } => done(&out, schema(&out, &specs, files)),
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "runner", &mut script);
+            out.stdout_raw(&String::from_utf8_lossy(&script));
+            ExitCode::from(exit::OK)
+        }
+        Command::Man => done(&out, man(&out)),
         Command::Plan(args) => finish(&out, &args, plan(&out, &args)),
         Command::Apply(args) => finish(&out, &args, apply(&out, &args)),
     }
@@ -585,6 +613,66 @@ fn import(
             Ok(())
         }
     }
+}
+
+/// `runner schema [SPEC…]`: the schema of spec files, specialised to the
+/// catalogs given.
+fn schema(out: &Out, specs: &[PathBuf], files: FileArgs) -> Result<(), Error> {
+    let base = crate::spec::schema::file();
+    let text = if specs.is_empty() {
+        serde_json::to_string_pretty(&base)
+    } else {
+        let entries = crate::catalog::load(specs, files.load())?;
+        // An enum of no names would refuse every step that runs an action.
+        if entries.is_empty() {
+            return Err(Error::Usage(
+                "the specs given define no actions; name the catalogs the workflows include, or give no spec for the plain schema".into(),
+            ));
+        }
+        // On one line: indenting GitHub's 1,223 actions triples the size
+        // (3.1 MB against 1.1), and the file is regenerated, never edited.
+        serde_json::to_string(&crate::catalog::schema::specialise(base, &entries))
+    }
+    .unwrap_or_default();
+    out.stdout_raw(&(text + "\n"));
+    Ok(())
+}
+
+/// `runner man`: one page for the whole command line: the main page, then
+/// a section per command with its synopsis, description and options.
+fn man(out: &Out) -> Result<(), Error> {
+    let mut command = Cli::command();
+    command.build();
+    let mut page = Vec::new();
+    let failed = |e: std::io::Error| Error::Environment(format!("cannot render the man page: {e}"));
+    clap_mangen::Man::new(command.clone())
+        .render(&mut page)
+        .map_err(failed)?;
+    let mut sections = Vec::new();
+    let mut pending: Vec<&clap::Command> = command.get_subcommands().collect();
+    pending.reverse();
+    while let Some(sub) = pending.pop() {
+        if sub.get_name() == "help" {
+            continue;
+        }
+        pending.extend(sub.get_subcommands().collect::<Vec<_>>().into_iter().rev());
+        let name = sub.get_bin_name().unwrap_or(sub.get_name()).to_uppercase();
+        let man = clap_mangen::Man::new(sub.clone());
+        let mut parts = Vec::new();
+        man.render_synopsis_section(&mut parts).map_err(failed)?;
+        man.render_description_section(&mut parts).map_err(failed)?;
+        man.render_options_section(&mut parts).map_err(failed)?;
+        // clap_mangen renders each part as a section of a page of its own;
+        // here they are subsections of the command's section.
+        let parts = String::from_utf8_lossy(&parts)
+            .replace(".SH SYNOPSIS\n", "")
+            .replace(".SH DESCRIPTION\n", "")
+            .replace(".SH OPTIONS\n", ".SS Options\n");
+        sections.push(format!(".SH \"{name}\"\n{parts}"));
+    }
+    let page = String::from_utf8_lossy(&page);
+    out.stdout_raw(&(page.into_owned() + &sections.concat()));
+    Ok(())
 }
 
 fn validate(out: &Out, specs: &[PathBuf], files: FileArgs, output: ValidateFormat) -> ExitCode {

@@ -22,6 +22,8 @@
 //! - [`limits`]: apps' shared limits and rate-limit answers, measured at
 //!   the server.
 //! - [`aliases`]: an action's other names, in steps, journals and listings.
+//! - [`schema`]: the JSON Schema of spec files (plain, and specialised to
+//!   catalogs), shell completions and the man page.
 //! - [`safety`]: the safety promises, one file per subject (resume, files,
 //!   uploads, masking, env secrets, exit codes, reach, bounds, writes).
 //! - [`errors`]: the error gallery and its snapshots.
@@ -52,6 +54,7 @@ mod github_catalog;
 mod journal;
 mod limits;
 mod safety;
+mod schema;
 mod search;
 mod secrets;
 mod terminal;

@@ -2,7 +2,8 @@
 //! and ranked by how well it answers a query in people's words (`runner
 //! actions`, see [`search`]), and one action in full, with its params as
 //! a JSON Schema object an LLM can take as a tool definition
-//! (`runner describe`). Specs are loaded, not checked: a catalog answers
+//! (`runner describe`), and the spec schema specialised to the catalogs
+//! (`runner schema SPEC…`, see [`schema`]). Specs are loaded, not checked: a catalog answers
 //! without the environment, and as fast as it parses.
 //!
 //! One endpoint (app, method, path) is one entry however many catalogs
@@ -10,6 +11,7 @@
 //! become aliases, and the entry says which files define it. Actions of one
 //! file that share a route (GraphQL's) stay apart.
 
+pub(crate) mod schema;
 mod search;
 mod synonyms;
 

@@ -10,6 +10,7 @@ mod lower;
 pub(crate) mod model;
 mod raw;
 mod read;
+pub(crate) mod schema;
 pub(crate) mod shape;
 
 use std::path::Path;

@@ -39,7 +39,18 @@ pub struct Spec {
 }
 
 /// How much of the journal a crash may lose.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, PartialOrd, Ord, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    PartialOrd,
+    Ord,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum JournalSync {
     /// Survives the death of the process (a kill, a crash): each record is

@@ -5,6 +5,7 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use indexmap::IndexMap;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, Visitor};
 
@@ -37,6 +38,20 @@ impl<V> std::ops::Deref for Map<V> {
     }
 }
 
+// In the schema, a plain mapping: refusing a key written twice is the
+// loader's business, not a schema's.
+impl<V: JsonSchema> JsonSchema for Map<V> {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        IndexMap::<String, V>::schema_name()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        IndexMap::<String, V>::json_schema(generator)
+    }
+}
+
 impl<'de, V: Deserialize<'de>> Deserialize<'de> for Map<V> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Visit<V>(PhantomData<V>);
@@ -61,7 +76,7 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for Map<V> {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct File {
     pub version: u64,
@@ -72,6 +87,7 @@ pub(super) struct File {
     #[serde(default)]
     pub auth: Map<Auth>,
     #[serde(default)]
+    #[schemars(with = "Map<serde_json::Value>")]
     pub vars: Map<serde_yaml::Value>,
     /// Typed values the run is given (`--input`, `--inputs-file`, the
     /// environment), or a sub-workflow's caller binds with `with:`.
@@ -91,7 +107,7 @@ pub(super) struct File {
 }
 
 /// `env: {NAME: {allow_empty: true}}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct EnvVar {
     /// Set but empty is a value, not a missing variable.
@@ -99,14 +115,14 @@ pub(super) struct EnvVar {
     pub allow_empty: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Journal {
     #[serde(default)]
     pub sync: crate::spec::JournalSync,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Input {
     #[serde(rename = "type")]
@@ -114,14 +130,16 @@ pub(super) struct Input {
     #[serde(default)]
     pub required: bool,
     #[serde(default)]
+    #[schemars(with = "Option<serde_json::Value>")]
     pub default: Option<serde_yaml::Value>,
     #[serde(default, rename = "enum")]
+    #[schemars(with = "Option<Vec<serde_json::Value>>")]
     pub allowed: Option<Vec<serde_yaml::Value>>,
     #[serde(default)]
     pub description: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct App {
     #[serde(default)]
@@ -133,6 +151,7 @@ pub(super) struct App {
     pub actions: Map<Action>,
     /// `10s`, or `{connect: 2s, request: 30s}`.
     #[serde(default)]
+    #[schemars(schema_with = "super::schema::timeout")]
     pub timeout: Option<serde_yaml::Value>,
     #[serde(default)]
     pub retry: Option<Retry>,
@@ -148,7 +167,7 @@ pub(super) struct App {
     pub limits: Option<Limits>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Limits {
     #[serde(default)]
@@ -156,36 +175,44 @@ pub(super) struct Limits {
     /// `10/s`, `600/min`, `5000/h`; any YAML, so a bare number gets a
     /// message of its own.
     #[serde(default)]
+    #[schemars(schema_with = "super::schema::rate")]
+    #[schemars(
+        description = "Requests per period, shared by the app's steps: `10/s`, `600/min`, `900/15min`, `5000/h`."
+    )]
     pub rate: Option<serde_yaml::Value>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Retry {
     /// Every try, the first included.
     #[serde(default)]
     pub attempts: Option<u32>,
     #[serde(default)]
+    #[schemars(schema_with = "super::schema::duration")]
     pub backoff: Option<String>,
     #[serde(default)]
+    #[schemars(schema_with = "super::schema::duration")]
     pub max_wait: Option<String>,
     /// Also retry POST and PATCH after they may have reached the server.
     #[serde(default, rename = "unsafe")]
     pub unsafe_methods: Option<bool>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Timeout {
     #[serde(default)]
+    #[schemars(schema_with = "super::schema::duration")]
     pub connect: Option<String>,
     #[serde(default)]
+    #[schemars(schema_with = "super::schema::duration")]
     pub request: Option<String>,
 }
 
 // Named as specs, journals and messages write them.
 #[allow(clippy::upper_case_acronyms)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 pub enum Method {
     GET,
     HEAD,
@@ -198,7 +225,8 @@ pub enum Method {
 
 /// How an action's body is encoded. The variants are in order of
 /// preference (the import takes the first a request body offers).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema)]
+#[schemars(description = "How an action's body is encoded (`json` unless said).")]
 #[serde(rename_all = "lowercase")]
 pub enum BodyFormat {
     #[default]
@@ -220,7 +248,7 @@ impl BodyFormat {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Action {
     #[serde(default)]
@@ -256,7 +284,7 @@ pub(super) struct Action {
     pub response: Option<serde_json::Value>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ParamType {
     String,
@@ -301,7 +329,7 @@ impl ParamType {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ParamIn {
     Path,
@@ -322,7 +350,7 @@ impl ParamIn {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Param {
     #[serde(rename = "type")]
@@ -330,6 +358,7 @@ pub(super) struct Param {
     #[serde(default)]
     pub required: bool,
     #[serde(default)]
+    #[schemars(with = "Option<serde_json::Value>")]
     pub default: Option<serde_yaml::Value>,
     #[serde(default)]
     pub description: Option<String>,
@@ -340,6 +369,7 @@ pub(super) struct Param {
     pub name: Option<String>,
     /// The values allowed.
     #[serde(default, rename = "enum")]
+    #[schemars(with = "Option<Vec<serde_json::Value>>")]
     pub allowed: Option<Vec<serde_yaml::Value>>,
     /// The value is the whole request body.
     #[serde(default)]
@@ -349,6 +379,7 @@ pub(super) struct Param {
     pub array_style: Option<ArrayStyle>,
     /// What the server assumes when the param is left out: never sent.
     #[serde(default)]
+    #[schemars(with = "Option<serde_json::Value>")]
     pub server_default: Option<serde_yaml::Value>,
     // Bounds, fields and items (see `spec::shape`); listed here, not
     // flattened, since serde's `flatten` cannot refuse unknown keys.
@@ -376,7 +407,7 @@ pub(super) struct Param {
 
 /// A field of an object param (`fields:`), or the items of an array param
 /// (`items:`): a param without a place on the wire.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Field {
     #[serde(rename = "type", default)]
@@ -384,10 +415,12 @@ pub(super) struct Field {
     #[serde(default)]
     pub required: bool,
     #[serde(default, rename = "enum")]
+    #[schemars(with = "Option<Vec<serde_json::Value>>")]
     pub allowed: Option<Vec<serde_yaml::Value>>,
     #[serde(default)]
     pub description: Option<String>,
     #[serde(default)]
+    #[schemars(with = "Option<serde_json::Value>")]
     pub server_default: Option<serde_yaml::Value>,
     // As in `Param`.
     #[serde(default)]
@@ -414,7 +447,7 @@ pub(super) struct Field {
 
 /// How an array is named in a form body, a multipart body or a query:
 /// `tag=a&tag=b`, `tag[]=a&tag[]=b` or `tag[0]=a&tag[1]=b`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ArrayStyle {
     #[default]
@@ -423,7 +456,7 @@ pub enum ArrayStyle {
     Indexed,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Placement {
     Header,
@@ -444,7 +477,7 @@ impl Placement {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Auth {
     #[serde(default)]
@@ -452,12 +485,13 @@ pub(super) struct Auth {
     #[serde(default)]
     pub base_url: Option<String>,
     #[serde(default)]
+    #[schemars(with = "Option<Map<serde_json::Value>>")]
     pub body: Option<Map<serde_yaml::Value>>,
     #[serde(default)]
     pub descope: Option<Descope>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct AuthParam {
     pub name: String,
@@ -469,7 +503,7 @@ pub(super) struct AuthParam {
     pub allow_literal: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Descope {
     pub app_id: String,
@@ -487,7 +521,7 @@ pub(super) struct Descope {
     pub base_url: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 // Boxed: the optional parts most steps lack (10,000 steps are read at once).
 pub(super) struct Step {
@@ -508,9 +542,11 @@ pub(super) struct Step {
     #[serde(default)]
     pub url_origin: Option<String>,
     #[serde(default)]
+    #[schemars(with = "Map<serde_json::Value>")]
     pub params: Map<serde_yaml::Value>,
     /// A sub-workflow's inputs.
     #[serde(default)]
+    #[schemars(with = "Map<serde_json::Value>")]
     pub with: Map<serde_yaml::Value>,
     #[serde(default)]
     pub auth: Option<Box<Auth>>,
@@ -519,11 +555,16 @@ pub(super) struct Step {
     #[serde(default)]
     pub expect: Option<Box<Expect>>,
     #[serde(default)]
+    #[schemars(schema_with = "super::schema::timeout")]
+    #[schemars(
+        description = "The whole request's time limit (`10s`), or `{connect: 2s, request: 30s}`."
+    )]
     pub timeout: Option<Box<serde_yaml::Value>>,
     #[serde(default)]
     pub retry: Option<Box<Retry>>,
     /// Run once per item of a list.
     #[serde(default)]
+    #[schemars(with = "Option<serde_json::Value>")]
     pub for_each: Option<Box<serde_yaml::Value>>,
     #[serde(default, rename = "as")]
     pub item_name: Option<String>,
@@ -539,9 +580,11 @@ pub(super) struct Step {
     pub steps: Option<Vec<Step>>,
     /// Run only when this holds.
     #[serde(default, rename = "if")]
+    #[schemars(with = "Option<serde_json::Value>")]
     pub condition: Option<Box<serde_yaml::Value>>,
     /// Repeat until this holds.
     #[serde(default)]
+    #[schemars(with = "Option<serde_json::Value>")]
     pub until: Option<Box<serde_yaml::Value>>,
     #[serde(default)]
     pub poll: Option<Box<Poll>>,
@@ -551,19 +594,22 @@ pub(super) struct Step {
     pub outputs: Map<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Poll {
     #[serde(default)]
+    #[schemars(schema_with = "super::schema::duration")]
     pub every: Option<String>,
     #[serde(default)]
+    #[schemars(schema_with = "super::schema::duration")]
     pub timeout: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Paginate {
     /// `link` (RFC 8288 `rel="next"`), or `{param, value}` for a cursor.
+    #[schemars(schema_with = "super::schema::paginate_next")]
     pub next: serde_yaml::Value,
     #[serde(default)]
     pub items: Option<String>,
@@ -571,19 +617,21 @@ pub(super) struct Paginate {
     pub max_pages: Option<u64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Cursor {
     pub param: String,
     pub value: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Expect {
     /// A status or a list of them; checked by the loader, which can say
     /// which value is wrong.
     #[serde(default)]
+    #[schemars(schema_with = "super::schema::statuses")]
+    #[schemars(description = "The status a response must have (100 to 599), or a list of them.")]
     pub status: Option<serde_yaml::Value>,
     /// JSONPath (RFC 9535) assertions on the response body.
     #[serde(default)]
@@ -592,19 +640,21 @@ pub(super) struct Expect {
     pub headers: Map<HeaderCheck>,
     /// Boolean templates over `status`, `headers`, `response`.
     #[serde(default)]
+    #[schemars(with = "Vec<serde_json::Value>")]
     pub that: Vec<serde_yaml::Value>,
     /// A JSON Schema file the body must satisfy, relative to the spec.
     #[serde(default)]
     pub schema: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct BodyCheck {
     pub path: String,
     #[serde(default)]
     pub exists: Option<bool>,
     #[serde(default)]
+    #[schemars(with = "Option<serde_json::Value>")]
     pub equals: Option<serde_yaml::Value>,
     #[serde(default)]
     pub matches: Option<String>,
@@ -612,7 +662,7 @@ pub(super) struct BodyCheck {
     pub length: Option<u64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct HeaderCheck {
     #[serde(default)]
