@@ -25,8 +25,8 @@
 //! - [`architecture`], [`fuzz_corpus`]: the crate's shape, and the fuzz
 //!   corpora replayed.
 //!
-//! Run one area with a filter on its module: `cargo nextest run journal::`,
-//! `cargo nextest run safety::masking::`.
+//! Run one area with a filter on its module: `cargo test journal::`,
+//! `cargo test safety::masking::`.
 
 mod harness;
 
