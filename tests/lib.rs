@@ -30,6 +30,7 @@
 
 mod harness;
 
+mod action;
 mod aliases;
 mod apply;
 mod architecture;
@@ -47,6 +48,7 @@ mod fuzz_corpus;
 mod github_catalog;
 mod journal;
 mod limits;
+mod release;
 mod safety;
 mod search;
 mod secrets;
