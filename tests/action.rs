@@ -341,7 +341,10 @@ async fn apply_gives_the_inputs_and_args_and_writes_outputs_and_summary() {
     let server = Server::answering("POST /items", json_reply(201, json!({"number": 42}))).await;
     let step = job(&server)
         .input("command", "apply")
-        .input("inputs", "title: Weekly\nlabels: [bug, 'good first issue']\n")
+        .input(
+            "inputs",
+            "title: Weekly\nlabels: [bug, 'good first issue']\n",
+        )
         .input("args", r#"--no-journal --var 'suffix= (a "b")'"#)
         .step("run");
     assert_eq!(step.code(), 0, "{step:?}");
@@ -355,9 +358,13 @@ async fn apply_gives_the_inputs_and_args_and_writes_outputs_and_summary() {
     assert_eq!(outputs, json!({"number": 42, "title": "Weekly"}));
     assert_eq!(step.out("exit-code"), "0");
     assert!(step.out("version").starts_with("runner "), "{step:?}");
-    assert!(step.stdout().contains("create"), "runner's output in the log: {step:?}");
     assert!(
-        step.summary.starts_with("### runner apply main.yaml: done\n\n```text\n"),
+        step.stdout().contains("create"),
+        "runner's output in the log: {step:?}"
+    );
+    assert!(
+        step.summary
+            .starts_with("### runner apply main.yaml: done\n\n```text\n"),
         "{step:?}"
     );
     assert!(step.summary.contains("number = 42"), "{step:?}");
@@ -372,8 +379,15 @@ async fn plan_sends_nothing_and_puts_the_plan_in_the_summary() {
     assert_eq!(step.code(), 0, "{step:?}");
     assert!(server.received().await.is_empty());
     assert_eq!(step.out("outputs"), "{}");
-    assert!(step.summary.starts_with("### runner plan main.yaml: done\n"), "{step:?}");
-    assert!(step.summary.contains("POST"), "the plan is in the summary: {step:?}");
+    assert!(
+        step.summary
+            .starts_with("### runner plan main.yaml: done\n"),
+        "{step:?}"
+    );
+    assert!(
+        step.summary.contains("POST"),
+        "the plan is in the summary: {step:?}"
+    );
     // The title's backticks cannot close the block: its fence is longer.
     assert!(step.summary.contains("\n````text\n"), "{step:?}");
     assert!(step.summary.trim_end().ends_with("\n````"), "{step:?}");
@@ -399,13 +413,20 @@ fn bad_command_and_unclosed_quote_stop_before_runner_runs() {
         .input("command", "destroy")
         .step("run");
     assert_eq!(step.code(), 2, "{step:?}");
-    assert!(step.stdout().contains("::error title=runner::the command input"), "{step:?}");
+    assert!(
+        step.stdout()
+            .contains("::error title=runner::the command input"),
+        "{step:?}"
+    );
     let step = Job::new()
         .input("spec", "main.yaml")
         .input("args", "--var 'x=1")
         .step("run");
     assert_eq!(step.code(), 2, "{step:?}");
-    assert!(step.stdout().contains("cannot split the args input"), "{step:?}");
+    assert!(
+        step.stdout().contains("cannot split the args input"),
+        "{step:?}"
+    );
     assert!(step.outputs.is_empty(), "{step:?}");
 }
 
@@ -470,7 +491,11 @@ async fn install_refuses_a_release_binary_whose_checksum_differs() {
     let job = install_job(&server, "v9.8.7");
     let step = job.step("install");
     assert_eq!(step.code(), 1, "{step:?}");
-    assert!(step.stdout().contains("does not match its published SHA-256"), "{step:?}");
+    assert!(
+        step.stdout()
+            .contains("does not match its published SHA-256"),
+        "{step:?}"
+    );
     assert!(step.outputs.is_empty() && step.path.is_empty(), "{step:?}");
     assert!(!job.path("temp/runner-bin/runner").exists());
 }
@@ -489,8 +514,75 @@ async fn install_falls_back_to_a_cached_build_for_a_branch_or_a_missing_release(
             job.path("temp/runner-cargo").display().to_string()
         );
         let key = step.out("cache-key");
-        assert!(key.starts_with(&format!("runner-Linux-X64-{tag}-")), "{key}");
+        assert!(
+            key.starts_with(&format!("runner-Linux-X64-{tag}-")),
+            "{key}"
+        );
         assert!(step.path.is_empty(), "{tag}: nothing on PATH yet");
         assert_eq!(server.received().await.len() > before, asks, "{tag}");
     }
+}
+
+/// The workflows of `docs/github-action.md` (its ```yaml blocks), each
+/// parsed (scripts/release-check also runs actionlint on them).
+fn documented_workflows() -> Vec<Yaml> {
+    let text =
+        std::fs::read_to_string(root().join("docs/github-action.md")).expect("read the guide");
+    text.split("```yaml\n")
+        .skip(1)
+        .map(|rest| {
+            let block = rest.split("```").next().unwrap_or_default();
+            serde_yaml::from_str(block).unwrap_or_else(|e| panic!("{e}:\n{block}"))
+        })
+        .collect()
+}
+
+#[test]
+fn the_documented_workflows_give_the_action_only_what_it_declares() {
+    let action = action();
+    let workflows = documented_workflows();
+    assert!(workflows.len() >= 2, "the guide shows its workflows");
+    let mut uses = 0;
+    for workflow in &workflows {
+        for job in workflow["jobs"].as_mapping().expect("jobs").values() {
+            let steps = job["steps"].as_sequence().expect("steps");
+            for step in steps {
+                if !step["uses"]
+                    .as_str()
+                    .is_some_and(|u| u.starts_with("OWNER/runner@"))
+                {
+                    continue;
+                }
+                uses += 1;
+                for (name, _) in step["with"].as_mapping().expect("with") {
+                    let name = name.as_str().expect("input name");
+                    assert!(action["inputs"][name].is_mapping(), "no input {name}");
+                }
+            }
+            let mut all = Vec::new();
+            strings(job, &mut all);
+            for expr in all.iter().flat_map(|s| expressions(s)) {
+                for (id, output) in expr
+                    .split(|c: char| !(c.is_alphanumeric() || "._-".contains(c)))
+                    .filter_map(|w| w.strip_prefix("steps."))
+                    .filter_map(|w| w.split_once(".outputs."))
+                {
+                    let step = steps
+                        .iter()
+                        .find(|s| s["id"].as_str() == Some(id))
+                        .unwrap_or_else(|| panic!("{expr}: no step {id}"));
+                    if step["uses"]
+                        .as_str()
+                        .is_some_and(|u| u.starts_with("OWNER/runner@"))
+                    {
+                        assert!(action["outputs"][output].is_mapping(), "no output {output}");
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        uses >= 4,
+        "the guide validates, plans and applies with the action"
+    );
 }

@@ -19,7 +19,13 @@ fn root() -> &'static Path {
 fn package() -> Value {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .current_dir(root())
         .output()
         .expect("run cargo metadata");
@@ -121,7 +127,11 @@ fn binstall_finds_the_archives_and_binaries_the_release_packs() {
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        assert_eq!(sum, format!("{hex}  {name}\n"), "{target}: the checksum file");
+        assert_eq!(
+            sum,
+            format!("{hex}  {name}\n"),
+            "{target}: the checksum file"
+        );
 
         let (lister, flag) = if ext == "zip" {
             ("unzip", "-Z1")

@@ -75,7 +75,7 @@ if [[ -n "${GITHUB_STEP_SUMMARY:-}" ]]; then
   {
     printf '### runner %s %s: %s\n\n' "$command" "$title" "$result"
     if [[ -s "$work/summary" ]]; then
-      printf '%s text\n' "$fence"
+      printf '%stext\n' "$fence"
       cat "$work/summary"
       [[ -z "$(tail -c1 "$work/summary")" ]] || echo
       printf '%s\n' "$fence"

@@ -19,6 +19,7 @@ trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/$name" "$out"
 out="$(cd "$out" && pwd)"
 cp "$binary" "$stage/$name/"
+chmod 755 "$stage/$name/$(basename "$binary")"
 cp "$root/README.md" "$stage/$name/"
 if [[ "$ext" == zip ]]; then
   if command -v zip >/dev/null 2>&1; then
