@@ -22,6 +22,9 @@
 //! - [`safety`]: the safety promises, one file per subject (resume, files,
 //!   uploads, masking, env secrets, exit codes, reach, bounds, writes).
 //! - [`errors`]: the error gallery and its snapshots.
+//! - [`release`], [`action`]: installing without building: the release's
+//!   archives as `cargo binstall` finds them, and the GitHub Action's steps
+//!   run here with fake GitHub files.
 //! - [`architecture`], [`fuzz_corpus`]: the crate's shape, and the fuzz
 //!   corpora replayed.
 //!
