@@ -405,6 +405,44 @@ async fn a_failed_step_exits_1_with_its_exit_code_and_summary_written() {
     assert!(step.summary.contains("a step failed (exit 1)"), "{step:?}");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn validate_checks_the_spec_without_its_environment_and_refuses_inputs() {
+    let server = Server::start().await;
+    let step = job(&server)
+        .input("command", "validate")
+        .env("API_TOKEN", "")
+        .step("run");
+    assert_eq!(step.code(), 0, "{step:?}");
+    assert!(
+        step.summary
+            .contains("### runner validate main.yaml: done\n"),
+        "{step:?}"
+    );
+    let step = job(&server)
+        .input("command", "validate")
+        .input("inputs", "title: T")
+        .step("run");
+    assert_eq!(step.code(), 2, "{step:?}");
+    assert!(
+        step.stdout().contains("validate takes no inputs"),
+        "{step:?}"
+    );
+    let broken = Job::new()
+        .file("main.yaml", "version: 1\nstepz: []\n")
+        .input("spec", "main.yaml")
+        .input("command", "validate")
+        .step("run");
+    assert_eq!(broken.code(), 2, "{broken:?}");
+    assert_eq!(broken.out("exit-code"), "2");
+    assert!(
+        broken
+            .summary
+            .contains("stopped before anything was sent (exit 2)"),
+        "{broken:?}"
+    );
+    assert!(server.received().await.is_empty());
+}
+
 #[test]
 fn bad_command_and_unclosed_quote_stop_before_runner_runs() {
     let step = Job::new()

@@ -67,7 +67,7 @@ if [[ -n "${GITHUB_STEP_SUMMARY:-}" ]]; then
   head -c 1000000 "$work/stdout" >"$work/summary"
   # A fence longer than any run of backticks in the text, so the text
   # cannot close it and be read as Markdown or HTML.
-  longest="$(grep -o '`*' "$work/summary" | awk '{ if (length($0) > n) n = length($0) } END { print n + 0 }')"
+  longest="$({ grep -o '`*' "$work/summary" || true; } | awk '{ if (length($0) > n) n = length($0) } END { print n + 0 }')"
   fence='```'
   while ((${#fence} <= longest)); do fence="$fence\`"; done
   # The spec's name without what Markdown or HTML would read.
