@@ -27,14 +27,18 @@
 //! - [`safety`]: the safety promises, one file per subject (resume, files,
 //!   uploads, masking, env secrets, exit codes, reach, bounds, writes).
 //! - [`errors`]: the error gallery and its snapshots.
+//! - [`release`], [`action`]: installing without building: the release's
+//!   archives as `cargo binstall` finds them, and the GitHub Action's steps
+//!   run here with fake GitHub files.
 //! - [`architecture`], [`fuzz_corpus`]: the crate's shape, and the fuzz
 //!   corpora replayed.
 //!
-//! Run one area with a filter on its module: `cargo nextest run journal::`,
-//! `cargo nextest run safety::masking::`.
+//! Run one area with a filter on its module: `cargo test journal::`,
+//! `cargo test safety::masking::`.
 
 mod harness;
 
+mod action;
 mod aliases;
 mod apply;
 mod architecture;
@@ -53,6 +57,7 @@ mod fuzz_corpus;
 mod github_catalog;
 mod journal;
 mod limits;
+mod release;
 mod safety;
 mod schema;
 mod search;

@@ -35,7 +35,7 @@
 //!
 //! Tests run `env!("CARGO_BIN_EXE_runner")`, the binary cargo built with
 //! this suite, unless the environment variable `RUNNER_BIN` names another
-//! one: `RUNNER_BIN=/tmp/runner-old cargo nextest run` runs the same suite
+//! one: `RUNNER_BIN=/tmp/runner-old cargo test` runs the same suite
 //! against an older build, to see which tests fail there. A relative
 //! `RUNNER_BIN` is taken from the directory the test binary starts in (the
 //! package root under cargo and nextest). Tests that call the library
