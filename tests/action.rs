@@ -74,6 +74,10 @@ impl Step {
         String::from_utf8_lossy(&self.output.stdout).into_owned()
     }
 
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
     fn out(&self, name: &str) -> &str {
         self.outputs
             .get(name)
@@ -362,12 +366,13 @@ async fn apply_gives_the_inputs_and_args_and_writes_outputs_and_summary() {
         step.stdout().contains("create"),
         "runner's output in the log: {step:?}"
     );
-    assert!(
-        step.summary
-            .contains("### runner apply main.yaml: done\n\n```text\n"),
+    // runner's own summary of the run, once.
+    assert_eq!(
+        step.summary.matches("runner apply main.yaml").count(),
+        1,
         "{step:?}"
     );
-    assert!(step.summary.contains("number = 42"), "{step:?}");
+    assert!(step.summary.contains("| number | 42 |"), "{step:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -379,17 +384,38 @@ async fn plan_sends_nothing_and_puts_the_plan_in_the_summary() {
     assert_eq!(step.code(), 0, "{step:?}");
     assert!(server.received().await.is_empty());
     assert_eq!(step.out("outputs"), "{}");
-    assert!(
-        step.summary.contains("### runner plan main.yaml: done\n"),
-        "{step:?}"
-    );
+    // The plan itself is runner's own summary, written once, its text
+    // from the spec escaped.
     assert!(
         step.summary.contains("POST"),
         "the plan is in the summary: {step:?}"
     );
-    // The title's backticks cannot close the block: its fence is longer.
-    assert!(step.summary.contains("\n````text\n"), "{step:?}");
-    assert!(step.summary.trim_end().ends_with("\n````"), "{step:?}");
+    assert_eq!(step.summary.matches("POST").count(), 1, "{step:?}");
+    assert!(!step.summary.contains("<b>"), "{step:?}");
+    assert!(!step.summary.contains("```text"), "{step:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_spec_that_stops_before_running_gets_a_heading_saying_so() {
+    let server = Server::start().await;
+    let step = Job::new()
+        .file("main.yaml", "version: 1\nstepz: [\"``` <b>@here</b>\"]\n")
+        .input("spec", "main.yaml")
+        .input("command", "plan")
+        .step("run");
+    assert_eq!(step.code(), 2, "{step:?}");
+    // runner wrote no summary: the action says what happened, and the
+    // annotation on the spec's line says why.
+    assert!(
+        step.summary
+            .contains("### runner plan main.yaml: stopped before anything was sent (exit 2)"),
+        "{step:?}"
+    );
+    assert!(
+        step.stderr().contains("::error file=main.yaml,line=2"),
+        "{step:?}"
+    );
+    assert!(server.received().await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -402,7 +428,12 @@ async fn a_failed_step_exits_1_with_its_exit_code_and_summary_written() {
         .step("run");
     assert_eq!(step.code(), 1, "{step:?}");
     assert_eq!(step.out("exit-code"), "1");
-    assert!(step.summary.contains("a step failed (exit 1)"), "{step:?}");
+    assert!(step.summary.contains("failed"), "{step:?}");
+    assert_eq!(
+        step.summary.matches("runner apply main.yaml").count(),
+        1,
+        "{step:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

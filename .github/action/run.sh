@@ -2,7 +2,10 @@
 # The action's main step: `runner validate|plan|apply` on the spec, with the
 # `inputs` input given as an inputs file and the `args` input split as a
 # shell would (quotes honoured, nothing expanded). What runner printed goes
-# to the log and, in a code block, to the step summary; the workflow's
+# to the log; runner writes its own summary of a plan or a run (under
+# GitHub Actions), so the step summary gets a heading, and the printed
+# output in a code block only for `validate` or a run that stopped before
+# it began (exit 2), which runner summarises nowhere else; the workflow's
 # outputs (`apply`), the exit code and the version become step outputs.
 # Exits as runner did.
 set -euo pipefail
@@ -57,7 +60,9 @@ else
   output outputs "{}"
 fi
 
-if [[ -n "${GITHUB_STEP_SUMMARY:-}" ]]; then
+# runner summarises a plan or a run itself; what it does not summarise
+# (validate, a run stopped before it began) gets a heading here.
+if [[ -n "${GITHUB_STEP_SUMMARY:-}" ]] && [[ "$command" == validate || "$code" == 2 ]]; then
   case "$code" in
     0) result="done" ;;
     1) result="a step failed (exit 1)" ;;
