@@ -220,6 +220,10 @@ impl Options {
 
     /// `base` with its origin replaced by a `--base-url ORIGIN=URL` naming it.
     fn origin_override(&self, base: &str) -> Option<String> {
+        // Most runs have no origin override: no URL is parsed per request.
+        if !self.base_urls.iter().any(|(from, _)| is_origin_key(from)) {
+            return None;
+        }
         let base = url::Url::parse(base).ok()?;
         let (_, to) = self.base_urls.iter().rev().find(|(from, _)| {
             is_origin_key(from)
