@@ -48,18 +48,34 @@ pub struct Field {
     pub shape: Option<Box<Shape>>,
 }
 
+/// `value` converted to `ty`, then checked against `allowed` and `shape`:
+/// the one path every value of a param or field takes.
+fn conform(
+    ty: ParamType,
+    allowed: Option<&[Value]>,
+    shape: Option<&Shape>,
+    value: Value,
+) -> Result<Value, ValueError> {
+    let value = coerce(ty, value)?;
+    if let Some(allowed) = allowed {
+        check_allowed(ty, allowed, &value)?;
+    }
+    match shape {
+        Some(shape) => shape.conform(value),
+        None => Ok(value),
+    }
+}
+
 impl Param {
     /// `value` converted to the param's type and checked against its
     /// `enum` and shape: what every value of the param goes through.
     pub(crate) fn conform(&self, value: Value) -> Result<Value, ValueError> {
-        let value = coerce(self.ty, value)?;
-        if let Some(allowed) = &self.allowed {
-            check_allowed(self.ty, allowed, &value)?;
-        }
-        match &self.shape {
-            Some(shape) => shape.conform(value),
-            None => Ok(value),
-        }
+        conform(
+            self.ty,
+            self.allowed.as_deref(),
+            self.shape.as_deref(),
+            value,
+        )
     }
 }
 
@@ -67,14 +83,12 @@ impl Field {
     /// `value` converted to the field's type and checked against its
     /// `enum` and shape.
     pub(crate) fn conform(&self, value: Value) -> Result<Value, ValueError> {
-        let value = coerce(self.ty, value)?;
-        if let Some(allowed) = &self.allowed {
-            check_allowed(self.ty, allowed, &value)?;
-        }
-        match &self.shape {
-            Some(shape) => shape.conform(value),
-            None => Ok(value),
-        }
+        conform(
+            self.ty,
+            self.allowed.as_deref(),
+            self.shape.as_deref(),
+            value,
+        )
     }
 }
 
