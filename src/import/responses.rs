@@ -9,7 +9,11 @@
 //! extensions are dropped (they are most of a description's bytes, and
 //! change no verdict); OpenAPI 3.0's `nullable: true` becomes a `null` in
 //! `type`, its boolean `exclusiveMinimum`/`exclusiveMaximum` the numeric
-//! form; `$ref: "#/components/schemas/NAME"` becomes `#/schemas/NAME`. A
+//! form; `$ref: "#/components/schemas/NAME"` becomes `#/schemas/NAME`;
+//! `oneOf` becomes `anyOf`, since descriptions use it for "one of these
+//! shapes" with branches that overlap (GitHub's event payloads: an answer
+//! fitting two of them would fail "exactly one" though the API sent it as
+//! described, as Prism's answers from GitHub's own description did). A
 //! reference to anywhere else allows any value, as does a schema nested
 //! deeper than [`MAX_DEPTH`].
 
@@ -195,7 +199,8 @@ fn convert(schema: &Value, used: &mut BTreeSet<String>, depth: usize) -> Value {
     }
     let mut out = Map::new();
     for (key, value) in object {
-        let key = key.as_str();
+        // See the module's doc: an answer fitting two branches is valid.
+        let key = if key == "oneOf" { "anyOf" } else { key.as_str() };
         let converted = if ONE.contains(&key) {
             convert(value, used, depth + 1)
         } else if LIST.contains(&key) {
@@ -284,6 +289,7 @@ mod tests {
                 "state": {"type": "string", "enum": ["open", "closed"], "nullable": true},
                 "user": {"$ref": "#/components/schemas/simple-user", "description": "ignored"},
                 "n": {"type": "number", "minimum": 0, "exclusiveMinimum": true},
+                "payload": {"oneOf": [{"type": "object"}, {"type": "object", "required": ["a"]}]},
                 "x-extension": {"type": "string"},
                 "odd": {"$ref": "#/paths/~1a/get"}
             },
@@ -300,6 +306,7 @@ mod tests {
                     "state": {"type": ["string", "null"], "enum": ["open", "closed", null]},
                     "user": {"$ref": "#/schemas/simple-user"},
                     "n": {"type": "number", "exclusiveMinimum": 0},
+                    "payload": {"anyOf": [{"type": "object"}, {"type": "object", "required": ["a"]}]},
                     "x-extension": {"type": "string"},
                     "odd": {}
                 }
