@@ -200,7 +200,11 @@ fn convert(schema: &Value, used: &mut BTreeSet<String>, depth: usize) -> Value {
     let mut out = Map::new();
     for (key, value) in object {
         // See the module's doc: an answer fitting two branches is valid.
-        let key = if key == "oneOf" { "anyOf" } else { key.as_str() };
+        let key = if key == "oneOf" {
+            "anyOf"
+        } else {
+            key.as_str()
+        };
         let converted = if ONE.contains(&key) {
             convert(value, used, depth + 1)
         } else if LIST.contains(&key) {
