@@ -137,19 +137,10 @@ pub(super) struct Flat<'a> {
     pub bounds: Bounds,
 }
 
-/// The validation keywords the catalog keeps (exclusive bounds of integers
-/// as inclusive ones; those of numbers have no catalog form and are
-/// dropped).
-#[derive(Default, Clone, PartialEq, Debug)]
-pub(super) struct Bounds {
-    pub minimum: Option<serde_json::Number>,
-    pub maximum: Option<serde_json::Number>,
-    pub min_length: Option<u64>,
-    pub max_length: Option<u64>,
-    pub pattern: Option<String>,
-    pub min_items: Option<u64>,
-    pub max_items: Option<u64>,
-}
+/// The validation keywords the catalog keeps, in the spec's own form
+/// (exclusive bounds of integers as inclusive ones; those of numbers have
+/// no catalog form and are dropped).
+pub(super) use crate::spec::Bounds;
 
 impl Bounds {
     /// Each bound `self` leaves unset taken from `other`.

@@ -18,7 +18,7 @@ use std::path::Path;
 use crate::error::Result;
 pub use model::*;
 pub(crate) use read::{Root, display, resolve};
-pub(crate) use shape::{Field, Pattern, Shape};
+pub(crate) use shape::{Bounds, Field, Pattern, Shape};
 
 /// How to load: what the command line says about reading files.
 #[derive(Debug, Clone, Copy, Default)]

@@ -12,6 +12,19 @@ use serde_json::{Number, Value};
 use super::coerce::{ValueError, check_allowed, coerce, describe};
 use super::model::{Param, ParamType};
 
+/// Bounds as a spec writes them, the pattern not yet compiled: what the
+/// loader reads of a param or field, and what the importer writes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Bounds {
+    pub minimum: Option<Number>,
+    pub maximum: Option<Number>,
+    pub min_length: Option<u64>,
+    pub max_length: Option<u64>,
+    pub pattern: Option<String>,
+    pub min_items: Option<u64>,
+    pub max_items: Option<u64>,
+}
+
 /// Bounds, fields and items: everything past type and `enum`.
 #[derive(Debug, Clone, Default)]
 pub struct Shape {

@@ -436,7 +436,7 @@ impl Lower {
                 .and_then(|d| self.json(&child(&param_path, "server_default"), d));
             let shape = self.shape(
                 &param_path,
-                shape::Bounds {
+                Bounds {
                     minimum: p.minimum,
                     maximum: p.maximum,
                     min_length: p.min_length,

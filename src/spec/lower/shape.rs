@@ -8,18 +8,7 @@ use super::Lower;
 use crate::error::Diagnostic;
 use crate::source::child;
 use crate::spec::raw;
-use crate::spec::{Field, ParamType, Pattern, Shape};
-
-/// The bounds of a param or field, as written.
-pub(super) struct Bounds {
-    pub minimum: Option<serde_json::Number>,
-    pub maximum: Option<serde_json::Number>,
-    pub min_length: Option<u64>,
-    pub max_length: Option<u64>,
-    pub pattern: Option<String>,
-    pub min_items: Option<u64>,
-    pub max_items: Option<u64>,
-}
+use crate::spec::{Bounds, Field, ParamType, Pattern, Shape};
 
 /// Nesting past this is refused: catalogs stop well before it, and the
 /// checks recurse.
