@@ -697,32 +697,19 @@ impl<'a> Builder<'_, 'a> {
         name: &str,
         property: Property<'a>,
     ) -> Result<Option<Draft>, ImportError> {
-        let property_schema = property.schemas[0];
-        let mut flats = Vec::with_capacity(property.schemas.len());
-        for schema in property.schemas {
-            flats.push(self.resolver.flatten(schema)?);
-        }
-        if flats.iter().all(|f| f.read_only) {
+        let Some(flats) = self.flats(&property)? else {
             return Ok(None);
-        }
+        };
         let first = &flats[0];
         let mut ty = schema::unify(flats.iter().map(Flat::ty));
         if kind == BodyFormat::Multipart && first.binary && ty == ParamType::String {
             ty = ParamType::File;
         }
         let mut p = param(ty, Location::Body, property.required);
-        p.description = flats
-            .iter()
-            .find_map(|f| f.description)
-            .and_then(text::first_sentence);
+        p.description = described(&flats);
         if property.own {
             // The body's own schema for it holds whichever branch is sent.
-            p.enumeration = enum_for(ty, first);
-            p.default = default_for(ty, first.default);
-            p.bounds = first.bounds.clone();
-            if let Some(refs) = deeper(&[], property_schema) {
-                self.nest(&mut p, first, &refs)?;
-            }
+            self.own(&mut p, first, property.schemas[0], &[])?;
         } else {
             // Only branches give it: any branch's value is allowed, and a
             // default is one only when every branch gives the same.
@@ -805,32 +792,55 @@ impl<'a> Builder<'_, 'a> {
         property: Property<'a>,
         refs: &[&'a str],
     ) -> Result<Option<Param>, ImportError> {
-        let own = property.schemas[0];
-        let mut flats = Vec::with_capacity(property.schemas.len());
-        for schema in property.schemas {
-            flats.push(self.resolver.flatten(schema)?);
-        }
-        if flats.iter().all(|f| f.read_only) {
+        let Some(flats) = self.flats(&property)? else {
             return Ok(None);
-        }
-        let first = &flats[0];
+        };
         let ty = schema::unify(flats.iter().map(Flat::ty));
         let mut field = param(ty, Location::Body, property.required);
         field.key = name.to_string();
-        field.description = flats
-            .iter()
-            .find_map(|f| f.description)
-            .and_then(text::first_sentence);
+        field.description = described(&flats);
         if property.own {
-            field.enumeration = enum_for(ty, first);
-            field.default = default_for(ty, first.default);
-            field.bounds = first.bounds.clone();
-            if let Some(refs) = deeper(refs, own) {
-                self.nest(&mut field, first, &refs)?;
-            }
+            self.own(&mut field, &flats[0], property.schemas[0], refs)?;
         }
         Ok(Some(field))
     }
+
+    /// Every schema given for a property, flattened; `None` when each is
+    /// `readOnly`: the server sets it, and a request never carries it.
+    fn flats(&self, property: &Property<'a>) -> Result<Option<Vec<Flat<'a>>>, ImportError> {
+        let mut flats = Vec::with_capacity(property.schemas.len());
+        for schema in &property.schemas {
+            flats.push(self.resolver.flatten(*schema)?);
+        }
+        Ok((!flats.iter().all(|f| f.read_only)).then_some(flats))
+    }
+
+    /// What a property's own schema (`own`, flattened) says of `p`, already
+    /// of its type: enum, server default, bounds, and its fields or items
+    /// below the references `refs` already followed.
+    fn own(
+        &self,
+        p: &mut Param,
+        own: &Flat<'a>,
+        schema: SchemaRef<'a>,
+        refs: &[&'a str],
+    ) -> Result<(), ImportError> {
+        p.enumeration = enum_for(p.ty, own);
+        p.default = default_for(p.ty, own.default);
+        p.bounds = own.bounds.clone();
+        if let Some(refs) = deeper(refs, schema) {
+            self.nest(p, own, &refs)?;
+        }
+        Ok(())
+    }
+}
+
+/// A property's description: the first any of its schemas gives, one sentence.
+fn described(flats: &[Flat]) -> Option<String> {
+    flats
+        .iter()
+        .find_map(|f| f.description)
+        .and_then(text::first_sentence)
 }
 
 /// An http(s) URL with a host, fit to be a base URL as it stands.
