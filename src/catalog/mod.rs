@@ -428,17 +428,11 @@ type Row = [String; 5];
 /// Rows for the fields and items inside a param, indented under it.
 fn nested_rows(prefix: &str, shape: &Shape, rows: &mut Vec<Row>) {
     let mut push = |name: String, field: &Field| {
-        let mut extra = Vec::new();
-        if let Some(d) = &field.server_default {
-            extra.push(format!("server default {d}"));
-        }
-        if let Some(allowed) = &field.allowed {
-            let values: Vec<String> = allowed.iter().map(|v| v.to_string()).collect();
-            extra.push(format!("one of {}", values.join(", ")));
-        }
-        if let Some(shape) = &field.shape {
-            extra.extend(bounds_text(shape));
-        }
+        let extra = facts(
+            field.server_default.as_ref(),
+            field.allowed.as_deref(),
+            field.shape.as_deref(),
+        );
         rows.push([
             format!("  {name}"),
             field.ty.name().to_string(),
@@ -461,6 +455,25 @@ fn nested_rows(prefix: &str, shape: &Shape, rows: &mut Vec<Row>) {
     if let Some(items) = &shape.items {
         push(format!("{prefix}[]"), items);
     }
+}
+
+/// What a param or field allows and assumes, in words: its server
+/// default, its `enum`, its bounds.
+fn facts(
+    server_default: Option<&Value>,
+    allowed: Option<&[Value]>,
+    shape: Option<&Shape>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(d) = server_default {
+        out.push(format!("server default {d}"));
+    }
+    if let Some(allowed) = allowed {
+        let values: Vec<String> = allowed.iter().map(|v| v.to_string()).collect();
+        out.push(format!("one of {}", values.join(", ")));
+    }
+    out.extend(shape.map(bounds_text).unwrap_or_default());
+    out
 }
 
 /// The last column: facts, then the description.
@@ -519,20 +532,12 @@ pub(crate) fn describe_text(entry: &Entry) -> String {
         out.push_str("params:\n");
         let mut rows: Vec<Row> = Vec::new();
         for (name, p) in &a.params {
-            let mut extra = Vec::new();
-            if let Some(d) = &p.default {
-                extra.push(format!("default {d}"));
-            }
-            if let Some(d) = &p.server_default {
-                extra.push(format!("server default {d}"));
-            }
-            if let Some(allowed) = &p.allowed {
-                let values: Vec<String> = allowed.iter().map(|v| v.to_string()).collect();
-                extra.push(format!("one of {}", values.join(", ")));
-            }
-            if let Some(shape) = &p.shape {
-                extra.extend(bounds_text(shape));
-            }
+            let mut extra: Vec<String> = p.default.iter().map(|d| format!("default {d}")).collect();
+            extra.extend(facts(
+                p.server_default.as_ref(),
+                p.allowed.as_deref(),
+                p.shape.as_deref(),
+            ));
             rows.push([
                 name.clone(),
                 p.ty.name().to_string(),
