@@ -45,6 +45,7 @@ mod command;
 pub mod hold;
 pub mod journal;
 pub mod leaks;
+pub mod raw;
 mod server;
 pub mod shop;
 pub mod specs;

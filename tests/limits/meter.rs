@@ -11,9 +11,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
+
+use crate::harness::raw::read_request;
 
 /// The longest a test waits for a request it expects: a bound that fails
 /// the test instead of hanging it.
@@ -145,7 +147,7 @@ async fn serve(
     log: Arc<Log>,
     script: Option<Arc<Script>>,
 ) {
-    let Some((method, target)) = read_request(&mut tcp).await else {
+    let Some((method, target, _)) = read_request(&mut tcp).await else {
         return;
     };
     let now = log.now.fetch_add(1, Ordering::SeqCst) + 1;
@@ -190,38 +192,4 @@ async fn serve(
     let _ = tcp.write_all(head.as_bytes()).await;
     let _ = tcp.write_all(body.as_bytes()).await;
     let _ = tcp.shutdown().await;
-}
-
-/// The method and target of one HTTP/1.1 request, its body read and
-/// dropped (the runner sends `content-length`).
-async fn read_request(tcp: &mut TcpStream) -> Option<(String, String)> {
-    let mut data = Vec::new();
-    let mut buf = [0u8; 4096];
-    let end = loop {
-        if let Some(at) = data.windows(4).position(|w| w == b"\r\n\r\n") {
-            break at + 4;
-        }
-        match tcp.read(&mut buf).await {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => data.extend_from_slice(&buf[..n]),
-        }
-    };
-    let head = String::from_utf8_lossy(&data[..end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let mut first = lines.next()?.split(' ');
-    let method = first.next()?.to_string();
-    let target = first.next()?.to_string();
-    let length: usize = lines
-        .filter_map(|l| l.split_once(':'))
-        .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.trim().parse().ok())
-        .unwrap_or(0);
-    let mut body = data.len() - end;
-    while body < length {
-        match tcp.read(&mut buf).await {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => body += n,
-        }
-    }
-    Some((method, target))
 }

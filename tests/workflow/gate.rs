@@ -11,9 +11,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
+
+use crate::harness::raw::read_request;
 
 /// The longest a test waits for a request it expects: a bound that fails
 /// the test instead of hanging it, never a wait for something to happen.
@@ -125,38 +127,4 @@ async fn serve(mut tcp: TcpStream, tx: mpsc::UnboundedSender<Held>, counts: Arc<
     let _ = tcp.write_all(head.as_bytes()).await;
     let _ = tcp.write_all(body.as_bytes()).await;
     let _ = tcp.shutdown().await;
-}
-
-/// The method, target and body of one HTTP/1.1 request (with
-/// `content-length`, as the runner sends them).
-async fn read_request(tcp: &mut TcpStream) -> Option<(String, String, Vec<u8>)> {
-    let mut data = Vec::new();
-    let mut buf = [0u8; 4096];
-    let end = loop {
-        if let Some(at) = data.windows(4).position(|w| w == b"\r\n\r\n") {
-            break at + 4;
-        }
-        match tcp.read(&mut buf).await {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => data.extend_from_slice(&buf[..n]),
-        }
-    };
-    let head = String::from_utf8_lossy(&data[..end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let mut first = lines.next()?.split(' ');
-    let method = first.next()?.to_string();
-    let target = first.next()?.to_string();
-    let length: usize = lines
-        .filter_map(|l| l.split_once(':'))
-        .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.trim().parse().ok())
-        .unwrap_or(0);
-    let mut body = data[end..].to_vec();
-    while body.len() < length {
-        match tcp.read(&mut buf).await {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => body.extend_from_slice(&buf[..n]),
-        }
-    }
-    Some((method, target, body))
 }
