@@ -291,28 +291,15 @@ pub(crate) fn parameters(action: &Action) -> Value {
     let mut properties = serde_json::Map::new();
     let mut required = Vec::new();
     for (name, param) in &action.params {
-        let mut schema = serde_json::Map::new();
-        if let Some(ty) = json_type(param.ty) {
-            schema.insert("type".into(), json!(ty));
-        }
-        if let Some(d) = &param.description {
-            schema.insert("description".into(), json!(d));
-        }
-        if let Some(d) = param.default.as_ref().or(param.server_default.as_ref()) {
-            schema.insert("default".into(), d.clone());
-        }
-        if let Some(allowed) = &param.allowed {
-            if param.ty == ParamType::Array {
-                schema.insert("items".into(), json!({ "enum": allowed }));
-            } else {
-                schema.insert("enum".into(), json!(allowed));
-            }
-        }
+        let mut schema = value_schema(
+            param.ty,
+            param.description.as_deref(),
+            param.default.as_ref().or(param.server_default.as_ref()),
+            param.allowed.as_deref(),
+            param.shape.as_deref(),
+        );
         if param.ty == ParamType::File {
             schema.insert("format".into(), json!("path"));
-        }
-        if let Some(shape) = &param.shape {
-            shape_schema(&mut schema, shape);
         }
         properties.insert(name.clone(), Value::Object(schema));
         if param.required && param.default.is_none() {
@@ -372,23 +359,46 @@ fn shape_schema(schema: &mut serde_json::Map<String, Value>, shape: &Shape) {
 
 /// A field or the items of an array, as a JSON Schema.
 fn field_schema(field: &Field) -> Value {
+    Value::Object(value_schema(
+        field.ty,
+        field.description.as_deref(),
+        field.server_default.as_ref(),
+        field.allowed.as_deref(),
+        field.shape.as_deref(),
+    ))
+}
+
+/// A param's or a field's value as a JSON Schema: its type, description,
+/// default, `enum` (an array's is its items', as `validate` reads it),
+/// bounds, fields and items.
+fn value_schema(
+    ty: ParamType,
+    description: Option<&str>,
+    default: Option<&Value>,
+    allowed: Option<&[Value]>,
+    shape: Option<&Shape>,
+) -> serde_json::Map<String, Value> {
     let mut schema = serde_json::Map::new();
-    if let Some(ty) = json_type(field.ty) {
+    if let Some(ty) = json_type(ty) {
         schema.insert("type".into(), json!(ty));
     }
-    if let Some(d) = &field.description {
+    if let Some(d) = description {
         schema.insert("description".into(), json!(d));
     }
-    if let Some(d) = &field.server_default {
+    if let Some(d) = default {
         schema.insert("default".into(), d.clone());
     }
-    if let Some(allowed) = &field.allowed {
-        schema.insert("enum".into(), json!(allowed));
+    if let Some(allowed) = allowed {
+        if ty == ParamType::Array {
+            schema.insert("items".into(), json!({ "enum": allowed }));
+        } else {
+            schema.insert("enum".into(), json!(allowed));
+        }
     }
-    if let Some(shape) = &field.shape {
+    if let Some(shape) = shape {
         shape_schema(&mut schema, shape);
     }
-    Value::Object(schema)
+    schema
 }
 
 /// What a param's or field's bounds allow, in words (`at most 100`).
@@ -589,5 +599,23 @@ mod tests {
         assert_eq!(super::tidy("../x/./y.yaml"), "../x/y.yaml");
         assert_eq!(super::tidy("/a/../b.yaml"), "/b.yaml");
         assert_eq!(super::tidy("a/../../b.yaml"), "../b.yaml");
+    }
+
+    #[test]
+    fn an_array_fields_enum_is_its_items_as_for_a_param() {
+        use crate::spec::{Field, ParamType};
+        use serde_json::json;
+        let field = Field {
+            ty: ParamType::Array,
+            required: false,
+            allowed: Some(vec![json!("a"), json!("b")]),
+            description: None,
+            server_default: None,
+            shape: None,
+        };
+        assert_eq!(
+            super::field_schema(&field),
+            json!({"type": "array", "items": {"enum": ["a", "b"]}})
+        );
     }
 }
